@@ -1,0 +1,315 @@
+"""Reading, verifying and downloading the IDX datasets MNIST and Fashion-MNIST.
+
+The IDX format (LeCun et al.) is a big-endian header followed by raw array data:
+
+    bytes 0-1   zero
+    byte  2     dtype code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)
+    byte  3     number of dimensions d
+    4*d bytes   each dimension as a big-endian int32
+    the rest    the values, row-major
+
+Every file is verified against a checksum of its decompressed payload (or of the .gz itself), so a
+truncated or corrupted file is reported instead of silently training on garbage.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+IDX_DTYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+IDX_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
+
+DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class IdxFile:
+    """One file of a dataset: its name on disk and on the mirrors, its shape and its checksums.
+
+    A file is accepted when the md5 of the .gz is one of ``gz_md5`` or the md5 of the
+    decompressed payload equals ``payload_md5``.
+    """
+
+    filename: str
+    shape: tuple
+    payload_md5: str | None = None
+    gz_md5: tuple = ()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset: its four files (train/test images/labels), mirrors to fetch from, extra places to look."""
+
+    files: dict
+    mirrors: tuple
+    system_dirs: tuple = ()
+    class_names: tuple = tuple(str(d) for d in range(10))
+
+
+DATASETS = {
+    "mnist": Dataset(
+        files={
+            "train_images": IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28),
+                                    "6bbc9ace898e44ae57da46a324031adb", ("f68b3c2dcbeaaa9fbdd348bbdeb94873",)),
+            "train_labels": IdxFile("train-labels-idx1-ubyte.gz", (60000,),
+                                    "a25bea736e30d166cdddb491f175f624", ("d53e105ee54ea40749a09fcbcd1e9432",)),
+            "test_images": IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28),
+                                   "2646ac647ad5339dbf082846283269ea", ("9fb629c4189551a2d022fa330f9573f3",)),
+            "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", (10000,),
+                                   "27ae3e4e09519cfbb04c329615203637", ("ec29112dd5afa0611ce80d1b7f02629c",)),
+        },
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+    ),
+    "fashion-mnist": Dataset(
+        files={
+            "train_images": IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28),
+                                    gz_md5=("8d4fb7e6c68d591d4c3dfef9ec88bf0d",)),
+            "train_labels": IdxFile("train-labels-idx1-ubyte.gz", (60000,),
+                                    gz_md5=("25c81989df183df01b3e8a0aad5dffbe",)),
+            "test_images": IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28),
+                                   gz_md5=("bef4ecab320f06d8554ea6380940ec79",)),
+            "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", (10000,),
+                                   gz_md5=("bb300cfdad3c16e7a12a480ee83cd310",)),
+        },
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        system_dirs=("/usr/share/datasets/fashion-mnist",),
+        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    ),
+}
+
+
+class DownloadError(RuntimeError):
+    """Raised when no mirror delivered a file that passed verification."""
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's contents, gunzipped when it starts with the gzip magic bytes."""
+    raw = path.read_bytes()
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as err:
+        raise ValueError(f"{path}: corrupted or truncated gzip data ({err})") from None
+
+
+def _parse_idx(data: bytes, path) -> np.ndarray:
+    if len(data) < 4:
+        raise ValueError(f"{path}: not an IDX file: only {len(data)} bytes, the header alone needs 4")
+    zero, code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0:
+        raise ValueError(f"{path}: bad IDX magic number 0x{data[:4].hex()}: the first two bytes must be zero")
+    if code not in IDX_DTYPES:
+        raise ValueError(f"{path}: unknown IDX dtype code 0x{code:02x} (expected one of "
+                         f"{', '.join(f'0x{c:02x}' for c in IDX_DTYPES)})")
+    if ndim == 0:
+        raise ValueError(f"{path}: IDX header declares 0 dimensions")
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise ValueError(f"{path}: truncated IDX header: {ndim} dimensions need {header_len} bytes, "
+                         f"file has {len(data)}")
+    dims = struct.unpack(f">{ndim}I", data[4:header_len])
+    dtype = IDX_DTYPES[code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    payload = len(data) - header_len
+    if payload != expected:
+        raise ValueError(f"{path}: IDX payload is {payload} bytes but the header's dimensions {dims} "
+                         f"of {dtype.name} need {expected} bytes (truncated, padded or wrong dimensions)")
+    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (gzip-compressed or raw) into an array of its declared shape and dtype.
+
+    Raises ValueError naming the file when the gzip stream is truncated or corrupted, the magic
+    number or dtype code is wrong, or the payload length does not match the declared dimensions.
+    """
+    path = Path(path)
+    return _parse_idx(_read_bytes(path), path)
+
+
+def write_idx(path, array) -> None:
+    """Write ``array`` as an IDX file, gzip-compressed when ``path`` ends in ``.gz``."""
+    array = np.asarray(array)
+    code = IDX_CODES.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise TypeError(f"array: IDX cannot store dtype {array.dtype}; use one of "
+                        f"{sorted(d.name for d in IDX_CODES)}")
+    header = struct.pack(f">HBB{array.ndim}I", 0, code, array.ndim, *array.shape)
+    data = header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+    path = Path(path)
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+
+
+def verify_file(path, spec: IdxFile) -> np.ndarray:
+    """Read ``path`` and check it against ``spec``'s checksums and shape; return the array.
+
+    Raises ValueError naming the file and what does not match.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    data = _read_bytes(path)
+    array = _parse_idx(data, path)
+    if hashlib.md5(raw).hexdigest() not in spec.gz_md5:
+        if spec.payload_md5 is None:
+            raise ValueError(f"{path}: checksum mismatch: md5 {hashlib.md5(raw).hexdigest()}, "
+                             f"expected one of {list(spec.gz_md5)}")
+        digest = hashlib.md5(data).hexdigest()
+        if digest != spec.payload_md5:
+            raise ValueError(f"{path}: payload checksum mismatch: md5 {digest}, expected {spec.payload_md5}")
+    if array.shape != tuple(spec.shape):
+        raise ValueError(f"{path}: expected shape {tuple(spec.shape)}, file has {array.shape}")
+    return array
+
+
+def _find_dir(name: str, data_dir) -> Path:
+    """The first directory holding all of ``name``'s files, else the default download directory."""
+    dataset = _dataset(name)
+    candidates = [Path(data_dir)] if data_dir is not None else [DATA_ROOT / name, *map(Path, dataset.system_dirs)]
+    for directory in candidates:
+        if all((directory / f.filename).exists() for f in dataset.files.values()):
+            return directory
+    return candidates[0]
+
+
+def _dataset(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise ValueError(f"name: unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
+    return DATASETS[name]
+
+
+def _fetch(url: str, target: Path, timeout: float) -> Path:
+    """Stream ``url`` to a temporary file beside ``target`` with a progress bar; return the temp path."""
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    tmp = Path(tmp)
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            received = 0
+            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, leave=False) as bar:
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+            if total is not None and received != total:
+                raise ValueError(f"connection closed after {received} of {total} bytes")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float = 30.0) -> Path:
+    """Fetch the files of dataset ``name`` that are missing from ``data_dir``; return the directory.
+
+    Each file is tried on each mirror in order (``mirrors`` overrides the dataset's list), streamed
+    to a temporary file in the same directory, verified, and only then renamed into place, so an
+    interrupted or corrupted download leaves nothing behind. Raises DownloadError listing every
+    mirror tried and why it failed.
+    """
+    dataset = _dataset(name)
+    directory = Path(data_dir) if data_dir is not None else DATA_ROOT / name
+    directory.mkdir(parents=True, exist_ok=True)
+    for spec in dataset.files.values():
+        target = directory / spec.filename
+        if target.exists():
+            continue
+        failures = []
+        for mirror in mirrors if mirrors is not None else dataset.mirrors:
+            url = mirror.rstrip("/") + "/" + spec.filename
+            tmp = None
+            try:
+                tmp = _fetch(url, target, timeout)
+                verify_file(tmp, spec)
+                os.replace(tmp, target)
+                break
+            except (OSError, ValueError) as err:
+                failures.append(f"  {url}: {err}")
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
+        else:
+            raise DownloadError(f"could not download {spec.filename} for {name!r}; mirrors tried:\n"
+                                + "\n".join(failures))
+    return directory
+
+
+def _one_hot(labels: np.ndarray, num_classes: int, dtype) -> np.ndarray:
+    out = np.zeros((labels.size, num_classes), dtype=dtype)
+    out[np.arange(labels.size), labels] = 1
+    return out
+
+
+def _load(name, normalize, flatten, one_hot, dtype, data_dir):
+    dataset = _dataset(name)
+    directory = _find_dir(name, data_dir)
+    missing = [f.filename for f in dataset.files.values() if not (directory / f.filename).exists()]
+    if missing:
+        try:
+            download(name, directory)
+        except DownloadError as err:
+            raise FileNotFoundError(
+                f"{name}: {', '.join(missing)} missing from {directory} and the download failed.\n{err}\n"
+                f"Fix: copy the four IDX .gz files into {directory} (a git clone of the repository ships "
+                f"MNIST in data/mnist/), or connect to the internet and call cnnlib.datasets.download({name!r})."
+            ) from None
+    arrays = {key: verify_file(directory / spec.filename, spec) for key, spec in dataset.files.items()}
+
+    def images(x):
+        x = x.reshape(len(x), -1) if flatten else x[:, None, :, :]
+        return (x.astype(dtype) / dtype.type(255)) if normalize else x
+
+    def labels(y):
+        y = y.astype(np.int64)
+        return _one_hot(y, len(dataset.class_names), dtype) if one_hot else y
+
+    dtype = np.dtype(dtype)
+    return ((images(arrays["train_images"]), labels(arrays["train_labels"])),
+            (images(arrays["test_images"]), labels(arrays["test_labels"])))
+
+
+def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, data_dir=None):
+    """Load MNIST as ``(x_train, y_train), (x_test, y_test)``.
+
+    x: ``(N, 1, 28, 28)``, or ``(N, 784)`` when ``flatten``; values in [0, 1] of ``dtype`` when
+    ``normalize``, else the raw uint8 pixels. y: int64 labels ``(N,)``, or ``(N, 10)`` one-hot of
+    ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default: the
+    repository's ``data/mnist/``), verifies every file's checksum, and downloads missing files.
+    """
+    return _load("mnist", normalize, flatten, one_hot, dtype, data_dir)
+
+
+def load_fashion_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, data_dir=None):
+    """Load Fashion-MNIST with the same API and shapes as :func:`load_mnist`.
+
+    Looks in ``data_dir``, else ``data/fashion-mnist/`` then Debian's ``/usr/share/datasets/fashion-mnist/``
+    (package dataset-fashion-mnist), and downloads into ``data/fashion-mnist/`` when neither has it.
+    Class names are in ``DATASETS["fashion-mnist"].class_names``.
+    """
+    return _load("fashion-mnist", normalize, flatten, one_hot, dtype, data_dir)

@@ -1,0 +1,198 @@
+import gzip
+import hashlib
+import http.server
+import socket
+import threading
+from functools import partial
+
+import numpy as np
+import pytest
+
+from cnnlib import datasets
+from cnnlib.datasets import (DATASETS, Dataset, DownloadError, IdxFile, download, load_mnist, read_idx,
+                             write_idx)
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i1", "i2", "i4", "f4", "f8"])
+@pytest.mark.parametrize("suffix", [".idx", ".gz"])
+def test_idx_round_trip(tmp_path, dtype, suffix):
+    rng = np.random.default_rng(0)
+    array = (rng.standard_normal((3, 4, 5)) * 50).astype(dtype)
+    path = tmp_path / f"a{suffix}"
+    write_idx(path, array)
+    back = read_idx(path)
+    assert back.dtype == array.dtype and back.shape == array.shape
+    np.testing.assert_array_equal(back, array)
+
+
+def _idx_bytes(array):
+    return struct_header(array) + array.tobytes()
+
+
+def struct_header(array):
+    return bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda b: b"\x01\x00" + b[2:], "magic"),
+    (lambda b: b[:2] + b"\x07" + b[3:], "dtype code"),
+    (lambda b: b[:-5], "payload is 55 bytes"),
+    (lambda b: b[:3] + b"\x01" + b[4:], "payload"),
+    (lambda b: b[:7] + b"\x04" + b[8:], "need 80 bytes"),
+    (lambda b: b[:3], "only 3 bytes"),
+    (lambda b: b[:3] + b"\x00" + b[4:], "0 dimensions"),
+])
+def test_idx_corruptions_raise_clear_errors(tmp_path, mutate, message):
+    data = _idx_bytes(np.arange(60, dtype=np.uint8).reshape(3, 20))
+    path = tmp_path / "bad.idx"
+    path.write_bytes(mutate(data))
+    with pytest.raises(ValueError, match=message) as info:
+        read_idx(path)
+    assert "bad.idx" in str(info.value)
+
+
+def test_truncated_gzip_is_reported(tmp_path):
+    path = tmp_path / "x.gz"
+    write_idx(path, np.zeros((100, 28, 28), np.uint8) + 7)
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(ValueError, match="x.gz.*truncated"):
+        read_idx(path)
+
+
+def test_flipped_byte_fails_checksum(tmp_path):
+    array = np.arange(200, dtype=np.uint8).reshape(2, 10, 10)
+    good = tmp_path / "good.idx"
+    write_idx(good, array)
+    spec = IdxFile("good.idx", (2, 10, 10), hashlib.md5(good.read_bytes()).hexdigest())
+    np.testing.assert_array_equal(datasets.verify_file(good, spec), array)
+    data = bytearray(good.read_bytes())
+    data[50] ^= 0xFF
+    good.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="good.idx: payload checksum mismatch"):
+        datasets.verify_file(good, spec)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist()
+
+
+def test_load_mnist_shapes_dtypes_ranges(mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    assert x_train.shape == (60000, 1, 28, 28) and x_test.shape == (10000, 1, 28, 28)
+    assert x_train.dtype == np.float32 and y_train.dtype == np.int64
+    assert x_train.min() == 0.0 and x_train.max() == 1.0
+    assert np.bincount(y_train).tolist()[0] == 5923
+    assert np.bincount(y_train, minlength=10).sum() == 60000
+    assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_load_mnist_options():
+    (x, y), (xt, yt) = load_mnist(normalize=False, flatten=True, one_hot=True, dtype=np.float64)
+    assert x.shape == (60000, 784) and x.dtype == np.uint8 and x.max() == 255
+    assert y.shape == (60000, 10) and y.dtype == np.float64
+    np.testing.assert_array_equal(y.sum(axis=1), 1.0)
+    assert int(y[:, 0].sum()) == 5923
+    assert yt.shape == (10000, 10)
+
+
+def test_load_mnist_detects_corruption(tmp_path):
+    for spec in DATASETS["mnist"].files.values():
+        (tmp_path / spec.filename).write_bytes((datasets.DATA_ROOT / "mnist" / spec.filename).read_bytes())
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    payload = bytearray(gzip.decompress(labels.read_bytes()))
+    payload[100] = (payload[100] + 1) % 10
+    labels.write_bytes(gzip.compress(bytes(payload)))
+    with pytest.raises(ValueError, match="t10k-labels.*checksum mismatch"):
+        load_mnist(data_dir=tmp_path)
+
+
+# --- downloads, from a local HTTP server on 127.0.0.1 only --------------------------------------
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def tiny(monkeypatch, tmp_path):
+    """A two-file dataset registered as 'tiny', and its good payload bytes."""
+    source = tmp_path / "source"
+    source.mkdir()
+    files = {}
+    for key, shape in [("train_images", (4, 28, 28)), ("train_labels", (4,))]:
+        path = source / f"{key}.gz"
+        write_idx(path, np.arange(np.prod(shape), dtype=np.uint8).reshape(shape))
+        files[key] = IdxFile(path.name, shape, gz_md5=(hashlib.md5(path.read_bytes()).hexdigest(),))
+    monkeypatch.setitem(DATASETS, "tiny", Dataset(files=files, mirrors=()))
+    return source
+
+
+def _closed_port_url():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def test_download_good_file(server, tiny, tmp_path):
+    root, url = server
+    for f in tiny.iterdir():
+        (root / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "out"
+    assert download("tiny", out, mirrors=[url]) == out
+    assert sorted(p.name for p in out.iterdir()) == ["train_images.gz", "train_labels.gz"]
+    assert read_idx(out / "train_labels.gz").tolist() == [0, 1, 2, 3]
+
+
+def test_download_corrupted_file_leaves_nothing(server, tiny, tmp_path):
+    root, url = server
+    for f in tiny.iterdir():
+        data = bytearray(f.read_bytes())
+        data[-12] ^= 0x01
+        (root / f.name).write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises(DownloadError, match=r"127\.0\.0\.1.*(checksum|corrupted)"):
+        download("tiny", out, mirrors=[url])
+    assert list(out.iterdir()) == []
+
+
+def test_download_server_gone(tiny, tmp_path):
+    out = tmp_path / "out"
+    url = _closed_port_url()
+    with pytest.raises(DownloadError) as info:
+        download("tiny", out, mirrors=[url], timeout=5)
+    assert url in str(info.value) and "refused" in str(info.value).lower()
+    assert list(out.iterdir()) == []
+
+
+def test_download_falls_back_to_second_mirror(server, tiny, tmp_path):
+    root, url = server
+    for f in tiny.iterdir():
+        (root / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "out"
+    download("tiny", out, mirrors=[_closed_port_url(), url + "missing/", url])
+    assert len(list(out.iterdir())) == 2
+
+
+def test_missing_mnist_without_network_says_how_to_fix(monkeypatch, tmp_path):
+    monkeypatch.setitem(DATASETS, "mnist", Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),)))
+    with pytest.raises(FileNotFoundError, match="copy the four IDX"):
+        load_mnist(data_dir=tmp_path / "empty")
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
+        download("cifar")
