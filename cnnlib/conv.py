@@ -1,0 +1,183 @@
+"""2-D convolution (cross-correlation, as in every deep-learning library), naive and fast.
+
+Layout is NCHW: x ``(N, C, H, W)``, weights ``(F, C, KH, KW)``, bias ``(F,)``, output
+``(N, F, OH, OW)`` with ``OH = (H + 2*pad - KH) // stride + 1`` (and the same for OW).
+
+The naive functions are plain loops to read against the math. The fast ones turn the convolution
+into one matrix product: ``im2col`` copies every receptive field into a row, so that
+``out = im2col(x) @ W.reshape(F, -1).T + b``; ``col2im``, its adjoint, sums the rows back.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def conv_output_size(in_size, kernel, stride=1, pad=0):
+    """``(in_size + 2*pad - kernel) // stride + 1``; ValueError when that is not positive."""
+    padded = in_size + 2 * pad
+    if padded < kernel:
+        raise ValueError(f"kernel size {kernel} is larger than the padded input size {padded} "
+                         f"(input {in_size} + 2*pad {pad})")
+    return (padded - kernel) // stride + 1
+
+
+def check_stride_pad(stride, pad):
+    """Raise ValueError unless ``stride`` is a positive int and ``pad`` a non-negative int."""
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    if not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"pad must be a non-negative integer, got {pad!r}")
+
+
+def check_4d(name, array):
+    """Raise ValueError unless ``array`` is 4-D (NCHW)."""
+    if np.ndim(array) != 4:
+        raise ValueError(f"{name}: expected a 4-D array (N, C, H, W), got shape {np.shape(array)}")
+
+
+def _check_conv(x, w, b, stride, pad):
+    check_4d("x", x)
+    if np.ndim(w) != 4:
+        raise ValueError(f"w: expected a 4-D array (F, C, KH, KW), got shape {np.shape(w)}")
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"channel mismatch: x has {x.shape[1]} channels (shape {x.shape}) but "
+                         f"w expects {w.shape[1]} (shape {w.shape})")
+    if b is not None and np.shape(b) != (w.shape[0],):
+        raise ValueError(f"b: expected shape ({w.shape[0]},) for {w.shape[0]} filters, got {np.shape(b)}")
+    check_stride_pad(stride, pad)
+    for axis, name in ((2, "height"), (3, "width")):
+        if x.shape[axis] + 2 * pad < w.shape[axis]:
+            raise ValueError(f"kernel {name} {w.shape[axis]} (w shape {w.shape}) is larger than the padded "
+                             f"input {name} {x.shape[axis] + 2 * pad} (x shape {x.shape}, pad {pad})")
+
+
+def _pad(x, pad):
+    if pad == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+
+
+def conv2d_forward_naive(x, w, b, stride=1, pad=0):
+    """Convolution by explicit loops over images, filters and output pixels; returns ``(N, F, OH, OW)``."""
+    _check_conv(x, w, b, stride, pad)
+    n_images, _, height, width = x.shape
+    n_filters, _, kh, kw = w.shape
+    oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
+    xp = _pad(x, pad)
+    out = np.zeros((n_images, n_filters, oh, ow), dtype=np.result_type(x, w))
+    for n in range(n_images):
+        for f in range(n_filters):
+            for i in range(oh):
+                for j in range(ow):
+                    window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    return out
+
+
+def conv2d_backward_naive(dout, x, w, stride=1, pad=0):
+    """Gradients of the convolution by the same loops; returns ``(dx, dw, db)`` shaped like x, w, b.
+
+    Every output pixel ``out[n, f, i, j]`` used one window of the padded input and the filter
+    ``w[f]``, so it sends ``dout[n, f, i, j] * window`` to ``dw[f]`` and ``dout[n, f, i, j] * w[f]``
+    back onto that window of ``dx``.
+    """
+    _check_conv(x, w, None, stride, pad)
+    n_images, _, height, width = x.shape
+    n_filters, _, kh, kw = w.shape
+    oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
+    if dout.shape != (n_images, n_filters, oh, ow):
+        raise ValueError(f"dout: expected shape {(n_images, n_filters, oh, ow)}, got {dout.shape}")
+    xp = _pad(x, pad)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    db = dout.sum(axis=(0, 2, 3))
+    for n in range(n_images):
+        for f in range(n_filters):
+            for i in range(oh):
+                for j in range(ow):
+                    rows = slice(i * stride, i * stride + kh)
+                    cols = slice(j * stride, j * stride + kw)
+                    dw[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
+                    dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+    dx = dxp[:, :, pad:pad + height, pad:pad + width]
+    return dx, dw, db
+
+
+def sliding_windows(x, kh, kw, stride=1):
+    """A read-only view ``(N, C, OH, OW, KH, KW)`` of every ``kh x kw`` window of ``x`` (no copy)."""
+    n, c, height, width = x.shape
+    oh, ow = conv_output_size(height, kh, stride), conv_output_size(width, kw, stride)
+    sn, sc, sh, sw = x.strides
+    return as_strided(x, shape=(n, c, oh, ow, kh, kw),
+                      strides=(sn, sc, sh * stride, sw * stride, sh, sw), writeable=False)
+
+
+def sum_windows(windows, x_shape, stride=1):
+    """Adjoint of :func:`sliding_windows`: add each window ``(N, C, OH, OW, KH, KW)`` back onto an
+    array of ``x_shape``, summing where windows overlap. Loops only over the ``KH * KW`` offsets."""
+    _, _, oh, ow, kh, kw = windows.shape
+    out = np.zeros(x_shape, dtype=windows.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += windows[:, :, :, :, i, j]
+    return out
+
+
+def im2col(x, kh, kw, stride=1, pad=0):
+    """Copy every receptive field of ``x (N, C, H, W)`` into a row: ``(N*OH*OW, C*KH*KW)``.
+
+    Rows run over (image, output row, output column), columns over (channel, kernel row, kernel column),
+    matching ``w.reshape(F, -1)``.
+    """
+    check_4d("x", x)
+    check_stride_pad(stride, pad)
+    windows = sliding_windows(_pad(x, pad), kh, kw, stride)
+    n, c, oh, ow = windows.shape[:4]
+    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+
+
+def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
+    """Adjoint of :func:`im2col`: scatter rows ``(N*OH*OW, C*KH*KW)`` back to ``x_shape``, summing overlaps.
+
+    ``<im2col(x), cols> == <x, col2im(cols)>`` for every x and cols.
+    """
+    check_stride_pad(stride, pad)
+    n, c, height, width = x_shape
+    oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
+    if cols.shape != (n * oh * ow, c * kh * kw):
+        raise ValueError(f"cols: expected shape {(n * oh * ow, c * kh * kw)} for x_shape {tuple(x_shape)}, "
+                         f"got {cols.shape}")
+    windows = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+    xp = sum_windows(windows, (n, c, height + 2 * pad, width + 2 * pad), stride)
+    return xp[:, :, pad:pad + height, pad:pad + width]
+
+
+def conv2d_forward(x, w, b, stride=1, pad=0):
+    """Fast convolution as one matrix product; returns ``(out (N, F, OH, OW), cache)`` for the backward pass."""
+    _check_conv(x, w, b, stride, pad)
+    n_filters, _, kh, kw = w.shape
+    n, _, height, width = x.shape
+    oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
+    cols = im2col(x, kh, kw, stride, pad)
+    out = cols @ w.reshape(n_filters, -1).T + b
+    out = np.ascontiguousarray(out.reshape(n, oh, ow, n_filters).transpose(0, 3, 1, 2))
+    return out, (x.shape, w, cols, stride, pad)
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of :func:`conv2d_forward`; returns ``(dx, dw, db)`` shaped like x, w, b.
+
+    With ``D = dout`` flattened to ``(N*OH*OW, F)``: ``db = sum(D)``, ``dw = D.T @ cols``,
+    ``dx = col2im(D @ W)``.
+    """
+    x_shape, w, cols, stride, pad = cache
+    n_filters, _, kh, kw = w.shape
+    out_shape = (x_shape[0], n_filters, conv_output_size(x_shape[2], kh, stride, pad),
+                 conv_output_size(x_shape[3], kw, stride, pad))
+    if dout.shape != out_shape:
+        raise ValueError(f"dout: expected the forward output's shape {out_shape}, got {dout.shape}")
+    d = dout.transpose(0, 2, 3, 1).reshape(-1, n_filters)
+    db = d.sum(axis=0)
+    dw = (d.T @ cols).reshape(w.shape)
+    dx = col2im(d @ w.reshape(n_filters, -1), x_shape, kh, kw, stride, pad)
+    return dx, dw, db

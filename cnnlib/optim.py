@@ -1,0 +1,138 @@
+"""Optimizers with the update rule ``opt.update(params, grads)`` on dicts keyed by parameter name.
+
+Every update is applied in place to the parameter arrays, so the model sees it at once. Per-parameter
+state (velocities, squared-gradient averages) is created on first use, in the parameter's dtype.
+"""
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: holds ``lr`` and per-parameter ``state`` slots; subclasses define ``update``."""
+
+    slots = ()
+
+    def __init__(self, lr):
+        if not lr > 0:
+            raise ValueError(f"lr must be positive, got {lr!r}")
+        self.lr = lr
+        self.state = {slot: {} for slot in self.slots}
+        self.t = 0
+
+    def _slot(self, slot, name, like):
+        return self.state[slot].setdefault(name, np.zeros_like(like))
+
+    def update(self, params, grads):
+        raise NotImplementedError
+
+    def state_dict(self):
+        """The optimizer's state as flat ``{"slot/param_name": array, "t": steps}``, for checkpoints."""
+        flat = {f"{slot}/{name}": value for slot, values in self.state.items() for name, value in values.items()}
+        return {**flat, "t": np.array(self.t)}
+
+    def load_state_dict(self, flat):
+        """Restore the state written by :meth:`state_dict`."""
+        self.t = int(flat["t"])
+        for key, value in flat.items():
+            if key != "t":
+                slot, name = key.split("/", 1)
+                self.state[slot][name] = np.array(value)
+
+    def __repr__(self):
+        settings = ", ".join(f"{k}={v}" for k, v in vars(self).items() if k not in ("state", "t"))
+        return f"{type(self).__name__}({settings})"
+
+
+class SGD(Optimizer):
+    """``p -= lr * g``."""
+
+    def __init__(self, lr=0.01):
+        super().__init__(lr)
+
+    def update(self, params, grads):
+        self.t += 1
+        for name, p in params.items():
+            p -= self.lr * grads[name]
+
+
+class Momentum(Optimizer):
+    """``v = momentum * v - lr * g;  p += v``."""
+
+    slots = ("v",)
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__(lr)
+        self.momentum = momentum
+
+    def update(self, params, grads):
+        self.t += 1
+        for name, p in params.items():
+            v = self._slot("v", name, p)
+            v *= self.momentum
+            v -= self.lr * grads[name]
+            p += v
+
+
+class AdaGrad(Optimizer):
+    """``h += g**2;  p -= lr * g / (sqrt(h) + eps)``: steps shrink for often-updated parameters."""
+
+    slots = ("h",)
+
+    def __init__(self, lr=0.01, eps=1e-7):
+        super().__init__(lr)
+        self.eps = eps
+
+    def update(self, params, grads):
+        self.t += 1
+        for name, p in params.items():
+            g = grads[name]
+            h = self._slot("h", name, p)
+            h += g * g
+            p -= self.lr * g / (np.sqrt(h) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """``h = rho * h + (1 - rho) * g**2;  p -= lr * g / (sqrt(h) + eps)``: AdaGrad that forgets."""
+
+    slots = ("h",)
+
+    def __init__(self, lr=0.01, rho=0.99, eps=1e-7):
+        super().__init__(lr)
+        self.rho, self.eps = rho, eps
+
+    def update(self, params, grads):
+        self.t += 1
+        for name, p in params.items():
+            g = grads[name]
+            h = self._slot("h", name, p)
+            h *= self.rho
+            h += (1 - self.rho) * g * g
+            p -= self.lr * g / (np.sqrt(h) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015): momentum ``m`` and RMS ``v`` of the gradient, both bias-corrected.
+
+    ``m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g**2;  p -= lr * m_hat / (sqrt(v_hat) + eps)`` with
+    ``m_hat = m / (1 - b1**t)``, ``v_hat = v / (1 - b2**t)``.
+    """
+
+    slots = ("m", "v")
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def update(self, params, grads):
+        self.t += 1
+        correction1 = 1 - self.beta1 ** self.t
+        correction2 = 1 - self.beta2 ** self.t
+        for name, p in params.items():
+            g = grads[name]
+            m, v = self._slot("m", name, p), self._slot("v", name, p)
+            m += (1 - self.beta1) * (g - m)
+            v += (1 - self.beta2) * (g * g - v)
+            p -= (self.lr / correction1) * m / (np.sqrt(v / correction2) + self.eps)
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam}

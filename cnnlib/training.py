@@ -1,0 +1,163 @@
+"""Training loop, evaluation in batches, and checkpoints (``np.savez``, never pickle)."""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`.
+
+    ``loss``: the loss of every iteration. ``train_acc``: per epoch, the accuracy on that epoch's
+    minibatches as the weights changed. ``val_acc``: per epoch, when validation data was given.
+    ``epoch_seconds`` and ``examples``: training time per epoch and examples seen.
+    ``best_epoch``: the epoch (0-based) whose weights the model holds after early stopping.
+    """
+
+    loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    val_acc: list = field(default_factory=list)
+    epoch_seconds: list = field(default_factory=list)
+    examples: int = 0
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def images_per_second(self):
+        """Training throughput over all epochs (examples per second of epoch time, validation excluded)."""
+        return self.examples / sum(self.epoch_seconds) if self.epoch_seconds else 0.0
+
+
+def _labels(y):
+    y = np.asarray(y)
+    return y.argmax(axis=1) if y.ndim == 2 else y
+
+
+def scores(model, x, batch_size=1000):
+    """``model.forward`` over ``x`` ``batch_size`` examples at a time; returns ``(N, classes)``."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def predict(model, x, batch_size=1000):
+    """Predicted class indices ``(N,)`` for ``x``, computed in batches."""
+    return scores(model, x, batch_size).argmax(axis=1)
+
+
+def evaluate(model, x, y, batch_size=1000):
+    """Accuracy (fraction in [0, 1]) of ``model`` on ``x`` against labels ``y`` (ints or one-hot)."""
+    y = _labels(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
+    return float(np.mean(predict(model, x, batch_size) == y))
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``; return the norm before."""
+    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+    if norm > max_norm:
+        for g in grads.values():
+            g *= max_norm / norm
+    return norm
+
+
+def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0, progress=True,
+        patience=None, clip=None, start_epoch=0, history=None):
+    """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a :class:`History`.
+
+    Each epoch's order comes from ``numpy.random.default_rng([seed, epoch])``, so the same seed gives
+    the same run, and ``start_epoch`` resumes a run at a later epoch (pass the previous ``history``
+    to extend it). ``patience``: stop when validation accuracy has not improved for that many epochs
+    and restore the best weights. ``clip``: rescale gradients to at most this joint L2 norm.
+    A NaN or infinite loss raises FloatingPointError naming the epoch and step.
+    """
+    y_int = _labels(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
+    if batch_size < 1 or epochs < 0:
+        raise ValueError(f"batch_size must be positive and epochs non-negative, got {batch_size}, {epochs}")
+    if patience is not None and x_val is None:
+        raise ValueError("patience: early stopping needs validation data (x_val, y_val)")
+    history = History() if history is None else history
+    best_acc, best_params, waited = -1.0, None, 0
+    n = len(x)
+    steps = -(-n // batch_size)
+    for epoch in range(start_epoch, start_epoch + epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(n)
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{start_epoch + epochs}", disable=not progress,
+                   unit="batch", leave=True)
+        correct, started = 0, time.perf_counter()
+        for step in bar:
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            out = model.forward(x[idx])
+            loss = model.loss_layer.forward(out, y[idx])
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss became {loss} at epoch {epoch + 1}, step {step + 1} (iteration {len(history.loss) + 1}); "
+                    f"try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) or gradient clipping (clip=1.0)")
+            model.backward()
+            grads = model.grads
+            if clip is not None:
+                clip_grad_norm(grads, clip)
+            optimizer.update(model.params, grads)
+            history.loss.append(float(loss))
+            correct += int(np.sum(out.argmax(axis=1) == y_int[idx]))
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / min(n, (step + 1) * batch_size):.4f}",
+                            refresh=False)
+        history.epoch_seconds.append(time.perf_counter() - started)
+        history.examples += n
+        history.train_acc.append(correct / n)
+        if x_val is not None:
+            history.val_acc.append(evaluate(model, x_val, y_val))
+            bar.set_postfix(loss=f"{np.mean(history.loss[-steps:]):.4f}", acc=f"{correct / n:.4f}",
+                            val_acc=f"{history.val_acc[-1]:.4f}")
+            if history.val_acc[-1] > best_acc:
+                best_acc, waited, history.best_epoch = history.val_acc[-1], 0, epoch
+                if patience is not None:
+                    best_params = {name: p.copy() for name, p in model.params.items()}
+            else:
+                waited += 1
+                if patience is not None and waited >= patience:
+                    history.stopped_early = True
+                    break
+        bar.close()
+    if best_params is not None:
+        for name, p in model.params.items():
+            p[...] = best_params[name]
+    return history
+
+
+def save_params(model, path, optimizer=None):
+    """Save every parameter of ``model`` (and ``optimizer``'s state, if given) to ``path`` with ``np.savez``."""
+    arrays = dict(model.params)
+    if optimizer is not None:
+        arrays.update({f"optimizer:{key}": value for key, value in optimizer.state_dict().items()})
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_params(model, path, optimizer=None):
+    """Load parameters saved by :func:`save_params` into ``model`` in place (and ``optimizer``'s state).
+
+    Raises ValueError listing missing names, unexpected names and shape mismatches.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        saved = {key: data[key] for key in data.files}
+    optimizer_state = {key.split(":", 1)[1]: saved.pop(key) for key in list(saved) if key.startswith("optimizer:")}
+    params = model.params
+    problems = [f"missing from {path}: {name} {params[name].shape}" for name in params if name not in saved]
+    problems += [f"unexpected in {path}: {name} {saved[name].shape}" for name in saved if name not in params]
+    problems += [f"shape mismatch for {name}: model {params[name].shape}, file {saved[name].shape}"
+                 for name in params if name in saved and saved[name].shape != params[name].shape]
+    if problems:
+        raise ValueError("load_params: checkpoint does not fit the model:\n  " + "\n  ".join(problems))
+    for name, p in params.items():
+        p[...] = saved[name]
+    if optimizer is not None:
+        if not optimizer_state:
+            raise ValueError(f"load_params: {path} holds no optimizer state")
+        optimizer.load_state_dict(optimizer_state)

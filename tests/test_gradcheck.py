@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from cnnlib.gradcheck import numerical_gradient, rel_error
+
+
+def test_numerical_gradient_of_known_function_restores_x():
+    x = np.array([[1.0, -2.0, 3.0], [0.5, 0.0, -1.5]])
+    before = x.copy()
+    grad = numerical_gradient(lambda v: np.sum(v**3) + np.sum(np.sin(v)), x)
+    np.testing.assert_allclose(grad, 3 * before**2 + np.cos(before), rtol=1e-8)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_numerical_gradient_restores_x_when_f_raises():
+    x = np.ones(3)
+
+    def f(_):
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        numerical_gradient(f, x)
+    np.testing.assert_array_equal(x, 1.0)
+
+
+def test_numerical_gradient_needs_float_array():
+    with pytest.raises(TypeError, match="float numpy array"):
+        numerical_gradient(np.sum, np.arange(3))
+
+
+def test_rel_error():
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert rel_error([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert rel_error([1.0, 0.0], [1.0, 1e-9]) == pytest.approx(1e-9)
+    assert rel_error([100.0, 1.0], [100.0, 2.0]) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="shapes differ"):
+        rel_error(np.zeros(2), np.zeros(3))

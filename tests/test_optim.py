@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from cnnlib.optim import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, RMSprop
+
+
+def _one_step(optimizer, steps=1):
+    p = np.array([1.0, -2.0])
+    g = np.array([0.5, -1.0])
+    for _ in range(steps):
+        optimizer.update({"p": p}, {"p": g})
+    return p
+
+
+def test_hand_computed_steps():
+    np.testing.assert_allclose(_one_step(SGD(lr=0.1)), [0.95, -1.9])
+    # momentum: v1 = -0.1 g, v2 = 0.9 v1 - 0.1 g = -0.19 g
+    np.testing.assert_allclose(_one_step(Momentum(lr=0.1, momentum=0.9), 2), [1 - 0.29 * 0.5, -2 + 0.29])
+    # adagrad: h = g^2, step = lr * g / |g| = lr * sign(g)
+    np.testing.assert_allclose(_one_step(AdaGrad(lr=0.1, eps=0)), [0.9, -1.9])
+    # rmsprop: h = 0.1 g^2, step = lr * g / (sqrt(0.1) |g|)
+    np.testing.assert_allclose(_one_step(RMSprop(lr=0.1, rho=0.9, eps=0)), [1 - 0.1 / np.sqrt(0.1), -2 + 0.1 / np.sqrt(0.1)])
+    # adam, first step: m_hat = g, v_hat = g^2, so the step is lr * sign(g)
+    np.testing.assert_allclose(_one_step(Adam(lr=0.01, eps=0)), [0.99, -1.99])
+
+
+def test_adam_second_step_by_hand():
+    b1, b2, lr = 0.9, 0.999, 0.01
+    g1, g2 = 0.5, 0.25
+    m = (1 - b1) * g1
+    v = (1 - b2) * g1**2
+    p = 1.0 - lr * (m / (1 - b1)) / np.sqrt(v / (1 - b2))
+    m = b1 * m + (1 - b1) * g2
+    v = b2 * v + (1 - b2) * g2**2
+    p = p - lr * (m / (1 - b1**2)) / np.sqrt(v / (1 - b2**2))
+    opt, param = Adam(lr=lr, eps=0), np.array([1.0])
+    for g in (g1, g2):
+        opt.update({"p": param}, {"p": np.array([g])})
+    assert param[0] == pytest.approx(p, rel=1e-12)
+
+
+@pytest.mark.parametrize("name, lr", [("sgd", 0.1), ("momentum", 0.05), ("adagrad", 0.5), ("rmsprop", 0.001),
+                                      ("adam", 0.1)])
+def test_converges_on_convex_quadratic(name, lr):
+    # f(p) = 0.5 * p^T A p - c^T p with A positive definite; minimum at A^{-1} c
+    a = np.array([[3.0, 0.5], [0.5, 1.0]])
+    c = np.array([1.0, -2.0])
+    target = np.linalg.solve(a, c)
+    p = np.zeros(2)
+    optimizer = OPTIMIZERS[name](lr=lr)
+    for _ in range(5000):
+        optimizer.update({"p": p}, {"p": a @ p - c})
+    np.testing.assert_allclose(p, target, atol=1e-3)
+
+
+def test_float32_state_and_in_place():
+    p = np.ones(3, np.float32)
+    ref = p
+    opt = Adam()
+    opt.update({"w": p}, {"w": np.full(3, 0.1, np.float32)})
+    assert p is ref and p.dtype == np.float32 and opt.state["m"]["w"].dtype == np.float32
+
+
+def test_state_dict_round_trip():
+    a, b = Adam(lr=0.01), Adam(lr=0.01)
+    pa = np.array([1.0, 2.0])
+    for _ in range(3):
+        a.update({"p": pa}, {"p": pa * 0.3})
+    b.load_state_dict(a.state_dict())
+    pb = pa.copy()
+    a.update({"p": pa}, {"p": pa * 0.3})
+    b.update({"p": pb}, {"p": pb * 0.3})
+    np.testing.assert_array_equal(pa, pb)
+
+
+def test_bad_learning_rate():
+    with pytest.raises(ValueError, match="lr must be positive, got -1"):
+        SGD(lr=-1)
