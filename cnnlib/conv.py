@@ -127,13 +127,15 @@ def im2col(x, kh, kw, stride=1, pad=0):
     """Copy every receptive field of ``x (N, C, H, W)`` into a row: ``(N*OH*OW, C*KH*KW)``.
 
     Rows run over (image, output row, output column), columns over (channel, kernel row, kernel column),
-    matching ``w.reshape(F, -1)``.
+    matching ``w.reshape(F, -1)``. The copy is made column by column (the result is the transpose of a
+    C-ordered ``(C*KH*KW, N*OH*OW)`` array), because then every copied run is a contiguous image row
+    and the matrix products below read it without another copy.
     """
     check_4d("x", x)
     check_stride_pad(stride, pad)
     windows = sliding_windows(_pad(x, pad), kh, kw, stride)
     n, c, oh, ow = windows.shape[:4]
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow).T
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
@@ -147,28 +149,34 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
     if cols.shape != (n * oh * ow, c * kh * kw):
         raise ValueError(f"cols: expected shape {(n * oh * ow, c * kh * kw)} for x_shape {tuple(x_shape)}, "
                          f"got {cols.shape}")
-    windows = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+    windows = cols.T.reshape(c, kh, kw, n, oh, ow).transpose(3, 0, 4, 5, 1, 2)
     xp = sum_windows(windows, (n, c, height + 2 * pad, width + 2 * pad), stride)
     return xp[:, :, pad:pad + height, pad:pad + width]
 
 
 def conv2d_forward(x, w, b, stride=1, pad=0):
-    """Fast convolution as one matrix product; returns ``(out (N, F, OH, OW), cache)`` for the backward pass."""
+    """Fast convolution as one matrix product; returns ``(out (N, F, OH, OW), cache)`` for the backward pass.
+
+    ``out = im2col(x) @ W.reshape(F, -1).T + b``, computed as its transpose ``W @ im2col(x).T``, which
+    comes out filter-major, so putting it back in NCHW order copies whole output images.
+    """
     _check_conv(x, w, b, stride, pad)
     n_filters, _, kh, kw = w.shape
     n, _, height, width = x.shape
     oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
     cols = im2col(x, kh, kw, stride, pad)
-    out = cols @ w.reshape(n_filters, -1).T + b
-    out = np.ascontiguousarray(out.reshape(n, oh, ow, n_filters).transpose(0, 3, 1, 2))
+    out_t = w.reshape(n_filters, -1) @ cols.T
+    out_t += b.reshape(-1, 1)
+    out = np.ascontiguousarray(out_t.reshape(n_filters, n, oh, ow).transpose(1, 0, 2, 3))
     return out, (x.shape, w, cols, stride, pad)
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, input_grad=True):
     """Gradients of :func:`conv2d_forward`; returns ``(dx, dw, db)`` shaped like x, w, b.
 
     With ``D = dout`` flattened to ``(N*OH*OW, F)``: ``db = sum(D)``, ``dw = D.T @ cols``,
-    ``dx = col2im(D @ W)``.
+    ``dx = col2im(D @ W)`` (for stride 1 by the equivalent row-aligned sum of
+    :func:`_input_grad_stride1`). ``input_grad=False`` skips dx (returns None), e.g. for a first layer.
     """
     x_shape, w, cols, stride, pad = cache
     n_filters, _, kh, kw = w.shape
@@ -176,8 +184,34 @@ def conv2d_backward(dout, cache):
                  conv_output_size(x_shape[3], kw, stride, pad))
     if dout.shape != out_shape:
         raise ValueError(f"dout: expected the forward output's shape {out_shape}, got {dout.shape}")
-    d = dout.transpose(0, 2, 3, 1).reshape(-1, n_filters)
-    db = d.sum(axis=0)
-    dw = (d.T @ cols).reshape(w.shape)
-    dx = col2im(d @ w.reshape(n_filters, -1), x_shape, kh, kw, stride, pad)
-    return dx, dw, db
+    d_t = dout.transpose(1, 0, 2, 3).reshape(n_filters, -1)
+    db = d_t.sum(axis=1)
+    dw = (d_t @ cols).reshape(w.shape)
+    if not input_grad:
+        return None, dw, db
+    if stride == 1:
+        return _input_grad_stride1(d_t, w, x_shape, pad), dw, db
+    return col2im((w.reshape(n_filters, -1).T @ d_t).T, x_shape, kh, kw, stride, pad), dw, db
+
+
+def _input_grad_stride1(d_t, w, x_shape, pad):
+    """``col2im(D @ W)`` for stride 1, with each kernel offset's sum done as one contiguous block add.
+
+    D's rows are first padded from the output width OW to the padded input width WP (with zeros), so
+    the product's rows line up with the input's rows: in the flattened padded image, kernel offset
+    (i, j) then covers the single run ``[i*WP + j, i*WP + j + OH*WP)``. The zero columns land
+    harmlessly on neighbouring pixels.
+    """
+    n, c, height, width = x_shape
+    n_filters, _, kh, kw = w.shape
+    hp, wp = height + 2 * pad, width + 2 * pad
+    oh, ow = hp - kh + 1, wp - kw + 1
+    d_rows = np.zeros((n_filters, n, oh, wp), dtype=d_t.dtype)
+    d_rows[..., :ow] = d_t.reshape(n_filters, n, oh, ow)
+    pieces = (w.reshape(n_filters, -1).T @ d_rows.reshape(n_filters, -1)).reshape(c, kh, kw, n, oh * wp)
+    flat = np.zeros((c, n, hp * wp + kw - 1), dtype=pieces.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            flat[:, :, i * wp + j:i * wp + j + oh * wp] += pieces[:, i, j]
+    dxp = flat[:, :, :hp * wp].reshape(c, n, hp, wp).transpose(1, 0, 2, 3)
+    return dxp[:, :, pad:pad + height, pad:pad + width]

@@ -51,10 +51,10 @@ class ReLU(Layer):
 
     def forward(self, x):
         self.mask = x > 0
-        return np.where(self.mask, x, 0).astype(x.dtype, copy=False)
+        return x * self.mask
 
     def backward(self, dout):
-        return np.where(self.mask, dout, 0).astype(dout.dtype, copy=False)
+        return dout * self.mask
 
 
 class Sigmoid(Layer):
@@ -124,11 +124,14 @@ class Conv2D(Layer):
     """2-D convolution with W ``(out_channels, in_channels, KH, KW)`` and b ``(out_channels,)``.
 
     Input ``(N, in_channels, H, W)``, output ``(N, out_channels, OH, OW)``; uses the fast im2col path.
+    ``input_grad=False`` makes backward skip dx and return None: a first layer needs no gradient for
+    the images, and skipping it saves the col2im work.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, *, init="he",
-                 dtype=np.float32, rng=None):
+                 dtype=np.float32, rng=None, input_grad=True):
         super().__init__()
+        self.input_grad = input_grad
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
         conv.check_stride_pad(stride, pad)
         self.stride, self.pad = stride, pad
@@ -142,7 +145,7 @@ class Conv2D(Layer):
         return out
 
     def backward(self, dout):
-        dx, self.grads["W"], self.grads["b"] = conv.conv2d_backward(dout, self.cache)
+        dx, self.grads["W"], self.grads["b"] = conv.conv2d_backward(dout, self.cache, self.input_grad)
         return dx
 
     def __repr__(self):

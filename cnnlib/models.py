@@ -85,15 +85,16 @@ class TwoLayerNet(Sequential):
 
 class LeNet5(Sequential):
     """LeNet-5 for 1x28x28 digits: conv6@5x5 pad 2 - ReLU - maxpool 2 - conv16@5x5 - ReLU - maxpool 2 -
-    fc120 - ReLU - fc84 - ReLU - fc10. He initialisation; float32 by default.
+    fc120 - ReLU - fc84 - ReLU - fc10. He initialisation; float32 by default. ``backward`` returns
+    None: conv1 skips the gradient with respect to the images (pass ``input_grad=True`` to get it).
 
     Shapes for a batch of N: (N,1,28,28) -> (N,6,28,28) -> (N,6,14,14) -> (N,16,10,10) -> (N,16,5,5)
     -> (N,400) -> (N,120) -> (N,84) -> (N,10).
     """
 
-    def __init__(self, *, num_classes=10, dtype=np.float32, rng=None):
+    def __init__(self, *, num_classes=10, dtype=np.float32, rng=None, input_grad=False):
         rng = np.random.default_rng(0) if rng is None else rng
-        super().__init__(("conv1", Conv2D(1, 6, 5, pad=2, dtype=dtype, rng=rng)),
+        super().__init__(("conv1", Conv2D(1, 6, 5, pad=2, dtype=dtype, rng=rng, input_grad=input_grad)),
                          ("relu1", ReLU()),
                          ("pool1", MaxPool2D(2)),
                          ("conv2", Conv2D(6, 16, 5, dtype=dtype, rng=rng)),

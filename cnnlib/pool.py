@@ -8,7 +8,7 @@ there are ties, like PyTorch); average pooling spreads it evenly over the window
 
 import numpy as np
 
-from .conv import check_4d, conv_output_size, sliding_windows, sum_windows
+from .conv import check_4d, conv_output_size
 
 
 def _check_pool(x, size, stride):
@@ -92,69 +92,84 @@ def avg_pool2d_backward_naive(dout, x, size=2, stride=None):
 
 
 # --- fast versions -----------------------------------------------------------------------------
+# Both loop over the size*size kernel offsets only: for offset (i, j), x[:, :, i::stride, j::stride]
+# (cut to OH x OW) holds that offset's input of every window at once. When windows tile the input
+# (stride == size), the gradient is written through a reshaped view (N, C, OH, size, OW, size) of dx,
+# each input once; otherwise overlapping windows are summed.
 
-def _tiles(x, size, oh, ow):
-    """Non-overlapping windows as ``(N, C, OH, OW, size*size)`` by a reshape (copies once)."""
-    n, c = x.shape[:2]
-    x = x[:, :, :oh * size, :ow * size].reshape(n, c, oh, size, ow, size)
-    return x.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, size * size)
-
-
-def _untile(windows, x_shape, size):
-    """Adjoint of :func:`_tiles`: windows ``(N, C, OH, OW, size*size)`` back to ``x_shape`` (zeros where cropped)."""
-    n, c, oh, ow, _ = windows.shape
-    tiled = windows.reshape(n, c, oh, ow, size, size).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh * size, ow * size)
-    if tiled.shape == tuple(x_shape):
-        return tiled
-    out = np.zeros(x_shape, dtype=windows.dtype)
-    out[:, :, :oh * size, :ow * size] = tiled
-    return out
+def _offset_views(x, size, stride, oh, ow):
+    """Yield ``x[:, :, i + stride*r, j + stride*c]`` over all outputs (r, c), one view per offset (i, j)."""
+    for i in range(size):
+        for j in range(size):
+            yield x[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
 
 
-def _windows(x, size, stride, oh, ow):
-    """Every window of x flattened: ``(N, C, OH, OW, size*size)``; a reshape when windows tile."""
-    if stride == size:
-        return _tiles(x, size, oh, ow)
-    return sliding_windows(x, size, size, stride).reshape(*x.shape[:2], oh, ow, size * size)
+def _offset_targets(x_shape, dtype, size, stride, oh, ow):
+    """``(dx, views, tiled)``: a gradient array for ``x_shape`` and its per-offset views.
 
-
-def _unwindows(windows, x_shape, size, stride):
-    """Adjoint of :func:`_windows`: add window values back onto ``x_shape``, summing overlaps."""
-    if stride == size:
-        return _untile(windows, x_shape, size)
-    return sum_windows(windows.reshape(*windows.shape[:4], size, size), x_shape, stride)
+    When windows tile the input, the views cover disjoint inputs and together all of dx (``tiled``
+    is True): write each one once. Otherwise they may overlap (and dx starts at zero): add into them.
+    """
+    if stride == size and x_shape[2] == oh * size and x_shape[3] == ow * size:
+        tiles = np.empty((*x_shape[:2], oh, size, ow, size), dtype=dtype)
+        return tiles.reshape(x_shape), [tiles[:, :, :, i, :, j] for i in range(size) for j in range(size)], True
+    dx = np.zeros(x_shape, dtype=dtype)
+    return dx, list(_offset_views(dx, size, stride, oh, ow)), False
 
 
 def max_pool2d_forward(x, size=2, stride=None):
     """Fast max pooling; returns ``(out (N, C, OH, OW), cache)``."""
     stride, oh, ow = _check_pool(x, size, stride)
-    windows = _windows(x, size, stride, oh, ow)
-    argmax = windows.argmax(axis=-1)
-    out = np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0]
-    return out, (x.shape, argmax, size, stride)
+    views = _offset_views(x, size, stride, oh, ow)
+    out = next(views).copy()
+    for view in views:
+        np.maximum(out, view, out=out)
+    return out, (x, out, size, stride)
 
 
 def max_pool2d_backward(dout, cache):
-    """Gradient of :func:`max_pool2d_forward`: ``dout`` routed to each window's (first) maximum."""
-    x_shape, argmax, size, stride = cache
-    _check_dout(dout, x_shape, *argmax.shape[2:])
-    windows = np.zeros((*argmax.shape, size * size), dtype=dout.dtype)
-    np.put_along_axis(windows, argmax[..., None], dout[..., None], axis=-1)
-    return _unwindows(windows, x_shape, size, stride)
+    """Gradient of :func:`max_pool2d_forward`: ``dout`` routed to each window's first maximum.
+
+    Offsets are visited in row-major order; an output claims the first offset whose input equals it.
+    """
+    x, out, size, stride = cache
+    oh, ow = out.shape[2:]
+    _check_dout(dout, x.shape, oh, ow)
+    dx, targets, tiled = _offset_targets(x.shape, dout.dtype, size, stride, oh, ow)
+    unclaimed = np.ones(out.shape, dtype=bool)
+    hit = np.empty(out.shape, dtype=bool)
+    for view, target in zip(_offset_views(x, size, stride, oh, ow), targets):
+        np.equal(view, out, out=hit)
+        hit &= unclaimed
+        unclaimed ^= hit
+        if tiled:
+            np.multiply(dout, hit, out=target)
+        else:
+            target += dout * hit
+    return dx
 
 
 def avg_pool2d_forward(x, size=2, stride=None):
     """Fast average pooling; returns ``(out (N, C, OH, OW), cache)``."""
     stride, oh, ow = _check_pool(x, size, stride)
-    out = _windows(x, size, stride, oh, ow).mean(axis=-1, dtype=x.dtype)
+    views = _offset_views(x, size, stride, oh, ow)
+    out = next(views).copy()
+    for view in views:
+        out += view
+    out /= out.dtype.type(size * size)
     return out, (x.shape, size, stride)
 
 
 def avg_pool2d_backward(dout, cache):
-    """Gradient of :func:`avg_pool2d_forward`: ``dout / size**2`` spread over each window."""
+    """Gradient of :func:`avg_pool2d_forward`: ``dout / size**2`` to every input of each window."""
     x_shape, size, stride = cache
-    _check_dout(dout, x_shape, *_pooled_size(x_shape, size, stride))
-    share = (dout / dout.dtype.type(size * size))[..., None]
-    windows = np.broadcast_to(share, (*dout.shape, size * size))
-    return _unwindows(np.ascontiguousarray(windows), x_shape, size, stride)
-
+    oh, ow = _pooled_size(x_shape, size, stride)
+    _check_dout(dout, x_shape, oh, ow)
+    share = dout / dout.dtype.type(size * size)
+    dx, targets, tiled = _offset_targets(x_shape, dout.dtype, size, stride, oh, ow)
+    for target in targets:
+        if tiled:
+            target[...] = share
+        else:
+            target += share
+    return dx

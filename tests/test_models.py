@@ -32,7 +32,7 @@ def test_two_layer_net_backprop_matches_numerical():
 
 
 def test_lenet_shapes_and_gradients():
-    model = LeNet5(dtype=np.float64)
+    model = LeNet5(dtype=np.float64, input_grad=True)
     x = np.random.default_rng(0).standard_normal((2, 1, 28, 28))
     shapes = {name: out.shape for name, out in model.activations(x).items()}
     assert shapes["conv1"] == (2, 6, 28, 28) and shapes["pool1"] == (2, 6, 14, 14)
@@ -43,6 +43,9 @@ def test_lenet_shapes_and_gradients():
     dx = model.backward()
     assert dx.shape == x.shape
     assert sum(p.size for p in model.params.values()) == 61706
+    fast = LeNet5()
+    fast.loss(x.astype(np.float32), np.array([3, 7]))
+    assert fast.backward() is None and fast.grads["conv1.W"].shape == (6, 1, 5, 5)
 
 
 def test_two_layer_net_reaches_95_percent_on_mnist():

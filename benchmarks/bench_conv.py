@@ -1,0 +1,132 @@
+"""Naive loops vs fast im2col for the two LeNet-5 conv layers and pooling layers, forward + backward,
+and cnnlib vs torch.nn.functional on the same shapes when torch is installed (it is not a requirement).
+
+    python benchmarks/bench_conv.py [--threads 2] [--naive-batch 16] [--repeats 20]
+
+The naive loops are timed on --naive-batch images and scaled to the full batch (their cost is exactly
+linear in the number of images); pass --naive-batch 128 to time them on the whole batch.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--naive-batch", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=20)
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402  (after the thread settings)
+
+from cnnlib.conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive  # noqa: E402
+from cnnlib.pool import max_pool2d_backward, max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_forward_naive  # noqa: E402,E501
+
+
+def best_time(function, repeats):
+    """Best of ``repeats`` wall-clock times of ``function()`` in seconds, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def conv_cases(rng, n):
+    return [
+        ("conv1 128x1x28x28, 6@5x5 pad 2", rng.random((n, 1, 28, 28), dtype=np.float32),
+         rng.standard_normal((6, 1, 5, 5), dtype=np.float32), np.zeros(6, np.float32), 2, False),
+        ("conv2 128x6x14x14, 16@5x5", rng.random((n, 6, 14, 14), dtype=np.float32),
+         rng.standard_normal((16, 6, 5, 5), dtype=np.float32), np.zeros(16, np.float32), 0, True),
+    ]
+
+
+def main():
+    rng = np.random.default_rng(0)
+    n, small = ARGS.batch, ARGS.naive_batch
+    scale = n / small
+    print(f"numpy {np.__version__}, {ARGS.threads} threads, batch {n}, float32; best of {ARGS.repeats} runs")
+    print(f"naive loops timed on {small} images and scaled x{scale:g}\n")
+    rows = []
+    for (name, x, w, b, pad, input_grad), (_, xs, _, _, _, _) in zip(conv_cases(rng, n), conv_cases(rng, small)):
+        def fast():
+            out, cache = conv2d_forward(x, w, b, 1, pad)
+            return conv2d_backward(out, cache, input_grad)
+
+        def naive():
+            out = conv2d_forward_naive(xs, w, b, 1, pad)
+            return conv2d_backward_naive(out, xs, w, 1, pad)
+
+        rows.append((name + ("" if input_grad else " (no dx)"), best_time(fast, ARGS.repeats),
+                     best_time(naive, 1) * scale, torch_conv(x, w, b, pad, input_grad)))
+    for name, shape in (("maxpool 128x6x28x28, 2x2", (n, 6, 28, 28)), ("maxpool 128x16x10x10, 2x2", (n, 16, 10, 10))):
+        x = rng.standard_normal(shape, dtype=np.float32)
+        xs = x[:small]
+
+        def fast():
+            out, cache = max_pool2d_forward(x)
+            return max_pool2d_backward(out, cache)
+
+        def naive():
+            return max_pool2d_backward_naive(max_pool2d_forward_naive(xs), xs)
+
+        rows.append((name, best_time(fast, ARGS.repeats), best_time(naive, 1) * scale, torch_pool(x)))
+    print(f"{'forward + backward':36s} {'naive':>10s} {'fast':>9s} {'speedup':>9s} {'torch':>9s} {'fast/torch':>11s}")
+    for name, fast, naive, torch_time in rows:
+        torch_text = f"{torch_time * 1e3:7.2f}ms {fast / torch_time:10.2f}x" if torch_time else f"{'-':>9s} {'-':>11s}"
+        print(f"{name:36s} {naive * 1e3:8.0f}ms {fast * 1e3:7.2f}ms {naive / fast:8.0f}x {torch_text}")
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(ARGS.threads)
+    return torch
+
+
+def torch_conv(x, w, b, pad, input_grad):
+    torch = _torch()
+    if torch is None:
+        return None
+    import torch.nn.functional as F
+
+    xt = torch.from_numpy(x).requires_grad_(input_grad)
+    wt, bt = torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()
+
+    def step():
+        out = F.conv2d(xt, wt, bt, padding=pad)
+        out.backward(out.detach())
+
+    return best_time(step, ARGS.repeats)
+
+
+def torch_pool(x):
+    torch = _torch()
+    if torch is None:
+        return None
+    import torch.nn.functional as F
+
+    xt = torch.from_numpy(x).requires_grad_()
+
+    def step():
+        out = F.max_pool2d(xt, 2)
+        out.backward(out.detach())
+
+    return best_time(step, ARGS.repeats)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

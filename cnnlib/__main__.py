@@ -1,0 +1,116 @@
+"""Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate`` tests weights.
+
+    python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 1e-3] [--optimizer adam] [--seed 0]
+                           [--out data/lenet5_mnist.npz] [--no-progress]
+    python -m cnnlib evaluate [--weights data/lenet5_mnist.npz]
+"""
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DATA_ROOT, load_mnist
+from .models import LeNet5
+from .optim import OPTIMIZERS
+from .training import evaluate, fit, load_params, predict, save_params
+
+DEFAULT_WEIGHTS = DATA_ROOT / "lenet5_mnist.npz"
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    return parse
+
+
+def build_parser():
+    """The argument parser for ``train`` and ``evaluate``."""
+    parser = argparse.ArgumentParser(prog="python -m cnnlib", description="Train or evaluate LeNet-5 on MNIST.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train LeNet-5 on the 60,000 MNIST training images")
+    train.add_argument("--epochs", type=_positive(int), default=10)
+    train.add_argument("--batch-size", type=_positive(int), default=128)
+    train.add_argument("--lr", type=_positive(float), default=1e-3, help="learning rate")
+    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
+    train.add_argument("--seed", type=int, default=0, help="seed for initialisation and shuffling")
+    train.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where to save the weights (.npz)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    evaluate_cmd = commands.add_parser("evaluate", help="test saved weights on the 10,000 MNIST test images")
+    evaluate_cmd.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    return parser
+
+
+def peak_memory_mb():
+    """Peak resident memory of this process in MB (Linux reports KB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def format_confusion(cm):
+    """A confusion matrix as text: rows are true digits, columns predicted digits."""
+    width = max(5, len(str(cm.max())) + 1)
+    header = "true\\pred" + "".join(f"{j:>{width}}" for j in range(cm.shape[1]))
+    rows = [f"{i:>9}" + "".join(f"{v:>{width}}" for v in row) for i, row in enumerate(cm)]
+    return "\n".join([header, *rows])
+
+
+def train(args):
+    (x_train, y_train), (x_test, y_test) = load_mnist()
+    model = LeNet5(rng=np.random.default_rng(args.seed))
+    optimizer = OPTIMIZERS[args.optimizer](lr=args.lr)
+    print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} lr={args.lr}, "
+          f"batch {args.batch_size}, {args.epochs} epochs on {len(x_train):,} images")
+    started = time.perf_counter()
+    history = fit(model, optimizer, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                  seed=args.seed, progress=not args.no_progress)
+    total = time.perf_counter() - started
+    accuracy = evaluate(model, x_test, y_test)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_params(model, args.out)
+    for epoch, acc in enumerate(history.train_acc, 1):
+        print(f"epoch {epoch:2d}: train accuracy {acc:.4f}, {history.epoch_seconds[epoch - 1]:.1f} s")
+    print(f"test accuracy: {accuracy:.4f}")
+    print(f"training: {history.images_per_second:,.0f} images/s, {total:.0f} s in all")
+    print(f"peak memory: {peak_memory_mb():.0f} MB")
+    print(f"saved weights to {args.out}")
+
+
+def evaluate_weights(args, parser):
+    from .viz import confusion_matrix
+
+    if not args.weights.exists():
+        parser.error(f"--weights: no such file: {args.weights} (train first: python -m cnnlib train)")
+    model = LeNet5()
+    try:
+        load_params(model, args.weights)
+    except ValueError as err:
+        parser.error(f"--weights: {err}")
+    _, (x_test, y_test) = load_mnist()
+    predictions = predict(model, x_test)
+    print(f"test accuracy: {np.mean(predictions == y_test):.4f} on {len(y_test):,} images")
+    print(format_confusion(confusion_matrix(y_test, predictions, 10)))
+
+
+def main(argv=None):
+    """Entry point of ``python -m cnnlib``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        train(args)
+    else:
+        evaluate_weights(args, parser)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

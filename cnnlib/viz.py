@@ -1,0 +1,389 @@
+"""Every figure of the series. Each function takes the data it draws and returns a
+``matplotlib.figure.Figure`` built without pyplot, so nothing stays open and a notebook shows it once.
+"""
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .training import predict
+
+WRONG = "#d62728"
+DIVERGING = "RdBu_r"
+
+
+def _as_images(images):
+    """``(N, H, W)`` from ``(N, H, W)``, ``(N, 1, H, W)`` or flattened square ``(N, H*W)`` images."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 1:
+        return images[:, 0]
+    if images.ndim == 3:
+        return images
+    if images.ndim == 2:
+        side = int(round(np.sqrt(images.shape[1])))
+        if side * side == images.shape[1]:
+            return images.reshape(len(images), side, side)
+    raise ValueError(f"images: expected (N, H, W), (N, 1, H, W) or (N, H*W) with square images, "
+                     f"got shape {images.shape}")
+
+
+def _check_length(name, values, n):
+    if values is not None and len(values) != n:
+        raise ValueError(f"{name}: expected {n} values (one per image), got {len(values)}")
+
+
+def _grid(n, ncols, cell=1.3, extra_height=0.0):
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(cell * ncols, cell * nrows + extra_height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    return fig, axes[:n]
+
+
+def plot_images(images, labels=None, preds=None, *, ncols=8, class_names=None, title=None):
+    """A grid of grey images titled "true 7", or "true 7 / pred 1" with wrong predictions in red.
+
+    images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; labels, preds: ``(N,)`` ints or None.
+    """
+    images = _as_images(images)
+    _check_length("labels", labels, len(images))
+    _check_length("preds", preds, len(images))
+    if len(images) == 0:
+        raise ValueError("images: nothing to plot (0 images)")
+    name = (lambda k: class_names[k]) if class_names is not None else str
+    fig, axes = _grid(len(images), ncols)
+    for i, ax in enumerate(axes):
+        ax.imshow(images[i], cmap="gray_r")
+        parts, color = [], "black"
+        if labels is not None:
+            parts.append(f"true {name(int(labels[i]))}")
+        if preds is not None:
+            parts.append(f"pred {name(int(preds[i]))}")
+            if labels is not None and int(preds[i]) != int(labels[i]):
+                color = WRONG
+        if parts:
+            ax.set_title(" / ".join(parts), fontsize=8, color=color)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_misclassified(model_or_preds, x, y, n=16, *, ncols=8, class_names=None):
+    """The first ``n`` images of ``x`` whose prediction differs from ``y``, titled true / pred.
+
+    ``model_or_preds``: a model (anything with ``forward``) or precomputed predictions ``(N,)``.
+    """
+    preds = predict(model_or_preds, x) if hasattr(model_or_preds, "forward") else np.asarray(model_or_preds)
+    y = np.asarray(y)
+    _check_length("y", y, len(x))
+    _check_length("predictions", preds, len(x))
+    wrong = np.flatnonzero(preds != y)[:n]
+    if len(wrong) == 0:
+        fig = Figure(figsize=(4, 1))
+        fig.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        return fig
+    return plot_images(x[wrong], y[wrong], preds[wrong], ncols=ncols, class_names=class_names,
+                       title=f"{np.sum(preds != y)} of {len(y)} misclassified; the first {len(wrong)}")
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """Counts ``cm[i, j]`` of examples with true class i predicted as j; ``(num_classes, num_classes)`` int64."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred: expected two 1-D arrays of equal length, got shapes "
+                         f"{y_true.shape} and {y_pred.shape}")
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name}: values must be in [0, {num_classes}), got {values.min()}..{values.max()}")
+    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def plot_confusion_matrix(cm, class_names=None, *, title=None):
+    """The confusion matrix as a heat map with every count written in its cell (rows: true, columns: predicted)."""
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm: expected a square 2-D matrix, got shape {cm.shape}")
+    k = len(cm)
+    names = [str(i) for i in range(k)] if class_names is None else list(class_names)
+    if len(names) != k:
+        raise ValueError(f"class_names: expected {k} names, got {len(names)}")
+    fig = Figure(figsize=(0.55 * k + 2, 0.55 * k + 1.2), layout="constrained")
+    ax = fig.subplots()
+    # a log-like scale keeps the small off-diagonal counts visible next to the large diagonal
+    image = ax.imshow(np.log1p(cm), cmap="Blues")
+    threshold = np.log1p(cm).max() / 2
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if np.log1p(cm[i, j]) > threshold else "black")
+    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"confusion matrix, accuracy {np.trace(cm) / max(cm.sum(), 1):.2%}")
+    fig.colorbar(image, ax=ax, label="log(1 + count)")
+    return fig
+
+
+def _moving_average(values, window):
+    values = np.asarray(values, dtype=float)
+    window = max(1, min(window, len(values)))
+    cumulative = np.cumsum(np.insert(values, 0, 0.0))
+    return (cumulative[window:] - cumulative[:-window]) / window
+
+
+def plot_history(history, *, smooth=50):
+    """Two panels: loss per iteration (raw, faint, and a ``smooth``-step moving average) and accuracy per epoch."""
+    if not history.loss:
+        raise ValueError("history: no iterations recorded (history.loss is empty)")
+    fig = Figure(figsize=(10, 3.5), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    steps = np.arange(1, len(history.loss) + 1)
+    loss_ax.plot(steps, history.loss, color="tab:blue", alpha=0.25, lw=0.8, label="loss")
+    smoothed = _moving_average(history.loss, smooth)
+    loss_ax.plot(steps[len(steps) - len(smoothed):], smoothed, color="tab:blue", label=f"mean of {min(smooth, len(steps))}")
+    loss_ax.set(xlabel="iteration", ylabel="loss", title="training loss", yscale="log")
+    loss_ax.legend()
+    epochs = np.arange(1, len(history.train_acc) + 1)
+    acc_ax.plot(epochs, history.train_acc, "o-", label="train (during the epoch)")
+    if history.val_acc:
+        acc_ax.plot(epochs, history.val_acc, "s-", label="validation")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy per epoch")
+    acc_ax.xaxis.get_major_locator().set_params(integer=True)
+    acc_ax.legend()
+    return fig
+
+
+def plot_filters(w, channel=None, *, title=None):
+    """Conv weights ``(F, C, KH, KW)`` as a grid on one symmetric diverging colour scale, with a colour bar.
+
+    One row of F filters when C == 1 or ``channel`` picks an input channel; otherwise C rows (one per
+    input channel) by F columns. Red is positive, blue negative, white zero.
+    """
+    w = np.asarray(w)
+    if w.ndim != 4:
+        raise ValueError(f"w: expected conv weights (F, C, KH, KW), got shape {w.shape}")
+    n_filters, n_channels = w.shape[:2]
+    if channel is not None:
+        if not 0 <= channel < n_channels:
+            raise ValueError(f"channel: expected 0..{n_channels - 1}, got {channel}")
+        w = w[:, channel:channel + 1]
+    rows = w.shape[1]
+    limit = float(np.abs(w).max()) or 1.0
+    fig = Figure(figsize=(0.9 * n_filters + 1.2, 0.9 * rows + 0.7), layout="constrained")
+    axes = fig.subplots(rows, n_filters, squeeze=False)
+    for c in range(rows):
+        for f in range(n_filters):
+            ax = axes[c, f]
+            image = ax.imshow(w[f, c], cmap=DIVERGING, vmin=-limit, vmax=limit)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_title(f"filter {f}", fontsize=8)
+            if f == 0 and rows > 1:
+                ax.set_ylabel(f"in {c if channel is None else channel}", fontsize=8)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_feature_maps(model, image, layers=None, *, max_channels=16):
+    """Run one image through ``model`` and show every channel of the chosen layers' outputs.
+
+    image: ``(C, H, W)`` or ``(1, C, H, W)``. layers: layer names (default: every layer with a
+    4-D output). One row per layer, one panel per channel (up to ``max_channels``), each labelled
+    "<layer> ch <k>"; the input image comes first.
+    """
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = image[None]
+    if image.ndim != 4 or len(image) != 1:
+        raise ValueError(f"image: expected one image (C, H, W) or (1, C, H, W), got shape {image.shape}")
+    outputs = model.activations(image.astype(next(iter(model.params.values())).dtype, copy=False))
+    if layers is None:
+        layers = [name for name, out in outputs.items() if out.ndim == 4]
+    unknown = [name for name in layers if name not in outputs]
+    if unknown:
+        raise ValueError(f"layers: unknown {unknown}; the model has {list(outputs)}")
+    flat = [name for name in layers if outputs[name].ndim != 4]
+    if flat:
+        raise ValueError(f"layers: {flat} do not output feature maps (N, C, H, W)")
+    ncols = min(max_channels, max(outputs[name].shape[1] for name in layers))
+    fig = Figure(figsize=(1.1 * ncols + 0.4, 1.25 * (len(layers) + 1)), layout="constrained")
+    axes = fig.subplots(len(layers) + 1, ncols, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    axes[0, 0].imshow(image[0, 0], cmap="gray_r")
+    axes[0, 0].set_title("input", fontsize=8)
+    for row, name in enumerate(layers, start=1):
+        maps = outputs[name][0]
+        for k in range(min(ncols, len(maps))):
+            axes[row, k].imshow(maps[k], cmap="viridis")
+            axes[row, k].set_title(f"{name} ch {k}", fontsize=7)
+    return fig
+
+
+def plot_curves(x, curves, *, title=None, xlabel="x", ylabel=None):
+    """Line plot of several curves over the same ``x``: ``curves`` maps a legend label to y values."""
+    x = np.asarray(x)
+    for label, y in curves.items():
+        if np.shape(y) != x.shape:
+            raise ValueError(f"curves[{label!r}]: expected shape {x.shape} like x, got {np.shape(y)}")
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for label, y in curves.items():
+        ax.plot(x, y, label=label)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend()
+    return fig
+
+
+def _matrix_panel(ax, matrix, title, fmt, cmap, symmetric):
+    limit = float(np.abs(matrix).max()) or 1.0
+    low, high = (-limit, limit) if symmetric else (float(matrix.min()), float(matrix.max()))
+    image = ax.imshow(matrix, cmap=cmap, vmin=low, vmax=high if high > low else low + 1)
+    if matrix.size <= 400:
+        for (i, j), value in np.ndenumerate(matrix):
+            strong = abs(image.norm(value) - (0.5 if symmetric else 0.0)) > (0.3 if symmetric else 0.6)
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8,
+                    color="white" if strong else "black")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=10)
+
+
+def plot_matrices(matrices, *, fmt="{:g}", cmap=DIVERGING, symmetric=True):
+    """Small 2-D arrays side by side, each value written in its cell; ``matrices`` maps a title to an array.
+
+    With ``symmetric`` each panel's colours are centred on zero (red positive, blue negative).
+    """
+    if not matrices:
+        raise ValueError("matrices: expected at least one {title: 2-D array}")
+    for title, matrix in matrices.items():
+        if np.ndim(matrix) != 2:
+            raise ValueError(f"matrices[{title!r}]: expected a 2-D array, got shape {np.shape(matrix)}")
+    widths = [max(np.shape(m)[1], 2) for m in matrices.values()]
+    height = max(np.shape(m)[0] for m in matrices.values())
+    fig = Figure(figsize=(0.45 * sum(widths) + 0.6 * len(widths), 0.45 * height + 0.8), layout="constrained")
+    axes = fig.subplots(1, len(matrices), squeeze=False, width_ratios=widths)[0]
+    for ax, (title, matrix) in zip(axes, matrices.items()):
+        _matrix_panel(ax, np.asarray(matrix), title, fmt, cmap, symmetric)
+    return fig
+
+
+def plot_im2col(image, kh, kw, stride=1):
+    """How im2col works on one small 2-D image: the image with its windows outlined (the first one
+    coloured), and the matrix whose row r is window r laid out flat."""
+    from .conv import im2col
+
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"image: expected a small 2-D array (H, W), got shape {image.shape}")
+    cols = im2col(image[None, None], kh, kw, stride)
+    oh = (image.shape[0] - kh) // stride + 1
+    fig = Figure(figsize=(0.45 * (image.shape[1] + kh * kw) + 2, 0.45 * max(image.shape[0], len(cols)) + 1),
+                 layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[image.shape[1], kh * kw])
+    _matrix_panel(left, image, f"image {image.shape[0]}x{image.shape[1]}, {kh}x{kw} windows, stride {stride}",
+                  "{:g}", "Greys", False)
+    colours = [f"C{k % 10}" for k in range(len(cols))]
+    for row in range(len(cols)):
+        i, j = divmod(row, len(cols) // oh)
+        left.add_patch(Rectangle((j * stride - 0.45, i * stride - 0.45), kw - 0.1, kh - 0.1, fill=False,
+                                 ec=colours[row], lw=2.5 if row == 0 else 1, ls="-" if row == 0 else ":"))
+    _matrix_panel(right, cols, f"im2col: {cols.shape[0]} windows x {cols.shape[1]} values", "{:g}", "Greys", False)
+    for row in range(len(cols)):
+        right.add_patch(Rectangle((-0.5, row - 0.5), kh * kw, 1, fill=False, ec=colours[row], lw=1.5))
+    return fig
+
+
+def _layered_positions(edges):
+    """x = depth (longest path from a source; a source sits just left of its first target), y spread per column."""
+    nodes = list(dict.fromkeys([e[0] for e in edges] + [e[1] for e in edges]))
+    parents = {n: [e[0] for e in edges if e[1] == n] for n in nodes}
+    depth = {}
+
+    def resolve(node):
+        if node not in depth:
+            depth[node] = 1 + max((resolve(p) for p in parents[node]), default=-1)
+        return depth[node]
+
+    for node in nodes:
+        resolve(node)
+    for node in nodes:
+        if not parents[node]:
+            depth[node] = min(depth[e[1]] for e in edges if e[0] == node) - 1
+    columns = {}
+    for node in nodes:
+        columns.setdefault(depth[node], []).append(node)
+    return {node: (depth[node], (len(column) - 1) / 2 - i)
+            for column in columns.values() for i, node in enumerate(column)}, parents
+
+
+def draw_graph(edges, labels=None, *, title=None):
+    """Draw a small computational graph with forward values above each edge and gradients below (in red).
+
+    edges: ``(source, target, value, gradient)`` tuples; ``gradient`` may be None before the backward
+    pass. Nodes with incoming edges are operations drawn as circles (label them with ``labels``,
+    e.g. ``{"mul1": "×"}``); nodes without incoming edges are inputs, and the last node is the output.
+    """
+    if not edges:
+        raise ValueError("edges: expected at least one (source, target, value, gradient) edge")
+    for edge in edges:
+        if len(edge) != 4:
+            raise ValueError(f"edges: each edge must be (source, target, value, gradient), got {edge!r}")
+    labels = labels or {}
+    positions, parents = _layered_positions(edges)
+    xs = [x for x, _ in positions.values()]
+    ys = [y for _, y in positions.values()]
+    fig = Figure(figsize=(2.4 * (max(xs) - min(xs) + 1) + 1, 1.3 * (max(ys) - min(ys) + 1) + 1), layout="constrained")
+    ax = fig.subplots()
+    ax.set_axis_off()
+    sinks = {e[1] for e in edges} - {e[0] for e in edges}
+    for node, (x, y) in positions.items():
+        text = labels.get(node, node)
+        if parents[node] and node not in sinks:
+            ax.text(x, y, text, ha="center", va="center", fontsize=13, zorder=3,
+                    bbox=dict(boxstyle="circle,pad=0.4", fc="white", ec="black", lw=1.5))
+        else:
+            ax.text(x, y, text, ha="center", va="center", fontsize=10, zorder=3,
+                    bbox=dict(boxstyle="round", fc="#f3f3f3", ec="grey"))
+    for source, target, value, grad in edges:
+        (x0, y0), (x1, y1) = positions[source], positions[target]
+        ax.annotate("", xy=(x1 - 0.22, y1), xytext=(x0 + 0.3, y0),
+                    arrowprops=dict(arrowstyle="->", color="black", lw=1.2))
+        mx, my = (x0 + 0.3 + x1 - 0.22) / 2, (y0 + y1) / 2
+        ax.text(mx, my + 0.1, _number(value), ha="center", va="bottom", fontsize=10)
+        if grad is not None:
+            ax.text(mx, my - 0.1, _number(grad), ha="center", va="top", fontsize=10, color=WRONG)
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_title(title or "forward values (black, above) and gradients (red, below)")
+    return fig
+
+
+def _number(value):
+    value = float(value)
+    return f"{value:g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def interact_index(plot, count, *, description="index"):
+    """A slider over ``0 .. count-1`` that redraws ``plot(i)`` (a function returning a Figure).
+
+    Without ipywidgets (or outside a notebook) it returns the static figure ``plot(0)`` instead.
+    """
+    try:
+        import ipywidgets
+        from IPython.display import display
+    except ImportError:
+        return plot(0)
+
+    def show(i):
+        display(plot(i))
+
+    return ipywidgets.interactive(show, i=ipywidgets.IntSlider(0, 0, count - 1, description=description))
