@@ -1,7 +1,7 @@
 """Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate`` tests weights.
 
-    python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 1e-3] [--optimizer adam] [--seed 0]
-                           [--out data/lenet5_mnist.npz] [--no-progress]
+    python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 2e-3] [--schedule cosine]
+                           [--optimizer adam] [--seed 0] [--out data/lenet5_mnist.npz] [--no-progress]
     python -m cnnlib evaluate [--weights data/lenet5_mnist.npz]
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from .datasets import DATA_ROOT, load_mnist
 from .models import LeNet5
-from .optim import OPTIMIZERS
+from .optim import OPTIMIZERS, cosine_schedule
 from .training import evaluate, fit, load_params, predict, save_params
 
 DEFAULT_WEIGHTS = DATA_ROOT / "lenet5_mnist.npz"
@@ -40,10 +40,14 @@ def build_parser():
     train = commands.add_parser("train", help="train LeNet-5 on the 60,000 MNIST training images")
     train.add_argument("--epochs", type=_positive(int), default=10)
     train.add_argument("--batch-size", type=_positive(int), default=128)
-    train.add_argument("--lr", type=_positive(float), default=1e-3, help="learning rate")
+    train.add_argument("--lr", type=_positive(float), default=2e-3, help="(initial) learning rate")
+    train.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
+                       help="cosine: decay the learning rate from --lr towards 0 over the epochs")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
     train.add_argument("--seed", type=int, default=0, help="seed for initialisation and shuffling")
     train.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where to save the weights (.npz)")
+    train.add_argument("--train-images", type=_positive(int), default=None,
+                       help="train on only the first N training images (a quick try)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     evaluate_cmd = commands.add_parser("evaluate", help="test saved weights on the 10,000 MNIST test images")
     evaluate_cmd.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
@@ -65,14 +69,17 @@ def format_confusion(cm):
 
 
 def train(args):
+    """``train``: fit LeNet-5 on MNIST, print test accuracy, speed and memory, save the weights."""
     (x_train, y_train), (x_test, y_test) = load_mnist()
+    x_train, y_train = x_train[:args.train_images], y_train[:args.train_images]
     model = LeNet5(rng=np.random.default_rng(args.seed))
     optimizer = OPTIMIZERS[args.optimizer](lr=args.lr)
-    print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} lr={args.lr}, "
-          f"batch {args.batch_size}, {args.epochs} epochs on {len(x_train):,} images")
+    schedule = cosine_schedule(args.lr, args.epochs) if args.schedule == "cosine" else None
+    print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} lr={args.lr} "
+          f"({args.schedule}), batch {args.batch_size}, {args.epochs} epochs on {len(x_train):,} images")
     started = time.perf_counter()
     history = fit(model, optimizer, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                  seed=args.seed, progress=not args.no_progress)
+                  seed=args.seed, progress=not args.no_progress, lr_schedule=schedule)
     total = time.perf_counter() - started
     accuracy = evaluate(model, x_test, y_test)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +93,7 @@ def train(args):
 
 
 def evaluate_weights(args, parser):
+    """``evaluate``: load the weights, print test accuracy and the confusion matrix."""
     from .viz import confusion_matrix
 
     if not args.weights.exists():

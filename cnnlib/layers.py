@@ -37,9 +37,12 @@ class Layer:
         self.grads = {}
 
     def forward(self, x):
+        """Output of the layer for input ``x`` (remembering what backward needs)."""
         raise NotImplementedError
 
     def backward(self, dout):
+        """Gradient with respect to the last input, given ``dout``, the gradient with respect to the
+        output; fills ``grads`` with the gradients of the parameters."""
         raise NotImplementedError
 
     def __repr__(self):
@@ -51,10 +54,10 @@ class ReLU(Layer):
 
     def forward(self, x):
         self.mask = x > 0
-        return x * self.mask
+        return np.maximum(x, 0)
 
     def backward(self, dout):
-        return dout * self.mask
+        return np.where(self.mask, dout, 0)
 
 
 class Sigmoid(Layer):

@@ -23,6 +23,7 @@ class Optimizer:
         return self.state[slot].setdefault(name, np.zeros_like(like))
 
     def update(self, params, grads):
+        """Take one step: change every array in ``params`` in place using ``grads`` (same keys)."""
         raise NotImplementedError
 
     def state_dict(self):
@@ -133,6 +134,18 @@ class Adam(Optimizer):
             m += (1 - self.beta1) * (g - m)
             v += (1 - self.beta2) * (g * g - v)
             p -= (self.lr / correction1) * m / (np.sqrt(v / correction2) + self.eps)
+
+
+def cosine_schedule(lr, epochs, min_lr=0.0):
+    """A learning-rate schedule for ``fit``: epoch ``e`` (0-based) of ``epochs`` gets
+    ``min_lr + (lr - min_lr) * (1 + cos(pi * e / epochs)) / 2``, from ``lr`` at the start towards ``min_lr``."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+
+    def schedule(epoch):
+        return min_lr + (lr - min_lr) * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
+
+    return schedule
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam}

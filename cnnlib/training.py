@@ -66,13 +66,15 @@ def clip_grad_norm(grads, max_norm):
 
 
 def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0, progress=True,
-        patience=None, clip=None, start_epoch=0, history=None):
+        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None):
     """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a :class:`History`.
 
     Each epoch's order comes from ``numpy.random.default_rng([seed, epoch])``, so the same seed gives
     the same run, and ``start_epoch`` resumes a run at a later epoch (pass the previous ``history``
     to extend it). ``patience``: stop when validation accuracy has not improved for that many epochs
     and restore the best weights. ``clip``: rescale gradients to at most this joint L2 norm.
+    ``lr_schedule``: a function of the epoch (0-based) giving the learning rate to set on
+    ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``).
     A NaN or infinite loss raises FloatingPointError naming the epoch and step.
     """
     y_int = _labels(y)
@@ -87,6 +89,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     n = len(x)
     steps = -(-n // batch_size)
     for epoch in range(start_epoch, start_epoch + epochs):
+        if lr_schedule is not None:
+            optimizer.lr = float(lr_schedule(epoch))
         order = np.random.default_rng([seed, epoch]).permutation(n)
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{start_epoch + epochs}", disable=not progress,
                    unit="batch", leave=True)
@@ -96,9 +100,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
             out = model.forward(x[idx])
             loss = model.loss_layer.forward(out, y[idx])
             if not np.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {loss} at epoch {epoch + 1}, step {step + 1} (iteration {len(history.loss) + 1}); "
-                    f"try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) or gradient clipping (clip=1.0)")
+                raise FloatingPointError(_diverged_message(loss, epoch, step, len(history.loss), x, idx, optimizer))
             model.backward()
             grads = model.grads
             if clip is not None:
@@ -129,6 +131,15 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
         for name, p in model.params.items():
             p[...] = best_params[name]
     return history
+
+
+def _diverged_message(loss, epoch, step, iterations, x, idx, optimizer):
+    where = f"loss became {loss} at epoch {epoch + 1}, step {step + 1} (iteration {iterations + 1})"
+    bad = idx[~np.isfinite(x[idx].reshape(len(idx), -1)).all(axis=1)]
+    if len(bad):
+        return f"{where}: the input holds NaN or inf values in examples {sorted(bad.tolist())}; clean the data"
+    return (f"{where}; try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
+            f"or gradient clipping (clip=1.0)")
 
 
 def save_params(model, path, optimizer=None):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cnnlib.optim import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, RMSprop
+from cnnlib.optim import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, RMSprop, cosine_schedule
 
 
 def _one_step(optimizer, steps=1):
@@ -76,3 +76,11 @@ def test_state_dict_round_trip():
 def test_bad_learning_rate():
     with pytest.raises(ValueError, match="lr must be positive, got -1"):
         SGD(lr=-1)
+
+
+def test_cosine_schedule():
+    schedule = cosine_schedule(0.1, 4, min_lr=0.01)
+    assert [round(schedule(e), 6) for e in range(4)] == [0.1, round(0.01 + 0.09 * (1 + np.cos(np.pi / 4)) / 2, 6),
+                                                          0.055, round(0.01 + 0.09 * (1 + np.cos(3 * np.pi / 4)) / 2, 6)]
+    with pytest.raises(ValueError, match="epochs must be positive"):
+        cosine_schedule(0.1, 0)

@@ -96,6 +96,28 @@ def test_nan_loss_raises_with_step():
             fit(TwoLayerNet(2, 8, 3), SGD(1e30), x * 1e10, y, epochs=2, batch_size=32, progress=False)
 
 
+def test_nan_input_is_named():
+    x, y = _blobs()
+    x[57, 1] = np.nan
+    with pytest.raises(FloatingPointError, match=r"NaN or inf values in examples \[57\]"):
+        fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=1, batch_size=32, progress=False)
+
+
+def test_lr_schedule_sets_the_rate_each_epoch():
+    x, y = _blobs()
+    seen = []
+
+    class Recording(SGD):
+        def update(self, params, grads):
+            seen.append(self.lr)
+            super().update(params, grads)
+
+    optimizer = Recording(0.1)
+    fit(TwoLayerNet(2, 8, 3), optimizer, x, y, epochs=3, batch_size=100, lr_schedule=lambda e: 0.1 / (e + 1),
+        progress=False)
+    assert seen == [0.1] * 3 + [0.05] * 3 + [pytest.approx(0.1 / 3)] * 3
+
+
 def test_clip_grad_norm():
     grads = {"a": np.array([3.0]), "b": np.array([4.0])}
     assert clip_grad_norm(grads, 1.0) == pytest.approx(5.0)
