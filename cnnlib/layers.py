@@ -57,7 +57,7 @@ class ReLU(Layer):
         return np.maximum(x, 0)
 
     def backward(self, dout):
-        return np.where(self.mask, dout, 0)
+        return dout * self.mask
 
 
 class Sigmoid(Layer):
