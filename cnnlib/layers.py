@@ -156,40 +156,39 @@ class Conv2D(Layer):
         return f"Conv2D({c}, {f}, kernel_size={(kh, kw)}, stride={self.stride}, pad={self.pad})"
 
 
-class MaxPool2D(Layer):
-    """Max pooling over ``size x size`` windows moved by ``stride`` (default ``size``)."""
+class Pool2D(Layer):
+    """Base of the pooling layers: ``size x size`` windows moved by ``stride`` (default ``size``),
+    computed by the pair of functions ``forward_fn``/``backward_fn`` from :mod:`cnnlib.pool`."""
+
+    forward_fn = backward_fn = None
 
     def __init__(self, size=2, stride=None):
         super().__init__()
         self.size, self.stride = size, stride
 
     def forward(self, x):
-        out, self.cache = pool.max_pool2d_forward(x, self.size, self.stride)
+        out, self.cache = type(self).forward_fn(x, self.size, self.stride)
         return out
 
     def backward(self, dout):
-        return pool.max_pool2d_backward(dout, self.cache)
+        return type(self).backward_fn(dout, self.cache)
 
     def __repr__(self):
-        return f"MaxPool2D(size={self.size}, stride={self.stride or self.size})"
+        return f"{type(self).__name__}(size={self.size}, stride={self.stride or self.size})"
 
 
-class AvgPool2D(Layer):
-    """Average pooling over ``size x size`` windows moved by ``stride`` (default ``size``)."""
+class MaxPool2D(Pool2D):
+    """Max pooling: each window's maximum; backward routes the gradient to it."""
 
-    def __init__(self, size=2, stride=None):
-        super().__init__()
-        self.size, self.stride = size, stride
+    forward_fn = staticmethod(pool.max_pool2d_forward)
+    backward_fn = staticmethod(pool.max_pool2d_backward)
 
-    def forward(self, x):
-        out, self.cache = pool.avg_pool2d_forward(x, self.size, self.stride)
-        return out
 
-    def backward(self, dout):
-        return pool.avg_pool2d_backward(dout, self.cache)
+class AvgPool2D(Pool2D):
+    """Average pooling: each window's mean; backward spreads the gradient evenly over it."""
 
-    def __repr__(self):
-        return f"AvgPool2D(size={self.size}, stride={self.stride or self.size})"
+    forward_fn = staticmethod(pool.avg_pool2d_forward)
+    backward_fn = staticmethod(pool.avg_pool2d_backward)
 
 
 class Flatten(Layer):

@@ -35,8 +35,9 @@ def _check_dout(dout, x_shape, oh, ow):
 
 # --- naive loops -------------------------------------------------------------------------------
 
-def max_pool2d_forward_naive(x, size=2, stride=None):
-    """Max pooling by loops over images, channels and output pixels; returns ``(N, C, OH, OW)``."""
+def pool2d_forward_naive(x, reduce, size=2, stride=None):
+    """Pooling by loops over images, channels and output pixels: ``reduce`` (``np.max`` or ``np.mean``)
+    of every ``size x size`` window; returns ``(N, C, OH, OW)``."""
     stride, oh, ow = _check_pool(x, size, stride)
     n_images, channels = x.shape[:2]
     out = np.zeros((n_images, channels, oh, ow), dtype=x.dtype)
@@ -44,8 +45,13 @@ def max_pool2d_forward_naive(x, size=2, stride=None):
         for c in range(channels):
             for i in range(oh):
                 for j in range(ow):
-                    out[n, c, i, j] = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size].max()
+                    out[n, c, i, j] = reduce(x[n, c, i * stride:i * stride + size, j * stride:j * stride + size])
     return out
+
+
+def max_pool2d_forward_naive(x, size=2, stride=None):
+    """Max pooling by loops (see :func:`pool2d_forward_naive`); returns ``(N, C, OH, OW)``."""
+    return pool2d_forward_naive(x, np.max, size, stride)
 
 
 def max_pool2d_backward_naive(dout, x, size=2, stride=None):
@@ -65,16 +71,8 @@ def max_pool2d_backward_naive(dout, x, size=2, stride=None):
 
 
 def avg_pool2d_forward_naive(x, size=2, stride=None):
-    """Average pooling by loops; returns ``(N, C, OH, OW)``."""
-    stride, oh, ow = _check_pool(x, size, stride)
-    n_images, channels = x.shape[:2]
-    out = np.zeros((n_images, channels, oh, ow), dtype=x.dtype)
-    for n in range(n_images):
-        for c in range(channels):
-            for i in range(oh):
-                for j in range(ow):
-                    out[n, c, i, j] = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size].mean()
-    return out
+    """Average pooling by loops (see :func:`pool2d_forward_naive`); returns ``(N, C, OH, OW)``."""
+    return pool2d_forward_naive(x, np.mean, size, stride)
 
 
 def avg_pool2d_backward_naive(dout, x, size=2, stride=None):
