@@ -84,14 +84,16 @@ DATASETS = {
     ),
     "fashion-mnist": Dataset(
         files={
+            # .gz md5s: the upstream release; payload md5s: the files of Debian's dataset-fashion-mnist
+            # (0.0~git20200523.55506a9-1), whose .gz wrappers differ from upstream's
             "train_images": IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28),
-                                    gz_md5=("8d4fb7e6c68d591d4c3dfef9ec88bf0d",)),
+                                    "f4a8712d7a061bf5bd6d2ca38dc4d50a", ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",)),
             "train_labels": IdxFile("train-labels-idx1-ubyte.gz", (60000,),
-                                    gz_md5=("25c81989df183df01b3e8a0aad5dffbe",)),
+                                    "9018921c3c673c538a1fc5bad174d6f9", ("25c81989df183df01b3e8a0aad5dffbe",)),
             "test_images": IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28),
-                                   gz_md5=("bef4ecab320f06d8554ea6380940ec79",)),
+                                   "8181f5470baa50b63fa0f6fddb340f0a", ("bef4ecab320f06d8554ea6380940ec79",)),
             "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", (10000,),
-                                   gz_md5=("bb300cfdad3c16e7a12a480ee83cd310",)),
+                                   "15d484375f8d13e6eb1aabb0c3f46965", ("bb300cfdad3c16e7a12a480ee83cd310",)),
         },
         mirrors=(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",

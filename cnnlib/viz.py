@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from .conv import im2col
 from .training import predict
 
 WRONG = "#d62728"
@@ -279,8 +280,6 @@ def plot_matrices(matrices, *, fmt="{:g}", cmap=DIVERGING, symmetric=True):
 def plot_im2col(image, kh, kw, stride=1):
     """How im2col works on one small 2-D image: the image with its windows outlined (the first one
     coloured), and the matrix whose row r is window r laid out flat."""
-    from .conv import im2col
-
     image = np.asarray(image)
     if image.ndim != 2:
         raise ValueError(f"image: expected a small 2-D array (H, W), got shape {image.shape}")

@@ -196,3 +196,20 @@ def test_missing_mnist_without_network_says_how_to_fix(monkeypatch, tmp_path):
 def test_unknown_dataset_name():
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
         download("cifar")
+
+
+def test_fashion_mnist_found_in_system_dir(monkeypatch, tmp_path):
+    """load_fashion_mnist looks in data/fashion-mnist/, then Debian's /usr/share/datasets/fashion-mnist/."""
+    system_dir = tmp_path / "usr-share-datasets-fashion-mnist"
+    system_dir.mkdir()
+    files = {}
+    for key, shape in [("train_images", (6, 28, 28)), ("train_labels", (6,)),
+                       ("test_images", (3, 28, 28)), ("test_labels", (3,))]:
+        path = system_dir / f"{key}.gz"
+        write_idx(path, (np.arange(np.prod(shape)) % 10).astype(np.uint8).reshape(shape))
+        files[key] = IdxFile(path.name, shape, hashlib.md5(gzip.decompress(path.read_bytes())).hexdigest())
+    monkeypatch.setattr(datasets, "DATA_ROOT", tmp_path / "repo-data")
+    monkeypatch.setitem(DATASETS, "fashion-mnist", Dataset(files=files, mirrors=(), system_dirs=(str(system_dir),)))
+    (x, y), (x_test, y_test) = datasets.load_fashion_mnist(one_hot=True)
+    assert x.shape == (6, 1, 28, 28) and y.shape == (6, 10) and x_test.shape == (3, 1, 28, 28)
+    assert not (tmp_path / "repo-data").exists()
