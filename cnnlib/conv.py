@@ -150,25 +150,48 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
         raise ValueError(f"cols: expected shape {(n * oh * ow, c * kh * kw)} for x_shape {tuple(x_shape)}, "
                          f"got {cols.shape}")
     windows = cols.T.reshape(c, kh, kw, n, oh, ow).transpose(3, 0, 4, 5, 1, 2)
+    return _sum_windows_unpadded(windows, x_shape, stride, pad)
+
+
+def _sum_windows_unpadded(windows, x_shape, stride, pad):
+    """:func:`sum_windows` onto the padded input, then the padding cut off: the gradient for ``x_shape``."""
+    n, c, height, width = x_shape
     xp = sum_windows(windows, (n, c, height + 2 * pad, width + 2 * pad), stride)
     return xp[:, :, pad:pad + height, pad:pad + width]
 
 
+def _per_image(w, out_pixels):
+    """Whether to multiply image by image instead of in one product for the whole batch.
+
+    With a small filter matrix (``F*C*KH*KW <= 512``) and many output pixels per image (``>= 256``),
+    the single product is so skinny that BLAS runs it slowly; one product per image is faster and
+    comes out in NCHW order. Measured on LeNet's conv1 (batch 128, 2 threads): forward product
+    1.2 -> 0.7 ms, weight gradient 3.0 -> 0.7 ms. Larger layers (LeNet's conv2) are faster in one product.
+    """
+    return w.size <= 512 and out_pixels >= 256
+
+
 def conv2d_forward(x, w, b, stride=1, pad=0):
-    """Fast convolution as one matrix product; returns ``(out (N, F, OH, OW), cache)`` for the backward pass.
+    """Fast convolution as matrix products; returns ``(out (N, F, OH, OW), cache)`` for the backward pass.
 
     ``out = im2col(x) @ W.reshape(F, -1).T + b``, computed as its transpose ``W @ im2col(x).T``, which
-    comes out filter-major, so putting it back in NCHW order copies whole output images.
+    comes out filter-major, so putting it back in NCHW order copies whole output images; for small
+    filter banks, one such product per image (see :func:`_per_image`).
     """
     _check_conv(x, w, b, stride, pad)
     n_filters, _, kh, kw = w.shape
     n, _, height, width = x.shape
     oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
-    cols = im2col(x, kh, kw, stride, pad)
-    out_t = w.reshape(n_filters, -1) @ cols.T
+    cols_t = im2col(x, kh, kw, stride, pad).T
+    w_mat = w.reshape(n_filters, -1)
+    if _per_image(w, oh * ow):
+        out = np.matmul(w_mat, cols_t.reshape(-1, n, oh * ow).transpose(1, 0, 2))
+        out += b.reshape(-1, 1)
+        return out.reshape(n, n_filters, oh, ow), (x.shape, w, cols_t, stride, pad)
+    out_t = w_mat @ cols_t
     out_t += b.reshape(-1, 1)
     out = np.ascontiguousarray(out_t.reshape(n_filters, n, oh, ow).transpose(1, 0, 2, 3))
-    return out, (x.shape, w, cols, stride, pad)
+    return out, (x.shape, w, cols_t, stride, pad)
 
 
 def conv2d_backward(dout, cache, input_grad=True):
@@ -178,20 +201,31 @@ def conv2d_backward(dout, cache, input_grad=True):
     ``dx = col2im(D @ W)`` (for stride 1 by the equivalent row-aligned sum of
     :func:`_input_grad_stride1`). ``input_grad=False`` skips dx (returns None), e.g. for a first layer.
     """
-    x_shape, w, cols, stride, pad = cache
-    n_filters, _, kh, kw = w.shape
-    out_shape = (x_shape[0], n_filters, conv_output_size(x_shape[2], kh, stride, pad),
+    x_shape, w, cols_t, stride, pad = cache
+    n_filters, c, kh, kw = w.shape
+    n = x_shape[0]
+    out_shape = (n, n_filters, conv_output_size(x_shape[2], kh, stride, pad),
                  conv_output_size(x_shape[3], kw, stride, pad))
     if dout.shape != out_shape:
         raise ValueError(f"dout: expected the forward output's shape {out_shape}, got {dout.shape}")
+    w_mat = w.reshape(n_filters, -1)
+    pixels = out_shape[2] * out_shape[3]
+    if _per_image(w, pixels):
+        d = dout.reshape(n, n_filters, pixels)
+        db = d.sum(axis=(0, 2))
+        dw = np.matmul(d, cols_t.reshape(-1, n, pixels).transpose(1, 2, 0)).sum(axis=0).reshape(w.shape)
+        if not input_grad:
+            return None, dw, db
+        windows = np.matmul(w_mat.T, d).reshape(n, c, kh, kw, *out_shape[2:]).transpose(0, 1, 4, 5, 2, 3)
+        return _sum_windows_unpadded(windows, x_shape, stride, pad), dw, db
     d_t = dout.transpose(1, 0, 2, 3).reshape(n_filters, -1)
     db = d_t.sum(axis=1)
-    dw = (d_t @ cols).reshape(w.shape)
+    dw = (d_t @ cols_t.T).reshape(w.shape)
     if not input_grad:
         return None, dw, db
     if stride == 1:
         return _input_grad_stride1(d_t, w, x_shape, pad), dw, db
-    return col2im((w.reshape(n_filters, -1).T @ d_t).T, x_shape, kh, kw, stride, pad), dw, db
+    return col2im((w_mat.T @ d_t).T, x_shape, kh, kw, stride, pad), dw, db
 
 
 def _input_grad_stride1(d_t, w, x_shape, pad):

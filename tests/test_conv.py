@@ -32,6 +32,24 @@ def test_fast_matches_naive_random_shapes(seed):
         np.testing.assert_allclose(fast, naive, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", [
+    ((3, 1, 20, 20), (4, 1, 3, 3), 1, 0),       # one matrix product per image (small filters, >= 256 pixels)
+    ((2, 2, 33, 31), (3, 2, 3, 3), 2, 1),
+    ((2, 1, 28, 28), (6, 1, 5, 5), 1, 2),       # LeNet's conv1
+    ((2, 6, 14, 14), (16, 6, 5, 5), 1, 0),      # LeNet's conv2: one product for the batch
+])
+def test_fast_matches_naive_on_larger_images(x_shape, w_shape, stride, pad):
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    out, cache = conv2d_forward(x, w, b, stride, pad)
+    np.testing.assert_allclose(out, conv2d_forward_naive(x, w, b, stride, pad), rtol=1e-10, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    for fast, naive in zip(conv2d_backward(dout, cache), conv2d_backward_naive(dout, x, w, stride, pad)):
+        np.testing.assert_allclose(fast, naive, rtol=1e-10, atol=1e-11)
+    _, dw, db = conv2d_backward(dout, cache, input_grad=False)
+    np.testing.assert_allclose(dw, conv2d_backward_naive(dout, x, w, stride, pad)[1], rtol=1e-10, atol=1e-11)
+
+
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 2), c=st.integers(1, 3), f=st.integers(1, 3), h=st.integers(1, 8), w=st.integers(1, 8),
        kh=st.integers(1, 4), kw=st.integers(1, 4), stride=st.integers(1, 3), pad=st.integers(0, 2),

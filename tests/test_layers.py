@@ -22,6 +22,7 @@ LAYERS = [
     (lambda rng: Conv2D(3, 4, 3, rng=rng, **F64), (2, 3, 6, 6)),
     (lambda rng: Conv2D(2, 3, (3, 2), stride=2, pad=1, rng=rng, **F64), (2, 2, 7, 5)),
     (lambda rng: Conv2D(1, 2, 5, pad=2, rng=rng, **F64), (1, 1, 8, 8)),
+    (lambda rng: Conv2D(1, 2, 3, pad=1, rng=rng, **F64), (2, 1, 16, 16)),   # one product per image
     (lambda rng: MaxPool2D(2), (2, 3, 6, 6)),
     (lambda rng: MaxPool2D(3, 2), (2, 2, 7, 7)),
     (lambda rng: AvgPool2D(2), (2, 3, 6, 6)),
