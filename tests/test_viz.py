@@ -144,3 +144,33 @@ def test_draw_graph_values_and_gradients():
 def test_interact_index_returns_widget_or_figure():
     result = viz.interact_index(lambda i: viz.plot_images(_images(3)[i:i + 1]), 3)
     assert isinstance(result, Figure) or type(result).__name__ == "interactive"
+
+
+def test_plot_curves():
+    x = np.linspace(-2, 2, 11)
+    fig = viz.plot_curves(x, {"relu": np.maximum(x, 0), "x^2": x**2}, title="t", xlabel="x")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines][:2] == ["relu", "x^2"] and ax.get_title() == "t"
+    with pytest.raises(ValueError, match=r"curves\['bad'\]: expected shape \(11,\)"):
+        viz.plot_curves(x, {"bad": x[:3]})
+
+
+def test_plot_matrices_writes_every_value():
+    fig = viz.plot_matrices({"a": np.arange(6).reshape(2, 3) - 2, "b": np.eye(2)})
+    a, b = fig.axes
+    assert [t.get_text() for t in a.texts] == ["-2", "-1", "0", "1", "2", "3"] and a.get_title() == "a"
+    assert len(b.texts) == 4 and b.get_images()[0].get_clim() == (-1.0, 1.0)
+    with pytest.raises(ValueError, match=r"matrices\['v'\]: expected a 2-D array"):
+        viz.plot_matrices({"v": np.zeros(3)})
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_matrices({})
+
+
+def test_plot_im2col_rows_are_windows():
+    fig = viz.plot_im2col(np.arange(16).reshape(4, 4), 3, 3)
+    image_ax, cols_ax = fig.axes
+    assert len(image_ax.patches) == 4 and len(cols_ax.patches) == 4
+    assert [t.get_text() for t in cols_ax.texts][:9] == ["0", "1", "2", "4", "5", "6", "8", "9", "10"]
+    assert cols_ax.get_title() == "im2col: 4 windows x 9 values"
+    with pytest.raises(ValueError, match="image: expected a small 2-D array"):
+        viz.plot_im2col(np.zeros((1, 4, 4)), 3, 3)
