@@ -102,6 +102,15 @@ def _offset_views(x, size, stride, oh, ow):
             yield x[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
 
 
+def _combine_offsets(ufunc, x, size, stride, oh, ow):
+    """Fold ``ufunc`` (``np.maximum``, ``np.add``) over the offset views: one ``(N, C, OH, OW)`` result per window."""
+    views = _offset_views(x, size, stride, oh, ow)
+    out = next(views).copy()
+    for view in views:
+        ufunc(out, view, out=out)
+    return out
+
+
 def _offset_targets(x_shape, dtype, size, stride, oh, ow):
     """``(dx, views, tiled)``: a gradient array for ``x_shape`` and its per-offset views.
 
@@ -118,10 +127,7 @@ def _offset_targets(x_shape, dtype, size, stride, oh, ow):
 def max_pool2d_forward(x, size=2, stride=None):
     """Fast max pooling; returns ``(out (N, C, OH, OW), cache)``."""
     stride, oh, ow = _check_pool(x, size, stride)
-    views = _offset_views(x, size, stride, oh, ow)
-    out = next(views).copy()
-    for view in views:
-        np.maximum(out, view, out=out)
+    out = _combine_offsets(np.maximum, x, size, stride, oh, ow)
     return out, (x, out, size, stride)
 
 
@@ -150,10 +156,7 @@ def max_pool2d_backward(dout, cache):
 def avg_pool2d_forward(x, size=2, stride=None):
     """Fast average pooling; returns ``(out (N, C, OH, OW), cache)``."""
     stride, oh, ow = _check_pool(x, size, stride)
-    views = _offset_views(x, size, stride, oh, ow)
-    out = next(views).copy()
-    for view in views:
-        out += view
+    out = _combine_offsets(np.add, x, size, stride, oh, ow)
     out /= out.dtype.type(size * size)
     return out, (x.shape, size, stride)
 
