@@ -8,7 +8,7 @@ checks) from ``rng``, a ``numpy.random.Generator`` (a fixed default seed when om
 import numpy as np
 
 from . import conv, pool
-from .functions import as_targets, log_softmax, sigmoid, softmax
+from .functions import as_targets, log_softmax, sigmoid
 
 INITS = {
     "he": lambda fan_in: np.sqrt(2.0 / fan_in),      # for ReLU networks (He et al., 2015)
@@ -115,8 +115,9 @@ class SoftmaxWithLoss(Layer):
         if scores.ndim != 2:
             raise ValueError(f"scores: expected shape (N, C), got {scores.shape}")
         self.targets = as_targets(labels, *scores.shape, dtype=scores.dtype)
-        self.probs = softmax(scores)
-        return -(self.targets * log_softmax(scores)).sum() / scores.dtype.type(len(scores))
+        log_probs = log_softmax(scores)
+        self.probs = np.exp(log_probs)
+        return -(self.targets * log_probs).sum() / scores.dtype.type(len(scores))
 
     def backward(self, dout=1.0):
         n = len(self.probs)
