@@ -175,8 +175,8 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     """Fast convolution as matrix products; returns ``(out (N, F, OH, OW), cache)`` for the backward pass.
 
     ``out = im2col(x) @ W.reshape(F, -1).T + b``, computed as its transpose ``W @ im2col(x).T``, which
-    comes out filter-major, so putting it back in NCHW order copies whole output images; for small
-    filter banks, one such product per image (see :func:`_per_image`).
+    comes out filter-major: ``out`` is an NCHW view of that ``(F, N, OH, OW)`` array (no copy). For
+    small filter banks, one such product per image, which comes out in NCHW order (see :func:`_per_image`).
     """
     _check_conv(x, w, b, stride, pad)
     n_filters, _, kh, kw = w.shape
@@ -190,8 +190,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
         return out.reshape(n, n_filters, oh, ow), (x.shape, w, cols_t, stride, pad)
     out_t = w_mat @ cols_t
     out_t += b.reshape(-1, 1)
-    out = np.ascontiguousarray(out_t.reshape(n_filters, n, oh, ow).transpose(1, 0, 2, 3))
-    return out, (x.shape, w, cols_t, stride, pad)
+    return out_t.reshape(n_filters, n, oh, ow).transpose(1, 0, 2, 3), (x.shape, w, cols_t, stride, pad)
 
 
 def conv2d_backward(dout, cache, input_grad=True):
@@ -220,7 +219,7 @@ def conv2d_backward(dout, cache, input_grad=True):
         return _sum_windows_unpadded(windows, x_shape, stride, pad), dw, db
     d_t = dout.transpose(1, 0, 2, 3).reshape(n_filters, -1)
     db = d_t.sum(axis=1)
-    dw = (d_t @ cols_t.T).reshape(w.shape)
+    dw = (cols_t @ d_t.T).T.reshape(w.shape)
     if not input_grad:
         return None, dw, db
     if stride == 1:
@@ -229,23 +228,29 @@ def conv2d_backward(dout, cache, input_grad=True):
 
 
 def _input_grad_stride1(d_t, w, x_shape, pad):
-    """``col2im(D @ W)`` for stride 1, with each kernel offset's sum done as one contiguous block add.
+    """``col2im(D @ W)`` for stride 1, without short strided adds.
 
-    D's rows are first padded from the output width OW to the padded input width WP (with zeros), so
-    the product's rows line up with the input's rows: in the flattened padded image, kernel offset
-    (i, j) then covers the single run ``[i*WP + j, i*WP + j + OH*WP)``. The zero columns land
-    harmlessly on neighbouring pixels.
+    D is first spread onto the padded input grid (HP x WP per image, zeros outside the OH x OW
+    outputs) and the batch flattened. On that grid, kernel offset (i, j) moves every contribution
+    by the same ``i*WP + j`` places, so: one copy of D shifted by each column offset j (rows
+    ``(f, j)``), one matrix product that sums over filters and column offsets, giving one row per
+    (channel, kernel row i), and one shifted add per kernel row. What a shift carries past the end
+    of an image are the grid's zeros.
     """
     n, c, height, width = x_shape
     n_filters, _, kh, kw = w.shape
     hp, wp = height + 2 * pad, width + 2 * pad
     oh, ow = hp - kh + 1, wp - kw + 1
-    d_rows = np.zeros((n_filters, n, oh, wp), dtype=d_t.dtype)
-    d_rows[..., :ow] = d_t.reshape(n_filters, n, oh, ow)
-    pieces = (w.reshape(n_filters, -1).T @ d_rows.reshape(n_filters, -1)).reshape(c, kh, kw, n, oh * wp)
-    flat = np.zeros((c, n, hp * wp + kw - 1), dtype=pieces.dtype)
+    size = n * hp * wp
+    d_grid = np.zeros((n_filters, kw - 1 + size), dtype=d_t.dtype)
+    d_grid[:, kw - 1:].reshape(n_filters, n, hp, wp)[:, :, :oh, :ow] = d_t.reshape(n_filters, n, oh, ow)
+    shifted = np.empty((n_filters, kw, size), dtype=d_t.dtype)
+    for j in range(kw):
+        shifted[:, j] = d_grid[:, kw - 1 - j:kw - 1 - j + size]
+    w_rows = w.transpose(1, 2, 0, 3).reshape(c * kh, n_filters * kw)
+    rows = (w_rows @ shifted.reshape(n_filters * kw, size)).reshape(c, kh, size)
+    flat = np.zeros((c, size + (kh - 1) * wp), dtype=rows.dtype)
     for i in range(kh):
-        for j in range(kw):
-            flat[:, :, i * wp + j:i * wp + j + oh * wp] += pieces[:, i, j]
-    dxp = flat[:, :, :hp * wp].reshape(c, n, hp, wp).transpose(1, 0, 2, 3)
+        flat[:, i * wp:i * wp + size] += rows[:, i]
+    dxp = flat[:, :size].reshape(c, n, hp, wp).transpose(1, 0, 2, 3)
     return dxp[:, :, pad:pad + height, pad:pad + width]
