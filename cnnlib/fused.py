@@ -56,10 +56,11 @@ def conv_relu_pool_forward(x, w, b, pad=0):
     rows = c * 4 * th * tw
     cols = np.empty((rows + 1, size), dtype=x.dtype)
     cols[rows] = 1
+    taps = cols[:rows].reshape(c, 2, 2, th, tw, size)
     for ty in range(th):
         for tx in range(tw):
             shift = ty * gw + tx
-            cols[:rows].reshape(c, 2, 2, th, tw, size)[:, :, :, ty, tx] = planes[..., shift:shift + size]
+            taps[:, :, :, ty, tx] = planes[..., shift:shift + size]
 
     blocks = (_offset_weights(w, b) @ cols).reshape(4, n_filters, size)
     pooled = np.maximum(blocks[0], blocks[1])
