@@ -150,7 +150,7 @@ def _columns(x, kh, kw, stride, pad, ones_row):
     if ones_row:
         cols[rows] = 1
     taps = cols[:rows].reshape(c, kh, kw, n, oh, ow)
-    if stride == 1:
+    if stride == 1 and xp.size:
         _copy_runs(np.ascontiguousarray(xp), taps)
     else:
         taps[...] = sliding_windows(xp, kh, kw, stride).transpose(1, 4, 5, 0, 2, 3)
@@ -222,7 +222,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     w_ext = np.concatenate([w.reshape(n_filters, -1), b.reshape(n_filters, 1)], axis=1)
     cache = (x.shape, w, cols, stride, pad)
     if _per_image(w, oh * ow):
-        out = np.matmul(w_ext, cols.reshape(-1, n, oh * ow).transpose(1, 0, 2))
+        out = np.matmul(w_ext, cols.reshape(len(cols), n, oh * ow).transpose(1, 0, 2))
         return out.reshape(n, n_filters, oh, ow), cache
     return (w_ext @ cols).reshape(n_filters, n, oh, ow).transpose(1, 0, 2, 3), cache
 
@@ -244,7 +244,7 @@ def conv2d_backward(dout, cache, input_grad=True):
     pixels = out_shape[2] * out_shape[3]
     if _per_image(w, pixels):
         d = dout.reshape(n, n_filters, pixels)
-        dw_ext = np.matmul(d, cols.reshape(-1, n, pixels).transpose(1, 2, 0)).sum(axis=0)
+        dw_ext = np.matmul(d, cols.reshape(len(cols), n, pixels).transpose(1, 2, 0)).sum(axis=0)
     else:
         d_t = dout.transpose(1, 0, 2, 3).reshape(n_filters, -1)
         dw_ext = (cols @ d_t.T).T

@@ -92,6 +92,23 @@ def test_im2col_rows_are_receptive_fields():
     np.testing.assert_array_equal(cols[4], x[1, :, 0:3, 0:3].ravel())
 
 
+def test_im2col_reads_views_and_read_only_inputs():
+    x = np.arange(3 * 2 * 5 * 6, dtype=np.float64).reshape(2, 3, 5, 6).transpose(1, 0, 2, 3)[:, :, :, 1:]
+    x.flags.writeable = False
+    cols = im2col(x, 2, 3, stride=1, pad=1)
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    np.testing.assert_array_equal(cols[0], padded[0, :, 0:2, 0:3].ravel())
+    np.testing.assert_array_equal(cols[-1], padded[-1, :, -2:, -3:].ravel())
+
+
+@pytest.mark.parametrize("x_shape, w_shape, pad", [((0, 1, 28, 28), (6, 1, 5, 5), 2), ((0, 3, 6, 6), (4, 3, 3, 3), 0)])
+def test_empty_batch(x_shape, w_shape, pad):
+    out, cache = conv2d_forward(np.zeros(x_shape), np.zeros(w_shape), np.zeros(w_shape[0]), 1, pad)
+    assert out.shape[0] == 0 and im2col(np.zeros(x_shape), *w_shape[2:], 1, pad).shape == (0, np.prod(w_shape[1:]))
+    dx, dw, db = conv2d_backward(out, cache)
+    assert dx.shape == x_shape and np.all(dw == 0) and np.all(db == 0)
+
+
 @pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), (3, 2)])
 def test_functions_gradient_check(stride, pad):
     rng = np.random.default_rng(7)
