@@ -1,5 +1,7 @@
 """Naive loops vs fast im2col for the two LeNet-5 conv layers and pooling layers, forward + backward,
 and cnnlib vs torch.nn.functional on the same shapes when torch is installed (it is not a requirement).
+A second table times LeNet-5's two conv -> ReLU -> 2x2 max-pool blocks as cnnlib's plain layers one
+after another, as the fused steps of cnnlib.fused, and in torch.
 
     python benchmarks/bench_conv.py [--threads 2] [--naive-batch 16] [--repeats 20]
 
@@ -28,6 +30,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
+from cnnlib import fused  # noqa: E402
 from cnnlib.conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive  # noqa: E402
 from cnnlib.pool import max_pool2d_backward, max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_forward_naive  # noqa: E402,E501
 
@@ -86,6 +89,27 @@ def main():
     for name, fast, naive, torch_time in rows:
         torch_text = f"{torch_time * 1e3:7.2f}ms {fast / torch_time:10.2f}x" if torch_time else f"{'-':>9s} {'-':>11s}"
         print(f"{name:36s} {naive * 1e3:8.0f}ms {fast * 1e3:7.2f}ms {naive / fast:8.0f}x {torch_text}")
+    print(f"\n{'conv -> ReLU -> pool, fwd + bwd':36s} {'layers':>10s} {'fused':>9s} {'speedup':>9s} {'torch':>9s} "
+          f"{'fused/torch':>11s}")
+    routes = [(fused.first_conv_relu_pool_forward, fused.first_conv_relu_pool_backward),
+              (fused.conv_relu_pool_forward, fused.conv_relu_pool_backward)]
+    for (name, x, w, b, pad, input_grad), (forward, backward) in zip(conv_cases(rng, n), routes):
+
+        def fused_block():
+            out, cache = forward(x, w, b, pad)
+            return backward(out, cache)
+
+        def layers():
+            conv, conv_cache = conv2d_forward(x, w, b, 1, pad)
+            relu = np.maximum(conv, 0)
+            out, pool_cache = max_pool2d_forward(relu)
+            return conv2d_backward(max_pool2d_backward(out, pool_cache) * (relu > 0), conv_cache, input_grad)
+
+        layered, fast = best_time(layers, ARGS.repeats), best_time(fused_block, ARGS.repeats)
+        torch_time = torch_block(x, w, b, pad, input_grad)
+        torch_text = f"{torch_time * 1e3:7.2f}ms {fast / torch_time:10.2f}x" if torch_time else f"{'-':>9s} {'-':>11s}"
+        label = name.split(",")[0] + (" block" if input_grad else " block (no dx)")
+        print(f"{label:36s} {layered * 1e3:8.2f}ms {fast * 1e3:7.2f}ms {layered / fast:8.2f}x {torch_text}")
 
 
 def _torch():
@@ -108,6 +132,22 @@ def torch_conv(x, w, b, pad, input_grad):
 
     def step():
         out = F.conv2d(xt, wt, bt, padding=pad)
+        out.backward(out.detach())
+
+    return best_time(step, ARGS.repeats)
+
+
+def torch_block(x, w, b, pad, input_grad):
+    torch = _torch()
+    if torch is None:
+        return None
+    import torch.nn.functional as F
+
+    xt = torch.from_numpy(x).requires_grad_(input_grad)
+    wt, bt = torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()
+
+    def step():
+        out = F.max_pool2d(F.relu(F.conv2d(xt, wt, bt, padding=pad)), 2)
         out.backward(out.detach())
 
     return best_time(step, ARGS.repeats)

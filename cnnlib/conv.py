@@ -136,11 +136,13 @@ def im2col(x, kh, kw, stride=1, pad=0):
     return _columns(x, kh, kw, stride, pad, ones_row=False).T
 
 
-def _columns(x, kh, kw, stride, pad, ones_row):
+def _columns(x, kh, kw, stride, pad, ones_row, row_parity=False):
     """``im2col(x).T``, C-ordered ``(C*KH*KW, N*OH*OW)``, with a last row of ones if ``ones_row``.
 
     The row of ones carries the bias through the matrix products: ``[W | b] @ cols`` is the convolution
-    plus bias, and the last column of ``dout @ cols.T`` is the bias gradient.
+    plus bias, and the last column of ``dout @ cols.T`` is the bias gradient. ``row_parity`` (stride 1,
+    even OH) orders the columns (a, n, Y, ox) for output row ``oy = 2Y + a``: the even output rows of
+    every image first, then the odd ones, which is what :mod:`cnnlib.fused` pools from.
     """
     xp = _pad(x, pad)
     n, c, height, width = xp.shape
@@ -149,28 +151,33 @@ def _columns(x, kh, kw, stride, pad, ones_row):
     cols = np.empty((rows + ones_row, n * oh * ow), dtype=x.dtype)
     if ones_row:
         cols[rows] = 1
-    taps = cols[:rows].reshape(c, kh, kw, n, oh, ow)
-    if stride == 1 and xp.size:
-        _copy_runs(np.ascontiguousarray(xp), taps)
-    else:
-        taps[...] = sliding_windows(xp, kh, kw, stride).transpose(1, 4, 5, 0, 2, 3)
+    if stride > 1:
+        cols[:rows].reshape(c, kh, kw, n, oh, ow)[...] = sliding_windows(xp, kh, kw, stride).transpose(1, 4, 5, 0, 2, 3)
+    elif xp.size:
+        xp = np.ascontiguousarray(xp)
+        sn, sc, sh, sw = xp.strides
+        if row_parity:
+            starts_shape, starts_strides = (c, kh, kw, 2, n, oh // 2), (sc, sh, sw, sh, sn, 2 * sh)
+        else:
+            starts_shape, starts_strides = (c, kh, kw, n, oh), (sc, sh, sw, sn, sh)
+        _copy_runs(xp, cols[:rows].reshape(*starts_shape, ow), starts_shape, starts_strides)
     return cols
 
 
-def _copy_runs(xp, taps):
-    """The stride-1 im2col copy into ``taps (C, KH, KW, N, OH, OW)``, moving each output row's run as one item.
+def _copy_runs(source, out, starts_shape, starts_strides):
+    """Fill ``out (*starts_shape, L)`` with runs of L contiguous elements of the C-ordered ``source``,
+    starting at the byte offsets ``sum(index * starts_strides)``; each run moves as one item.
 
     With stride 1, the ``OW`` pixels a kernel offset reads for one output row are contiguous in the
-    C-ordered input ``xp``. Viewing every such run as a single ``OW * itemsize``-byte item lets numpy
-    copy it in one step; copied pixel by pixel, the per-element overhead of these short runs dominates
-    (LeNet's conv2, batch 128: 1.09 -> 0.74 ms).
+    padded input, so im2col is such a copy. Viewing every run as a single ``L * itemsize``-byte item lets
+    numpy copy it in one step; copied pixel by pixel, the per-element overhead of these short runs
+    dominates (LeNet's conv2, batch 128: 1.09 -> 0.74 ms).
     """
-    c, kh, kw, n, oh, ow = taps.shape
-    run = np.dtype((np.void, ow * xp.itemsize))
-    sources = np.ndarray(shape=(xp.size - ow + 1,), dtype=run, buffer=xp, strides=(xp.itemsize,))
-    sn, sc, sh, sw = xp.strides
-    starts = as_strided(sources, shape=(c, kh, kw, n, oh), strides=(sc, sh, sw, sn, sh), writeable=False)
-    np.copyto(taps.view(run)[..., 0], starts)
+    length = out.shape[-1]
+    run = np.dtype((np.void, length * source.itemsize))
+    sources = np.ndarray(shape=(source.size - length + 1,), dtype=run, buffer=source, strides=(source.itemsize,))
+    starts = as_strided(sources, shape=starts_shape, strides=starts_strides, writeable=False)
+    np.copyto(out.view(run)[..., 0], starts)
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
@@ -232,7 +239,7 @@ def conv2d_backward(dout, cache, input_grad=True):
 
     With ``D = dout`` flattened to ``(F, N*OH*OW)``: ``[dw | db] = D @ cols.T`` (the row of ones in
     cols gives the bias gradient), ``dx = col2im(D.T @ W)`` (for stride 1 by the equivalent row-aligned
-    sum of :func:`_input_grad_stride1`). ``input_grad=False`` skips dx (returns None), e.g. for a first layer.
+    sum of :func:`_input_grad_wide`). ``input_grad=False`` skips dx (returns None), e.g. for a first layer.
     """
     x_shape, w, cols, stride, pad = cache
     n_filters, c, kh, kw = w.shape
@@ -255,31 +262,38 @@ def conv2d_backward(dout, cache, input_grad=True):
         windows = np.matmul(w.reshape(n_filters, -1).T, d).reshape(n, c, kh, kw, *out_shape[2:])
         return _sum_windows_unpadded(windows.transpose(0, 1, 4, 5, 2, 3), x_shape, stride, pad), dw, db
     if stride == 1:
-        return _input_grad_stride1(d_t, w, x_shape, pad), dw, db
+        d_wide, grid = _wide_grid(n_filters, n, out_shape[2], x_shape[3] + 2 * pad, kw, d_t.dtype)
+        grid[..., :out_shape[3]] = d_t.reshape(n_filters, n, *out_shape[2:])
+        return _input_grad_wide(d_wide, w, x_shape, pad), dw, db
     return col2im(d_t.T @ w.reshape(n_filters, -1), x_shape, kh, kw, stride, pad), dw, db
 
 
-def _input_grad_stride1(d_t, w, x_shape, pad):
-    """``col2im(D @ W)`` for stride 1, without short strided adds.
+def _wide_grid(n_filters, n, oh, wp, kw, dtype):
+    """Zeros ``(F, KW-1 + N*OH*WP)`` to hold an output gradient on the "wide" grid of
+    :func:`_input_grad_wide`, and its ``(F, N, OH, WP)`` view past the ``KW - 1`` leading zeros:
+    write the gradient ``(F, N, OH, OW)`` into ``view[..., :OW]``."""
+    d_wide = np.zeros((n_filters, kw - 1 + n * oh * wp), dtype=dtype)
+    return d_wide, d_wide[:, kw - 1:].reshape(n_filters, n, oh, wp)
 
-    D is first spread onto a "wide" grid: ``OH x WP`` per image (each output row widened to the padded
-    input's width, zeros in the ``KW - 1`` extra columns), the batch flattened. On that grid, kernel
+
+def _input_grad_wide(d_wide, w, x_shape, pad):
+    """``col2im(D @ W)`` for stride 1, without short strided adds; D is given on the wide grid.
+
+    The wide grid holds ``OH x WP`` per image (each output row widened to the padded input's width,
+    zeros in the ``KW - 1`` extra columns), the batch flattened (see :func:`_wide_grid`). On it, kernel
     column offset j moves every contribution by j places (what crosses a row end lands on zeros), and
     kernel row offset i by ``i*WP``. So: one copy of D shifted by each j (rows ``(f, j)``), one matrix
     product that sums over filters and column offsets, giving one row per (channel, kernel row i), and
     one add per i, shifted by i padded rows within each image. The product's row count is rounded up
     to a multiple of 8 with zero weights: OpenBLAS runs it faster so (LeNet's conv2: 30 rows 0.78 ms,
-    32 rows 0.53 ms).
+    32 rows 0.53 ms). Returns dx ``x_shape``.
     """
     n, c, height, width = x_shape
     n_filters, _, kh, kw = w.shape
     hp, wp = height + 2 * pad, width + 2 * pad
-    oh, ow = hp - kh + 1, wp - kw + 1
-    run = oh * wp
+    run = (hp - kh + 1) * wp
     size = n * run
-    d_wide = np.zeros((n_filters, kw - 1 + size), dtype=d_t.dtype)
-    d_wide[:, kw - 1:].reshape(n_filters, n, oh, wp)[..., :ow] = d_t.reshape(n_filters, n, oh, ow)
-    shifted = np.empty((n_filters, kw, size), dtype=d_t.dtype)
+    shifted = np.empty((n_filters, kw, size), dtype=d_wide.dtype)
     for j in range(kw):
         shifted[:, j] = d_wide[:, kw - 1 - j:kw - 1 - j + size]
     w_rows = np.zeros((-(-c * kh // 8) * 8, n_filters * kw), dtype=w.dtype)

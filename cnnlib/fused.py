@@ -1,30 +1,114 @@
-"""Convolution -> ReLU -> 2x2 max pooling as one tuned step, for the first block of a network.
+"""Convolution -> ReLU -> 2x2 max pooling as one tuned step: the speed path beside the plain layers.
 
-This is the speed path beside the plain layers: the same numbers as ``Conv2D``, ``ReLU`` and
-``MaxPool2D`` in a row (the tests compare them), computed in an order that avoids their slow parts.
+The functions here give the same numbers as ``Conv2D``, ``ReLU`` and ``MaxPool2D`` in a row (the
+tests compare them), computed in an order that avoids the slow parts of the plain layers, where
+pooling reads and writes every other pixel of short image rows.
 
-* **Pooling on contiguous blocks.** Pooling picks one of the four pixels of each 2x2 tile. In
-  NCHW order the four candidates are interleaved, so the plain pooling layer reads and writes
-  with stride 2. Here the convolution output comes out grouped by *tile offset* (i, j): one
-  contiguous block per offset, and pooling is the maximum of four blocks.
-* **Space-to-depth.** The padded input is split into four planes by pixel parity,
-  ``planes[c, a, b, n, Y, X] = xpad[n, c, 2Y + a, 2X + b]``. A 5x5 filter at tile offset (i, j)
-  then only touches a 3x3 neighbourhood of each plane, so one im2col matrix of 4 x 3 x 3 = 36 rows
-  per channel (instead of 4 x 25) serves all four offsets, and one matrix product with a
-  ``(4F, 36C + 1)`` weight matrix (each filter placed at the four offsets, plus the bias column)
-  gives all four blocks at once.
+* **Pooling on long runs.** Pooling picks one of the four pixels of each 2x2 tile. Here the
+  convolution output comes out grouped so that each *tile offset* (a, b) is one long regular run
+  of memory, and pooling is the maximum of four such runs.
 * **ReLU after pooling**, on a quarter of the values: ``max(relu(.)) == relu(max(.))``, and the
   gradients agree as well (a tile whose maximum is not positive passes no gradient either way).
+* **Gradient to the first maximum** (tile offsets in row-major order, like ``max_pool2d_backward``)
+  by multiplying with "candidate equals the maximum" and subtracting what was sent, offset by offset.
 
-Pooled positions live on a "wide" grid of ``GH x GW`` per image, slightly larger than the pooled
-output, so that every im2col row is one shifted slice of a plane. The extra positions hold
-garbage that is cropped from the output and gets zero gradient. There is no input gradient:
-this is for a first layer, where none is needed.
+Two routes:
+
+* :func:`conv_relu_pool_forward` / :func:`conv_relu_pool_backward`, for any block: the im2col columns
+  are ordered with the even output rows of every image first, then the odd ones
+  (``row_parity`` in :func:`cnnlib.conv._columns`), so tile offset (a, b) is every other element of
+  the a-th half of each filter's output. The input gradient uses the convolution's own routine.
+* :func:`first_conv_relu_pool_forward` / :func:`first_conv_relu_pool_backward`, for a first layer on
+  few channels (no input gradient): **space-to-depth**. The padded input is split into four planes
+  by pixel parity, ``planes[c, a, b, n, Y, X] = xpad[n, c, 2Y + a, 2X + b]``. A 5x5 filter at tile
+  offset (i, j) then only touches a 3x3 neighbourhood of each plane, so one im2col matrix of
+  4 x 3 x 3 = 36 rows per channel (instead of 4 x 25) serves all four offsets, and one product with a
+  ``(4F, 36C + 1)`` weight matrix (each filter placed at the four offsets, plus the bias column)
+  gives the four offsets as four contiguous blocks. Pooled positions live on a "wide" grid of
+  ``GH x GW`` per image, slightly larger than the pooled output, so that every im2col row is one
+  shifted slice of a plane; the extra positions hold garbage that is cropped and gets zero gradient.
 """
 
 import numpy as np
 
-from .conv import _check_conv, conv_output_size
+from .conv import _check_conv, _columns, _input_grad_wide, _wide_grid, conv_output_size
+
+
+def _pooled_conv_size(x, w, pad):
+    """The stride-1 convolution's output ``(OH, OW)``; ValueError unless both are even."""
+    oh, ow = conv_output_size(x.shape[2], w.shape[2], 1, pad), conv_output_size(x.shape[3], w.shape[3], 1, pad)
+    if oh % 2 or ow % 2:
+        raise ValueError(f"2x2 pooling needs an even convolution output, got {oh}x{ow} "
+                         f"(x shape {x.shape}, w shape {w.shape}, pad {pad})")
+    return oh, ow
+
+
+def _pool_and_relu(candidates):
+    """``(pooled, relu(pooled))`` for the four candidate arrays of every tile."""
+    pooled = np.maximum(candidates[0], candidates[1])
+    np.maximum(pooled, candidates[2], out=pooled)
+    np.maximum(pooled, candidates[3], out=pooled)
+    return pooled, np.maximum(pooled, 0)
+
+
+def _route_to_first_max(d_pooled, candidates, pooled, targets):
+    """Write into ``targets[k]`` the part of ``d_pooled`` whose tile has its first maximum at offset k.
+
+    ``d_pooled`` is used up: what offset k takes is subtracted from it, so a later equal candidate
+    gets zero, and the last offset takes what is left.
+    """
+    for candidate, target in zip(candidates[:-1], targets[:-1]):
+        np.multiply(d_pooled, candidate == pooled, out=target)
+        d_pooled -= target
+    targets[-1][...] = d_pooled
+
+
+def _check_dout(dout, out_shape):
+    if dout.shape != out_shape:
+        raise ValueError(f"dout: expected the forward output's shape {out_shape}, got {dout.shape}")
+
+
+def _tile_offsets(conv):
+    """The four ``(F, N, OH/2, OW/2)`` views of ``conv (F, 2, N, OH/2, OW/2, 2)``, offsets (a, b) row-major."""
+    return [conv[:, a, :, :, :, b] for a in range(2) for b in range(2)]
+
+
+def conv_relu_pool_forward(x, w, b, pad=0):
+    """``relu(max_pool2d(conv2d(x, w, b, stride=1, pad=pad), 2))``; returns ``(out, cache)``.
+
+    x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``, where OH x OW is
+    the convolution's output size, which must be even. ``out`` is a view of a filter-major array.
+    """
+    _check_conv(x, w, b, 1, pad)
+    oh, ow = _pooled_conv_size(x, w, pad)
+    n_filters, _, kh, kw = w.shape
+    cols = _columns(x, kh, kw, 1, pad, ones_row=True, row_parity=True)
+    w_ext = np.concatenate([w.reshape(n_filters, -1), b.reshape(n_filters, 1)], axis=1)
+    conv = (w_ext @ cols).reshape(n_filters, 2, len(x), oh // 2, ow // 2, 2)
+    pooled, out = _pool_and_relu(_tile_offsets(conv))
+    return out.transpose(1, 0, 2, 3), (x.shape, w, pad, cols, conv, pooled)
+
+
+def conv_relu_pool_backward(dout, cache, input_grad=True):
+    """Gradients ``(dx, dw, db)`` of :func:`conv_relu_pool_forward`, shaped like x, w, b.
+
+    ``input_grad=False`` skips dx (returns None).
+    """
+    x_shape, w, pad, cols, conv, pooled = cache
+    n_filters, _, kh, kw = w.shape
+    n, ph, pw = pooled.shape[1:]
+    _check_dout(dout, (n, n_filters, ph, pw))
+    d_pooled = dout.transpose(1, 0, 2, 3) * (pooled > 0)
+    d_conv = np.empty_like(conv)
+    _route_to_first_max(d_pooled, _tile_offsets(conv), pooled, _tile_offsets(d_conv))
+    dw_ext = (cols @ d_conv.reshape(n_filters, -1).T).T
+    dw, db = dw_ext[:, :-1].reshape(w.shape), dw_ext[:, -1]
+    if not input_grad:
+        return None, dw, db
+    d_wide, grid = _wide_grid(n_filters, n, 2 * ph, x_shape[3] + 2 * pad, kw, d_conv.dtype)
+    rows_by_parity = grid.reshape(n_filters, n, ph, 2, grid.shape[-1])[..., :2 * pw]
+    rows_by_parity[...] = d_conv.reshape(n_filters, 2, n, ph, 2 * pw).transpose(0, 2, 3, 1, 4)
+    return _input_grad_wide(d_wide, w, x_shape, pad), dw, db
 
 
 def _taps(kh, kw):
@@ -32,19 +116,16 @@ def _taps(kh, kw):
     return kh // 2 + 1, kw // 2 + 1
 
 
-def conv_relu_pool_forward(x, w, b, pad=0):
-    """``relu(max_pool2d(conv2d(x, w, b, stride=1, pad=pad), 2))``; returns ``(out, cache)``.
+def first_conv_relu_pool_forward(x, w, b, pad=0):
+    """:func:`conv_relu_pool_forward` by space-to-depth, for a first layer (no input gradient).
 
-    x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``, where OH x OW is
-    the convolution's output size, which must be even. ``out`` is a view of a larger array.
+    x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``; returns
+    ``(out, cache)``. ``out`` is a view of a larger array.
     """
     _check_conv(x, w, b, 1, pad)
+    oh, ow = _pooled_conv_size(x, w, pad)
     n, c, height, width = x.shape
     n_filters, _, kh, kw = w.shape
-    oh, ow = conv_output_size(height, kh, 1, pad), conv_output_size(width, kw, 1, pad)
-    if oh % 2 or ow % 2:
-        raise ValueError(f"2x2 pooling needs an even convolution output, got {oh}x{ow} "
-                         f"(x shape {x.shape}, w shape {w.shape}, pad {pad})")
     gh, gw = (height + 2 * pad + 1) // 2, (width + 2 * pad + 1) // 2
     th, tw = _taps(kh, kw)
     size = n * gh * gw
@@ -63,10 +144,8 @@ def conv_relu_pool_forward(x, w, b, pad=0):
             taps[:, :, :, ty, tx] = planes[..., shift:shift + size]
 
     blocks = (_offset_weights(w, b) @ cols).reshape(4, n_filters, size)
-    pooled = np.maximum(blocks[0], blocks[1])
-    np.maximum(pooled, blocks[2], out=pooled)
-    np.maximum(pooled, blocks[3], out=pooled)
-    out = np.maximum(pooled, 0).reshape(n_filters, n, gh, gw)[:, :, :oh // 2, :ow // 2].transpose(1, 0, 2, 3)
+    pooled, out = _pool_and_relu(blocks)
+    out = out.reshape(n_filters, n, gh, gw)[:, :, :oh // 2, :ow // 2].transpose(1, 0, 2, 3)
     return out, (cols, blocks, pooled, w.shape, (n, gh, gw), out.shape)
 
 
@@ -86,27 +165,18 @@ def _offset_weights(w, b):
     return np.concatenate([placed, np.tile(b, 4)[:, None]], axis=1)
 
 
-def conv_relu_pool_backward(dout, cache):
-    """Gradients ``(dw, db)`` of :func:`conv_relu_pool_forward` (no input gradient).
-
-    Each pooled gradient goes to the first maximum of its tile (tile offsets in row-major order,
-    like ``max_pool2d_backward``), and only where the pooled value is positive (the ReLU).
-    """
+def first_conv_relu_pool_backward(dout, cache):
+    """Gradients ``(dw, db)`` of :func:`first_conv_relu_pool_forward` (no input gradient)."""
     cols, blocks, pooled, w_shape, (n, gh, gw), out_shape = cache
-    if dout.shape != out_shape:
-        raise ValueError(f"dout: expected the forward output's shape {out_shape}, got {dout.shape}")
+    _check_dout(dout, out_shape)
     n_filters, c, kh, kw = w_shape
     th, tw = _taps(kh, kw)
     d_pooled = np.zeros((n_filters, n, gh, gw), dtype=dout.dtype)
     d_pooled[:, :, :out_shape[2], :out_shape[3]] = dout.transpose(1, 0, 2, 3)
     d_pooled = d_pooled.reshape(pooled.shape)
     d_pooled *= pooled > 0
-
     d_blocks = np.empty_like(blocks)
-    for offset in range(3):
-        np.multiply(d_pooled, blocks[offset] == pooled, out=d_blocks[offset])
-        d_pooled -= d_blocks[offset]
-    d_blocks[3] = d_pooled
+    _route_to_first_max(d_pooled, blocks, pooled, d_blocks)
 
     d_weights = np.matmul(d_blocks.reshape(4 * n_filters, n, gh * gw).transpose(1, 0, 2),
                           cols.reshape(len(cols), n, gh * gw).transpose(1, 2, 0)).sum(axis=0)

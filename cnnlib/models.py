@@ -92,13 +92,14 @@ class LeNet5(Sequential):
     Shapes for a batch of N: (N,1,28,28) -> (N,6,28,28) -> (N,6,14,14) -> (N,16,10,10) -> (N,16,5,5)
     -> (N,400) -> (N,120) -> (N,84) -> (N,10).
 
-    ``forward`` and ``backward`` take a faster route to the same numbers: conv1 -> relu1 -> pool1 as
-    one tuned step (:func:`cnnlib.fused.conv_relu_pool_forward`), and pool2 before relu2 (max pooling
-    and ReLU commute, and ReLU then sees a quarter of the values). ``activations`` still goes layer by
-    layer in the order above. Set ``fused = False`` (or ask for ``input_grad``) for the plain route.
+    ``forward`` and ``backward`` take a faster route to the same numbers: each conv -> ReLU -> pool
+    block as one tuned step (:mod:`cnnlib.fused`: :func:`~cnnlib.fused.first_conv_relu_pool_forward`
+    for the first, :func:`~cnnlib.fused.conv_relu_pool_forward` for the second). ``activations`` still
+    goes layer by layer in the order above. Set ``fused = False`` (or ask for ``input_grad``) for the
+    plain route.
     """
 
-    FUSED_TAIL = ("conv2", "pool2", "relu2", "flatten", "fc1", "relu3", "fc2", "relu4", "fc3")
+    FUSED_TAIL = ("flatten", "fc1", "relu3", "fc2", "relu4", "fc3")
 
     def __init__(self, *, num_classes=10, dtype=np.float32, rng=None, input_grad=False):
         rng = np.random.default_rng(0) if rng is None else rng
@@ -117,11 +118,12 @@ class LeNet5(Sequential):
         self.fused = not input_grad
 
     def forward(self, x):
-        """Scores ``(N, classes)``; the first block runs fused unless ``self.fused`` is False."""
+        """Scores ``(N, classes)``; the conv blocks run fused unless ``self.fused`` is False."""
         if not self.fused:
             return super().forward(x)
-        conv1 = self.layers["conv1"]
-        x, self._first_block = fused.conv_relu_pool_forward(x, conv1.params["W"], conv1.params["b"], conv1.pad)
+        conv1, conv2 = self.layers["conv1"], self.layers["conv2"]
+        x, self._block1 = fused.first_conv_relu_pool_forward(x, conv1.params["W"], conv1.params["b"], conv1.pad)
+        x, self._block2 = fused.conv_relu_pool_forward(x, conv2.params["W"], conv2.params["b"], conv2.pad)
         for name in self.FUSED_TAIL:
             x = self.layers[name].forward(x)
         return x
@@ -134,6 +136,7 @@ class LeNet5(Sequential):
         d = self.loss_layer.backward(dout)
         for name in reversed(self.FUSED_TAIL):
             d = self.layers[name].backward(d)
-        conv1 = self.layers["conv1"]
-        conv1.grads["W"], conv1.grads["b"] = fused.conv_relu_pool_backward(d, self._first_block)
+        conv1, conv2 = self.layers["conv1"], self.layers["conv2"]
+        d, conv2.grads["W"], conv2.grads["b"] = fused.conv_relu_pool_backward(d, self._block2)
+        conv1.grads["W"], conv1.grads["b"] = fused.first_conv_relu_pool_backward(d, self._block1)
         return None

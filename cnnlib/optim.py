@@ -20,7 +20,10 @@ class Optimizer:
         self.t = 0
 
     def _slot(self, slot, name, like):
-        return self.state[slot].setdefault(name, np.zeros_like(like))
+        state = self.state[slot]
+        if name not in state:
+            state[name] = np.zeros_like(like)
+        return state[name]
 
     def update(self, params, grads):
         """Take one step: change every array in ``params`` in place using ``grads`` (same keys)."""
