@@ -154,7 +154,8 @@ def _columns(x, kh, kw, stride, pad, ones_row, row_parity=False):
     if stride > 1:
         cols[:rows].reshape(c, kh, kw, n, oh, ow)[...] = sliding_windows(xp, kh, kw, stride).transpose(1, 4, 5, 0, 2, 3)
     elif xp.size:
-        xp = np.ascontiguousarray(xp)
+        if xp.strides[3] != xp.itemsize:
+            xp = np.ascontiguousarray(xp)
         sn, sc, sh, sw = xp.strides
         if row_parity:
             starts_shape, starts_strides = (c, kh, kw, 2, n, oh // 2), (sc, sh, sw, sh, sn, 2 * sh)
@@ -165,8 +166,9 @@ def _columns(x, kh, kw, stride, pad, ones_row, row_parity=False):
 
 
 def _copy_runs(source, out, starts_shape, starts_strides):
-    """Fill ``out (*starts_shape, L)`` with runs of L contiguous elements of the C-ordered ``source``,
-    starting at the byte offsets ``sum(index * starts_strides)``; each run moves as one item.
+    """Fill ``out (*starts_shape, L)`` with runs of L consecutive elements of ``source``'s rows
+    (whose last axis must be contiguous), starting at the byte offsets ``sum(index * starts_strides)``
+    from ``source``'s first element; each run moves as one item.
 
     With stride 1, the ``OW`` pixels a kernel offset reads for one output row are contiguous in the
     padded input, so im2col is such a copy. Viewing every run as a single ``L * itemsize``-byte item lets
@@ -175,9 +177,9 @@ def _copy_runs(source, out, starts_shape, starts_strides):
     """
     length = out.shape[-1]
     run = np.dtype((np.void, length * source.itemsize))
-    sources = np.ndarray(shape=(source.size - length + 1,), dtype=run, buffer=source, strides=(source.itemsize,))
-    starts = as_strided(sources, shape=starts_shape, strides=starts_strides, writeable=False)
-    np.copyto(out.view(run)[..., 0], starts)
+    runs = as_strided(source, shape=(*starts_shape, length), strides=(*starts_strides, source.itemsize),
+                      writeable=False)
+    np.copyto(out.view(run)[..., 0], runs.view(run)[..., 0])
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
