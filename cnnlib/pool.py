@@ -8,7 +8,7 @@ there are ties, like PyTorch); average pooling spreads it evenly over the window
 
 import numpy as np
 
-from .conv import check_4d, conv_output_size
+from .conv import check_4d, check_dout, conv_output_size
 
 
 def _check_pool(x, size, stride):
@@ -25,12 +25,6 @@ def _check_pool(x, size, stride):
 
 def _pooled_size(x_shape, size, stride):
     return conv_output_size(x_shape[2], size, stride), conv_output_size(x_shape[3], size, stride)
-
-
-def _check_dout(dout, x_shape, oh, ow):
-    expected = (*x_shape[:2], oh, ow)
-    if dout.shape != expected:
-        raise ValueError(f"dout: expected the forward output's shape {expected}, got {dout.shape}")
 
 
 # --- naive loops -------------------------------------------------------------------------------
@@ -54,20 +48,33 @@ def max_pool2d_forward_naive(x, size=2, stride=None):
     return pool2d_forward_naive(x, np.max, size, stride)
 
 
-def max_pool2d_backward_naive(dout, x, size=2, stride=None):
-    """Gradient of max pooling: each ``dout[n, c, i, j]`` goes to the first maximum of its window."""
+def pool2d_backward_naive(dout, x, local_grad, size=2, stride=None):
+    """Gradient of pooling by the forward's loops: each ``dout[n, c, i, j]`` goes to the inputs of its
+    window, weighted by ``local_grad(window)``, the derivative of the window's output with respect to
+    each of its inputs; returns dx shaped like x."""
     stride, oh, ow = _check_pool(x, size, stride)
-    _check_dout(dout, x.shape, oh, ow)
+    check_dout(dout, (*x.shape[:2], oh, ow))
     dx = np.zeros_like(x)
     n_images, channels = x.shape[:2]
     for n in range(n_images):
         for c in range(channels):
             for i in range(oh):
                 for j in range(ow):
-                    window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
-                    r, s = np.unravel_index(np.argmax(window), window.shape)
-                    dx[n, c, i * stride + r, j * stride + s] += dout[n, c, i, j]
+                    rows, cols = slice(i * stride, i * stride + size), slice(j * stride, j * stride + size)
+                    dx[n, c, rows, cols] += dout[n, c, i, j] * local_grad(x[n, c, rows, cols])
     return dx
+
+
+def _first_max(window):
+    """1 at the window's first maximum (row-major order), 0 elsewhere: max pooling's local derivative."""
+    grad = np.zeros_like(window)
+    grad[np.unravel_index(np.argmax(window), window.shape)] = 1
+    return grad
+
+
+def max_pool2d_backward_naive(dout, x, size=2, stride=None):
+    """Gradient of max pooling: each ``dout[n, c, i, j]`` goes to the first maximum of its window."""
+    return pool2d_backward_naive(dout, x, _first_max, size, stride)
 
 
 def avg_pool2d_forward_naive(x, size=2, stride=None):
@@ -77,16 +84,7 @@ def avg_pool2d_forward_naive(x, size=2, stride=None):
 
 def avg_pool2d_backward_naive(dout, x, size=2, stride=None):
     """Gradient of average pooling: each ``dout[n, c, i, j] / size**2`` goes to every input of its window."""
-    stride, oh, ow = _check_pool(x, size, stride)
-    _check_dout(dout, x.shape, oh, ow)
-    dx = np.zeros_like(x)
-    n_images, channels = x.shape[:2]
-    for n in range(n_images):
-        for c in range(channels):
-            for i in range(oh):
-                for j in range(ow):
-                    dx[n, c, i * stride:i * stride + size, j * stride:j * stride + size] += dout[n, c, i, j] / size**2
-    return dx
+    return pool2d_backward_naive(dout, x, lambda window: np.full_like(window, 1 / window.size), size, stride)
 
 
 # --- fast versions -----------------------------------------------------------------------------
@@ -138,7 +136,7 @@ def max_pool2d_backward(dout, cache):
     """
     x, out, size, stride = cache
     oh, ow = out.shape[2:]
-    _check_dout(dout, x.shape, oh, ow)
+    check_dout(dout, (*x.shape[:2], oh, ow))
     dx, targets, tiled = _offset_targets(x.shape, dout.dtype, size, stride, oh, ow)
     unclaimed = np.ones(out.shape, dtype=bool)
     hit = np.empty(out.shape, dtype=bool)
@@ -165,7 +163,7 @@ def avg_pool2d_backward(dout, cache):
     """Gradient of :func:`avg_pool2d_forward`: ``dout / size**2`` to every input of each window."""
     x_shape, size, stride = cache
     oh, ow = _pooled_size(x_shape, size, stride)
-    _check_dout(dout, x_shape, oh, ow)
+    check_dout(dout, (*x_shape[:2], oh, ow))
     share = dout / dout.dtype.type(size * size)
     dx, targets, tiled = _offset_targets(x_shape, dout.dtype, size, stride, oh, ow)
     for target in targets:
