@@ -87,8 +87,7 @@ def main():
         rows.append((name, best_time(fast, ARGS.repeats), best_time(naive, 1) * scale, torch_pool(x)))
     print(f"{'forward + backward':36s} {'naive':>10s} {'fast':>9s} {'speedup':>9s} {'torch':>9s} {'fast/torch':>11s}")
     for name, fast, naive, torch_time in rows:
-        torch_text = f"{torch_time * 1e3:7.2f}ms {fast / torch_time:10.2f}x" if torch_time else f"{'-':>9s} {'-':>11s}"
-        print(f"{name:36s} {naive * 1e3:8.0f}ms {fast * 1e3:7.2f}ms {naive / fast:8.0f}x {torch_text}")
+        print(f"{name:36s} {naive * 1e3:8.0f}ms {fast * 1e3:7.2f}ms {naive / fast:8.0f}x {_versus_torch(fast, torch_time)}")
     print(f"\n{'conv -> ReLU -> pool, fwd + bwd':36s} {'layers':>10s} {'fused':>9s} {'speedup':>9s} {'torch':>9s} "
           f"{'fused/torch':>11s}")
     routes = [(fused.first_conv_relu_pool_forward, fused.first_conv_relu_pool_backward),
@@ -106,10 +105,16 @@ def main():
             return conv2d_backward(max_pool2d_backward(out, pool_cache) * (relu > 0), conv_cache, input_grad)
 
         layered, fast = best_time(layers, ARGS.repeats), best_time(fused_block, ARGS.repeats)
-        torch_time = torch_block(x, w, b, pad, input_grad)
-        torch_text = f"{torch_time * 1e3:7.2f}ms {fast / torch_time:10.2f}x" if torch_time else f"{'-':>9s} {'-':>11s}"
+        torch_time = torch_conv(x, w, b, pad, input_grad, relu_pool=True)
         label = name.split(",")[0] + (" block" if input_grad else " block (no dx)")
-        print(f"{label:36s} {layered * 1e3:8.2f}ms {fast * 1e3:7.2f}ms {layered / fast:8.2f}x {torch_text}")
+        print(f"{label:36s} {layered * 1e3:8.2f}ms {fast * 1e3:7.2f}ms {layered / fast:8.2f}x {_versus_torch(fast, torch_time)}")
+
+
+def _versus_torch(seconds, torch_seconds):
+    """Columns 'torch' and 'ours/torch', or dashes when torch is not installed."""
+    if torch_seconds is None:
+        return f"{'-':>9s} {'-':>11s}"
+    return f"{torch_seconds * 1e3:7.2f}ms {seconds / torch_seconds:10.2f}x"
 
 
 def _torch():
@@ -121,7 +126,8 @@ def _torch():
     return torch
 
 
-def torch_conv(x, w, b, pad, input_grad):
+def torch_conv(x, w, b, pad, input_grad, relu_pool=False):
+    """Best time of torch's conv2d forward + backward, or of conv2d -> relu -> max_pool2d with ``relu_pool``."""
     torch = _torch()
     if torch is None:
         return None
@@ -132,22 +138,8 @@ def torch_conv(x, w, b, pad, input_grad):
 
     def step():
         out = F.conv2d(xt, wt, bt, padding=pad)
-        out.backward(out.detach())
-
-    return best_time(step, ARGS.repeats)
-
-
-def torch_block(x, w, b, pad, input_grad):
-    torch = _torch()
-    if torch is None:
-        return None
-    import torch.nn.functional as F
-
-    xt = torch.from_numpy(x).requires_grad_(input_grad)
-    wt, bt = torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()
-
-    def step():
-        out = F.max_pool2d(F.relu(F.conv2d(xt, wt, bt, padding=pad)), 2)
+        if relu_pool:
+            out = F.max_pool2d(F.relu(out), 2)
         out.backward(out.detach())
 
     return best_time(step, ARGS.repeats)
