@@ -35,6 +35,12 @@ def check_4d(name, array):
         raise ValueError(f"{name}: expected a 4-D array (N, C, H, W), got shape {np.shape(array)}")
 
 
+def check_dout(dout, expected):
+    """Raise ValueError unless the upstream gradient ``dout`` has the forward output's shape ``expected``."""
+    if dout.shape != tuple(expected):
+        raise ValueError(f"dout: expected the forward output's shape {tuple(expected)}, got {dout.shape}")
+
+
 def _check_conv(x, w, b, stride, pad):
     check_4d("x", x)
     if np.ndim(w) != 4:
@@ -215,6 +221,17 @@ def _per_image(w, out_pixels):
     return w.size <= 512 and out_pixels >= 256
 
 
+def _with_bias(w, b):
+    """``[W | b]``, ``(F, C*KH*KW + 1)``: each filter as a row, then its bias, to multiply a column
+    matrix that ends in a row of ones (see :func:`_columns`)."""
+    return np.concatenate([w.reshape(len(w), -1), b.reshape(-1, 1)], axis=1)
+
+
+def _split_bias(dw_ext, w_shape):
+    """``(dw, db)`` from the gradient of ``[W | b]``, ``(F, C*KH*KW + 1)``."""
+    return dw_ext[:, :-1].reshape(w_shape), dw_ext[:, -1]
+
+
 def conv2d_forward(x, w, b, stride=1, pad=0):
     """Fast convolution as matrix products; returns ``(out (N, F, OH, OW), cache)`` for the backward pass.
 
@@ -228,7 +245,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     n, _, height, width = x.shape
     oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
     cols = _columns(x, kh, kw, stride, pad, ones_row=True)
-    w_ext = np.concatenate([w.reshape(n_filters, -1), b.reshape(n_filters, 1)], axis=1)
+    w_ext = _with_bias(w, b)
     cache = (x.shape, w, cols, stride, pad)
     if _per_image(w, oh * ow):
         out = np.matmul(w_ext, cols.reshape(len(cols), n, oh * ow).transpose(1, 0, 2))
@@ -248,8 +265,7 @@ def conv2d_backward(dout, cache, input_grad=True):
     n = x_shape[0]
     out_shape = (n, n_filters, conv_output_size(x_shape[2], kh, stride, pad),
                  conv_output_size(x_shape[3], kw, stride, pad))
-    if dout.shape != out_shape:
-        raise ValueError(f"dout: expected the forward output's shape {out_shape}, got {dout.shape}")
+    check_dout(dout, out_shape)
     pixels = out_shape[2] * out_shape[3]
     if _per_image(w, pixels):
         d = dout.reshape(n, n_filters, pixels)
@@ -257,7 +273,7 @@ def conv2d_backward(dout, cache, input_grad=True):
     else:
         d_t = dout.transpose(1, 0, 2, 3).reshape(n_filters, -1)
         dw_ext = (cols @ d_t.T).T
-    dw, db = dw_ext[:, :-1].reshape(w.shape), dw_ext[:, -1]
+    dw, db = _split_bias(dw_ext, w.shape)
     if not input_grad:
         return None, dw, db
     if _per_image(w, pixels):

@@ -31,7 +31,8 @@ Two routes:
 
 import numpy as np
 
-from .conv import _check_conv, _columns, _input_grad_wide, _wide_grid, conv_output_size
+from .conv import (_check_conv, _columns, _input_grad_wide, _split_bias, _wide_grid, _with_bias, check_dout,
+                   conv_output_size)
 
 
 def _pooled_conv_size(x, w, pad):
@@ -63,11 +64,6 @@ def _route_to_first_max(d_pooled, candidates, pooled, targets):
     targets[-1][...] = d_pooled
 
 
-def _check_dout(dout, out_shape):
-    if dout.shape != out_shape:
-        raise ValueError(f"dout: expected the forward output's shape {out_shape}, got {dout.shape}")
-
-
 def _tile_offsets(conv):
     """The four ``(F, N, OH/2, OW/2)`` views of ``conv (F, 2, N, OH/2, OW/2, 2)``, offsets (a, b) row-major."""
     return [conv[:, a, :, :, :, b] for a in range(2) for b in range(2)]
@@ -83,8 +79,7 @@ def conv_relu_pool_forward(x, w, b, pad=0):
     oh, ow = _pooled_conv_size(x, w, pad)
     n_filters, _, kh, kw = w.shape
     cols = _columns(x, kh, kw, 1, pad, ones_row=True, row_parity=True)
-    w_ext = np.concatenate([w.reshape(n_filters, -1), b.reshape(n_filters, 1)], axis=1)
-    conv = (w_ext @ cols).reshape(n_filters, 2, len(x), oh // 2, ow // 2, 2)
+    conv = (_with_bias(w, b) @ cols).reshape(n_filters, 2, len(x), oh // 2, ow // 2, 2)
     pooled, out = _pool_and_relu(_tile_offsets(conv))
     return out.transpose(1, 0, 2, 3), (x.shape, w, pad, cols, conv, pooled)
 
@@ -95,14 +90,14 @@ def conv_relu_pool_backward(dout, cache, input_grad=True):
     ``input_grad=False`` skips dx (returns None).
     """
     x_shape, w, pad, cols, conv, pooled = cache
-    n_filters, _, kh, kw = w.shape
+    n_filters, _, _, kw = w.shape
     n, ph, pw = pooled.shape[1:]
-    _check_dout(dout, (n, n_filters, ph, pw))
+    check_dout(dout, (n, n_filters, ph, pw))
     d_pooled = dout.transpose(1, 0, 2, 3) * (pooled > 0)
     d_conv = np.empty_like(conv)
     _route_to_first_max(d_pooled, _tile_offsets(conv), pooled, _tile_offsets(d_conv))
     dw_ext = (cols @ d_conv.reshape(n_filters, -1).T).T
-    dw, db = dw_ext[:, :-1].reshape(w.shape), dw_ext[:, -1]
+    dw, db = _split_bias(dw_ext, w.shape)
     if not input_grad:
         return None, dw, db
     d_wide, grid = _wide_grid(n_filters, n, 2 * ph, x_shape[3] + 2 * pad, kw, d_conv.dtype)
@@ -168,7 +163,7 @@ def _offset_weights(w, b):
 def first_conv_relu_pool_backward(dout, cache):
     """Gradients ``(dw, db)`` of :func:`first_conv_relu_pool_forward` (no input gradient)."""
     cols, blocks, pooled, w_shape, (n, gh, gw), out_shape = cache
-    _check_dout(dout, out_shape)
+    check_dout(dout, out_shape)
     n_filters, c, kh, kw = w_shape
     th, tw = _taps(kh, kw)
     d_pooled = np.zeros((n_filters, n, gh, gw), dtype=dout.dtype)
