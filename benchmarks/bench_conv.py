@@ -1,7 +1,8 @@
-"""Naive loops vs fast im2col for the two LeNet-5 conv layers and pooling layers, forward + backward,
-and cnnlib vs torch.nn.functional on the same shapes when torch is installed (it is not a requirement).
+"""Forward + backward of the two LeNet-5 conv layers and pooling layers: naive loops, the plain im2col
+functions that notebooks 04-06 teach (cnnlib.conv, cnnlib.pool), the tuned convolution (cnnlib.tuned),
+and torch.nn.functional on the same shapes when torch is installed (it is not a requirement).
 A second table times LeNet-5's two conv -> ReLU -> 2x2 max-pool blocks as cnnlib's plain layers one
-after another, as the fused steps of cnnlib.fused, and in torch.
+after another, as the fused blocks of cnnlib.tuned, and in torch.
 
     python benchmarks/bench_conv.py [--threads 2] [--naive-batch 16] [--repeats 20]
 
@@ -30,8 +31,8 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
-from cnnlib import fused  # noqa: E402
-from cnnlib.conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive  # noqa: E402
+from cnnlib import conv, tuned  # noqa: E402
+from cnnlib.conv import conv2d_backward_naive, conv2d_forward_naive  # noqa: E402
 from cnnlib.pool import max_pool2d_backward, max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_forward_naive  # noqa: E402,E501
 
 
@@ -63,16 +64,17 @@ def main():
     print(f"naive loops timed on {small} images and scaled x{scale:g}\n")
     rows = []
     for (name, x, w, b, pad, input_grad), (_, xs, _, _, _, _) in zip(conv_cases(rng, n), conv_cases(rng, small)):
-        def fast():
-            out, cache = conv2d_forward(x, w, b, 1, pad)
-            return conv2d_backward(out, cache, input_grad)
+        def plain(module=conv):
+            out, cache = module.conv2d_forward(x, w, b, 1, pad)
+            return module.conv2d_backward(out, cache, input_grad)
 
         def naive():
             out = conv2d_forward_naive(xs, w, b, 1, pad)
             return conv2d_backward_naive(out, xs, w, 1, pad)
 
-        rows.append((name + ("" if input_grad else " (no dx)"), best_time(fast, ARGS.repeats),
-                     best_time(naive, 1) * scale, torch_conv(x, w, b, pad, input_grad)))
+        rows.append((name + ("" if input_grad else " (no dx)"), best_time(naive, 1) * scale,
+                     best_time(plain, ARGS.repeats), best_time(lambda: plain(tuned), ARGS.repeats),
+                     torch_conv(x, w, b, pad, input_grad)))
     for name, shape in (("maxpool 128x6x28x28, 2x2", (n, 6, 28, 28)), ("maxpool 128x16x10x10, 2x2", (n, 16, 10, 10))):
         x = rng.standard_normal(shape, dtype=np.float32)
         xs = x[:small]
@@ -84,25 +86,31 @@ def main():
         def naive():
             return max_pool2d_backward_naive(max_pool2d_forward_naive(xs), xs)
 
-        rows.append((name, best_time(fast, ARGS.repeats), best_time(naive, 1) * scale, torch_pool(x)))
-    print(f"{'forward + backward':36s} {'naive':>10s} {'fast':>9s} {'speedup':>9s} {'torch':>9s} {'fast/torch':>11s}")
-    for name, fast, naive, torch_time in rows:
-        print(f"{name:36s} {naive * 1e3:8.0f}ms {fast * 1e3:7.2f}ms {naive / fast:8.0f}x {_versus_torch(fast, torch_time)}")
-    print(f"\n{'conv -> ReLU -> pool, fwd + bwd':36s} {'layers':>10s} {'fused':>9s} {'speedup':>9s} {'torch':>9s} "
-          f"{'fused/torch':>11s}")
-    routes = [(fused.first_conv_relu_pool_forward, fused.first_conv_relu_pool_backward),
-              (fused.conv_relu_pool_forward, fused.conv_relu_pool_backward)]
+        rows.append((name, best_time(naive, 1) * scale, best_time(fast, ARGS.repeats), None, torch_pool(x)))
+    print("plain: cnnlib.conv / cnnlib.pool (im2col, col2im, offset slices); tuned: cnnlib.tuned; "
+          "speed-up: naive / fastest cnnlib")
+    print(f"{'forward + backward':36s} {'naive':>10s} {'plain':>9s} {'tuned':>9s} {'speedup':>9s} {'torch':>9s} "
+          f"{'best/torch':>11s}")
+    for name, naive, plain_time, tuned_time, torch_time in rows:
+        best = plain_time if tuned_time is None else tuned_time
+        tuned_text = f"{'-':>9s}" if tuned_time is None else f"{tuned_time * 1e3:7.2f}ms"
+        print(f"{name:36s} {naive * 1e3:8.0f}ms {plain_time * 1e3:7.2f}ms {tuned_text} {naive / best:8.0f}x "
+              f"{_versus_torch(best, torch_time)}")
+    print(f"\n{'conv -> ReLU -> pool, fwd + bwd':36s} {'layers':>10s} {'tuned':>9s} {'speedup':>9s} {'torch':>9s} "
+          f"{'tuned/torch':>11s}")
+    routes = [(tuned.first_conv_relu_pool_forward, tuned.first_conv_relu_pool_backward),
+              (tuned.conv_relu_pool_forward, tuned.conv_relu_pool_backward)]
     for (name, x, w, b, pad, input_grad), (forward, backward) in zip(conv_cases(rng, n), routes):
 
         def fused_block():
             out, cache = forward(x, w, b, pad)
-            return backward(out, cache)
+            return backward(out, cache, input_grad)
 
         def layers():
-            conv, conv_cache = conv2d_forward(x, w, b, 1, pad)
-            relu = np.maximum(conv, 0)
+            conv_out, conv_cache = conv.conv2d_forward(x, w, b, 1, pad)
+            relu = np.maximum(conv_out, 0)
             out, pool_cache = max_pool2d_forward(relu)
-            return conv2d_backward(max_pool2d_backward(out, pool_cache) * (relu > 0), conv_cache, input_grad)
+            return conv.conv2d_backward(max_pool2d_backward(out, pool_cache) * (relu > 0), conv_cache, input_grad)
 
         layered, fast = best_time(layers, ARGS.repeats), best_time(fused_block, ARGS.repeats)
         torch_time = torch_conv(x, w, b, pad, input_grad, relu_pool=True)

@@ -1,8 +1,9 @@
-"""LeNet-5 training throughput (images/s) and peak memory at several batch sizes, for cnnlib and,
-when torch is installed (it is not a requirement), the same network in PyTorch on the CPU with the
-same number of threads, batch size, optimizer (Adam) and data.
+"""LeNet-5 training throughput (images/s) and peak memory at several batch sizes: cnnlib's tuned route
+(``LeNet5(tuned=True)``, what ``python -m cnnlib train`` and notebook 07 use), its plain route (the
+layers of notebooks 04-06, ``LeNet5()``), and, when torch is installed (it is not a requirement), the
+same network in PyTorch on the CPU with the same number of threads, batch size, optimizer (Adam) and data.
 
-    python benchmarks/bench_lenet.py [--threads 2] [--batches 64 128 256] [--images 12800]
+    python benchmarks/bench_lenet.py [--threads 2] [--batches 64 128 256] [--images 12800] [--no-plain]
 
 Each configuration runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is its own;
 it includes the Python interpreter, the libraries and the 12,800 training images. Throughput is the
@@ -25,12 +26,12 @@ framework, batch, images = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 (x, y), _ = load_mnist()
 x, y = x[:images], y[:images]
 
-if framework == "cnnlib":
+if framework in ("tuned", "plain"):
     from cnnlib.models import LeNet5
     from cnnlib.optim import Adam
     from cnnlib.training import fit
 
-    model, optimizer = LeNet5(), Adam(1e-3)
+    model, optimizer = LeNet5(tuned=framework == "tuned"), Adam(1e-3)
 
     def one_pass(seed):
         fit(model, optimizer, x, y, epochs=1, batch_size=batch, seed=seed, progress=False)
@@ -78,23 +79,27 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--images", type=int, default=12800)
+    parser.add_argument("--no-plain", action="store_true", help="skip cnnlib's plain route")
     args = parser.parse_args()
+    frameworks = ["tuned"] if args.no_plain else ["tuned", "plain"]
     try:
         import torch  # noqa: F401
-        frameworks = ["cnnlib", "torch"]
+        frameworks.append("torch")
     except ImportError:
-        frameworks = ["cnnlib"]
         print("torch is not installed: measuring cnnlib only (pip install torch for the comparison)")
     print(f"LeNet-5 training (Adam), {args.images:,} MNIST images per pass, {args.threads} threads, "
           f"{time.strftime('%Y-%m-%d')}")
     print(f"{'batch':>5s} " + " ".join(f"{f + ' img/s':>14s} {f + ' peak MB':>15s}" for f in frameworks)
-          + ("   cnnlib/torch" if len(frameworks) == 2 else ""))
+          + ("   tuned/torch" if "torch" in frameworks else "") + ("   tuned/plain" if "plain" in frameworks else ""))
     for batch in args.batches:
         results = {f: run(f, batch, args) for f in frameworks}
         line = f"{batch:5d} " + " ".join(f"{results[f]['images_per_second']:14,.0f} {results[f]['peak_mb']:15,.0f}"
                                         for f in frameworks)
-        if len(frameworks) == 2:
-            line += f"   {results['cnnlib']['images_per_second'] / results['torch']['images_per_second']:12.2f}x"
+        speed = {f: results[f]["images_per_second"] for f in frameworks}
+        if "torch" in frameworks:
+            line += f"   {speed['tuned'] / speed['torch']:10.2f}x"
+        if "plain" in frameworks:
+            line += f"   {speed['tuned'] / speed['plain']:10.2f}x"
         print(line)
 
 

@@ -6,7 +6,6 @@
 """
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 from .datasets import DATA_ROOT, load_mnist
 from .models import LeNet5
 from .optim import OPTIMIZERS, cosine_schedule
-from .training import evaluate, fit, load_params, predict, save_params
+from .training import confusion_matrix, evaluate, fit, load_params, predict, save_params
 
 DEFAULT_WEIGHTS = DATA_ROOT / "lenet5_mnist.npz"
 
@@ -55,7 +54,11 @@ def build_parser():
 
 
 def peak_memory_mb():
-    """Peak resident memory of this process in MB (Linux reports KB, macOS bytes)."""
+    """Peak resident memory of this process in MB (Linux reports KB, macOS bytes); None on Windows."""
+    try:
+        import resource
+    except ImportError:
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
@@ -72,7 +75,7 @@ def train(args):
     """``train``: fit LeNet-5 on MNIST, print test accuracy, speed and memory, save the weights."""
     (x_train, y_train), (x_test, y_test) = load_mnist()
     x_train, y_train = x_train[:args.train_images], y_train[:args.train_images]
-    model = LeNet5(rng=np.random.default_rng(args.seed))
+    model = LeNet5(rng=np.random.default_rng(args.seed), tuned=True)
     optimizer = OPTIMIZERS[args.optimizer](lr=args.lr)
     schedule = cosine_schedule(args.lr, args.epochs) if args.schedule == "cosine" else None
     print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} lr={args.lr} "
@@ -88,17 +91,16 @@ def train(args):
         print(f"epoch {epoch:2d}: train accuracy {acc:.4f}, {history.epoch_seconds[epoch - 1]:.1f} s")
     print(f"test accuracy: {accuracy:.4f}")
     print(f"training: {history.images_per_second:,.0f} images/s, {total:.0f} s in all")
-    print(f"peak memory: {peak_memory_mb():.0f} MB")
+    if peak_memory_mb() is not None:
+        print(f"peak memory: {peak_memory_mb():.0f} MB")
     print(f"saved weights to {args.out}")
 
 
 def evaluate_weights(args, parser):
     """``evaluate``: load the weights, print test accuracy and the confusion matrix."""
-    from .viz import confusion_matrix
-
     if not args.weights.exists():
         parser.error(f"--weights: no such file: {args.weights} (train first: python -m cnnlib train)")
-    model = LeNet5()
+    model = LeNet5(tuned=True)
     try:
         load_params(model, args.weights)
     except ValueError as err:

@@ -191,10 +191,16 @@ def verify_file(path, spec: IdxFile) -> np.ndarray:
     return array
 
 
+def data_root() -> Path:
+    """The folder holding one sub-folder per dataset (``mnist/``, ``fashion-mnist/``): the environment
+    variable ``CNNLIB_DATA_DIR`` when set, else the repository's ``data/``."""
+    return Path(os.environ.get("CNNLIB_DATA_DIR") or DATA_ROOT)
+
+
 def _find_dir(name: str, data_dir) -> Path:
     """The first directory holding all of ``name``'s files, else the default download directory."""
     dataset = _dataset(name)
-    candidates = [Path(data_dir)] if data_dir is not None else [DATA_ROOT / name, *map(Path, dataset.system_dirs)]
+    candidates = [Path(data_dir)] if data_dir is not None else [data_root() / name, *map(Path, dataset.system_dirs)]
     for directory in candidates:
         if all((directory / f.filename).exists() for f in dataset.files.values()):
             return directory
@@ -237,7 +243,7 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
     mirror tried and why it failed.
     """
     dataset = _dataset(name)
-    directory = Path(data_dir) if data_dir is not None else DATA_ROOT / name
+    directory = Path(data_dir) if data_dir is not None else data_root() / name
     directory.mkdir(parents=True, exist_ok=True)
     for spec in dataset.files.values():
         target = directory / spec.filename
@@ -279,7 +285,9 @@ def _load(name, normalize, flatten, one_hot, dtype, data_dir):
             raise FileNotFoundError(
                 f"{name}: {', '.join(missing)} missing from {directory} and the download failed.\n{err}\n"
                 f"Fix: copy the four IDX .gz files into {directory} (a git clone of the repository ships "
-                f"MNIST in data/mnist/), or connect to the internet and call cnnlib.datasets.download({name!r})."
+                f"MNIST in data/mnist/), point cnnlib at a folder that holds them (data_dir=..., or the "
+                f"environment variable CNNLIB_DATA_DIR naming a folder with a {name}/ sub-folder), or "
+                f"connect to the internet and call cnnlib.datasets.download({name!r})."
             ) from None
     arrays = {key: verify_file(directory / spec.filename, spec) for key, spec in dataset.files.items()}
 
@@ -301,8 +309,8 @@ def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, d
 
     x: ``(N, 1, 28, 28)``, or ``(N, 784)`` when ``flatten``; values in [0, 1] of ``dtype`` when
     ``normalize``, else the raw uint8 pixels. y: int64 labels ``(N,)``, or ``(N, 10)`` one-hot of
-    ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default: the
-    repository's ``data/mnist/``), verifies every file's checksum, and downloads missing files.
+    ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default: ``mnist/`` in
+    :func:`data_root`, the repository's ``data/`` unless ``CNNLIB_DATA_DIR`` is set), verifies every file's checksum, and downloads missing files.
     """
     return _load("mnist", normalize, flatten, one_hot, dtype, data_dir)
 
@@ -310,8 +318,8 @@ def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, d
 def load_fashion_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, data_dir=None):
     """Load Fashion-MNIST with the same API and shapes as :func:`load_mnist`.
 
-    Looks in ``data_dir``, else ``data/fashion-mnist/`` then Debian's ``/usr/share/datasets/fashion-mnist/``
-    (package dataset-fashion-mnist), and downloads into ``data/fashion-mnist/`` when neither has it.
+    Looks in ``data_dir``, else ``fashion-mnist/`` in :func:`data_root` then Debian's ``/usr/share/datasets/fashion-mnist/``
+    (package dataset-fashion-mnist), and downloads into the first of these when neither has it.
     Class names are in ``DATASETS["fashion-mnist"].class_names``.
     """
     return _load("fashion-mnist", normalize, flatten, one_hot, dtype, data_dir)

@@ -2,18 +2,28 @@
 
 A layer keeps what its backward pass needs from the last forward pass. Backward never modifies the
 caller's ``dout``. Parameters are created in ``dtype`` (float32 for training, float64 for gradient
-checks) from ``rng``, a ``numpy.random.Generator`` (a fixed default seed when omitted).
+checks) from ``rng``, a ``numpy.random.Generator``. A layer built without ``rng`` gets a stream of its
+own, the next child of one fixed ``SeedSequence``: two such layers get different weights, and a
+program that builds its layers in the same order gets the same weights every run.
 """
 
 import numpy as np
 
 from . import conv, pool
+from ._checks import check_stride_pad
 from .functions import as_targets, log_softmax, sigmoid
 
 INITS = {
     "he": lambda fan_in: np.sqrt(2.0 / fan_in),      # for ReLU networks (He et al., 2015)
     "xavier": lambda fan_in: np.sqrt(1.0 / fan_in),  # for sigmoid/tanh networks (Glorot & Bengio, 2010)
 }
+
+_UNSEEDED_LAYERS = np.random.SeedSequence(0)
+
+
+def new_layer_rng():
+    """A Generator on the next child stream of the fixed ``SeedSequence(0)``: for a layer built without ``rng``."""
+    return np.random.default_rng(_UNSEEDED_LAYERS.spawn(1)[0])
 
 
 def init_weights(shape, fan_in, init, dtype, rng):
@@ -25,7 +35,7 @@ def init_weights(shape, fan_in, init, dtype, rng):
         std = INITS[init](fan_in)
     else:
         std = float(init)
-    rng = np.random.default_rng(0) if rng is None else rng
+    rng = new_layer_rng() if rng is None else rng
     return (rng.standard_normal(shape) * std).astype(dtype)
 
 
@@ -127,17 +137,22 @@ class SoftmaxWithLoss(Layer):
 class Conv2D(Layer):
     """2-D convolution with W ``(out_channels, in_channels, KH, KW)`` and b ``(out_channels,)``.
 
-    Input ``(N, in_channels, H, W)``, output ``(N, out_channels, OH, OW)``; uses the fast im2col path.
-    ``input_grad=False`` makes backward skip dx and return None: a first layer needs no gradient for
-    the images, and skipping it saves the col2im work.
+    Input ``(N, in_channels, H, W)``, output ``(N, out_channels, OH, OW)``, computed by ``forward_fn`` /
+    ``backward_fn``: :func:`cnnlib.conv.conv2d_forward` / :func:`~cnnlib.conv.conv2d_backward` (im2col and
+    col2im), or the tuned pair in :class:`cnnlib.tuned.TunedConv2D`. ``input_grad=False`` makes backward
+    skip dx and return None: a first layer needs no gradient for the images, and skipping it saves the
+    col2im work.
     """
+
+    forward_fn = staticmethod(conv.conv2d_forward)
+    backward_fn = staticmethod(conv.conv2d_backward)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, *, init="he",
                  dtype=np.float32, rng=None, input_grad=True):
         super().__init__()
         self.input_grad = input_grad
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
-        conv.check_stride_pad(stride, pad)
+        check_stride_pad(stride, pad)
         self.stride, self.pad = stride, pad
         fan_in = in_channels * kh * kw
         self.params = {"W": init_weights((out_channels, in_channels, kh, kw), fan_in, init, dtype, rng),
@@ -145,11 +160,11 @@ class Conv2D(Layer):
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
 
     def forward(self, x):
-        out, self.cache = conv.conv2d_forward(x, self.params["W"], self.params["b"], self.stride, self.pad)
+        out, self.cache = type(self).forward_fn(x, self.params["W"], self.params["b"], self.stride, self.pad)
         return out
 
     def backward(self, dout):
-        dx, self.grads["W"], self.grads["b"] = conv.conv2d_backward(dout, self.cache, self.input_grad)
+        dx, self.grads["W"], self.grads["b"] = type(self).backward_fn(dout, self.cache, self.input_grad)
         return dx
 
     def __repr__(self):

@@ -1,4 +1,8 @@
-"""Training loop, evaluation in batches, and checkpoints (``np.savez``, never pickle)."""
+"""Training loop, evaluation in batches (accuracy, confusion matrix), and checkpoints (``np.savez``, never pickle).
+
+``fit`` and ``evaluate`` use only a model's public API: ``loss(x, y)`` (which keeps the batch's scores in
+``last_scores``), ``backward()``, ``params``/``grads`` and ``forward(x)``.
+"""
 
 import time
 from dataclasses import dataclass, field
@@ -56,6 +60,18 @@ def evaluate(model, x, y, batch_size=1000):
     return float(np.mean(predict(model, x, batch_size) == y))
 
 
+def confusion_matrix(y_true, y_pred, num_classes):
+    """Counts ``cm[i, j]`` of examples with true class i predicted as j; ``(num_classes, num_classes)`` int64."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred: expected two 1-D arrays of equal length, got shapes "
+                         f"{y_true.shape} and {y_pred.shape}")
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name}: values must be in [0, {num_classes}), got {values.min()}..{values.max()}")
+    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so their joint L2 norm is at most ``max_norm``; return the norm before."""
     norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
@@ -97,8 +113,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
         correct, started = 0, time.perf_counter()
         for step in bar:
             idx = order[step * batch_size:(step + 1) * batch_size]
-            out = model.forward(x[idx])
-            loss = model.loss_layer.forward(out, y[idx])
+            loss = model.loss(x[idx], y[idx])
             if not np.isfinite(loss):
                 raise FloatingPointError(_diverged_message(loss, epoch, step, len(history.loss), x, idx, optimizer))
             model.backward()
@@ -107,7 +122,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
                 clip_grad_norm(grads, clip)
             optimizer.update(model.params, grads)
             history.loss.append(float(loss))
-            correct += int(np.sum(out.argmax(axis=1) == y_int[idx]))
+            correct += int(np.sum(model.last_scores.argmax(axis=1) == y_int[idx]))
             bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / min(n, (step + 1) * batch_size):.4f}",
                             refresh=False)
         history.epoch_seconds.append(time.perf_counter() - started)

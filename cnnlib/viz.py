@@ -89,18 +89,6 @@ def plot_misclassified(model_or_preds, x, y, n=16, *, ncols=8, class_names=None)
                        title=f"{np.sum(preds != y)} of {len(y)} misclassified; the first {len(wrong)}")
 
 
-def confusion_matrix(y_true, y_pred, num_classes):
-    """Counts ``cm[i, j]`` of examples with true class i predicted as j; ``(num_classes, num_classes)`` int64."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and y_pred: expected two 1-D arrays of equal length, got shapes "
-                         f"{y_true.shape} and {y_pred.shape}")
-    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
-        if values.size and (values.min() < 0 or values.max() >= num_classes):
-            raise ValueError(f"{name}: values must be in [0, {num_classes}), got {values.min()}..{values.max()}")
-    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
-
-
 def plot_confusion_matrix(cm, class_names=None, *, title=None):
     """The confusion matrix as a heat map with every count written in its cell (rows: true, columns: predicted)."""
     cm = np.asarray(cm)

@@ -213,3 +213,18 @@ def test_fashion_mnist_found_in_system_dir(monkeypatch, tmp_path):
     (x, y), (x_test, y_test) = datasets.load_fashion_mnist(one_hot=True)
     assert x.shape == (6, 1, 28, 28) and y.shape == (6, 10) and x_test.shape == (3, 1, 28, 28)
     assert not (tmp_path / "repo-data").exists()
+
+
+def test_data_root_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLIB_DATA_DIR", str(tmp_path))
+    assert datasets.data_root() == tmp_path
+    (tmp_path / "mnist").mkdir()
+    for spec in DATASETS["mnist"].files.values():
+        (tmp_path / "mnist" / spec.filename).write_bytes((datasets.DATA_ROOT / "mnist" / spec.filename).read_bytes())
+    (x, _), (_, y_test) = load_mnist()
+    assert x.shape == (60000, 1, 28, 28) and len(y_test) == 10000
+    monkeypatch.setenv("CNNLIB_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setitem(DATASETS, "mnist", Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),)))
+    with pytest.raises(FileNotFoundError, match="CNNLIB_DATA_DIR") as info:
+        load_mnist()
+    assert str(tmp_path / "elsewhere" / "mnist") in str(info.value)

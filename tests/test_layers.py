@@ -102,3 +102,10 @@ def test_softmax_with_loss_rejects_bad_labels():
 def test_conv_layer_rejects_channel_mismatch():
     with pytest.raises(ValueError, match="channel mismatch: x has 3 channels"):
         Conv2D(1, 6, 5).forward(np.zeros((2, 3, 28, 28), np.float32))
+
+
+def test_layers_built_without_rng_get_their_own_streams():
+    a, b = Affine(100, 100), Affine(100, 100)
+    assert not np.array_equal(a.params["W"], b.params["W"])
+    c, d = Conv2D(3, 4, 3), Conv2D(3, 4, 3)
+    assert not np.array_equal(c.params["W"], d.params["W"])

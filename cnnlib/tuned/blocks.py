@@ -1,4 +1,4 @@
-"""Convolution -> ReLU -> 2x2 max pooling as one tuned step: the speed path beside the plain layers.
+"""Convolution -> ReLU -> 2x2 max pooling as one tuned step (a block), beside the plain layers.
 
 The functions here give the same numbers as ``Conv2D``, ``ReLU`` and ``MaxPool2D`` in a row (the
 tests compare them), computed in an order that avoids the slow parts of the plain layers, where
@@ -16,8 +16,9 @@ Two routes:
 
 * :func:`conv_relu_pool_forward` / :func:`conv_relu_pool_backward`, for any block: the im2col columns
   are ordered with the even output rows of every image first, then the odd ones
-  (``row_parity`` in :func:`cnnlib.conv._columns`), so tile offset (a, b) is every other element of
-  the a-th half of each filter's output. The input gradient uses the convolution's own routine.
+  (``row_parity`` in :func:`~cnnlib.tuned.conv.column_matrix`), so tile offset (a, b) is every
+  other element of the a-th half of each filter's output. The input gradient uses the tuned convolution's
+  :func:`~cnnlib.tuned.conv.input_grad_wide`.
 * :func:`first_conv_relu_pool_forward` / :func:`first_conv_relu_pool_backward`, for a first layer on
   few channels (no input gradient): **space-to-depth**. The padded input is split into four planes
   by pixel parity, ``planes[c, a, b, n, Y, X] = xpad[n, c, 2Y + a, 2X + b]``. A 5x5 filter at tile
@@ -27,12 +28,18 @@ Two routes:
   gives the four offsets as four contiguous blocks. Pooled positions live on a "wide" grid of
   ``GH x GW`` per image, slightly larger than the pooled output, so that every im2col row is one
   shifted slice of a plane; the extra positions hold garbage that is cropped and gets zero gradient.
+
+Both routes share one contract: ``forward(x, w, b, pad) -> (out, cache)`` and
+``backward(dout, cache, input_grad) -> (dx or None, dw, db)``.
 """
 
 import numpy as np
 
-from .conv import (_check_conv, _columns, _input_grad_wide, _split_bias, _wide_grid, _with_bias, check_dout,
-                   conv_output_size)
+from .._checks import check_conv, check_dout, conv_output_size
+from .conv import column_matrix, input_grad_wide, split_bias, wide_grid, with_bias
+
+__all__ = ["conv_relu_pool_forward", "conv_relu_pool_backward", "first_conv_relu_pool_forward",
+           "first_conv_relu_pool_backward"]
 
 
 def _pooled_conv_size(x, w, pad):
@@ -75,11 +82,11 @@ def conv_relu_pool_forward(x, w, b, pad=0):
     x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``, where OH x OW is
     the convolution's output size, which must be even. ``out`` is a view of a filter-major array.
     """
-    _check_conv(x, w, b, 1, pad)
+    check_conv(x, w, b, 1, pad)
     oh, ow = _pooled_conv_size(x, w, pad)
     n_filters, _, kh, kw = w.shape
-    cols = _columns(x, kh, kw, 1, pad, ones_row=True, row_parity=True)
-    conv = (_with_bias(w, b) @ cols).reshape(n_filters, 2, len(x), oh // 2, ow // 2, 2)
+    cols = column_matrix(x, kh, kw, 1, pad, ones_row=True, row_parity=True)
+    conv = (with_bias(w, b) @ cols).reshape(n_filters, 2, len(x), oh // 2, ow // 2, 2)
     pooled, out = _pool_and_relu(_tile_offsets(conv))
     return out.transpose(1, 0, 2, 3), (x.shape, w, pad, cols, conv, pooled)
 
@@ -97,13 +104,13 @@ def conv_relu_pool_backward(dout, cache, input_grad=True):
     d_conv = np.empty_like(conv)
     _route_to_first_max(d_pooled, _tile_offsets(conv), pooled, _tile_offsets(d_conv))
     dw_ext = (cols @ d_conv.reshape(n_filters, -1).T).T
-    dw, db = _split_bias(dw_ext, w.shape)
+    dw, db = split_bias(dw_ext, w.shape)
     if not input_grad:
         return None, dw, db
-    d_wide, grid = _wide_grid(n_filters, n, 2 * ph, x_shape[3] + 2 * pad, kw, d_conv.dtype)
+    d_wide, grid = wide_grid(n_filters, n, 2 * ph, x_shape[3] + 2 * pad, kw, d_conv.dtype)
     rows_by_parity = grid.reshape(n_filters, n, ph, 2, grid.shape[-1])[..., :2 * pw]
     rows_by_parity[...] = d_conv.reshape(n_filters, 2, n, ph, 2 * pw).transpose(0, 2, 3, 1, 4)
-    return _input_grad_wide(d_wide, w, x_shape, pad), dw, db
+    return input_grad_wide(d_wide, w, x_shape, pad), dw, db
 
 
 def _taps(kh, kw):
@@ -117,7 +124,7 @@ def first_conv_relu_pool_forward(x, w, b, pad=0):
     x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``; returns
     ``(out, cache)``. ``out`` is a view of a larger array.
     """
-    _check_conv(x, w, b, 1, pad)
+    check_conv(x, w, b, 1, pad)
     oh, ow = _pooled_conv_size(x, w, pad)
     n, c, height, width = x.shape
     n_filters, _, kh, kw = w.shape
@@ -160,8 +167,12 @@ def _offset_weights(w, b):
     return np.concatenate([placed, np.tile(b, 4)[:, None]], axis=1)
 
 
-def first_conv_relu_pool_backward(dout, cache):
-    """Gradients ``(dw, db)`` of :func:`first_conv_relu_pool_forward` (no input gradient)."""
+def first_conv_relu_pool_backward(dout, cache, input_grad=False):
+    """Gradients ``(None, dw, db)`` of :func:`first_conv_relu_pool_forward`: no input gradient
+    (``input_grad=True`` is a ValueError; :func:`conv_relu_pool_backward` computes one)."""
+    if input_grad:
+        raise ValueError("input_grad: the space-to-depth route computes no input gradient; "
+                         "use conv_relu_pool_forward / conv_relu_pool_backward for dx")
     cols, blocks, pooled, w_shape, (n, gh, gw), out_shape = cache
     check_dout(dout, out_shape)
     n_filters, c, kh, kw = w_shape
@@ -179,4 +190,4 @@ def first_conv_relu_pool_backward(dout, cache):
     placed = placed.reshape(2, 2, n_filters, c, 2 * th, 2 * tw)
     dw = sum(placed[i, j, :, :, i:i + kh, j:j + kw] for i in range(2) for j in range(2))
     db = d_weights[:, -1].reshape(4, n_filters).sum(axis=0)
-    return dw, db
+    return None, dw, db

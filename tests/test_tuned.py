@@ -1,0 +1,251 @@
+import numpy as np
+import pytest
+
+from cnnlib import conv, tuned
+from cnnlib.conv import conv2d_backward_naive, conv2d_forward_naive
+from cnnlib.gradcheck import check_layer, numerical_gradient, rel_error
+from cnnlib.layers import Affine, Conv2D, Flatten, MaxPool2D, ReLU
+from cnnlib.models import LeNet5, Sequential
+from cnnlib.pool import max_pool2d_backward_naive, max_pool2d_forward_naive
+from cnnlib.tuned import (ConvReLUPool, TunedConv2D, conv_relu_pool_backward, conv_relu_pool_forward,
+                          first_conv_relu_pool_backward, first_conv_relu_pool_forward)
+
+# (x shape, w shape, pad): every case has an even convolution output
+CASES = [((3, 1, 28, 28), (6, 1, 5, 5), 2), ((2, 3, 10, 12), (4, 3, 3, 3), 1), ((2, 2, 7, 9), (3, 2, 4, 4), 1),
+         ((2, 3, 8, 8), (2, 3, 5, 5), 0), ((4, 2, 12, 10), (3, 2, 3, 3), 0), ((2, 1, 7, 7), (3, 1, 2, 2), 1),
+         ((1, 2, 9, 6), (5, 2, 4, 3), 1), ((2, 2, 4, 4), (2, 2, 1, 1), 0)]
+
+
+# (forward, backward returning (dx or None, dw, db), whether dx is computed)
+ROUTES = {"general": (conv_relu_pool_forward, conv_relu_pool_backward, True),
+          "first": (first_conv_relu_pool_forward, first_conv_relu_pool_backward, False)}
+
+
+def _reference(x, w, b, pad, dout):
+    """Output and (dx, dw, db) of naive convolution -> ReLU -> naive 2x2 max pooling, layer after layer."""
+    conv = conv2d_forward_naive(x, w, b, 1, pad)
+    relu = np.maximum(conv, 0)
+    out = max_pool2d_forward_naive(relu)
+    d_relu = max_pool2d_backward_naive(dout, relu)
+    return (out, *conv2d_backward_naive(d_relu * (conv > 0), x, w, 1, pad))
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("x_shape, w_shape, pad", CASES)
+@pytest.mark.parametrize("ties", [False, True])
+def test_matches_the_layers_one_after_another(route, x_shape, w_shape, pad, ties):
+    forward, backward, gives_dx = ROUTES[route]
+    rng = np.random.default_rng(len(x_shape) + sum(w_shape) + pad)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    if ties:  # small integers: many equal maxima inside the pooling tiles, and exact zeros
+        x, w, b = np.round(x), np.round(w), np.round(b)
+    out, cache = forward(x, w, b, pad)
+    dout = rng.standard_normal(out.shape)
+    ref_out, ref_dx, ref_dw, ref_db = _reference(x, w, b, pad, dout)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-10, atol=1e-12)
+    dx, dw, db = backward(dout, cache)
+    np.testing.assert_allclose(dw, ref_dw, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, ref_db, rtol=1e-10, atol=1e-10)
+    if gives_dx:
+        np.testing.assert_allclose(dx, ref_dx, rtol=1e-10, atol=1e-10)
+    else:
+        assert dx is None
+
+
+def test_general_route_can_skip_the_input_gradient():
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((2, 3, 10, 12)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    out, cache = conv_relu_pool_forward(x, w, b, 1)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv_relu_pool_backward(dout, cache, input_grad=False)
+    assert dx is None
+    _, dw_all, db_all = conv_relu_pool_backward(dout, cache)
+    np.testing.assert_array_equal(dw, dw_all)
+    np.testing.assert_array_equal(db, db_all)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("x_shape, w_shape, pad", CASES[1:4])
+def test_gradient_check(route, x_shape, w_shape, pad):
+    forward, backward, gives_dx = ROUTES[route]
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    out, cache = forward(x, w, b, pad)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = backward(dout, cache)
+    for analytic, array in ((dx, x), (dw, w), (db, b)) if gives_dx else ((dw, w), (db, b)):
+        numeric = numerical_gradient(lambda _: np.sum(forward(x, w, b, pad)[0] * dout), array)
+        assert rel_error(analytic, numeric) < 1e-7
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_float32_preserved_and_inputs_untouched(route):
+    forward, backward, gives_dx = ROUTES[route]
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((2, 1, 28, 28), (6, 1, 5, 5), (6,)))
+    x_before = x.copy()
+    out, cache = forward(x, w, b, 2)
+    dout = np.ones(out.shape, np.float32)
+    dout_before = dout.copy()
+    dx, dw, db = backward(dout, cache)
+    assert out.dtype == dw.dtype == db.dtype == np.float32 and (dx is None or dx.dtype == np.float32)
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(dout, dout_before)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_bad_arguments(route):
+    forward, backward, _ = ROUTES[route]
+    x, w, b = np.zeros((2, 1, 9, 9)), np.zeros((3, 1, 3, 3)), np.zeros(3)
+    with pytest.raises(ValueError, match="even convolution output, got 7x7"):
+        forward(x, w, b, 0)
+    with pytest.raises(ValueError, match="channel mismatch"):
+        forward(x, np.zeros((3, 2, 3, 3)), b, 1)
+    out, cache = forward(np.zeros((2, 1, 10, 10)), w, b, 1)
+    assert out.shape == (2, 3, 5, 5)
+    with pytest.raises(ValueError, match=r"dout: expected the forward output's shape \(2, 3, 5, 5\)"):
+        backward(np.zeros((2, 3, 5, 6)), cache)
+
+
+def test_first_route_refuses_an_input_gradient():
+    x, w, b = np.zeros((1, 1, 8, 8)), np.zeros((2, 1, 3, 3)), np.zeros(2)
+    out, cache = first_conv_relu_pool_forward(x, w, b, 1)
+    with pytest.raises(ValueError, match="input_grad: the space-to-depth route computes no input gradient"):
+        first_conv_relu_pool_backward(out, cache, input_grad=True)
+
+
+# --- the tuned convolution against the plain one ----------------------------------------------
+
+def _random_conv_case(rng):
+    n, c, f = (int(v) for v in rng.integers(1, 4, size=3))
+    kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
+    stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 3))
+    h, w_ = int(rng.integers(max(kh - 2 * pad, 1), 12)), int(rng.integers(max(kw - 2 * pad, 1), 12))
+    return (rng.standard_normal((n, c, h, w_)), rng.standard_normal((f, c, kh, kw)), rng.standard_normal(f),
+            stride, pad)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_tuned_conv_equals_the_plain_conv(seed):
+    rng = np.random.default_rng(seed)
+    x, w, b, stride, pad = _random_conv_case(rng)
+    out, cache = conv.conv2d_forward(x, w, b, stride, pad)
+    tuned_out, tuned_cache = tuned.conv2d_forward(x, w, b, stride, pad)
+    np.testing.assert_allclose(tuned_out, out, rtol=1e-10, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    for plain, fast in zip(conv.conv2d_backward(dout, cache), tuned.conv2d_backward(dout, tuned_cache)):
+        np.testing.assert_allclose(fast, plain, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, pad", [((128, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)])
+def test_tuned_conv_on_lenet_shapes_both_product_orders(x_shape, w_shape, pad):
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    out, cache = conv.conv2d_forward(x, w, b, 1, pad)
+    tuned_out, tuned_cache = tuned.conv2d_forward(x, w, b, 1, pad)
+    np.testing.assert_allclose(tuned_out, out, rtol=1e-10, atol=1e-10)
+    dout = rng.standard_normal(out.shape)
+    for plain, fast in zip(conv.conv2d_backward(dout, cache), tuned.conv2d_backward(dout, tuned_cache)):
+        np.testing.assert_allclose(fast, plain, rtol=1e-9, atol=1e-9)
+
+
+def test_tuned_conv_reads_views_and_float32():
+    rng = np.random.default_rng(2)
+    base = rng.standard_normal((4, 3, 12, 14)).astype(np.float32)
+    x = base[::2, :, 1:11, ::2]                                    # a strided, non-contiguous view
+    w, b = rng.standard_normal((5, 3, 3, 3)).astype(np.float32), np.zeros(5, np.float32)
+    out, cache = tuned.conv2d_forward(x, w, b, 1, 1)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, conv.conv2d_forward(x, w, b, 1, 1)[0], rtol=1e-5, atol=1e-5)
+    dx, dw, db = tuned.conv2d_backward(np.ones_like(out), cache)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32 and dx.shape == x.shape
+
+
+def test_tuned_conv2d_layer_gradient_check():
+    rng = np.random.default_rng(0)
+    layer = TunedConv2D(3, 4, 3, stride=2, pad=1, dtype=np.float64, rng=rng)
+    errors = check_layer(layer, rng.standard_normal((2, 3, 7, 6)))
+    assert max(errors.values()) < 1e-7, errors
+
+
+# --- layers and models --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("in_channels, input_grad", [(1, False), (1, True), (6, True), (6, False)])
+def test_conv_relu_pool_layer_equals_the_three_layers(in_channels, input_grad):
+    rng = np.random.default_rng(in_channels)
+    conv_layer = Conv2D(in_channels, 4, 3, pad=1, dtype=np.float64, rng=rng, input_grad=input_grad)
+    conv_layer.params["b"][:] = rng.standard_normal(4) * 0.1
+    plain = Sequential(("c", conv_layer), ReLU(), MaxPool2D(2), input_grad=input_grad)
+    fused = tuned.fuse(plain)
+    assert list(fused.layers) == ["c"] and isinstance(fused.layers["c"], ConvReLUPool)
+    assert fused.params["c.W"] is plain.params["c.W"]
+    x = rng.standard_normal((3, in_channels, 8, 10))
+    np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-12)
+    dscores = rng.standard_normal((3, 4, 4, 5))
+    dx_plain, dx_fused = plain.backward_from_scores(dscores), fused.backward_from_scores(dscores)
+    if input_grad:
+        np.testing.assert_allclose(dx_fused, dx_plain, rtol=1e-10, atol=1e-12)
+    else:
+        assert dx_plain is None and dx_fused is None
+    for name, grad in plain.grads.items():
+        np.testing.assert_allclose(fused.grads[name], grad, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_relu_pool_gradient_check():
+    rng = np.random.default_rng(1)
+    layer = ConvReLUPool(Conv2D(2, 3, 3, pad=1, dtype=np.float64, rng=rng))
+    layer.params["b"][:] = rng.standard_normal(3)
+    errors = check_layer(layer, rng.standard_normal((2, 2, 6, 6)))
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_fuse_rewrites_only_conv_relu_pool_triples():
+    rng = np.random.default_rng(0)
+    model = Sequential(("a", Conv2D(1, 2, 3, pad=1, rng=rng)), ReLU(), MaxPool2D(2, stride=1),
+                       ("b", Conv2D(2, 2, 3, pad=1, rng=rng)), ("r", ReLU()), ("p", MaxPool2D(2)), Flatten(),
+                       Affine(2 * 3 * 3, 3, rng=rng))
+    fused = tuned.fuse(model)
+    kinds = {name: type(layer).__name__ for name, layer in fused.layers.items()}
+    assert kinds == {"a": "TunedConv2D", "relu1": "ReLU", "maxpool2d2": "MaxPool2D", "b": "ConvReLUPool",
+                     "flatten6": "Flatten", "affine7": "Affine"}
+    assert list(fused.params) == list(model.params)
+    x = rng.random((2, 1, 7, 7)).astype(np.float32)
+    np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="conv_layer: expected a stride-1 Conv2D"):
+        ConvReLUPool(Conv2D(1, 2, 3, stride=2))
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-9), (np.float32, 1e-5)])
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_lenet_tuned_equals_plain(dtype, tolerance, input_grad):
+    rng = np.random.default_rng(1)
+    x, y = rng.random((5, 1, 28, 28)).astype(dtype), rng.integers(0, 10, 5)
+    plain = LeNet5(dtype=dtype, rng=np.random.default_rng(2), input_grad=input_grad)
+    fast = LeNet5(dtype=dtype, rng=np.random.default_rng(2), input_grad=input_grad, tuned=True)
+    assert list(fast.params) == list(plain.params)
+    assert [type(layer).__name__ for layer in fast.layers.values()][:2] == ["ConvReLUPool", "ConvReLUPool"]
+    for model in (plain, fast):
+        for name, param in model.params.items():
+            if name.endswith(".b"):
+                param[:] = np.random.default_rng(len(name)).standard_normal(param.shape) * 0.1
+    assert rel_error(fast.loss(x, y), plain.loss(x, y)) < tolerance
+    assert rel_error(fast.last_scores, plain.last_scores) < tolerance
+    dx_plain, dx_fast = plain.backward(), fast.backward()
+    for name, grad in plain.grads.items():
+        assert rel_error(fast.grads[name], grad) < tolerance, name
+    if input_grad:
+        assert dx_fast.shape == x.shape and rel_error(dx_fast, dx_plain) < tolerance
+    else:
+        assert dx_plain is None and dx_fast is None
+
+
+def test_tuned_conv_on_an_empty_batch_and_read_only_input():
+    rng = np.random.default_rng(0)
+    w, b = rng.standard_normal((2, 3, 3, 3)), np.zeros(2)
+    out, cache = tuned.conv2d_forward(np.zeros((0, 3, 8, 8)), w, b, 1, 1)
+    assert out.shape == (0, 2, 8, 8)
+    assert tuned.conv2d_backward(out, cache)[0].shape == (0, 3, 8, 8)
+    x = rng.standard_normal((2, 3, 8, 8))
+    x.flags.writeable = False
+    np.testing.assert_allclose(tuned.conv2d_forward(x, w, b, 1, 1)[0], conv.conv2d_forward(x, w, b, 1, 1)[0],
+                               rtol=1e-12, atol=1e-12)
