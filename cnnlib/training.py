@@ -1,5 +1,6 @@
 """Training loop, evaluation in batches, and checkpoints (``np.savez``, never pickle)."""
 
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -75,7 +76,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     and restore the best weights. ``clip``: rescale gradients to at most this joint L2 norm.
     ``lr_schedule``: a function of the epoch (0-based) giving the learning rate to set on
     ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``).
-    A NaN or infinite loss raises FloatingPointError naming the epoch and step.
+    A NaN or infinite loss raises FloatingPointError naming the epoch and step; parameters that
+    became NaN or infinite (checked at the end of every epoch) raise it naming the epoch and parameter.
     """
     y_int = _labels(y)
     if len(x) != len(y):
@@ -84,6 +86,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
         raise ValueError(f"batch_size must be positive and epochs non-negative, got {batch_size}, {epochs}")
     if patience is not None and x_val is None:
         raise ValueError("patience: early stopping needs validation data (x_val, y_val)")
+    if clip is not None and not (isinstance(clip, numbers.Real) and 0 < clip < np.inf):
+        raise ValueError(f"clip: expected a positive finite gradient norm (or None), got {clip!r}")
     history = History() if history is None else history
     best_acc, best_params, waited = -1.0, None, 0
     n = len(x)
@@ -110,6 +114,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
             correct += int(np.sum(out.argmax(axis=1) == y_int[idx]))
             bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / min(n, (step + 1) * batch_size):.4f}",
                             refresh=False)
+        _check_finite_params(model, epoch, optimizer)
         history.epoch_seconds.append(time.perf_counter() - started)
         history.examples += n
         history.train_acc.append(correct / n)
@@ -140,6 +145,19 @@ def _diverged_message(loss, epoch, step, iterations, x, idx, optimizer):
         return f"{where}: the input holds NaN or inf values in examples {sorted(bad.tolist())}; clean the data"
     return (f"{where}; try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
             f"or gradient clipping (clip=1.0)")
+
+
+def _non_finite(arrays):
+    """The names of the float (or complex) arrays in ``arrays`` holding NaN or inf."""
+    return [name for name, a in arrays.items() if a.dtype.kind in "fc" and not np.isfinite(a).all()]
+
+
+def _check_finite_params(model, epoch, optimizer):
+    bad = _non_finite(model.params)
+    if bad:
+        raise FloatingPointError(f"parameters became NaN or inf during epoch {epoch + 1}: {', '.join(bad)}; "
+                                 f"try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
+                                 f"or gradient clipping (clip=1.0)")
 
 
 def save_params(model, path, optimizer=None):

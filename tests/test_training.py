@@ -134,3 +134,18 @@ def test_predict_and_evaluate_in_batches():
     assert evaluate(model, x, np.eye(3)[y], batch_size=1000) == evaluate(model, x, y, batch_size=13)
     with pytest.raises(ValueError, match="lengths differ: 250 examples, 3 labels"):
         evaluate(model, x, y[:3])
+
+
+def test_fit_checks_parameters_at_epoch_end():
+    x, y = _blobs()
+    # one step per epoch: the loss before the update is finite, the update makes the weights inf/NaN
+    with pytest.raises(FloatingPointError, match=r"during epoch 1: affine1\.W, .*lower learning rate"):
+        with np.errstate(all="ignore"):
+            fit(TwoLayerNet(2, 8, 3), SGD(np.inf), x, y, epochs=1, batch_size=len(x), progress=False)
+
+
+@pytest.mark.parametrize("clip", [0, -1, np.nan, np.inf, "1"])
+def test_fit_rejects_bad_clip(clip):
+    x, y = _blobs()
+    with pytest.raises(ValueError, match=rf"clip: .*got {clip!r}"):
+        fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=1, clip=clip, progress=False)
