@@ -233,8 +233,9 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
 
     Each file is tried on each mirror in order (``mirrors`` overrides the dataset's list), streamed
     to a temporary file in the same directory, verified, and only then renamed into place, so an
-    interrupted or corrupted download leaves nothing behind. Raises DownloadError listing every
-    mirror tried and why it failed.
+    interrupted or corrupted download leaves nothing behind. A file already there that fails
+    verification is fetched again and replaced the same way. Raises DownloadError listing every
+    mirror tried and why it failed (and naming a damaged file it could not replace).
     """
     dataset = _dataset(name)
     directory = Path(data_dir) if data_dir is not None else DATA_ROOT / name
@@ -242,7 +243,11 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
     for spec in dataset.files.values():
         target = directory / spec.filename
         if target.exists():
-            continue
+            try:
+                verify_file(target, spec)
+                continue
+            except ValueError:
+                pass  # damaged: fetch it again
         failures = []
         for mirror in mirrors if mirrors is not None else dataset.mirrors:
             url = mirror.rstrip("/") + "/" + spec.filename
@@ -257,8 +262,10 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
                 if tmp is not None:
                     tmp.unlink(missing_ok=True)
         else:
+            damaged = (f"\n{target} is there but failed verification: delete it, or copy a good file there"
+                       if target.exists() else "")
             raise DownloadError(f"could not download {spec.filename} for {name!r}; mirrors tried:\n"
-                                + "\n".join(failures))
+                                + "\n".join(failures) + damaged)
     return directory
 
 

@@ -169,6 +169,36 @@ def test_download_corrupted_file_leaves_nothing(server, tiny, tmp_path):
     assert list(out.iterdir()) == []
 
 
+def _damage(path):
+    data = bytearray(path.read_bytes())
+    data[-12] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_download_replaces_a_damaged_file(server, tiny, tmp_path):
+    root, url = server
+    out = tmp_path / "out"
+    out.mkdir()
+    for f in tiny.iterdir():
+        (out / f.name).write_bytes(f.read_bytes())
+    _damage(out / "train_images.gz")
+    (root / "train_images.gz").write_bytes((tiny / "train_images.gz").read_bytes())  # the server has only this one
+    download("tiny", out, mirrors=[url])
+    for f in tiny.iterdir():
+        assert (out / f.name).read_bytes() == f.read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["train_images.gz", "train_labels.gz"]
+
+
+def test_download_names_a_damaged_file_it_cannot_replace(tiny, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for f in tiny.iterdir():
+        (out / f.name).write_bytes(f.read_bytes())
+    _damage(out / "train_labels.gz")
+    with pytest.raises(DownloadError, match=r"train_labels\.gz is there but failed verification: delete it"):
+        download("tiny", out, mirrors=[_closed_port_url()], timeout=5)
+
+
 def test_download_server_gone(tiny, tmp_path):
     out = tmp_path / "out"
     url = _closed_port_url()
