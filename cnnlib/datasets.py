@@ -275,7 +275,16 @@ def _one_hot(labels: np.ndarray, num_classes: int, dtype) -> np.ndarray:
     return out
 
 
+def _check_dtype(dtype, normalize):
+    """Raise ValueError unless ``dtype`` is a float dtype, or uint8 when pixels are not normalized."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" and (normalize or dtype != np.uint8):
+        expected = "a float dtype (pixels scaled to [0, 1])" if normalize else "a float dtype or uint8"
+        raise ValueError(f"dtype: expected {expected}, got {dtype}")
+
+
 def _load(name, normalize, flatten, one_hot, dtype, data_dir):
+    _check_dtype(dtype, normalize)
     dataset = _dataset(name)
     directory = _find_dir(name, data_dir)
     missing = [f.filename for f in dataset.files.values() if not (directory / f.filename).exists()]
@@ -310,6 +319,7 @@ def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, d
     ``normalize``, else the raw uint8 pixels. y: int64 labels ``(N,)``, or ``(N, 10)`` one-hot of
     ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default: the
     repository's ``data/mnist/``), verifies every file's checksum, and downloads missing files.
+    ``dtype`` must be a float dtype (uint8 is also accepted when not ``normalize``): ValueError otherwise.
     """
     return _load("mnist", normalize, flatten, one_hot, dtype, data_dir)
 

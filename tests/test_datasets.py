@@ -96,6 +96,18 @@ def test_load_mnist_options():
     assert yt.shape == (10000, 10)
 
 
+@pytest.mark.parametrize("normalize, dtype", [(True, np.int32), (True, np.uint8), (True, bool),
+                                               (False, np.int32), (True, np.complex64)])
+def test_load_mnist_refuses_non_float_dtypes(normalize, dtype):
+    with pytest.raises(ValueError, match=rf"dtype: expected a float dtype.*got {np.dtype(dtype)}"):
+        load_mnist(normalize=normalize, dtype=dtype)
+
+
+def test_load_mnist_raw_pixels_accept_uint8():
+    (x, y), _ = load_mnist(normalize=False, one_hot=True, dtype=np.uint8)
+    assert x.dtype == np.uint8 and y.dtype == np.uint8 and y.shape == (60000, 10)
+
+
 def test_load_mnist_detects_corruption(tmp_path):
     for spec in DATASETS["mnist"].files.values():
         (tmp_path / spec.filename).write_bytes((datasets.DATA_ROOT / "mnist" / spec.filename).read_bytes())
