@@ -115,10 +115,11 @@ def save_interrupted(model, args, history):
     try:
         save_params(model, path)
     except (OSError, ValueError) as err:
-        print(f"interrupted after {done} of {args.epochs} epochs; the weights could not be saved: {err}",
+        print(f"interrupted in epoch {done + 1} of {args.epochs}; the weights could not be saved: {err}",
               file=sys.stderr)
         return 130
-    print(f"interrupted after {done} of {args.epochs} epochs; saved the weights so far to {path}", file=sys.stderr)
+    print(f"interrupted in epoch {done + 1} of {args.epochs} ({done} completed); saved the weights so far to {path}",
+          file=sys.stderr)
     return 130
 
 

@@ -137,7 +137,7 @@ def test_ctrl_c_in_the_second_epoch_saves_the_weights_so_far(quick, tmp_path, ca
     assert main(["train", "--epochs", "3", "--out", str(out), "--no-progress"]) == 130
     saved = tmp_path / "w.interrupted.npz"
     err = capsys.readouterr().err.strip()
-    assert err == f"interrupted after 1 of 3 epochs; saved the weights so far to {saved}"
+    assert err == f"interrupted in epoch 2 of 3 (1 completed); saved the weights so far to {saved}"
     assert saved.exists() and not out.exists()
     assert main(["evaluate", "--weights", str(saved)]) == 0
     assert main(["train", "--epochs", "3", "--out", str(out), "--no-progress"]) == 130
