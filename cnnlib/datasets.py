@@ -239,8 +239,9 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
 
     Each file is tried on each mirror in order (``mirrors`` overrides the dataset's list), streamed
     to a temporary file in the same directory, verified, and only then renamed into place, so an
-    interrupted or corrupted download leaves nothing behind. Raises DownloadError listing every
-    mirror tried and why it failed.
+    interrupted or corrupted download leaves nothing behind. A file already there that fails
+    verification is fetched again and replaced the same way. Raises DownloadError listing every
+    mirror tried and why it failed (and naming a damaged file it could not replace).
     """
     dataset = _dataset(name)
     directory = Path(data_dir) if data_dir is not None else data_root() / name
@@ -248,7 +249,11 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
     for spec in dataset.files.values():
         target = directory / spec.filename
         if target.exists():
-            continue
+            try:
+                verify_file(target, spec)
+                continue
+            except ValueError:
+                pass  # damaged: fetch it again
         failures = []
         for mirror in mirrors if mirrors is not None else dataset.mirrors:
             url = mirror.rstrip("/") + "/" + spec.filename
@@ -263,8 +268,10 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
                 if tmp is not None:
                     tmp.unlink(missing_ok=True)
         else:
+            damaged = (f"\n{target} is there but failed verification: delete it, or copy a good file there"
+                       if target.exists() else "")
             raise DownloadError(f"could not download {spec.filename} for {name!r}; mirrors tried:\n"
-                                + "\n".join(failures))
+                                + "\n".join(failures) + damaged)
     return directory
 
 
@@ -274,7 +281,16 @@ def _one_hot(labels: np.ndarray, num_classes: int, dtype) -> np.ndarray:
     return out
 
 
+def _check_dtype(dtype, normalize):
+    """Raise ValueError unless ``dtype`` is a float dtype, or uint8 when pixels are not normalized."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" and (normalize or dtype != np.uint8):
+        expected = "a float dtype (pixels scaled to [0, 1])" if normalize else "a float dtype or uint8"
+        raise ValueError(f"dtype: expected {expected}, got {dtype}")
+
+
 def _load(name, normalize, flatten, one_hot, dtype, data_dir):
+    _check_dtype(dtype, normalize)
     dataset = _dataset(name)
     directory = _find_dir(name, data_dir)
     missing = [f.filename for f in dataset.files.values() if not (directory / f.filename).exists()]
@@ -310,7 +326,9 @@ def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, d
     x: ``(N, 1, 28, 28)``, or ``(N, 784)`` when ``flatten``; values in [0, 1] of ``dtype`` when
     ``normalize``, else the raw uint8 pixels. y: int64 labels ``(N,)``, or ``(N, 10)`` one-hot of
     ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default: ``mnist/`` in
-    :func:`data_root`, the repository's ``data/`` unless ``CNNLIB_DATA_DIR`` is set), verifies every file's checksum, and downloads missing files.
+    :func:`data_root`, the repository's ``data/`` unless ``CNNLIB_DATA_DIR`` is set), verifies every
+    file's checksum, and downloads missing files. ``dtype`` must be a float dtype (uint8 is also
+    accepted when not ``normalize``): ValueError otherwise.
     """
     return _load("mnist", normalize, flatten, one_hot, dtype, data_dir)
 
@@ -318,8 +336,9 @@ def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, d
 def load_fashion_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, data_dir=None):
     """Load Fashion-MNIST with the same API and shapes as :func:`load_mnist`.
 
-    Looks in ``data_dir``, else ``fashion-mnist/`` in :func:`data_root` then Debian's ``/usr/share/datasets/fashion-mnist/``
-    (package dataset-fashion-mnist), and downloads into the first of these when neither has it.
+    Looks in ``data_dir``, else ``fashion-mnist/`` in :func:`data_root`, then Debian's
+    ``/usr/share/datasets/fashion-mnist/`` (package dataset-fashion-mnist), and downloads into the first
+    of these when neither has it.
     Class names are in ``DATASETS["fashion-mnist"].class_names``.
     """
     return _load("fashion-mnist", normalize, flatten, one_hot, dtype, data_dir)

@@ -8,8 +8,16 @@ import numpy as np
 
 
 def sigmoid(x):
-    """Logistic function ``1 / (1 + exp(-x))`` without overflow for large ``|x|``; same shape and dtype."""
+    """Logistic function ``1 / (1 + exp(-x))`` without overflow for large ``|x|``.
+
+    Same shape as ``x``; same dtype for float input, float64 for int or bool input (whose dtype cannot
+    hold values in (0, 1)). Raises TypeError for other dtypes (complex, object, strings).
+    """
     x = np.asarray(x)
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    elif x.dtype.kind != "f":
+        raise TypeError(f"x: expected a real (float, int or bool) array, got dtype {x.dtype}")
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
 

@@ -4,8 +4,13 @@
 ``last_scores``), ``backward()``, ``params``/``grads`` and ``forward(x)``.
 """
 
+import numbers
+import os
+import secrets
 import time
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -91,7 +96,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     and restore the best weights. ``clip``: rescale gradients to at most this joint L2 norm.
     ``lr_schedule``: a function of the epoch (0-based) giving the learning rate to set on
     ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``).
-    A NaN or infinite loss raises FloatingPointError naming the epoch and step.
+    A NaN or infinite loss raises FloatingPointError naming the epoch and step; parameters that
+    became NaN or infinite (checked at the end of every epoch) raise it naming the epoch and parameter.
     """
     y_int = _labels(y)
     if len(x) != len(y):
@@ -100,6 +106,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
         raise ValueError(f"batch_size must be positive and epochs non-negative, got {batch_size}, {epochs}")
     if patience is not None and x_val is None:
         raise ValueError("patience: early stopping needs validation data (x_val, y_val)")
+    if clip is not None and not (isinstance(clip, numbers.Real) and 0 < clip < np.inf):
+        raise ValueError(f"clip: expected a positive finite gradient norm (or None), got {clip!r}")
     history = History() if history is None else history
     best_acc, best_params, waited = -1.0, None, 0
     n = len(x)
@@ -125,6 +133,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
             correct += int(np.sum(model.last_scores.argmax(axis=1) == y_int[idx]))
             bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / min(n, (step + 1) * batch_size):.4f}",
                             refresh=False)
+        _check_finite_params(model, epoch, optimizer)
         history.epoch_seconds.append(time.perf_counter() - started)
         history.examples += n
         history.train_acc.append(correct / n)
@@ -157,33 +166,96 @@ def _diverged_message(loss, epoch, step, iterations, x, idx, optimizer):
             f"or gradient clipping (clip=1.0)")
 
 
+def _non_finite(arrays):
+    """The names of the float (or complex) arrays in ``arrays`` holding NaN or inf."""
+    return [name for name, a in arrays.items() if a.dtype.kind in "fc" and not np.isfinite(a).all()]
+
+
+def _check_finite_params(model, epoch, optimizer):
+    bad = _non_finite(model.params)
+    if bad:
+        raise FloatingPointError(f"parameters became NaN or inf during epoch {epoch + 1}: {', '.join(bad)}; "
+                                 f"try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
+                                 f"or gradient clipping (clip=1.0)")
+
+
+NOT_A_CHECKPOINT = "not a cnnlib checkpoint (an .npz file written by save_params)"
+
+
 def save_params(model, path, optimizer=None):
-    """Save every parameter of ``model`` (and ``optimizer``'s state, if given) to ``path`` with ``np.savez``."""
+    """Save every parameter of ``model`` (and ``optimizer``'s state, if given) to ``path`` with ``np.savez``.
+
+    The file is written to a temporary file in the same directory and then renamed over ``path``, so a
+    failed write (a full disk, an interrupt) leaves any earlier checkpoint at ``path`` intact.
+    Raises ValueError naming the parameters when some hold NaN or inf (such weights are never saved).
+    """
     arrays = dict(model.params)
     if optimizer is not None:
         arrays.update({f"optimizer:{key}": value for key, value in optimizer.state_dict().items()})
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    bad = _non_finite(arrays)
+    if bad:
+        raise ValueError(f"save_params: not saving {path}: NaN or inf values in {', '.join(bad)}")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _read_checkpoint(path):
+    """Every array in the .npz file ``path``; ValueError saying why when it is not a checkpoint."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, {NOT_A_CHECKPOINT}")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    reason = ("the file is empty" if not magic else
+              "it is an .npy file (one array)" if magic == b"\x93NUMPY" else
+              "it is not a zip archive" if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06") else None)
+    if reason is None:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, EOFError, zipfile.BadZipFile) as err:
+            reason = f"truncated or corrupted zip archive ({err})"
+        except ValueError:
+            reason = "it holds an entry that is not a plain numeric array"
+        else:
+            if all(isinstance(a, np.ndarray) for a in arrays.values()):
+                return arrays
+            reason = "it holds files that are not .npy arrays"
+    raise ValueError(f"{path} is {NOT_A_CHECKPOINT}: {reason}")
 
 
 def load_params(model, path, optimizer=None):
     """Load parameters saved by :func:`save_params` into ``model`` in place (and ``optimizer``'s state).
 
-    Raises ValueError listing missing names, unexpected names and shape mismatches.
+    Everything is checked before anything is assigned, so on error the model is unchanged. Raises
+    ValueError when ``path`` is not a readable .npz checkpoint (empty, truncated, a directory, an .npy
+    or any other file), and listing missing names, unexpected names, shape mismatches, arrays of the
+    wrong kind (an int, bool or complex array for a float parameter: never cast silently) and arrays
+    holding NaN or inf. A missing file raises FileNotFoundError.
     """
-    with np.load(path, allow_pickle=False) as data:
-        saved = {key: data[key] for key in data.files}
+    saved = _read_checkpoint(path)
+    non_finite = _non_finite(saved)
     optimizer_state = {key.split(":", 1)[1]: saved.pop(key) for key in list(saved) if key.startswith("optimizer:")}
     params = model.params
     problems = [f"missing from {path}: {name} {params[name].shape}" for name in params if name not in saved]
     problems += [f"unexpected in {path}: {name} {saved[name].shape}" for name in saved if name not in params]
     problems += [f"shape mismatch for {name}: model {params[name].shape}, file {saved[name].shape}"
                  for name in params if name in saved and saved[name].shape != params[name].shape]
+    problems += [f"dtype mismatch for {name}: model {params[name].dtype}, file {saved[name].dtype}"
+                 for name in params if name in saved and saved[name].dtype.kind != params[name].dtype.kind]
+    problems += [f"NaN or inf values in {name}" for name in non_finite]
+    if optimizer is not None and not optimizer_state:
+        problems.append(f"no optimizer state in {path} (save it with save_params(model, path, optimizer))")
     if problems:
         raise ValueError("load_params: checkpoint does not fit the model:\n  " + "\n  ".join(problems))
+    if optimizer is not None:
+        optimizer.load_state_dict(optimizer_state)
     for name, p in params.items():
         p[...] = saved[name]
-    if optimizer is not None:
-        if not optimizer_state:
-            raise ValueError(f"load_params: {path} holds no optimizer state")
-        optimizer.load_state_dict(optimizer_state)

@@ -96,6 +96,18 @@ def test_load_mnist_options():
     assert yt.shape == (10000, 10)
 
 
+@pytest.mark.parametrize("normalize, dtype", [(True, np.int32), (True, np.uint8), (True, bool),
+                                               (False, np.int32), (True, np.complex64)])
+def test_load_mnist_refuses_non_float_dtypes(normalize, dtype):
+    with pytest.raises(ValueError, match=rf"dtype: expected a float dtype.*got {np.dtype(dtype)}"):
+        load_mnist(normalize=normalize, dtype=dtype)
+
+
+def test_load_mnist_raw_pixels_accept_uint8():
+    (x, y), _ = load_mnist(normalize=False, one_hot=True, dtype=np.uint8)
+    assert x.dtype == np.uint8 and y.dtype == np.uint8 and y.shape == (60000, 10)
+
+
 def test_load_mnist_detects_corruption(tmp_path):
     for spec in DATASETS["mnist"].files.values():
         (tmp_path / spec.filename).write_bytes((datasets.DATA_ROOT / "mnist" / spec.filename).read_bytes())
@@ -167,6 +179,36 @@ def test_download_corrupted_file_leaves_nothing(server, tiny, tmp_path):
     with pytest.raises(DownloadError, match=r"127\.0\.0\.1.*(checksum|corrupted)"):
         download("tiny", out, mirrors=[url])
     assert list(out.iterdir()) == []
+
+
+def _damage(path):
+    data = bytearray(path.read_bytes())
+    data[-12] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_download_replaces_a_damaged_file(server, tiny, tmp_path):
+    root, url = server
+    out = tmp_path / "out"
+    out.mkdir()
+    for f in tiny.iterdir():
+        (out / f.name).write_bytes(f.read_bytes())
+    _damage(out / "train_images.gz")
+    (root / "train_images.gz").write_bytes((tiny / "train_images.gz").read_bytes())  # the server has only this one
+    download("tiny", out, mirrors=[url])
+    for f in tiny.iterdir():
+        assert (out / f.name).read_bytes() == f.read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["train_images.gz", "train_labels.gz"]
+
+
+def test_download_names_a_damaged_file_it_cannot_replace(tiny, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for f in tiny.iterdir():
+        (out / f.name).write_bytes(f.read_bytes())
+    _damage(out / "train_labels.gz")
+    with pytest.raises(DownloadError, match=r"train_labels\.gz is there but failed verification: delete it"):
+        download("tiny", out, mirrors=[_closed_port_url()], timeout=5)
 
 
 def test_download_server_gone(tiny, tmp_path):

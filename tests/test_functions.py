@@ -12,6 +12,16 @@ def test_sigmoid_extremes_without_warnings():
     assert sigmoid(np.float32([1e4, -1e4])).dtype == np.float32
 
 
+def test_sigmoid_of_ints_and_bools_is_float64():
+    y = sigmoid(np.array([-2, 0, 3]))
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, 1 / (1 + np.exp(-np.array([-2.0, 0.0, 3.0]))))
+    np.testing.assert_allclose(sigmoid(np.array([False, True])), [0.5, 1 / (1 + np.exp(-1.0))])
+    assert sigmoid(2) == pytest.approx(1 / (1 + np.exp(-2.0)))
+    with pytest.raises(TypeError, match="x: expected a real .* got dtype complex128"):
+        sigmoid(np.array([1 + 2j]))
+
+
 def test_relu():
     x = np.array([-2.0, 0.0, 3.0], np.float32)
     y = relu(x)

@@ -1,3 +1,6 @@
+import errno
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -134,3 +137,110 @@ def test_predict_and_evaluate_in_batches():
     assert evaluate(model, x, np.eye(3)[y], batch_size=1000) == evaluate(model, x, y, batch_size=13)
     with pytest.raises(ValueError, match="lengths differ: 250 examples, 3 labels"):
         evaluate(model, x, y[:3])
+
+
+# --- checkpoints: atomic, finite, validated before anything is assigned -------------------------
+
+def _params_of(model):
+    return {name: p.copy() for name, p in model.params.items()}
+
+
+def test_save_params_failure_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "w.npz"
+    save_params(TwoLayerNet(2, 8, 3), path)
+    good = path.read_bytes()
+
+    def disk_full(file, **arrays):
+        file.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_params(TwoLayerNet(2, 8, 3, rng=np.random.default_rng(5)), path)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
+
+
+def test_save_params_refuses_non_finite_weights(tmp_path):
+    model = TwoLayerNet(2, 8, 3)
+    model.params["affine2.b"][1] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf values in affine2.b"):
+        save_params(model, tmp_path / "w.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_checks_parameters_at_epoch_end():
+    x, y = _blobs()
+    # one step per epoch: the loss before the update is finite, the update makes the weights inf/NaN
+    with pytest.raises(FloatingPointError, match=r"during epoch 1: affine1\.W, .*lower learning rate"):
+        with np.errstate(all="ignore"):
+            fit(TwoLayerNet(2, 8, 3), SGD(np.inf), x, y, epochs=1, batch_size=len(x), progress=False)
+
+
+@pytest.mark.parametrize("clip", [0, -1, np.nan, np.inf, "1"])
+def test_fit_rejects_bad_clip(clip):
+    x, y = _blobs()
+    with pytest.raises(ValueError, match=rf"clip: .*got {clip!r}"):
+        fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=1, clip=clip, progress=False)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros(2, np.float32), r"shape mismatch for affine2\.b"),
+    (np.zeros(3, np.int64), r"dtype mismatch for affine2\.b: model float32, file int64"),
+    (np.zeros(3, bool), r"dtype mismatch for affine2\.b: model float32, file bool"),
+    (np.zeros(3, np.complex64), r"dtype mismatch for affine2\.b: model float32, file complex64"),
+    (np.array([0.0, np.nan, 1.0], np.float32), r"NaN or inf values in affine2\.b"),
+])
+def test_load_params_checks_everything_before_assigning(tmp_path, bad, message):
+    source = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(1))
+    arrays = _params_of(source)
+    assert list(arrays)[-1] == "affine2.b"
+    arrays["affine2.b"] = bad
+    np.savez(tmp_path / "w.npz", **arrays)
+    model = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(2))
+    before = _params_of(model)
+    with pytest.raises(ValueError, match=message):
+        load_params(model, tmp_path / "w.npz")
+    for name, p in model.params.items():
+        np.testing.assert_array_equal(p, before[name])
+
+
+def test_load_params_without_optimizer_state_changes_nothing(tmp_path):
+    save_params(TwoLayerNet(2, 8, 3, rng=np.random.default_rng(1)), tmp_path / "w.npz")
+    model = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(2))
+    before = _params_of(model)
+    with pytest.raises(ValueError, match="no optimizer state"):
+        load_params(model, tmp_path / "w.npz", Adam(0.01))
+    for name, p in model.params.items():
+        np.testing.assert_array_equal(p, before[name])
+
+
+def _write_bad_file(path, kind):
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        save_params(TwoLayerNet(2, 8, 3), path)
+        path.write_bytes(path.read_bytes()[:200])
+    elif kind == "text":
+        path.write_text("conv1.W = [0.1, 0.2]\n")
+    elif kind == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3, np.float32))
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "zip of text":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("notes.txt", "not an array")
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("empty", "the file is empty"), ("truncated", "truncated or corrupted"), ("text", "not a zip archive"),
+    ("npy", r"an \.npy file"), ("directory", "is a directory"), ("zip of text", "not .npy arrays"),
+])
+def test_load_params_says_what_is_not_a_checkpoint(tmp_path, kind, reason):
+    path = tmp_path / "w.npz"
+    _write_bad_file(path, kind)
+    with pytest.raises(ValueError, match=reason) as info:
+        load_params(TwoLayerNet(2, 8, 3), path)
+    message = str(info.value)
+    assert str(path) in message and "not a cnnlib checkpoint" in message and "pickle" not in message
