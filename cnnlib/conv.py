@@ -3,21 +3,22 @@
 Layout is NCHW: x ``(N, C, H, W)``, weights ``(F, C, KH, KW)``, bias ``(F,)``, output
 ``(N, F, OH, OW)`` with ``OH = (H + 2*pad - KH) // stride + 1`` (and the same for OW).
 
-This module is the code notebooks 04 and 05 teach, and the code ``Conv2D`` runs. The naive functions
-are plain loops to read against the math. The fast ones turn the convolution into one matrix product:
-``im2col`` copies every receptive field into a row, so that ``out = im2col(x) @ W.reshape(F, -1).T + b``;
-the backward pass is the Affine layer's rule on that product, and ``col2im``, the adjoint of im2col, sums
-the rows of the input gradient back onto the image. :mod:`cnnlib.tuned` computes the same numbers
-faster, in a less readable way.
+This module is the code notebooks 04 and 05 teach, and the code ``Conv2D`` runs. The naive
+functions are plain loops to read against the math. The fast ones turn the convolution into one
+matrix product: ``im2col`` copies every receptive field into a row, so that
+``out = im2col(x) @ W.reshape(F, -1).T + b``; the backward pass is the Affine layer's rule on that
+product, and ``col2im``, the adjoint of im2col, sums the rows of the input gradient back onto the
+image. :mod:`cnnlib.tuned` computes the same numbers faster, in a less readable way.
 """
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import check_4d, check_conv, check_dout, check_stride_pad, conv_output_shape, conv_output_size
+from ._checks import (check_4d, check_conv, check_dout, check_stride_pad, conv_output_shape,
+                      conv_output_size)
 
-__all__ = ["conv_output_size", "pad_images", "conv2d_forward_naive", "conv2d_backward_naive", "im2col", "col2im",
-           "conv2d_forward", "conv2d_backward"]
+__all__ = ["conv_output_size", "pad_images", "conv2d_forward_naive", "conv2d_backward_naive", "im2col",
+           "col2im", "conv2d_forward", "conv2d_backward"]
 
 
 def pad_images(x, pad):
@@ -28,7 +29,7 @@ def pad_images(x, pad):
 
 
 def conv2d_forward_naive(x, w, b, stride=1, pad=0):
-    """Convolution by explicit loops over images, filters and output pixels; returns ``(N, F, OH, OW)``."""
+    """Convolution by explicit loops over images, filters and output pixels: ``(N, F, OH, OW)``."""
     check_conv(x, w, b, stride, pad)
     n_images, n_filters, oh, ow = conv_output_shape(x.shape, w.shape, stride, pad)
     kh, kw = w.shape[2:]
@@ -82,8 +83,11 @@ def im2col(x, kh, kw, stride=1, pad=0):
     check_stride_pad(stride, pad)
     n, c, height, width = x.shape
     oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
-    windows = sliding_window_view(pad_images(x, pad), (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+    xp = pad_images(x, pad)
+    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    # windows is a view (N, C, OH, OW, KH, KW); rows the view (N, OH, OW, C, KH, KW); reshape copies
+    rows = windows.transpose(0, 2, 3, 1, 4, 5)
+    return rows.reshape(n * oh * ow, c * kh * kw)
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
@@ -97,9 +101,9 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
     n, c, height, width = x_shape
     oh, ow = conv_output_size(height, kh, stride, pad), conv_output_size(width, kw, stride, pad)
     if cols.shape != (n * oh * ow, c * kh * kw):
-        raise ValueError(f"cols: expected shape {(n * oh * ow, c * kh * kw)} for x_shape {tuple(x_shape)}, "
-                         f"got {cols.shape}")
-    windows = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)   # (N, C, KH, KW, OH, OW)
+        raise ValueError(f"cols: expected shape {(n * oh * ow, c * kh * kw)} for x_shape "
+                         f"{tuple(x_shape)}, got {cols.shape}")
+    windows = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # N, C, KH, KW, OH, OW
     xp = np.zeros((n, c, height + 2 * pad, width + 2 * pad), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
@@ -108,7 +112,7 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
 
 
 def conv2d_forward(x, w, b, stride=1, pad=0):
-    """Convolution as one matrix product; returns ``(out (N, F, OH, OW), cache)`` for the backward pass.
+    """Convolution as one matrix product; returns ``(out (N, F, OH, OW), cache)`` for backward.
 
     ``out = im2col(x) @ W.reshape(F, -1).T + b``: an Affine layer on the rows of im2col, whose
     ``(N*OH*OW, F)`` result is reshaped to ``(N, OH, OW, F)`` and moved to NCHW.

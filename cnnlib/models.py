@@ -122,8 +122,8 @@ class LeNet5(Sequential):
 
     ``tuned=True`` builds the same network on the tuned path: each conv -> ReLU -> pool block becomes
     one :class:`~cnnlib.tuned.ConvReLUPool` layer named after its convolution (``conv1``, ``conv2``),
-    so parameter names, weights, losses and gradients are the same, and training runs about twice as
-    fast (README); ``activations`` then lists the blocks instead of their three layers.
+    so parameter names, weights, losses and gradients are the same, and training runs about three
+    times as fast (README); ``activations`` then lists the blocks instead of their three layers.
     ``input_grad=True``: ``backward`` returns dL/dx (it costs conv1 a col2im).
     """
 

@@ -8,7 +8,7 @@ there are ties, like PyTorch); average pooling spreads it evenly over the window
 
 import numpy as np
 
-from .conv import check_4d, check_dout, conv_output_size
+from ._checks import check_4d, check_dout, conv_output_size
 
 
 def _check_pool(x, size, stride):

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .threads import AdaptiveThreads
+
 
 @dataclass
 class History:
@@ -87,7 +89,7 @@ def clip_grad_norm(grads, max_norm):
 
 
 def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0, progress=True,
-        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None):
+        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None, threads="auto"):
     """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a :class:`History`.
 
     Each epoch's order comes from ``numpy.random.default_rng([seed, epoch])``, so the same seed gives
@@ -95,7 +97,10 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     to extend it). ``patience``: stop when validation accuracy has not improved for that many epochs
     and restore the best weights. ``clip``: rescale gradients to at most this joint L2 norm.
     ``lr_schedule``: a function of the epoch (0-based) giving the learning rate to set on
-    ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``).
+    ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``). ``threads``: the BLAS
+    thread count during training: ``"auto"`` gives BLAS the cores that other processes leave free, looking
+    again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int fixes it, None
+    leaves it alone. The numbers do not depend on it.
     A NaN or infinite loss raises FloatingPointError naming the epoch and step; parameters that
     became NaN or infinite (checked at the end of every epoch) raise it naming the epoch and parameter.
     """
@@ -112,35 +117,43 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     best_acc, best_params, waited = -1.0, None, 0
     n = len(x)
     steps = -(-n // batch_size)
-    for epoch in range(start_epoch, start_epoch + epochs):
-        if lr_schedule is not None:
-            optimizer.lr = float(lr_schedule(epoch))
-        order = np.random.default_rng([seed, epoch]).permutation(n)
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{start_epoch + epochs}", disable=not progress,
-                   unit="batch", leave=True)
-        correct, started = 0, time.perf_counter()
-        for step in bar:
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            loss = model.loss(x[idx], y[idx])
-            if not np.isfinite(loss):
-                raise FloatingPointError(_diverged_message(loss, epoch, step, len(history.loss), x, idx, optimizer))
-            model.backward()
-            grads = model.grads
-            if clip is not None:
-                clip_grad_norm(grads, clip)
-            optimizer.update(model.params, grads)
-            history.loss.append(float(loss))
-            correct += int(np.sum(model.last_scores.argmax(axis=1) == y_int[idx]))
-            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / min(n, (step + 1) * batch_size):.4f}",
-                            refresh=False)
-        _check_finite_params(model, epoch, optimizer)
-        history.epoch_seconds.append(time.perf_counter() - started)
-        history.examples += n
-        history.train_acc.append(correct / n)
-        if x_val is not None:
-            history.val_acc.append(evaluate(model, x_val, y_val))
-            bar.set_postfix(loss=f"{np.mean(history.loss[-steps:]):.4f}", acc=f"{correct / n:.4f}",
-                            val_acc=f"{history.val_acc[-1]:.4f}")
+    with AdaptiveThreads(threads) as blas:
+        for epoch in range(start_epoch, start_epoch + epochs):
+            if lr_schedule is not None:
+                optimizer.lr = float(lr_schedule(epoch))
+            order = np.random.default_rng([seed, epoch]).permutation(n)
+            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{start_epoch + epochs}", disable=not progress,
+                       unit="batch", leave=True)
+            correct, started = 0, time.perf_counter()
+            for step in range(steps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                blas.prepare_step()
+                loss = model.loss(x[idx], y[idx])
+                if not np.isfinite(loss):
+                    bar.close()
+                    raise FloatingPointError(_diverged_message(loss, epoch, step, len(history.loss), x, idx, optimizer))
+                model.backward()
+                grads = model.grads
+                if clip is not None:
+                    clip_grad_norm(grads, clip)
+                optimizer.update(model.params, grads)
+                history.loss.append(float(loss))
+                correct += int(np.sum(model.last_scores.argmax(axis=1) == y_int[idx]))
+                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / min(n, (step + 1) * batch_size):.4f}",
+                                refresh=False)
+                bar.update()
+            seconds = time.perf_counter() - started
+            if x_val is not None and not _non_finite(model.params):
+                history.val_acc.append(evaluate(model, x_val, y_val))
+                bar.set_postfix(loss=f"{np.mean(history.loss[-steps:]):.4f}", acc=f"{correct / n:.4f}",
+                                val_acc=f"{history.val_acc[-1]:.4f}")
+            bar.close()
+            _check_finite_params(model, epoch, optimizer)
+            history.epoch_seconds.append(seconds)
+            history.examples += n
+            history.train_acc.append(correct / n)
+            if x_val is None:
+                continue
             if history.val_acc[-1] > best_acc:
                 best_acc, waited, history.best_epoch = history.val_acc[-1], 0, epoch
                 if patience is not None:
@@ -150,7 +163,6 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
                 if patience is not None and waited >= patience:
                     history.stopped_early = True
                     break
-        bar.close()
     if best_params is not None:
         for name, p in model.params.items():
             p[...] = best_params[name]

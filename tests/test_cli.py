@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ from cnnlib import __main__ as cli
 from cnnlib.__main__ import DEFAULT_WEIGHTS, build_parser, format_confusion, main
 from cnnlib.datasets import load_mnist
 from cnnlib.models import LeNet5
-from cnnlib.training import save_params
+from test_training import write_bad_file
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -169,17 +170,7 @@ def test_evaluate_names_the_weights_on_its_first_line(quick, capsys):
 @pytest.mark.parametrize("kind", ["empty", "truncated", "text", "npy", "directory"])
 def test_evaluate_unreadable_weights_is_a_usage_error(tmp_path, capsys, kind):
     path = tmp_path / "w.npz"
-    if kind == "empty":
-        path.write_bytes(b"")
-    elif kind == "truncated":
-        path.write_bytes(DEFAULT_WEIGHTS.read_bytes()[:1000])
-    elif kind == "text":
-        path.write_text("these are not weights\n")
-    elif kind == "npy":
-        with open(path, "wb") as f:
-            np.save(f, np.zeros(3, np.float32))
-    else:
-        path.mkdir()
+    write_bad_file(path, kind)
     with pytest.raises(SystemExit) as info:
         main(["evaluate", "--weights", str(path)])
     assert info.value.code == 2
@@ -202,3 +193,8 @@ def test_help_shows_every_option_with_its_default(capsys, monkeypatch, command):
         assert f"(default: {DEFAULT_WEIGHTS})" in text
     else:
         assert "(default: 10)" in text and "(default: runs/lenet5_mnist.npz)" in text
+
+
+def test_cli_works_without_the_unix_resource_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "resource", None)           # what Windows has: no such module
+    assert cli.peak_memory_mb() is None

@@ -215,7 +215,8 @@ def test_load_params_without_optimizer_state_changes_nothing(tmp_path):
         np.testing.assert_array_equal(p, before[name])
 
 
-def _write_bad_file(path, kind):
+def write_bad_file(path, kind):
+    """Write at ``path`` a file that is not a checkpoint, of the given kind (also used by test_cli)."""
     if kind == "empty":
         path.write_bytes(b"")
     elif kind == "truncated":
@@ -239,7 +240,7 @@ def _write_bad_file(path, kind):
 ])
 def test_load_params_says_what_is_not_a_checkpoint(tmp_path, kind, reason):
     path = tmp_path / "w.npz"
-    _write_bad_file(path, kind)
+    write_bad_file(path, kind)
     with pytest.raises(ValueError, match=reason) as info:
         load_params(TwoLayerNet(2, 8, 3), path)
     message = str(info.value)
