@@ -1,3 +1,4 @@
+import subprocess
 import sys
 from pathlib import Path
 
@@ -198,3 +199,8 @@ def test_help_shows_every_option_with_its_default(capsys, monkeypatch, command):
 def test_cli_works_without_the_unix_resource_module(monkeypatch):
     monkeypatch.setitem(sys.modules, "resource", None)           # what Windows has: no such module
     assert cli.peak_memory_mb() is None
+
+
+def test_the_command_line_does_not_import_matplotlib():
+    code = "import sys, cnnlib.__main__; print('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
