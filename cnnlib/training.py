@@ -101,8 +101,10 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     thread count during training: ``"auto"`` gives BLAS the cores that other processes leave free, looking
     again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int fixes it, None
     leaves it alone. The numbers do not depend on it.
-    A NaN or infinite loss raises FloatingPointError naming the epoch and step; parameters that
-    became NaN or infinite (checked at the end of every epoch) raise it naming the epoch and parameter.
+    The progress bar shows the running loss and accuracy during an epoch, and at its end the epoch's
+    mean loss, its accuracy and the validation accuracy. A NaN or infinite loss raises
+    FloatingPointError naming the epoch and step; parameters that became NaN or infinite (checked at
+    the end of every epoch) raise it naming the epoch and parameter.
     """
     y_int = _labels(y)
     if len(x) != len(y):
@@ -143,10 +145,11 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
                                 refresh=False)
                 bar.update()
             seconds = time.perf_counter() - started
+            summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{correct / n:.4f}"}
             if x_val is not None and not _non_finite(model.params):
                 history.val_acc.append(evaluate(model, x_val, y_val))
-                bar.set_postfix(loss=f"{np.mean(history.loss[-steps:]):.4f}", acc=f"{correct / n:.4f}",
-                                val_acc=f"{history.val_acc[-1]:.4f}")
+                summary["val_acc"] = f"{history.val_acc[-1]:.4f}"
+            bar.set_postfix(summary)
             bar.close()
             _check_finite_params(model, epoch, optimizer)
             history.epoch_seconds.append(seconds)

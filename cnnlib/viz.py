@@ -289,6 +289,44 @@ def plot_im2col(image, kh, kw, stride=1):
     return fig
 
 
+def plot_conv_geometry(configs):
+    """Stride, padding and receptive field on square grids, one row per ``(size, kernel, stride, pad)``:
+    the padded input (padding cells grey) with the windows of the first two outputs of the top row and
+    the first of the second row outlined, and the output grid with those outputs in the same colours."""
+    configs = [tuple(c) for c in configs]
+    if not configs or any(len(c) != 4 for c in configs):
+        raise ValueError(f"configs: expected (size, kernel, stride, pad) tuples, got {configs}")
+    fig = Figure(figsize=(8, 3.2 * len(configs)), layout="constrained")
+    axes = fig.subplots(len(configs), 2, squeeze=False, width_ratios=[3, 2])
+    for (size, kernel, stride, pad), (left, right) in zip(configs, axes):
+        out = (size + 2 * pad - kernel) // stride + 1
+        if out < 1:
+            raise ValueError(f"configs: kernel {kernel} does not fit size {size} with pad {pad}")
+        full = size + 2 * pad
+        grid = np.zeros((full, full))
+        grid[pad:pad + size, pad:pad + size] = 1
+        left.imshow(grid, cmap="Greys_r", vmin=-0.6, vmax=1)
+        picks = [(0, 0), (0, 1), (1, 0)][:min(3, out * out)]
+        for k, (i, j) in enumerate(picks):
+            inset = 0.08 + 0.1 * k
+            corner = (j * stride - 0.5 + inset, i * stride - 0.5 + inset)
+            left.add_patch(Rectangle(corner, kernel - 2 * inset, kernel - 2 * inset, color=f"C{k}", alpha=0.18))
+            left.add_patch(Rectangle(corner, kernel - 2 * inset, kernel - 2 * inset, fill=False, ec=f"C{k}",
+                                     lw=2.5, ls=("-", "--", ":")[k]))
+        left.set_title(f"input {size}x{size}, pad {pad} (grey), {kernel}x{kernel} windows, stride {stride}",
+                       fontsize=10)
+        right.imshow(np.ones((out, out)), cmap="Greys", vmin=0, vmax=4)
+        for k, (i, j) in enumerate(picks):
+            right.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color=f"C{k}", alpha=0.7))
+        right.set_title(f"output {out}x{out} = ({size} + 2*{pad} - {kernel}) // {stride} + 1", fontsize=10)
+        for ax, n in ((left, full), (right, out)):
+            ax.set_xticks(np.arange(-0.5, n, 1), minor=True)
+            ax.set_yticks(np.arange(-0.5, n, 1), minor=True)
+            ax.grid(which="minor", color="0.6", lw=0.5)
+            ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    return fig
+
+
 def _layered_positions(edges):
     """x = depth (longest path from a source; a source sits just left of its first target), y spread per column."""
     nodes = list(dict.fromkeys([e[0] for e in edges] + [e[1] for e in edges]))

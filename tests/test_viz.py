@@ -174,3 +174,13 @@ def test_plot_im2col_rows_are_windows():
     assert cols_ax.get_title() == "im2col: 4 windows x 9 values"
     with pytest.raises(ValueError, match="image: expected a small 2-D array"):
         viz.plot_im2col(np.zeros((1, 4, 4)), 3, 3)
+
+
+def test_plot_conv_geometry():
+    fig = viz.plot_conv_geometry([(5, 3, 1, 0), (7, 3, 2, 1)])
+    assert len(fig.axes) == 4
+    assert fig.axes[3].get_title() == "output 4x4 = (7 + 2*1 - 3) // 2 + 1"
+    with pytest.raises(ValueError, match="does not fit"):
+        viz.plot_conv_geometry([(3, 5, 1, 0)])
+    with pytest.raises(ValueError, match=r"expected \(size, kernel, stride, pad\)"):
+        viz.plot_conv_geometry([(3, 5)])
