@@ -6,7 +6,8 @@ into gradients for its inputs. Works on Python scalars and on numpy arrays of th
 
 
 class MulLayer:
-    """``out = x * y``; backward: ``dx = dout * y``, ``dy = dout * x`` (each input gets the other one)."""
+    """``out = x * y``; backward: ``dx = dout * y``, ``dy = dout * x``
+    (each input gets the other one)."""
 
     def __init__(self):
         self.x = None

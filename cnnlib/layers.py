@@ -82,17 +82,19 @@ class Sigmoid(Layer):
 
 
 class Affine(Layer):
-    """Fully connected layer ``y = x @ W + b`` with W ``(in_features, out_features)``, b ``(out_features,)``.
+    """Fully connected layer ``y = x @ W + b`` with W ``(in_features, out_features)``,
+    b ``(out_features,)``.
 
-    Accepts x of shape ``(N, ...)`` whose trailing dimensions hold ``in_features`` values (e.g. images
-    ``(N, 1, 28, 28)`` for 784 inputs): it flattens them and backward returns dx in x's shape.
+    Accepts x of shape ``(N, ...)`` whose trailing dimensions hold ``in_features`` values (e.g.
+    images ``(N, 1, 28, 28)`` for 784 inputs): it flattens them, and backward returns dx in x's
+    shape.
     """
 
     def __init__(self, in_features, out_features, *, init="he", dtype=np.float32, rng=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.params = {"W": init_weights((in_features, out_features), in_features, init, dtype, rng),
-                       "b": np.zeros(out_features, dtype=dtype)}
+        weights = init_weights((in_features, out_features), in_features, init, dtype, rng)
+        self.params = {"W": weights, "b": np.zeros(out_features, dtype=dtype)}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
 
     def forward(self, x):
