@@ -412,3 +412,56 @@ def interact_index(plot, count, *, description="index"):
         display(plot(i))
 
     return ipywidgets.interactive(show, i=ipywidgets.IntSlider(0, 0, count - 1, description=description))
+
+
+def plot_full_convolution(delta, kernel, stride=1, window=(0, 0)):
+    """The input gradient of a 1-channel convolution as a *full* convolution, in four panels: the
+    kernel w, w rotated by 180°, the upstream gradient ``delta`` dilated by ``stride`` (``stride - 1``
+    zeros between entries) and zero-padded by ``K - 1`` on every side with one ``K x K`` window of the
+    rotated kernel outlined, and the result dx, where that window's sum of products lands (outlined in
+    the same colour). ``delta`` is ``(OH, OW)``, ``kernel`` ``(KH, KW)``; ``window = (p, q)`` picks the
+    window, i.e. the entry ``dx[p, q]``. dx has ``(OH - 1) * stride + KH`` rows (columns likewise): the
+    input rows that some window read.
+    """
+    delta, kernel = np.asarray(delta, dtype=float), np.asarray(kernel, dtype=float)
+    for name, array in (("delta", delta), ("kernel", kernel)):
+        if array.ndim != 2:
+            raise ValueError(f"{name}: expected a 2-D array (one channel), got shape {array.shape}")
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"stride: expected a positive integer, got {stride!r}")
+    (oh, ow), (kh, kw) = delta.shape, kernel.shape
+    dilated = np.zeros(((oh - 1) * stride + 1, (ow - 1) * stride + 1))
+    dilated[::stride, ::stride] = delta
+    padded = np.pad(dilated, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
+    rotated = kernel[::-1, ::-1]
+    height, width = padded.shape[0] - kh + 1, padded.shape[1] - kw + 1
+    p, q = window
+    if not (0 <= p < height and 0 <= q < width):
+        raise ValueError(f"window: expected (p, q) with 0 <= p < {height} and 0 <= q < {width}, got {window}")
+    dx = np.array([[np.sum(padded[i:i + kh, j:j + kw] * rotated) for j in range(width)]
+                   for i in range(height)])
+
+    widths = [max(kw, 2), max(kw, 2), padded.shape[1], width]
+    fig = Figure(figsize=(0.5 * sum(widths) + 0.9 * len(widths), 0.5 * padded.shape[0] + 1.3),
+                 layout="constrained")
+    axes = fig.subplots(1, 4, width_ratios=widths)
+    spread = f"dilated by stride {stride}, " if stride > 1 else ""
+    titles = [f"kernel w ({kh}x{kw})", "w rotated 180°",
+              f"δ {spread}padded by K-1 = {kh - 1}\n(δ inside the dashed box)",
+              f"dx = full convolution\n({height}x{width})"]
+    for ax, matrix, title in zip(axes, [kernel, rotated, padded, dx], titles):
+        _matrix_panel(ax, matrix, title, "{:g}", DIVERGING, True)
+    box = axes[2]
+    box.add_patch(Rectangle((kw - 1.5, kh - 1.5), dilated.shape[1], dilated.shape[0], fill=False,
+                            ec="black", lw=1.5, ls="--"))
+    box.add_patch(Rectangle((q - 0.5, p - 0.5), kw, kh, fill=False, ec="C2", lw=3))
+    products = []
+    for (u, v), weight in np.ndenumerate(rotated):
+        box.text(q + v - 0.42, p + u - 0.42, f"×{weight:g}", ha="left", va="top", fontsize=7,
+                 color="C2", fontweight="bold", bbox=dict(fc="white", ec="none", pad=0.5))
+        if padded[p + u, q + v] != 0:
+            products.append(f"({padded[p + u, q + v]:g})×{weight:g}")
+    axes[3].add_patch(Rectangle((q - 0.5, p - 0.5), 1, 1, fill=False, ec="C2", lw=3))
+    axes[3].set_xlabel(f"dx[{p},{q}] = {' + '.join(products) or '0'} = {dx[p, q]:g}\n"
+                       "(green window of δ times rotated w, summed)", fontsize=9)
+    return fig
