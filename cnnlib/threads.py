@@ -9,12 +9,10 @@ changes while a notebook runs, so :class:`AdaptiveThreads` looks at the load whi
 tenths of a second it reads how much CPU time the cores it may run on spent on *other* processes
 (Linux's ``/proc/stat`` minus this process's own CPU time) and gives BLAS the cores left free. Timing the
 training steps themselves with each setting was tried first and dropped: on a busy machine step times
-jump by 2-8x from one step to the next, too noisy to compare. With the OpenBLAS of current numpy
-wheels (0.3.31 here) the thread count does not change the numbers, since its threads split a
-product's output, not its sums; an older build (0.3.20, in numpy 1.23) gave losses that differ in the
-7th digit, so use a fixed ``threads=`` where bit-for-bit repeatable runs matter. It uses
-``threadpoolctl`` to change the count at run time, and leaves the count alone without it or without
-``/proc/stat``.
+jump by 2-8x from one step to the next, too noisy to compare. The thread count can change the last
+digits of a matrix product (OpenBLAS may split it differently between threads), and training amplifies
+them: runs are repeatable bit for bit only with a fixed ``threads=``. It uses ``threadpoolctl`` to
+change the count at run time, and leaves the count alone without it or without ``/proc/stat``.
 """
 
 import os

@@ -100,8 +100,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``). ``threads``: the BLAS
     thread count during training: ``"auto"`` gives BLAS the cores that other processes leave free, looking
     again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int fixes it, None
-    leaves it alone (with older OpenBLAS builds the last digits depend on the thread count: fix it
-    for bit-for-bit repeatable runs).
+    leaves it alone. The thread count can change the last digits of the results: fix it where runs
+    must repeat bit for bit.
     The progress bar shows the running loss and accuracy during an epoch, and at its end the epoch's
     mean loss, its accuracy and the validation accuracy. A NaN or infinite loss raises
     FloatingPointError naming the epoch and step; parameters that became NaN or infinite (checked at
