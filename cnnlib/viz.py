@@ -161,7 +161,8 @@ def plot_filters(w, channel=None, *, title=None):
         w = w[:, channel:channel + 1]
     rows = w.shape[1]
     limit = float(np.abs(w).max()) or 1.0
-    fig = Figure(figsize=(0.9 * n_filters + 1.2, 0.9 * rows + 0.7), layout="constrained")
+    cell = 0.9 if n_filters <= 8 else 0.72          # 16 filters stay under 13 inches (1,300 px) wide
+    fig = Figure(figsize=(cell * n_filters + 1.2, cell * rows + 0.7), layout="constrained")
     axes = fig.subplots(rows, n_filters, squeeze=False)
     for c in range(rows):
         for f in range(n_filters):
@@ -170,27 +171,37 @@ def plot_filters(w, channel=None, *, title=None):
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_title(f"filter {f}", fontsize=8)
+                ax.set_title(f"filter {f}", fontsize=9)
             if f == 0 and rows > 1:
-                ax.set_ylabel(f"in {c if channel is None else channel}", fontsize=8)
+                ax.set_ylabel(f"in {c if channel is None else channel}", fontsize=9)
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     if title:
         fig.suptitle(title)
     return fig
 
 
-def plot_feature_maps(model, image, layers=None, *, max_channels=16):
+def _symmetric_limit(arrays):
+    """The largest absolute value over ``arrays`` (1.0 when all are zero): the ends of a symmetric scale."""
+    return max((float(np.abs(np.asarray(a)).max()) for a in arrays), default=0.0) or 1.0
+
+
+def plot_feature_maps(model, image, layers=None, *, max_channels=16, ncols=8):
     """Run one image through ``model`` and show every channel of the chosen layers' outputs.
 
     image: ``(C, H, W)`` or ``(1, C, H, W)``. layers: layer names (default: every layer with a
-    4-D output). One row per layer, one panel per channel (up to ``max_channels``), each labelled
-    "<layer> ch <k>"; the input image comes first.
+    4-D output). Each layer is a block of panels, ``ncols`` to a row (further channels wrap onto
+    more rows), up to ``max_channels`` panels labelled "<layer> ch <k>". All channels of a layer
+    share one symmetric colour scale (red positive, blue negative, white zero) with its own colour
+    bar, so maps of one layer compare directly: a nearly white map is nearly empty. The input
+    image comes first, at the top left.
     """
     image = np.asarray(image)
     if image.ndim == 3:
         image = image[None]
     if image.ndim != 4 or len(image) != 1:
         raise ValueError(f"image: expected one image (C, H, W) or (1, C, H, W), got shape {image.shape}")
+    if ncols < 1 or max_channels < 1:
+        raise ValueError(f"ncols and max_channels: expected positive ints, got {ncols} and {max_channels}")
     outputs = model.activations(image.astype(next(iter(model.params.values())).dtype, copy=False))
     if layers is None:
         layers = [name for name, out in outputs.items() if out.ndim == 4]
@@ -200,18 +211,30 @@ def plot_feature_maps(model, image, layers=None, *, max_channels=16):
     flat = [name for name in layers if outputs[name].ndim != 4]
     if flat:
         raise ValueError(f"layers: {flat} do not output feature maps (N, C, H, W)")
-    ncols = min(max_channels, max(outputs[name].shape[1] for name in layers))
-    fig = Figure(figsize=(1.1 * ncols + 0.4, 1.25 * (len(layers) + 1)), layout="constrained")
-    axes = fig.subplots(len(layers) + 1, ncols, squeeze=False)
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    axes[0, 0].imshow(image[0, 0], cmap="gray_r")
-    axes[0, 0].set_title("input", fontsize=8)
-    for row, name in enumerate(layers, start=1):
-        maps = outputs[name][0]
-        for k in range(min(ncols, len(maps))):
-            axes[row, k].imshow(maps[k], cmap="viridis")
-            axes[row, k].set_title(f"{name} ch {k}", fontsize=7)
+    counts = [min(max_channels, outputs[name].shape[1]) for name in layers]
+    ncols = min(ncols, max(counts))
+    rows = [-(-count // ncols) for count in counts]
+    cell = 1.25
+    fig = Figure(figsize=(cell * (ncols + 1) + 1.0, cell * sum(rows) + 0.45 * len(layers)),
+                 layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[cell, cell * ncols + 1.0])
+    input_ax = left.add_subplot(sum(rows) + len(layers), 1, (1, 2))
+    input_ax.imshow(image[0, 0], cmap="gray_r")
+    input_ax.set_title("input", fontsize=10)
+    input_ax.set_axis_off()
+    blocks = right.subfigures(len(layers), 1, height_ratios=[r + 0.35 for r in rows], squeeze=False)[:, 0]
+    for block, name, count, nrows in zip(blocks, layers, counts, rows):
+        maps = outputs[name][0, :count]
+        limit = _symmetric_limit([maps])
+        axes = block.subplots(nrows, ncols, squeeze=False)
+        for k, ax in enumerate(axes.ravel()):
+            ax.set_axis_off()
+            if k < count:
+                shown = ax.imshow(maps[k], cmap=DIVERGING, vmin=-limit, vmax=limit)
+                ax.set_title(f"{name} ch {k}", fontsize=9)
+        block.colorbar(shown, ax=axes, shrink=0.9, aspect=12 * nrows)
+        block.suptitle(f"{name}: {outputs[name].shape[1]} maps of {maps.shape[1]}x{maps.shape[2]}, "
+                       f"one colour scale ±{limit:.2g}", fontsize=10)
     return fig
 
 
@@ -464,4 +487,176 @@ def plot_full_convolution(delta, kernel, stride=1, window=(0, 0)):
     axes[3].add_patch(Rectangle((q - 0.5, p - 0.5), 1, 1, fill=False, ec="C2", lw=3))
     axes[3].set_xlabel(f"dx[{p},{q}] = {' + '.join(products) or '0'} = {dx[p, q]:g}\n"
                        "(green window of δ times rotated w, summed)", fontsize=9)
+
+
+def plot_filter_sets(filter_sets, *, channel=0, title=None):
+    """Several sets of conv filters, one row per set, on ONE symmetric colour scale with a colour bar.
+
+    filter_sets: maps a row label (e.g. "initialised", "trained") to conv weights ``(F, C, KH, KW)``;
+    every set must have the same shape. Row r shows input channel ``channel`` of every filter of set r,
+    so the same filter before and after training sits in the same column.
+    """
+    if not filter_sets:
+        raise ValueError("filter_sets: expected at least one {label: (F, C, KH, KW) weights}")
+    sets = {label: np.asarray(w) for label, w in filter_sets.items()}
+    shapes = {w.shape for w in sets.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 4:
+        raise ValueError(f"filter_sets: expected conv weights (F, C, KH, KW) of one shape, got "
+                         f"{[w.shape for w in sets.values()]}")
+    n_filters, n_channels = next(iter(shapes))[:2]
+    if not 0 <= channel < n_channels:
+        raise ValueError(f"channel: expected 0..{n_channels - 1}, got {channel}")
+    limit = _symmetric_limit(sets.values())
+    fig = Figure(figsize=(1.1 * n_filters + 2.2, 1.1 * len(sets) + 0.8), layout="constrained")
+    axes = fig.subplots(len(sets), n_filters, squeeze=False)
+    for r, (label, w) in enumerate(sets.items()):
+        for f in range(n_filters):
+            ax = axes[r, f]
+            shown = ax.imshow(w[f, channel], cmap=DIVERGING, vmin=-limit, vmax=limit)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"filter {f}", fontsize=10)
+            if f == 0:
+                ax.set_ylabel(label, fontsize=10)
+    fig.colorbar(shown, ax=axes, shrink=0.9, label="weight")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_conv_sum(inputs, kernels, contributions, output, *, input_label="input", output_label="output",
+                  title=None):
+    """How one output channel of a convolution adds up its input channels.
+
+    inputs ``(C, H, W)``: the input maps; kernels ``(C, KH, KW)``: the filter's slice for each;
+    contributions ``(C, OH, OW)``: each input map convolved with its slice; output ``(OH, OW)``:
+    their sum plus the bias. Panels are titled "<input_label> ch c", "weights c", "from ch c" and
+    "= <output_label>". Three rows (inputs, kernels, contributions), each on its own symmetric
+    colour scale with a colour bar; the contributions share theirs with the output, drawn last.
+    """
+    inputs, kernels = np.asarray(inputs), np.asarray(kernels)
+    contributions, output = np.asarray(contributions), np.asarray(output)
+    if inputs.ndim != 3 or kernels.ndim != 3 or contributions.ndim != 3 or output.ndim != 2:
+        raise ValueError(f"expected inputs (C, H, W), kernels (C, KH, KW), contributions (C, OH, OW) and "
+                         f"output (OH, OW), got shapes {inputs.shape}, {kernels.shape}, "
+                         f"{contributions.shape}, {output.shape}")
+    if not len(inputs) == len(kernels) == len(contributions) or contributions.shape[1:] != output.shape:
+        raise ValueError(f"expected one kernel and one contribution per input channel and contributions "
+                         f"shaped like the output, got shapes {inputs.shape}, {kernels.shape}, "
+                         f"{contributions.shape}, {output.shape}")
+    n = len(inputs)
+    fig = Figure(figsize=(1.3 * (n + 1) + 1.4, 4.8), layout="constrained")
+    axes = fig.subplots(3, n + 1, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, n].set_axis_off()
+    axes[1, n].set_axis_off()
+    rows = [(inputs, input_label + " ch {}", input_label), (kernels, "weights {}", "weight"),
+            (contributions, "from ch {}", "value")]
+    for r, (arrays, label, bar) in enumerate(rows):
+        limit = _symmetric_limit([arrays] + ([output] if r == 2 else []))
+        for c in range(n):
+            shown = axes[r, c].imshow(arrays[c], cmap=DIVERGING, vmin=-limit, vmax=limit)
+            axes[r, c].set_title(label.format(c), fontsize=10)
+        if r == 2:
+            axes[r, n].imshow(output, cmap=DIVERGING, vmin=-limit, vmax=limit)
+            axes[r, n].set_title(f"= {output_label}", fontsize=10)
+        fig.colorbar(shown, ax=axes[r, :], shrink=0.9, label=bar)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_receptive_field(image, fields, *, title=None):
+    """One grey image with nested squares: ``fields`` maps a label to ``(top, left, size)`` in pixels.
+
+    Each square outlines the input pixels that one unit of a layer can see (its receptive field);
+    squares may reach past the image edge, into the zero padding.
+    """
+    image = _as_images(np.asarray(image)[None])[0]
+    if not fields:
+        raise ValueError("fields: expected at least one {label: (top, left, size)}")
+    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(image, cmap="gray_r")
+    low, high = -0.5, image.shape[0] - 0.5
+    for k, (label, (top, left, size)) in enumerate(fields.items()):
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), size, size, fill=False, lw=2.5,
+                               ec=f"C{k % 10}", label=label))
+        low, high = min(low, top - 1, left - 1), max(high, top + size, left + size)
+    ax.set_xlim(low, high)
+    ax.set_ylim(high, low)
+    ax.set_xlabel("column (pixels)")
+    ax.set_ylabel("row (pixels)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=10, title="receptive field of")
+    ax.set_title(title or "receptive fields")
+    return fig
+
+
+def plot_where_it_fires(images, boxes, *, titles=None, ncols=6, title=None):
+    """Each image with a box around the region that produced a response, and that region enlarged below.
+
+    images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; boxes: ``(N, 4)`` as (top, left, height,
+    width) in pixels, possibly reaching into the zero padding beyond the edge; titles: N strings.
+    """
+    images = _as_images(images)
+    boxes = np.asarray(boxes, dtype=int)
+    if boxes.shape != (len(images), 4):
+        raise ValueError(f"boxes: expected ({len(images)}, 4) as (top, left, height, width), got {boxes.shape}")
+    _check_length("titles", titles, len(images))
+    ncols = max(1, min(ncols, len(images)))
+    nrows = -(-len(images) // ncols)
+    pad = int(max(0, -boxes[:, :2].min(), (boxes[:, :2] + boxes[:, 2:]).max() - min(images.shape[1:])))
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad)))
+    fig = Figure(figsize=(1.45 * ncols, 2.9 * nrows + 0.5), layout="constrained")
+    axes = fig.subplots(2 * nrows, ncols, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    limit = float(images.max()) or 1.0
+    for i, (top, left, height, width) in enumerate(boxes):
+        row, col = 2 * (i // ncols), i % ncols
+        whole, crop = axes[row, col], axes[row + 1, col]
+        whole.imshow(images[i], cmap="gray_r", vmin=0, vmax=limit)
+        whole.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec=WRONG, lw=2))
+        if titles is not None:
+            whole.set_title(titles[i], fontsize=10)
+        crop.imshow(padded[i, top + pad:top + pad + height, left + pad:left + pad + width], cmap="gray_r",
+                    vmin=0, vmax=limit)
+        crop.add_patch(Rectangle((-0.5, -0.5), width, height, fill=False, ec=WRONG, lw=2))
+        crop.set_title(f"{height}x{width} window", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_maps(maps, *, ncols=5, title=None, label="value"):
+    """2-D maps side by side on ONE symmetric colour scale (red positive, blue negative) with a colour bar.
+
+    maps: a dict mapping each panel's title to a 2-D array. Pixel rows and columns are marked every
+    10 pixels, so that a shift between two maps can be read off.
+    """
+    if not maps:
+        raise ValueError("maps: expected at least one {title: 2-D array}")
+    for name, m in maps.items():
+        if np.ndim(m) != 2:
+            raise ValueError(f"maps[{name!r}]: expected a 2-D array, got shape {np.shape(m)}")
+    ncols = max(1, min(ncols, len(maps)))
+    nrows = -(-len(maps) // ncols)
+    limit = _symmetric_limit(maps.values())
+    fig = Figure(figsize=(2.3 * ncols + 1.2, 2.5 * nrows + 0.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.ravel()[len(maps):]:
+        ax.set_axis_off()
+    for ax, (name, m) in zip(axes.ravel(), maps.items()):
+        m = np.asarray(m)
+        shown = ax.imshow(m, cmap=DIVERGING, vmin=-limit, vmax=limit)
+        ax.set_xticks(range(0, m.shape[1], 10))
+        ax.set_yticks(range(0, m.shape[0], 10))
+        ax.grid(color="grey", lw=0.4, alpha=0.5)
+        ax.set_title(name, fontsize=10)
+    fig.colorbar(shown, ax=axes, shrink=0.9, label=label)
+    if title:
+        fig.suptitle(title)
     return fig
