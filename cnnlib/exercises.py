@@ -3,9 +3,9 @@
 Each ``check_*`` takes the learner's class or function, compares it with ``cnnlib``'s reference on
 seeded random inputs, with a numerical gradient where a gradient is asked, and on a small fixed case
 a learner can work out by hand. A wrong answer raises :class:`ExerciseError` with a message that
-says what is wrong; a right one prints one line ``correct: ...`` and returns what was checked, so a
-notebook can write ``ReLU = check_relu(MyReLU)``: the later cells use the learner's code once it
-passes, and ``cnnlib``'s until then.
+says what is wrong; a right one prints one line ``correct: ...``. A checker of a class returns
+the class, so a notebook can write ``ReLU = check_relu(MyReLU)``: the later cells use the
+learner's class once it passes, and ``cnnlib``'s until then.
 
 :func:`student_notebook` turns a worked notebook into its student edition: every block between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError(hint)`` (the
@@ -174,7 +174,6 @@ def check_shipping(fn):
                                                      "here is d price / d sum = tax, not 1")],
                  where)
     _correct("price and d price / d shipping for three bills")
-    return fn
 
 
 def check_add_mul(fn):
@@ -190,7 +189,6 @@ def check_add_mul(fn):
                  [([1.0, 1.0, x + y], "dx and dy are dout * z: the add node passes on what the "
                    "multiply node sends it")], where)
     _correct("f and its three gradients at three points")
-    return fn
 
 
 def check_passes(fn):
@@ -202,7 +200,6 @@ def check_passes(fn):
                   ([2 * n, n], "one backward pass gives the gradient of every parameter at once")],
                  f"for {n} parameters")
     _correct("two evaluations per parameter numerically, one backward pass for all")
-    return fn
 
 
 # --- notebook 02: layers -----------------------------------------------------------------------
@@ -375,7 +372,6 @@ def check_softmax(fn):
                  [(by_column, "normalise each ROW (sum over the last axis, keepdims=True)")]
                  if v.ndim == 2 else [], where)
     _correct("softmax is right and finite for large scores, row by row")
-    return fn
 
 
 # --- notebook 06: pooling ----------------------------------------------------------------------
@@ -402,7 +398,6 @@ def check_max_pool_forward(fn):
         _compare("out", got, pool.max_pool2d_forward_naive(x, size, stride),
                  [(avg, "that is the window's MEAN: max pooling takes its maximum")], where)
     _correct("max pooling forward matches cnnlib (fixed case, channels, stride, overlap)")
-    return fn
 
 
 def _all_max(dout, x, size, stride):
@@ -454,7 +449,6 @@ def check_max_pool_backward(fn):
         lambda v: np.sum(pool.max_pool2d_forward_naive(v) * dout), x.copy())
     _compare("dx", fn(dout, x.copy(), 2, None), numeric, where="against the numerical gradient")
     _correct("max pooling backward routes dout to the first maximum, adds overlaps, as cnnlib")
-    return fn
 
 
 def _overwrite(dout, x, size, stride, whole):
@@ -492,7 +486,6 @@ def check_routed_fraction(fn):
                  [(1 / size ** 2, "1/size**2 holds only when windows tile the input; count the "
                    "nonzero entries of a backward pass of ones instead")], where)
     _correct("the routed fraction for tiling and for overlapping windows")
-    return fn
 
 
 def check_avg_pool_as_conv(fn):
@@ -507,7 +500,6 @@ def check_avg_pool_as_conv(fn):
         _compare("out", got, expected, [(ones, "the filter's weights must average: 1/4 each, "
                                          "not 1")], where)
     _correct("2x2 average pooling written as a convolution")
-    return fn
 
 
 # --- the student edition -----------------------------------------------------------------------
@@ -557,7 +549,7 @@ def student_notebook(nb):
                                          f"an answer away: look at it once your check passes.)*")
                 cells.append(cell)
                 continue
-            if any(line.strip() == BEGIN for line in lines):
+            if any(line.strip() in (BEGIN, END) for line in lines):
                 cell.source = "\n".join(_stub(lines))
                 expect_check = True
             elif expect_check:
