@@ -1,5 +1,7 @@
 """Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate`` tests weights.
 
+``python -m cnnlib exercises`` writes the student edition of the notebooks (notebooks/exercises/).
+
     python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 2e-3] [--schedule cosine]
                            [--optimizer adam] [--seed 0] [--out runs/lenet5_mnist.npz] [--force] [--no-progress]
     python -m cnnlib evaluate [--weights data/lenet5_mnist.npz]
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DATA_ROOT, load_mnist
+from .exercises import NOTEBOOKS, write_student_edition
 from .models import LeNet5
 from .optim import OPTIMIZERS, cosine_schedule
 from .training import History, confusion_matrix, evaluate, fit, load_params, predict, save_params
@@ -73,7 +76,18 @@ def build_parser():
                                        formatter_class=defaults)
     evaluate_cmd.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
                               help="weights to test (.npz written by train); the default ships with cnnlib")
+    exercises = commands.add_parser("exercises", help="write the student edition of the notebooks",
+                                    formatter_class=defaults)
+    exercises.add_argument("--notebooks", type=Path, default=NOTEBOOKS,
+                           help="the worked notebooks; the student edition goes to its exercises/")
     return parser
+
+
+def write_exercises(args):
+    """``exercises``: write the student edition of every worked notebook with solution markers."""
+    for path in write_student_edition(args.notebooks):
+        print(f"wrote {path}")
+    return 0
 
 
 def peak_memory_mb():
@@ -182,6 +196,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "exercises":
+            return write_exercises(args)
         if args.command == "train":
             check_out(args, parser)
             return train(args)
