@@ -487,6 +487,7 @@ def plot_full_convolution(delta, kernel, stride=1, window=(0, 0)):
     axes[3].add_patch(Rectangle((q - 0.5, p - 0.5), 1, 1, fill=False, ec="C2", lw=3))
     axes[3].set_xlabel(f"dx[{p},{q}] = {' + '.join(products) or '0'} = {dx[p, q]:g}\n"
                        "(green window of δ times rotated w, summed)", fontsize=9)
+    return fig
 
 
 def plot_filter_sets(filter_sets, *, channel=0, title=None):
