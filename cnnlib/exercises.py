@@ -16,6 +16,7 @@ solution) is tagged ``raises-exception``. ``python -m cnnlib exercises`` writes 
 
 import copy
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -510,6 +511,17 @@ DEFAULT_HINT = "replace this line with your code"
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
+def _raise_lines(indent, hint, width=100):
+    """``raise NotImplementedError(hint)`` at ``indent``, the hint split over lines of at most ``width``."""
+    line = f"{indent}raise NotImplementedError({hint!r})"
+    if len(line) <= width:
+        return [line]
+    parts = textwrap.wrap(hint, width - len(indent) - 8)
+    quoted = [repr(part + " ") for part in parts[:-1]] + [repr(parts[-1])]
+    return [f"{indent}raise NotImplementedError("] + [f"{indent}    {q}" for q in quoted[:-1]] + \
+        [f"{indent}    {quoted[-1]})"]
+
+
 def _stub(lines):
     """Replace every solution block in ``lines`` by a raise with the block's hint."""
     out, block = [], None
@@ -520,7 +532,7 @@ def _stub(lines):
         elif stripped == END:
             if block is None:
                 raise ValueError(f"{END} without {BEGIN}")
-            out.append(f"{block['indent']}raise NotImplementedError({block['hint']!r})")
+            out.extend(_raise_lines(block["indent"], block["hint"]))
             block = None
         elif block is not None:
             if stripped.startswith(HINT):

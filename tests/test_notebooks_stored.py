@@ -1,5 +1,5 @@
-"""The notebooks as committed: executed in order, no errors, widget outputs with a readable static form,
-and JupyterLab's kernelspec (so that opening one does not mark it modified). tools/run_notebooks.py
+"""The notebooks as committed: executed in order, no errors, code lines of at most 100 characters, widget
+outputs with a readable static form, and JupyterLab's kernelspec (so that opening one does not mark it modified). tools/run_notebooks.py
 stores them so."""
 
 import importlib.util
@@ -29,6 +29,8 @@ def test_stored_notebook_reads_well(path):
     counts = [c["execution_count"] for c in code]
     assert None not in counts and counts == sorted(counts), "run every cell, top to bottom"
     for cell in code:
+        long = [line for line in "".join(cell["source"]).splitlines() if len(line) > 100]
+        assert not long, f"code lines over 100 characters scroll sideways in JupyterLab: {long}"
         for output in cell["outputs"]:
             assert output["output_type"] != "error", "".join(cell["source"])[:80]
             text = "".join(output.get("data", {}).get("text/plain", ""))
@@ -58,3 +60,11 @@ def test_finish_gives_widgets_a_static_form():
     assert bar["text/plain"] == "epoch 1/2: 100%|█████     | 5/10 [00:01<00:01, loss=0.5]"
     assert box["image/png"] == "iVBOR" and "image 0-9" in box["text/plain"] and view in box
     assert nb.metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb")), ids=lambda p: p.name)
+def test_student_edition_lines_fit(path):
+    nb = json.loads(path.read_text())
+    long = [line for cell in nb["cells"] if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines() if len(line) > 100]
+    assert not long, f"code lines over 100 characters scroll sideways in JupyterLab: {long}"
