@@ -15,7 +15,6 @@ solution) is tagged ``raises-exception``. ``python -m cnnlib exercises`` writes 
 """
 
 import copy
-import re
 import textwrap
 from pathlib import Path
 

@@ -144,4 +144,3 @@ class LeNet5(Sequential):
         if tuned:
             layers = fuse_layers(layers)
         super().__init__(*layers, input_grad=input_grad)
-        self.tuned = tuned

@@ -40,8 +40,8 @@ def cpu_seconds():
     try:
         cpus = {f"cpu{i}" for i in os.sched_getaffinity(0)}
         with open("/proc/stat") as stat:
-            ticks = sum(sum(int(line.split()[1:][i]) for i in BUSY_FIELDS)
-                        for line in stat if line.split(maxsplit=1)[0] in cpus)
+            rows = [line.split() for line in stat]
+        ticks = sum(int(row[1 + i]) for row in rows if row and row[0] in cpus for i in BUSY_FIELDS)
         return ticks / os.sysconf("SC_CLK_TCK"), time.process_time()
     except (OSError, AttributeError, ValueError, IndexError):
         return None

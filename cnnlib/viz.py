@@ -145,6 +145,23 @@ def plot_history(history, *, smooth=50):
     return fig
 
 
+def _draw_kernel_rows(axes, rows, limit, fontsize):
+    """Draw ``rows``, ``[(label or None, kernels (F, KH, KW))]``, into ``axes`` (rows x F) on the symmetric
+    scale ``±limit``: filter numbers above the first row, each label left of its row. Returns the last
+    image, for a colour bar."""
+    for r, (label, kernels) in enumerate(rows):
+        for f, kernel in enumerate(kernels):
+            ax = axes[r, f]
+            image = ax.imshow(kernel, cmap=DIVERGING, vmin=-limit, vmax=limit)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"filter {f}", fontsize=fontsize)
+            if f == 0 and label is not None:
+                ax.set_ylabel(label, fontsize=fontsize)
+    return image
+
+
 def plot_filters(w, channel=None, *, title=None):
     """Conv weights ``(F, C, KH, KW)`` as a grid on one symmetric diverging colour scale, with a colour bar.
 
@@ -164,16 +181,8 @@ def plot_filters(w, channel=None, *, title=None):
     cell = 0.9 if n_filters <= 8 else 0.72          # 16 filters stay under 13 inches (1,300 px) wide
     fig = Figure(figsize=(cell * n_filters + 1.2, cell * rows + 0.7), layout="constrained")
     axes = fig.subplots(rows, n_filters, squeeze=False)
-    for c in range(rows):
-        for f in range(n_filters):
-            ax = axes[c, f]
-            image = ax.imshow(w[f, c], cmap=DIVERGING, vmin=-limit, vmax=limit)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c == 0:
-                ax.set_title(f"filter {f}", fontsize=9)
-            if f == 0 and rows > 1:
-                ax.set_ylabel(f"in {c if channel is None else channel}", fontsize=9)
+    labels = [f"in {c if channel is None else channel}" if rows > 1 else None for c in range(rows)]
+    image = _draw_kernel_rows(axes, [(label, w[:, c]) for c, label in enumerate(labels)], limit, 9)
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     if title:
         fig.suptitle(title)
@@ -510,16 +519,7 @@ def plot_filter_sets(filter_sets, *, channel=0, title=None):
     limit = _symmetric_limit(sets.values())
     fig = Figure(figsize=(1.1 * n_filters + 2.2, 1.1 * len(sets) + 0.8), layout="constrained")
     axes = fig.subplots(len(sets), n_filters, squeeze=False)
-    for r, (label, w) in enumerate(sets.items()):
-        for f in range(n_filters):
-            ax = axes[r, f]
-            shown = ax.imshow(w[f, channel], cmap=DIVERGING, vmin=-limit, vmax=limit)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(f"filter {f}", fontsize=10)
-            if f == 0:
-                ax.set_ylabel(label, fontsize=10)
+    shown = _draw_kernel_rows(axes, [(label, w[:, channel]) for label, w in sets.items()], limit, 10)
     fig.colorbar(shown, ax=axes, shrink=0.9, label="weight")
     if title:
         fig.suptitle(title)
