@@ -670,8 +670,8 @@ def _check_grads(got, dout, x, w, stride, pad, where):
     _compare_lazy("db", db, ref_db, lambda: [
         (dout.mean(axis=(0, 2, 3)), "db is the SUM of dout over the batch and the positions, "
          "not the mean"),
-        (dout[0].sum(axis=(1, 2)), "db sums over every image of the batch, not only the first")
-        if n > 1 else (ref_db, "")], where)
+        *([(dout[0].sum(axis=(1, 2)), "db sums over every image of the batch, not only the "
+            "first")] if n > 1 else [])], where)
     _check_shape("dw", dw, ref_dw.shape, [
         ((n, *w.shape), "dw sums over the batch: every image adds its contribution to the same "
          "dw[f]")], where)
