@@ -489,7 +489,7 @@ def plot_full_convolution(delta, kernel, stride=1, window=(0, 0)):
     box.add_patch(Rectangle((q - 0.5, p - 0.5), kw, kh, fill=False, ec="C2", lw=3))
     products = []
     for (u, v), weight in np.ndenumerate(rotated):
-        box.text(q + v - 0.42, p + u - 0.42, f"×{weight:g}", ha="left", va="top", fontsize=7,
+        box.text(q + v - 0.42, p + u - 0.42, f"×{weight:g}", ha="left", va="top", fontsize=10,
                  color="C2", fontweight="bold", bbox=dict(fc="white", ec="none", pad=0.5))
         if padded[p + u, q + v] != 0:
             products.append(f"({padded[p + u, q + v]:g})×{weight:g}")
