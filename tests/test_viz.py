@@ -372,3 +372,12 @@ def test_plot_curve_panels_gives_each_panel_its_own_axis():
         viz.plot_curve_panels(x, {"p": {"bad": x[:3]}})
     with pytest.raises(ValueError, match="at least one"):
         viz.plot_curve_panels(x, {})
+
+
+def test_plot_receptive_field_squares_that_share_edges_stay_distinct():
+    fields = {"conv1": (10, 10, 5), "pool1": (10, 10, 6), "conv2": (6, 6, 14), "pool2": (6, 6, 16)}
+    ax = _image_axes(viz.plot_receptive_field(_digit()[0], fields))[0]
+    styles = {label: (p.get_linestyle(), p.get_zorder()) for label, p in zip(fields, ax.patches)}
+    for inner, outer in [("conv1", "pool1"), ("conv2", "pool2")]:      # each pair shares a corner
+        assert styles[inner][0] != styles[outer][0], "one solid, one dashed: both colours show"
+        assert styles[inner][1] > styles[outer][1], "the smaller square is drawn on top"
