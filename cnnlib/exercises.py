@@ -34,13 +34,39 @@ class ExerciseError(AssertionError):
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def _call(what, fn, *args, **kwargs):
-    """``fn(*args)``; a NotImplementedError becomes ExerciseError("... not written yet: hint")."""
+def _describe(value):
+    """How an argument of a check's call reads in a message: arrays by shape, others by repr."""
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>"
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, (bool, int, float, str, type(None), np.generic)):
+        text = repr(value)
+        if len(text) <= 40:
+            return text
+    return f"<{type(value).__name__}>"
+
+
+def _call(what, fn, *args, signature=None, **kwargs):
+    """``fn(*args, **kwargs)``; a NotImplementedError becomes ExerciseError("... not written yet:
+    hint"), and a TypeError raised by the call itself (a function or class whose parameters do
+    not match the exercise's) becomes an ExerciseError naming the expected call, ``signature``
+    (by default the call the check makes). A TypeError raised further inside the learner's code
+    is left alone: its traceback points at the learner's line."""
     try:
         return fn(*args, **kwargs)
     except NotImplementedError as err:
         hint = str(err) or "replace the raise NotImplementedError line with your code"
         raise ExerciseError(f"{what} is not written yet: {hint}") from None
+    except TypeError as err:
+        if err.__traceback__ is None or err.__traceback__.tb_next is not None:
+            raise                      # raised inside the learner's code, not by the call itself
+        if signature is None:
+            given = [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
+            signature = f"{getattr(fn, '__name__', what)}({', '.join(given)})"
+        raise ExerciseError(f"{what} cannot be called the way the exercise asks: the check calls "
+                            f"{signature}, and Python said: {err}. Keep the parameters the "
+                            f"exercise gives.") from None
 
 
 def _close(a, b):
@@ -343,6 +369,11 @@ def check_softmax_with_loss(cls):
         t = labels if np.ndim(labels) == 2 else np.eye(scores.shape[1])[labels]
         unscaled = [((p - t) * dout, "divide by the batch size N: the loss is the MEAN over "
                       "the batch")] if n > 1 else []
+        c = scores.shape[1]
+        if c != n:
+            unscaled.append(((p - t) * dout / c, f"divide by N = {n}, the batch size (rows), not "
+                             f"by C = {c}, the number of classes (columns): the loss is the mean "
+                             f"over the examples"))
         _compare("dscores", got, ref.backward(dout), unscaled + [
                   ((t - p) * dout / n, "the sign is flipped: the gradient is p - t, not t - p"),
                   ((p - t) / n, "multiply by dout (it is 1 at the end of the graph, not always)"),
@@ -357,6 +388,39 @@ def check_softmax_with_loss(cls):
     return cls
 
 
+def _same_with_nan(got, wrong):
+    """Whether ``got`` equals ``wrong`` where ``wrong`` is finite and is nan/inf where it is not."""
+    got, wrong = np.asarray(got, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
+    if got.shape != wrong.shape:
+        return False
+    finite = np.isfinite(wrong)
+    return bool(np.array_equal(np.isfinite(got), finite)
+                and (not finite.any() or rel_error(got[finite], wrong[finite]) < TOLERANCE))
+
+
+def _softmax_mistakes(v):
+    """``(wrong softmax of v, message)`` for the typical mistakes of a hand-written softmax."""
+    def normalised(e, keepdims=True):
+        return e / e.sum(axis=-1, keepdims=keepdims)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        wrong = [(normalised(np.exp(v)), "subtract each row's max before exp: np.exp of a score "
+                  "near 1000 overflows to inf, and inf / inf is nan")]
+        if v.ndim == 2:
+            wrong += [
+                (normalised(np.exp(v - v.max())), "use the max of each row, not of the whole "
+                 "batch (axis=-1, keepdims=True): a row whose scores are far below the batch's "
+                 "max underflows to exp(...) = 0 everywhere, and 0 / 0 is nan"),
+                (np.exp(v - v.max(axis=-1, keepdims=True))
+                 / np.exp(v - v.max(axis=-1, keepdims=True)).sum(axis=0, keepdims=True),
+                 "normalise each ROW (sum over the last axis, keepdims=True)")]
+            if v.shape[0] == v.shape[1]:
+                e = np.exp(v - v.max(axis=-1))
+                wrong.append((e / e.sum(axis=-1), "keep the row axis (keepdims=True) in max and "
+                              "sum: without it, a (N,) vector broadcasts along the rows and each "
+                              "COLUMN gets another row's max or sum"))
+    return wrong
+
+
 def check_softmax(fn):
     """Check a stable ``softmax(scores)`` over the last axis, for one row or a batch of rows."""
     cases = [(np.array([1.0, 2.0, 3.0]), "for the scores (1, 2, 3)"),
@@ -365,13 +429,19 @@ def check_softmax(fn):
               "for the batch [[1000, 1001], [-1000, -999]]"),
              (np.random.default_rng(5).standard_normal((4, 3)) * 5, "for a random (4, 3) batch")]
     for v, where in cases:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            got = _call("your softmax", fn, v.copy())
-            col = np.exp(v - v.max(axis=-1, keepdims=True))
-            by_column = col / col.sum(axis=0, keepdims=True)
-        _compare("softmax", got, softmax(v),
-                 [(by_column, "normalise each ROW (sum over the last axis, keepdims=True)")]
-                 if v.ndim == 2 else [], where)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            got = _call("your softmax", fn, v.copy(), signature="stable_softmax(scores)")
+        mistakes = _softmax_mistakes(v)
+        try:
+            finite = bool(np.all(np.isfinite(np.asarray(got, dtype=np.float64))))
+        except (TypeError, ValueError):
+            finite = True                      # not an array: _compare says so
+        if not finite:
+            for wrong, message in mistakes:
+                if _same_with_nan(got, wrong):
+                    raise ExerciseError(f"softmax {where} holds nan or inf: {message}")
+        _compare("softmax", got, softmax(v), [m for m in mistakes if np.all(np.isfinite(m[0]))],
+                 where)
     _correct("softmax is right and finite for large scores, row by row")
 
 
@@ -838,7 +908,8 @@ def _pool_cases():
 def check_max_pool_forward(fn):
     """Check ``fn(x, size=2, stride=None) -> out (N, C, OH, OW)``, max pooling by loops."""
     for x, size, stride, where in _pool_cases():
-        got = _call("your max_pool_forward", fn, x.copy(), size, stride)
+        got = _call("your max_pool_forward", fn, x.copy(), size, stride,
+                    signature="max_pool_forward(x, size, stride)")
         avg = pool.avg_pool2d_forward_naive(x, size, stride)
         _compare("out", got, pool.max_pool2d_forward_naive(x, size, stride),
                  [(avg, "that is the window's MEAN: max pooling takes its maximum")], where)
@@ -873,7 +944,8 @@ def check_max_pool_backward(fn):
             dout = rng.standard_normal(out.shape)
         got = _copy_checked("your max_pool_backward", dout,
                             lambda d: _call("your max_pool_backward", fn, d, x.copy(), size,
-                                            stride))
+                                            stride, signature="max_pool_backward(dout, x, "
+                                            "size, stride)"))
         expected = pool.max_pool2d_backward_naive(dout, x, size, stride)
         _compare("dx", got, expected, [
             (_all_max(dout, x, size, stride), "tie rule: a window with several equal maxima "
@@ -925,7 +997,8 @@ def check_routed_fraction(fn):
         x = rng.standard_normal(shape)
         out, cache = pool.max_pool2d_forward(x, size, stride)
         expected = np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out), cache)) / x.size
-        got = _call("your routed_fraction", fn, x.copy(), size, stride)
+        got = _call("your routed_fraction", fn, x.copy(), size, stride,
+                    signature="routed_fraction(x, size, stride)")
         where = f"for {size}x{size} windows, stride {stride}, x of shape {shape}"
         _compare("the fraction", got, expected,
                  [(1 / size ** 2, "1/size**2 holds only when windows tile the input; count the "
@@ -939,12 +1012,211 @@ def check_avg_pool_as_conv(fn):
     rng = np.random.default_rng(9)
     for x, where in [(POOL_X, "on the 4x4 example"),
                      (rng.standard_normal((3, 1, 6, 8)), "on a random (3, 1, 6, 8) batch")]:
-        got = _call("your avg_pool_as_conv", fn, x.copy())
+        got = _call("your avg_pool_as_conv", fn, x.copy(), signature="avg_pool_as_conv(x)")
         expected = pool.avg_pool2d_forward_naive(x)
         ones = conv.conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
         _compare("out", got, expected, [(ones, "the filter's weights must average: 1/4 each, "
                                          "not 1")], where)
     _correct("2x2 average pooling written as a convolution")
+
+
+# --- notebook 08: feature maps, favourite classes, knocking out a filter ---------------------
+
+def _tiny_net():
+    """conv (one 3x3 filter that passes the centre pixel, bias -0.5, pad 1) -> ReLU -> 2x2 max pool:
+    its maps are x - 0.5, then max(x - 0.5, 0), then the maximum of each 2x2 block."""
+    from .models import Sequential
+
+    conv_layer = layers.Conv2D(1, 1, 3, pad=1, dtype=np.float64, rng=np.random.default_rng(0))
+    conv_layer.params["W"][...] = 0
+    conv_layer.params["W"][0, 0, 1, 1] = 1
+    conv_layer.params["b"][...] = -0.5
+    return Sequential(("conv", conv_layer), ("relu", layers.ReLU()), ("pool", layers.MaxPool2D(2)))
+
+
+def _no_shortcut(model):
+    """``model`` with its ``activations`` method replaced by one that explains the exercise."""
+    def activations(*args, **kwargs):
+        raise ExerciseError("feature_maps should run the layers itself, one by one, in the order "
+                            "of model.layers; model.activations does that for every layer at "
+                            "once: it is what this exercise rebuilds, so don't call it")
+    model.activations = activations
+    return model
+
+
+def _feature_map_mistakes(outputs, x, name):
+    """``(wrong maps, message)`` for the typical mistakes when asking for layer ``name``."""
+    names = list(outputs)
+    k = names.index(name)
+    before = x if k == 0 else outputs[names[k - 1]]
+    before_what = "the input x itself" if k == 0 else f"the output of '{names[k - 1]}'"
+    wrong = [(before, f"one layer too early: that is {before_what}, what '{name}' receives; run "
+              f"the named layer too, then return its output")]
+    if k + 1 < len(names):
+        wrong.append((outputs[names[k + 1]], f"one layer too far: that is the output of "
+                      f"'{names[k + 1]}', the layer after '{name}'; return as soon as the named "
+                      f"layer has run"))
+    wrong += [(out, f"that is the output of layer '{other}', not of '{name}': compare each "
+               f"layer's name with layer_name") for other, out in outputs.items() if other != name]
+    expected = outputs[name]
+    wrong.append((expected[0], "keep the batch dimension: return (N, C, H, W), the maps of every "
+                  "image of x, not those of the first image alone"))
+    if len(x) > 1:
+        wrong.append((np.broadcast_to(expected[:1], expected.shape),
+                      "every image got the maps of image 0: run the whole batch x through the "
+                      "layers"))
+    return wrong
+
+
+def check_feature_maps(fn):
+    """Check ``fn(model, x, layer_name) -> maps``: the output of the layer called ``layer_name``
+    when the batch ``x`` runs through ``model.layers`` in order, shaped ``(N, C, H, W)``."""
+    from .models import LeNet5
+
+    rng = np.random.default_rng(10)
+    tiny_x = (np.arange(16, dtype=np.float64) / 16).reshape(1, 1, 4, 4)
+    lenet_x = rng.random((3, 1, 28, 28))
+    cases = [(_tiny_net, tiny_x, ["conv", "relu", "pool"],
+              "on a tiny net (conv that passes the centre pixel with bias -0.5, so its map is "
+              "x - 0.5; ReLU; 2x2 max pool) and one 4x4 image"),
+             (lambda: LeNet5(dtype=np.float64, rng=np.random.default_rng(0)), lenet_x,
+              ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"],
+              "on a LeNet5 (random weights) and a batch of 3 random images"),
+             (lambda: LeNet5(dtype=np.float64, rng=np.random.default_rng(1)), lenet_x[1:2],
+              ["relu2"], "on a LeNet5 and a batch of ONE image")]
+    for build, x, names, where in cases:
+        model = build()
+        outputs = type(model).activations(model, x)
+        _no_shortcut(model)
+        for name in names:
+            given = x.copy()
+            got = _call("your feature_maps", fn, model, given, name,
+                        signature=f"feature_maps(model, x, {name!r})")
+            if not np.array_equal(given, x):
+                raise ExerciseError("feature_maps changed the images x it was given: feed each "
+                                    "layer's output to the next in a new variable")
+            expected = outputs[name]
+            try:
+                got_shape = np.shape(got)
+            except (TypeError, ValueError):
+                got_shape = None
+            call = f"feature_maps(model, x, {name!r})"
+            if got_shape is not None and len(got_shape) == 4 and \
+                    got_shape[1:] == expected.shape[1:] and got_shape[0] != len(x):
+                raise ExerciseError(f"{call} {where}: expected the maps of the {len(x)} images "
+                                    f"of x, got {got_shape[0]}: did you run another array than "
+                                    f"x (a global such as x_test?) through the layers?")
+            mistakes = _feature_map_mistakes(outputs, x, name)
+            if got_shape == expected.shape and len(x) > 1 and not _close(got, expected):
+                for wrong, message in mistakes:
+                    if _close(got, wrong):
+                        raise ExerciseError(f"{call} {where}: {message}")
+                for i in range(len(x)):
+                    for j in range(len(x)):
+                        if i != j and _close(np.asarray(got)[i], expected[j]):
+                            raise ExerciseError(f"{call} {where}: maps[{i}] are those of image "
+                                                f"{j}: keep the images in the order of x")
+            _compare(call, got, expected, mistakes, where)
+    _correct("feature_maps returns each named layer's output for the whole batch, as "
+             "Sequential.activations does")
+
+
+def _favourite_reference(strength, labels):
+    means = np.stack([strength[labels == k].mean(axis=0) for k in range(10)])
+    return means.argmax(axis=0)
+
+
+def check_favourite_class(fn):
+    """Check ``fn(strength, labels) -> classes (C,)``: for every channel, the digit class whose
+    images have the highest MEAN strength. strength ``(N, C)``, labels ints ``(N,)`` in 0..9."""
+    fixed_labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 3, 4, 5, 6, 7, 8, 9])
+    fixed_strength = np.array([[5, 0, 0, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+                               [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 1, 1, 1, 1, 1]],
+                              dtype=np.float64).T
+    rng = np.random.default_rng(11)
+    labels = rng.choice(10, size=300, p=np.linspace(1, 3, 10) / np.linspace(1, 3, 10).sum())
+    strength = rng.random((300, 16)) + 0.3 * (labels[:, None] == rng.integers(0, 10, 16))
+    strength[rng.integers(0, 300, 16), np.arange(16)] += 5          # a few outliers
+    cases = [(fixed_strength, fixed_labels, "on the fixed case of 18 images, 2 channels: in "
+              "channel 0 the three 0s have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 "
+              "each, every other digit 0 (the best mean is class 1's)"),
+             (strength, labels, "on random strengths of 300 images, 16 channels, classes of "
+              "unequal size")]
+    for s, y, where in cases:
+        got = _call("your favourite_class", fn, s.copy(), y.copy(),
+                    signature="favourite_class(strength, labels)")
+        sums = np.stack([s[y == k].sum(axis=0) for k in range(10)])
+        maxes = np.stack([s[y == k].max(axis=0) for k in range(10)])
+        means = np.stack([s[y == k].mean(axis=0) for k in range(10)])
+        _compare("the favourite classes", got, _favourite_reference(s, y), [
+            (sums.argmax(axis=0), "use each class's MEAN strength, not its sum: a class with more "
+             "images would win just by being frequent"),
+            (maxes.argmax(axis=0), "use each class's MEAN strength, not its single strongest "
+             "image: one outlier would decide"),
+            (y[s.argmax(axis=0)], "that is the label of each channel's single strongest image: "
+             "average over all the images of each class instead"),
+            (means.argmax(axis=1), "that is, for each class, its favourite CHANNEL: the question "
+             "asks, for each channel, the class (argmax over the classes, axis 0 of a (10, C) "
+             "table)"),
+            (means.argmin(axis=0), "that is the class with the LOWEST mean: use argmax")], where)
+    _correct("the class with the highest mean strength, for every channel")
+
+
+def _knocked_out(model, f, keep_bias=False):
+    damaged = copy.deepcopy(model)
+    damaged.params["conv1.W"][f] = 0
+    if not keep_bias:
+        damaged.params["conv1.b"][f] = 0
+    return damaged
+
+
+def check_knockout(fn, model, x, y):
+    """Check ``fn(model, x, y, f) -> drop``: the test accuracy of ``model`` on ``x, y`` minus that
+    of a copy whose conv1 filter ``f`` (weights and bias) is zero, in percentage points; ``model``
+    must be left unchanged. Tried with filter 0 on all of ``x`` and filter 1 on its first 300."""
+    from .training import evaluate
+
+    before = {name: param.copy() for name, param in model.params.items()}
+    for f, n in [(0, len(x)), (1, min(300, len(x)))]:
+        xs, ys = x[:n], y[:n]
+        got = _call("your accuracy_drop", fn, model, xs, ys, f,
+                    signature=f"accuracy_drop(model, x, y, {f})")
+        changed = [name for name, param in model.params.items()
+                   if not np.array_equal(param, before[name])]
+        if changed:
+            for name in changed:
+                model.params[name][...] = before[name]
+            raise ExerciseError(f"accuracy_drop changed the model it was given ({', '.join(changed)}"
+                                f"; restored now): damage a copy (copy.deepcopy(model)), the "
+                                f"caller still needs the original")
+        base = evaluate(model, xs, ys)
+        expected = 100 * (base - evaluate(_knocked_out(model, f), xs, ys))
+        where = f"for filter {f} on {n} images"
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            _compare("the drop", got, expected, where=where)     # says what it got instead
+        if _close(got, expected):
+            continue
+        def drop_of(other, keep_bias=False):
+            return 100 * (base - evaluate(_knocked_out(model, other, keep_bias), xs, ys))
+        mistakes = [(lambda: 0.0, "0 points: knocking out a filter changes some predictions; did "
+                     "you evaluate the same (undamaged or damaged) model twice?"),
+                    (lambda: expected / 100, "give the drop in percentage POINTS: 100 * "
+                     "(accuracy before - accuracy after)"),
+                    (lambda: -expected, "accuracy BEFORE minus accuracy after: a damaged model "
+                     "that does worse has a positive drop"),
+                    (lambda: drop_of(f, keep_bias=True), "set the filter's bias to zero too "
+                     "(params['conv1.b'][f]): with only its weights zeroed the filter still adds "
+                     "its bias everywhere")]
+        mistakes += [(lambda other=other: drop_of(other), f"that is the drop for filter {other}: "
+                      f"knock out filter f = {f}, the argument")
+                     for other in range(model.params["conv1.W"].shape[0]) if other != f]
+        for wrong, message in mistakes:          # computed one at a time: each costs evaluations
+            if _close(got, wrong()):
+                raise ExerciseError(f"the drop {where}: {message}")
+        _compare("the drop", got, expected, where=where)
+    _correct("the accuracy drop in points when one conv1 filter is knocked out, model untouched")
 
 
 # --- the student edition -----------------------------------------------------------------------

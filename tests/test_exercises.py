@@ -1,6 +1,9 @@
 """Every checker accepts cnnlib's reference and rejects a stub, zeros, a transposed or unsummed
 answer and its exercise's typical mistake, each with a message that names the mistake."""
 
+import copy
+import functools
+
 import numpy as np
 import pytest
 
@@ -270,6 +273,76 @@ def dw_im2col(rows="transpose", product="D.T @ cols", shape=True):
 def reference_dw(dout, x, kh, kw, stride=1, pad=0):
     w = np.zeros((dout.shape[1], x.shape[1], kh, kw))
     return conv.conv2d_backward_naive(dout, x, w, stride, pad)[1]
+def batch_max_softmax(v):
+    e = np.exp(v - v.max())
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_without_keepdims(v):
+    e = np.exp(v - v.max(axis=-1))
+    return e / e.sum(axis=-1)
+
+
+def deep_type_error(v):
+    return "scores: " + v           # a TypeError inside the learner's code, not in the call
+
+
+# --- notebook 08 ---------------------------------------------------------------------------------
+
+def feature_maps(model, x, layer_name):
+    for name, layer_ in model.layers.items():
+        x = layer_.forward(x)
+        if name == layer_name:
+            return x
+
+
+def maps_of(offset):
+    """The maps of the layer ``offset`` places away from the one asked for (-1: the one before)."""
+    def wrong(model, x, layer_name):
+        names = list(model.layers)
+        k = names.index(layer_name) + offset
+        return x if k < 0 else feature_maps(model, x, names[min(k, len(names) - 1)])
+    return wrong
+
+
+def two_layers_back(model, x, layer_name):
+    names = list(model.layers)
+    k = names.index(layer_name)
+    return feature_maps(model, x, names[k - 2] if k >= 2 else layer_name)
+
+
+def favourite(strength, labels, reduce=np.mean, axis=0):
+    table = np.stack([reduce(strength[labels == k], axis=0) for k in range(10)])
+    return table.argmax(axis=axis)
+
+
+@functools.lru_cache(maxsize=None)
+def trained_lenet():
+    from cnnlib.datasets import DATA_ROOT, load_mnist
+    from cnnlib.models import LeNet5
+    from cnnlib.training import load_params
+
+    model = LeNet5()
+    load_params(model, DATA_ROOT / "lenet5_mnist.npz")
+    (_, _), (x_test, y_test) = load_mnist()
+    return model, x_test[:500], y_test[:500]
+
+
+def check_knockout(fn):
+    """check_knockout on the shipped LeNet-5 and 500 test digits (filter 0 drops them 2.4 points)."""
+    return exercises.check_knockout(fn, *trained_lenet())
+
+
+def accuracy_drop(model, x, y, f, *, keep_bias=False, scale=100, in_place=False, filter_=None):
+    from cnnlib.training import evaluate
+
+    damaged = model if in_place else copy.deepcopy(model)
+    before = evaluate(model, x, y)
+    f = f if filter_ is None else filter_
+    damaged.params["conv1.W"][f] = 0
+    if not keep_bias:
+        damaged.params["conv1.b"][f] = 0
+    return scale * (before - evaluate(damaged, x, y))
 
 
 REFERENCES = [
@@ -295,6 +368,9 @@ REFERENCES = [
     (exercises.check_max_pool_backward, pool.max_pool2d_backward_naive),
     (exercises.check_routed_fraction, routed),
     (exercises.check_avg_pool_as_conv, avg_conv(0.25)),
+    (exercises.check_feature_maps, feature_maps),
+    (exercises.check_favourite_class, favourite),
+    (check_knockout, accuracy_drop),
 ]
 
 WRONG = [
@@ -402,10 +478,6 @@ WRONG = [
      "got (3,)"),
     (exercises.check_softmax, stub, "your softmax is not written yet"),
     (exercises.check_softmax, lambda v: np.zeros_like(v), "is all zeros"),
-    (exercises.check_softmax, lambda v: np.exp(v) / np.exp(v).sum(axis=-1, keepdims=True),
-     "softmax for the scores (1000, 1001, 1002) holds nan or inf"),
-    (exercises.check_softmax, lambda v: np.exp(v - v.max()) / np.exp(v - v.max()).sum(
-        axis=-1, keepdims=True), "for the batch [[1000, 1001], [-1000, -999]] holds nan or inf"),
     (exercises.check_softmax, column_softmax, "normalise each ROW"),
     (exercises.check_softmax, lambda v: softmax(v).T,
      "softmax for the batch [[1000, 1001], [-1000, -999]] is transposed"),
@@ -583,6 +655,81 @@ WRONG = [
     (exercises.check_avg_pool_as_conv, avg_conv(1.0), "1/4 each, not 1"),
     (exercises.check_avg_pool_as_conv, lambda x: avg_conv(0.25)(x).transpose(0, 1, 3, 2),
      "out on the 4x4 example is transposed"),
+    # notebook 02: the mistakes a review asked to name, and calls with the wrong parameters
+    (exercises.check_softmax, lambda v: np.exp(v) / np.exp(v).sum(axis=-1, keepdims=True),
+     "softmax for the scores (1000, 1001, 1002) holds nan or inf: subtract each row's max "
+     "before exp"),
+    (exercises.check_softmax, batch_max_softmax,
+     "for the batch [[1000, 1001], [-1000, -999]] holds nan or inf: use the max of each row, not "
+     "of the whole batch"),
+    (exercises.check_softmax, softmax_without_keepdims, "keep the row axis (keepdims=True)"),
+    (exercises.check_softmax, lambda scores, axis: softmax(scores),
+     "your softmax cannot be called the way the exercise asks: the check calls "
+     "stable_softmax(scores), and Python said: <lambda>() missing 1 required positional "
+     "argument: 'axis'"),
+    (exercises.check_softmax_with_loss,
+     softmax_backward(lambda p, t, d, n: (p - t) * d / p.shape[1]),
+     "divide by N = 1, the batch size (rows), not by C = 3, the number of classes"),
+    (exercises.check_relu, type("NeedsSize", (layers.ReLU,), {"__init__": lambda self, size: None}),
+     "ReLU(...) cannot be called the way the exercise asks: the check calls NeedsSize()"),
+    (exercises.check_affine, type("NoRng", (layers.Affine,), {
+        "__init__": lambda self, d_in, d_out: layers.Affine.__init__(self, d_in, d_out)}),
+     "the check calls NoRng(2, 3, dtype=float64, rng=<Generator>)"),
+    (exercises.check_max_pool_backward, lambda dout, x: np.zeros_like(x),
+     "the check calls max_pool_backward(dout, x, size, stride), and Python said"),
+    (exercises.check_routed_fraction, lambda x: 0.25, "routed_fraction(x, size, stride)"),
+    # notebook 08
+    (exercises.check_feature_maps, stub, "your feature_maps is not written yet: the hint"),
+    (exercises.check_feature_maps, lambda m, x, n: 0 * feature_maps(m, x, n),
+     "feature_maps(model, x, 'conv') on a tiny net (conv that passes the centre pixel with bias "
+     "-0.5, so its map is x - 0.5; ReLU; 2x2 max pool) and one 4x4 image is all zeros"),
+    (exercises.check_feature_maps, maps_of(-1), "one layer too early: that is the input x itself"),
+    (exercises.check_feature_maps, maps_of(+1),
+     "one layer too far: that is the output of 'relu', the layer after 'conv'"),
+    (exercises.check_feature_maps, two_layers_back,
+     "feature_maps(model, x, 'pool') on a tiny net (conv that passes the centre pixel with bias "
+     "-0.5, so its map is x - 0.5; ReLU; 2x2 max pool) and one 4x4 image: that is the output of "
+     "layer 'conv', not of 'pool'"),
+    (exercises.check_feature_maps, lambda m, x, n: feature_maps(m, x, n)[0],
+     "keep the batch dimension: return (N, C, H, W)"),
+    (exercises.check_feature_maps, lambda m, x, n: feature_maps(m, x, n).swapaxes(-1, -2),
+     "feature_maps(model, x, 'conv') on a tiny net (conv that passes the centre pixel with bias "
+     "-0.5, so its map is x - 0.5; ReLU; 2x2 max pool) and one 4x4 image is transposed"),
+    (exercises.check_feature_maps, lambda m, x, n: feature_maps(m, np.repeat(x[:1], len(x), 0), n),
+     "feature_maps(model, x, 'conv1') on a LeNet5 (random weights) and a batch of 3 random "
+     "images: every image got the maps of image 0"),
+    (exercises.check_feature_maps, lambda m, x, n: feature_maps(m, x[::-1].copy(), n),
+     "maps[0] are those of image 2: keep the images in the order of x"),
+    (exercises.check_feature_maps, lambda m, x, n: feature_maps(m, x[:1], n),
+     "expected the maps of the 3 images of x, got 1: did you run another array than x"),
+    (exercises.check_feature_maps, lambda m, x, n: m.activations(x)[n],
+     "model.activations does that for every layer at once: it is what this exercise rebuilds"),
+    (exercises.check_favourite_class, stub, "your favourite_class is not written yet"),
+    (exercises.check_favourite_class, lambda s, y: np.zeros(s.shape[1], dtype=int),
+     "the favourite classes on the fixed case of 18 images, 2 channels: in channel 0 the three 0s "
+     "have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 each, every other digit 0 (the best "
+     "mean is class 1's) is all zeros"),
+    (exercises.check_favourite_class, functools.partial(favourite, reduce=np.sum),
+     "use each class's MEAN strength, not its sum"),
+    (exercises.check_favourite_class, functools.partial(favourite, reduce=np.max),
+     "not its single strongest image"),
+    (exercises.check_favourite_class, functools.partial(favourite, axis=1),
+     "that is, for each class, its favourite CHANNEL"),
+    (exercises.check_favourite_class, lambda s, y: favourite(-s, y), "the LOWEST mean"),
+    (check_knockout, stub, "your accuracy_drop is not written yet"),
+    (check_knockout, lambda m, x, y, f: 0.0, "the drop for filter 0 on 500 images: 0 points"),
+    (check_knockout, functools.partial(accuracy_drop, scale=1), "in percentage POINTS"),
+    (check_knockout, functools.partial(accuracy_drop, scale=-100),
+     "accuracy BEFORE minus accuracy after"),
+    (check_knockout, functools.partial(accuracy_drop, keep_bias=True),
+     "set the filter's bias to zero too"),
+    (check_knockout, functools.partial(accuracy_drop, in_place=True),
+     "accuracy_drop changed the model it was given (conv1.W, conv1.b; restored now)"),
+    (check_knockout, functools.partial(accuracy_drop, filter_=0),
+     "the drop for filter 1 on 300 images: that is the drop for filter 0"),
+    (check_knockout, lambda m, x, y, f: None, "the drop is None for filter 0 on 500 images"),
+    (check_knockout, lambda m, x, y, f: np.zeros(3), "the drop has the wrong shape"),
+    (check_knockout, lambda m, x, y: 1.0, "the check calls accuracy_drop(model, x, y, 0)"),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
@@ -609,11 +756,24 @@ def test_checker_names_the_mistake(capsys, checker, wrong, message):
     assert "correct:" not in capsys.readouterr().out
 
 
+def test_a_type_error_inside_the_learners_code_is_not_masked():
+    with pytest.raises(TypeError, match="did not contain a loop"):
+        exercises.check_softmax(deep_type_error)
+
+
+def test_the_knockout_check_leaves_the_model_as_it_was():
+    model, x, y = trained_lenet()
+    before = {name: param.copy() for name, param in model.params.items()}
+    with pytest.raises(ExerciseError):
+        check_knockout(functools.partial(accuracy_drop, in_place=True))
+    assert all(np.array_equal(model.params[name], before[name]) for name in before)
+
+
 def test_every_checker_is_tested_with_a_stub_and_zeros():
     checkers = {name for name in dir(exercises) if name.startswith("check_")}
     assert checkers == {c.__name__ for c, _ in REFERENCES}
     for name in checkers:
         messages = [m for c, _, m in WRONG if c.__name__ == name]
         assert any("not written yet" in m for m in messages), name
-        assert any("zeros" in m for m in messages), name
+        assert any("zeros" in m or "0 points" in m for m in messages), name   # a scalar: 0
         assert len(messages) >= 4, name
