@@ -681,7 +681,8 @@ def _title_true_pred(ax, label, pred, name):
     parts = ([f"true {name(int(label))}"] if label is not None else []) + \
         ([f"pred {name(int(pred))}"] if pred is not None else [])
     wrong = label is not None and pred is not None and int(label) != int(pred)
-    ax.set_title(" / ".join(parts), fontsize=8, color=WRONG if wrong else "black")
+    text = " / ".join(parts) if sum(map(len, parts)) <= 18 else "\n".join(parts)   # long class names
+    ax.set_title(text, fontsize=8, color=WRONG if wrong else "black")
 
 
 def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, ncols=6, title=None):
@@ -689,9 +690,10 @@ def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, nc
 
     images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; maps: ``(N, H, W)``, e.g. from
     :func:`cnnlib.interpret.saliency`; labels, preds: ``(N,)`` or None (titles "true 7 / pred 1",
-    wrong predictions in red). Each map is divided by its own maximum, so its colours run from 0
-    (transparent) to 1 (dark red): they show where an image's gradient is large, not how large
-    it is compared with another image's.
+    wrong predictions in red; long class names on two lines). Each map is divided by its own
+    maximum, so its colours run from 0 (transparent) to 1 (dark red): they show where an image's
+    gradient is large, not how large it is compared with another image's. The image's outline
+    (half its intensity range) is drawn over the map.
     """
     images = _as_images(images)
     maps = np.asarray(maps, dtype=float)
@@ -710,6 +712,9 @@ def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, nc
         bottom.imshow(images[i], cmap="gray_r", alpha=0.25)
         scaled = maps[i] / (maps[i].max() or 1.0)
         shown = bottom.imshow(np.ma.masked_less(scaled, 0.02), cmap="Reds", vmin=0, vmax=1, alpha=0.9)
+        if images[i].max() > images[i].min():
+            bottom.contour(images[i], levels=[0.5 * (float(images[i].min()) + float(images[i].max()))],
+                           colors="black", linewidths=0.6)
         bottom.set_title("saliency", fontsize=8)
     fig.colorbar(shown, ax=grid, shrink=0.6, label="|gradient| / its maximum")
     if title:
