@@ -180,6 +180,7 @@ def fgsm(model, x, y, epsilon, *, batch_size=500):
     of at most ``epsilon`` per pixel. Needs ``model.input_grad``.
     """
     epsilon = _check_epsilon(epsilon)
+    x = _check_images("x", x)
     signs = loss_gradient_sign(model, x, y, batch_size=batch_size)
     return np.clip(x + x.dtype.type(epsilon) * signs, 0, 1).astype(x.dtype, copy=False)
 
