@@ -1217,6 +1217,140 @@ def check_knockout(fn, model, x, y):
                 raise ExerciseError(f"the drop {where}: {message}")
         _compare("the drop", got, expected, where=where)
     _correct("the accuracy drop in points when one conv1 filter is knocked out, model untouched")
+# --- notebook 10: what the network sees --------------------------------------------------------
+
+
+def _small_models():
+    """A linear model on 1x4x4 images whose weights a learner can read, and a small float64
+    conv net on 2x8x8 images; both built with ``input_grad=True``."""
+    from .models import Sequential
+
+    linear = Sequential(("fc", layers.Affine(16, 2, dtype=np.float64,
+                                             rng=np.random.default_rng(0))), input_grad=True)
+    linear.params["fc.W"][:] = np.stack([np.linspace(-1, 1, 16),
+                                              0.3 + np.linspace(1, -1, 16) ** 3], 1)
+    linear.params["fc.b"][:] = [0.5, -0.5]
+    rng = np.random.default_rng(10)
+    conv_net = Sequential(("conv", layers.Conv2D(2, 3, 3, pad=1, dtype=np.float64, rng=rng)),
+                          ("relu", layers.ReLU()), ("pool", layers.MaxPool2D(2)),
+                          ("fc", layers.Affine(48, 5, dtype=np.float64, rng=rng)), input_grad=True)
+    conv_net.params["conv.b"][:] = [0.1, 0.0, -0.1]
+    return linear, conv_net
+
+
+def _class_score_grad(model, x, classes):
+    out = model.forward(x)
+    dscores = np.zeros_like(out)
+    dscores[np.arange(len(x)), classes] = 1
+    return model.backward_from_scores(dscores)
+
+
+def _loss_grad(model, x, y):
+    model.loss(x, y)
+    return model.backward()
+
+
+def _unchanged(name, x, fn):
+    """``fn(copy of x)``; raise if it changed the images it was given."""
+    given = x.copy()
+    result = fn(given)
+    if not np.array_equal(given, x):
+        raise ExerciseError(f"{name} changed x in place: compute new images (e.g. x + ...), the "
+                            f"caller still needs the originals")
+    return result
+
+
+def check_saliency(fn):
+    """Exercise: ``fn(model, x, target) -> (N, H, W)``, ``max over channels of |d score / d x|``
+    for each image's ``target`` class (the score before softmax)."""
+    from .interpret import saliency
+
+    linear, conv_net = _small_models()
+    rng = np.random.default_rng(11)
+    x_linear = rng.random((3, 1, 4, 4))
+    x_conv = rng.random((4, 2, 8, 8))
+    cases = [(linear, x_linear, np.array([0, 1, 0]), "on a linear model (score = w . x + b), "
+              "where the saliency of class c is |w_c|, the class's weights"),
+             (conv_net, x_conv, np.array([3, 0, 4, 1]), "on a small conv net with 2 input "
+              "channels, 4 images")]
+    for model, x, target, where in cases:
+        expected = saliency(model, x, target)
+        got = _unchanged("your saliency", x,
+                         lambda v: _call("your saliency", fn, model, v, target.copy()))
+        if got is not None and np.shape(got) == x.shape:
+            raise ExerciseError(f"the saliency map has the shape of x {x.shape} {where}: reduce the "
+                                f"channel axis with .max(axis=1) to get one map (N, H, W)")
+        grad = _class_score_grad(model, x, target)
+        predicted = model.forward(x).argmax(axis=1)
+        loss_grad = np.abs(_loss_grad(model, x, target)).max(axis=1)
+        ones = model.backward_from_scores(np.ones_like(model.forward(x)))
+        mistakes = [
+            (grad.max(axis=1), "take the absolute value |d score / d x| (np.abs) before the max: "
+             "a pixel that lowers the score matters as much as one that raises it"),
+            (loss_grad, "that is the gradient of the LOSS; a saliency map uses the class SCORE: "
+             "model.forward(x), then model.backward_from_scores(dscores) with dscores one-hot "
+             "(1 at each image's target class)"),
+            (loss_grad * len(x), "that is the gradient of the LOSS; a saliency map uses the class "
+             "SCORE: backward_from_scores with a one-hot dscores"),
+            (np.abs(ones).max(axis=1), "dscores must be one-hot: 1 at the target class only, 0 "
+             "elsewhere (ones everywhere give the gradient of the SUM of all scores)"),
+            (np.abs(grad).sum(axis=1), "take the MAX over the channel axis (axis 1), not the sum"),
+            (np.abs(grad).mean(axis=1), "take the MAX over the channel axis (axis 1), not the "
+             "mean")]
+        if np.any(predicted != target):
+            mistakes.append((np.abs(_class_score_grad(model, x, predicted)).max(axis=1),
+                             "use the score of each image's TARGET class (the argument target), "
+                             "not the predicted class"))
+        _compare("the saliency map", got, expected, mistakes, where)
+    # against the numerical gradient of the class score, for one image
+    x, target = x_conv[:1].copy(), np.array([2])
+    numeric = numerical_gradient(lambda v: conv_net.forward(v)[0, 2], x)
+    _compare("the saliency map", fn(conv_net, x.copy(), target), np.abs(numeric).max(axis=1),
+             where="against the numerical gradient of the class score")
+    _correct("saliency = max over channels of |d score / d x|, as cnnlib and the numerical "
+             "gradient")
+
+
+def check_fgsm(fn):
+    """Exercise: ``fn(model, x, y, epsilon) -> clip(x + epsilon * sign(dL/dx), 0, 1)``, the
+    fast gradient sign method with the softmax cross-entropy loss L of the labels y."""
+    from .interpret import fgsm
+
+    linear, conv_net = _small_models()
+    rng = np.random.default_rng(12)
+    x_linear = np.full((2, 1, 4, 4), 0.5)
+    x_linear[:, 0, 0] = [0.0, 1.0, 0.05, 0.95]          # pixels at or near the ends of [0, 1]
+    x_conv = rng.random((4, 2, 8, 8))
+    cases = [(linear, x_linear, np.array([0, 1]), 0.1,
+              "on a linear model with two classes, where sign(dL/dx) = sign(w_other - w_true), "
+              "epsilon = 0.1"),
+             (conv_net, x_conv, np.array([3, 0, 4, 1]), 0.0, "with epsilon = 0 (x must come back "
+              "unchanged)"),
+             (conv_net, x_conv, np.array([3, 0, 4, 1]), 0.2, "on a small conv net, epsilon = 0.2")]
+    for model, x, y, epsilon, where in cases:
+        expected = fgsm(model, x, y, epsilon)
+        got = _unchanged("your fgsm", x, lambda v: _call("your fgsm", fn, model, v, y.copy(),
+                                                         epsilon))
+        grad = _loss_grad(model, x, y)
+        score = np.sign(_class_score_grad(model, x, y))
+        mistakes = [
+            (np.clip(x - epsilon * np.sign(grad), 0, 1), "you moved DOWN the loss (x - epsilon * "
+             "sign): an attack ADDS epsilon * sign(dL/dx), so that the loss grows"),
+            (x + epsilon * np.sign(grad), "clip the result to [0, 1] (np.clip): pixels must stay "
+             "valid intensities"),
+            (np.clip(x + epsilon * grad, 0, 1), "use the SIGN of the gradient (np.sign): every "
+             "pixel moves by exactly epsilon"),
+            (np.clip(x + epsilon * score, 0, 1), "that follows the gradient of the true class's "
+             "SCORE, which makes the class MORE likely; use the gradient of the LOSS: "
+             "model.loss(x, y), then model.backward()"),
+            (np.clip(x - epsilon * score, 0, 1), "that follows minus the gradient of the true "
+             "class's score; FGSM uses the gradient of the LOSS, which also pushes the other "
+             "classes up: model.loss(x, y), then model.backward()"),
+            (x, "the images came back unchanged: add epsilon * sign(dL/dx)")]
+        if epsilon == 0:
+            mistakes = []
+        _compare("the adversarial images", got, expected, mistakes, where)
+    _correct("fgsm = clip(x + epsilon * sign(dL/dx), 0, 1), as cnnlib")
 
 
 # --- the student edition -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pytest
 
-from cnnlib import conv, exercises, graph, layers, pool
+from cnnlib import conv, exercises, graph, interpret, layers, pool
 from cnnlib.exercises import ExerciseError
 from cnnlib.functions import softmax
 
@@ -273,6 +273,8 @@ def dw_im2col(rows="transpose", product="D.T @ cols", shape=True):
 def reference_dw(dout, x, kh, kw, stride=1, pad=0):
     w = np.zeros((dout.shape[1], x.shape[1], kh, kw))
     return conv.conv2d_backward_naive(dout, x, w, stride, pad)[1]
+
+
 def batch_max_softmax(v):
     e = np.exp(v - v.max())
     return e / e.sum(axis=-1, keepdims=True)
@@ -735,6 +737,81 @@ WRONG = [
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
 RETURN_THE_FUNCTION = {exercises.check_conv_forward_naive, exercises.check_im2col,
                        exercises.check_conv_backward_naive, exercises.check_col2im}
+
+
+# --- notebook 10: what the network sees -----------------------------------------------------------
+
+def score_grad(model, x, classes):
+    out = model.forward(x)
+    dscores = np.zeros_like(out)
+    dscores[np.arange(len(x)), classes] = 1
+    return model.backward_from_scores(dscores)
+
+
+def loss_grad(model, x, y):
+    model.loss(x, y)
+    return model.backward()
+
+
+def fgsm_with(direction):
+    """An FGSM answer that moves x by epsilon * direction(model, x, y), clipped or not."""
+    def fgsm(model, x, y, epsilon, clip=True):
+        moved = x + epsilon * direction(model, x, y)
+        return np.clip(moved, 0, 1) if clip else moved
+    return fgsm
+
+
+def fgsm_in_place(model, x, y, epsilon):
+    x += epsilon * np.sign(loss_grad(model, x, y))
+    return np.clip(x, 0, 1, out=x)
+
+
+REFERENCES += [
+    (exercises.check_saliency, interpret.saliency),
+    (exercises.check_fgsm, interpret.fgsm),
+]
+
+WRONG += [
+    (exercises.check_saliency, stub, "your saliency is not written yet: the hint"),
+    (exercises.check_saliency, lambda m, x, t: np.zeros((len(x),) + x.shape[2:]),
+     "the saliency map on a linear model (score = w . x + b), where the saliency of class c is "
+     "|w_c|, the class's weights is all zeros"),
+    (exercises.check_saliency, lambda m, x, t: score_grad(m, x, t).max(axis=1),
+     "take the absolute value |d score / d x| (np.abs) before the max"),
+    (exercises.check_saliency, lambda m, x, t: np.abs(loss_grad(m, x, t)).max(axis=1),
+     "that is the gradient of the LOSS; a saliency map uses the class SCORE"),
+    (exercises.check_saliency, lambda m, x, t: np.abs(
+        m.backward_from_scores(np.ones_like(m.forward(x)))).max(axis=1),
+     "dscores must be one-hot: 1 at the target class only"),
+    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)).sum(axis=1),
+     "with 2 input channels, 4 images: take the MAX over the channel axis (axis 1), not the sum"),
+    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)),
+     "the saliency map has the shape of x (3, 1, 4, 4)"),
+    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)).max(axis=1).sum(axis=0),
+     "the saliency map has the wrong shape on a linear model (score = w . x + b), where the "
+     "saliency of class c is |w_c|, the class's weights: expected (3, 4, 4), got (4, 4)"),
+    (exercises.check_saliency, lambda m, x, t: np.abs(
+        score_grad(m, x, m.forward(x).argmax(axis=1))).max(axis=1),
+     "use the score of each image's TARGET class"),
+    (exercises.check_fgsm, stub, "your fgsm is not written yet: the hint"),
+    (exercises.check_fgsm, lambda m, x, y, e: np.zeros_like(x),
+     "the adversarial images on a linear model with two classes, where sign(dL/dx) = "
+     "sign(w_other - w_true), epsilon = 0.1 is all zeros"),
+    (exercises.check_fgsm, fgsm_with(lambda m, x, y: -np.sign(loss_grad(m, x, y))),
+     "you moved DOWN the loss"),
+    (exercises.check_fgsm, lambda m, x, y, e: fgsm_with(
+        lambda m, x, y: np.sign(loss_grad(m, x, y)))(m, x, y, e, clip=False),
+     "clip the result to [0, 1] (np.clip)"),
+    (exercises.check_fgsm, fgsm_with(loss_grad), "use the SIGN of the gradient (np.sign)"),
+    (exercises.check_fgsm, fgsm_with(lambda m, x, y: np.sign(score_grad(m, x, y))),
+     "that follows the gradient of the true class's SCORE, which makes the class MORE likely"),
+    (exercises.check_fgsm, fgsm_with(lambda m, x, y: -np.sign(score_grad(m, x, y))),
+     "that follows minus the gradient of the true class's score"),
+    (exercises.check_fgsm, lambda m, x, y, e: x.copy(), "the images came back unchanged"),
+    (exercises.check_fgsm, fgsm_in_place, "your fgsm changed x in place"),
+    (exercises.check_fgsm, lambda m, x, y, e: interpret.fgsm(m, x, y, e)[:, 0],
+     "the adversarial images has the wrong shape"),
+]
 
 
 @pytest.mark.parametrize("checker, reference", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))

@@ -381,3 +381,71 @@ def test_plot_receptive_field_squares_that_share_edges_stay_distinct():
     for inner, outer in [("conv1", "pool1"), ("conv2", "pool2")]:      # each pair shares a corner
         assert styles[inner][0] != styles[outer][0], "one solid, one dashed: both colours show"
         assert styles[inner][1] > styles[outer][1], "the smaller square is drawn on top"
+# --- notebook 10: saliency, occlusion, adversarial examples, accuracy curves --------------------
+
+
+def test_plot_saliency_image_above_its_scaled_map():
+    images = _images(3)
+    maps = np.zeros((3, 28, 28))
+    maps[:, 5, 7] = [2.0, 0.5, 0.0]
+    maps[0, 6, 7] = 1.0
+    fig = viz.plot_saliency(images, maps, labels=[1, 2, 3], preds=[1, 0, 3], ncols=3, title="s")
+    axes = _image_axes(fig)
+    assert len(axes) == 6
+    # row 1: the images; row 2: their maps
+    assert [ax.get_title() for ax in axes] == ["true 1 / pred 1", "true 2 / pred 0",
+                                               "true 3 / pred 3"] + ["saliency"] * 3
+    assert axes[1].title.get_color() == viz.WRONG and axes[0].title.get_color() == "black"
+    shown = axes[3].get_images()[1].get_array()          # the map over the faint image
+    assert shown[5, 7] == 1.0 and shown[6, 7] == 0.5     # divided by its own maximum
+    assert axes[5].get_images()[1].get_array().mask.all()   # an all-zero map shows nothing
+    with pytest.raises(ValueError, match=r"maps: expected one map per image, shape \(3, 28, 28\)"):
+        viz.plot_saliency(images, maps[:2])
+    with pytest.raises(ValueError, match="labels: expected 3 values"):
+        viz.plot_saliency(images, maps, labels=[1])
+
+
+def test_plot_occlusion_one_symmetric_scale_aligned_with_the_pixels():
+    images = _images(2)
+    maps = np.zeros((2, 14, 14))
+    maps[0, 3, 4], maps[1, 0, 0] = 0.8, -0.2
+    fig = viz.plot_occlusion(images, maps, titles=["a", "b"], stride=2)
+    axes = _image_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["a", "b", "occlusion", "occlusion"]
+    shown = axes[2].get_images()[0]
+    assert shown.get_clim() == (-0.8, 0.8) and axes[3].get_images()[0].get_clim() == (-0.8, 0.8)
+    assert shown.get_extent() == [-1.0, 27.0, 27.0, -1.0]     # cell (i, j) centred on (2i, 2j)
+    assert axes[2].get_xlim() == (-0.5, 27.5)
+    with pytest.raises(ValueError, match=r"maps: expected 2 maps \(N, OH, OW\)"):
+        viz.plot_occlusion(images, maps[0])
+    with pytest.raises(ValueError, match="stride: expected a positive integer"):
+        viz.plot_occlusion(images, maps, stride=0)
+
+
+def test_plot_adversarial_three_rows_and_new_predictions():
+    images = _images(2)
+    adversarial = np.clip(images + 0.1, 0, 1)
+    fig = viz.plot_adversarial(images, adversarial, [3, 4], [3, 4], [3, 9],
+                               class_names=[f"c{k}" for k in range(10)])
+    axes = _image_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["true c3 / pred c3", "true c4 / pred c4",
+                                               "perturbation", "perturbation", "now c3", "now c9"]
+    assert axes[5].title.get_color() == viz.WRONG and axes[4].title.get_color() == "black"
+    np.testing.assert_allclose(axes[2].get_images()[0].get_array(), (adversarial - images)[0, 0])
+    with pytest.raises(ValueError, match="adversarial: expected the shape of images"):
+        viz.plot_adversarial(images, adversarial[:1], [3, 4], [3, 4], [3, 9])
+    with pytest.raises(ValueError, match="adv_preds: expected 2 values"):
+        viz.plot_adversarial(images, adversarial, [3, 4], [3, 4], [3])
+
+
+def test_plot_accuracy_curves_in_percent_with_chance():
+    fig = viz.plot_accuracy_curves([0, 0.1, 0.2], {"cnn": [1.0, 0.5, 0.25], "mlp": [0.9, 0.2, 0.0]},
+                                   xlabel="epsilon", chance=0.1, title="t")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["cnn", "mlp", "chance"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [100, 50, 25])
+    assert ax.get_ylabel() == "accuracy (%)" and ax.get_xlabel() == "epsilon"
+    with pytest.raises(ValueError, match=r"curves\['cnn'\]: accuracies must be in \[0, 1\]"):
+        viz.plot_accuracy_curves([0, 1], {"cnn": [95, 90]}, xlabel="x")
+    with pytest.raises(ValueError, match=r"curves\['cnn'\]: expected shape \(2,\)"):
+        viz.plot_accuracy_curves([0, 1], {"cnn": [1.0]}, xlabel="x")
