@@ -6,12 +6,14 @@ a learner can work out by hand. A wrong answer raises :class:`ExerciseError` wit
 says what is wrong; a right one prints one line ``correct: ...``. A checker of a class returns
 the class, so a notebook can write ``ReLU = check_relu(MyReLU)``: the later cells use the
 learner's class once it passes, and ``cnnlib``'s until then. The checkers of functions that later
-cells call (naive convolution, im2col, col2im) return the function in the same way.
+cells call (naive convolution forward and backward, im2col, col2im, the convolution as one product,
+dW by im2col) return the function in the same way.
 
 :func:`student_notebook` turns a worked notebook into its student edition: every block between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError(hint)`` (the
 hint from a ``# HINT: ...`` line in the block), outputs are cleared, cells whose first line is
-``# WORKED EDITION ONLY`` are replaced by a note, and each check cell (the first code cell after a
+``# WORKED EDITION ONLY`` are replaced by a note (quoting the cell's code, when short, for the learner
+to run once the check passes), and each check cell (the first code cell after a
 solution) is tagged ``raises-exception``. ``python -m cnnlib exercises`` writes them all.
 """
 
@@ -1091,6 +1093,19 @@ def _stub(lines):
     return out
 
 
+def _worked_only_note(lines):
+    """The note that replaces a ``# WORKED EDITION ONLY: <what>`` cell: it says what the cell
+    shows and, for a cell of at most three lines, quotes them, so the learner can run them once
+    the check passes."""
+    what = lines[0][len(WORKED_ONLY):].lstrip(" :") or "cnnlib's own code"
+    code = [line for line in lines[1:] if line.strip()]
+    note = f"*(The worked edition shows {what} here; it would give an answer away."
+    if not code or len(code) > 3:
+        return textwrap.fill(f"{note} Look at it in `notebooks/` once your check passes.)*", 100)
+    return (textwrap.fill(f"{note} Once your check passes, see it by running this in a new "
+                          "cell:)*", 100) + "\n\n```python\n" + "\n".join(code) + "\n```")
+
+
 def student_notebook(nb):
     """The student edition of a worked notebook (an ``nbformat`` node); ``nb`` is not changed."""
     nb = copy.deepcopy(nb)
@@ -1102,11 +1117,8 @@ def student_notebook(nb):
             cell.metadata.pop("execution", None)
             lines = cell.source.splitlines()
             if lines and lines[0].startswith(WORKED_ONLY):
-                note = lines[0][len(WORKED_ONLY):].lstrip(" :") or "cnnlib's own code"
-                cell = type(cell)(cell_type="markdown", id=cell.get("id"), metadata={},
-                                  source=f"*(The worked edition shows {note} here. It would give "
-                                         f"an answer away: look at it once your check passes.)*")
-                cells.append(cell)
+                cells.append(type(cell)(cell_type="markdown", id=cell.get("id"), metadata={},
+                                        source=_worked_only_note(lines)))
                 continue
             if any(line.strip() in (BEGIN, END) for line in lines):
                 cell.source = "\n".join(_stub(lines))

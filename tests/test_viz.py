@@ -357,3 +357,13 @@ def test_plot_maps_one_scale_with_colour_bar():
     assert len(fig.axes) == 3
     with pytest.raises(ValueError, match=r"maps\['v'\]: expected a 2-D array"):
         viz.plot_maps({"v": np.zeros(3)})
+
+
+def test_plot_conv_geometry_draws_windows_on_the_grid_lines():
+    from matplotlib.patches import Rectangle
+
+    fig = viz.plot_conv_geometry([(7, 3, 2, 1)])
+    windows = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    corners = sorted({(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in windows})
+    # the windows of outputs (0, 0), (0, 1), (1, 0) at stride 2 start at cells (0, 0), (0, 2), (2, 0)
+    assert corners == [(-0.5, -0.5, 3, 3), (-0.5, 1.5, 3, 3), (1.5, -0.5, 3, 3)]
