@@ -340,11 +340,11 @@ def plot_conv_geometry(configs):
         left.imshow(grid, cmap="Greys_r", vmin=-0.6, vmax=1)
         picks = [(0, 0), (0, 1), (1, 0)][:min(3, out * out)]
         for k, (i, j) in enumerate(picks):
-            inset = 0.08 + 0.1 * k
-            corner = (j * stride - 0.5 + inset, i * stride - 0.5 + inset)
-            left.add_patch(Rectangle(corner, kernel - 2 * inset, kernel - 2 * inset, color=f"C{k}", alpha=0.18))
-            left.add_patch(Rectangle(corner, kernel - 2 * inset, kernel - 2 * inset, fill=False, ec=f"C{k}",
-                                     lw=2.5, ls=("-", "--", ":")[k]))
+            # on the grid lines; where outlines coincide, the later (thinner, dashed) one stays visible
+            corner = (j * stride - 0.5, i * stride - 0.5)
+            left.add_patch(Rectangle(corner, kernel, kernel, color=f"C{k}", alpha=0.18))
+            left.add_patch(Rectangle(corner, kernel, kernel, fill=False, ec=f"C{k}", lw=(4, 2.5, 2)[k],
+                                     ls=("-", "--", ":")[k], zorder=3 + k, clip_on=False))
         left.set_title(f"input {size}x{size}, pad {pad} (grey), {kernel}x{kernel} windows, stride {stride}",
                        fontsize=10)
         right.imshow(np.ones((out, out)), cmap="Greys", vmin=0, vmax=4)

@@ -119,15 +119,17 @@ def column_softmax(v):
 # --- notebook 04: convolution forward, written with a typical mistake switched on ----------------
 
 def conv_loops(flip=False, bias="after", moves=True, pad_sides=(1, 1), channels=None,
-               plus_one=1, pad_in_size=2):
-    """A learner's naive convolution; each keyword turns on one typical mistake."""
+               plus_one=1, pad_in_size=2, pad_width=None):
+    """A learner's naive convolution; each keyword turns on one typical mistake (``pad_width``:
+    what the learner hands np.pad, as a function of pad)."""
     def forward(x, w, b, stride=1, pad=0):
         n_images, _, height, width = x.shape
         n_filters, _, kh, kw = w.shape
         oh = (height + pad_in_size * pad - kh) // stride + plus_one
         ow = (width + pad_in_size * pad - kw) // stride + plus_one
         before, after = pad * pad_sides[0], pad * pad_sides[1]
-        xp = np.pad(x, ((0, 0), (0, 0), (before, after), (before, after)))
+        xp = np.pad(x, pad_width(pad) if pad_width else
+                    ((0, 0), (0, 0), (before, after), (before, after)))
         kernel = w[:, :, ::-1, ::-1] if flip else w
         step = stride if moves else 1
         out = np.zeros((n_images, n_filters, oh, ow))
@@ -165,10 +167,11 @@ def im2col_by(reorder):
     return im2col
 
 
-def im2col_loops(x, kh, kw, stride=1, pad=0, sides=(1, 1)):
-    xp = np.pad(x, ((0, 0), (0, 0), (pad * sides[0], pad * sides[1]),
-                    (pad * sides[0], pad * sides[1])))
-    n, _, height, width = xp.shape
+def im2col_loops(x, kh, kw, stride=1, pad=0, sides=(1, 1), pad_all=False):
+    xp = np.pad(x, pad if pad_all else ((0, 0), (0, 0), (pad * sides[0], pad * sides[1]),
+                                        (pad * sides[0], pad * sides[1])))
+    n, _, height, width = x.shape
+    height, width = height + pad * sum(sides), width + pad * sum(sides)
     oh, ow = (height - kh) // stride + 1, (width - kw) // stride + 1
     return np.array([xp[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw].ravel()
                      for b in range(n) for i in range(oh) for j in range(ow)])
@@ -180,10 +183,11 @@ def im2col_blocks(x, kh, kw, stride=1, pad=0):
     return conv.im2col(x, kh, kw, stride, pad).reshape(n, oh, ow, c, kh, kw)
 
 
-def forward_im2col(transpose=True, bias=True):
+def forward_im2col(transpose=True, bias=True, weights="W.T"):
     def forward(x, w, b, stride=1, pad=0):
         n, f, oh, ow = conv.conv2d_forward_naive(x, w, b, stride, pad).shape
-        out = conv.im2col(x, *w.shape[2:], stride, pad) @ w.reshape(f, -1).T + (b if bias else 0)
+        matrix = w.reshape(f, -1).T if weights == "W.T" else w.reshape(-1, f)
+        out = conv.im2col(x, *w.shape[2:], stride, pad) @ matrix + (b if bias else 0)
         if transpose:
             return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
         return out.reshape(n, f, oh, ow)
@@ -193,18 +197,19 @@ def forward_im2col(transpose=True, bias=True):
 # --- notebook 05: convolution backward, with a typical mistake switched on ----------------------
 
 def backward_loops(db_rule=None, dw_sum="batch", overwrite=False, moves=True, crop="centre",
-                   rotate=False):
+                   rotate=False, pad_width=None, dw_from="xp"):
     """A learner's naive backward pass; each keyword turns on one typical mistake."""
     def backward(dout, x, w, stride=1, pad=0):
         kh, kw = w.shape[2:]
         height, width = x.shape[2:]
-        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        xp = np.pad(x, pad_width(pad) if pad_width else ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        source = x if dw_from == "x" else xp
         dxp = np.zeros_like(xp)
         dw = np.zeros((len(x), *w.shape)) if dw_sum == "per image" else np.zeros_like(w)
         kernel = w[:, :, ::-1, ::-1] if rotate else w
         step = stride if moves else 1
         for n, f, i, j in np.ndindex(dout.shape):
-            window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            window = source[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
             if dw_sum == "per image":
                 dw[n, f] += dout[n, f, i, j] * window
             elif dw_sum == "last image":
@@ -221,6 +226,8 @@ def backward_loops(db_rule=None, dw_sum="batch", overwrite=False, moves=True, cr
             dx = dxp
         elif crop == "top-left":
             dx = dxp[:, :, :height, :width]
+        elif crop == "pad:-pad":
+            dx = dxp[:, :, pad:-pad, pad:-pad]
         else:
             dx = dxp[:, :, pad:pad + height, pad:pad + width]
         return dx, dw, db
@@ -255,17 +262,20 @@ def col2im_loops(overwrite=False, crop="centre", moves=True, average=False, orde
             return xp
         if crop == "top-left":
             return xp[:, :, :height, :width]
+        if crop == "pad:-pad":
+            return xp[:, :, pad:-pad, pad:-pad]
         return xp[:, :, pad:pad + height, pad:pad + width]
     return col2im
 
 
-def dw_im2col(rows="transpose", product="D.T @ cols", shape=True):
+def dw_im2col(rows="transpose", product="D.T @ cols", shape=True, mean=None):
     def dw_by_im2col(dout, x, kh, kw, stride=1, pad=0):
         f = dout.shape[1]
         cols = conv.im2col(x, kh, kw, stride, pad)
         d = dout.transpose(0, 2, 3, 1).reshape(-1, f) if rows == "transpose" else \
             dout.reshape(-1, f)
         dw = d.T @ cols if product == "D.T @ cols" else cols.T @ d
+        dw = dw / {None: 1, "rows": len(cols), "batch": len(x)}[mean]
         return dw.reshape(f, x.shape[1], kh, kw) if shape else dw
     return dw_by_im2col
 
@@ -359,12 +369,12 @@ REFERENCES = [
     (exercises.check_affine, layers.Affine),
     (exercises.check_softmax_with_loss, layers.SoftmaxWithLoss),
     (exercises.check_softmax, softmax),
-    (exercises.check_conv_forward_naive, conv.conv2d_forward_naive),
-    (exercises.check_im2col, conv.im2col),
+    (exercises.check_conv_forward_naive, lambda *a: conv.conv2d_forward_naive(*a)),
+    (exercises.check_im2col, lambda *a: conv.im2col(*a)),
     (exercises.check_conv_forward_im2col, forward_im2col()),
     (exercises.check_blur, lambda size: np.full((size, size), 1 / size ** 2)),
-    (exercises.check_conv_backward_naive, conv.conv2d_backward_naive),
-    (exercises.check_col2im, conv.col2im),
+    (exercises.check_conv_backward_naive, lambda *a: conv.conv2d_backward_naive(*a)),
+    (exercises.check_col2im, lambda *a: conv.col2im(*a)),
     (exercises.check_dw_by_im2col, reference_dw),
     (exercises.check_max_pool_forward, pool.max_pool2d_forward_naive),
     (exercises.check_max_pool_backward, pool.max_pool2d_backward_naive),
@@ -518,7 +528,25 @@ WRONG = [
      "yours kept only the last channel"),
     (exercises.check_conv_forward_naive, conv_per_channel,
      "got (1, 1, 1, 3, 3): sum over the input channels too"),
+    (exercises.check_conv_forward_naive, conv_loops(pad_width=lambda p: p), "out is wrong on the "
+     "4x4 example of section 2 (filter [[1, 0], [0, -1]], bias 1, pad 1): did np.pad(x, pad) "
+     "also pad the batch and channel axes? use ((0,0),(0,0),(pad,pad),(pad,pad))"),
+    (exercises.check_conv_forward_naive, conv_loops(pad_width=lambda p: ((p, p), (p, p))),
+     "your conv_forward_naive raised ValueError on the 4x4 example of section 2 (filter "
+     "[[1, 0], [0, -1]], bias 1): np.pad takes one (before, after) pair per axis of x, four for "
+     "(N, C, H, W): ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: operands could not "
+     "be broadcast together"),
+    (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: {}[0],
+     "your conv_forward_naive raised KeyError on the 4x4 example of section 2 (filter "
+     "[[1, 0], [0, -1]], bias 1): 0"),
+    (exercises.check_conv_forward_naive, conv.conv2d_forward_naive,
+     "that is cnnlib's own conv2d_forward_naive, which the check compares with"),
     (exercises.check_im2col, stub, "your im2col is not written yet: the hint"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_loops(x, kh, kw, s, p,
+                                                                      pad_all=True),
+     "cols is wrong on the 4x4 example of section 2 with a 2x2 window, pad 1: did np.pad(x, pad) "
+     "also pad the batch and channel axes?"),
+    (exercises.check_im2col, conv.im2col, "that is cnnlib's own im2col"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: 0 * conv.im2col(x, kh, kw, s, p),
      "cols on the 4x4 image 0..15 of section 5 with a 3x3 window is all zeros"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: conv.im2col(x, kh, kw, s, p).T,
@@ -545,6 +573,9 @@ WRONG = [
     (exercises.check_conv_forward_im2col, forward_im2col(transpose=False),
      "a direct reshape to (N, F, OH, OW) mixes filters and positions"),
     (exercises.check_conv_forward_im2col, forward_im2col(bias=False), "add the bias b"),
+    (exercises.check_conv_forward_im2col, forward_im2col(weights="w.reshape(-1, F)"),
+     "out on a random (2, 3, 5, 6) batch with 4 filters (3, 3, 2): W = w.reshape(F, -1) "
+     "has one ROW per filter; w.reshape(-1, F) is not its transpose W.T"),
     (exercises.check_conv_forward_im2col, lambda x, w, b, s=1, p=0: forward_im2col()(
         x, w, b, s, p).transpose(0, 2, 3, 1), "move the filter axis forward"),
     (exercises.check_blur, stub, "your blur_filter is not written yet"),
@@ -592,6 +623,24 @@ WRONG = [
     (exercises.check_conv_backward_naive, backward_loops(rotate=True),
      "the 180° rotation belongs to the full-convolution form"),
     (exercises.check_conv_backward_naive, mutating_backward, "changed dout in place"),
+    (exercises.check_conv_backward_naive, backward_loops(pad_width=lambda p: p), "your "
+     "conv_backward_naive raised ValueError on section 1's example (x = 0..24 as 5x5, kernel 1..9 "
+     "as 3x3, its 3x3 dout, stride 2, pad 1): did np.pad(x, pad) also pad the batch and channel "
+     "axes? use ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: non-broadcastable"),
+    (exercises.check_conv_backward_naive, backward_loops(pad_width=lambda p: ((p, p), (p, p))),
+     "your conv_backward_naive raised ValueError on section 1's example (x = 0..24 as 5x5, "
+     "kernel 1..9 as 3x3, its 3x3 dout): np.pad takes one (before, after) pair per axis of x, "
+     "four for (N, C, H, W): ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: operands "
+     "could not be broadcast"),
+    (exercises.check_conv_backward_naive, backward_loops(crop="pad:-pad"), "dx has the wrong "
+     "shape on section 1's example (x = 0..24 as 5x5, kernel 1..9 as 3x3, its 3x3 dout): "
+     "expected (1, 1, 5, 5), got (1, 1, 0, 0): pad:-pad is empty when pad = 0"),
+    (exercises.check_conv_backward_naive, backward_loops(dw_from="x"), "dw on section 1's "
+     "example (x = 0..24 as 5x5, kernel 1..9 as 3x3, its 3x3 dout, stride 2, pad 1): dw's "
+     "windows come from the PADDED input xp (pad 1), as in the forward pass; yours read them "
+     "from x"),
+    (exercises.check_conv_backward_naive, conv.conv2d_backward_naive,
+     "that is cnnlib's own conv2d_backward_naive"),
     (exercises.check_col2im, stub, "your col2im is not written yet"),
     (exercises.check_col2im, lambda c, shape, kh, kw, s=1, p=0: np.zeros(shape),
      "dx for rows of ones, a 5x5 image and 3x3 windows (each pixel gets the number of windows "
@@ -601,6 +650,9 @@ WRONG = [
     (exercises.check_col2im, col2im_loops(crop="none"),
      "got (1, 1, 6, 6): that is the PADDED image: crop pad=1"),
     (exercises.check_col2im, col2im_loops(crop="top-left"), "from EVERY side"),
+    (exercises.check_col2im, col2im_loops(crop="pad:-pad"), "expected (1, 1, 5, 5), got "
+     "(1, 1, 0, 0): pad:-pad is empty when pad = 0"),
+    (exercises.check_col2im, conv.col2im, "that is cnnlib's own col2im"),
     (exercises.check_col2im, col2im_loops(moves=False), "column j*stride (stride 2)"),
     (exercises.check_col2im, col2im_loops(order=(1, 2, 0)), "the rows go image by image"),
     (exercises.check_col2im, col2im_loops(order=(0, 2, 1)),
@@ -619,6 +671,11 @@ WRONG = [
      "to w's shape"),
     (exercises.check_dw_by_im2col, dw_im2col(product="cols.T @ D", shape=False),
      "yours is its transpose"),
+    (exercises.check_dw_by_im2col, dw_im2col(mean="rows"), "dw for x (1, 1, 4, 4), 1 filter "
+     "2x2, stride 1, pad 0: dW is the SUM over all windows (the product D.T @ cols), not the "
+     "mean"),
+    (exercises.check_dw_by_im2col, dw_im2col(mean="batch"), "dw for x (2, 3, 9, 9), 4 filters "
+     "3x3, stride 2, pad 0: dW is the SUM over the batch, not the mean"),
     (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: reference_dw(
         d, x, kh, kw, s, p).transpose(0, 1, 3, 2), "is transposed"),
     # notebook 06
@@ -736,7 +793,8 @@ WRONG = [
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
 RETURN_THE_FUNCTION = {exercises.check_conv_forward_naive, exercises.check_im2col,
-                       exercises.check_conv_backward_naive, exercises.check_col2im}
+                       exercises.check_conv_forward_im2col, exercises.check_conv_backward_naive,
+                       exercises.check_col2im, exercises.check_dw_by_im2col}
 
 
 # --- notebook 10: what the network sees -----------------------------------------------------------

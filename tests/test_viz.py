@@ -449,3 +449,13 @@ def test_plot_accuracy_curves_in_percent_with_chance():
         viz.plot_accuracy_curves([0, 1], {"cnn": [95, 90]}, xlabel="x")
     with pytest.raises(ValueError, match=r"curves\['cnn'\]: expected shape \(2,\)"):
         viz.plot_accuracy_curves([0, 1], {"cnn": [1.0]}, xlabel="x")
+
+
+def test_plot_conv_geometry_draws_windows_on_the_grid_lines():
+    from matplotlib.patches import Rectangle
+
+    fig = viz.plot_conv_geometry([(7, 3, 2, 1)])
+    windows = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    corners = sorted({(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in windows})
+    # the windows of outputs (0, 0), (0, 1), (1, 0) at stride 2 start at cells (0, 0), (0, 2), (2, 0)
+    assert corners == [(-0.5, -0.5, 3, 3), (-0.5, 1.5, 3, 3), (1.5, -0.5, 3, 3)]
