@@ -752,7 +752,8 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
                             left=0.04, right=0.97, bottom=0.03, top=0.9, hspace=0.45, wspace=0.25)
     top = [fig.add_subplot(grid[0, k]) for k in range(3)]
     if drawing is not None:
-        top[0].imshow(np.asarray(drawing), cmap="gray_r")
+        drawing = np.asarray(drawing)
+        top[0].imshow(drawing, cmap="gray_r", vmin=0, vmax=max(1.0, float(drawing.max())))
         top[0].set_title("your drawing", fontsize=10)
     top[1].imshow(image, cmap="gray_r", vmin=0, vmax=max(1.0, float(image.max())))
     top[1].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=10)
@@ -765,6 +766,7 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
     bars[best].set_color(WRONG)
     top[2].set_xticks(range(len(probabilities)), names)
     top[2].set_ylim(0, 1)
+    top[2].set_yticks([0, 0.5, 1])
     top[2].set_title("class probabilities", fontsize=10)
     from matplotlib import colormaps
 
@@ -785,5 +787,43 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
                      f"the top left), one colour scale ±{limit:.2g}", fontsize=10)
         for side in ax.spines.values():
             side.set_visible(False)
+    fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
+    return fig
+
+
+def update_digit_reading(fig, image, probabilities, maps, *, drawing=None, title=None):
+    """Redraw a figure made by :func:`plot_digit_reading` in place with a new reading (same layers and
+    shapes): the images, bars, colour scales and titles change, nothing is rebuilt, so a widget that
+    redraws on every stroke pays only for rendering. Returns ``fig``."""
+    image, probabilities = np.asarray(image), np.asarray(probabilities, dtype=np.float64)
+    top, rows = fig.axes[:3], fig.axes[3:]
+    if len(rows) != len(maps) or len(top[2].patches) != len(probabilities):
+        raise ValueError(f"maps, probabilities: expected {len(rows)} layers and {len(top[2].patches)} classes "
+                         f"as when the figure was made, got {len(maps)} and {len(probabilities)}")
+    if (drawing is None) != (not top[0].get_images()):
+        raise ValueError("drawing: give one exactly when the figure was made with one")
+    if drawing is not None:
+        drawing = np.asarray(drawing)
+        top[0].get_images()[0].set_data(drawing)
+        top[0].get_images()[0].set_clim(0, max(1.0, float(drawing.max())))
+    top[1].get_images()[0].set_data(image)
+    top[1].get_images()[0].set_clim(0, max(1.0, float(image.max())))
+    best = int(probabilities.argmax())
+    for k, (bar, p) in enumerate(zip(top[2].patches, probabilities)):
+        bar.set_height(p)
+        bar.set_color(WRONG if k == best else "0.7")
+    names = [t.get_text() for t in top[2].get_xticklabels()]
+    for ax, (name, m) in zip(rows, maps.items()):
+        m = np.asarray(m)[:16]
+        shown = ax.get_images()[0]
+        ncols = min(8, len(m))
+        tiled = _mosaic(m, ncols)
+        if tiled.shape != shown.get_array().shape:
+            raise ValueError(f"maps[{name!r}]: expected the shape the figure was made with, got {np.shape(maps[name])}")
+        limit = _symmetric_limit([m])
+        shown.set_data(tiled)
+        shown.set_clim(-limit, limit)
+        ax.set_title(f"{name}: {np.shape(maps[name])[0]} maps of {m.shape[1]}x{m.shape[2]} (channel number at the "
+                     f"top left), one colour scale ±{limit:.2g}", fontsize=10)
     fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
     return fig

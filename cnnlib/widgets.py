@@ -99,7 +99,7 @@ def mnist_like(image, *, box=20, size=28):
     ink = np.clip(ink, 0, None)
     peak = ink.max()
     if peak <= 0:
-        raise EmptyDrawingError(EMPTY_MESSAGE)
+        raise EmptyDrawingError(f"image: no ink (no value above 0). {EMPTY_MESSAGE}")
     rows = np.flatnonzero((ink > 0.01 * peak).any(axis=1))
     cols = np.flatnonzero((ink > 0.01 * peak).any(axis=0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] / peak
@@ -317,6 +317,7 @@ class DrawDigit:
         self.ink = np.zeros((size, size), dtype=np.float32)
         self.probabilities = None
         self._last = None
+        self._figure = None                        # made at the first reading, then redrawn in place
         self.canvas = Canvas(width=size, height=size,
                              layout=w.Layout(width=f"{size}px", height=f"{size}px", border="1px solid #888"))
         self.canvas.add_class("cnnlib-draw-canvas")
@@ -386,14 +387,19 @@ class DrawDigit:
     def update(self):
         """Read the drawing and redraw the figure; an empty canvas shows :data:`EMPTY_MESSAGE`."""
         try:
-            fig, probabilities = drawing_figure(self.model, self.ink)
+            image = mnist_like(self.ink)
         except EmptyDrawingError:
             self.probabilities = None
             self.message.value = EMPTY_MESSAGE
             self.figure.layout.display = "none"
             return
+        probabilities, maps = read_digit(self.model, image)
+        if self._figure is None:
+            self._figure = viz.plot_digit_reading(image, probabilities, maps, drawing=self.ink)
+        else:
+            viz.update_digit_reading(self._figure, image, probabilities, maps, drawing=self.ink)
         self.probabilities = probabilities
-        self.figure.value = _png(fig, self.dpi)
+        self.figure.value = _png(self._figure, self.dpi)
         self.figure.layout.display = None
         self.message.value = f"<b>{_verdict(probabilities)}</b>"
 
