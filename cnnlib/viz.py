@@ -724,14 +724,19 @@ def _mosaic(maps, ncols, gap=1):
     return tiled
 
 
+def _reading_title(name, maps, limit):
+    return f"{name}: {np.shape(maps)[0]} maps {np.shape(maps)[1]}x{np.shape(maps)[2]}, one scale ±{limit:.2g}"
+
+
 def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=None, title=None):
     """What a network reads in one digit: the input (and the raw ``drawing`` it was made from), the class
     probabilities as bars (the most likely class highlighted), and each layer of ``maps`` as one row of
     channel tiles on that layer's own symmetric colour scale (red positive, blue negative).
 
     image: ``(H, W)``; probabilities: ``(classes,)``; maps: ``{layer name: (C, h, w)}`` (at most two
-    rows of 8 channels each are shown per layer); drawing: ``(H', W')`` or None. A few axes only, so
-    that the figure redraws quickly while someone is drawing.
+    rows of 8 channels each are shown per layer, each tile numbered at its top left); drawing:
+    ``(H', W')`` or None. A few axes and short texts only, so that the figure redraws quickly while
+    someone draws (:func:`update_digit_reading` redraws it in place).
     """
     image, probabilities = np.asarray(image), np.asarray(probabilities, dtype=np.float64)
     if image.ndim != 2:
@@ -766,7 +771,7 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
     bars[best].set_color(WRONG)
     top[2].set_xticks(range(len(probabilities)), names)
     top[2].set_ylim(0, 1)
-    top[2].set_yticks([0, 0.5, 1])
+    top[2].set_yticks([0, 1])
     top[2].set_title("class probabilities", fontsize=10)
     from matplotlib import colormaps
 
@@ -783,8 +788,7 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
                     ha="left", va="top")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{name}: {np.shape(maps[name])[0]} maps of {m.shape[1]}x{m.shape[2]} (channel number at "
-                     f"the top left), one colour scale ±{limit:.2g}", fontsize=10)
+        ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
         for side in ax.spines.values():
             side.set_visible(False)
     fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
@@ -823,7 +827,6 @@ def update_digit_reading(fig, image, probabilities, maps, *, drawing=None, title
         limit = _symmetric_limit([m])
         shown.set_data(tiled)
         shown.set_clim(-limit, limit)
-        ax.set_title(f"{name}: {np.shape(maps[name])[0]} maps of {m.shape[1]}x{m.shape[2]} (channel number at the "
-                     f"top left), one colour scale ±{limit:.2g}", fontsize=10)
+        ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
     fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
     return fig
