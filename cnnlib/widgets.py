@@ -201,17 +201,18 @@ class ConvExplorer:
         self.labels = None if labels is None else np.asarray(labels)
         self.dpi = dpi
         self._busy = False
-        small = w.Layout(width="300px")
-        self.digit = w.IntSlider(index, 0, len(images) - 1, description="digit", layout=small)
-        self.kernel_name = w.Dropdown(options=list(KERNELS) + [CUSTOM], value=kernel, description="kernel")
+        small, wide = w.Layout(width="300px"), {"description_width": "80px"}
+        self.digit = w.IntSlider(index, 0, len(images) - 1, description="digit", layout=small, style=wide)
+        self.kernel_name = w.Dropdown(options=list(KERNELS) + [CUSTOM], value=kernel, description="kernel",
+                                      layout=small, style=wide)
         self.weights = [w.FloatSlider(float(KERNELS[kernel][r, c]), min=-3, max=3, step=0.1, readout_format=".2f",
                                       description=f"w[{r},{c}]", continuous_update=False,
-                                      layout=w.Layout(width="230px"), style={"description_width": "40px"})
+                                      layout=w.Layout(width="215px"), style={"description_width": "45px"})
                         for r in range(3) for c in range(3)]
-        self.stride = w.IntSlider(stride, 1, 3, description="stride", layout=small)
-        self.pad = w.IntSlider(pad, 0, 3, description="padding", layout=small)
-        self.row = w.IntSlider(position[0], 0, 100, description="output row", layout=small)
-        self.col = w.IntSlider(position[1], 0, 100, description="output col", layout=small)
+        self.stride = w.IntSlider(stride, 1, 3, description="stride", layout=small, style=wide)
+        self.pad = w.IntSlider(pad, 0, 3, description="padding", layout=small, style=wide)
+        self.row = w.IntSlider(position[0], 0, 100, description="output row", layout=small, style=wide)
+        self.col = w.IntSlider(position[1], 0, 100, description="output col", layout=small, style=wide)
         self.formula = w.HTML()
         self.figure = w.Image(format="png")
         for widget, name in [(self.digit, "digit"), (self.kernel_name, "kernel"), (self.stride, "stride"),
@@ -221,7 +222,7 @@ class ConvExplorer:
         for slider in self.weights:
             slider.add_class("cnnlib-conv-weight")
         controls = w.HBox([w.VBox([self.digit, self.kernel_name, self.stride, self.pad, self.row, self.col]),
-                           w.GridBox(self.weights, layout=w.Layout(grid_template_columns="repeat(3, 235px)"))])
+                           w.GridBox(self.weights, layout=w.Layout(grid_template_columns="repeat(3, 220px)"))])
         self.widget = w.VBox([controls, self.formula, self.figure])
         self.widget.add_class("cnnlib-conv-explorer")
         for widget in (self.digit, self.stride, self.pad, self.row, self.col):
