@@ -180,10 +180,13 @@ def _verdict(probabilities):
 class ConvExplorer:
     """Sliders over one convolution of a digit: digit, kernel, stride, padding and the output cell whose
     window is highlighted. ``widget`` is the ipywidgets box; ``output`` the current output map
-    ``(OH, OW)``; displaying the explorer shows the live widget, with a static figure beside it.
+    ``(OH, OW)``, ``kernel`` the current 3x3 kernel, ``position`` the highlighted cell; ``figure`` (an
+    ipywidgets Image) shows :func:`cnnlib.viz.plot_conv_window` and ``formula`` (HTML) the output size.
+    Displaying the explorer shows the live widget, with a static figure of its state beside it.
 
-    images: ``(N, H, W)`` or ``(N, 1, H, W)``; labels: ``(N,)`` or None; kernel: a name of
-    :data:`KERNELS`; position: the highlighted output cell ``(row, col)``.
+    images: ``(N, H, W)`` or ``(N, 1, H, W)``; labels: ``(N,)`` or None; index: the digit shown first;
+    kernel: a name of :data:`KERNELS`; stride: 1 to 3; pad: 0 to 3; position: the highlighted output
+    cell ``(row, col)``, kept inside the output when it shrinks.
     """
 
     def __init__(self, images, labels=None, *, index=0, kernel="vertical edge (Sobel)", stride=1, pad=0,
@@ -197,6 +200,10 @@ class ConvExplorer:
             raise ValueError(f"images: expected (N, H, W) or (N, 1, H, W) with N >= 1, got shape {images.shape}")
         if kernel not in KERNELS:
             raise ValueError(f"kernel: expected one of {list(KERNELS)}, got {kernel!r}")
+        for name, value, low, high in [("index", index, 0, len(images) - 1), ("stride", stride, 1, 3),
+                                       ("pad", pad, 0, 3)]:
+            if not low <= value <= high:
+                raise ValueError(f"{name}: expected an int from {low} to {high}, got {value}")
         self.images = images.astype(np.float32, copy=False)
         self.labels = None if labels is None else np.asarray(labels)
         self.dpi = dpi

@@ -227,3 +227,7 @@ def test_the_explorer_rejects_bad_arguments(digits):
         widgets.ConvExplorer(digits[0][0])
     with pytest.raises(ValueError, match="kernel: expected one of"):
         widgets.ConvExplorer(digits[0][:2], kernel="sharpen")
+    with pytest.raises(ValueError, match="index: expected an int from 0 to 1, got 2"):
+        widgets.ConvExplorer(digits[0][:2], index=2)
+    with pytest.raises(ValueError, match="stride: expected an int from 1 to 3, got 0"):
+        widgets.ConvExplorer(digits[0][:2], stride=0)
