@@ -962,7 +962,7 @@ def check_adam(cls):
                 if given.get(key) is not arrays[key] or isinstance(result, dict) and \
                         np.array_equal(arrays[key], before[key]):
                     raise ExerciseError(f"params[{key!r}] was not changed in place {at}: the "
-                                        f"model holds that array, so update it with -= ")
+                                        f"model holds that array, so change it with -=")
                 if step == 0 and not np.all(np.isfinite(arrays[key])):
                     raise ExerciseError(f"params[{key!r}] holds nan or inf {at}: t must be 1 "
                                         f"on the first update (with t = 0, 1 - beta1**t is 0); "
