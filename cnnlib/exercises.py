@@ -504,7 +504,7 @@ def check_two_layer_backward(fn):
         _, wrong = _two_layer_variants(params, x, y, h, a, p)
         reference = two_layer_backward(params, x, y, h, a, p)
         _check_grad_dict(got, reference, TWO_LAYER_KEYS, wrong, where)
-    net = _two_layer_net(random[0])
+    net = _two_layer_net(random[0])      # ``got`` holds the gradients of the random case
     x, y = random[1], random[2]
     numeric = {name: numerical_gradient(lambda _: net.loss(x, y), param)
                for name, param in net.params.items()}
