@@ -10,6 +10,8 @@ import pytest
 from cnnlib import conv, exercises, graph, interpret, layers, pool
 from cnnlib.exercises import ExerciseError
 from cnnlib.functions import softmax
+from cnnlib.models import LeNet5, Sequential
+from cnnlib.optim import Adam
 
 
 def stub(*args, **kwargs):
@@ -869,6 +871,323 @@ WRONG += [
     (exercises.check_fgsm, fgsm_in_place, "your fgsm changed x in place"),
     (exercises.check_fgsm, lambda m, x, y, e: interpret.fgsm(m, x, y, e)[:, 0],
      "the adversarial images has the wrong shape"),
+]
+
+
+# --- notebook 03: the two-layer network's backward pass, one SGD step ----------------------------
+
+def two_layer(g_s=lambda p, t, n: (p - t) / n, mask=lambda h, g_a: g_a * (h > 0),
+              dw2_input="a", db=lambda g: g.sum(axis=0), dw=lambda inp, g: inp.T @ g,
+              drop=(), before=None):
+    """A two-layer backward pass with one rule changed."""
+    def backward(params, x, y, h, a, p):
+        if before:
+            before(params, p)
+        t = np.eye(p.shape[1])[y]
+        gs = g_s(p, t, len(x))
+        gh = mask(h, gs @ params["affine2.W"].T)
+        grads = {"affine2.W": dw(a if dw2_input == "a" else h, gs), "affine2.b": db(gs),
+                 "affine1.W": dw(x, gh), "affine1.b": db(gh)}
+        return {k: v for k, v in grads.items() if k not in drop}
+    return backward
+
+
+def subtract_in_place(params, p):
+    p[:, 0] -= 1
+
+
+def step_on_w2(params, p):
+    params["affine2.W"] -= 0.1
+
+
+def sgd(rule, keys=None):
+    def step(params, grads, lr):
+        for key in params if keys is None else [k for k in params if k in keys]:
+            rule(params, key, grads[key], lr)
+    return step
+
+
+def copy_step(params, grads, lr):
+    return {key: p - lr * grads[key] for key, p in params.items()}
+
+
+def scale_grads(params, key, g, lr):
+    g *= lr
+    params[key] -= g
+
+
+def n_params(rule):
+    return lambda sizes: sum(rule(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def bad_rows(x):
+    return np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+
+
+def set_rebind(params, key, g, lr):
+    params[key] = params[key] - lr * g
+
+
+def set_inplace(value):
+    def rule(params, key, g, lr):
+        params[key][...] = value(params[key], g, lr)
+    return rule
+
+
+REFERENCES += [
+    (exercises.check_two_layer_backward, exercises.two_layer_backward),
+    (exercises.check_sgd_step, exercises.sgd_step),
+    (exercises.check_n_params, n_params(lambda i, o: i * o + o)),
+    (exercises.check_bad_examples, bad_rows),
+]
+RETURN_THE_FUNCTION |= {exercises.check_two_layer_backward, exercises.check_sgd_step}
+
+FIXED_03 = "on the fixed case of section 2's exercise"
+WRONG += [
+    (exercises.check_two_layer_backward, stub, "your backward is not written yet: the hint"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: 0 * p),
+     f"grads['affine2.W'] {FIXED_03} (N = 2, h = [[1, 1, 0], [-1, 2, -0.75]]) is all zeros"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: p - t),
+     "divide by the batch size N: the loss is the MEAN over the batch"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: p / n),
+     "subtract the one-hot labels t"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: (t - p) / n),
+     "grads['affine2.W'] on the fixed case of section 2's exercise (N = 2, h = [[1, 1, 0], [-1, "
+     "2, -0.75]]) has its sign flipped"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g * (h >= 0)),
+     "grads['affine1.W'] on the fixed case of section 2's exercise (N = 2, h = [[1, 1, 0], [-1, "
+     "2, -0.75]]): at h = 0 the ReLU's slope is 0: mask with h > 0, not h >= 0"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g * (h <= 0)),
+     "your mask is the other way round"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g),
+     "multiply by the ReLU's mask"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: np.maximum(g, 0)),
+     "not from the sign of the gradient"),
+    (exercises.check_two_layer_backward, two_layer(dw2_input="h"),
+     "affine2's input is the ReLU's OUTPUT a, not h"),
+    (exercises.check_two_layer_backward, two_layer(dw=lambda inp, g: g.T @ inp),
+     "grads['affine2.W'] has shape (2, 3), the transpose of W's (3, 2)"),
+    (exercises.check_two_layer_backward, two_layer(db=lambda g: g),
+     "grads['affine2.b'] has the wrong shape on the fixed case of section 2's exercise (N = 2, h "
+     "= [[1, 1, 0], [-1, 2, -0.75]]): expected (2,), got (2, 2) (a sum over the batch, axis 0, "
+     "is missing)"),
+    (exercises.check_two_layer_backward, two_layer(db=lambda g: g.mean(axis=0)),
+     "db is the SUM of g over the batch (axis 0)"),
+    (exercises.check_two_layer_backward, two_layer(drop=("affine2.b",)),
+     "the gradients have no 'affine2.b': return one for every parameter, the biases too"),
+    (exercises.check_two_layer_backward, two_layer(before=subtract_in_place),
+     "your function changed the forward pass's p in place: copy an array before changing it"),
+    (exercises.check_two_layer_backward, two_layer(before=step_on_w2),
+     "changed params['affine2.W'] in place: the backward pass only computes gradients"),
+    (exercises.check_two_layer_backward, lambda params, x, y, h, a, p: (0, 0, 0, 0),
+     "return a dict {name: gradient}"),
+    (exercises.check_sgd_step, stub, "your sgd_step is not written yet: the hint"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: 0 * p)),
+     "params['W'] after the step on the fixed case W = [[1, 2]], b = [0.5], dW = [[0.5, -1]], "
+     "db = [2], lr = 0.1 is all zeros"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: p + lr * g)),
+     "step DOWNHILL: subtract lr * grad (you added it)"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: p - g)),
+     "multiply the gradient by the learning rate lr"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: -lr * g)),
+     "you replaced the parameter by the step"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: p - lr * g.sum())),
+     "each parameter moves by its own gradient"),
+    (exercises.check_sgd_step, sgd(set_rebind),
+     "params['W'] is a new array on the fixed case"),
+    (exercises.check_sgd_step, copy_step, "params did not change on the fixed case W = [[1, 2]], "
+     "b = [0.5], dW = [[0.5, -1]], db = [2], lr = 0.1: you returned new arrays"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: p - lr * g), keys=("W",)),
+     "params['b'] did not change on the fixed case"),
+    (exercises.check_sgd_step, sgd(scale_grads), "your function changed grads['W'] in place"),
+    (exercises.check_n_params, stub, "your n_params is not written yet"),
+    (exercises.check_n_params, lambda sizes: 0, "for the layer sizes (784, 100, 10) is all zeros"),
+    (exercises.check_n_params, n_params(lambda i, o: i * o), "add the biases"),
+    (exercises.check_n_params, n_params(lambda i, o: i * o + i), "one entry per OUTPUT"),
+    (exercises.check_n_params, lambda sizes: sum(sizes), "not the units"),
+    (exercises.check_n_params, lambda sizes: 79510,
+     "the count is wrong for the layer sizes (2, 3, 1)"),
+    (exercises.check_bad_examples, stub, "your bad_examples is not written yet"),
+    (exercises.check_bad_examples, lambda x: np.zeros(1, dtype=int),
+     "the indices for 6 rows with a NaN in row 2 are all zeros"),
+    (exercises.check_bad_examples, lambda x: np.flatnonzero(np.isnan(x).any(axis=1)),
+     "missed the infinities for 5 rows"),
+    (exercises.check_bad_examples, lambda x: np.flatnonzero((x == np.nan).any(axis=1)),
+     "x == np.nan is always False"),
+    (exercises.check_bad_examples, lambda x: ~np.isfinite(x.reshape(len(x), -1)).all(axis=1),
+     "not a mask of 6 booleans"),
+    (exercises.check_bad_examples, lambda x: np.argwhere(~np.isfinite(x)),
+     "not (row, column) pairs"),
+    (exercises.check_bad_examples, lambda x: np.flatnonzero(~np.isfinite(x).all(axis=1)),
+     "the bad examples for 4 images (1, 2, 2) with a NaN in image 1 are [1]"),
+]
+
+
+# --- notebook 07: assembling LeNet-5, one Adam update -------------------------------------------
+
+def lenet(change=lambda items, rng: items, named=True):
+    """LeNet5's layers, changed by ``change(items, rng)``, in a Sequential."""
+    def build(rng=None):
+        items = change(list(LeNet5(rng=rng).layers.items()), rng)
+        return Sequential(*(items if named else [layer for _, layer in items]))
+    return build
+
+
+def replace(index, layer_of_rng):
+    def change(items, rng):
+        items[index] = (items[index][0], layer_of_rng(rng))
+        return items
+    return change
+
+
+def drop_layer(index):
+    return lambda items, rng: items[:index] + items[index + 1:]
+
+
+class WrongAdam:
+    """Adam with one mistake (the keys of exercises._adam_runs, plus 'copy', 't0', 'zeros')."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **mistake):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.mistake, self.t, self.m, self.v = mistake, 0, {}, {}
+
+    def update(self, params, grads):
+        bad = self.mistake.get
+        b1, b2 = (self.beta2, self.beta1) if bad("swap") else (self.beta1, self.beta2)
+        self.t = 1 if bad("t_fixed") else self.t + (0 if bad("t0") else 1)
+        for name, p in params.items():
+            if bad("t_per_param") and name != next(iter(params)):
+                self.t += 1
+            g, key = grads[name], "all" if bad("shared") else name
+            self.m[key] = b1 * self.m.get(key, 0) + (1 - b1) * g
+            self.v[key] = b2 * self.v.get(key, 0) + (1 - b2) * (abs(g) if bad("no_square")
+                                                                 else g * g)
+            m_hat, v_hat = self.m[key], self.v[key]
+            if not bad("no_correction"):
+                m_hat, v_hat = m_hat / (1 - b1 ** self.t), v_hat / (1 - b2 ** self.t)
+            root = np.sqrt(v_hat + self.eps) - self.eps if bad("eps_inside") else (
+                v_hat if bad("no_sqrt") else np.sqrt(v_hat))
+            step = (1 if bad("no_lr") else self.lr) * m_hat / (root + self.eps)
+            if bad("copy"):
+                params[name] = p - step
+            elif bad("zeros"):
+                p[...] = 0
+            else:
+                p -= step
+
+
+def adam(**mistake):
+    return lambda **settings: WrongAdam(**settings, **mistake)
+
+
+def most_confused(cm):
+    errors = cm - np.diag(np.diag(cm))
+    worst = int(errors.sum(axis=1).argmax())
+    return worst, int(errors[worst].argmax())
+
+
+def confidence(probs, labels, top=lambda p, y: p.max(axis=1)):
+    right = probs.argmax(axis=1) == labels
+    value = top(probs, labels)
+    return value[right].mean(), value[~right].mean()
+
+
+class StubAdam(WrongAdam):
+    def update(self, params, grads):
+        stub()
+
+
+class RenamedLR(WrongAdam):
+    def __init__(self, lr=0.001, **settings):
+        super().__init__(**settings)
+        del self.lr
+        self.learning_rate = lr
+
+
+REFERENCES += [
+    (exercises.check_lenet5, LeNet5),
+    (exercises.check_adam, Adam),
+    (exercises.check_most_confused, most_confused),
+    (exercises.check_confidence, confidence),
+]
+RETURN_THE_FUNCTION |= {exercises.check_lenet5}
+
+ADAM_FIXED = "after step 1 on the fixed case w = [1, -2]"
+ADAM_RANDOM = "on two random (2, 3) parameters over 4 steps"
+WRONG += [
+    (exercises.check_lenet5, stub, "your LeNet-5 builder is not written yet: the hint"),
+    (exercises.check_lenet5, lenet(replace(0, lambda r: layers.Conv2D(1, 6, 5, pad=2, init=0.0))),
+     "layer 1 (conv1, LeNet-5's Conv2D)'s weights are all zeros"),
+    (exercises.check_lenet5, lenet(replace(0, lambda r: layers.Conv2D(1, 6, 5, rng=r))),
+     "layer 1 (conv1, LeNet-5's Conv2D) has pad=0, stride=1: expected pad=2, stride=1. Its maps "
+     "come out 24x24 instead of 28x28 (with stride 1), so fc1 would get 256 inputs, not 400"),
+    (exercises.check_lenet5, lenet(replace(3, lambda r: layers.Conv2D(6, 16, 5, pad=2, rng=r))),
+     "fc1 would get 784 inputs, not 400"),
+    (exercises.check_lenet5, lenet(replace(3, lambda r: layers.Conv2D(16, 6, 5, rng=r))),
+     "layer 4 (conv2, LeNet-5's Conv2D) has weights of shape (6, 16, 5, 5): expected 16 filters "
+     "of 6 x 5 x 5"),
+    (exercises.check_lenet5, lenet(drop_layer(1)), "a ReLU is missing after conv1: layer 2 (relu1, "
+     "LeNet-5's ReLU) should be ReLU(), got MaxPool2D(size=2, stride=2)"),
+    (exercises.check_lenet5, lenet(drop_layer(10)), "a ReLU is missing after fc2"),
+    (exercises.check_lenet5, lenet(replace(2, lambda r: layers.AvgPool2D(2))),
+     "layer 3 (pool1, LeNet-5's MaxPool2D) is average pooling"),
+    (exercises.check_lenet5, lenet(replace(5, lambda r: layers.MaxPool2D(2, stride=1))),
+     "layer 6 (pool2, LeNet-5's MaxPool2D) is MaxPool2D(size=2, stride=1): LeNet-5 pools 2x2 "
+     "windows with stride 2"),
+    (exercises.check_lenet5, lenet(drop_layer(6)), "add Flatten() before fc1"),
+    (exercises.check_lenet5, lenet(lambda items, rng: items + [("relu5", layers.ReLU())]),
+     "there is a ReLU after fc3"),
+    (exercises.check_lenet5, lenet(drop_layer(11)), "the network stops after 11 layers: missing: "
+     "fc3"),
+    (exercises.check_lenet5, lenet(named=False), "layer 1 is named 'conv2d0': name it 'conv1'"),
+    (exercises.check_lenet5, lenet(replace(0, lambda r: layers.Conv2D(1, 6, 5, pad=2))),
+     "two builds with the same rng gave different "
+     "weights: pass rng=rng to every Conv2D and Affine"),
+    (exercises.check_lenet5, lambda rng: list(LeNet5(rng=rng).layers.values()),
+     "return the network as a Sequential of the layers, got list"),
+    (exercises.check_adam, StubAdam, "Adam.update is not written yet: the hint"),
+    (exercises.check_adam, adam(zeros=True), f"params['w'] {ADAM_FIXED} with the constant "
+     "gradient [0.5, -1], lr = 0.1 (each step moves every entry by about lr) is all zeros"),
+    (exercises.check_adam, adam(no_correction=True), "bias-correct both averages"),
+    (exercises.check_adam, adam(t_fixed=True), "t counts the updates: increment it on every call"),
+    (exercises.check_adam, adam(t0=True), "holds nan or inf after step 1 on the fixed case w = "
+     "[1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each step moves every entry by "
+     "about lr): t must be 1 on the first update"),
+    (exercises.check_adam, adam(t_per_param=True), "increment t once per update call, not once "
+     "per parameter"),
+    (exercises.check_adam, adam(shared=True), f"params['b'] after step 1 {ADAM_RANDOM}, lr = 0.01, "
+     "beta1 = 0.8, beta2 = 0.9, eps = 0.1: each parameter needs its own m and v"),
+    (exercises.check_adam, adam(no_sqrt=True), "divide by the square ROOT of v_hat"),
+    (exercises.check_adam, adam(eps_inside=True), f"{ADAM_RANDOM}, lr = 0.01, beta1 = 0.8, "
+     "beta2 = 0.9, eps = 0.1: add eps after the square root"),
+    (exercises.check_adam, adam(swap=True), "beta1 goes with m"),
+    (exercises.check_adam, adam(no_square=True), "v averages the SQUARED gradient"),
+    (exercises.check_adam, adam(no_lr=True), "multiply the step by the learning rate lr"),
+    (exercises.check_adam, adam(copy=True), "params['w'] was not changed in place after step 1"),
+    (exercises.check_adam, RenamedLR, "keep the learning rate in self.lr"),
+    (exercises.check_most_confused, stub, "your most_confused is not written yet"),
+    (exercises.check_most_confused, lambda cm: (0, 0), "(worst_digit, confused_with) for the "
+     "matrix [[50, 0, 1, 0], [0, 40, 6, 0], [2, 1, 90, 1], [0, 0, 0, 30]] is all zeros"),
+    (exercises.check_most_confused, lambda cm: most_confused(cm.T), "the rows are the true "
+     "digits: sum each ROW's mistakes (axis=1)"),
+    (exercises.check_most_confused, lambda cm: (int(cm.sum(axis=1).argmax()),
+                                                int(cm[cm.sum(axis=1).argmax()].argmax())),
+     "remove the diagonal (the correct answers) first"),
+    (exercises.check_most_confused, lambda cm: (most_confused(cm)[0],
+                                                int(cm[most_confused(cm)[0]].argmax())),
+     "remove the diagonal before looking for the most frequent wrong prediction"),
+    (exercises.check_most_confused, lambda cm: (1, 6), "confused_with is a digit (np.argmax), "
+     "not a count"),
+    (exercises.check_most_confused, lambda cm: 1, "return a pair (worst_digit, confused_with)"),
+    (exercises.check_confidence, stub, "your confidence is not written yet"),
+    (exercises.check_confidence, lambda p, y: (0.0, 0.0), "is all zeros"),
+    (exercises.check_confidence, lambda p, y: confidence(p, y)[::-1],
+     "the first is the confidence when RIGHT"),
+    (exercises.check_confidence, lambda p, y: confidence(p, y, lambda q, z: q[np.arange(len(z)),
+                                                                               z]),
+     "the TOP probability (that of the predicted class), not that of the true class"),
+    (exercises.check_confidence, lambda p, y: (p.max(axis=1).mean(),) * 2,
+     "split the examples"),
 ]
 
 
