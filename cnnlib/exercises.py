@@ -1210,9 +1210,10 @@ def check_feature_maps(fn):
                                     f"of x, got {got_shape[0]}: {elsewhere}")
             if probe is not None and got_shape is not None and len(got_shape) == 4 and \
                     got_shape != expected.shape and got_shape[1:] == probe[name].shape[1:]:
+                images = f"{len(x)} image{'s' if len(x) > 1 else ''}"
                 raise ExerciseError(f"{call} {where}: got maps of shape {got_shape}, those of "
-                                    f"28x28 digits, where x holds {len(x)} image(s) of "
-                                    f"{x.shape[-2]}x{x.shape[-1]}: {elsewhere}")
+                                    f"28x28 digits, where x holds {images} of "
+                                    f"{x.shape[-2]}x{x.shape[-1]} pixels: {elsewhere}")
             mistakes = _feature_map_mistakes(outputs, x, name, _layer_alone(model, x, name))
             if got_shape == expected.shape and len(x) > 1 and not _close(got, expected):
                 for wrong, message in mistakes:
