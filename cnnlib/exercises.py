@@ -102,7 +102,8 @@ def _compare(name, got, expected, mistakes=(), where=""):
         if got.ndim >= 2 and got.shape == expected.shape[:-2] + expected.shape[:-3:-1]:
             extra = " (transposed?)"
         elif got.shape[1:] == expected.shape and got.ndim == expected.ndim + 1:
-            extra = " (a sum over the batch, axis 0, is missing)"
+            extra = (" (drop the kept axis of length 1: keepdims=False, or reshape)"
+                     if got.shape[0] == 1 else " (a sum over the batch, axis 0, is missing)")
         raise ExerciseError(f"{name} has the wrong shape{where}: expected {expected.shape}, got "
                             f"{got.shape}{extra}")
     if not np.all(np.isfinite(got)):
@@ -125,8 +126,9 @@ def _copy_checked(name, dout, fn):
     given = dout.copy()
     result = fn(given)
     if not np.array_equal(given, dout):
-        raise ExerciseError(f"{name} changed dout in place: compute a new array (dout * mask, not "
-                            f"dout[...] = 0), the caller may still need dout")
+        raise ExerciseError(f"{name} changed dout in place: compute a new array (e.g. dout * "
+                            f"slope), not dout *= ... or dout[...] = ...; the caller may still "
+                            f"need dout")
     return result
 
 
@@ -405,8 +407,12 @@ def _softmax_mistakes(v):
     """``(wrong softmax of v, message)`` for the typical mistakes of a hand-written softmax."""
     def normalised(e, keepdims=True):
         return e / e.sum(axis=-1, keepdims=keepdims)
+    not_max = ("subtract the row's MAX; after subtracting the min or the mean, exp of the "
+               "largest score can still overflow to inf, and inf / inf is nan")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        wrong = [(normalised(np.exp(v)), "subtract each row's max before exp: np.exp of a score "
+        wrong = [(normalised(np.exp(v - v.min(axis=-1, keepdims=True))), not_max),
+                 (normalised(np.exp(v - v.mean(axis=-1, keepdims=True))), not_max),
+                 (normalised(np.exp(v)), "subtract each row's max before exp: np.exp of a score "
                   "near 1000 overflows to inf, and inf / inf is nan")]
         if v.ndim == 2:
             wrong += [
@@ -430,10 +436,16 @@ def check_softmax(fn):
              (np.array([1000.0, 1001.0, 1002.0]), "for the scores (1000, 1001, 1002)"),
              (np.array([[1000.0, 1001.0], [-1000.0, -999.0]]),
               "for the batch [[1000, 1001], [-1000, -999]]"),
+             (np.array([[-1000.0, 0.0, 1000.0]]), "for the wide row [[-1000, 0, 1000]]"),
              (np.random.default_rng(5).standard_normal((4, 3)) * 5, "for a random (4, 3) batch")]
     for v, where in cases:
+        given = v.copy()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            got = _call("your softmax", fn, v.copy(), signature="stable_softmax(scores)")
+            got = _call("your softmax", fn, given, signature="stable_softmax(scores)")
+        if not np.array_equal(given, v):
+            raise ExerciseError(f"your softmax changed the scores it was given {where}: compute "
+                                f"new arrays (shifted = scores - ...), not scores -= ...; the "
+                                f"caller may still need its scores")
         mistakes = _softmax_mistakes(v)
         try:
             finite = bool(np.all(np.isfinite(np.asarray(got, dtype=np.float64))))
@@ -1253,6 +1265,36 @@ def _pool_cases():
             (rng.standard_normal((1, 1, 4, 4)), 2, 1, "with overlapping 2x2 windows, stride 1")]
 
 
+_NO_STRIDE = ("window (i, j) starts at row i*stride, column j*stride: multiply the output "
+              "indices by the stride in the slice, x[n, c, i*stride:i*stride + size, ...]")
+
+
+def _unstrided_windows(x, size, stride):
+    """The window origins ``(i, j)`` and slices of the typical mistake that forgets the stride in
+    the slice: window (i, j) read at row i, column j."""
+    stride = stride or size
+    oh, ow = (x.shape[2] - size) // stride + 1, (x.shape[3] - size) // stride + 1
+    for i in range(oh):
+        for j in range(ow):
+            yield i, j, slice(i, i + size), slice(j, j + size)
+
+
+def _unstrided_forward(x, size, stride):
+    out = pool.max_pool2d_forward_naive(x, size, stride).copy()
+    for i, j, rows, cols in _unstrided_windows(x, size, stride):
+        out[:, :, i, j] = x[:, :, rows, cols].max(axis=(-2, -1))
+    return out
+
+
+def _unstrided_backward(dout, x, size, stride):
+    dx = np.zeros_like(x)
+    for i, j, rows, cols in _unstrided_windows(x, size, stride):
+        for n in range(x.shape[0]):
+            for c in range(x.shape[1]):
+                dx[n, c, rows, cols] += dout[n, c, i, j] * pool._first_max(x[n, c, rows, cols])
+    return dx
+
+
 def check_max_pool_forward(fn):
     """Check ``fn(x, size=2, stride=None) -> out (N, C, OH, OW)``, max pooling by loops."""
     for x, size, stride, where in _pool_cases():
@@ -1260,7 +1302,8 @@ def check_max_pool_forward(fn):
                     signature="max_pool_forward(x, size, stride)")
         avg = pool.avg_pool2d_forward_naive(x, size, stride)
         _compare("out", got, pool.max_pool2d_forward_naive(x, size, stride),
-                 [(avg, "that is the window's MEAN: max pooling takes its maximum")], where)
+                 [(avg, "that is the window's MEAN: max pooling takes its maximum"),
+                  (_unstrided_forward(x, size, stride), _NO_STRIDE)], where)
     _correct("max pooling forward matches cnnlib (fixed case, channels, stride, overlap)")
 
 
@@ -1307,7 +1350,8 @@ def check_max_pool_backward(fn):
              "multiply by dout: each window's maximum receives that window's dout"),
             *[(_overwrite(dout, x, size, stride, whole), "where windows overlap, ADD the "
                "gradients (dx[...] += ...): an input that wins two windows gets both")
-              for whole in (True, False)]], where)
+              for whole in (True, False)],
+            (_unstrided_backward(dout, x, size, stride), _NO_STRIDE)], where)
     x = rng.standard_normal((1, 2, 4, 6))
     dout = rng.standard_normal((1, 2, 2, 3))
     numeric = numerical_gradient(
@@ -1348,19 +1392,55 @@ def check_routed_fraction(fn):
         got = _call("your routed_fraction", fn, x.copy(), size, stride,
                     signature="routed_fraction(x, size, stride)")
         where = f"for {size}x{size} windows, stride {stride}, x of shape {shape}"
+        windows = out.size / x.size          # the sum (or mean) of dx: one per window
         _compare("the fraction", got, expected,
                  [(1 / size ** 2, "1/size**2 holds only when windows tile the input; count the "
-                   "nonzero entries of a backward pass of ones instead")], where)
+                   "nonzero entries of a backward pass of ones instead"),
+                  (windows, "that counts windows, not inputs (the sum or mean of dx): an input "
+                   "that wins two windows is counted twice; count the nonzero entries"),
+                  (expected * x.size, "that is a count: divide it by x.size to get a fraction"),
+                  (windows * x.size, "that counts windows, not inputs (the sum of dx): an input "
+                   "that wins two windows is counted twice; count the nonzero entries and "
+                   "divide by x.size"),
+                  (expected * x.size / out.size, "divide by x.size, the number of inputs, not "
+                   "by out.size"),
+                  (100 * expected, "give a fraction between 0 and 1, not a percentage")], where)
     _correct("the routed fraction for tiling and for overlapping windows")
+
+
+def _pooling_spied(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), whether it ran cnnlib's pooling)``: cnnlib's naive and fast pooling
+    both go through ``pool.pool2d_forward_naive`` or ``pool._combine_offsets``, spied on here."""
+    called = []
+    originals = {name: getattr(pool, name) for name in ("pool2d_forward_naive", "_combine_offsets")}
+
+    def spy(original):
+        def wrapper(*a, **k):
+            called.append(original.__name__)
+            return original(*a, **k)
+        return wrapper
+    try:
+        for name, original in originals.items():
+            setattr(pool, name, spy(original))
+        result = fn(*args, **kwargs)
+    finally:
+        for name, original in originals.items():
+            setattr(pool, name, original)
+    return result, bool(called)
 
 
 def check_avg_pool_as_conv(fn):
     """Check ``fn(x) -> out``: 2x2 average pooling, stride 2, of a one-channel x as a
-    convolution."""
+    convolution (calling cnnlib's pooling functions is rejected)."""
     rng = np.random.default_rng(9)
     for x, where in [(POOL_X, "on the 4x4 example"),
                      (rng.standard_normal((3, 1, 6, 8)), "on a random (3, 1, 6, 8) batch")]:
-        got = _call("your avg_pool_as_conv", fn, x.copy(), signature="avg_pool_as_conv(x)")
+        got, pooled = _pooling_spied(_call, "your avg_pool_as_conv", fn, x.copy(),
+                                     signature="avg_pool_as_conv(x)")
+        if pooled:
+            raise ExerciseError("avg_pool_as_conv called cnnlib's pooling (avg_pool2d_forward_"
+                                "naive or the like): compute it with conv2d_forward_naive and a "
+                                "constant filter instead, that is the exercise")
         expected = pool.avg_pool2d_forward_naive(x)
         ones = conv.conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
         _compare("out", got, expected, [(ones, "the filter's weights must average: 1/4 each, "
@@ -1679,14 +1759,28 @@ def _no_shortcut(model):
     return model
 
 
-def _feature_map_mistakes(outputs, x, name):
-    """``(wrong maps, message)`` for the typical mistakes when asking for layer ``name``."""
+def _layer_alone(model, x, name):
+    """Layer ``name`` applied to the input x itself (None where it cannot take x)."""
+    try:
+        return model.layers[name].forward(x.copy())
+    except Exception:                      # e.g. conv2 given a one-channel image
+        return None
+
+
+def _feature_map_mistakes(outputs, x, name, alone=None):
+    """``(wrong maps, message)`` for the typical mistakes when asking for layer ``name``
+    (``alone``: that layer applied to x itself)."""
     names = list(outputs)
     k = names.index(name)
     before = x if k == 0 else outputs[names[k - 1]]
     before_what = "the input x itself" if k == 0 else f"the output of '{names[k - 1]}'"
-    wrong = [(before, f"one layer too early: that is {before_what}, what '{name}' receives; run "
-              f"the named layer too, then return its output")]
+    wrong = []
+    if k > 0 and alone is not None:
+        wrong.append((alone, f"that is layer '{name}' alone applied to the input x: each layer "
+                      f"must receive the previous layer's output (keep what each forward returns "
+                      f"and give it to the next layer)"))
+    wrong.append((before, f"one layer too early: that is {before_what}, what '{name}' receives; "
+                  f"run the named layer too, then return its output"))
     if k + 1 < len(names):
         wrong.append((outputs[names[k + 1]], f"one layer too far: that is the output of "
                       f"'{names[k + 1]}', the layer after '{name}'; return as soon as the named "
@@ -1722,6 +1816,8 @@ def check_feature_maps(fn):
     for build, x, names, where in cases:
         model = build()
         outputs = type(model).activations(model, x)
+        digit = np.zeros((1, 1, 28, 28))          # what the maps of an MNIST digit look like
+        probe = type(model).activations(model, digit) if x.shape[-2:] != (28, 28) else None
         _no_shortcut(model)
         for name in names:
             given = x.copy()
@@ -1731,17 +1827,29 @@ def check_feature_maps(fn):
                 raise ExerciseError("feature_maps changed the images x it was given: feed each "
                                     "layer's output to the next in a new variable")
             expected = outputs[name]
+            call = f"feature_maps(model, x, {name!r})"
+            if isinstance(got, (list, tuple)):
+                what = ("a list or tuple holding it" if len(got) == 1 else
+                        f"a {type(got).__name__} of {len(got)} items")
+                raise ExerciseError(f"{call} {where}: return the maps themselves, one array "
+                                    f"(N, C, H, W), not {what}")
             try:
                 got_shape = np.shape(got)
             except (TypeError, ValueError):
                 got_shape = None
-            call = f"feature_maps(model, x, {name!r})"
+            elsewhere = ("did you run another array than x (a global such as x_test?) through "
+                         "the layers?")
             if got_shape is not None and len(got_shape) == 4 and \
                     got_shape[1:] == expected.shape[1:] and got_shape[0] != len(x):
                 raise ExerciseError(f"{call} {where}: expected the maps of the {len(x)} images "
-                                    f"of x, got {got_shape[0]}: did you run another array than "
-                                    f"x (a global such as x_test?) through the layers?")
-            mistakes = _feature_map_mistakes(outputs, x, name)
+                                    f"of x, got {got_shape[0]}: {elsewhere}")
+            if probe is not None and got_shape is not None and len(got_shape) == 4 and \
+                    got_shape != expected.shape and got_shape[1:] == probe[name].shape[1:]:
+                images = f"{len(x)} image{'s' if len(x) > 1 else ''}"
+                raise ExerciseError(f"{call} {where}: got maps of shape {got_shape}, those of "
+                                    f"28x28 digits, where x holds {images} of "
+                                    f"{x.shape[-2]}x{x.shape[-1]} pixels: {elsewhere}")
+            mistakes = _feature_map_mistakes(outputs, x, name, _layer_alone(model, x, name))
             if got_shape == expected.shape and len(x) > 1 and not _close(got, expected):
                 for wrong, message in mistakes:
                     if _close(got, wrong):
@@ -1772,29 +1880,47 @@ def check_favourite_class(fn):
     labels = rng.choice(10, size=300, p=np.linspace(1, 3, 10) / np.linspace(1, 3, 10).sum())
     strength = rng.random((300, 16)) + 0.3 * (labels[:, None] == rng.integers(0, 10, 16))
     strength[rng.integers(0, 300, 16), np.arange(16)] += 5          # a few outliers
-    cases = [(fixed_strength, fixed_labels, "on the fixed case of 18 images, 2 channels: in "
-              "channel 0 the three 0s have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 "
-              "each, every other digit 0 (the best mean is class 1's)"),
+    cases = [(fixed_strength, fixed_labels, "on the fixed case of 18 images, 2 channels",
+              " (the fixed case: in channel 0 the three 0s have strengths 5, 0, 0, the two 1s 2 "
+              "and 2, the six 2s 1 each, every other digit 0, so the best mean is class 1's)"),
              (strength, labels, "on random strengths of 300 images, 16 channels, classes of "
-              "unequal size")]
-    for s, y, where in cases:
+              "unequal size", "")]
+    for s, y, where, detail in cases:
         got = _call("your favourite_class", fn, s.copy(), y.copy(),
                     signature="favourite_class(strength, labels)")
-        sums = np.stack([s[y == k].sum(axis=0) for k in range(10)])
-        maxes = np.stack([s[y == k].max(axis=0) for k in range(10)])
-        means = np.stack([s[y == k].mean(axis=0) for k in range(10)])
-        _compare("the favourite classes", got, _favourite_reference(s, y), [
-            (sums.argmax(axis=0), "use each class's MEAN strength, not its sum: a class with more "
-             "images would win just by being frequent"),
-            (maxes.argmax(axis=0), "use each class's MEAN strength, not its single strongest "
-             "image: one outlier would decide"),
-            (y[s.argmax(axis=0)], "that is the label of each channel's single strongest image: "
-             "average over all the images of each class instead"),
-            (means.argmax(axis=1), "that is, for each class, its favourite CHANNEL: the question "
-             "asks, for each channel, the class (argmax over the classes, axis 0 of a (10, C) "
-             "table)"),
-            (means.argmin(axis=0), "that is the class with the LOWEST mean: use argmax")], where)
+        try:
+            _check_favourites(got, s, y, where)
+        except ExerciseError as err:
+            raise ExerciseError(f"{err}{detail}") from None
     _correct("the class with the highest mean strength, for every channel")
+
+
+def _check_favourites(got, s, y, where):
+    """Compare the learner's favourite classes for strengths ``s`` and labels ``y``."""
+    sums = np.stack([s[y == k].sum(axis=0) for k in range(10)])
+    maxes = np.stack([s[y == k].max(axis=0) for k in range(10)])
+    means = np.stack([s[y == k].mean(axis=0) for k in range(10)])
+    try:
+        got_shape = np.shape(got)
+    except (TypeError, ValueError):
+        got_shape = None
+    if got_shape == means.shape:
+        raise ExerciseError(f"the favourite classes {where}: that is a (10, C) table, one row per "
+                            f"class: take the argmax over the classes (axis 0), one class per "
+                            f"channel")
+    _compare("the favourite classes", got, _favourite_reference(s, y), [
+        (sums.argmax(axis=0), "use each class's MEAN strength, not its sum: a class with more "
+         "images would win just by being frequent"),
+        (maxes.argmax(axis=0), "use each class's MEAN strength, not its single strongest "
+         "image: one outlier would decide"),
+        (y[s.argmax(axis=0)], "that is the label of each channel's single strongest image: "
+         "average over all the images of each class instead"),
+        (means.argmax(axis=1), "that is, for each class, its favourite CHANNEL: the question "
+         "asks, for each channel, the class (argmax over the classes, axis 0 of a (10, C) "
+         "table)"),
+        (means.argmin(axis=0), "that is the class with the LOWEST mean: use argmax"),
+        (means.max(axis=0), "that is the highest mean itself (.max(0)): return the CLASS "
+         "that has it (.argmax(0))")], where)
 
 
 def _knocked_out(model, f, keep_bias=False):
@@ -1805,10 +1931,21 @@ def _knocked_out(model, f, keep_bias=False):
     return damaged
 
 
+def accuracy_drop(model, x, y, f):
+    """cnnlib's answer to notebook 08's knockout exercise: the accuracy of ``model`` on images
+    ``x (N, 1, 28, 28)`` with labels ``y (N,)`` minus that of a copy whose conv1 filter ``f``
+    (weights and bias) is zero, in percentage points; ``model`` is left unchanged."""
+    from .training import evaluate
+
+    return 100 * (evaluate(model, x, y) - evaluate(_knocked_out(model, f), x, y))
+
+
 def check_knockout(fn, model, x, y):
     """Check ``fn(model, x, y, f) -> drop``: the test accuracy of ``model`` on ``x, y`` minus that
     of a copy whose conv1 filter ``f`` (weights and bias) is zero, in percentage points; ``model``
-    must be left unchanged. Tried with filter 0 on all of ``x`` and filter 1 on its first 300."""
+    must be left unchanged. Tried with filter 0 on all of ``x`` and filter 1 on its first 300.
+    Returns ``fn``, so a notebook can write ``accuracy_drop = check_knockout(my_accuracy_drop,
+    ...)``."""
     from .training import evaluate
 
     before = {name: param.copy() for name, param in model.params.items()}
@@ -1836,7 +1973,9 @@ def check_knockout(fn, model, x, y):
         def drop_of(other, keep_bias=False):
             return 100 * (base - evaluate(_knocked_out(model, other, keep_bias), xs, ys))
         mistakes = [(lambda: 0.0, "0 points: knocking out a filter changes some predictions; did "
-                     "you evaluate the same (undamaged or damaged) model twice?"),
+                     "you evaluate the same (undamaged or damaged) model twice? model.params "
+                     "builds a new dict on each call, so damaged.params['conv1.W'] = ... is "
+                     "lost: change the arrays in place (damaged.params['conv1.W'][f] = 0)"),
                     (lambda: expected / 100, "give the drop in percentage POINTS: 100 * "
                      "(accuracy before - accuracy after)"),
                     (lambda: -expected, "accuracy BEFORE minus accuracy after: a damaged model "
@@ -1852,6 +1991,9 @@ def check_knockout(fn, model, x, y):
                 raise ExerciseError(f"the drop {where}: {message}")
         _compare("the drop", got, expected, where=where)
     _correct("the accuracy drop in points when one conv1 filter is knocked out, model untouched")
+    return fn
+
+
 # --- notebook 10: what the network sees --------------------------------------------------------
 
 

@@ -301,6 +301,45 @@ def deep_type_error(v):
     return "scores: " + v           # a TypeError inside the learner's code, not in the call
 
 
+def shifted_softmax(shift):
+    def softmax_(v):
+        e = np.exp(v - shift(v))
+        return e / e.sum(axis=-1, keepdims=True)
+    return softmax_
+
+
+def in_place_softmax(v):
+    v -= v.max(axis=-1, keepdims=True)
+    e = np.exp(v)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def tanh_in_place(self, dout):
+    dout *= 1 - self.out ** 2
+    return dout
+
+
+def unstrided_pool_forward(x, size=2, stride=None):
+    stride = stride or size
+    out = pool.max_pool2d_forward_naive(x, size, stride).copy()
+    for n, c, i, j in np.ndindex(out.shape):
+        out[n, c, i, j] = x[n, c, i:i + size, j:j + size].max()
+    return out
+
+
+def unstrided_pool_backward(dout, x, size=2, stride=None):
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        dx[n, c, i:i + size, j:j + size] += dout[n, c, i, j] * first_max(
+            x[n, c, i:i + size, j:j + size])
+    return dx
+
+
+def routed_dx(x, size, stride):
+    out, cache = pool.max_pool2d_forward(x, size, stride)
+    return out, pool.max_pool2d_backward(np.ones_like(out), cache)
+
+
 # --- notebook 08 ---------------------------------------------------------------------------------
 
 def feature_maps(model, x, layer_name):
@@ -323,6 +362,32 @@ def two_layers_back(model, x, layer_name):
     names = list(model.layers)
     k = names.index(layer_name)
     return feature_maps(model, x, names[k - 2] if k >= 2 else layer_name)
+
+
+def not_fed(model, x, layer_name):
+    """Every layer gets the input x, not the previous layer's output."""
+    for name, layer_ in model.layers.items():
+        out = layer_.forward(x)
+        if name == layer_name:
+            return out
+
+
+DIGITS = np.random.default_rng(0).random((5, 1, 28, 28))     # a "global x_test" of the notebook
+
+
+def class_means(strength, labels):
+    return np.stack([strength[labels == k].mean(axis=0) for k in range(10)])
+
+
+def reassigning_drop(model, x, y, f):
+    """Replaces the dict entries of a copy's params: Sequential.params is rebuilt on each call."""
+    from cnnlib.training import evaluate
+
+    damaged = copy.deepcopy(model)
+    w, b = damaged.params["conv1.W"].copy(), damaged.params["conv1.b"].copy()
+    w[f], b[f] = 0, 0
+    damaged.params["conv1.W"], damaged.params["conv1.b"] = w, b
+    return 100 * (evaluate(model, x, y) - evaluate(damaged, x, y))
 
 
 def favourite(strength, labels, reduce=np.mean, axis=0):
@@ -767,9 +832,9 @@ WRONG = [
      "model.activations does that for every layer at once: it is what this exercise rebuilds"),
     (exercises.check_favourite_class, stub, "your favourite_class is not written yet"),
     (exercises.check_favourite_class, lambda s, y: np.zeros(s.shape[1], dtype=int),
-     "the favourite classes on the fixed case of 18 images, 2 channels: in channel 0 the three 0s "
-     "have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 each, every other digit 0 (the best "
-     "mean is class 1's) is all zeros"),
+     "the favourite classes on the fixed case of 18 images, 2 channels is all zeros (the fixed "
+     "case: in channel 0 the three 0s have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 "
+     "each, every other digit 0, so the best mean is class 1's)"),
     (exercises.check_favourite_class, functools.partial(favourite, reduce=np.sum),
      "use each class's MEAN strength, not its sum"),
     (exercises.check_favourite_class, functools.partial(favourite, reduce=np.max),
@@ -791,12 +856,67 @@ WRONG = [
     (check_knockout, lambda m, x, y, f: None, "the drop is None for filter 0 on 500 images"),
     (check_knockout, lambda m, x, y, f: np.zeros(3), "the drop has the wrong shape"),
     (check_knockout, lambda m, x, y: 1.0, "the check calls accuracy_drop(model, x, y, 0)"),
+    # the mistakes a second review asked to name
+    (exercises.check_softmax, shifted_softmax(lambda v: v.min(axis=-1, keepdims=True)),
+     "softmax for the wide row [[-1000, 0, 1000]] holds nan or inf: subtract the row's MAX; "
+     "after subtracting the min or the mean"),
+    (exercises.check_softmax, shifted_softmax(lambda v: v.mean(axis=-1, keepdims=True)),
+     "for the wide row [[-1000, 0, 1000]] holds nan or inf: subtract the row's MAX"),
+    (exercises.check_softmax, in_place_softmax,
+     "your softmax changed the scores it was given for the scores (1, 2, 3)"),
+    (exercises.check_affine, affine_grads(lambda x, d: x.T @ d,
+                                          lambda d: d.sum(axis=0, keepdims=True)),
+     "expected (3,), got (1, 3) (drop the kept axis of length 1: keepdims=False, or reshape)"),
+    (exercises.check_tanh, tanh(tanh_in_place),
+     "Tanh.backward changed dout in place: compute a new array (e.g. dout * slope), not "
+     "dout *= ... or dout[...] = ..."),
+    (exercises.check_max_pool_forward, unstrided_pool_forward,
+     "out on the 4x4 example of section 1 (2x2 windows): window (i, j) starts at row i*stride, "
+     "column j*stride"),
+    (exercises.check_max_pool_backward, unstrided_pool_backward,
+     "dx on the 4x4 example of section 1 (2x2 windows): window (i, j) starts at row i*stride"),
+    (exercises.check_routed_fraction, lambda x, s, st: routed_dx(x, s, st)[1].sum() / x.size,
+     "for 2x2 windows, stride 1, x of shape (2, 2, 6, 6): that counts windows, not inputs (the "
+     "sum or mean of dx): an input that wins two windows is counted twice"),
+    (exercises.check_routed_fraction, lambda x, s, st: routed_dx(x, s, st)[1].mean(),
+     "an input that wins two windows is counted twice; count the nonzero entries"),
+    (exercises.check_routed_fraction,
+     lambda x, s, st: np.count_nonzero(routed_dx(x, s, st)[1]) / routed_dx(x, s, st)[0].size,
+     "divide by x.size, the number of inputs, not by out.size"),
+    (exercises.check_routed_fraction, lambda x, s, st: np.count_nonzero(routed_dx(x, s, st)[1]),
+     "that is a count: divide it by x.size"),
+    (exercises.check_routed_fraction, lambda x, s, st: 100 * routed(x, s, st),
+     "give a fraction between 0 and 1, not a percentage"),
+    (exercises.check_avg_pool_as_conv, lambda x: pool.avg_pool2d_forward_naive(x),
+     "avg_pool_as_conv called cnnlib's pooling"),
+    (exercises.check_avg_pool_as_conv, lambda x: pool.avg_pool2d_forward(x)[0],
+     "compute it with conv2d_forward_naive and a constant filter"),
+    (exercises.check_feature_maps, lambda m, x, n: [feature_maps(m, x, n)],
+     "return the maps themselves, one array (N, C, H, W), not a list or tuple holding it"),
+    (exercises.check_feature_maps, lambda m, x, n: m.layers[n].forward(x),
+     "feature_maps(model, x, 'relu') on a tiny net (conv that passes the centre pixel with bias "
+     "-0.5, so its map is x - 0.5; ReLU; 2x2 max pool) and one 4x4 image: that is layer 'relu' "
+     "alone applied to the input x: each layer must receive the previous layer's output"),
+    (exercises.check_feature_maps, not_fed, "each layer must receive the previous layer's output"),
+    (exercises.check_feature_maps, lambda m, x, n: feature_maps(m, DIGITS, n),
+     "got maps of shape (5, 1, 28, 28), those of 28x28 digits, where x holds 1 image of 4x4 pixels: "
+     "did you run another array than x (a global such as x_test?)"),
+    (exercises.check_favourite_class, class_means,
+     "the favourite classes on the fixed case of 18 images, 2 channels: that is a (10, C) table, "
+     "one row per class: take the argmax over the classes (axis 0)"),
+    (exercises.check_favourite_class, lambda s, y: class_means(s, y).max(axis=0),
+     "the favourite classes on the fixed case of 18 images, 2 channels: that is the highest mean "
+     "itself (.max(0)): return the CLASS that has it (.argmax(0)) (the fixed case: in channel 0"),
+    (check_knockout, reassigning_drop,
+     "the drop for filter 0 on 500 images: 0 points: knocking out a filter changes some "
+     "predictions; did you evaluate the same (undamaged or damaged) model twice? model.params "
+     "builds a new dict on each call"),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
 RETURN_THE_FUNCTION = {exercises.check_conv_forward_naive, exercises.check_im2col,
                        exercises.check_conv_forward_im2col, exercises.check_conv_backward_naive,
-                       exercises.check_col2im, exercises.check_dw_by_im2col}
+                       exercises.check_col2im, exercises.check_dw_by_im2col, check_knockout}
 
 
 # --- notebook 10: what the network sees -----------------------------------------------------------
@@ -1221,6 +1341,18 @@ def test_the_knockout_check_leaves_the_model_as_it_was():
     with pytest.raises(ExerciseError):
         check_knockout(functools.partial(accuracy_drop, in_place=True))
     assert all(np.array_equal(model.params[name], before[name]) for name in before)
+
+
+def test_cnnlibs_accuracy_drop_passes_the_knockout_check(capsys):
+    assert check_knockout(exercises.accuracy_drop) is exercises.accuracy_drop
+    assert capsys.readouterr().out.startswith("correct: ")
+
+
+def test_the_pooling_spy_of_avg_pool_as_conv_is_removed_afterwards():
+    originals = pool.pool2d_forward_naive, pool._combine_offsets
+    with pytest.raises(ExerciseError, match="called cnnlib's pooling"):
+        exercises.check_avg_pool_as_conv(lambda x: pool.avg_pool2d_forward_naive(x))
+    assert (pool.pool2d_forward_naive, pool._combine_offsets) == originals
 
 
 def test_every_checker_is_tested_with_a_stub_and_zeros():
