@@ -687,6 +687,8 @@ def plot_activation_histograms(runs, *, bins=30, title=None):
             ax.set_title(f"{name}: std {v.std():.2g}", fontsize=9)
             ax.set_yticks([])
             ax.tick_params(labelsize=8)
+            ax.locator_params(axis="x", nbins=4)
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
             if col == 0:
                 ax.set_ylabel(run, fontsize=9)
     if title:
