@@ -16,8 +16,8 @@ STUDENT = NOTEBOOKS / "exercises"
 
 def test_the_student_edition_covers_every_notebook_with_solutions():
     assert [p.name for p in WORKED] == sorted(p.name for p in STUDENT.glob("*.ipynb"))
-    assert {"01_computational_graphs.ipynb", "02_layers.ipynb", "06_pooling.ipynb"} <= {
-        p.name for p in WORKED}
+    assert {"01_computational_graphs.ipynb", "02_layers.ipynb", "06_pooling.ipynb",
+            "09_training_well.ipynb"} <= {p.name for p in WORKED}
 
 
 @pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
