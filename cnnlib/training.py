@@ -50,7 +50,7 @@ def _labels(y):
 
 
 @contextlib.contextmanager
-def mode(model, training):
+def _mode(model, training):
     """Run a block with ``model`` in training (``True``) or evaluation (``False``) mode, then restore the
     mode it had. Does nothing for a model without ``train()`` (and ``training``)."""
     if not hasattr(model, "train"):
@@ -69,7 +69,7 @@ def scores(model, x, batch_size=1000):
     uses its running averages and updates nothing, dropout drops nothing); returns ``(N, classes)``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    with mode(model, False):
+    with _mode(model, False):
         return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
@@ -143,7 +143,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     best_acc, best_state, waited = -1.0, None, 0
     n = len(x)
     steps = -(-n // batch_size)
-    with AdaptiveThreads(threads) as blas, mode(model, True):
+    with AdaptiveThreads(threads) as blas, _mode(model, True):
         for epoch in range(start_epoch, start_epoch + epochs):
             if lr_schedule is not None:
                 optimizer.lr = float(lr_schedule(epoch))
