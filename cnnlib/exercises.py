@@ -5,7 +5,8 @@ seeded random inputs, with a numerical gradient where a gradient is asked, and o
 a learner can work out by hand. A wrong answer raises :class:`ExerciseError` with a message that
 says what is wrong; a right one prints one line ``correct: ...``. A checker of a class returns
 the class, so a notebook can write ``ReLU = check_relu(MyReLU)``: the later cells use the
-learner's class once it passes, and ``cnnlib``'s until then.
+learner's class once it passes, and ``cnnlib``'s until then. The checkers of functions that later
+cells call (naive convolution, im2col, col2im) return the function in the same way.
 
 :func:`student_notebook` turns a worked notebook into its student edition: every block between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError(hint)`` (the
@@ -33,13 +34,39 @@ class ExerciseError(AssertionError):
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def _call(what, fn, *args, **kwargs):
-    """``fn(*args)``; a NotImplementedError becomes ExerciseError("... not written yet: hint")."""
+def _describe(value):
+    """How an argument of a check's call reads in a message: arrays by shape, others by repr."""
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>"
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, (bool, int, float, str, type(None), np.generic)):
+        text = repr(value)
+        if len(text) <= 40:
+            return text
+    return f"<{type(value).__name__}>"
+
+
+def _call(what, fn, *args, signature=None, **kwargs):
+    """``fn(*args, **kwargs)``; a NotImplementedError becomes ExerciseError("... not written yet:
+    hint"), and a TypeError raised by the call itself (a function or class whose parameters do
+    not match the exercise's) becomes an ExerciseError naming the expected call, ``signature``
+    (by default the call the check makes). A TypeError raised further inside the learner's code
+    is left alone: its traceback points at the learner's line."""
     try:
         return fn(*args, **kwargs)
     except NotImplementedError as err:
         hint = str(err) or "replace the raise NotImplementedError line with your code"
         raise ExerciseError(f"{what} is not written yet: {hint}") from None
+    except TypeError as err:
+        if err.__traceback__ is None or err.__traceback__.tb_next is not None:
+            raise                      # raised inside the learner's code, not by the call itself
+        if signature is None:
+            given = [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
+            signature = f"{getattr(fn, '__name__', what)}({', '.join(given)})"
+        raise ExerciseError(f"{what} cannot be called the way the exercise asks: the check calls "
+                            f"{signature}, and Python said: {err}. Keep the parameters the "
+                            f"exercise gives.") from None
 
 
 def _close(a, b):
@@ -342,6 +369,11 @@ def check_softmax_with_loss(cls):
         t = labels if np.ndim(labels) == 2 else np.eye(scores.shape[1])[labels]
         unscaled = [((p - t) * dout, "divide by the batch size N: the loss is the MEAN over "
                       "the batch")] if n > 1 else []
+        c = scores.shape[1]
+        if c != n:
+            unscaled.append(((p - t) * dout / c, f"divide by N = {n}, the batch size (rows), not "
+                             f"by C = {c}, the number of classes (columns): the loss is the mean "
+                             f"over the examples"))
         _compare("dscores", got, ref.backward(dout), unscaled + [
                   ((t - p) * dout / n, "the sign is flipped: the gradient is p - t, not t - p"),
                   ((p - t) / n, "multiply by dout (it is 1 at the end of the graph, not always)"),
@@ -356,6 +388,39 @@ def check_softmax_with_loss(cls):
     return cls
 
 
+def _same_with_nan(got, wrong):
+    """Whether ``got`` equals ``wrong`` where ``wrong`` is finite and is nan/inf where it is not."""
+    got, wrong = np.asarray(got, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
+    if got.shape != wrong.shape:
+        return False
+    finite = np.isfinite(wrong)
+    return bool(np.array_equal(np.isfinite(got), finite)
+                and (not finite.any() or rel_error(got[finite], wrong[finite]) < TOLERANCE))
+
+
+def _softmax_mistakes(v):
+    """``(wrong softmax of v, message)`` for the typical mistakes of a hand-written softmax."""
+    def normalised(e, keepdims=True):
+        return e / e.sum(axis=-1, keepdims=keepdims)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        wrong = [(normalised(np.exp(v)), "subtract each row's max before exp: np.exp of a score "
+                  "near 1000 overflows to inf, and inf / inf is nan")]
+        if v.ndim == 2:
+            wrong += [
+                (normalised(np.exp(v - v.max())), "use the max of each row, not of the whole "
+                 "batch (axis=-1, keepdims=True): a row whose scores are far below the batch's "
+                 "max underflows to exp(...) = 0 everywhere, and 0 / 0 is nan"),
+                (np.exp(v - v.max(axis=-1, keepdims=True))
+                 / np.exp(v - v.max(axis=-1, keepdims=True)).sum(axis=0, keepdims=True),
+                 "normalise each ROW (sum over the last axis, keepdims=True)")]
+            if v.shape[0] == v.shape[1]:
+                e = np.exp(v - v.max(axis=-1))
+                wrong.append((e / e.sum(axis=-1), "keep the row axis (keepdims=True) in max and "
+                              "sum: without it, a (N,) vector broadcasts along the rows and each "
+                              "COLUMN gets another row's max or sum"))
+    return wrong
+
+
 def check_softmax(fn):
     """Check a stable ``softmax(scores)`` over the last axis, for one row or a batch of rows."""
     cases = [(np.array([1.0, 2.0, 3.0]), "for the scores (1, 2, 3)"),
@@ -364,14 +429,464 @@ def check_softmax(fn):
               "for the batch [[1000, 1001], [-1000, -999]]"),
              (np.random.default_rng(5).standard_normal((4, 3)) * 5, "for a random (4, 3) batch")]
     for v, where in cases:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            got = _call("your softmax", fn, v.copy())
-            col = np.exp(v - v.max(axis=-1, keepdims=True))
-            by_column = col / col.sum(axis=0, keepdims=True)
-        _compare("softmax", got, softmax(v),
-                 [(by_column, "normalise each ROW (sum over the last axis, keepdims=True)")]
-                 if v.ndim == 2 else [], where)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            got = _call("your softmax", fn, v.copy(), signature="stable_softmax(scores)")
+        mistakes = _softmax_mistakes(v)
+        try:
+            finite = bool(np.all(np.isfinite(np.asarray(got, dtype=np.float64))))
+        except (TypeError, ValueError):
+            finite = True                      # not an array: _compare says so
+        if not finite:
+            for wrong, message in mistakes:
+                if _same_with_nan(got, wrong):
+                    raise ExerciseError(f"softmax {where} holds nan or inf: {message}")
+        _compare("softmax", got, softmax(v), [m for m in mistakes if np.all(np.isfinite(m[0]))],
+                 where)
     _correct("softmax is right and finite for large scores, row by row")
+
+
+# --- notebook 04: convolution forward ----------------------------------------------------------
+
+CONV_X = np.array([[1, 2, 3, 0],
+                   [4, 5, 6, 1],
+                   [7, 8, 9, 2],
+                   [0, 1, 2, 3]], dtype=np.float64).reshape(1, 1, 4, 4)
+CONV_W = np.array([[1, 0], [0, -1]], dtype=np.float64).reshape(1, 1, 2, 2)
+_EVERY_SIDE = "pad the same number of zeros, pad, on EVERY side: top and bottom, left and right"
+_CHANNELS = ("sum over the input channels too: each output adds the products of all C slices of "
+             "w[f] with the window (np.sum(window * w[f]) over c, u, v)")
+
+
+def _shape_of(value):
+    try:
+        return np.shape(value)
+    except ValueError:
+        return None
+
+
+def _check_shape(name, got, expected_shape, hints, where):
+    """If ``got`` has the wrong shape, raise ExerciseError with the hint for that shape."""
+    shape = _shape_of(got)
+    if got is None or shape is None or shape == tuple(expected_shape):
+        return
+    for wrong_shape, message in hints:
+        if shape == tuple(wrong_shape):
+            raise ExerciseError(f"{name} has the wrong shape {where}: expected "
+                                f"{tuple(expected_shape)}, got {shape}: {message}")
+
+
+def _compare_lazy(name, got, expected, mistakes, where):
+    """``_compare``, with ``mistakes()`` (a callable) evaluated only when ``got`` is wrong."""
+    shape = _shape_of(got)
+    if got is not None and shape == np.shape(expected) and _close(got, expected):
+        return
+    _compare(name, got, expected, mistakes(), where)
+
+
+def _sizes(size, kernel, stride, pad):
+    """Output sizes: (right, unpadded, stride 1, padded once, without the + 1)."""
+    return ((size + 2 * pad - kernel) // stride + 1, (size - kernel) // stride + 1,
+            size + 2 * pad - kernel + 1, (size + pad - kernel) // stride + 1,
+            (size + 2 * pad - kernel) // stride)
+
+
+def _conv_shape_hints(n, f, c, height, width, kh, kw, stride, pad):
+    (oh, oh0, oh1, ohp, ohm), (ow, ow0, ow1, owp, owm) = (_sizes(height, kh, stride, pad),
+                                                          _sizes(width, kw, stride, pad))
+    hints = [((n, f, c, oh, ow), _CHANNELS)]
+    if pad:
+        hints += [((n, f, oh0, ow0), f"that is the size without padding: pad x with pad={pad} "
+                   "zeros on every side first, then slide the window over the padded x")]
+    if stride > 1:
+        hints += [((n, f, oh1, ow1), f"that is the size for stride 1: with stride {stride} the "
+                   "window moves by stride pixels, OH = (H + 2*pad - KH) // stride + 1")]
+    if pad:
+        hints += [((n, f, ohp, owp), "padding adds pad rows at the top AND at the bottom: "
+                   "OH = (H + 2*pad - KH) // stride + 1")]
+    hints += [((n, f, ohm, owm), "OH = (H + 2*pad - KH) // stride + 1: the + 1 counts the "
+               "window's first position")]
+    return hints
+
+
+def _one_sided(x, before, after):
+    return np.pad(x, ((0, 0), (0, 0), (before, after), (before, after)))
+
+
+def _conv_cases():
+    """(x, w, b, stride, pad, where): notebook 04's 4x4 example, then random cases."""
+    rng = np.random.default_rng(10)
+    fixed = "on the 4x4 example of section 2 (filter [[1, 0], [0, -1]], bias 1"
+
+    def random(x_shape, w_shape):
+        return (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+                rng.standard_normal(w_shape[0]))
+    return [(CONV_X, CONV_W, np.ones(1), 1, 0, f"{fixed})"),
+            (CONV_X, CONV_W, np.ones(1), 1, 1, f"{fixed}, pad 1)"),
+            (CONV_X, CONV_W, np.ones(1), 2, 0, f"{fixed}, stride 2)"),
+            (*random((2, 3, 5, 6), (4, 3, 3, 2)), 1, 0,
+             "on a random (2, 3, 5, 6) batch with 4 filters (3, 3, 2)"),
+            (*random((2, 2, 7, 6), (3, 2, 3, 3)), 2, 1,
+             "on a random (2, 2, 7, 6) batch with 3 filters (2, 3, 3), stride 2, pad 1"),
+            (*random((1, 3, 6, 7), (2, 3, 2, 3)), 3, 2,
+             "on a random (1, 3, 6, 7) image with 2 filters (3, 2, 3), stride 3, pad 2")]
+
+
+def check_conv_forward_naive(fn):
+    """Check ``fn(x, w, b, stride=1, pad=0) -> out (N, F, OH, OW)``, convolution by loops; return
+    ``fn`` (so a notebook can write ``conv2d_forward_naive = check_conv_forward_naive(mine)``)."""
+    forward = conv.conv2d_forward_naive
+    for x, w, b, stride, pad, where in _conv_cases():
+        got = _call("your conv_forward_naive", fn, x.copy(), w.copy(), b.copy(), stride, pad)
+        expected = forward(x, w, b, stride, pad)
+        _check_shape("out", got, expected.shape, _conv_shape_hints(*x.shape[:1], *w.shape[:2],
+                     *x.shape[2:], *w.shape[2:], stride, pad), where)
+
+        def mistakes(x=x, w=w, b=b, stride=stride, pad=pad, expected=expected):
+            c, kh, kw = w.shape[1:]
+            oh, ow = expected.shape[2:]
+            no_bias = forward(x, w, np.zeros_like(b), stride, pad)
+            return [
+                (forward(x, w[:, :, ::-1, ::-1], b, stride, pad), "you flipped the kernel (a "
+                 "mathematician's convolution): here, as in every deep-learning library, "
+                 "out[n, f, i, j] = sum(window * w[f]) with w[f] as it is (cross-correlation)"),
+                (no_bias, "the bias is missing: add b[f] to every output of filter f, once, after "
+                 "the sum np.sum(window * w[f])"),
+                (forward(x, w, b * (c * kh * kw), stride, pad), "add b[f] once per output, after "
+                 "the sum: np.sum(window * w[f]) + b[f], not np.sum(window * w[f] + b[f])"),
+                (forward(x, w, b, 1, pad)[:, :, :oh, :ow], f"the window of output (i, j) starts "
+                 f"at row i*stride, column j*stride of the padded x (stride {stride}); yours moved "
+                 "by one pixel"),
+                (forward(_one_sided(x, 0, 2 * pad), w, b, stride, 0), _EVERY_SIDE),
+                (forward(_one_sided(x, 2 * pad, 0), w, b, stride, 0), _EVERY_SIDE),
+                (forward(x[:, :1], w[:, :1], b, stride, pad), f"{_CHANNELS}; yours used only the "
+                 "first channel"),
+                (forward(x[:, -1:], w[:, -1:], b, stride, pad), f"{_CHANNELS}; yours kept only the "
+                 "last channel (= instead of +=?)")]
+        _compare_lazy("out", got, expected, mistakes, where)
+    _correct("conv_forward_naive matches cnnlib (the 4x4 example, padding, stride, channels)")
+    return fn
+
+
+def check_im2col(fn):
+    """Check ``fn(x, kh, kw, stride=1, pad=0) -> cols (N*OH*OW, C*KH*KW)``: one row per window,
+    rows in (image, output row, output column) order, columns in (channel, kernel row, kernel
+    column) order; return ``fn``."""
+    rng = np.random.default_rng(11)
+    cases = [(np.arange(16.0).reshape(1, 1, 4, 4), 3, 3, 1, 0,
+              "on the 4x4 image 0..15 of section 5 with a 3x3 window"),
+             (CONV_X, 2, 2, 1, 1, "on the 4x4 example of section 2 with a 2x2 window, pad 1"),
+             (rng.standard_normal((2, 3, 5, 4)), 3, 2, 2, 1,
+              "on a random (2, 3, 5, 4) batch, 3x2 window, stride 2, pad 1"),
+             (rng.standard_normal((3, 2, 4, 5)), 2, 2, 1, 0,
+              "on a random (3, 2, 4, 5) batch, 2x2 window")]
+    for x, kh, kw, stride, pad, where in cases:
+        got = _call("your im2col", fn, x.copy(), kh, kw, stride, pad)
+        expected = conv.im2col(x, kh, kw, stride, pad)
+        n, c, height, width = x.shape
+        (oh, oh0, oh1, _, _), (ow, ow0, ow1, _, _) = (_sizes(height, kh, stride, pad),
+                                                      _sizes(width, kw, stride, pad))
+        rows, columns = expected.shape
+        hints = [((columns, rows), "one ROW per window, (N*OH*OW, C*KH*KW); yours is transposed"),
+                 ((n, oh, ow, c, kh, kw), "the entries may be right, but reshape to 2-D: "
+                  "(N*OH*OW, C*KH*KW)"),
+                 ((n, c, oh, ow, kh, kw), "reshape to 2-D (N*OH*OW, C*KH*KW), with the windows' "
+                  "(n, i, j) axes first")]
+        if pad:
+            hints.append(((n * oh0 * ow0, columns), f"that many windows fit without padding: pad "
+                          f"x with pad={pad} zeros on every side first"))
+        if stride > 1:
+            hints.append(((n * oh1 * ow1, columns), f"that many windows fit at stride 1: with "
+                          f"stride {stride} window (i, j) starts at (i*stride, j*stride)"))
+        _check_shape("cols", got, expected.shape, hints, where)
+
+        def mistakes(x=x, kh=kh, kw=kw, stride=stride, pad=pad, expected=expected, n=n, c=c,
+                     oh=oh, ow=ow):
+            rows, columns = expected.shape
+            by_entry = expected.reshape(rows, c, kh, kw)
+            return [
+                (expected.reshape(n, oh * ow, columns).transpose(1, 0, 2).reshape(rows, columns),
+                 "rows go image by image (order n, i, j): all windows of image 0 first; yours go "
+                 "position by position across the batch"),
+                (expected.reshape(n, oh, ow, columns).transpose(0, 2, 1, 3).reshape(rows, columns),
+                 "within an image the windows go along the output row first: (i, j) = (0, 0), "
+                 "(0, 1), ...; yours go down the columns"),
+                (by_entry.transpose(0, 2, 3, 1).reshape(rows, columns), "each row lists the whole "
+                 "window of channel 0, then of channel 1, ... (order c, u, v, as "
+                 "w.reshape(F, -1)); yours is channel-last (u, v, c)"),
+                (by_entry.transpose(0, 1, 3, 2).reshape(rows, columns), "read each window row by "
+                 "row (kernel row u, then column v); yours went column by column"),
+                (conv.im2col(_one_sided(x, 0, 2 * pad), kh, kw, stride), _EVERY_SIDE),
+                (conv.im2col(_one_sided(x, 2 * pad, 0), kh, kw, stride), _EVERY_SIDE)]
+        _compare_lazy("cols", got, expected, mistakes, where)
+    _correct("im2col matches cnnlib (row and column order, padding, stride, channels, batch)")
+    return fn
+
+
+def check_conv_forward_im2col(fn):
+    """Check ``fn(x, w, b, stride=1, pad=0) -> out (N, F, OH, OW)`` computed with im2col and one
+    matrix product."""
+    for x, w, b, stride, pad, where in _conv_cases():
+        got = _call("your conv_forward_im2col", fn, x.copy(), w.copy(), b.copy(), stride, pad)
+        expected = conv.conv2d_forward_naive(x, w, b, stride, pad)
+        n, f, oh, ow = expected.shape
+        _check_shape("out", got, expected.shape, [
+            ((n * oh * ow, f), "the product gives one row per window and one column per filter: "
+             "reshape it to (N, OH, OW, F), then move F forward with transpose(0, 3, 1, 2)"),
+            ((n, oh, ow, f), "move the filter axis forward: transpose(0, 3, 1, 2) gives NCHW")],
+            where)
+
+        def mistakes(expected=expected, b=b):
+            flat = expected.transpose(0, 2, 3, 1).reshape(-1)
+            return [(flat.reshape(expected.shape), "the product's rows are (n, i, j) and its "
+                     "columns f: reshape to (N, OH, OW, F) and transpose(0, 3, 1, 2); a direct "
+                     "reshape to (N, F, OH, OW) mixes filters and positions"),
+                    (expected - b[None, :, None, None], "add the bias b (one per filter, "
+                     "a column of the product)")]
+        _compare_lazy("out", got, expected, mistakes, where)
+    _correct("the convolution as one matrix product matches the loops")
+
+
+def check_blur(fn):
+    """Check ``fn(size) -> (size, size)`` filter that replaces each pixel by the mean of its
+    ``size x size`` neighbourhood."""
+    for size in (3, 5, 1):
+        where = f"for size {size}"
+        got = _call("your blur_filter", fn, size)
+        _compare("the filter", got, np.full((size, size), 1 / size ** 2), [
+            (np.ones((size, size)), f"the weights must average the {size * size} pixels: "
+             f"1/{size * size} each, not 1 (a sum makes the image brighter)"),
+            (np.full((size, size), 1 / size), f"a {size}x{size} neighbourhood holds "
+             f"{size * size} pixels: 1/{size * size} each")], where)
+    _correct("the filters average their neighbourhood (weights 1/size**2, total 1)")
+
+
+# --- notebook 05: convolution backward ---------------------------------------------------------
+
+def _backward_loops(dout, x, w, stride, pad, *, dx_step=None, dw_step=None, overwrite_dx=False,
+                    overwrite_dw=False, rotate=False):
+    """The naive backward loops with the typical mistakes switched on; returns (dx_padded, dw)."""
+    kh, kw = w.shape[2:]
+    xp = conv.pad_images(x, pad)
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    kernel = w[:, :, ::-1, ::-1] if rotate else w
+    sx, sw = dx_step or stride, dw_step or stride
+    for n, f, i, j in np.ndindex(dout.shape):
+        grad = dout[n, f, i, j]
+        window = xp[n, :, i * sw:i * sw + kh, j * sw:j * sw + kw]
+        dw[f] = grad * window if overwrite_dw else dw[f] + grad * window
+        rows, cols = slice(i * sx, i * sx + kh), slice(j * sx, j * sx + kw)
+        dxp[n, :, rows, cols] = grad * kernel[f] if overwrite_dx else \
+            dxp[n, :, rows, cols] + grad * kernel[f]
+    return dxp, dw
+
+
+def _crop(dxp, shape, pad):
+    return dxp[:, :, pad:pad + shape[2], pad:pad + shape[3]]
+
+
+def check_conv_backward_naive(fn):
+    """Check ``fn(dout, x, w, stride=1, pad=0) -> (dx, dw, db)``, the convolution's gradients by
+    loops, against cnnlib and the numerical gradient; return ``fn``."""
+    rng = np.random.default_rng(12)
+    delta = np.array([[2.0, 1, 0], [-2, -1, -3], [-3, -3, -2]]).reshape(1, 1, 3, 3)
+    x, w = np.arange(25.0).reshape(1, 1, 5, 5), np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    fixed = "on section 1's example (x = 0..24 as 5x5, kernel 1..9 as 3x3, its 3x3 dout"
+    cases = [(delta, x, w, 1, 0, f"{fixed})"), (delta, x, w, 2, 1, f"{fixed}, stride 2, pad 1)")]
+    for x_shape, w_shape, stride, pad in [((2, 3, 5, 6), (4, 3, 3, 2), 1, 0),
+                                          ((2, 2, 7, 6), (3, 2, 3, 3), 2, 1),
+                                          ((2, 2, 6, 7), (2, 2, 2, 3), 3, 2)]:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        out_shape = conv.conv2d_forward_naive(x, w, np.zeros(len(w)), stride, pad).shape
+        cases.append((rng.standard_normal(out_shape), x, w, stride, pad,
+                      f"on a random {x_shape} batch with {w_shape[0]} filters {w_shape[1:]}, "
+                      f"stride {stride}, pad {pad}"))
+    for dout, x, w, stride, pad, where in cases:
+        got = _copy_checked("your conv_backward_naive", dout, lambda d: _call(
+            "your conv_backward_naive", fn, d, x.copy(), w.copy(), stride, pad))
+        _check_grads(got, dout, x, w, stride, pad, where)
+    x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
+    b = rng.standard_normal(2)
+    dout = rng.standard_normal((2, 2, 3, 3))
+    dx, dw, db = fn(dout, x.copy(), w.copy(), 2, 1)
+
+    def loss(x=x, w=w, b=b):
+        return np.sum(conv.conv2d_forward(x, w, b, 2, 1)[0] * dout)
+    where = "against the numerical gradient (stride 2, pad 1)"
+    _compare("dx", dx, numerical_gradient(lambda v: loss(x=v), x.copy()), where=where)
+    _compare("dw", dw, numerical_gradient(lambda v: loss(w=v), w.copy()), where=where)
+    _compare("db", db, numerical_gradient(lambda v: loss(b=v), b.copy()), where=where)
+    _correct("conv_backward_naive's dx, dw and db match cnnlib and the numerical gradient")
+    return fn
+
+
+def _check_grads(got, dout, x, w, stride, pad, where):
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        count = f" of {len(got)}" if isinstance(got, (tuple, list)) else ""
+        raise ExerciseError(f"return the three gradients (dx, dw, db), got a "
+                            f"{type(got).__name__}{count}")
+    shapes = [_shape_of(g) for g in got]
+    wanted = [x.shape, w.shape, (w.shape[0],)]
+    if shapes != wanted and sorted(map(str, shapes)) == sorted(map(str, wanted)):
+        raise ExerciseError(f"return (dx, dw, db) in this order, shaped like x, w and b: got "
+                            f"shapes {shapes}")
+    dx, dw, db = got
+    ref_dx, ref_dw, ref_db = conv.conv2d_backward_naive(dout, x, w, stride, pad)
+    n, f, oh, ow = dout.shape
+    _check_shape("db", db, ref_db.shape, [
+        (dout.shape, "db sums dout over the batch AND over every output position: "
+         "dout.sum(axis=(0, 2, 3))"),
+        ((f, oh, ow), "sum over the output positions too: dout.sum(axis=(0, 2, 3))"),
+        ((n, f), "sum over the batch (axis 0) too: dout.sum(axis=(0, 2, 3))")], where)
+    _compare_lazy("db", db, ref_db, lambda: [
+        (dout.mean(axis=(0, 2, 3)), "db is the SUM of dout over the batch and the positions, "
+         "not the mean"),
+        *([(dout[0].sum(axis=(1, 2)), "db sums over every image of the batch, not only the "
+            "first")] if n > 1 else [])], where)
+    _check_shape("dw", dw, ref_dw.shape, [
+        ((n, *w.shape), "dw sums over the batch: every image adds its contribution to the same "
+         "dw[f]")], where)
+
+    def dw_mistakes():
+        mistakes = [
+            (_backward_loops(dout, x, w, stride, pad, overwrite_dw=True)[1], "every output "
+             "ADDS dout * window to dw[f] (dw[f] += ...); yours kept only the last one"),
+            (_backward_loops(dout, x, w, stride, pad, dw_step=1)[1], f"output (i, j) read the "
+             f"window at row i*stride, column j*stride of the padded x (stride {stride})")]
+        if n > 1:
+            mistakes += [
+                (conv.conv2d_backward_naive(dout[:1], x[:1], w, stride, pad)[1], "dw sums over "
+                 "every image of the batch, not only the first"),
+                (conv.conv2d_backward_naive(dout[-1:], x[-1:], w, stride, pad)[1], "dw sums over "
+                 "every image of the batch (dw[f] += ...); yours kept only the last image"),
+                (ref_dw / n, "dw is the SUM over the batch, not the mean")]
+        return mistakes
+    _compare_lazy("dw", dw, ref_dw, dw_mistakes, where)
+    height, width = x.shape[2:]
+    hints = [((n, x.shape[1], height + 2 * pad, width + 2 * pad), f"that is the gradient of the "
+              f"PADDED input: crop pad={pad} rows and columns from every side, "
+              "dxp[:, :, pad:pad + H, pad:pad + W]")] if pad else []
+    _check_shape("dx", dx, ref_dx.shape, hints, where)
+
+    def dx_mistakes():
+        overwritten = _backward_loops(dout, x, w, stride, pad, overwrite_dx=True)[0]
+        padded = _backward_loops(dout, x, w, stride, pad)[0]
+        return [
+            (_crop(overwritten, x.shape, pad), "where windows overlap (and over the filters f), "
+             "ADD the gradients: dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]"),
+            (_crop(_backward_loops(dout, x, w, stride, pad, dx_step=1)[0], x.shape, pad),
+             f"output (i, j) read the window at row i*stride, column j*stride (stride {stride}): "
+             "send dout * w[f] back to that window"),
+            (_crop(_backward_loops(dout, x, w, stride, pad, rotate=True)[0], x.shape, pad),
+             "in the loops each window gets dout * w[f] as it is; the 180° rotation belongs to "
+             "the full-convolution form"),
+            (padded[:, :, :height, :width], "crop pad rows and columns from EVERY side: "
+             "dxp[:, :, pad:pad + H, pad:pad + W]"),
+            (padded[:, :, 2 * pad:, 2 * pad:], "crop pad rows and columns from EVERY side: "
+             "dxp[:, :, pad:pad + H, pad:pad + W]")]
+    _compare_lazy("dx", dx, ref_dx, dx_mistakes, where)
+
+
+def check_col2im(fn):
+    """Check ``fn(cols, x_shape, kh, kw, stride=1, pad=0) -> dx`` of shape ``x_shape``: the adjoint
+    of im2col, which adds every row back onto its window (summing overlaps) and crops the padding;
+    return ``fn``."""
+    rng = np.random.default_rng(13)
+    cases = [(np.ones((9, 9)), (1, 1, 5, 5), 3, 3, 1, 0, "for rows of ones, a 5x5 image and 3x3 "
+              "windows (each pixel gets the number of windows that cover it)"),
+             (np.ones((25, 4)), (1, 1, 4, 4), 2, 2, 1, 1, "for rows of ones, a 4x4 image, 2x2 "
+              "windows and pad 1")]
+    for x_shape, kh, kw, stride, pad in [((2, 3, 5, 4), 3, 2, 2, 1), ((2, 2, 5, 5), 3, 3, 1, 2),
+                                         ((1, 2, 7, 6), 3, 2, 3, 0)]:
+        rows = conv.im2col(np.zeros(x_shape), kh, kw, stride, pad).shape
+        cases.append((rng.standard_normal(rows), x_shape, kh, kw, stride, pad,
+                      f"for random rows, x_shape {x_shape}, {kh}x{kw} windows, stride {stride}, "
+                      f"pad {pad}"))
+    for cols, x_shape, kh, kw, stride, pad, where in cases:
+        got = _call("your col2im", fn, cols.copy(), x_shape, kh, kw, stride, pad)
+        expected = conv.col2im(cols, x_shape, kh, kw, stride, pad)
+        n, c, height, width = x_shape
+        _check_shape("dx", got, x_shape, [
+            ((n, c, height + 2 * pad, width + 2 * pad), f"that is the PADDED image: crop pad={pad} "
+             "rows and columns from every side")] if pad else [], where)
+        if _shape_of(got) == tuple(x_shape) and _close(got, expected):
+            continue
+        mistakes = _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected)
+        for wrong, message in mistakes:
+            if _shape_of(got) == tuple(x_shape) and _close(got, wrong):
+                raise ExerciseError(f"dx {where}: {message}")
+        if _shape_of(got) == tuple(x_shape) and np.any(cols != 1):
+            x = rng.standard_normal(x_shape)
+            left = float(np.sum(conv.im2col(x, kh, kw, stride, pad) * cols))
+            right = float(np.sum(x * np.asarray(got, dtype=np.float64)))
+            raise ExerciseError(f"your col2im is not the adjoint of im2col {where}: for a "
+                                f"random x, <im2col(x), cols> = {left:.6g} but "
+                                f"<x, col2im(cols)> = {right:.6g}")
+        _compare("dx", got, expected, where=where)
+    _correct("col2im is the adjoint of im2col: overlaps summed, padding cropped, as cnnlib")
+    return fn
+
+
+def _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected):
+    n, c, height, width = x_shape
+    oh = (height + 2 * pad - kh) // stride + 1
+    ow = (width + 2 * pad - kw) // stride + 1
+    windows = cols.reshape(n, oh, ow, c, kh, kw)
+    padded = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    overwritten, unstrided = padded.copy(), padded.copy()
+    for b, i, j in np.ndindex(n, oh, ow):
+        overwritten[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw] = windows[b, i, j]
+        padded[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += windows[b, i, j]
+        unstrided[b, :, i:i + kh, j:j + kw] += windows[b, i, j]
+    counts = conv.col2im(np.ones_like(cols), x_shape, kh, kw, stride, pad)
+    rows, columns = cols.shape
+    channel_last = cols.reshape(rows, kh, kw, c).transpose(0, 3, 1, 2).reshape(rows, columns)
+    by_position = cols.reshape(oh * ow, n, columns).transpose(1, 0, 2).reshape(rows, columns)
+    every_side = "crop pad rows and columns from EVERY side: dxp[:, :, pad:pad + H, pad:pad + W]"
+    return [
+        (_crop(overwritten, x_shape, pad), "where windows overlap, ADD the rows (+=): a pixel "
+         "copied into several rows gets the SUM of their gradients (not the last one, not their "
+         "mean)"),
+        (np.divide(expected, counts, out=np.zeros_like(expected), where=counts > 0),
+         "SUM the copies of each pixel, do not average them"),
+        (_crop(unstrided, x_shape, pad), f"row (n, i, j) goes back to the window at row i*stride, "
+         f"column j*stride (stride {stride})"),
+        (padded[:, :, :height, :width], every_side),
+        (padded[:, :, 2 * pad:, 2 * pad:], every_side),
+        (conv.col2im(channel_last, x_shape, kh, kw, stride, pad), "read each row in im2col's "
+         "column order (channel, kernel row, kernel column); yours read it channel-last"),
+        (conv.col2im(by_position, x_shape, kh, kw, stride, pad), "the rows go image by image "
+         "(order n, i, j), as im2col writes them")]
+
+
+def check_dw_by_im2col(fn):
+    """Check ``fn(dout, x, kh, kw, stride=1, pad=0) -> dw (F, C, KH, KW)`` computed with im2col
+    and one matrix product, ``dW = D.T @ cols``."""
+    rng = np.random.default_rng(14)
+    for x_shape, f, kh, kw, stride, pad in [((1, 1, 4, 4), 1, 2, 2, 1, 0), ((2, 3, 9, 9), 4, 3, 3,
+                                            2, 0), ((2, 2, 6, 7), 3, 3, 2, 2, 1)]:
+        x = CONV_X if x_shape == CONV_X.shape else rng.standard_normal(x_shape)
+        w_shape = (f, x_shape[1], kh, kw)
+        dout = rng.standard_normal(conv.conv2d_forward_naive(
+            x, np.zeros(w_shape), np.zeros(f), stride, pad).shape)
+        where = f"for x {x_shape}, {f} filter{'s' * (f > 1)} {kh}x{kw}, stride {stride}, pad {pad}"
+        got = _copy_checked("your dw_by_im2col", dout, lambda d: _call(
+            "your dw_by_im2col", fn, d, x.copy(), kh, kw, stride, pad))
+        expected = conv.conv2d_backward_naive(dout, x, np.zeros(w_shape), stride, pad)[1]
+        columns = x_shape[1] * kh * kw
+        _check_shape("dw", got, w_shape, [
+            ((f, columns), "reshape D.T @ cols, (F, C*KH*KW), to w's shape (F, C, KH, KW)"),
+            ((columns, f), "dW = D.T @ cols is (F, C*KH*KW); yours is its transpose")], where)
+
+        def mistakes(dout=dout, x=x, kh=kh, kw=kw, stride=stride, pad=pad, f=f, w_shape=w_shape):
+            cols = conv.im2col(x, kh, kw, stride, pad)
+            d = dout.transpose(0, 2, 3, 1).reshape(-1, f)
+            return [((dout.reshape(-1, f).T @ cols).reshape(w_shape), "lay dout out as rows in "
+                     "im2col's order (n, i, j), one column per filter: dout.transpose(0, 2, 3, 1)"
+                     ".reshape(-1, F); a plain reshape mixes filters and positions"),
+                    ((cols.T @ d).reshape(w_shape), "dW = D.T @ cols is (F, C*KH*KW); cols.T @ D "
+                     "is its transpose, and reshaping it scrambles the weights")]
+        _compare_lazy("dw", got, expected, mistakes, where)
+    _correct("dW as one matrix product D.T @ cols matches the loops")
 
 
 # --- notebook 06: pooling ----------------------------------------------------------------------
@@ -393,7 +908,8 @@ def _pool_cases():
 def check_max_pool_forward(fn):
     """Check ``fn(x, size=2, stride=None) -> out (N, C, OH, OW)``, max pooling by loops."""
     for x, size, stride, where in _pool_cases():
-        got = _call("your max_pool_forward", fn, x.copy(), size, stride)
+        got = _call("your max_pool_forward", fn, x.copy(), size, stride,
+                    signature="max_pool_forward(x, size, stride)")
         avg = pool.avg_pool2d_forward_naive(x, size, stride)
         _compare("out", got, pool.max_pool2d_forward_naive(x, size, stride),
                  [(avg, "that is the window's MEAN: max pooling takes its maximum")], where)
@@ -428,7 +944,8 @@ def check_max_pool_backward(fn):
             dout = rng.standard_normal(out.shape)
         got = _copy_checked("your max_pool_backward", dout,
                             lambda d: _call("your max_pool_backward", fn, d, x.copy(), size,
-                                            stride))
+                                            stride, signature="max_pool_backward(dout, x, "
+                                            "size, stride)"))
         expected = pool.max_pool2d_backward_naive(dout, x, size, stride)
         _compare("dx", got, expected, [
             (_all_max(dout, x, size, stride), "tie rule: a window with several equal maxima "
@@ -480,7 +997,8 @@ def check_routed_fraction(fn):
         x = rng.standard_normal(shape)
         out, cache = pool.max_pool2d_forward(x, size, stride)
         expected = np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out), cache)) / x.size
-        got = _call("your routed_fraction", fn, x.copy(), size, stride)
+        got = _call("your routed_fraction", fn, x.copy(), size, stride,
+                    signature="routed_fraction(x, size, stride)")
         where = f"for {size}x{size} windows, stride {stride}, x of shape {shape}"
         _compare("the fraction", got, expected,
                  [(1 / size ** 2, "1/size**2 holds only when windows tile the input; count the "
@@ -494,12 +1012,211 @@ def check_avg_pool_as_conv(fn):
     rng = np.random.default_rng(9)
     for x, where in [(POOL_X, "on the 4x4 example"),
                      (rng.standard_normal((3, 1, 6, 8)), "on a random (3, 1, 6, 8) batch")]:
-        got = _call("your avg_pool_as_conv", fn, x.copy())
+        got = _call("your avg_pool_as_conv", fn, x.copy(), signature="avg_pool_as_conv(x)")
         expected = pool.avg_pool2d_forward_naive(x)
         ones = conv.conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
         _compare("out", got, expected, [(ones, "the filter's weights must average: 1/4 each, "
                                          "not 1")], where)
     _correct("2x2 average pooling written as a convolution")
+
+
+# --- notebook 08: feature maps, favourite classes, knocking out a filter ---------------------
+
+def _tiny_net():
+    """conv (one 3x3 filter that passes the centre pixel, bias -0.5, pad 1) -> ReLU -> 2x2 max pool:
+    its maps are x - 0.5, then max(x - 0.5, 0), then the maximum of each 2x2 block."""
+    from .models import Sequential
+
+    conv_layer = layers.Conv2D(1, 1, 3, pad=1, dtype=np.float64, rng=np.random.default_rng(0))
+    conv_layer.params["W"][...] = 0
+    conv_layer.params["W"][0, 0, 1, 1] = 1
+    conv_layer.params["b"][...] = -0.5
+    return Sequential(("conv", conv_layer), ("relu", layers.ReLU()), ("pool", layers.MaxPool2D(2)))
+
+
+def _no_shortcut(model):
+    """``model`` with its ``activations`` method replaced by one that explains the exercise."""
+    def activations(*args, **kwargs):
+        raise ExerciseError("feature_maps should run the layers itself, one by one, in the order "
+                            "of model.layers; model.activations does that for every layer at "
+                            "once: it is what this exercise rebuilds, so don't call it")
+    model.activations = activations
+    return model
+
+
+def _feature_map_mistakes(outputs, x, name):
+    """``(wrong maps, message)`` for the typical mistakes when asking for layer ``name``."""
+    names = list(outputs)
+    k = names.index(name)
+    before = x if k == 0 else outputs[names[k - 1]]
+    before_what = "the input x itself" if k == 0 else f"the output of '{names[k - 1]}'"
+    wrong = [(before, f"one layer too early: that is {before_what}, what '{name}' receives; run "
+              f"the named layer too, then return its output")]
+    if k + 1 < len(names):
+        wrong.append((outputs[names[k + 1]], f"one layer too far: that is the output of "
+                      f"'{names[k + 1]}', the layer after '{name}'; return as soon as the named "
+                      f"layer has run"))
+    wrong += [(out, f"that is the output of layer '{other}', not of '{name}': compare each "
+               f"layer's name with layer_name") for other, out in outputs.items() if other != name]
+    expected = outputs[name]
+    wrong.append((expected[0], "keep the batch dimension: return (N, C, H, W), the maps of every "
+                  "image of x, not those of the first image alone"))
+    if len(x) > 1:
+        wrong.append((np.broadcast_to(expected[:1], expected.shape),
+                      "every image got the maps of image 0: run the whole batch x through the "
+                      "layers"))
+    return wrong
+
+
+def check_feature_maps(fn):
+    """Check ``fn(model, x, layer_name) -> maps``: the output of the layer called ``layer_name``
+    when the batch ``x`` runs through ``model.layers`` in order, shaped ``(N, C, H, W)``."""
+    from .models import LeNet5
+
+    rng = np.random.default_rng(10)
+    tiny_x = (np.arange(16, dtype=np.float64) / 16).reshape(1, 1, 4, 4)
+    lenet_x = rng.random((3, 1, 28, 28))
+    cases = [(_tiny_net, tiny_x, ["conv", "relu", "pool"],
+              "on a tiny net (conv that passes the centre pixel with bias -0.5, so its map is "
+              "x - 0.5; ReLU; 2x2 max pool) and one 4x4 image"),
+             (lambda: LeNet5(dtype=np.float64, rng=np.random.default_rng(0)), lenet_x,
+              ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"],
+              "on a LeNet5 (random weights) and a batch of 3 random images"),
+             (lambda: LeNet5(dtype=np.float64, rng=np.random.default_rng(1)), lenet_x[1:2],
+              ["relu2"], "on a LeNet5 and a batch of ONE image")]
+    for build, x, names, where in cases:
+        model = build()
+        outputs = type(model).activations(model, x)
+        _no_shortcut(model)
+        for name in names:
+            given = x.copy()
+            got = _call("your feature_maps", fn, model, given, name,
+                        signature=f"feature_maps(model, x, {name!r})")
+            if not np.array_equal(given, x):
+                raise ExerciseError("feature_maps changed the images x it was given: feed each "
+                                    "layer's output to the next in a new variable")
+            expected = outputs[name]
+            try:
+                got_shape = np.shape(got)
+            except (TypeError, ValueError):
+                got_shape = None
+            call = f"feature_maps(model, x, {name!r})"
+            if got_shape is not None and len(got_shape) == 4 and \
+                    got_shape[1:] == expected.shape[1:] and got_shape[0] != len(x):
+                raise ExerciseError(f"{call} {where}: expected the maps of the {len(x)} images "
+                                    f"of x, got {got_shape[0]}: did you run another array than "
+                                    f"x (a global such as x_test?) through the layers?")
+            mistakes = _feature_map_mistakes(outputs, x, name)
+            if got_shape == expected.shape and len(x) > 1 and not _close(got, expected):
+                for wrong, message in mistakes:
+                    if _close(got, wrong):
+                        raise ExerciseError(f"{call} {where}: {message}")
+                for i in range(len(x)):
+                    for j in range(len(x)):
+                        if i != j and _close(np.asarray(got)[i], expected[j]):
+                            raise ExerciseError(f"{call} {where}: maps[{i}] are those of image "
+                                                f"{j}: keep the images in the order of x")
+            _compare(call, got, expected, mistakes, where)
+    _correct("feature_maps returns each named layer's output for the whole batch, as "
+             "Sequential.activations does")
+
+
+def _favourite_reference(strength, labels):
+    means = np.stack([strength[labels == k].mean(axis=0) for k in range(10)])
+    return means.argmax(axis=0)
+
+
+def check_favourite_class(fn):
+    """Check ``fn(strength, labels) -> classes (C,)``: for every channel, the digit class whose
+    images have the highest MEAN strength. strength ``(N, C)``, labels ints ``(N,)`` in 0..9."""
+    fixed_labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 3, 4, 5, 6, 7, 8, 9])
+    fixed_strength = np.array([[5, 0, 0, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+                               [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 1, 1, 1, 1, 1]],
+                              dtype=np.float64).T
+    rng = np.random.default_rng(11)
+    labels = rng.choice(10, size=300, p=np.linspace(1, 3, 10) / np.linspace(1, 3, 10).sum())
+    strength = rng.random((300, 16)) + 0.3 * (labels[:, None] == rng.integers(0, 10, 16))
+    strength[rng.integers(0, 300, 16), np.arange(16)] += 5          # a few outliers
+    cases = [(fixed_strength, fixed_labels, "on the fixed case of 18 images, 2 channels: in "
+              "channel 0 the three 0s have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 "
+              "each, every other digit 0 (the best mean is class 1's)"),
+             (strength, labels, "on random strengths of 300 images, 16 channels, classes of "
+              "unequal size")]
+    for s, y, where in cases:
+        got = _call("your favourite_class", fn, s.copy(), y.copy(),
+                    signature="favourite_class(strength, labels)")
+        sums = np.stack([s[y == k].sum(axis=0) for k in range(10)])
+        maxes = np.stack([s[y == k].max(axis=0) for k in range(10)])
+        means = np.stack([s[y == k].mean(axis=0) for k in range(10)])
+        _compare("the favourite classes", got, _favourite_reference(s, y), [
+            (sums.argmax(axis=0), "use each class's MEAN strength, not its sum: a class with more "
+             "images would win just by being frequent"),
+            (maxes.argmax(axis=0), "use each class's MEAN strength, not its single strongest "
+             "image: one outlier would decide"),
+            (y[s.argmax(axis=0)], "that is the label of each channel's single strongest image: "
+             "average over all the images of each class instead"),
+            (means.argmax(axis=1), "that is, for each class, its favourite CHANNEL: the question "
+             "asks, for each channel, the class (argmax over the classes, axis 0 of a (10, C) "
+             "table)"),
+            (means.argmin(axis=0), "that is the class with the LOWEST mean: use argmax")], where)
+    _correct("the class with the highest mean strength, for every channel")
+
+
+def _knocked_out(model, f, keep_bias=False):
+    damaged = copy.deepcopy(model)
+    damaged.params["conv1.W"][f] = 0
+    if not keep_bias:
+        damaged.params["conv1.b"][f] = 0
+    return damaged
+
+
+def check_knockout(fn, model, x, y):
+    """Check ``fn(model, x, y, f) -> drop``: the test accuracy of ``model`` on ``x, y`` minus that
+    of a copy whose conv1 filter ``f`` (weights and bias) is zero, in percentage points; ``model``
+    must be left unchanged. Tried with filter 0 on all of ``x`` and filter 1 on its first 300."""
+    from .training import evaluate
+
+    before = {name: param.copy() for name, param in model.params.items()}
+    for f, n in [(0, len(x)), (1, min(300, len(x)))]:
+        xs, ys = x[:n], y[:n]
+        got = _call("your accuracy_drop", fn, model, xs, ys, f,
+                    signature=f"accuracy_drop(model, x, y, {f})")
+        changed = [name for name, param in model.params.items()
+                   if not np.array_equal(param, before[name])]
+        if changed:
+            for name in changed:
+                model.params[name][...] = before[name]
+            raise ExerciseError(f"accuracy_drop changed the model it was given ({', '.join(changed)}"
+                                f"; restored now): damage a copy (copy.deepcopy(model)), the "
+                                f"caller still needs the original")
+        base = evaluate(model, xs, ys)
+        expected = 100 * (base - evaluate(_knocked_out(model, f), xs, ys))
+        where = f"for filter {f} on {n} images"
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            _compare("the drop", got, expected, where=where)     # says what it got instead
+        if _close(got, expected):
+            continue
+        def drop_of(other, keep_bias=False):
+            return 100 * (base - evaluate(_knocked_out(model, other, keep_bias), xs, ys))
+        mistakes = [(lambda: 0.0, "0 points: knocking out a filter changes some predictions; did "
+                     "you evaluate the same (undamaged or damaged) model twice?"),
+                    (lambda: expected / 100, "give the drop in percentage POINTS: 100 * "
+                     "(accuracy before - accuracy after)"),
+                    (lambda: -expected, "accuracy BEFORE minus accuracy after: a damaged model "
+                     "that does worse has a positive drop"),
+                    (lambda: drop_of(f, keep_bias=True), "set the filter's bias to zero too "
+                     "(params['conv1.b'][f]): with only its weights zeroed the filter still adds "
+                     "its bias everywhere")]
+        mistakes += [(lambda other=other: drop_of(other), f"that is the drop for filter {other}: "
+                      f"knock out filter f = {f}, the argument")
+                     for other in range(model.params["conv1.W"].shape[0]) if other != f]
+        for wrong, message in mistakes:          # computed one at a time: each costs evaluations
+            if _close(got, wrong()):
+                raise ExerciseError(f"the drop {where}: {message}")
+        _compare("the drop", got, expected, where=where)
+    _correct("the accuracy drop in points when one conv1 filter is knocked out, model untouched")
 
 
 # --- notebook 09: training well (batch norm's backward pass, RMSprop's update) -------------------

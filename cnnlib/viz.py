@@ -489,7 +489,7 @@ def plot_full_convolution(delta, kernel, stride=1, window=(0, 0)):
     box.add_patch(Rectangle((q - 0.5, p - 0.5), kw, kh, fill=False, ec="C2", lw=3))
     products = []
     for (u, v), weight in np.ndenumerate(rotated):
-        box.text(q + v - 0.42, p + u - 0.42, f"×{weight:g}", ha="left", va="top", fontsize=7,
+        box.text(q + v - 0.42, p + u - 0.42, f"×{weight:g}", ha="left", va="top", fontsize=10,
                  color="C2", fontweight="bold", bbox=dict(fc="white", ec="none", pad=0.5))
         if padded[p + u, q + v] != 0:
             products.append(f"({padded[p + u, q + v]:g})×{weight:g}")
@@ -574,7 +574,10 @@ def plot_receptive_field(image, fields, *, title=None):
     """One grey image with nested squares: ``fields`` maps a label to ``(top, left, size)`` in pixels.
 
     Each square outlines the input pixels that one unit of a layer can see (its receptive field);
-    squares may reach past the image edge, into the zero padding.
+    squares may reach past the image edge, into the zero padding. Nested fields often share an
+    edge (a pooling unit's field starts where its first input's does), so squares are drawn from
+    the largest down, alternately solid and dashed, each over the larger ones: on a shared edge
+    both colours show.
     """
     image = _as_images(np.asarray(image)[None])[0]
     if not fields:
@@ -583,9 +586,12 @@ def plot_receptive_field(image, fields, *, title=None):
     ax = fig.subplots()
     ax.imshow(image, cmap="gray_r")
     low, high = -0.5, image.shape[0] - 0.5
+    sizes = sorted({size for _, _, size in fields.values()})
     for k, (label, (top, left, size)) in enumerate(fields.items()):
+        rank = len(sizes) - 1 - sizes.index(size)          # 0 for the largest square
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), size, size, fill=False, lw=2.5,
-                               ec=f"C{k % 10}", label=label))
+                               ls="-" if rank % 2 == 0 else (0, (2.5, 1.5)), ec=f"C{k % 10}",
+                               label=label, zorder=3 + rank))
         low, high = min(low, top - 1, left - 1), max(high, top + size, left + size)
     ax.set_xlim(low, high)
     ax.set_ylim(high, low)
@@ -658,6 +664,35 @@ def plot_maps(maps, *, ncols=5, title=None, label="value"):
         ax.grid(color="grey", lw=0.4, alpha=0.5)
         ax.set_title(name, fontsize=10)
     fig.colorbar(shown, ax=axes, shrink=0.9, label=label)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_curve_panels(x, panels, *, title=None, xlabel="x"):
+    """Curves over the same ``x`` in side-by-side panels, each with its own y axis.
+
+    panels: ``{panel title: {legend label: y values shaped like x}}``. Use it when curves of very
+    different heights would flatten each other on one axis (ReLU's slope of 1 beside the sigmoid's
+    of at most 0.25).
+    """
+    x = np.asarray(x)
+    if not panels:
+        raise ValueError("panels: expected at least one {panel title: {label: y}}")
+    for name, curves in panels.items():
+        for label, y in curves.items():
+            if np.shape(y) != x.shape:
+                raise ValueError(f"panels[{name!r}][{label!r}]: expected shape {x.shape} like x, "
+                                 f"got {np.shape(y)}")
+    fig = Figure(figsize=(4.2 * len(panels), 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (name, curves) in zip(axes, panels.items()):
+        for label, y in curves.items():
+            ax.plot(x, y, label=label)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.axvline(0, color="grey", lw=0.5)
+        ax.set(xlabel=xlabel, title=name)
+        ax.legend()
     if title:
         fig.suptitle(title)
     return fig

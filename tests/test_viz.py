@@ -359,6 +359,30 @@ def test_plot_maps_one_scale_with_colour_bar():
         viz.plot_maps({"v": np.zeros(3)})
 
 
+def test_plot_curve_panels_gives_each_panel_its_own_axis():
+    x = np.linspace(-6, 6, 25)
+    s = 1 / (1 + np.exp(-x))
+    fig = viz.plot_curve_panels(x, {"ReLU": {"relu": np.maximum(x, 0), "slope": (x > 0) * 1.0},
+                                    "sigmoid": {"sigmoid": s, "slope": s * (1 - s)}}, title="t")
+    left, right = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == ["ReLU", "sigmoid"]
+    assert [line.get_label() for line in right.lines][:2] == ["sigmoid", "slope"]
+    assert left.get_ylim()[1] > 5 and right.get_ylim()[1] < 1.2, "the sigmoid is not flattened"
+    with pytest.raises(ValueError, match=r"panels\['p'\]\['bad'\]: expected shape \(25,\)"):
+        viz.plot_curve_panels(x, {"p": {"bad": x[:3]}})
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_curve_panels(x, {})
+
+
+def test_plot_receptive_field_squares_that_share_edges_stay_distinct():
+    fields = {"conv1": (10, 10, 5), "pool1": (10, 10, 6), "conv2": (6, 6, 14), "pool2": (6, 6, 16)}
+    ax = _image_axes(viz.plot_receptive_field(_digit()[0], fields))[0]
+    styles = {label: (p.get_linestyle(), p.get_zorder()) for label, p in zip(fields, ax.patches)}
+    for inner, outer in [("conv1", "pool1"), ("conv2", "pool2")]:      # each pair shares a corner
+        assert styles[inner][0] != styles[outer][0], "one solid, one dashed: both colours show"
+        assert styles[inner][1] > styles[outer][1], "the smaller square is drawn on top"
+
+
 # --- notebook 09: training well ---------------------------------------------------------------------
 
 def test_plot_activation_histograms_rows_columns_and_spread():
