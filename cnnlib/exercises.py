@@ -6,15 +6,18 @@ a learner can work out by hand. A wrong answer raises :class:`ExerciseError` wit
 says what is wrong; a right one prints one line ``correct: ...``. A checker of a class returns
 the class, so a notebook can write ``ReLU = check_relu(MyReLU)``: the later cells use the
 learner's class once it passes, and ``cnnlib``'s until then. The checkers of functions that later
-cells call (naive convolution, im2col, col2im) return the function in the same way.
+cells call (naive convolution forward and backward, im2col, col2im, the convolution as one product,
+dW by im2col) return the function in the same way.
 
 :func:`student_notebook` turns a worked notebook into its student edition: every block between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError(hint)`` (the
 hint from a ``# HINT: ...`` line in the block), outputs are cleared, cells whose first line is
-``# WORKED EDITION ONLY`` are replaced by a note, and each check cell (the first code cell after a
+``# WORKED EDITION ONLY`` are replaced by a note (quoting the cell's code, when short, for the learner
+to run once the check passes), and each check cell (the first code cell after a
 solution) is tagged ``raises-exception``. ``python -m cnnlib exercises`` writes them all.
 """
 
+import contextlib
 import copy
 import textwrap
 from pathlib import Path
@@ -457,6 +460,69 @@ _CHANNELS = ("sum over the input channels too: each output adds the products of 
              "w[f] with the window (np.sum(window * w[f]) over c, u, v)")
 
 
+_PAD_ALL = ("did np.pad(x, pad) also pad the batch and channel axes? use "
+            "((0,0),(0,0),(pad,pad),(pad,pad))")
+_PAD_PAIRS = ("np.pad takes one (before, after) pair per axis of x, four for (N, C, H, W): "
+              "((0,0),(0,0),(pad,pad),(pad,pad))")
+
+
+@contextlib.contextmanager
+def _watching_np_pad():
+    """Record the learner's ``np.pad`` calls as ``(ndim of the array, pad_width)`` pairs."""
+    calls, original = [], np.pad
+
+    def pad(array, pad_width, *args, **kwargs):
+        calls.append((np.ndim(array), pad_width))
+        return original(array, pad_width, *args, **kwargs)
+    np.pad = pad
+    try:
+        yield calls
+    finally:
+        np.pad = original
+
+
+def _pad_mistake(calls):
+    """The message for an np.pad call on a 4-D array that pads N or C, or lacks pairs; else None."""
+    for ndim, width in calls:
+        if ndim != 4:
+            continue
+        try:
+            widths = np.broadcast_to(np.asarray(width), (4, 2))
+        except ValueError:
+            return _PAD_PAIRS
+        if np.any(widths[:2]):
+            return _PAD_ALL
+    return None
+
+
+def _run(what, fn, where, *args):
+    """``(fn(*args), np.pad calls)`` for the learner's ``fn``. An error raised inside it becomes an
+    ExerciseError naming the case (``where``), the error and, if np.pad was misused, that mistake."""
+    with _watching_np_pad() as calls:
+        try:
+            return _call(what, fn, *args), calls
+        except ExerciseError:
+            raise
+        except Exception as err:
+            mistake, kind = _pad_mistake(calls), type(err).__name__
+            raise ExerciseError(f"{what} raised {kind} {where}: " + (
+                f"{mistake} (the error: {kind}: {err})" if mistake else str(err))) from None
+
+
+def _check_pad(name, calls, got, expected, where):
+    """If ``got`` is not ``expected`` and the learner's np.pad padded N or C, say so."""
+    mistake = _pad_mistake(calls)
+    if mistake and not (_shape_of(got) == np.shape(expected) and _close(got, expected)):
+        raise ExerciseError(f"{name} is wrong {where}: {mistake}")
+
+
+def _not_cnnlibs(fn, reference):
+    """Reject cnnlib's own function handed in as the learner's."""
+    if fn is reference:
+        raise ExerciseError(f"that is cnnlib's own {reference.__name__}, which the check "
+                            "compares with: write your own version")
+
+
 def _shape_of(value):
     try:
         return np.shape(value)
@@ -535,9 +601,12 @@ def check_conv_forward_naive(fn):
     """Check ``fn(x, w, b, stride=1, pad=0) -> out (N, F, OH, OW)``, convolution by loops; return
     ``fn`` (so a notebook can write ``conv2d_forward_naive = check_conv_forward_naive(mine)``)."""
     forward = conv.conv2d_forward_naive
+    _not_cnnlibs(fn, forward)
     for x, w, b, stride, pad, where in _conv_cases():
-        got = _call("your conv_forward_naive", fn, x.copy(), w.copy(), b.copy(), stride, pad)
+        got, calls = _run("your conv_forward_naive", fn, where, x.copy(), w.copy(), b.copy(),
+                          stride, pad)
         expected = forward(x, w, b, stride, pad)
+        _check_pad("out", calls, got, expected, where)
         _check_shape("out", got, expected.shape, _conv_shape_hints(*x.shape[:1], *w.shape[:2],
                      *x.shape[2:], *w.shape[2:], stride, pad), where)
 
@@ -579,9 +648,11 @@ def check_im2col(fn):
               "on a random (2, 3, 5, 4) batch, 3x2 window, stride 2, pad 1"),
              (rng.standard_normal((3, 2, 4, 5)), 2, 2, 1, 0,
               "on a random (3, 2, 4, 5) batch, 2x2 window")]
+    _not_cnnlibs(fn, conv.im2col)
     for x, kh, kw, stride, pad, where in cases:
-        got = _call("your im2col", fn, x.copy(), kh, kw, stride, pad)
+        got, calls = _run("your im2col", fn, where, x.copy(), kh, kw, stride, pad)
         expected = conv.im2col(x, kh, kw, stride, pad)
+        _check_pad("cols", calls, got, expected, where)
         n, c, height, width = x.shape
         (oh, oh0, oh1, _, _), (ow, ow0, ow1, _, _) = (_sizes(height, kh, stride, pad),
                                                       _sizes(width, kw, stride, pad))
@@ -624,9 +695,10 @@ def check_im2col(fn):
 
 def check_conv_forward_im2col(fn):
     """Check ``fn(x, w, b, stride=1, pad=0) -> out (N, F, OH, OW)`` computed with im2col and one
-    matrix product."""
+    matrix product; return ``fn``."""
     for x, w, b, stride, pad, where in _conv_cases():
-        got = _call("your conv_forward_im2col", fn, x.copy(), w.copy(), b.copy(), stride, pad)
+        got, _ = _run("your conv_forward_im2col", fn, where, x.copy(), w.copy(), b.copy(), stride,
+                      pad)
         expected = conv.conv2d_forward_naive(x, w, b, stride, pad)
         n, f, oh, ow = expected.shape
         _check_shape("out", got, expected.shape, [
@@ -635,15 +707,21 @@ def check_conv_forward_im2col(fn):
             ((n, oh, ow, f), "move the filter axis forward: transpose(0, 3, 1, 2) gives NCHW")],
             where)
 
-        def mistakes(expected=expected, b=b):
+        def mistakes(expected=expected, x=x, w=w, b=b, stride=stride, pad=pad):
             flat = expected.transpose(0, 2, 3, 1).reshape(-1)
+            n, f, oh, ow = expected.shape
+            by_columns = conv.im2col(x, *w.shape[2:], stride, pad) @ w.reshape(-1, f) + b
             return [(flat.reshape(expected.shape), "the product's rows are (n, i, j) and its "
                      "columns f: reshape to (N, OH, OW, F) and transpose(0, 3, 1, 2); a direct "
                      "reshape to (N, F, OH, OW) mixes filters and positions"),
                     (expected - b[None, :, None, None], "add the bias b (one per filter, "
-                     "a column of the product)")]
+                     "a column of the product)"),
+                    (by_columns.reshape(n, oh, ow, f).transpose(0, 3, 1, 2), "W = w.reshape(F, "
+                     "-1) has one ROW per filter; w.reshape(-1, F) is not its transpose W.T, it "
+                     "mixes the filters' weights")]
         _compare_lazy("out", got, expected, mistakes, where)
     _correct("the convolution as one matrix product matches the loops")
+    return fn
 
 
 def check_blur(fn):
@@ -651,7 +729,7 @@ def check_blur(fn):
     ``size x size`` neighbourhood."""
     for size in (3, 5, 1):
         where = f"for size {size}"
-        got = _call("your blur_filter", fn, size)
+        got, _ = _run("your blur_filter", fn, where, size)
         _compare("the filter", got, np.full((size, size), 1 / size ** 2), [
             (np.ones((size, size)), f"the weights must average the {size * size} pixels: "
              f"1/{size * size} each, not 1 (a sum makes the image brighter)"),
@@ -663,8 +741,10 @@ def check_blur(fn):
 # --- notebook 05: convolution backward ---------------------------------------------------------
 
 def _backward_loops(dout, x, w, stride, pad, *, dx_step=None, dw_step=None, overwrite_dx=False,
-                    overwrite_dw=False, rotate=False):
-    """The naive backward loops with the typical mistakes switched on; returns (dx_padded, dw)."""
+                    overwrite_dw=False, rotate=False, dw_unpadded=False):
+    """The naive backward loops with the typical mistakes switched on; returns (dx_padded, dw).
+    With ``dw_unpadded`` dw reads its windows from x instead of the padded x (numpy broadcasting
+    the windows cut short at the border, as a learner's ``+=`` would; None where it cannot)."""
     kh, kw = w.shape[2:]
     xp = conv.pad_images(x, pad)
     dxp, dw = np.zeros_like(xp), np.zeros_like(w)
@@ -672,12 +752,20 @@ def _backward_loops(dout, x, w, stride, pad, *, dx_step=None, dw_step=None, over
     sx, sw = dx_step or stride, dw_step or stride
     for n, f, i, j in np.ndindex(dout.shape):
         grad = dout[n, f, i, j]
-        window = xp[n, :, i * sw:i * sw + kh, j * sw:j * sw + kw]
-        dw[f] = grad * window if overwrite_dw else dw[f] + grad * window
+        window = (x if dw_unpadded else xp)[n, :, i * sw:i * sw + kh, j * sw:j * sw + kw]
+        if dw_unpadded and not window.size:
+            return dxp, None
+        try:
+            dw[f] = grad * window if overwrite_dw else dw[f] + grad * window
+        except ValueError:
+            return dxp, None
         rows, cols = slice(i * sx, i * sx + kh), slice(j * sx, j * sx + kw)
         dxp[n, :, rows, cols] = grad * kernel[f] if overwrite_dx else \
             dxp[n, :, rows, cols] + grad * kernel[f]
     return dxp, dw
+
+
+_EMPTY_CROP = "pad:-pad is empty when pad = 0; crop with dxp[:, :, pad:pad + H, pad:pad + W]"
 
 
 def _crop(dxp, shape, pad):
@@ -700,18 +788,23 @@ def check_conv_backward_naive(fn):
         cases.append((rng.standard_normal(out_shape), x, w, stride, pad,
                       f"on a random {x_shape} batch with {w_shape[0]} filters {w_shape[1:]}, "
                       f"stride {stride}, pad {pad}"))
+    _not_cnnlibs(fn, conv.conv2d_backward_naive)
     for dout, x, w, stride, pad, where in cases:
-        got = _copy_checked("your conv_backward_naive", dout, lambda d: _call(
-            "your conv_backward_naive", fn, d, x.copy(), w.copy(), stride, pad))
+        got, calls = _copy_checked("your conv_backward_naive", dout, lambda d: _run(
+            "your conv_backward_naive", fn, where, d, x.copy(), w.copy(), stride, pad))
+        if isinstance(got, (tuple, list)) and len(got) == 3:
+            for name, grad, right in zip(("dx", "dw", "db"), got,
+                                         conv.conv2d_backward_naive(dout, x, w, stride, pad)):
+                _check_pad(name, calls, grad, right, where)
         _check_grads(got, dout, x, w, stride, pad, where)
     x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
     b = rng.standard_normal(2)
     dout = rng.standard_normal((2, 2, 3, 3))
-    dx, dw, db = fn(dout, x.copy(), w.copy(), 2, 1)
+    where = "against the numerical gradient (stride 2, pad 1)"
+    (dx, dw, db), _ = _run("your conv_backward_naive", fn, where, dout, x.copy(), w.copy(), 2, 1)
 
     def loss(x=x, w=w, b=b):
         return np.sum(conv.conv2d_forward(x, w, b, 2, 1)[0] * dout)
-    where = "against the numerical gradient (stride 2, pad 1)"
     _compare("dx", dx, numerical_gradient(lambda v: loss(x=v), x.copy()), where=where)
     _compare("dw", dw, numerical_gradient(lambda v: loss(w=v), w.copy()), where=where)
     _compare("db", db, numerical_gradient(lambda v: loss(b=v), b.copy()), where=where)
@@ -752,6 +845,10 @@ def _check_grads(got, dout, x, w, stride, pad, where):
              "ADDS dout * window to dw[f] (dw[f] += ...); yours kept only the last one"),
             (_backward_loops(dout, x, w, stride, pad, dw_step=1)[1], f"output (i, j) read the "
              f"window at row i*stride, column j*stride of the padded x (stride {stride})")]
+        unpadded = _backward_loops(dout, x, w, stride, pad, dw_unpadded=True)[1]
+        if pad and unpadded is not None:
+            mistakes.append((unpadded, f"dw's windows come from the PADDED input xp (pad {pad}), "
+                             "as in the forward pass; yours read them from x"))
         if n > 1:
             mistakes += [
                 (conv.conv2d_backward_naive(dout[:1], x[:1], w, stride, pad)[1], "dw sums over "
@@ -764,7 +861,8 @@ def _check_grads(got, dout, x, w, stride, pad, where):
     height, width = x.shape[2:]
     hints = [((n, x.shape[1], height + 2 * pad, width + 2 * pad), f"that is the gradient of the "
               f"PADDED input: crop pad={pad} rows and columns from every side, "
-              "dxp[:, :, pad:pad + H, pad:pad + W]")] if pad else []
+              "dxp[:, :, pad:pad + H, pad:pad + W]")] if pad else [
+        ((n, x.shape[1], 0, 0), _EMPTY_CROP)]
     _check_shape("dx", dx, ref_dx.shape, hints, where)
 
     def dx_mistakes():
@@ -801,13 +899,15 @@ def check_col2im(fn):
         cases.append((rng.standard_normal(rows), x_shape, kh, kw, stride, pad,
                       f"for random rows, x_shape {x_shape}, {kh}x{kw} windows, stride {stride}, "
                       f"pad {pad}"))
+    _not_cnnlibs(fn, conv.col2im)
     for cols, x_shape, kh, kw, stride, pad, where in cases:
-        got = _call("your col2im", fn, cols.copy(), x_shape, kh, kw, stride, pad)
+        got, _ = _run("your col2im", fn, where, cols.copy(), x_shape, kh, kw, stride, pad)
         expected = conv.col2im(cols, x_shape, kh, kw, stride, pad)
         n, c, height, width = x_shape
         _check_shape("dx", got, x_shape, [
             ((n, c, height + 2 * pad, width + 2 * pad), f"that is the PADDED image: crop pad={pad} "
-             "rows and columns from every side")] if pad else [], where)
+             "rows and columns from every side")] if pad else [((n, c, 0, 0), _EMPTY_CROP)],
+            where)
         if _shape_of(got) == tuple(x_shape) and _close(got, expected):
             continue
         mistakes = _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected)
@@ -860,7 +960,7 @@ def _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected):
 
 def check_dw_by_im2col(fn):
     """Check ``fn(dout, x, kh, kw, stride=1, pad=0) -> dw (F, C, KH, KW)`` computed with im2col
-    and one matrix product, ``dW = D.T @ cols``."""
+    and one matrix product, ``dW = D.T @ cols``; return ``fn``."""
     rng = np.random.default_rng(14)
     for x_shape, f, kh, kw, stride, pad in [((1, 1, 4, 4), 1, 2, 2, 1, 0), ((2, 3, 9, 9), 4, 3, 3,
                                             2, 0), ((2, 2, 6, 7), 3, 3, 2, 2, 1)]:
@@ -869,8 +969,8 @@ def check_dw_by_im2col(fn):
         dout = rng.standard_normal(conv.conv2d_forward_naive(
             x, np.zeros(w_shape), np.zeros(f), stride, pad).shape)
         where = f"for x {x_shape}, {f} filter{'s' * (f > 1)} {kh}x{kw}, stride {stride}, pad {pad}"
-        got = _copy_checked("your dw_by_im2col", dout, lambda d: _call(
-            "your dw_by_im2col", fn, d, x.copy(), kh, kw, stride, pad))
+        got, _ = _copy_checked("your dw_by_im2col", dout, lambda d: _run(
+            "your dw_by_im2col", fn, where, d, x.copy(), kh, kw, stride, pad))
         expected = conv.conv2d_backward_naive(dout, x, np.zeros(w_shape), stride, pad)[1]
         columns = x_shape[1] * kh * kw
         _check_shape("dw", got, w_shape, [
@@ -884,9 +984,14 @@ def check_dw_by_im2col(fn):
                      "im2col's order (n, i, j), one column per filter: dout.transpose(0, 2, 3, 1)"
                      ".reshape(-1, F); a plain reshape mixes filters and positions"),
                     ((cols.T @ d).reshape(w_shape), "dW = D.T @ cols is (F, C*KH*KW); cols.T @ D "
-                     "is its transpose, and reshaping it scrambles the weights")]
+                     "is its transpose, and reshaping it scrambles the weights"),
+                    (expected / len(cols), "dW is the SUM over all windows (the product D.T @ "
+                     "cols), not the mean"),
+                    *([(expected / len(x), "dW is the SUM over the batch, not the mean")]
+                      if len(x) > 1 else [])]
         _compare_lazy("dw", got, expected, mistakes, where)
     _correct("dW as one matrix product D.T @ cols matches the loops")
+    return fn
 
 
 # --- notebook 06: pooling ----------------------------------------------------------------------
@@ -1217,8 +1322,6 @@ def check_knockout(fn, model, x, y):
                 raise ExerciseError(f"the drop {where}: {message}")
         _compare("the drop", got, expected, where=where)
     _correct("the accuracy drop in points when one conv1 filter is knocked out, model untouched")
-
-
 # --- notebook 09: training well (batch norm's backward pass, RMSprop's update) -------------------
 
 from .norm import BatchNorm2D  # noqa: E402  (imported here, beside the checkers that use it)
@@ -1399,6 +1502,142 @@ def check_rmsprop(cls):
     return cls
 
 
+# --- notebook 10: what the network sees --------------------------------------------------------
+
+
+def _small_models():
+    """A linear model on 1x4x4 images whose weights a learner can read, and a small float64
+    conv net on 2x8x8 images; both built with ``input_grad=True``."""
+    from .models import Sequential
+
+    linear = Sequential(("fc", layers.Affine(16, 2, dtype=np.float64,
+                                             rng=np.random.default_rng(0))), input_grad=True)
+    linear.params["fc.W"][:] = np.stack([np.linspace(-1, 1, 16),
+                                              0.3 + np.linspace(1, -1, 16) ** 3], 1)
+    linear.params["fc.b"][:] = [0.5, -0.5]
+    rng = np.random.default_rng(10)
+    conv_net = Sequential(("conv", layers.Conv2D(2, 3, 3, pad=1, dtype=np.float64, rng=rng)),
+                          ("relu", layers.ReLU()), ("pool", layers.MaxPool2D(2)),
+                          ("fc", layers.Affine(48, 5, dtype=np.float64, rng=rng)), input_grad=True)
+    conv_net.params["conv.b"][:] = [0.1, 0.0, -0.1]
+    return linear, conv_net
+
+
+def _class_score_grad(model, x, classes):
+    out = model.forward(x)
+    dscores = np.zeros_like(out)
+    dscores[np.arange(len(x)), classes] = 1
+    return model.backward_from_scores(dscores)
+
+
+def _loss_grad(model, x, y):
+    model.loss(x, y)
+    return model.backward()
+
+
+def _unchanged(name, x, fn):
+    """``fn(copy of x)``; raise if it changed the images it was given."""
+    given = x.copy()
+    result = fn(given)
+    if not np.array_equal(given, x):
+        raise ExerciseError(f"{name} changed x in place: compute new images (e.g. x + ...), the "
+                            f"caller still needs the originals")
+    return result
+
+
+def check_saliency(fn):
+    """Exercise: ``fn(model, x, target) -> (N, H, W)``, ``max over channels of |d score / d x|``
+    for each image's ``target`` class (the score before softmax)."""
+    from .interpret import saliency
+
+    linear, conv_net = _small_models()
+    rng = np.random.default_rng(11)
+    x_linear = rng.random((3, 1, 4, 4))
+    x_conv = rng.random((4, 2, 8, 8))
+    cases = [(linear, x_linear, np.array([0, 1, 0]), "on a linear model (score = w . x + b), "
+              "where the saliency of class c is |w_c|, the class's weights"),
+             (conv_net, x_conv, np.array([3, 0, 4, 1]), "on a small conv net with 2 input "
+              "channels, 4 images")]
+    for model, x, target, where in cases:
+        expected = saliency(model, x, target)
+        got = _unchanged("your saliency", x,
+                         lambda v: _call("your saliency", fn, model, v, target.copy()))
+        if got is not None and np.shape(got) == x.shape:
+            raise ExerciseError(f"the saliency map has the shape of x {x.shape} {where}: reduce the "
+                                f"channel axis with .max(axis=1) to get one map (N, H, W)")
+        grad = _class_score_grad(model, x, target)
+        predicted = model.forward(x).argmax(axis=1)
+        loss_grad = np.abs(_loss_grad(model, x, target)).max(axis=1)
+        ones = model.backward_from_scores(np.ones_like(model.forward(x)))
+        mistakes = [
+            (grad.max(axis=1), "take the absolute value |d score / d x| (np.abs) before the max: "
+             "a pixel that lowers the score matters as much as one that raises it"),
+            (loss_grad, "that is the gradient of the LOSS; a saliency map uses the class SCORE: "
+             "model.forward(x), then model.backward_from_scores(dscores) with dscores one-hot "
+             "(1 at each image's target class)"),
+            (loss_grad * len(x), "that is the gradient of the LOSS; a saliency map uses the class "
+             "SCORE: backward_from_scores with a one-hot dscores"),
+            (np.abs(ones).max(axis=1), "dscores must be one-hot: 1 at the target class only, 0 "
+             "elsewhere (ones everywhere give the gradient of the SUM of all scores)"),
+            (np.abs(grad).sum(axis=1), "take the MAX over the channel axis (axis 1), not the sum"),
+            (np.abs(grad).mean(axis=1), "take the MAX over the channel axis (axis 1), not the "
+             "mean")]
+        if np.any(predicted != target):
+            mistakes.append((np.abs(_class_score_grad(model, x, predicted)).max(axis=1),
+                             "use the score of each image's TARGET class (the argument target), "
+                             "not the predicted class"))
+        _compare("the saliency map", got, expected, mistakes, where)
+    # against the numerical gradient of the class score, for one image
+    x, target = x_conv[:1].copy(), np.array([2])
+    numeric = numerical_gradient(lambda v: conv_net.forward(v)[0, 2], x)
+    _compare("the saliency map", fn(conv_net, x.copy(), target), np.abs(numeric).max(axis=1),
+             where="against the numerical gradient of the class score")
+    _correct("saliency = max over channels of |d score / d x|, as cnnlib and the numerical "
+             "gradient")
+
+
+def check_fgsm(fn):
+    """Exercise: ``fn(model, x, y, epsilon) -> clip(x + epsilon * sign(dL/dx), 0, 1)``, the
+    fast gradient sign method with the softmax cross-entropy loss L of the labels y."""
+    from .interpret import fgsm
+
+    linear, conv_net = _small_models()
+    rng = np.random.default_rng(12)
+    x_linear = np.full((2, 1, 4, 4), 0.5)
+    x_linear[:, 0, 0] = [0.0, 1.0, 0.05, 0.95]          # pixels at or near the ends of [0, 1]
+    x_conv = rng.random((4, 2, 8, 8))
+    cases = [(linear, x_linear, np.array([0, 1]), 0.1,
+              "on a linear model with two classes, where sign(dL/dx) = sign(w_other - w_true), "
+              "epsilon = 0.1"),
+             (conv_net, x_conv, np.array([3, 0, 4, 1]), 0.0, "with epsilon = 0 (x must come back "
+              "unchanged)"),
+             (conv_net, x_conv, np.array([3, 0, 4, 1]), 0.2, "on a small conv net, epsilon = 0.2")]
+    for model, x, y, epsilon, where in cases:
+        expected = fgsm(model, x, y, epsilon)
+        got = _unchanged("your fgsm", x, lambda v: _call("your fgsm", fn, model, v, y.copy(),
+                                                         epsilon))
+        grad = _loss_grad(model, x, y)
+        score = np.sign(_class_score_grad(model, x, y))
+        mistakes = [
+            (np.clip(x - epsilon * np.sign(grad), 0, 1), "you moved DOWN the loss (x - epsilon * "
+             "sign): an attack ADDS epsilon * sign(dL/dx), so that the loss grows"),
+            (x + epsilon * np.sign(grad), "clip the result to [0, 1] (np.clip): pixels must stay "
+             "valid intensities"),
+            (np.clip(x + epsilon * grad, 0, 1), "use the SIGN of the gradient (np.sign): every "
+             "pixel moves by exactly epsilon"),
+            (np.clip(x + epsilon * score, 0, 1), "that follows the gradient of the true class's "
+             "SCORE, which makes the class MORE likely; use the gradient of the LOSS: "
+             "model.loss(x, y), then model.backward()"),
+            (np.clip(x - epsilon * score, 0, 1), "that follows minus the gradient of the true "
+             "class's score; FGSM uses the gradient of the LOSS, which also pushes the other "
+             "classes up: model.loss(x, y), then model.backward()"),
+            (x, "the images came back unchanged: add epsilon * sign(dL/dx)")]
+        if epsilon == 0:
+            mistakes = []
+        _compare("the adversarial images", got, expected, mistakes, where)
+    _correct("fgsm = clip(x + epsilon * sign(dL/dx), 0, 1), as cnnlib")
+
+
 # --- the student edition -----------------------------------------------------------------------
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "# HINT:"
@@ -1440,6 +1679,19 @@ def _stub(lines):
     return out
 
 
+def _worked_only_note(lines):
+    """The note that replaces a ``# WORKED EDITION ONLY: <what>`` cell: it says what the cell
+    shows and, for a cell of at most three lines, quotes them, so the learner can run them once
+    the check passes."""
+    what = lines[0][len(WORKED_ONLY):].lstrip(" :") or "cnnlib's own code"
+    code = [line for line in lines[1:] if line.strip()]
+    note = f"*(The worked edition shows {what} here; it would give an answer away."
+    if not code or len(code) > 3:
+        return textwrap.fill(f"{note} Look at it in `notebooks/` once your check passes.)*", 100)
+    return (textwrap.fill(f"{note} Once your check passes, see it by running this in a new "
+                          "cell:)*", 100) + "\n\n```python\n" + "\n".join(code) + "\n```")
+
+
 def student_notebook(nb):
     """The student edition of a worked notebook (an ``nbformat`` node); ``nb`` is not changed."""
     nb = copy.deepcopy(nb)
@@ -1451,11 +1703,8 @@ def student_notebook(nb):
             cell.metadata.pop("execution", None)
             lines = cell.source.splitlines()
             if lines and lines[0].startswith(WORKED_ONLY):
-                note = lines[0][len(WORKED_ONLY):].lstrip(" :") or "cnnlib's own code"
-                cell = type(cell)(cell_type="markdown", id=cell.get("id"), metadata={},
-                                  source=f"*(The worked edition shows {note} here. It would give "
-                                         f"an answer away: look at it once your check passes.)*")
-                cells.append(cell)
+                cells.append(type(cell)(cell_type="markdown", id=cell.get("id"), metadata={},
+                                        source=_worked_only_note(lines)))
                 continue
             if any(line.strip() in (BEGIN, END) for line in lines):
                 cell.source = "\n".join(_stub(lines))

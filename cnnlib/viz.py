@@ -340,11 +340,11 @@ def plot_conv_geometry(configs):
         left.imshow(grid, cmap="Greys_r", vmin=-0.6, vmax=1)
         picks = [(0, 0), (0, 1), (1, 0)][:min(3, out * out)]
         for k, (i, j) in enumerate(picks):
-            inset = 0.08 + 0.1 * k
-            corner = (j * stride - 0.5 + inset, i * stride - 0.5 + inset)
-            left.add_patch(Rectangle(corner, kernel - 2 * inset, kernel - 2 * inset, color=f"C{k}", alpha=0.18))
-            left.add_patch(Rectangle(corner, kernel - 2 * inset, kernel - 2 * inset, fill=False, ec=f"C{k}",
-                                     lw=2.5, ls=("-", "--", ":")[k]))
+            # on the grid lines; where outlines coincide, the later (thinner, dashed) one stays visible
+            corner = (j * stride - 0.5, i * stride - 0.5)
+            left.add_patch(Rectangle(corner, kernel, kernel, color=f"C{k}", alpha=0.18))
+            left.add_patch(Rectangle(corner, kernel, kernel, fill=False, ec=f"C{k}", lw=(4, 2.5, 2)[k],
+                                     ls=("-", "--", ":")[k], zorder=3 + k, clip_on=False))
         left.set_title(f"input {size}x{size}, pad {pad} (grey), {kernel}x{kernel} windows, stride {stride}",
                        fontsize=10)
         right.imshow(np.ones((out, out)), cmap="Greys", vmin=0, vmax=4)
@@ -695,6 +695,338 @@ def plot_curve_panels(x, panels, *, title=None, xlabel="x"):
         ax.legend()
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def _image_and_map_columns(n, ncols, rows_per_image=2, cell=1.45):
+    """Axes ``(n, rows_per_image)``: each image gets a column of ``rows_per_image`` panels; columns
+    wrap after ``ncols``."""
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(cell * ncols + 1.2, cell * rows_per_image * nrows + 0.5), layout="constrained")
+    grid = fig.subplots(rows_per_image * nrows, ncols, squeeze=False)
+    for ax in grid.ravel():
+        ax.set_axis_off()
+    axes = [[grid[rows_per_image * (i // ncols) + r, i % ncols] for r in range(rows_per_image)]
+            for i in range(n)]
+    return fig, axes, grid
+
+
+def _title_true_pred(ax, label, pred, name):
+    parts = ([f"true {name(int(label))}"] if label is not None else []) + \
+        ([f"pred {name(int(pred))}"] if pred is not None else [])
+    wrong = label is not None and pred is not None and int(label) != int(pred)
+    text = " / ".join(parts) if sum(map(len, parts)) <= 18 else "\n".join(parts)   # long class names
+    ax.set_title(text, fontsize=8, color=WRONG if wrong else "black")
+
+
+def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, ncols=6, title=None):
+    """Each image above its saliency map drawn over a faint copy of it.
+
+    images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; maps: ``(N, H, W)``, e.g. from
+    :func:`cnnlib.interpret.saliency`; labels, preds: ``(N,)`` or None (titles "true 7 / pred 1",
+    wrong predictions in red; long class names on two lines). Each map is divided by its own
+    maximum, so its colours run from 0 (transparent) to 1 (dark red): they show where an image's
+    gradient is large, not how large it is compared with another image's. The image's outline
+    (half its intensity range) is drawn over the map.
+    """
+    images = _as_images(images)
+    maps = np.asarray(maps, dtype=float)
+    if maps.shape != images.shape:
+        raise ValueError(f"maps: expected one map per image, shape {images.shape}, got {maps.shape}")
+    _check_length("labels", labels, len(images))
+    _check_length("preds", preds, len(images))
+    if len(images) == 0:
+        raise ValueError("images: nothing to plot (0 images)")
+    name = (lambda k: class_names[k]) if class_names is not None else str
+    fig, axes, grid = _image_and_map_columns(len(images), ncols)
+    for i, (top, bottom) in enumerate(axes):
+        top.imshow(images[i], cmap="gray_r")
+        _title_true_pred(top, None if labels is None else labels[i], None if preds is None else preds[i],
+                         name)
+        bottom.imshow(images[i], cmap="gray_r", alpha=0.25)
+        scaled = maps[i] / (maps[i].max() or 1.0)
+        shown = bottom.imshow(np.ma.masked_less(scaled, 0.02), cmap="Reds", vmin=0, vmax=1, alpha=0.9)
+        if images[i].max() > images[i].min():
+            bottom.contour(images[i], levels=[0.5 * (float(images[i].min()) + float(images[i].max()))],
+                           colors="black", linewidths=0.6)
+        bottom.set_title("saliency", fontsize=8)
+    fig.colorbar(shown, ax=grid, shrink=0.6, label="|gradient| / its maximum")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_occlusion(images, maps, *, titles=None, stride=1, ncols=6, title=None,
+                   label="drop in p(true class)"):
+    """Each image above its occlusion map, all maps on ONE symmetric colour scale with a colour bar.
+
+    images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; maps: ``(N, OH, OW)`` from
+    :func:`cnnlib.interpret.occlusion` with the same ``stride`` (map cell ``(i, j)`` is drawn centred
+    on pixel ``(i * stride, j * stride)``); titles: N strings. Red: covering that place lowers the
+    class's probability; blue: it raises it. The digit's outline is drawn over each map.
+    """
+    images = _as_images(images)
+    maps = np.asarray(maps, dtype=float)
+    if maps.ndim != 3 or len(maps) != len(images):
+        raise ValueError(f"maps: expected {len(images)} maps (N, OH, OW), got shape {maps.shape}")
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"stride: expected a positive integer, got {stride!r}")
+    _check_length("titles", titles, len(images))
+    limit = _symmetric_limit([maps])
+    fig, axes, grid = _image_and_map_columns(len(images), ncols)
+    half = stride / 2
+    for i, (top, bottom) in enumerate(axes):
+        top.imshow(images[i], cmap="gray_r")
+        if titles is not None:
+            top.set_title(titles[i], fontsize=8)
+        oh, ow = maps[i].shape
+        shown = bottom.imshow(maps[i], cmap=DIVERGING, vmin=-limit, vmax=limit,
+                              extent=(-half, ow * stride - half, oh * stride - half, -half))
+        bottom.contour(images[i], levels=[0.5 * (float(images[i].max()) or 1.0)], colors="black",
+                       linewidths=0.6)
+        bottom.set_xlim(-0.5, images.shape[2] - 0.5)
+        bottom.set_ylim(images.shape[1] - 0.5, -0.5)
+        bottom.set_title("occlusion", fontsize=8)
+    fig.colorbar(shown, ax=grid, shrink=0.6, label=label)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_adversarial(images, adversarial, labels, preds, adv_preds, *, class_names=None, ncols=6,
+                     title=None):
+    """Original images, the perturbations and the adversarial images, one column per example.
+
+    images, adversarial: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``, the same shape; labels,
+    preds, adv_preds: ``(N,)`` true labels and the predictions before and after. Row 1: the image,
+    titled "true 7 / pred 7"; row 2: ``adversarial - images`` on one symmetric colour scale (red
+    added, blue removed); row 3: the adversarial image titled with its new prediction (red when
+    wrong).
+    """
+    images, adversarial = _as_images(images), _as_images(adversarial)
+    if images.shape != adversarial.shape:
+        raise ValueError(f"adversarial: expected the shape of images {images.shape}, got "
+                         f"{adversarial.shape}")
+    for key, values in (("labels", labels), ("preds", preds), ("adv_preds", adv_preds)):
+        if values is None:
+            raise ValueError(f"{key}: expected {len(images)} values (one per image), got None")
+        _check_length(key, values, len(images))
+    if len(images) == 0:
+        raise ValueError("images: nothing to plot (0 images)")
+    name = (lambda k: class_names[k]) if class_names is not None else str
+    delta = adversarial - images
+    limit = _symmetric_limit([delta])
+    fig, axes, grid = _image_and_map_columns(len(images), ncols, rows_per_image=3, cell=1.35)
+    for i, (top, middle, bottom) in enumerate(axes):
+        top.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
+        _title_true_pred(top, labels[i], preds[i], name)
+        shown = middle.imshow(delta[i], cmap=DIVERGING, vmin=-limit, vmax=limit)
+        middle.set_title("perturbation", fontsize=8)
+        bottom.imshow(adversarial[i], cmap="gray_r", vmin=0, vmax=1)
+        wrong = int(adv_preds[i]) != int(labels[i])
+        bottom.set_title(f"now {name(int(adv_preds[i]))}", fontsize=8, color=WRONG if wrong else "black")
+    fig.colorbar(shown, ax=grid, shrink=0.5, label="change of the pixel")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_accuracy_curves(x, curves, *, xlabel, title=None, chance=None):
+    """Accuracy (in %) against a perturbation's size, one line with markers per model.
+
+    x: ``(K,)`` sizes (epsilon, pixels, degrees); curves: ``{label: (K,) accuracies in [0, 1]}``;
+    chance: an accuracy drawn as a dashed grey line (e.g. 0.1 for ten balanced classes), or None.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"x: expected a non-empty 1-D array, got shape {x.shape}")
+    if not curves:
+        raise ValueError("curves: expected at least one {label: accuracies}")
+    for label, y in curves.items():
+        y = np.asarray(y, dtype=float)
+        if y.shape != x.shape:
+            raise ValueError(f"curves[{label!r}]: expected shape {x.shape} like x, got {y.shape}")
+        if np.any((y < 0) | (y > 1)):
+            raise ValueError(f"curves[{label!r}]: accuracies must be in [0, 1], got {y.min()}..{y.max()}")
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for k, (label, y) in enumerate(curves.items()):
+        ax.plot(x, 100 * np.asarray(y, dtype=float), marker="os^vD"[k % 5], label=label)
+    if chance is not None:
+        ax.axhline(100 * chance, color="grey", ls="--", lw=1, label="chance")
+    ax.set(xlabel=xlabel, ylabel="accuracy (%)", ylim=(0, 102), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_conv_window(image, kernel, out, *, stride=1, pad=0, position=(0, 0), bias=0.0):
+    """One step of a convolution on a 2-D image: the zero-padded input with the window of output
+    ``position`` outlined, that window's values, the kernel, and the output map with the same cell
+    outlined; the title fills in the output-size formula and the value computed at ``position``.
+
+    image: ``(H, W)``; kernel: ``(KH, KW)``; out: ``(OH, OW)``, the convolution of ``image`` with
+    ``kernel`` (plus ``bias``) at this ``stride`` and ``pad``; position: ``(i, j)`` inside ``out``.
+    """
+    image, kernel, out = (np.asarray(a, dtype=np.float64) for a in (image, kernel, out))
+    if image.ndim != 2 or kernel.ndim != 2 or out.ndim != 2:
+        raise ValueError(f"image, kernel, out: expected 2-D arrays, got shapes {image.shape}, "
+                         f"{kernel.shape}, {out.shape}")
+    (h, w), (kh, kw) = image.shape, kernel.shape
+    expected = ((h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1)
+    if out.shape != expected:
+        raise ValueError(f"out: expected shape {expected} for a {h}x{w} image, {kh}x{kw} kernel, "
+                         f"stride {stride}, pad {pad}; got {out.shape}")
+    i, j = position
+    if not (0 <= i < out.shape[0] and 0 <= j < out.shape[1]):
+        raise ValueError(f"position: expected a cell of the {out.shape[0]}x{out.shape[1]} output, got {position}")
+    padded = np.pad(image, pad)
+    window = padded[i * stride:i * stride + kh, j * stride:j * stride + kw]
+    fig = Figure(figsize=(11, 3.9))
+    left, win_ax, ker_ax, right = fig.subplots(1, 4, width_ratios=[padded.shape[1], 9, 9, out.shape[1] * 1.25])
+    fig.subplots_adjust(left=0.02, right=0.96, bottom=0.04, top=0.8, wspace=0.25)
+    left.imshow(padded, cmap="gray_r", vmin=0, vmax=max(1.0, float(image.max())))
+    if pad:
+        frame = np.zeros(padded.shape + (4,))
+        frame[..., :3] = 0.55
+        frame[..., 3] = 0.45
+        frame[pad:pad + h, pad:pad + w, 3] = 0
+        left.imshow(frame)
+    left.add_patch(Rectangle((j * stride - 0.5, i * stride - 0.5), kw, kh, fill=False, ec=WRONG, lw=2.5))
+    left.set_title(f"input {h}x{w}, padded to {padded.shape[0]}x{padded.shape[1]} (grey)", fontsize=10)
+    _matrix_panel(win_ax, window, f"window: padded rows {i * stride}-{i * stride + kh - 1}", "{:.2f}", "Greys", False)
+    _matrix_panel(ker_ax, kernel, f"kernel {kh}x{kw}", "{:.3g}", DIVERGING, True)
+    limit = _symmetric_limit([out])
+    shown = right.imshow(out, cmap=DIVERGING, vmin=-limit, vmax=limit)
+    right.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="black", lw=2.5))
+    right.set_title(f"output {out.shape[0]}x{out.shape[1]}", fontsize=10)
+    fig.colorbar(shown, ax=right, fraction=0.06, pad=0.03)
+    for ax in (left, right):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    value = float(np.sum(window * kernel) + bias)
+    fig.suptitle(f"OH = (H + 2p - K) // s + 1 = ({h} + 2*{pad} - {kh}) // {stride} + 1 = {out.shape[0]}"
+                 f"        out[{i}, {j}] = sum(window * kernel) = {value:.3g}", fontsize=11)
+    return fig
+
+
+def _mosaic(maps, ncols, gap=1):
+    """``(C, H, W)`` maps tiled ``ncols`` to a row into one 2-D array, NaN between the tiles."""
+    c, h, w = maps.shape
+    nrows = -(-c // ncols)
+    tiled = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), np.nan)
+    for k in range(c):
+        r, q = divmod(k, ncols)
+        tiled[r * (h + gap):r * (h + gap) + h, q * (w + gap):q * (w + gap) + w] = maps[k]
+    return tiled
+
+
+def _reading_title(name, maps, limit):
+    return f"{name}: {np.shape(maps)[0]} maps {np.shape(maps)[1]}x{np.shape(maps)[2]}, one scale ±{limit:.2g}"
+
+
+def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=None, title=None):
+    """What a network reads in one digit: the input (and the raw ``drawing`` it was made from), the class
+    probabilities as bars (the most likely class highlighted), and each layer of ``maps`` as one row of
+    channel tiles on that layer's own symmetric colour scale (red positive, blue negative).
+
+    image: ``(H, W)``; probabilities: ``(classes,)``; maps: ``{layer name: (C, h, w)}`` (at most two
+    rows of 8 channels each are shown per layer, each tile numbered at its top left); drawing:
+    ``(H', W')`` or None. A few axes and short texts only, so that the figure redraws quickly while
+    someone draws (:func:`update_digit_reading` redraws it in place).
+    """
+    image, probabilities = np.asarray(image), np.asarray(probabilities, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"image: expected a 2-D array (H, W), got shape {image.shape}")
+    if probabilities.ndim != 1 or len(probabilities) < 2:
+        raise ValueError(f"probabilities: expected a 1-D array of class probabilities, got shape "
+                         f"{probabilities.shape}")
+    names = list(class_names) if class_names is not None else [str(k) for k in range(len(probabilities))]
+    if len(names) != len(probabilities):
+        raise ValueError(f"class_names: expected {len(probabilities)} names, got {len(names)}")
+    for name, m in maps.items():
+        if np.ndim(m) != 3:
+            raise ValueError(f"maps[{name!r}]: expected (C, h, w) feature maps, got shape {np.shape(m)}")
+    best = int(probabilities.argmax())
+    heights = [1.3] + [0.55 + 0.25 * min(2, -(-np.shape(m)[0] // 8)) for m in maps.values()]
+    fig = Figure(figsize=(9, 2.3 * sum(heights)))
+    grid = fig.add_gridspec(1 + len(maps), 3, height_ratios=heights, width_ratios=[1, 1, 3],
+                            left=0.04, right=0.97, bottom=0.03, top=0.9, hspace=0.45, wspace=0.25)
+    top = [fig.add_subplot(grid[0, k]) for k in range(3)]
+    if drawing is not None:
+        drawing = np.asarray(drawing)
+        top[0].imshow(drawing, cmap="gray_r", vmin=0, vmax=max(1.0, float(drawing.max())))
+        top[0].set_title("your drawing", fontsize=10)
+    top[1].imshow(image, cmap="gray_r", vmin=0, vmax=max(1.0, float(image.max())))
+    top[1].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=10)
+    top[1].set_axis_off()
+    top[0].set_xticks([])
+    top[0].set_yticks([])
+    if drawing is None:
+        top[0].set_axis_off()
+    bars = top[2].bar(range(len(probabilities)), probabilities, color="0.7")
+    bars[best].set_color(WRONG)
+    top[2].set_xticks(range(len(probabilities)), names)
+    top[2].set_ylim(0, 1)
+    top[2].set_yticks([0, 1])
+    top[2].set_title("class probabilities", fontsize=10)
+    from matplotlib import colormaps
+
+    cmap = colormaps[DIVERGING].with_extremes(bad="white")
+    for row, (name, m) in enumerate(maps.items(), start=1):
+        m = np.asarray(m)[:16]
+        ncols = min(8, len(m))
+        limit = _symmetric_limit([m])
+        ax = fig.add_subplot(grid[row, :])
+        ax.imshow(_mosaic(m, ncols), cmap=cmap, vmin=-limit, vmax=limit)
+        for k in range(len(m)):
+            r, q = divmod(k, ncols)
+            ax.text(q * (m.shape[2] + 1) - 0.3, r * (m.shape[1] + 1) - 0.3, str(k), fontsize=7, color="0.3",
+                    ha="left", va="top")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
+        for side in ax.spines.values():
+            side.set_visible(False)
+    fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
+    return fig
+
+
+def update_digit_reading(fig, image, probabilities, maps, *, drawing=None, title=None):
+    """Redraw a figure made by :func:`plot_digit_reading` in place with a new reading (same layers and
+    shapes): the images, bars, colour scales and titles change, nothing is rebuilt, so a widget that
+    redraws on every stroke pays only for rendering. Returns ``fig``."""
+    image, probabilities = np.asarray(image), np.asarray(probabilities, dtype=np.float64)
+    top, rows = fig.axes[:3], fig.axes[3:]
+    if len(rows) != len(maps) or len(top[2].patches) != len(probabilities):
+        raise ValueError(f"maps, probabilities: expected {len(rows)} layers and {len(top[2].patches)} classes "
+                         f"as when the figure was made, got {len(maps)} and {len(probabilities)}")
+    if (drawing is None) != (not top[0].get_images()):
+        raise ValueError("drawing: give one exactly when the figure was made with one")
+    if drawing is not None:
+        drawing = np.asarray(drawing)
+        top[0].get_images()[0].set_data(drawing)
+        top[0].get_images()[0].set_clim(0, max(1.0, float(drawing.max())))
+    top[1].get_images()[0].set_data(image)
+    top[1].get_images()[0].set_clim(0, max(1.0, float(image.max())))
+    best = int(probabilities.argmax())
+    for k, (bar, p) in enumerate(zip(top[2].patches, probabilities)):
+        bar.set_height(p)
+        bar.set_color(WRONG if k == best else "0.7")
+    names = [t.get_text() for t in top[2].get_xticklabels()]
+    for ax, (name, m) in zip(rows, maps.items()):
+        m = np.asarray(m)[:16]
+        shown = ax.get_images()[0]
+        ncols = min(8, len(m))
+        tiled = _mosaic(m, ncols)
+        if tiled.shape != shown.get_array().shape:
+            raise ValueError(f"maps[{name!r}]: expected the shape the figure was made with, got {np.shape(maps[name])}")
+        limit = _symmetric_limit([m])
+        shown.set_data(tiled)
+        shown.set_clim(-limit, limit)
+        ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
+    fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
     return fig
 
 

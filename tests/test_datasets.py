@@ -270,3 +270,16 @@ def test_data_root_from_the_environment(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="CNNLIB_DATA_DIR") as info:
         load_mnist()
     assert str(tmp_path / "elsewhere" / "mnist") in str(info.value)
+
+
+def test_fashion_mnist_ships_in_the_repository():
+    """The four committed files in data/fashion-mnist/ load offline and pass their checksums."""
+    directory = datasets.DATA_ROOT / "fashion-mnist"
+    for spec in DATASETS["fashion-mnist"].files.values():
+        datasets.verify_file(directory / spec.filename, spec)     # payload md5 and shape
+    (x, y), (x_test, y_test) = datasets.load_fashion_mnist(data_dir=directory)
+    assert x.shape == (60000, 1, 28, 28) and x_test.shape == (10000, 1, 28, 28)
+    assert x.dtype == np.float32 and 0 <= x.min() and x.max() == 1
+    assert np.array_equal(np.bincount(y), np.full(10, 6000))
+    assert np.array_equal(np.bincount(y_test), np.full(10, 1000))
+    assert y[0] == y_test[0] == 9 and DATASETS["fashion-mnist"].class_names[9] == "Ankle boot"

@@ -62,6 +62,24 @@ def test_finish_gives_widgets_a_static_form():
     assert nb.metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
 
 
+def test_finish_keeps_a_widgets_own_static_form():
+    # cnnlib.widgets' explorer and canvas display their own figure and line of text beside the view (nbval
+    # compares that line); finish must not replace them, even when the widget holds an Output with a figure
+    tool = _tool()
+    state = {"box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
+             "slider": {"model_name": "IntSliderModel", "state": {"description": "stride", "min": 1, "max": 3}},
+             "out": {"model_name": "OutputModel", "state": {"outputs": [{"data": {"image/png": "iVBOR"}}]}}}
+    view = "application/vnd.jupyter.widget-view+json"
+    nb = tool.nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    cell = tool.nbformat.v4.new_code_cell("")
+    own = {view: {"model_id": "box"}, "image/png": "OWN", "text/plain": "A convolution explorer ... Stored: ..."}
+    cell.outputs = [tool.nbformat.v4.new_output("display_data", dict(own))]
+    nb.cells = [cell]
+    assert tool.finish(nb) == 0
+    assert cell.outputs[0]["data"] == own
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb")), ids=lambda p: p.name)
 def test_student_edition_lines_fit(path):
     nb = json.loads(path.read_text())

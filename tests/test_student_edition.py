@@ -18,8 +18,8 @@ def test_the_student_edition_covers_every_notebook_with_solutions():
     assert [p.name for p in WORKED] == sorted(p.name for p in STUDENT.glob("*.ipynb"))
     assert {"01_computational_graphs.ipynb", "02_layers.ipynb", "04_convolution_forward.ipynb",
             "05_convolution_backward.ipynb", "06_pooling.ipynb",
-            "08_visualizing_filters_and_feature_maps.ipynb", "09_training_well.ipynb"} <= {
-        p.name for p in WORKED}
+            "08_visualizing_filters_and_feature_maps.ipynb",
+            "09_training_well.ipynb", "10_what_the_network_sees.ipynb"} <= {p.name for p in WORKED}
 
 
 @pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
@@ -57,7 +57,8 @@ def test_student_notebook_stubs_solutions_and_tags_only_the_check_cells():
                   "print(f)",
                   "### BEGIN SOLUTION\ny = 1\n### END SOLUTION",
                   "check(y)",
-                  "# WORKED EDITION ONLY: cnnlib's f\nprint(source)")
+                  "# WORKED EDITION ONLY: cnnlib's f\nprint(source)",
+                  "# WORKED EDITION ONLY: the answer\na = 1\nb = 2\nc = 3\nprint(a + b + c)")
     student = student_notebook(nb)
     sources = [c.source for c in student.cells]
     assert sources[1] == "def f(x):\n    raise NotImplementedError('double it')"
@@ -65,8 +66,11 @@ def test_student_notebook_stubs_solutions_and_tags_only_the_check_cells():
     tagged = [i for i, c in enumerate(student.cells)
               if "raises-exception" in c.metadata.get("tags", [])]
     assert tagged == [2, 5]
-    assert student.cells[6].cell_type == "markdown" and "cnnlib's f" in sources[6]
-    assert "print(source)" not in sources[6]
+    assert [c.cell_type for c in student.cells[6:]] == ["markdown", "markdown"]
+    # a short hidden cell is quoted, to run once the check passes; a long one is not
+    assert sources[6].startswith("*(The worked edition shows cnnlib's f here")
+    assert sources[6].endswith("```python\nprint(source)\n```")
+    assert "the answer here" in sources[7] and "print(a + b + c)" not in sources[7]
     assert student.cells[0].outputs == [] and student.cells[0].execution_count is None
     assert nb.cells[0].outputs and "### BEGIN SOLUTION" in nb.cells[1].source   # unchanged
 

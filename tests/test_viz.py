@@ -381,6 +381,148 @@ def test_plot_receptive_field_squares_that_share_edges_stay_distinct():
     for inner, outer in [("conv1", "pool1"), ("conv2", "pool2")]:      # each pair shares a corner
         assert styles[inner][0] != styles[outer][0], "one solid, one dashed: both colours show"
         assert styles[inner][1] > styles[outer][1], "the smaller square is drawn on top"
+# --- notebook 10: saliency, occlusion, adversarial examples, accuracy curves --------------------
+
+
+def test_plot_saliency_image_above_its_scaled_map():
+    images = _images(3)
+    maps = np.zeros((3, 28, 28))
+    maps[:, 5, 7] = [2.0, 0.5, 0.0]
+    maps[0, 6, 7] = 1.0
+    fig = viz.plot_saliency(images, maps, labels=[1, 2, 3], preds=[1, 0, 3], ncols=3, title="s")
+    axes = _image_axes(fig)
+    assert len(axes) == 6
+    # row 1: the images; row 2: their maps
+    assert [ax.get_title() for ax in axes] == ["true 1 / pred 1", "true 2 / pred 0",
+                                               "true 3 / pred 3"] + ["saliency"] * 3
+    assert axes[1].title.get_color() == viz.WRONG and axes[0].title.get_color() == "black"
+    shown = axes[3].get_images()[1].get_array()          # the map over the faint image
+    assert shown[5, 7] == 1.0 and shown[6, 7] == 0.5     # divided by its own maximum
+    assert axes[5].get_images()[1].get_array().mask.all()   # an all-zero map shows nothing
+    with pytest.raises(ValueError, match=r"maps: expected one map per image, shape \(3, 28, 28\)"):
+        viz.plot_saliency(images, maps[:2])
+    with pytest.raises(ValueError, match="labels: expected 3 values"):
+        viz.plot_saliency(images, maps, labels=[1])
+
+
+def test_plot_occlusion_one_symmetric_scale_aligned_with_the_pixels():
+    images = _images(2)
+    maps = np.zeros((2, 14, 14))
+    maps[0, 3, 4], maps[1, 0, 0] = 0.8, -0.2
+    fig = viz.plot_occlusion(images, maps, titles=["a", "b"], stride=2)
+    axes = _image_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["a", "b", "occlusion", "occlusion"]
+    shown = axes[2].get_images()[0]
+    assert shown.get_clim() == (-0.8, 0.8) and axes[3].get_images()[0].get_clim() == (-0.8, 0.8)
+    assert shown.get_extent() == [-1.0, 27.0, 27.0, -1.0]     # cell (i, j) centred on (2i, 2j)
+    assert axes[2].get_xlim() == (-0.5, 27.5)
+    with pytest.raises(ValueError, match=r"maps: expected 2 maps \(N, OH, OW\)"):
+        viz.plot_occlusion(images, maps[0])
+    with pytest.raises(ValueError, match="stride: expected a positive integer"):
+        viz.plot_occlusion(images, maps, stride=0)
+
+
+def test_plot_adversarial_three_rows_and_new_predictions():
+    images = _images(2)
+    adversarial = np.clip(images + 0.1, 0, 1)
+    fig = viz.plot_adversarial(images, adversarial, [3, 4], [3, 4], [3, 9],
+                               class_names=[f"c{k}" for k in range(10)])
+    axes = _image_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["true c3 / pred c3", "true c4 / pred c4",
+                                               "perturbation", "perturbation", "now c3", "now c9"]
+    assert axes[5].title.get_color() == viz.WRONG and axes[4].title.get_color() == "black"
+    np.testing.assert_allclose(axes[2].get_images()[0].get_array(), (adversarial - images)[0, 0])
+    with pytest.raises(ValueError, match="adversarial: expected the shape of images"):
+        viz.plot_adversarial(images, adversarial[:1], [3, 4], [3, 4], [3, 9])
+    with pytest.raises(ValueError, match="adv_preds: expected 2 values"):
+        viz.plot_adversarial(images, adversarial, [3, 4], [3, 4], [3])
+
+
+def test_plot_accuracy_curves_in_percent_with_chance():
+    fig = viz.plot_accuracy_curves([0, 0.1, 0.2], {"cnn": [1.0, 0.5, 0.25], "mlp": [0.9, 0.2, 0.0]},
+                                   xlabel="epsilon", chance=0.1, title="t")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["cnn", "mlp", "chance"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [100, 50, 25])
+    assert ax.get_ylabel() == "accuracy (%)" and ax.get_xlabel() == "epsilon"
+    with pytest.raises(ValueError, match=r"curves\['cnn'\]: accuracies must be in \[0, 1\]"):
+        viz.plot_accuracy_curves([0, 1], {"cnn": [95, 90]}, xlabel="x")
+    with pytest.raises(ValueError, match=r"curves\['cnn'\]: expected shape \(2,\)"):
+        viz.plot_accuracy_curves([0, 1], {"cnn": [1.0]}, xlabel="x")
+
+
+def test_plot_conv_geometry_draws_windows_on_the_grid_lines():
+    from matplotlib.patches import Rectangle
+
+    fig = viz.plot_conv_geometry([(7, 3, 2, 1)])
+    windows = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    corners = sorted({(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in windows})
+    # the windows of outputs (0, 0), (0, 1), (1, 0) at stride 2 start at cells (0, 0), (0, 2), (2, 0)
+    assert corners == [(-0.5, -0.5, 3, 3), (-0.5, 1.5, 3, 3), (1.5, -0.5, 3, 3)]
+
+
+def test_plot_conv_window_outlines_the_window_and_fills_in_the_formula():
+    from cnnlib.conv import conv2d_forward_naive
+
+    image = np.arange(36.0).reshape(6, 6) / 36
+    kernel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+    out = conv2d_forward_naive(image[None, None], kernel[None, None], np.zeros(1), stride=2, pad=1)[0, 0]
+    fig = viz.plot_conv_window(image, kernel, out, stride=2, pad=1, position=(1, 2))
+    assert isinstance(fig, Figure)
+    padded_ax, window_ax, kernel_ax, out_ax = fig.axes[:4]
+    assert padded_ax.get_images()[0].get_array().shape == (8, 8)
+    box = padded_ax.patches[-1]
+    assert box.get_xy() == (4 - 0.5, 2 - 0.5) and (box.get_width(), box.get_height()) == (3, 3)
+    window = np.pad(image, 1)[2:5, 4:7]
+    assert np.allclose(window_ax.get_images()[0].get_array(), window)
+    assert out_ax.patches[-1].get_xy() == (2 - 0.5, 1 - 0.5)
+    title = fig._suptitle.get_text()
+    assert "(6 + 2*1 - 3) // 2 + 1 = 3" in title and f"out[1, 2] = sum(window * kernel) = {out[1, 2]:.3g}" in title
+    with pytest.raises(ValueError, match=r"out: expected shape \(3, 3\)"):
+        viz.plot_conv_window(image, kernel, out[:2], stride=2, pad=1)
+    with pytest.raises(ValueError, match="position: expected a cell of the 3x3 output"):
+        viz.plot_conv_window(image, kernel, out, stride=2, pad=1, position=(3, 0))
+
+
+def test_plot_digit_reading_bars_and_map_mosaics():
+    probabilities = np.full(10, 0.02)
+    probabilities[3] = 0.82
+    maps = {"conv1": np.ones((6, 28, 28)), "conv2": -np.ones((16, 10, 10))}
+    fig = viz.plot_digit_reading(np.zeros((28, 28)), probabilities, maps, drawing=np.zeros((50, 50)))
+    assert fig._suptitle.get_text() == "reads 3 (probability 0.82)"
+    bars = fig.axes[2].patches
+    assert len(bars) == 10 and bars[3].get_facecolor() != bars[0].get_facecolor()
+    conv1, conv2 = (ax.get_images()[0] for ax in fig.axes[3:5])
+    assert conv1.get_array().shape == (28, 6 * 29 - 1) and conv2.get_array().shape == (21, 8 * 11 - 1)
+    assert conv2.get_clim() == (-1.0, 1.0) and np.ma.count_masked(conv1.get_array()) == 28 * 5
+    assert [t.get_text() for t in fig.axes[4].texts] == [str(k) for k in range(16)]
+    with pytest.raises(ValueError, match=r"maps\['conv1'\]: expected \(C, h, w\)"):
+        viz.plot_digit_reading(np.zeros((28, 28)), probabilities, {"conv1": np.zeros((28, 28))})
+    with pytest.raises(ValueError, match="class_names: expected 10 names"):
+        viz.plot_digit_reading(np.zeros((28, 28)), probabilities, maps, class_names=["a"])
+
+
+def test_update_digit_reading_redraws_like_a_new_figure():
+    rng = np.random.default_rng(0)
+    readings = [(rng.random((28, 28)), rng.dirichlet(np.ones(10)),
+                 {"conv1": rng.standard_normal((6, 28, 28)), "conv2": rng.standard_normal((16, 10, 10))})
+                for _ in range(2)]
+    updated = viz.plot_digit_reading(*readings[0], drawing=np.zeros((40, 40)))
+    assert viz.update_digit_reading(updated, *readings[1], drawing=np.ones((40, 40))) is updated
+    fresh = viz.plot_digit_reading(*readings[1], drawing=np.ones((40, 40)))
+    assert updated._suptitle.get_text() == fresh._suptitle.get_text()
+    for a, b in zip(updated.axes, fresh.axes):
+        assert a.get_title() == b.get_title()
+        assert [p.get_height() for p in a.patches] == [p.get_height() for p in b.patches]
+        assert [p.get_facecolor() for p in a.patches] == [p.get_facecolor() for p in b.patches]
+        for x, y in zip(a.get_images(), b.get_images()):
+            np.testing.assert_array_equal(np.ma.filled(x.get_array(), np.nan), np.ma.filled(y.get_array(), np.nan))
+            assert x.get_clim() == y.get_clim()
+    with pytest.raises(ValueError, match="expected 2 layers and 10 classes"):
+        viz.update_digit_reading(updated, readings[0][0], readings[0][1], {"conv1": readings[0][2]["conv1"]},
+                                 drawing=np.ones((40, 40)))
+    with pytest.raises(ValueError, match="drawing: give one exactly when"):
+        viz.update_digit_reading(updated, *readings[0])
 
 
 # --- notebook 09: training well ---------------------------------------------------------------------

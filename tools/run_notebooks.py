@@ -10,6 +10,8 @@ stored), then *finish* it so that it reads well before anyone runs it:
   as text, an interactive plot's stored figure as image/png and a line saying what the slider does.
   JupyterLab with a kernel shows the live widget; a viewer without widgets shows the fallback instead
   of ``0%|          | 0/430`` or ``interactive(children=(IntSlider(...``;
+* a widget that displays its own static form beside its view (``cnnlib.widgets``' explorer and canvas:
+  image/png and a line of text, which nbval compares) keeps it;
 * the kernelspec is the one JupyterLab writes, so that opening a notebook does not mark it modified.
 
 ``--finish-only`` skips execution (for notebooks just executed another way).
@@ -64,12 +66,13 @@ def static_fallback(models, model_id):
 
 
 def finish(nb):
-    """Store static fallbacks beside widget views and JupyterLab's kernelspec; return the outputs changed."""
+    """Store static fallbacks beside widget views that have none and JupyterLab's kernelspec; return the
+    outputs changed."""
     models, changed = _models(nb), 0
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if WIDGET_VIEW in data:
+            if WIDGET_VIEW in data and "image/png" not in data:
                 fallback = static_fallback(models, data[WIDGET_VIEW]["model_id"])
                 if fallback and any(data.get(k) != v for k, v in fallback.items()):
                     data.update(fallback)
