@@ -102,7 +102,8 @@ def _compare(name, got, expected, mistakes=(), where=""):
         if got.ndim >= 2 and got.shape == expected.shape[:-2] + expected.shape[:-3:-1]:
             extra = " (transposed?)"
         elif got.shape[1:] == expected.shape and got.ndim == expected.ndim + 1:
-            extra = " (a sum over the batch, axis 0, is missing)"
+            extra = (" (drop the kept axis of length 1: keepdims=False, or reshape)"
+                     if got.shape[0] == 1 else " (a sum over the batch, axis 0, is missing)")
         raise ExerciseError(f"{name} has the wrong shape{where}: expected {expected.shape}, got "
                             f"{got.shape}{extra}")
     if not np.all(np.isfinite(got)):
@@ -125,8 +126,9 @@ def _copy_checked(name, dout, fn):
     given = dout.copy()
     result = fn(given)
     if not np.array_equal(given, dout):
-        raise ExerciseError(f"{name} changed dout in place: compute a new array (dout * mask, not "
-                            f"dout[...] = 0), the caller may still need dout")
+        raise ExerciseError(f"{name} changed dout in place: compute a new array (e.g. dout * "
+                            f"slope), not dout *= ... or dout[...] = ...; the caller may still "
+                            f"need dout")
     return result
 
 
@@ -405,8 +407,12 @@ def _softmax_mistakes(v):
     """``(wrong softmax of v, message)`` for the typical mistakes of a hand-written softmax."""
     def normalised(e, keepdims=True):
         return e / e.sum(axis=-1, keepdims=keepdims)
+    not_max = ("subtract the row's MAX; after subtracting the min or the mean, exp of the "
+               "largest score can still overflow to inf, and inf / inf is nan")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        wrong = [(normalised(np.exp(v)), "subtract each row's max before exp: np.exp of a score "
+        wrong = [(normalised(np.exp(v - v.min(axis=-1, keepdims=True))), not_max),
+                 (normalised(np.exp(v - v.mean(axis=-1, keepdims=True))), not_max),
+                 (normalised(np.exp(v)), "subtract each row's max before exp: np.exp of a score "
                   "near 1000 overflows to inf, and inf / inf is nan")]
         if v.ndim == 2:
             wrong += [
@@ -430,10 +436,16 @@ def check_softmax(fn):
              (np.array([1000.0, 1001.0, 1002.0]), "for the scores (1000, 1001, 1002)"),
              (np.array([[1000.0, 1001.0], [-1000.0, -999.0]]),
               "for the batch [[1000, 1001], [-1000, -999]]"),
+             (np.array([[-1000.0, 0.0, 1000.0]]), "for the wide row [[-1000, 0, 1000]]"),
              (np.random.default_rng(5).standard_normal((4, 3)) * 5, "for a random (4, 3) batch")]
     for v, where in cases:
+        given = v.copy()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            got = _call("your softmax", fn, v.copy(), signature="stable_softmax(scores)")
+            got = _call("your softmax", fn, given, signature="stable_softmax(scores)")
+        if not np.array_equal(given, v):
+            raise ExerciseError(f"your softmax changed the scores it was given {where}: compute "
+                                f"new arrays (shifted = scores - ...), not scores -= ...; the "
+                                f"caller may still need its scores")
         mistakes = _softmax_mistakes(v)
         try:
             finite = bool(np.all(np.isfinite(np.asarray(got, dtype=np.float64))))
@@ -446,6 +458,249 @@ def check_softmax(fn):
         _compare("softmax", got, softmax(v), [m for m in mistakes if np.all(np.isfinite(m[0]))],
                  where)
     _correct("softmax is right and finite for large scores, row by row")
+
+
+# --- notebook 03: the two-layer network's backward pass, one SGD step --------------------------
+
+TWO_LAYER_KEYS = ("affine2.W", "affine2.b", "affine1.W", "affine1.b")   # in backprop order
+
+
+def _two_layer_net(params):
+    """A ``TwoLayerNet`` holding copies of ``params`` (keys ``affine1.W`` ... ``affine2.b``)."""
+    from .models import TwoLayerNet
+
+    w1, w2 = np.asarray(params["affine1.W"]), np.asarray(params["affine2.W"])
+    net = TwoLayerNet(w1.shape[0], w1.shape[1], w2.shape[1], dtype=w1.dtype,
+                      rng=np.random.default_rng(0))
+    for name, param in net.params.items():
+        param[...] = params[name]
+    return net
+
+
+def two_layer_backward(params, x, y, h, a, p):
+    """cnnlib's answer to notebook 03's exercise: the gradients of the mean loss of a
+    ``TwoLayerNet`` holding ``params``, from its own layers' backward passes.
+
+    ``x`` (N, D), ``y`` int labels (N,); ``h``, ``a``, ``p`` (the forward pass's pre-activation,
+    activation and probabilities) are not needed: the network runs its own forward pass. Returns
+    ``{"affine1.W": (D, H), "affine1.b": (H,), "affine2.W": (H, C), "affine2.b": (C,)}``.
+    """
+    net = _two_layer_net(params)
+    net.loss(x, y)
+    net.backward()
+    return {name: grad.copy() for name, grad in net.grads.items()}
+
+
+def sgd_step(params, grads, lr):
+    """cnnlib's answer to notebook 03's exercise: ``SGD(lr).update(params, grads)``, in place."""
+    from .optim import SGD
+
+    SGD(lr).update(params, grads)
+
+
+def _two_layer_variants(params, x, y, h, a, p):
+    """The right gradients and the typical wrong ones: ``(grads, [(wrong_grads, message)])``."""
+    n, w2 = len(x), params["affine2.W"]
+    t = np.eye(p.shape[1])[y]
+
+    def grads(g_s, mask=lambda g_a: g_a * (h > 0), dw2_input=a, reduce=np.sum, over_n=1):
+        g_h = mask(g_s @ w2.T)
+        return {"affine2.W": dw2_input.T @ g_s / over_n, "affine2.b": reduce(g_s, axis=0),
+                "affine1.W": x.T @ g_h / over_n, "affine1.b": reduce(g_h, axis=0)}
+
+    g_s = (p - t) / n
+    wrong = [
+        (grads(p - t), "divide by the batch size N: the loss is the MEAN over the batch, so "
+         "g_s = (p - t) / N"),
+        (grads(p / n), "subtract the one-hot labels t: g_s = (p - t) / N (step 1)"),
+        (grads(g_s, mask=lambda g_a: g_a * (h >= 0)), "at h = 0 the ReLU's slope is 0: mask "
+         "with h > 0, not h >= 0"),
+        (grads(g_s, mask=lambda g_a: g_a * (h <= 0)), "the ReLU passes the gradient where h > 0 "
+         "(units that were on) and blocks it elsewhere; your mask is the other way round"),
+        (grads(g_s, mask=lambda g_a: g_a * (h < 0)), "the ReLU passes the gradient where h > 0 "
+         "(units that were on) and blocks it elsewhere; your mask is the other way round"),
+        (grads(g_s, mask=lambda g_a: g_a), "multiply by the ReLU's mask (step 3: g_h = g_a * "
+         "(h > 0)): without it the gradient flows through units that were off"),
+        (grads(g_s, mask=lambda g_a: np.maximum(g_a, 0)), "the ReLU's mask comes from the "
+         "forward pass (h > 0), not from the sign of the gradient"),
+        (grads(g_s, dw2_input=h), "dW2 = a.T @ g_s: affine2's input is the ReLU's OUTPUT a, "
+         "not h"),
+        (grads(g_s, reduce=np.mean, over_n=n), "g_s = (p - t) / N already averages over the "
+         "batch: db is the SUM of g over the batch (axis 0), and dW needs no second / N"),
+    ]
+    return grads(g_s), wrong
+
+
+def _unchanged(what, before, after, message):
+    """Raise if an array of ``after`` differs from its copy in ``before``; ``what`` names it."""
+    for key, value in before.items():
+        if not np.array_equal(value, after[key], equal_nan=True):
+            raise ExerciseError(f"your function changed {what.format(key=key)} in place: {message}")
+
+
+def _check_grad_dict(got, expected, keys, wrong=(), where=""):
+    if not isinstance(got, dict):
+        raise ExerciseError(f"return a dict {{name: gradient}} with the keys of params, got "
+                            f"{type(got).__name__}")
+    for key in keys:
+        if key not in got:
+            raise ExerciseError(f"the gradients have no {key!r}: return one for every parameter, "
+                                f"the biases too (db = g summed over the batch)")
+        value, shape = np.asarray(got[key]), expected[key].shape
+        if value.ndim == 2 and value.shape == shape[::-1] and shape[0] != shape[1]:
+            raise ExerciseError(f"grads[{key!r}] has shape {value.shape}, the transpose of W's "
+                                f"{shape}{' ' + where if where else ''}: dW = (input).T @ g has "
+                                f"the shape of W, (inputs, outputs)")
+        _compare(f"grads[{key!r}]", got[key], expected[key],
+                 [(w[key], message) for w, message in wrong], where)
+
+
+def check_two_layer_backward(fn):
+    """Check ``fn(params, x, y, h, a, p) -> {name: gradient}``, the two-layer network's backward
+    pass, against ``TwoLayerNet`` and numerical gradients; returns ``fn``.
+
+    ``params``: ``affine1.W`` (D, H), ``affine1.b`` (H,), ``affine2.W`` (H, C), ``affine2.b``
+    (C,); ``x`` (N, D); ``y`` int labels (N,); ``h = x @ W1 + b1`` and ``a = ReLU(h)`` (N, H);
+    ``p`` the softmax probabilities (N, C).
+    """
+    rng = np.random.default_rng(30)
+    fixed = ({"affine1.W": np.array([[1.0, -1.0, 0.5], [0.0, 1.0, -0.25]]),
+              "affine1.b": np.zeros(3), "affine2.W": np.array([[1.0, 0.0], [0.0, 1.0],
+                                                                [1.0, -1.0]]),
+              "affine2.b": np.zeros(2)},
+             np.array([[1.0, 2.0], [-1.0, 1.0]]), np.array([0, 1]),
+             "on the fixed case of section 2's exercise (N = 2, h = [[1, 1, 0], [-1, 2, -0.75]])")
+    sizes = {"affine1.W": (6, 7), "affine1.b": (7,), "affine2.W": (7, 4), "affine2.b": (4,)}
+    random = ({k: rng.standard_normal(s) for k, s in sizes.items()},
+              rng.standard_normal((5, 6)), rng.integers(0, 4, 5),
+              "on a random batch of 5, 6 -> 7 -> 4")
+    for params, x, y, where in (fixed, random):
+        h = x @ params["affine1.W"] + params["affine1.b"]
+        a = np.maximum(h, 0)
+        p = softmax(a @ params["affine2.W"] + params["affine2.b"])
+        cache = {"x": x, "y": y, "h": h, "a": a, "p": p}
+        saved = {k: v.copy() for k, v in cache.items()}
+        saved_params = {k: v.copy() for k, v in params.items()}
+        got = _call("your backward", fn, dict(params), x, y, h, a, p)
+        _unchanged("params[{key!r}]", saved_params, params, "the backward pass only computes "
+                   "gradients; the step comes after it, once every gradient is known (step 2 "
+                   "needs W2 as it was in the forward pass)")
+        _unchanged("the forward pass's {key}", saved, cache, "copy an array before changing it "
+                   "(g = p.copy()); the caller still needs it")
+        _, wrong = _two_layer_variants(params, x, y, h, a, p)
+        reference = two_layer_backward(params, x, y, h, a, p)
+        _check_grad_dict(got, reference, TWO_LAYER_KEYS, wrong, where)
+    net = _two_layer_net(random[0])      # ``got`` holds the gradients of the random case
+    x, y = random[1], random[2]
+    numeric = {name: numerical_gradient(lambda _: net.loss(x, y), param)
+               for name, param in net.params.items()}
+    _check_grad_dict(got, numeric, TWO_LAYER_KEYS, where="against the numerical gradient")
+    _correct("the two-layer backward pass matches TwoLayerNet and the numerical gradient")
+    return fn
+
+
+def check_sgd_step(fn):
+    """Check ``fn(params, grads, lr)``: ``params[name] -= lr * grads[name]`` for every name, in
+    place (the model holds the same arrays), against ``cnnlib.optim.SGD``; returns ``fn``."""
+    from .optim import SGD
+
+    rng = np.random.default_rng(31)
+    fixed = [({"W": np.array([[1.0, 2.0]]), "b": np.array([0.5])},
+              {"W": np.array([[0.5, -1.0]]), "b": np.array([2.0])}, 0.1,
+              "on the fixed case W = [[1, 2]], b = [0.5], dW = [[0.5, -1]], db = [2], lr = 0.1")]
+    shapes = {"affine1.W": (4, 3), "affine1.b": (3,), "affine2.W": (3, 2), "affine2.b": (2,)}
+    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    steps = [(params, {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()},
+              0.05, f"on step {i + 1} of three on random float32 parameters, lr = 0.05")
+             for i in range(3)]
+    for params, grads, lr, where in fixed + steps:
+        arrays, before = dict(params), {k: v.copy() for k, v in params.items()}
+        saved_grads = {k: v.copy() for k, v in grads.items()}
+        expected = {k: v.copy() for k, v in params.items()}
+        SGD(lr).update(expected, grads)
+        result = _call("your sgd_step", fn, params, grads, lr)
+        _unchanged("grads[{key!r}]", saved_grads, grads, "compute lr * grads[name] as a new array; "
+                   "the gradients are not yours to change")
+        for key in before:
+            if params.get(key) is not arrays[key]:
+                raise ExerciseError(
+                    f"params[{key!r}] is a new array {where}: params[name] = params[name] - ... "
+                    f"builds a new array, and the model still holds the old one; change the "
+                    f"array in place: params[name] -= lr * grads[name]")
+            if np.array_equal(arrays[key], before[key]):
+                if isinstance(result, dict):
+                    raise ExerciseError(f"params did not change {where}: you returned new "
+                                        f"arrays, but the model holds the old ones; update them "
+                                        f"in place: params[name] -= lr * grads[name]")
+                raise ExerciseError(f"params[{key!r}] did not change {where}: update every "
+                                    f"parameter (the biases too), in place")
+            g = grads[key]
+            _compare(f"params[{key!r}] after the step", arrays[key], expected[key], [
+                (before[key] - g, "multiply the gradient by the learning rate lr"),
+                (before[key] + lr * g, "step DOWNHILL: subtract lr * grad (you added it)"),
+                (-lr * g, "subtract the step from the parameter (params[name] -= ...); you "
+                 "replaced the parameter by the step"),
+                (before[key] - lr * g.sum(), "each parameter moves by its own gradient: "
+                 "lr * grads[name], not a sum")], where)
+    _correct("one SGD step moves every parameter by -lr * grad, in place, as cnnlib's SGD")
+    return fn
+
+
+def check_n_params(fn):
+    """Check ``fn(sizes) -> int``: the parameter count of fully connected layers of ``sizes``,
+    e.g. ``(784, 100, 10)``: ``784 * 100 + 100 + 100 * 10 + 10``."""
+    for sizes in [(784, 100, 10), (2, 3, 1), (784, 50, 20, 10), (5, 5)]:
+        pairs = list(zip(sizes[:-1], sizes[1:]))
+        got = _call("your n_params", fn, sizes)
+        _compare("the count", got, sum(i * o + o for i, o in pairs), [
+            (sum(i * o for i, o in pairs), "add the biases: each layer has one per output"),
+            (sum(i * o + i for i, o in pairs), "a layer's bias has one entry per OUTPUT (b has "
+             "shape (out,)), not per input"),
+            (sum(sizes), "count the weights and biases, not the units: W is (in, out)")],
+            f"for the layer sizes {sizes}")
+    _correct("weights (in * out) and biases (out) of every layer, for any sizes")
+
+
+def check_bad_examples(fn):
+    """Check ``fn(x) -> indices``: the sorted indices of the examples (first axis) of ``x`` that
+    hold a NaN or an infinity anywhere."""
+    rng = np.random.default_rng(32)
+    rows = rng.random((6, 4))
+    rows[2, 1] = np.nan
+    mixed = rng.random((5, 3))
+    mixed[0, 2], mixed[3, 0], mixed[4, 1] = np.inf, -np.inf, np.nan
+    images = rng.random((4, 1, 2, 2))
+    images[1, 0, 1, 1] = np.nan
+    cases = [(rows, [2], "for 6 rows with a NaN in row 2"),
+             (mixed, [0, 3, 4], "for 5 rows holding inf (row 0), -inf (row 3) and NaN (row 4)"),
+             (images, [1], "for 4 images (1, 2, 2) with a NaN in image 1"),
+             (rng.random((3, 2)), [], "for 3 clean rows")]
+    for x, expected, where in cases:
+        got = _call("your bad_examples", fn, x.copy())
+        if got is None:
+            raise ExerciseError(f"your bad_examples returned None {where}: return the indices")
+        got = np.asarray(got)
+        flat = x.reshape(len(x), -1)
+        if got.dtype == bool:
+            raise ExerciseError(f"return the indices of the bad examples (np.flatnonzero of a "
+                                f"mask), not a mask of {got.size} booleans")
+        if got.ndim == 2:
+            raise ExerciseError(f"got an array of shape {got.shape} {where}: return one index "
+                                f"per bad example, not (row, column) pairs; reduce over each "
+                                f"example's values with .any(axis=...)")
+        if got.shape == (0,) and expected:
+            raise ExerciseError(f"found no bad example {where}: a NaN equals nothing, not even "
+                                f"itself, so x == np.nan is always False; test with np.isnan "
+                                f"or np.isfinite")
+        nan_only = list(np.flatnonzero(np.isnan(flat).any(axis=1)))
+        if sorted(got.tolist()) == nan_only and nan_only != expected:
+            raise ExerciseError(f"missed the infinities {where}: np.isnan misses inf and -inf; "
+                                f"~np.isfinite(x) catches all three")
+        if got.size and not np.any(got) and any(expected):
+            raise ExerciseError(f"the indices {where} are all zeros: expected {expected}")
+        if sorted(got.tolist()) != expected:
+            raise ExerciseError(f"the bad examples {where} are {expected}, got {got.tolist()}")
+    _correct("every example holding NaN, inf or -inf, and no other")
 
 
 # --- notebook 04: convolution forward ----------------------------------------------------------
@@ -1010,6 +1265,36 @@ def _pool_cases():
             (rng.standard_normal((1, 1, 4, 4)), 2, 1, "with overlapping 2x2 windows, stride 1")]
 
 
+_NO_STRIDE = ("window (i, j) starts at row i*stride, column j*stride: multiply the output "
+              "indices by the stride in the slice, x[n, c, i*stride:i*stride + size, ...]")
+
+
+def _unstrided_windows(x, size, stride):
+    """The window origins ``(i, j)`` and slices of the typical mistake that forgets the stride in
+    the slice: window (i, j) read at row i, column j."""
+    stride = stride or size
+    oh, ow = (x.shape[2] - size) // stride + 1, (x.shape[3] - size) // stride + 1
+    for i in range(oh):
+        for j in range(ow):
+            yield i, j, slice(i, i + size), slice(j, j + size)
+
+
+def _unstrided_forward(x, size, stride):
+    out = pool.max_pool2d_forward_naive(x, size, stride).copy()
+    for i, j, rows, cols in _unstrided_windows(x, size, stride):
+        out[:, :, i, j] = x[:, :, rows, cols].max(axis=(-2, -1))
+    return out
+
+
+def _unstrided_backward(dout, x, size, stride):
+    dx = np.zeros_like(x)
+    for i, j, rows, cols in _unstrided_windows(x, size, stride):
+        for n in range(x.shape[0]):
+            for c in range(x.shape[1]):
+                dx[n, c, rows, cols] += dout[n, c, i, j] * pool._first_max(x[n, c, rows, cols])
+    return dx
+
+
 def check_max_pool_forward(fn):
     """Check ``fn(x, size=2, stride=None) -> out (N, C, OH, OW)``, max pooling by loops."""
     for x, size, stride, where in _pool_cases():
@@ -1017,7 +1302,8 @@ def check_max_pool_forward(fn):
                     signature="max_pool_forward(x, size, stride)")
         avg = pool.avg_pool2d_forward_naive(x, size, stride)
         _compare("out", got, pool.max_pool2d_forward_naive(x, size, stride),
-                 [(avg, "that is the window's MEAN: max pooling takes its maximum")], where)
+                 [(avg, "that is the window's MEAN: max pooling takes its maximum"),
+                  (_unstrided_forward(x, size, stride), _NO_STRIDE)], where)
     _correct("max pooling forward matches cnnlib (fixed case, channels, stride, overlap)")
 
 
@@ -1064,7 +1350,8 @@ def check_max_pool_backward(fn):
              "multiply by dout: each window's maximum receives that window's dout"),
             *[(_overwrite(dout, x, size, stride, whole), "where windows overlap, ADD the "
                "gradients (dx[...] += ...): an input that wins two windows gets both")
-              for whole in (True, False)]], where)
+              for whole in (True, False)],
+            (_unstrided_backward(dout, x, size, stride), _NO_STRIDE)], where)
     x = rng.standard_normal((1, 2, 4, 6))
     dout = rng.standard_normal((1, 2, 2, 3))
     numeric = numerical_gradient(
@@ -1105,24 +1392,347 @@ def check_routed_fraction(fn):
         got = _call("your routed_fraction", fn, x.copy(), size, stride,
                     signature="routed_fraction(x, size, stride)")
         where = f"for {size}x{size} windows, stride {stride}, x of shape {shape}"
+        windows = out.size / x.size          # the sum (or mean) of dx: one per window
         _compare("the fraction", got, expected,
                  [(1 / size ** 2, "1/size**2 holds only when windows tile the input; count the "
-                   "nonzero entries of a backward pass of ones instead")], where)
+                   "nonzero entries of a backward pass of ones instead"),
+                  (windows, "that counts windows, not inputs (the sum or mean of dx): an input "
+                   "that wins two windows is counted twice; count the nonzero entries"),
+                  (expected * x.size, "that is a count: divide it by x.size to get a fraction"),
+                  (windows * x.size, "that counts windows, not inputs (the sum of dx): an input "
+                   "that wins two windows is counted twice; count the nonzero entries and "
+                   "divide by x.size"),
+                  (expected * x.size / out.size, "divide by x.size, the number of inputs, not "
+                   "by out.size"),
+                  (100 * expected, "give a fraction between 0 and 1, not a percentage")], where)
     _correct("the routed fraction for tiling and for overlapping windows")
+
+
+def _pooling_spied(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), whether it ran cnnlib's pooling)``: cnnlib's naive and fast pooling
+    both go through ``pool.pool2d_forward_naive`` or ``pool._combine_offsets``, spied on here."""
+    called = []
+    originals = {name: getattr(pool, name) for name in ("pool2d_forward_naive", "_combine_offsets")}
+
+    def spy(original):
+        def wrapper(*a, **k):
+            called.append(original.__name__)
+            return original(*a, **k)
+        return wrapper
+    try:
+        for name, original in originals.items():
+            setattr(pool, name, spy(original))
+        result = fn(*args, **kwargs)
+    finally:
+        for name, original in originals.items():
+            setattr(pool, name, original)
+    return result, bool(called)
 
 
 def check_avg_pool_as_conv(fn):
     """Check ``fn(x) -> out``: 2x2 average pooling, stride 2, of a one-channel x as a
-    convolution."""
+    convolution (calling cnnlib's pooling functions is rejected)."""
     rng = np.random.default_rng(9)
     for x, where in [(POOL_X, "on the 4x4 example"),
                      (rng.standard_normal((3, 1, 6, 8)), "on a random (3, 1, 6, 8) batch")]:
-        got = _call("your avg_pool_as_conv", fn, x.copy(), signature="avg_pool_as_conv(x)")
+        got, pooled = _pooling_spied(_call, "your avg_pool_as_conv", fn, x.copy(),
+                                     signature="avg_pool_as_conv(x)")
+        if pooled:
+            raise ExerciseError("avg_pool_as_conv called cnnlib's pooling (avg_pool2d_forward_"
+                                "naive or the like): compute it with conv2d_forward_naive and a "
+                                "constant filter instead, that is the exercise")
         expected = pool.avg_pool2d_forward_naive(x)
         ones = conv.conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
         _compare("out", got, expected, [(ones, "the filter's weights must average: 1/4 each, "
                                          "not 1")], where)
     _correct("2x2 average pooling written as a convolution")
+
+
+# --- notebook 07: assembling LeNet-5, one Adam update -------------------------------------------
+
+# (name, layer class name, {attribute: value}, output shape of one image)
+LENET5_LAYERS = [
+    ("conv1", "Conv2D", {"W": (6, 1, 5, 5), "pad": 2, "stride": 1}, (6, 28, 28)),
+    ("relu1", "ReLU", {}, (6, 28, 28)),
+    ("pool1", "MaxPool2D", {"size": 2}, (6, 14, 14)),
+    ("conv2", "Conv2D", {"W": (16, 6, 5, 5), "pad": 0, "stride": 1}, (16, 10, 10)),
+    ("relu2", "ReLU", {}, (16, 10, 10)),
+    ("pool2", "MaxPool2D", {"size": 2}, (16, 5, 5)),
+    ("flatten", "Flatten", {}, (400,)),
+    ("fc1", "Affine", {"W": (400, 120)}, (120,)),
+    ("relu3", "ReLU", {}, (120,)),
+    ("fc2", "Affine", {"W": (120, 84)}, (84,)),
+    ("relu4", "ReLU", {}, (84,)),
+    ("fc3", "Affine", {"W": (84, 10)}, (10,)),
+]
+
+
+def _fc1_inputs(pad1, pad2):
+    """How many values reach fc1 when conv1 and conv2 are padded by ``pad1`` and ``pad2``."""
+    size = (28 + 2 * pad1 - 4) // 2
+    size = (size + 2 * pad2 - 4) // 2
+    return 16 * size * size
+
+
+def _check_lenet5_layer(index, got_name, layer, spec, x):
+    """Check one layer's type, settings, parameters and output for the input ``x``; return the
+    output."""
+    name, kind, settings, shape = spec
+    label = f"layer {index + 1} ({name}, LeNet-5's {kind})"
+    expected_type = getattr(layers, kind)
+    if not isinstance(layer, expected_type):
+        previous = LENET5_LAYERS[index - 1][0] if index else "the input"
+        following = [s for s in LENET5_LAYERS[index + 1:index + 2]
+                     if isinstance(layer, getattr(layers, s[1]))]
+        if kind == "ReLU" and following:
+            raise ExerciseError(f"a ReLU is missing after {previous}: {label} should be ReLU(), "
+                                f"got {layer!r}")
+        if kind == "MaxPool2D" and isinstance(layer, layers.AvgPool2D):
+            raise ExerciseError(f"{label} is average pooling: LeNet-5 here takes each window's "
+                                f"maximum, MaxPool2D(2)")
+        if kind == "Flatten" and isinstance(layer, layers.Affine):
+            raise ExerciseError(f"{label}: add Flatten() before fc1, (N, 16, 5, 5) -> (N, 400)")
+        raise ExerciseError(f"{label} should be a {kind}, got {layer!r}")
+    if kind == "Conv2D":
+        w = layer.params["W"]
+        if w.shape != settings["W"]:
+            f, c, kh, kw = settings["W"]
+            raise ExerciseError(f"{label} has weights of shape {w.shape}: expected {f} filters of "
+                                f"{c} x {kh} x {kw}, W of shape {settings['W']}")
+        if layer.pad != settings["pad"] or layer.stride != settings["stride"]:
+            pads = (layer.pad, 0) if name == "conv1" else (2, layer.pad)
+            side = 28 + 2 * layer.pad - 4 if name == "conv1" else 14 + 2 * layer.pad - 4
+            raise ExerciseError(
+                f"{label} has pad={layer.pad}, stride={layer.stride}: expected "
+                f"pad={settings['pad']}, stride=1. Its maps come out {side}x{side} instead of "
+                f"{shape[1]}x{shape[2]} (with stride 1), so fc1 would get "
+                f"{_fc1_inputs(*pads)} inputs, not 400")
+    if kind == "MaxPool2D" and (layer.size != 2 or (layer.stride or layer.size) != 2):
+        raise ExerciseError(f"{label} is {layer!r}: LeNet-5 pools 2x2 windows with stride 2, "
+                            f"MaxPool2D(2), halving each map")
+    if kind == "Affine" and layer.params["W"].shape != settings["W"]:
+        raise ExerciseError(f"{label} has W of shape {layer.params['W'].shape}: expected "
+                            f"Affine{settings['W']}" + (" (16 maps of 5 x 5 = 400 values)"
+                                                         if name == "fc1" else ""))
+    for key, param in layer.params.items():
+        if param.dtype != np.float32:
+            raise ExerciseError(f"{label}'s {key} is {param.dtype}: keep the layers' default "
+                                f"float32 (training runs in float32)")
+        if key == "W" and not np.any(param):
+            raise ExerciseError(f"{label}'s weights are all zeros: every unit would compute the "
+                                f"same thing and get the same gradient; keep the layers' random "
+                                f"(He) initialisation")
+    try:
+        out = layer.forward(x)
+    except ValueError as err:
+        raise ExerciseError(f"{label} cannot take the output of the layer before it, of shape "
+                            f"{x.shape}: {err}") from None
+    if out.shape[1:] != shape:
+        raise ExerciseError(f"{label} gives {out.shape} for a batch of {len(x)}, expected "
+                            f"{(len(x),) + shape}")
+    return out
+
+
+def check_lenet5(fn):
+    """Check ``fn(rng=...) -> Sequential``, LeNet-5 assembled from cnnlib's layers: conv6@5x5 pad 2
+    - ReLU - maxpool 2 - conv16@5x5 - ReLU - maxpool 2 - flatten - fc120 - ReLU - fc84 - ReLU -
+    fc10, named as in ``LeNet5``; returns ``fn``."""
+    from .models import LeNet5, Sequential
+
+    model = _call("your LeNet-5 builder", fn, rng=np.random.default_rng(0))
+    if not isinstance(model, Sequential):
+        raise ExerciseError(f"return the network as a Sequential of the layers, got "
+                            f"{type(model).__name__}")
+    got = list(model.layers.items())
+    x = np.random.default_rng(33).random((2, 1, 28, 28), dtype=np.float32)
+    for index, spec in enumerate(LENET5_LAYERS):
+        if index >= len(got):
+            missing = ", ".join(s[0] for s in LENET5_LAYERS[index:])
+            raise ExerciseError(f"the network stops after {len(got)} layers: missing: {missing}")
+        x = _check_lenet5_layer(index, *got[index], spec, x)
+    if len(got) > len(LENET5_LAYERS):
+        extra = got[len(LENET5_LAYERS)][1]
+        if isinstance(extra, layers.ReLU):
+            raise ExerciseError("there is a ReLU after fc3: the ten scores go straight to the "
+                                "softmax loss (a ReLU would turn every negative score into 0)")
+        raise ExerciseError(f"extra layers after fc3 ({extra!r}, ...): LeNet-5 ends with fc3")
+    for index, ((got_name, _), spec) in enumerate(zip(got, LENET5_LAYERS)):
+        if got_name != spec[0]:
+            raise ExerciseError(f"layer {index + 1} is named {got_name!r}: name it {spec[0]!r} "
+                                f"as LeNet5 does, with (\"{spec[0]}\", layer) pairs; parameter "
+                                f"names such as 'conv1.W' come from the layer names, and "
+                                f"checkpoints are loaded by them")
+    if not isinstance(model.loss_layer, layers.SoftmaxWithLoss):
+        raise ExerciseError("train with SoftmaxWithLoss, Sequential's default loss")
+    again = _call("your LeNet-5 builder", fn, rng=np.random.default_rng(0))
+    if any(not np.array_equal(p, again.params[k]) for k, p in model.params.items()):
+        raise ExerciseError("two builds with the same rng gave different weights: pass rng=rng "
+                            "to every Conv2D and Affine, so that every run starts the same")
+    reference = LeNet5(rng=np.random.default_rng(1))
+    for name, param in model.params.items():
+        param[...] = reference.params[name]
+    images = np.random.default_rng(34).random((3, 1, 28, 28), dtype=np.float32)
+    labels = np.array([3, 0, 7])
+    _compare("the loss", model.loss(images, labels), reference.loss(images, labels),
+             where="with LeNet5's weights")
+    model.backward()
+    reference.backward()
+    for name, grad in reference.grads.items():
+        _compare(f"the gradient of {name}", model.grads[name], grad, where="with LeNet5's weights")
+    _correct("LeNet-5's twelve layers, their parameters and every activation's shape are right")
+    return fn
+
+
+def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
+    """Parameters after each Adam step, computed the textbook way, or with one ``mistake``."""
+    p = {k: v.astype(np.float64) for k, v in params.items()}
+    m, v, t, runs = {}, {}, 0, []
+    b1, b2 = (beta2, beta1) if mistake.get("swap") else (beta1, beta2)
+    for grads in grads_steps:
+        t = 1 if mistake.get("t_fixed") else t + 1
+        for name in p:
+            t += bool(mistake.get("t_per_param")) and name != next(iter(p))
+            g, key = grads[name], "all" if mistake.get("shared") else name
+            m[key] = b1 * m.get(key, 0) + (1 - b1) * g
+            v[key] = b2 * v.get(key, 0) + (1 - b2) * (np.abs(g) if mistake.get("no_square")
+                                                       else g * g)
+            m_hat, v_hat = m[key], v[key]
+            if not mistake.get("no_correction"):
+                m_hat, v_hat = m_hat / (1 - b1 ** t), v_hat / (1 - b2 ** t)
+            if mistake.get("eps_inside"):
+                step = m_hat / np.sqrt(v_hat + eps)
+            else:
+                step = m_hat / ((v_hat if mistake.get("no_sqrt") else np.sqrt(v_hat)) + eps)
+            p[name] = p[name] - (1 if mistake.get("no_lr") else lr) * step
+        runs.append({k: a.copy() for k, a in p.items()})
+    return runs
+
+
+ADAM_MISTAKES = [
+    ({"no_correction": True}, "bias-correct both averages: m_hat = m / (1 - beta1**t), v_hat = "
+     "v / (1 - beta2**t) (m and v start at 0, so early on they are too small)"),
+    ({"t_fixed": True}, "t counts the updates: increment it on every call (the bias correction "
+     "fades as t grows)"),
+    ({"t_per_param": True}, "increment t once per update call, not once per parameter"),
+    ({"shared": True}, "each parameter needs its own m and v (dicts keyed by the parameter's "
+     "name); yours share them"),
+    ({"no_sqrt": True}, "divide by the square ROOT of v_hat (plus eps): sqrt(v_hat) + eps"),
+    ({"eps_inside": True}, "add eps after the square root: sqrt(v_hat) + eps, not "
+     "sqrt(v_hat + eps)"),
+    ({"swap": True}, "beta1 goes with m (the gradient's average), beta2 with v (the squared "
+     "gradient's); yours are swapped"),
+    ({"no_square": True}, "v averages the SQUARED gradient, g * g"),
+    ({"no_lr": True}, "multiply the step by the learning rate lr"),
+]
+
+
+def check_adam(cls):
+    """Check an Adam class built as ``cls(lr=..., beta1=..., beta2=..., eps=...)`` whose
+    ``update(params, grads)`` changes the arrays of ``params`` in place, against
+    ``cnnlib.optim.Adam`` over several steps; returns ``cls``."""
+    from .optim import Adam
+
+    rng = np.random.default_rng(35)
+    fixed = ({"w": np.array([1.0, -2.0])}, [{"w": np.array([0.5, -1.0])}] * 3,
+             {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+             "on the fixed case w = [1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each "
+             "step moves every entry by about lr)")
+    random = ({"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))},
+              [{k: rng.standard_normal((2, 3)) * rng.choice([0.1, 1, 3], (2, 3))
+                for k in "ab"} for _ in range(4)],
+              {"lr": 0.01, "beta1": 0.8, "beta2": 0.9, "eps": 0.1},
+              "on two random (2, 3) parameters over 4 steps, lr = 0.01, beta1 = 0.8, "
+              "beta2 = 0.9, eps = 0.1")
+    for params, grads_steps, settings, where in (fixed, random):
+        optimizer, reference = _fresh(cls, "Adam", **settings), Adam(**settings)
+        if getattr(optimizer, "lr", None) != settings["lr"]:
+            raise ExerciseError("keep the learning rate in self.lr: fit's learning-rate "
+                                "schedule changes it there")
+        arrays = {k: v.copy() for k, v in params.items()}
+        expected = {k: v.copy() for k, v in params.items()}
+        runs = {i: _adam_runs(params, grads_steps, **settings, **m)
+                for i, (m, _) in enumerate(ADAM_MISTAKES)}
+        for step, grads in enumerate(grads_steps):
+            before = {k: v.copy() for k, v in arrays.items()}
+            saved_grads = {k: g.copy() for k, g in grads.items()}
+            given = dict(arrays)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                result = _call("Adam.update", optimizer.update, given, grads)
+            reference.update(expected, grads)
+            at = f"after step {step + 1} {where}"
+            _unchanged("grads[{key!r}]", saved_grads, grads, "the gradients are not yours to "
+                       "change")
+            for key in arrays:
+                if given.get(key) is not arrays[key] or isinstance(result, dict) and \
+                        np.array_equal(arrays[key], before[key]):
+                    raise ExerciseError(f"params[{key!r}] was not changed in place {at}: the "
+                                        f"model holds that array, so change it with -=")
+                if step == 0 and not np.all(np.isfinite(arrays[key])):
+                    raise ExerciseError(f"params[{key!r}] holds nan or inf {at}: t must be 1 "
+                                        f"on the first update (with t = 0, 1 - beta1**t is 0); "
+                                        f"increment t before the bias correction")
+                _compare(f"params[{key!r}]", arrays[key], expected[key],
+                         [(runs[i][step][key], message)
+                          for i, (_, message) in enumerate(ADAM_MISTAKES)], at)
+    _correct("Adam's update matches cnnlib's Adam step after step, each parameter with its own "
+             "m and v")
+    return cls
+
+
+def check_most_confused(fn):
+    """Check ``fn(cm) -> (worst_digit, confused_with)`` for a confusion matrix ``cm`` (rows: true
+    classes, columns: predictions): the class with the most mistakes, and its most frequent wrong
+    prediction."""
+    fixed = np.array([[50, 0, 1, 0],
+                      [0, 40, 6, 0],
+                      [2, 1, 90, 1],
+                      [0, 0, 0, 30]])
+    rng = np.random.default_rng(36)
+    random = rng.permutation(100).reshape(10, 10) + np.diag(rng.integers(500, 900, 10))
+    for cm, where in [(fixed, f"for the matrix {fixed.tolist()}"),
+                      (random, "for a random 10 x 10 matrix")]:
+        got = _call("your most_confused", fn, cm.copy())
+        errors = cm - np.diag(np.diag(cm))
+        worst = int(errors.sum(axis=1).argmax())
+        by_column = int(errors.sum(axis=0).argmax())
+        with_diagonal = int(cm.sum(axis=1).argmax())
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise ExerciseError(f"return a pair (worst_digit, confused_with), got {got!r}")
+        _compare("(worst_digit, confused_with)", np.array(got, dtype=float),
+                 [worst, errors[worst].argmax()], [
+                     ([by_column, errors[:, by_column].argmax()], "the rows are the true "
+                      "digits: sum each ROW's mistakes (axis=1), then look along that row"),
+                     ([with_diagonal, cm[with_diagonal].argmax()], "remove the diagonal (the "
+                      "correct answers) first: a digit is not confused with itself"),
+                     ([worst, cm[worst].argmax()], "remove the diagonal before looking for the "
+                      "most frequent wrong prediction: a digit is not confused with itself"),
+                     ([worst, errors[worst].max()], "confused_with is a digit (np.argmax), not "
+                      "a count")], where)
+    _correct("the digit with the most mistakes and what it is most often taken for")
+
+
+def check_confidence(fn):
+    """Check ``fn(probs, labels) -> (confidence_right, confidence_wrong)``: the mean top
+    probability over the examples predicted right, and over those predicted wrong."""
+    fixed = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.2, 0.3, 0.5], [0.4, 0.35, 0.25]])
+    rng = np.random.default_rng(37)
+    random = softmax(rng.standard_normal((50, 10)) * 3)
+    for probs, labels, where in [(fixed, np.array([0, 2, 2, 1]), "for the four examples "
+                                  f"{fixed.tolist()} with labels [0, 2, 2, 1]"),
+                                 (random, rng.integers(0, 10, 50), "for 50 random examples")]:
+        got = _call("your confidence", fn, probs.copy(), labels.copy())
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise ExerciseError(f"return a pair (confidence_right, confidence_wrong), got {got!r}")
+        right = probs.argmax(axis=1) == labels
+        top, true = probs.max(axis=1), probs[np.arange(len(labels)), labels]
+        expected = [top[right].mean(), top[~right].mean()]
+        _compare("(confidence_right, confidence_wrong)", np.array(got, dtype=float), expected, [
+            (expected[::-1], "the first is the confidence when RIGHT, the second when wrong"),
+            ([true[right].mean(), true[~right].mean()], "the confidence is the TOP probability "
+             "(that of the predicted class), not that of the true class"),
+            ([top.mean()] * 2, "split the examples: predictions == labels for the right ones, "
+             "!= for the wrong ones")], where)
+    _correct("the network's mean confidence when right and when wrong")
 
 
 # --- notebook 08: feature maps, favourite classes, knocking out a filter ---------------------
@@ -1149,14 +1759,28 @@ def _no_shortcut(model):
     return model
 
 
-def _feature_map_mistakes(outputs, x, name):
-    """``(wrong maps, message)`` for the typical mistakes when asking for layer ``name``."""
+def _layer_alone(model, x, name):
+    """Layer ``name`` applied to the input x itself (None where it cannot take x)."""
+    try:
+        return model.layers[name].forward(x.copy())
+    except Exception:                      # e.g. conv2 given a one-channel image
+        return None
+
+
+def _feature_map_mistakes(outputs, x, name, alone=None):
+    """``(wrong maps, message)`` for the typical mistakes when asking for layer ``name``
+    (``alone``: that layer applied to x itself)."""
     names = list(outputs)
     k = names.index(name)
     before = x if k == 0 else outputs[names[k - 1]]
     before_what = "the input x itself" if k == 0 else f"the output of '{names[k - 1]}'"
-    wrong = [(before, f"one layer too early: that is {before_what}, what '{name}' receives; run "
-              f"the named layer too, then return its output")]
+    wrong = []
+    if k > 0 and alone is not None:
+        wrong.append((alone, f"that is layer '{name}' alone applied to the input x: each layer "
+                      f"must receive the previous layer's output (keep what each forward returns "
+                      f"and give it to the next layer)"))
+    wrong.append((before, f"one layer too early: that is {before_what}, what '{name}' receives; "
+                  f"run the named layer too, then return its output"))
     if k + 1 < len(names):
         wrong.append((outputs[names[k + 1]], f"one layer too far: that is the output of "
                       f"'{names[k + 1]}', the layer after '{name}'; return as soon as the named "
@@ -1192,6 +1816,8 @@ def check_feature_maps(fn):
     for build, x, names, where in cases:
         model = build()
         outputs = type(model).activations(model, x)
+        digit = np.zeros((1, 1, 28, 28))          # what the maps of an MNIST digit look like
+        probe = type(model).activations(model, digit) if x.shape[-2:] != (28, 28) else None
         _no_shortcut(model)
         for name in names:
             given = x.copy()
@@ -1201,17 +1827,29 @@ def check_feature_maps(fn):
                 raise ExerciseError("feature_maps changed the images x it was given: feed each "
                                     "layer's output to the next in a new variable")
             expected = outputs[name]
+            call = f"feature_maps(model, x, {name!r})"
+            if isinstance(got, (list, tuple)):
+                what = ("a list or tuple holding it" if len(got) == 1 else
+                        f"a {type(got).__name__} of {len(got)} items")
+                raise ExerciseError(f"{call} {where}: return the maps themselves, one array "
+                                    f"(N, C, H, W), not {what}")
             try:
                 got_shape = np.shape(got)
             except (TypeError, ValueError):
                 got_shape = None
-            call = f"feature_maps(model, x, {name!r})"
+            elsewhere = ("did you run another array than x (a global such as x_test?) through "
+                         "the layers?")
             if got_shape is not None and len(got_shape) == 4 and \
                     got_shape[1:] == expected.shape[1:] and got_shape[0] != len(x):
                 raise ExerciseError(f"{call} {where}: expected the maps of the {len(x)} images "
-                                    f"of x, got {got_shape[0]}: did you run another array than "
-                                    f"x (a global such as x_test?) through the layers?")
-            mistakes = _feature_map_mistakes(outputs, x, name)
+                                    f"of x, got {got_shape[0]}: {elsewhere}")
+            if probe is not None and got_shape is not None and len(got_shape) == 4 and \
+                    got_shape != expected.shape and got_shape[1:] == probe[name].shape[1:]:
+                images = f"{len(x)} image{'s' if len(x) > 1 else ''}"
+                raise ExerciseError(f"{call} {where}: got maps of shape {got_shape}, those of "
+                                    f"28x28 digits, where x holds {images} of "
+                                    f"{x.shape[-2]}x{x.shape[-1]} pixels: {elsewhere}")
+            mistakes = _feature_map_mistakes(outputs, x, name, _layer_alone(model, x, name))
             if got_shape == expected.shape and len(x) > 1 and not _close(got, expected):
                 for wrong, message in mistakes:
                     if _close(got, wrong):
@@ -1242,29 +1880,47 @@ def check_favourite_class(fn):
     labels = rng.choice(10, size=300, p=np.linspace(1, 3, 10) / np.linspace(1, 3, 10).sum())
     strength = rng.random((300, 16)) + 0.3 * (labels[:, None] == rng.integers(0, 10, 16))
     strength[rng.integers(0, 300, 16), np.arange(16)] += 5          # a few outliers
-    cases = [(fixed_strength, fixed_labels, "on the fixed case of 18 images, 2 channels: in "
-              "channel 0 the three 0s have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 "
-              "each, every other digit 0 (the best mean is class 1's)"),
+    cases = [(fixed_strength, fixed_labels, "on the fixed case of 18 images, 2 channels",
+              " (the fixed case: in channel 0 the three 0s have strengths 5, 0, 0, the two 1s 2 "
+              "and 2, the six 2s 1 each, every other digit 0, so the best mean is class 1's)"),
              (strength, labels, "on random strengths of 300 images, 16 channels, classes of "
-              "unequal size")]
-    for s, y, where in cases:
+              "unequal size", "")]
+    for s, y, where, detail in cases:
         got = _call("your favourite_class", fn, s.copy(), y.copy(),
                     signature="favourite_class(strength, labels)")
-        sums = np.stack([s[y == k].sum(axis=0) for k in range(10)])
-        maxes = np.stack([s[y == k].max(axis=0) for k in range(10)])
-        means = np.stack([s[y == k].mean(axis=0) for k in range(10)])
-        _compare("the favourite classes", got, _favourite_reference(s, y), [
-            (sums.argmax(axis=0), "use each class's MEAN strength, not its sum: a class with more "
-             "images would win just by being frequent"),
-            (maxes.argmax(axis=0), "use each class's MEAN strength, not its single strongest "
-             "image: one outlier would decide"),
-            (y[s.argmax(axis=0)], "that is the label of each channel's single strongest image: "
-             "average over all the images of each class instead"),
-            (means.argmax(axis=1), "that is, for each class, its favourite CHANNEL: the question "
-             "asks, for each channel, the class (argmax over the classes, axis 0 of a (10, C) "
-             "table)"),
-            (means.argmin(axis=0), "that is the class with the LOWEST mean: use argmax")], where)
+        try:
+            _check_favourites(got, s, y, where)
+        except ExerciseError as err:
+            raise ExerciseError(f"{err}{detail}") from None
     _correct("the class with the highest mean strength, for every channel")
+
+
+def _check_favourites(got, s, y, where):
+    """Compare the learner's favourite classes for strengths ``s`` and labels ``y``."""
+    sums = np.stack([s[y == k].sum(axis=0) for k in range(10)])
+    maxes = np.stack([s[y == k].max(axis=0) for k in range(10)])
+    means = np.stack([s[y == k].mean(axis=0) for k in range(10)])
+    try:
+        got_shape = np.shape(got)
+    except (TypeError, ValueError):
+        got_shape = None
+    if got_shape == means.shape:
+        raise ExerciseError(f"the favourite classes {where}: that is a (10, C) table, one row per "
+                            f"class: take the argmax over the classes (axis 0), one class per "
+                            f"channel")
+    _compare("the favourite classes", got, _favourite_reference(s, y), [
+        (sums.argmax(axis=0), "use each class's MEAN strength, not its sum: a class with more "
+         "images would win just by being frequent"),
+        (maxes.argmax(axis=0), "use each class's MEAN strength, not its single strongest "
+         "image: one outlier would decide"),
+        (y[s.argmax(axis=0)], "that is the label of each channel's single strongest image: "
+         "average over all the images of each class instead"),
+        (means.argmax(axis=1), "that is, for each class, its favourite CHANNEL: the question "
+         "asks, for each channel, the class (argmax over the classes, axis 0 of a (10, C) "
+         "table)"),
+        (means.argmin(axis=0), "that is the class with the LOWEST mean: use argmax"),
+        (means.max(axis=0), "that is the highest mean itself (.max(0)): return the CLASS "
+         "that has it (.argmax(0))")], where)
 
 
 def _knocked_out(model, f, keep_bias=False):
@@ -1275,10 +1931,21 @@ def _knocked_out(model, f, keep_bias=False):
     return damaged
 
 
+def accuracy_drop(model, x, y, f):
+    """cnnlib's answer to notebook 08's knockout exercise: the accuracy of ``model`` on images
+    ``x (N, 1, 28, 28)`` with labels ``y (N,)`` minus that of a copy whose conv1 filter ``f``
+    (weights and bias) is zero, in percentage points; ``model`` is left unchanged."""
+    from .training import evaluate
+
+    return 100 * (evaluate(model, x, y) - evaluate(_knocked_out(model, f), x, y))
+
+
 def check_knockout(fn, model, x, y):
     """Check ``fn(model, x, y, f) -> drop``: the test accuracy of ``model`` on ``x, y`` minus that
     of a copy whose conv1 filter ``f`` (weights and bias) is zero, in percentage points; ``model``
-    must be left unchanged. Tried with filter 0 on all of ``x`` and filter 1 on its first 300."""
+    must be left unchanged. Tried with filter 0 on all of ``x`` and filter 1 on its first 300.
+    Returns ``fn``, so a notebook can write ``accuracy_drop = check_knockout(my_accuracy_drop,
+    ...)``."""
     from .training import evaluate
 
     before = {name: param.copy() for name, param in model.params.items()}
@@ -1306,7 +1973,9 @@ def check_knockout(fn, model, x, y):
         def drop_of(other, keep_bias=False):
             return 100 * (base - evaluate(_knocked_out(model, other, keep_bias), xs, ys))
         mistakes = [(lambda: 0.0, "0 points: knocking out a filter changes some predictions; did "
-                     "you evaluate the same (undamaged or damaged) model twice?"),
+                     "you evaluate the same (undamaged or damaged) model twice? model.params "
+                     "builds a new dict on each call, so damaged.params['conv1.W'] = ... is "
+                     "lost: change the arrays in place (damaged.params['conv1.W'][f] = 0)"),
                     (lambda: expected / 100, "give the drop in percentage POINTS: 100 * "
                      "(accuracy before - accuracy after)"),
                     (lambda: -expected, "accuracy BEFORE minus accuracy after: a damaged model "
@@ -1322,6 +1991,9 @@ def check_knockout(fn, model, x, y):
                 raise ExerciseError(f"the drop {where}: {message}")
         _compare("the drop", got, expected, where=where)
     _correct("the accuracy drop in points when one conv1 filter is knocked out, model untouched")
+    return fn
+
+
 # --- notebook 09: training well (batch norm's backward pass, RMSprop's update) -------------------
 
 from .norm import BatchNorm2D  # noqa: E402  (imported here, beside the checkers that use it)
@@ -1535,7 +2207,7 @@ def _loss_grad(model, x, y):
     return model.backward()
 
 
-def _unchanged(name, x, fn):
+def _images_unchanged(name, x, fn):
     """``fn(copy of x)``; raise if it changed the images it was given."""
     given = x.copy()
     result = fn(given)
@@ -1560,7 +2232,7 @@ def check_saliency(fn):
               "channels, 4 images")]
     for model, x, target, where in cases:
         expected = saliency(model, x, target)
-        got = _unchanged("your saliency", x,
+        got = _images_unchanged("your saliency", x,
                          lambda v: _call("your saliency", fn, model, v, target.copy()))
         if got is not None and np.shape(got) == x.shape:
             raise ExerciseError(f"the saliency map has the shape of x {x.shape} {where}: reduce the "
@@ -1614,7 +2286,7 @@ def check_fgsm(fn):
              (conv_net, x_conv, np.array([3, 0, 4, 1]), 0.2, "on a small conv net, epsilon = 0.2")]
     for model, x, y, epsilon, where in cases:
         expected = fgsm(model, x, y, epsilon)
-        got = _unchanged("your fgsm", x, lambda v: _call("your fgsm", fn, model, v, y.copy(),
+        got = _images_unchanged("your fgsm", x, lambda v: _call("your fgsm", fn, model, v, y.copy(),
                                                          epsilon))
         grad = _loss_grad(model, x, y)
         score = np.sign(_class_score_grad(model, x, y))

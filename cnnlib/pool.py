@@ -30,8 +30,8 @@ def _pooled_size(x_shape, size, stride):
 # --- naive loops -------------------------------------------------------------------------------
 
 def pool2d_forward_naive(x, reduce, size=2, stride=None):
-    """Pooling by loops over images, channels and output pixels: ``reduce`` (``np.max`` or ``np.mean``)
-    of every ``size x size`` window; returns ``(N, C, OH, OW)``."""
+    """Pooling by loops over images, channels and output pixels: ``reduce`` (``np.max`` or
+    ``np.mean``) of every ``size x size`` window; returns ``(N, C, OH, OW)``."""
     stride, oh, ow = _check_pool(x, size, stride)
     n_images, channels = x.shape[:2]
     out = np.zeros((n_images, channels, oh, ow), dtype=x.dtype)
@@ -39,7 +39,9 @@ def pool2d_forward_naive(x, reduce, size=2, stride=None):
         for c in range(channels):
             for i in range(oh):
                 for j in range(ow):
-                    out[n, c, i, j] = reduce(x[n, c, i * stride:i * stride + size, j * stride:j * stride + size])
+                    rows = slice(i * stride, i * stride + size)
+                    cols = slice(j * stride, j * stride + size)
+                    out[n, c, i, j] = reduce(x[n, c, rows, cols])
     return out
 
 
@@ -49,9 +51,9 @@ def max_pool2d_forward_naive(x, size=2, stride=None):
 
 
 def pool2d_backward_naive(dout, x, local_grad, size=2, stride=None):
-    """Gradient of pooling by the forward's loops: each ``dout[n, c, i, j]`` goes to the inputs of its
-    window, weighted by ``local_grad(window)``, the derivative of the window's output with respect to
-    each of its inputs; returns dx shaped like x."""
+    """Gradient of pooling by the forward's loops: each ``dout[n, c, i, j]`` goes to the inputs of
+    its window, weighted by ``local_grad(window)``, the derivative of the window's output with
+    respect to each of its inputs; returns dx shaped like x."""
     stride, oh, ow = _check_pool(x, size, stride)
     check_dout(dout, (*x.shape[:2], oh, ow))
     dx = np.zeros_like(x)
@@ -60,20 +62,23 @@ def pool2d_backward_naive(dout, x, local_grad, size=2, stride=None):
         for c in range(channels):
             for i in range(oh):
                 for j in range(ow):
-                    rows, cols = slice(i * stride, i * stride + size), slice(j * stride, j * stride + size)
+                    rows = slice(i * stride, i * stride + size)
+                    cols = slice(j * stride, j * stride + size)
                     dx[n, c, rows, cols] += dout[n, c, i, j] * local_grad(x[n, c, rows, cols])
     return dx
 
 
 def _first_max(window):
-    """1 at the window's first maximum (row-major order), 0 elsewhere: max pooling's local derivative."""
+    """1 at the window's first maximum (row-major order), 0 elsewhere: max pooling's local
+    derivative."""
     grad = np.zeros_like(window)
     grad[np.unravel_index(np.argmax(window), window.shape)] = 1
     return grad
 
 
 def max_pool2d_backward_naive(dout, x, size=2, stride=None):
-    """Gradient of max pooling: each ``dout[n, c, i, j]`` goes to the first maximum of its window."""
+    """Gradient of max pooling: each ``dout[n, c, i, j]`` goes to the first maximum of its
+    window."""
     return pool2d_backward_naive(dout, x, _first_max, size, stride)
 
 
@@ -83,25 +88,29 @@ def avg_pool2d_forward_naive(x, size=2, stride=None):
 
 
 def avg_pool2d_backward_naive(dout, x, size=2, stride=None):
-    """Gradient of average pooling: each ``dout[n, c, i, j] / size**2`` goes to every input of its window."""
-    return pool2d_backward_naive(dout, x, lambda window: np.full_like(window, 1 / window.size), size, stride)
+    """Gradient of average pooling: each ``dout[n, c, i, j] / size**2`` goes to every input of its
+    window."""
+    return pool2d_backward_naive(dout, x, lambda window: np.full_like(window, 1 / window.size),
+                                 size, stride)
 
 
 # --- fast versions -----------------------------------------------------------------------------
-# Both loop over the size*size kernel offsets only: for offset (i, j), x[:, :, i::stride, j::stride]
-# (cut to OH x OW) holds that offset's input of every window at once. When windows tile the input
-# (stride == size), the gradient is written through a reshaped view (N, C, OH, size, OW, size) of dx,
-# each input once; otherwise overlapping windows are summed.
+# Both loop over the size*size kernel offsets only: for offset (i, j), the strided slice
+# x[:, :, i::stride, j::stride] (cut to OH x OW) holds that offset's input of every window at once.
+# When windows tile the input (stride == size), the gradient is written through a reshaped view
+# (N, C, OH, size, OW, size) of dx, each input once; otherwise overlapping windows are summed.
 
 def _offset_views(x, size, stride, oh, ow):
-    """Yield ``x[:, :, i + stride*r, j + stride*c]`` over all outputs (r, c), one view per offset (i, j)."""
+    """Yield ``x[:, :, i + stride*r, j + stride*c]`` over all outputs (r, c), one view per offset
+    (i, j)."""
     for i in range(size):
         for j in range(size):
             yield x[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
 
 
 def _combine_offsets(ufunc, x, size, stride, oh, ow):
-    """Fold ``ufunc`` (``np.maximum``, ``np.add``) over the offset views: one ``(N, C, OH, OW)`` result per window."""
+    """Fold ``ufunc`` (``np.maximum``, ``np.add``) over the offset views: one ``(N, C, OH, OW)``
+    result, one value per window."""
     views = _offset_views(x, size, stride, oh, ow)
     out = next(views).copy()
     for view in views:
@@ -112,12 +121,14 @@ def _combine_offsets(ufunc, x, size, stride, oh, ow):
 def _offset_targets(x_shape, dtype, size, stride, oh, ow):
     """``(dx, views, tiled)``: a gradient array for ``x_shape`` and its per-offset views.
 
-    When windows tile the input, the views cover disjoint inputs and together all of dx (``tiled``
-    is True): write each one once. Otherwise they may overlap (and dx starts at zero): add into them.
+    When windows tile the input, the views cover disjoint inputs and together all of dx
+    (``tiled`` is True): write each one once. Otherwise they may overlap (and dx starts at zero):
+    add into them.
     """
     if stride == size and x_shape[2] == oh * size and x_shape[3] == ow * size:
         tiles = np.empty((*x_shape[:2], oh, size, ow, size), dtype=dtype)
-        return tiles.reshape(x_shape), [tiles[:, :, :, i, :, j] for i in range(size) for j in range(size)], True
+        views = [tiles[:, :, :, i, :, j] for i in range(size) for j in range(size)]
+        return tiles.reshape(x_shape), views, True
     dx = np.zeros(x_shape, dtype=dtype)
     return dx, list(_offset_views(dx, size, stride, oh, ow)), False
 

@@ -10,6 +10,8 @@ import pytest
 from cnnlib import conv, exercises, graph, interpret, layers, pool
 from cnnlib.exercises import ExerciseError
 from cnnlib.functions import softmax
+from cnnlib.models import LeNet5, Sequential
+from cnnlib.optim import Adam
 
 
 def stub(*args, **kwargs):
@@ -299,6 +301,45 @@ def deep_type_error(v):
     return "scores: " + v           # a TypeError inside the learner's code, not in the call
 
 
+def shifted_softmax(shift):
+    def softmax_(v):
+        e = np.exp(v - shift(v))
+        return e / e.sum(axis=-1, keepdims=True)
+    return softmax_
+
+
+def in_place_softmax(v):
+    v -= v.max(axis=-1, keepdims=True)
+    e = np.exp(v)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def tanh_in_place(self, dout):
+    dout *= 1 - self.out ** 2
+    return dout
+
+
+def unstrided_pool_forward(x, size=2, stride=None):
+    stride = stride or size
+    out = pool.max_pool2d_forward_naive(x, size, stride).copy()
+    for n, c, i, j in np.ndindex(out.shape):
+        out[n, c, i, j] = x[n, c, i:i + size, j:j + size].max()
+    return out
+
+
+def unstrided_pool_backward(dout, x, size=2, stride=None):
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        dx[n, c, i:i + size, j:j + size] += dout[n, c, i, j] * first_max(
+            x[n, c, i:i + size, j:j + size])
+    return dx
+
+
+def routed_dx(x, size, stride):
+    out, cache = pool.max_pool2d_forward(x, size, stride)
+    return out, pool.max_pool2d_backward(np.ones_like(out), cache)
+
+
 # --- notebook 08 ---------------------------------------------------------------------------------
 
 def feature_maps(model, x, layer_name):
@@ -321,6 +362,32 @@ def two_layers_back(model, x, layer_name):
     names = list(model.layers)
     k = names.index(layer_name)
     return feature_maps(model, x, names[k - 2] if k >= 2 else layer_name)
+
+
+def not_fed(model, x, layer_name):
+    """Every layer gets the input x, not the previous layer's output."""
+    for name, layer_ in model.layers.items():
+        out = layer_.forward(x)
+        if name == layer_name:
+            return out
+
+
+DIGITS = np.random.default_rng(0).random((5, 1, 28, 28))     # a "global x_test" of the notebook
+
+
+def class_means(strength, labels):
+    return np.stack([strength[labels == k].mean(axis=0) for k in range(10)])
+
+
+def reassigning_drop(model, x, y, f):
+    """Replaces the dict entries of a copy's params: Sequential.params is rebuilt on each call."""
+    from cnnlib.training import evaluate
+
+    damaged = copy.deepcopy(model)
+    w, b = damaged.params["conv1.W"].copy(), damaged.params["conv1.b"].copy()
+    w[f], b[f] = 0, 0
+    damaged.params["conv1.W"], damaged.params["conv1.b"] = w, b
+    return 100 * (evaluate(model, x, y) - evaluate(damaged, x, y))
 
 
 def favourite(strength, labels, reduce=np.mean, axis=0):
@@ -765,9 +832,9 @@ WRONG = [
      "model.activations does that for every layer at once: it is what this exercise rebuilds"),
     (exercises.check_favourite_class, stub, "your favourite_class is not written yet"),
     (exercises.check_favourite_class, lambda s, y: np.zeros(s.shape[1], dtype=int),
-     "the favourite classes on the fixed case of 18 images, 2 channels: in channel 0 the three 0s "
-     "have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 each, every other digit 0 (the best "
-     "mean is class 1's) is all zeros"),
+     "the favourite classes on the fixed case of 18 images, 2 channels is all zeros (the fixed "
+     "case: in channel 0 the three 0s have strengths 5, 0, 0, the two 1s 2 and 2, the six 2s 1 "
+     "each, every other digit 0, so the best mean is class 1's)"),
     (exercises.check_favourite_class, functools.partial(favourite, reduce=np.sum),
      "use each class's MEAN strength, not its sum"),
     (exercises.check_favourite_class, functools.partial(favourite, reduce=np.max),
@@ -789,12 +856,67 @@ WRONG = [
     (check_knockout, lambda m, x, y, f: None, "the drop is None for filter 0 on 500 images"),
     (check_knockout, lambda m, x, y, f: np.zeros(3), "the drop has the wrong shape"),
     (check_knockout, lambda m, x, y: 1.0, "the check calls accuracy_drop(model, x, y, 0)"),
+    # the mistakes a second review asked to name
+    (exercises.check_softmax, shifted_softmax(lambda v: v.min(axis=-1, keepdims=True)),
+     "softmax for the wide row [[-1000, 0, 1000]] holds nan or inf: subtract the row's MAX; "
+     "after subtracting the min or the mean"),
+    (exercises.check_softmax, shifted_softmax(lambda v: v.mean(axis=-1, keepdims=True)),
+     "for the wide row [[-1000, 0, 1000]] holds nan or inf: subtract the row's MAX"),
+    (exercises.check_softmax, in_place_softmax,
+     "your softmax changed the scores it was given for the scores (1, 2, 3)"),
+    (exercises.check_affine, affine_grads(lambda x, d: x.T @ d,
+                                          lambda d: d.sum(axis=0, keepdims=True)),
+     "expected (3,), got (1, 3) (drop the kept axis of length 1: keepdims=False, or reshape)"),
+    (exercises.check_tanh, tanh(tanh_in_place),
+     "Tanh.backward changed dout in place: compute a new array (e.g. dout * slope), not "
+     "dout *= ... or dout[...] = ..."),
+    (exercises.check_max_pool_forward, unstrided_pool_forward,
+     "out on the 4x4 example of section 1 (2x2 windows): window (i, j) starts at row i*stride, "
+     "column j*stride"),
+    (exercises.check_max_pool_backward, unstrided_pool_backward,
+     "dx on the 4x4 example of section 1 (2x2 windows): window (i, j) starts at row i*stride"),
+    (exercises.check_routed_fraction, lambda x, s, st: routed_dx(x, s, st)[1].sum() / x.size,
+     "for 2x2 windows, stride 1, x of shape (2, 2, 6, 6): that counts windows, not inputs (the "
+     "sum or mean of dx): an input that wins two windows is counted twice"),
+    (exercises.check_routed_fraction, lambda x, s, st: routed_dx(x, s, st)[1].mean(),
+     "an input that wins two windows is counted twice; count the nonzero entries"),
+    (exercises.check_routed_fraction,
+     lambda x, s, st: np.count_nonzero(routed_dx(x, s, st)[1]) / routed_dx(x, s, st)[0].size,
+     "divide by x.size, the number of inputs, not by out.size"),
+    (exercises.check_routed_fraction, lambda x, s, st: np.count_nonzero(routed_dx(x, s, st)[1]),
+     "that is a count: divide it by x.size"),
+    (exercises.check_routed_fraction, lambda x, s, st: 100 * routed(x, s, st),
+     "give a fraction between 0 and 1, not a percentage"),
+    (exercises.check_avg_pool_as_conv, lambda x: pool.avg_pool2d_forward_naive(x),
+     "avg_pool_as_conv called cnnlib's pooling"),
+    (exercises.check_avg_pool_as_conv, lambda x: pool.avg_pool2d_forward(x)[0],
+     "compute it with conv2d_forward_naive and a constant filter"),
+    (exercises.check_feature_maps, lambda m, x, n: [feature_maps(m, x, n)],
+     "return the maps themselves, one array (N, C, H, W), not a list or tuple holding it"),
+    (exercises.check_feature_maps, lambda m, x, n: m.layers[n].forward(x),
+     "feature_maps(model, x, 'relu') on a tiny net (conv that passes the centre pixel with bias "
+     "-0.5, so its map is x - 0.5; ReLU; 2x2 max pool) and one 4x4 image: that is layer 'relu' "
+     "alone applied to the input x: each layer must receive the previous layer's output"),
+    (exercises.check_feature_maps, not_fed, "each layer must receive the previous layer's output"),
+    (exercises.check_feature_maps, lambda m, x, n: feature_maps(m, DIGITS, n),
+     "got maps of shape (5, 1, 28, 28), those of 28x28 digits, where x holds 1 image of 4x4 pixels: "
+     "did you run another array than x (a global such as x_test?)"),
+    (exercises.check_favourite_class, class_means,
+     "the favourite classes on the fixed case of 18 images, 2 channels: that is a (10, C) table, "
+     "one row per class: take the argmax over the classes (axis 0)"),
+    (exercises.check_favourite_class, lambda s, y: class_means(s, y).max(axis=0),
+     "the favourite classes on the fixed case of 18 images, 2 channels: that is the highest mean "
+     "itself (.max(0)): return the CLASS that has it (.argmax(0)) (the fixed case: in channel 0"),
+    (check_knockout, reassigning_drop,
+     "the drop for filter 0 on 500 images: 0 points: knocking out a filter changes some "
+     "predictions; did you evaluate the same (undamaged or damaged) model twice? model.params "
+     "builds a new dict on each call"),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
 RETURN_THE_FUNCTION = {exercises.check_conv_forward_naive, exercises.check_im2col,
                        exercises.check_conv_forward_im2col, exercises.check_conv_backward_naive,
-                       exercises.check_col2im, exercises.check_dw_by_im2col}
+                       exercises.check_col2im, exercises.check_dw_by_im2col, check_knockout}
 
 
 # --- notebook 09: batch norm's backward pass, RMSprop's update --------------------------------------
@@ -972,6 +1094,323 @@ WRONG += [
 ]
 
 
+# --- notebook 03: the two-layer network's backward pass, one SGD step ----------------------------
+
+def two_layer(g_s=lambda p, t, n: (p - t) / n, mask=lambda h, g_a: g_a * (h > 0),
+              dw2_input="a", db=lambda g: g.sum(axis=0), dw=lambda inp, g: inp.T @ g,
+              drop=(), before=None):
+    """A two-layer backward pass with one rule changed."""
+    def backward(params, x, y, h, a, p):
+        if before:
+            before(params, p)
+        t = np.eye(p.shape[1])[y]
+        gs = g_s(p, t, len(x))
+        gh = mask(h, gs @ params["affine2.W"].T)
+        grads = {"affine2.W": dw(a if dw2_input == "a" else h, gs), "affine2.b": db(gs),
+                 "affine1.W": dw(x, gh), "affine1.b": db(gh)}
+        return {k: v for k, v in grads.items() if k not in drop}
+    return backward
+
+
+def subtract_in_place(params, p):
+    p[:, 0] -= 1
+
+
+def step_on_w2(params, p):
+    params["affine2.W"] -= 0.1
+
+
+def sgd(rule, keys=None):
+    def step(params, grads, lr):
+        for key in params if keys is None else [k for k in params if k in keys]:
+            rule(params, key, grads[key], lr)
+    return step
+
+
+def copy_step(params, grads, lr):
+    return {key: p - lr * grads[key] for key, p in params.items()}
+
+
+def scale_grads(params, key, g, lr):
+    g *= lr
+    params[key] -= g
+
+
+def n_params(rule):
+    return lambda sizes: sum(rule(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def bad_rows(x):
+    return np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+
+
+def set_rebind(params, key, g, lr):
+    params[key] = params[key] - lr * g
+
+
+def set_inplace(value):
+    def rule(params, key, g, lr):
+        params[key][...] = value(params[key], g, lr)
+    return rule
+
+
+REFERENCES += [
+    (exercises.check_two_layer_backward, exercises.two_layer_backward),
+    (exercises.check_sgd_step, exercises.sgd_step),
+    (exercises.check_n_params, n_params(lambda i, o: i * o + o)),
+    (exercises.check_bad_examples, bad_rows),
+]
+RETURN_THE_FUNCTION |= {exercises.check_two_layer_backward, exercises.check_sgd_step}
+
+FIXED_03 = "on the fixed case of section 2's exercise"
+WRONG += [
+    (exercises.check_two_layer_backward, stub, "your backward is not written yet: the hint"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: 0 * p),
+     f"grads['affine2.W'] {FIXED_03} (N = 2, h = [[1, 1, 0], [-1, 2, -0.75]]) is all zeros"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: p - t),
+     "divide by the batch size N: the loss is the MEAN over the batch"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: p / n),
+     "subtract the one-hot labels t"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: (t - p) / n),
+     "grads['affine2.W'] on the fixed case of section 2's exercise (N = 2, h = [[1, 1, 0], [-1, "
+     "2, -0.75]]) has its sign flipped"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g * (h >= 0)),
+     "grads['affine1.W'] on the fixed case of section 2's exercise (N = 2, h = [[1, 1, 0], [-1, "
+     "2, -0.75]]): at h = 0 the ReLU's slope is 0: mask with h > 0, not h >= 0"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g * (h <= 0)),
+     "your mask is the other way round"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g),
+     "multiply by the ReLU's mask"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: np.maximum(g, 0)),
+     "not from the sign of the gradient"),
+    (exercises.check_two_layer_backward, two_layer(dw2_input="h"),
+     "affine2's input is the ReLU's OUTPUT a, not h"),
+    (exercises.check_two_layer_backward, two_layer(dw=lambda inp, g: g.T @ inp),
+     "grads['affine2.W'] has shape (2, 3), the transpose of W's (3, 2)"),
+    (exercises.check_two_layer_backward, two_layer(db=lambda g: g),
+     "grads['affine2.b'] has the wrong shape on the fixed case of section 2's exercise (N = 2, h "
+     "= [[1, 1, 0], [-1, 2, -0.75]]): expected (2,), got (2, 2) (a sum over the batch, axis 0, "
+     "is missing)"),
+    (exercises.check_two_layer_backward, two_layer(db=lambda g: g.mean(axis=0)),
+     "db is the SUM of g over the batch (axis 0)"),
+    (exercises.check_two_layer_backward, two_layer(drop=("affine2.b",)),
+     "the gradients have no 'affine2.b': return one for every parameter, the biases too"),
+    (exercises.check_two_layer_backward, two_layer(before=subtract_in_place),
+     "your function changed the forward pass's p in place: copy an array before changing it"),
+    (exercises.check_two_layer_backward, two_layer(before=step_on_w2),
+     "changed params['affine2.W'] in place: the backward pass only computes gradients"),
+    (exercises.check_two_layer_backward, lambda params, x, y, h, a, p: (0, 0, 0, 0),
+     "return a dict {name: gradient}"),
+    (exercises.check_sgd_step, stub, "your sgd_step is not written yet: the hint"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: 0 * p)),
+     "params['W'] after the step on the fixed case W = [[1, 2]], b = [0.5], dW = [[0.5, -1]], "
+     "db = [2], lr = 0.1 is all zeros"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: p + lr * g)),
+     "step DOWNHILL: subtract lr * grad (you added it)"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: p - g)),
+     "multiply the gradient by the learning rate lr"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: -lr * g)),
+     "you replaced the parameter by the step"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: p - lr * g.sum())),
+     "each parameter moves by its own gradient"),
+    (exercises.check_sgd_step, sgd(set_rebind),
+     "params['W'] is a new array on the fixed case"),
+    (exercises.check_sgd_step, copy_step, "params did not change on the fixed case W = [[1, 2]], "
+     "b = [0.5], dW = [[0.5, -1]], db = [2], lr = 0.1: you returned new arrays"),
+    (exercises.check_sgd_step, sgd(set_inplace(lambda p, g, lr: p - lr * g), keys=("W",)),
+     "params['b'] did not change on the fixed case"),
+    (exercises.check_sgd_step, sgd(scale_grads), "your function changed grads['W'] in place"),
+    (exercises.check_n_params, stub, "your n_params is not written yet"),
+    (exercises.check_n_params, lambda sizes: 0, "for the layer sizes (784, 100, 10) is all zeros"),
+    (exercises.check_n_params, n_params(lambda i, o: i * o), "add the biases"),
+    (exercises.check_n_params, n_params(lambda i, o: i * o + i), "one entry per OUTPUT"),
+    (exercises.check_n_params, lambda sizes: sum(sizes), "not the units"),
+    (exercises.check_n_params, lambda sizes: 79510,
+     "the count is wrong for the layer sizes (2, 3, 1)"),
+    (exercises.check_bad_examples, stub, "your bad_examples is not written yet"),
+    (exercises.check_bad_examples, lambda x: np.zeros(1, dtype=int),
+     "the indices for 6 rows with a NaN in row 2 are all zeros"),
+    (exercises.check_bad_examples, lambda x: np.flatnonzero(np.isnan(x).any(axis=1)),
+     "missed the infinities for 5 rows"),
+    (exercises.check_bad_examples, lambda x: np.flatnonzero((x == np.nan).any(axis=1)),
+     "x == np.nan is always False"),
+    (exercises.check_bad_examples, lambda x: ~np.isfinite(x.reshape(len(x), -1)).all(axis=1),
+     "not a mask of 6 booleans"),
+    (exercises.check_bad_examples, lambda x: np.argwhere(~np.isfinite(x)),
+     "not (row, column) pairs"),
+    (exercises.check_bad_examples, lambda x: np.flatnonzero(~np.isfinite(x).all(axis=1)),
+     "the bad examples for 4 images (1, 2, 2) with a NaN in image 1 are [1]"),
+]
+
+
+# --- notebook 07: assembling LeNet-5, one Adam update -------------------------------------------
+
+def lenet(change=lambda items, rng: items, named=True):
+    """LeNet5's layers, changed by ``change(items, rng)``, in a Sequential."""
+    def build(rng=None):
+        items = change(list(LeNet5(rng=rng).layers.items()), rng)
+        return Sequential(*(items if named else [layer for _, layer in items]))
+    return build
+
+
+def replace(index, layer_of_rng):
+    def change(items, rng):
+        items[index] = (items[index][0], layer_of_rng(rng))
+        return items
+    return change
+
+
+def drop_layer(index):
+    return lambda items, rng: items[:index] + items[index + 1:]
+
+
+class WrongAdam:
+    """Adam with one mistake (the keys of exercises._adam_runs, plus 'copy', 't0', 'zeros')."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **mistake):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.mistake, self.t, self.m, self.v = mistake, 0, {}, {}
+
+    def update(self, params, grads):
+        bad = self.mistake.get
+        b1, b2 = (self.beta2, self.beta1) if bad("swap") else (self.beta1, self.beta2)
+        self.t = 1 if bad("t_fixed") else self.t + (0 if bad("t0") else 1)
+        for name, p in params.items():
+            if bad("t_per_param") and name != next(iter(params)):
+                self.t += 1
+            g, key = grads[name], "all" if bad("shared") else name
+            self.m[key] = b1 * self.m.get(key, 0) + (1 - b1) * g
+            self.v[key] = b2 * self.v.get(key, 0) + (1 - b2) * (abs(g) if bad("no_square")
+                                                                 else g * g)
+            m_hat, v_hat = self.m[key], self.v[key]
+            if not bad("no_correction"):
+                m_hat, v_hat = m_hat / (1 - b1 ** self.t), v_hat / (1 - b2 ** self.t)
+            root = np.sqrt(v_hat + self.eps) - self.eps if bad("eps_inside") else (
+                v_hat if bad("no_sqrt") else np.sqrt(v_hat))
+            step = (1 if bad("no_lr") else self.lr) * m_hat / (root + self.eps)
+            if bad("copy"):
+                params[name] = p - step
+            elif bad("zeros"):
+                p[...] = 0
+            else:
+                p -= step
+
+
+def adam(**mistake):
+    return lambda **settings: WrongAdam(**settings, **mistake)
+
+
+def most_confused(cm):
+    errors = cm - np.diag(np.diag(cm))
+    worst = int(errors.sum(axis=1).argmax())
+    return worst, int(errors[worst].argmax())
+
+
+def confidence(probs, labels, top=lambda p, y: p.max(axis=1)):
+    right = probs.argmax(axis=1) == labels
+    value = top(probs, labels)
+    return value[right].mean(), value[~right].mean()
+
+
+class StubAdam(WrongAdam):
+    def update(self, params, grads):
+        stub()
+
+
+class RenamedLR(WrongAdam):
+    def __init__(self, lr=0.001, **settings):
+        super().__init__(**settings)
+        del self.lr
+        self.learning_rate = lr
+
+
+REFERENCES += [
+    (exercises.check_lenet5, LeNet5),
+    (exercises.check_adam, Adam),
+    (exercises.check_most_confused, most_confused),
+    (exercises.check_confidence, confidence),
+]
+RETURN_THE_FUNCTION |= {exercises.check_lenet5}
+
+ADAM_FIXED = "after step 1 on the fixed case w = [1, -2]"
+ADAM_RANDOM = "on two random (2, 3) parameters over 4 steps"
+WRONG += [
+    (exercises.check_lenet5, stub, "your LeNet-5 builder is not written yet: the hint"),
+    (exercises.check_lenet5, lenet(replace(0, lambda r: layers.Conv2D(1, 6, 5, pad=2, init=0.0))),
+     "layer 1 (conv1, LeNet-5's Conv2D)'s weights are all zeros"),
+    (exercises.check_lenet5, lenet(replace(0, lambda r: layers.Conv2D(1, 6, 5, rng=r))),
+     "layer 1 (conv1, LeNet-5's Conv2D) has pad=0, stride=1: expected pad=2, stride=1. Its maps "
+     "come out 24x24 instead of 28x28 (with stride 1), so fc1 would get 256 inputs, not 400"),
+    (exercises.check_lenet5, lenet(replace(3, lambda r: layers.Conv2D(6, 16, 5, pad=2, rng=r))),
+     "fc1 would get 784 inputs, not 400"),
+    (exercises.check_lenet5, lenet(replace(3, lambda r: layers.Conv2D(16, 6, 5, rng=r))),
+     "layer 4 (conv2, LeNet-5's Conv2D) has weights of shape (6, 16, 5, 5): expected 16 filters "
+     "of 6 x 5 x 5"),
+    (exercises.check_lenet5, lenet(drop_layer(1)), "a ReLU is missing after conv1: layer 2 (relu1, "
+     "LeNet-5's ReLU) should be ReLU(), got MaxPool2D(size=2, stride=2)"),
+    (exercises.check_lenet5, lenet(drop_layer(10)), "a ReLU is missing after fc2"),
+    (exercises.check_lenet5, lenet(replace(2, lambda r: layers.AvgPool2D(2))),
+     "layer 3 (pool1, LeNet-5's MaxPool2D) is average pooling"),
+    (exercises.check_lenet5, lenet(replace(5, lambda r: layers.MaxPool2D(2, stride=1))),
+     "layer 6 (pool2, LeNet-5's MaxPool2D) is MaxPool2D(size=2, stride=1): LeNet-5 pools 2x2 "
+     "windows with stride 2"),
+    (exercises.check_lenet5, lenet(drop_layer(6)), "add Flatten() before fc1"),
+    (exercises.check_lenet5, lenet(lambda items, rng: items + [("relu5", layers.ReLU())]),
+     "there is a ReLU after fc3"),
+    (exercises.check_lenet5, lenet(drop_layer(11)), "the network stops after 11 layers: missing: "
+     "fc3"),
+    (exercises.check_lenet5, lenet(named=False), "layer 1 is named 'conv2d0': name it 'conv1'"),
+    (exercises.check_lenet5, lenet(replace(0, lambda r: layers.Conv2D(1, 6, 5, pad=2))),
+     "two builds with the same rng gave different "
+     "weights: pass rng=rng to every Conv2D and Affine"),
+    (exercises.check_lenet5, lambda rng: list(LeNet5(rng=rng).layers.values()),
+     "return the network as a Sequential of the layers, got list"),
+    (exercises.check_adam, StubAdam, "Adam.update is not written yet: the hint"),
+    (exercises.check_adam, adam(zeros=True), f"params['w'] {ADAM_FIXED} with the constant "
+     "gradient [0.5, -1], lr = 0.1 (each step moves every entry by about lr) is all zeros"),
+    (exercises.check_adam, adam(no_correction=True), "bias-correct both averages"),
+    (exercises.check_adam, adam(t_fixed=True), "t counts the updates: increment it on every call"),
+    (exercises.check_adam, adam(t0=True), "holds nan or inf after step 1 on the fixed case w = "
+     "[1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each step moves every entry by "
+     "about lr): t must be 1 on the first update"),
+    (exercises.check_adam, adam(t_per_param=True), "increment t once per update call, not once "
+     "per parameter"),
+    (exercises.check_adam, adam(shared=True), f"params['b'] after step 1 {ADAM_RANDOM}, lr = 0.01, "
+     "beta1 = 0.8, beta2 = 0.9, eps = 0.1: each parameter needs its own m and v"),
+    (exercises.check_adam, adam(no_sqrt=True), "divide by the square ROOT of v_hat"),
+    (exercises.check_adam, adam(eps_inside=True), f"{ADAM_RANDOM}, lr = 0.01, beta1 = 0.8, "
+     "beta2 = 0.9, eps = 0.1: add eps after the square root"),
+    (exercises.check_adam, adam(swap=True), "beta1 goes with m"),
+    (exercises.check_adam, adam(no_square=True), "v averages the SQUARED gradient"),
+    (exercises.check_adam, adam(no_lr=True), "multiply the step by the learning rate lr"),
+    (exercises.check_adam, adam(copy=True), "params['w'] was not changed in place after step 1"),
+    (exercises.check_adam, RenamedLR, "keep the learning rate in self.lr"),
+    (exercises.check_most_confused, stub, "your most_confused is not written yet"),
+    (exercises.check_most_confused, lambda cm: (0, 0), "(worst_digit, confused_with) for the "
+     "matrix [[50, 0, 1, 0], [0, 40, 6, 0], [2, 1, 90, 1], [0, 0, 0, 30]] is all zeros"),
+    (exercises.check_most_confused, lambda cm: most_confused(cm.T), "the rows are the true "
+     "digits: sum each ROW's mistakes (axis=1)"),
+    (exercises.check_most_confused, lambda cm: (int(cm.sum(axis=1).argmax()),
+                                                int(cm[cm.sum(axis=1).argmax()].argmax())),
+     "remove the diagonal (the correct answers) first"),
+    (exercises.check_most_confused, lambda cm: (most_confused(cm)[0],
+                                                int(cm[most_confused(cm)[0]].argmax())),
+     "remove the diagonal before looking for the most frequent wrong prediction"),
+    (exercises.check_most_confused, lambda cm: (1, 6), "confused_with is a digit (np.argmax), "
+     "not a count"),
+    (exercises.check_most_confused, lambda cm: 1, "return a pair (worst_digit, confused_with)"),
+    (exercises.check_confidence, stub, "your confidence is not written yet"),
+    (exercises.check_confidence, lambda p, y: (0.0, 0.0), "is all zeros"),
+    (exercises.check_confidence, lambda p, y: confidence(p, y)[::-1],
+     "the first is the confidence when RIGHT"),
+    (exercises.check_confidence, lambda p, y: confidence(p, y, lambda q, z: q[np.arange(len(z)),
+                                                                               z]),
+     "the TOP probability (that of the predicted class), not that of the true class"),
+    (exercises.check_confidence, lambda p, y: (p.max(axis=1).mean(),) * 2,
+     "split the examples"),
+]
+
+
 @pytest.mark.parametrize("checker, reference", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
 def test_checker_accepts_the_reference(capsys, checker, reference):
     returned = checker(reference)
@@ -1002,6 +1441,18 @@ def test_the_knockout_check_leaves_the_model_as_it_was():
     with pytest.raises(ExerciseError):
         check_knockout(functools.partial(accuracy_drop, in_place=True))
     assert all(np.array_equal(model.params[name], before[name]) for name in before)
+
+
+def test_cnnlibs_accuracy_drop_passes_the_knockout_check(capsys):
+    assert check_knockout(exercises.accuracy_drop) is exercises.accuracy_drop
+    assert capsys.readouterr().out.startswith("correct: ")
+
+
+def test_the_pooling_spy_of_avg_pool_as_conv_is_removed_afterwards():
+    originals = pool.pool2d_forward_naive, pool._combine_offsets
+    with pytest.raises(ExerciseError, match="called cnnlib's pooling"):
+        exercises.check_avg_pool_as_conv(lambda x: pool.avg_pool2d_forward_naive(x))
+    assert (pool.pool2d_forward_naive, pool._combine_offsets) == originals
 
 
 def test_every_checker_is_tested_with_a_stub_and_zeros():
