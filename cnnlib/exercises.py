@@ -1994,6 +1994,186 @@ def check_knockout(fn, model, x, y):
     return fn
 
 
+# --- notebook 09: training well (batch norm's backward pass, RMSprop's update) -------------------
+
+from .norm import BatchNorm2D  # noqa: E402  (imported here, beside the checkers that use it)
+from .optim import RMSprop  # noqa: E402
+
+
+def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_terms=True,
+                         use_gamma=True):
+    """Batch norm's dx by the compact form, with per-channel statistics as the forward pass computes
+    them, and the sums of the backward pass over ``axes`` divided by ``m``: the reference with the
+    defaults, a typical mistake otherwise."""
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    inv_std = 1 / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + eps)
+    xhat = (x - mean) * inv_std
+    dxhat = dout * gamma.reshape(1, -1, 1, 1) if use_gamma else dout
+    if not mean_terms:
+        return dxhat * inv_std
+    m = x.size // x.shape[1] if m is None else m
+    return inv_std / m * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
+                          - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
+
+
+def _check_per_channel(name, got, x):
+    """ExerciseError when a per-channel gradient was not summed (or summed over the batch only)."""
+    shape = np.shape(got)
+    n, c, h, w = x.shape
+    if shape == x.shape:
+        raise ExerciseError(f"{name} has the shape of x {x.shape}: sum it over N, H and W "
+                            f"(axis=(0, 2, 3)) to one value per channel, shape ({c},)")
+    if shape == (c, h, w):
+        raise ExerciseError(f"{name} has shape {shape}: it is summed over the batch only; sum over "
+                            f"N, H and W (axis=(0, 2, 3)) to shape ({c},)")
+
+
+def check_batchnorm_backward(cls):
+    """Check a spatial batch norm class built as ``cls(C, dtype=np.float64)`` (cnnlib's
+    :class:`~cnnlib.norm.BatchNorm2D` forward: it keeps ``xhat`` and ``inv_std``): in training mode,
+    backward returns dx ``(N, C, H, W)`` and sets ``grads['gamma']``, ``grads['beta']`` ``(C,)``."""
+    rng = np.random.default_rng(9)
+    fixed = np.arange(16.0).reshape(2, 2, 2, 2) ** 2
+    cases = [(fixed, np.ones_like(fixed), "on the fixed case x = arange(16).reshape(2, 2, 2, 2)**2, "
+              "dout = 1 everywhere, where dx must be 0: the outputs sum to N*H*W*sum(beta) "
+              "whatever x is"),
+             (rng.standard_normal((4, 3, 3, 5)) * 2 + 1, None, "on a random (4, 3, 3, 5) batch"),
+             (rng.standard_normal((2, 2, 4, 4)) * 3 - 2, None, "on a random (2, 2, 4, 4) batch")]
+    for x, dout, where in cases:
+        n, c, h, w = x.shape
+        dout = rng.standard_normal(x.shape) if dout is None else dout
+        seed = int(rng.integers(1 << 30))
+        layer, ref = _fresh(cls, "BatchNorm2D", c, dtype=np.float64), BatchNorm2D(c, dtype=np.float64)
+        for key in ("gamma", "beta"):
+            if key not in getattr(layer, "params", {}):
+                raise ExerciseError(f"BatchNorm2D has no params['{key}']: build it on cnnlib's "
+                                    f"BatchNorm2D")
+        values = np.random.default_rng(seed).standard_normal((2, c))
+        for target in (layer, ref):
+            target.params["gamma"][...] = values[0] + 1.5
+            target.params["beta"][...] = values[1]
+            target.training = True
+        gamma, eps = ref.params["gamma"], ref.eps
+        _compare("BatchNorm2D.forward", _call("BatchNorm2D.forward", layer.forward, x.copy()),
+                 ref.forward(x), where=where)
+        got = _copy_checked("BatchNorm2D.backward", dout,
+                            lambda d: _call("BatchNorm2D.backward", layer.backward, d))
+        expected = ref.backward(dout)
+
+        def variant(**mistake):
+            return _bn_backward_variant(x, gamma, dout, eps, **mistake)
+        _compare("dx", got, expected, [
+            (variant(mean_terms=False), "dx misses the terms from the mean and the variance: they "
+             "depend on x too. dx = inv_std / m * (m * dxhat - sum(dxhat) - xhat * sum(dxhat * "
+             "xhat))"),
+            (variant(use_gamma=False), "you forgot gamma: the output is gamma * xhat + beta, so "
+             "dxhat = gamma * dout (gamma reshaped to (1, C, 1, 1))"),
+            (variant(m=n), f"m is the number of values behind each mean, N*H*W = {n * h * w}, not "
+             f"the batch size N = {n}"),
+            (variant(axes=(0,), m=n), "the sums run over N, H and W (axis=(0, 2, 3)), not over the "
+             "batch axis only"),
+            (variant(axes=(1, 2, 3), m=c * h * w), "those sums are per example (axis=(1, 2, 3)): "
+             "batch norm's statistics are per CHANNEL, over N, H and W (axis=(0, 2, 3))"),
+            (variant(axes=(2, 3), m=h * w), "those sums are per image and channel (axis=(2, 3)): "
+             "batch norm's statistics are per channel over the whole batch, axis=(0, 2, 3)")],
+            where)
+        xhat = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(
+            x.var(axis=(0, 2, 3), keepdims=True) + eps)
+        grads = getattr(layer, "grads", {})
+        for key, mistakes in [
+                ("gamma", [((dout * x).sum(axis=(0, 2, 3)), "dgamma = sum(dout * xhat) with the "
+                            "NORMALISED input xhat, not x"),
+                           (dout.sum(axis=(0, 2, 3)), "that is dbeta: dgamma = sum(dout * xhat)")]),
+                ("beta", [((dout * xhat).sum(axis=(0, 2, 3)), "that is dgamma: dbeta = sum(dout)"),
+                          ((dout * gamma.reshape(1, -1, 1, 1)).sum(axis=(0, 2, 3)),
+                           "dbeta = sum(dout): beta is added as it is, not times gamma")])]:
+            if key not in grads:
+                raise ExerciseError(f"set self.grads['{key}'] in backward")
+            _check_per_channel(f"grads['{key}']", grads[key], x)
+            _compare(f"grads['{key}']", grads[key], ref.grads[key], mistakes, where)
+    # against the numerical gradient of sum(forward(x) * dout)
+    x, dout = rng.standard_normal((3, 2, 2, 3)), rng.standard_normal((3, 2, 2, 3))
+    layer, ref = cls(2, dtype=np.float64), BatchNorm2D(2, dtype=np.float64)
+    for target in (layer, ref):
+        target.params["gamma"][...] = [0.7, -1.3]
+        target.params["beta"][...] = [0.2, 0.5]
+    layer.forward(x)
+    dx = layer.backward(dout)
+
+    def f(_):
+        return np.sum(ref.forward(x) * dout)
+    numeric = {"dx": numerical_gradient(f, x), "grads['gamma']": numerical_gradient(f, ref.params["gamma"]),
+               "grads['beta']": numerical_gradient(f, ref.params["beta"])}
+    for key, got in [("dx", dx), ("grads['gamma']", layer.grads["gamma"]),
+                     ("grads['beta']", layer.grads["beta"])]:
+        _compare(key, got, numeric[key], where="against the numerical gradient")
+    _correct("batch norm's dx, dgamma and dbeta match cnnlib and the numerical gradient")
+    return cls
+
+
+def _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind):
+    """The parameters after RMSprop steps done with the typical mistake ``kind``."""
+    params = {name: p.copy() for name, p in params.items()}
+    h = {name: np.zeros_like(p) for name, p in params.items()}
+    for grads in grads_per_step:
+        for name, p in params.items():
+            g = grads[name]
+            if kind == "adagrad":
+                h[name] += g * g
+            elif kind == "swapped":
+                h[name] = (1 - rho) * h[name] + rho * g * g
+            elif kind == "forget":
+                h[name] = (1 - rho) * g * g
+            else:
+                h[name] = rho * h[name] + (1 - rho) * g * g
+            root = h[name] if kind == "no_sqrt" else np.sqrt(h[name])
+            step = lr * g / (root + eps)
+            p += step if kind == "ascent" else -step
+    return params
+
+
+def check_rmsprop(cls):
+    """Check an RMSprop class built as ``cls(lr=..., rho=..., eps=...)`` whose ``update(params, grads)``
+    changes the arrays of ``params`` in place: ``h = rho*h + (1-rho)*g**2``,
+    ``p -= lr * g / (sqrt(h) + eps)``, one ``h`` per parameter kept between steps."""
+    rng = np.random.default_rng(10)
+    fixed = ({"w": np.array([1.0])}, [{"w": np.array([1.0])}], 0.01, 0.99, 1e-7,
+             "on the fixed case p = 1, g = 1, lr = 0.01, rho = 0.99: h = 0.01, so p = 1 - 0.01 "
+             "* 1 / 0.1 = 0.9")
+    shapes = {"fc.W": (3, 4), "fc.b": (4,)}
+    random = ({name: rng.standard_normal(shape) for name, shape in shapes.items()},
+              [{name: rng.standard_normal(shape) for name, shape in shapes.items()} for _ in range(4)],
+              0.05, 0.9, 1e-8, "after {steps} steps on two random parameters (3, 4) and (4,), lr = "
+              "0.05, rho = 0.9")
+    messages = {"adagrad": "h only grows: that is AdaGrad. RMSprop forgets: h = rho * h + (1 - rho) "
+                           "* g**2",
+                "swapped": "rho and 1 - rho are swapped: h = rho * h + (1 - rho) * g**2 keeps most "
+                           "of the old h",
+                "forget": "h must be kept between steps, one per parameter (self.state['h'][name]), "
+                          "not recomputed from the current gradient alone",
+                "no_sqrt": "divide by the ROOT of the mean square: sqrt(h) + eps",
+                "ascent": "the step goes against the gradient: p -= lr * g / (sqrt(h) + eps)"}
+    for params, grads_per_step, lr, rho, eps, where in (fixed, random):
+        opt = _call("RMSprop(...)", cls, lr=lr, rho=rho, eps=eps)
+        ref, expected = RMSprop(lr=lr, rho=rho, eps=eps), {name: p.copy() for name, p in params.items()}
+        mine = {name: p.copy() for name, p in params.items()}
+        for steps, grads in enumerate(grads_per_step, 1):
+            before = {name: p.copy() for name, p in mine.items()}
+            _call("RMSprop.update", opt.update, mine, {k: g.copy() for k, g in grads.items()})
+            ref.update(expected, grads)
+            done = grads_per_step[:steps]
+            here = where.format(steps=steps)
+            if all(np.array_equal(mine[name], before[name]) for name in mine):
+                raise ExerciseError(f"update left the parameters unchanged {here}: change the arrays "
+                                    f"in place (p -= ...); p = p - ... only rebinds a local name")
+            for name in mine:
+                _compare(f"the parameter {name!r}", mine[name], expected[name],
+                         [(_rmsprop_variant(params, done, lr, rho, eps, kind)[name], message)
+                          for kind, message in messages.items()], here)
+    _correct("RMSprop's steps match cnnlib's over four steps, one running mean of g**2 per parameter")
+    return cls
+
+
 # --- notebook 10: what the network sees --------------------------------------------------------
 
 

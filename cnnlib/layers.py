@@ -40,11 +40,20 @@ def init_weights(shape, fan_in, init, dtype, rng):
 
 
 class Layer:
-    """Base class: no parameters; subclasses set ``params``/``grads`` and implement forward/backward."""
+    """Base class: no parameters; subclasses set ``params``/``grads`` and implement forward/backward.
+
+    ``training``: True (the default) in training mode, False in evaluation mode; only layers such as
+    :class:`cnnlib.norm.BatchNorm2D` and :class:`cnnlib.norm.Dropout` behave differently.
+    ``buffers``: arrays a layer keeps that are not parameters (no gradient, no optimizer step), such
+    as batch norm's running averages; checkpoints save them with the parameters.
+    """
+
+    training = True
 
     def __init__(self):
         self.params = {}
         self.grads = {}
+        self.buffers = {}
 
     def forward(self, x):
         """Output of the layer for input ``x`` (remembering what backward needs)."""

@@ -30,6 +30,7 @@ class Sequential:
         self.loss_layer = SoftmaxWithLoss() if loss is None else loss
         self.input_grad = input_grad
         self.last_scores = None
+        self.training = True    # training mode (set with train() / eval())
 
     @property
     def input_grad(self):
@@ -80,6 +81,22 @@ class Sequential:
         """Predicted class indices ``(N,)``, computed ``batch_size`` examples at a time."""
         return predict(self, x, batch_size)
 
+    def train(self, mode=True):
+        """Set training mode (``mode=True``) or evaluation mode on every layer; return the model.
+
+        Only layers that behave differently in the two modes notice: batch norm uses the batch's
+        statistics and updates its running averages in training, the running averages in evaluation;
+        dropout drops units only in training. ``fit`` trains in training mode; ``evaluate``,
+        ``predict`` and ``scores`` compute in evaluation mode and restore the mode they found."""
+        self.training = bool(mode)
+        for layer in self.layers.values():
+            layer.training = self.training
+        return self
+
+    def eval(self):
+        """Set evaluation mode on every layer (``train(False)``); return the model."""
+        return self.train(False)
+
     def named_params(self):
         """Yield ``(name, param, grad)`` for every parameter, e.g. ``("conv1.W", W, dW)``."""
         for layer_name, layer in self.layers.items():
@@ -90,6 +107,13 @@ class Sequential:
     def params(self):
         """``{name: array}`` of every parameter (the arrays themselves, so updates act in place)."""
         return {name: param for name, param, _ in self.named_params()}
+
+    @property
+    def buffers(self):
+        """``{name: array}`` of every layer's buffers (e.g. ``"bn1.running_mean"``): state that is not a
+        parameter, saved and loaded with the parameters but never changed by an optimizer."""
+        return {f"{layer_name}.{key}": value for layer_name, layer in self.layers.items()
+                for key, value in getattr(layer, "buffers", {}).items()}
 
     @property
     def grads(self):

@@ -2,22 +2,44 @@
 
 Every update is applied in place to the parameter arrays, so the model sees it at once. Per-parameter
 state (velocities, squared-gradient averages) is created on first use, in the parameter's dtype.
+
+Weight decay: every optimizer takes ``weight_decay=lam`` (default 0), which adds ``lam * W`` to the
+gradient of each *weight* before the update, the gradient of an L2 penalty ``lam/2 * ||W||^2`` on the
+loss. Only weights decay: parameters named ``W`` (``"fc1.W"``, ``"conv1.W"``). Biases and batch
+norm's ``gamma``/``beta`` are exempt: they are few, do not make the model more complex, and pulling
+``gamma`` towards 0 would switch channels off. (With Adam this is L2 regularisation through the
+gradient, not AdamW's decoupled decay.)
 """
 
 import numpy as np
 
 
 class Optimizer:
-    """Base class: holds ``lr`` and per-parameter ``state`` slots; subclasses define ``update``."""
+    """Base class: holds ``lr``, ``weight_decay`` and per-parameter ``state`` slots; subclasses define
+    ``update`` and read each gradient through :meth:`gradient` (which adds the weight decay)."""
 
     slots = ()
 
-    def __init__(self, lr):
+    def __init__(self, lr, weight_decay=0.0):
         if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr!r}")
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
         self.lr = lr
+        self.weight_decay = weight_decay
         self.state = {slot: {} for slot in self.slots}
         self.t = 0
+
+    @staticmethod
+    def decays(name):
+        """Whether weight decay applies to the parameter ``name``: weights (``"W"``, ``"fc1.W"``) only."""
+        return name.rsplit(".", 1)[-1] == "W"
+
+    def gradient(self, name, param, grads):
+        """``grads[name]``, plus ``weight_decay * param`` when the parameter is a weight (:meth:`decays`)."""
+        if self.weight_decay and self.decays(name):
+            return grads[name] + param.dtype.type(self.weight_decay) * param
+        return grads[name]
 
     def _slot(self, slot, name, like):
         state = self.state[slot]
@@ -50,13 +72,13 @@ class Optimizer:
 class SGD(Optimizer):
     """``p -= lr * g``."""
 
-    def __init__(self, lr=0.01):
-        super().__init__(lr)
+    def __init__(self, lr=0.01, *, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
 
     def update(self, params, grads):
         self.t += 1
         for name, p in params.items():
-            p -= self.lr * grads[name]
+            p -= self.lr * self.gradient(name, p, grads)
 
 
 class Momentum(Optimizer):
@@ -64,8 +86,8 @@ class Momentum(Optimizer):
 
     slots = ("v",)
 
-    def __init__(self, lr=0.01, momentum=0.9):
-        super().__init__(lr)
+    def __init__(self, lr=0.01, momentum=0.9, *, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
         self.momentum = momentum
 
     def update(self, params, grads):
@@ -73,7 +95,7 @@ class Momentum(Optimizer):
         for name, p in params.items():
             v = self._slot("v", name, p)
             v *= self.momentum
-            v -= self.lr * grads[name]
+            v -= self.lr * self.gradient(name, p, grads)
             p += v
 
 
@@ -82,14 +104,14 @@ class AdaGrad(Optimizer):
 
     slots = ("h",)
 
-    def __init__(self, lr=0.01, eps=1e-7):
-        super().__init__(lr)
+    def __init__(self, lr=0.01, eps=1e-7, *, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
         self.eps = eps
 
     def update(self, params, grads):
         self.t += 1
         for name, p in params.items():
-            g = grads[name]
+            g = self.gradient(name, p, grads)
             h = self._slot("h", name, p)
             h += g * g
             p -= self.lr * g / (np.sqrt(h) + self.eps)
@@ -100,14 +122,14 @@ class RMSprop(Optimizer):
 
     slots = ("h",)
 
-    def __init__(self, lr=0.01, rho=0.99, eps=1e-7):
-        super().__init__(lr)
+    def __init__(self, lr=0.01, rho=0.99, eps=1e-7, *, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
         self.rho, self.eps = rho, eps
 
     def update(self, params, grads):
         self.t += 1
         for name, p in params.items():
-            g = grads[name]
+            g = self.gradient(name, p, grads)
             h = self._slot("h", name, p)
             h *= self.rho
             h += (1 - self.rho) * g * g
@@ -123,8 +145,8 @@ class Adam(Optimizer):
 
     slots = ("m", "v")
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
-        super().__init__(lr)
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, *, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def update(self, params, grads):
@@ -132,7 +154,7 @@ class Adam(Optimizer):
         correction1 = 1 - self.beta1 ** self.t
         correction2 = 1 - self.beta2 ** self.t
         for name, p in params.items():
-            g = grads[name]
+            g = self.gradient(name, p, grads)
             m, v = self._slot("m", name, p), self._slot("v", name, p)
             m += (1 - self.beta1) * (g - m)
             v += (1 - self.beta2) * (g * g - v)

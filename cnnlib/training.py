@@ -1,9 +1,11 @@
 """Training loop, evaluation in batches (accuracy, confusion matrix), and checkpoints (``np.savez``, never pickle).
 
 ``fit`` and ``evaluate`` use only a model's public API: ``loss(x, y)`` (which keeps the batch's scores in
-``last_scores``), ``backward()``, ``params``/``grads`` and ``forward(x)``.
+``last_scores``), ``backward()``, ``params``/``grads`` and ``forward(x)``, and where the model has them,
+``train()``/``eval()`` (training and evaluation mode) and ``buffers`` (batch norm's running averages).
 """
 
+import contextlib
 import numbers
 import os
 import secrets
@@ -47,20 +49,38 @@ def _labels(y):
     return y.argmax(axis=1) if y.ndim == 2 else y
 
 
+@contextlib.contextmanager
+def _mode(model, training):
+    """Run a block with ``model`` in training (``True``) or evaluation (``False``) mode, then restore the
+    mode it had. Does nothing for a model without ``train()`` (and ``training``)."""
+    if not hasattr(model, "train"):
+        yield model
+        return
+    was = getattr(model, "training", True)
+    model.train(training)
+    try:
+        yield model
+    finally:
+        model.train(was)
+
+
 def scores(model, x, batch_size=1000):
-    """``model.forward`` over ``x`` ``batch_size`` examples at a time; returns ``(N, classes)``."""
+    """``model.forward`` over ``x`` ``batch_size`` examples at a time, in evaluation mode (batch norm
+    uses its running averages and updates nothing, dropout drops nothing); returns ``(N, classes)``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    with _mode(model, False):
+        return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
 def predict(model, x, batch_size=1000):
-    """Predicted class indices ``(N,)`` for ``x``, computed in batches."""
+    """Predicted class indices ``(N,)`` for ``x``, computed in batches in evaluation mode."""
     return scores(model, x, batch_size).argmax(axis=1)
 
 
 def evaluate(model, x, y, batch_size=1000):
-    """Accuracy (fraction in [0, 1]) of ``model`` on ``x`` against labels ``y`` (ints or one-hot)."""
+    """Accuracy (fraction in [0, 1]) of ``model`` on ``x`` against labels ``y`` (ints or one-hot),
+    computed in evaluation mode (the model's mode is restored afterwards)."""
     y = _labels(y)
     if len(x) != len(y):
         raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
@@ -94,14 +114,17 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
 
     Each epoch's order comes from ``numpy.random.default_rng([seed, epoch])``, so the same seed gives
     the same run, and ``start_epoch`` resumes a run at a later epoch (pass the previous ``history``
-    to extend it). ``patience``: stop when validation accuracy has not improved for that many epochs
-    and restore the best weights. ``clip``: rescale gradients to at most this joint L2 norm.
+    to extend it). ``patience``: stop when validation accuracy has not improved for that many epochs,
+    and at the end restore the weights (and buffers) of the epoch with the best validation accuracy,
+    ``history.best_epoch``, whether training stopped early or ran all its epochs. ``clip``: rescale gradients to at most this joint L2 norm.
     ``lr_schedule``: a function of the epoch (0-based) giving the learning rate to set on
     ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``). ``threads``: the BLAS
     thread count during training: ``"auto"`` gives BLAS the cores that other processes leave free, looking
     again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int fixes it, None
     leaves it alone. The thread count can change the last digits of the results: fix it where runs
     must repeat bit for bit.
+    Training steps run in training mode (``model.train()``), validation in evaluation mode; the model
+    is left in the mode it had before.
     The progress bar shows the running loss and accuracy during an epoch, and at its end the epoch's
     mean loss, its accuracy and the validation accuracy. A NaN or infinite loss raises
     FloatingPointError naming the epoch and step; parameters that became NaN or infinite (checked at
@@ -117,10 +140,10 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     if clip is not None and not (isinstance(clip, numbers.Real) and 0 < clip < np.inf):
         raise ValueError(f"clip: expected a positive finite gradient norm (or None), got {clip!r}")
     history = History() if history is None else history
-    best_acc, best_params, waited = -1.0, None, 0
+    best_acc, best_state, waited = -1.0, None, 0
     n = len(x)
     steps = -(-n // batch_size)
-    with AdaptiveThreads(threads) as blas:
+    with AdaptiveThreads(threads) as blas, _mode(model, True):
         for epoch in range(start_epoch, start_epoch + epochs):
             if lr_schedule is not None:
                 optimizer.lr = float(lr_schedule(epoch))
@@ -161,16 +184,21 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
             if history.val_acc[-1] > best_acc:
                 best_acc, waited, history.best_epoch = history.val_acc[-1], 0, epoch
                 if patience is not None:
-                    best_params = {name: p.copy() for name, p in model.params.items()}
+                    best_state = {name: p.copy() for name, p in _state(model).items()}
             else:
                 waited += 1
                 if patience is not None and waited >= patience:
                     history.stopped_early = True
                     break
-    if best_params is not None:
-        for name, p in model.params.items():
-            p[...] = best_params[name]
+    if best_state is not None:
+        for name, p in _state(model).items():
+            p[...] = best_state[name]
     return history
+
+
+def _state(model):
+    """``{name: array}`` of the parameters and buffers (running averages) of ``model``."""
+    return {**model.params, **getattr(model, "buffers", {})}
 
 
 def _diverged_message(loss, epoch, step, iterations, x, idx, optimizer):
@@ -199,13 +227,15 @@ NOT_A_CHECKPOINT = "not a cnnlib checkpoint (an .npz file written by save_params
 
 
 def save_params(model, path, optimizer=None):
-    """Save every parameter of ``model`` (and ``optimizer``'s state, if given) to ``path`` with ``np.savez``.
+    """Save every parameter and buffer of ``model`` (and ``optimizer``'s state, if given) to ``path`` with
+    ``np.savez``. Buffers (batch norm's running averages, ``model.buffers``) are saved under their
+    names beside the parameters.
 
     The file is written to a temporary file in the same directory and then renamed over ``path``, so a
     failed write (a full disk, an interrupt) leaves any earlier checkpoint at ``path`` intact.
     Raises ValueError naming the parameters when some hold NaN or inf (such weights are never saved).
     """
-    arrays = dict(model.params)
+    arrays = _state(model)
     if optimizer is not None:
         arrays.update({f"optimizer:{key}": value for key, value in optimizer.state_dict().items()})
     bad = _non_finite(arrays)
@@ -248,7 +278,8 @@ def _read_checkpoint(path):
 
 
 def load_params(model, path, optimizer=None):
-    """Load parameters saved by :func:`save_params` into ``model`` in place (and ``optimizer``'s state).
+    """Load parameters and buffers saved by :func:`save_params` into ``model`` in place (and ``optimizer``'s
+    state).
 
     Everything is checked before anything is assigned, so on error the model is unchanged. Raises
     ValueError when ``path`` is not a readable .npz checkpoint (empty, truncated, a directory, an .npy
@@ -259,7 +290,7 @@ def load_params(model, path, optimizer=None):
     saved = _read_checkpoint(path)
     non_finite = _non_finite(saved)
     optimizer_state = {key.split(":", 1)[1]: saved.pop(key) for key in list(saved) if key.startswith("optimizer:")}
-    params = model.params
+    params = _state(model)
     problems = [f"missing from {path}: {name} {params[name].shape}" for name in params if name not in saved]
     problems += [f"unexpected in {path}: {name} {saved[name].shape}" for name in saved if name not in params]
     problems += [f"shape mismatch for {name}: model {params[name].shape}, file {saved[name].shape}"

@@ -919,6 +919,106 @@ RETURN_THE_FUNCTION = {exercises.check_conv_forward_naive, exercises.check_im2co
                        exercises.check_col2im, exercises.check_dw_by_im2col, check_knockout}
 
 
+# --- notebook 09: batch norm's backward pass, RMSprop's update --------------------------------------
+
+from cnnlib import norm, optim  # noqa: E402
+
+
+def batchnorm(axes=(0, 2, 3), per="channel", mean_terms=True, use_gamma=True, dgamma=None, dbeta=None):
+    """A BatchNorm2D whose backward sums over ``axes`` (dividing by the count of those values, or by N
+    with ``per="batch"``), optionally without the mean terms or gamma, and with dgamma/dbeta rules."""
+    def backward(self, dout):
+        xhat, gamma = self.xhat, self.params["gamma"].reshape(1, -1, 1, 1)
+        self.grads["gamma"] = (dout * xhat).sum(axis=(0, 2, 3)) if dgamma is None else dgamma(self, dout)
+        self.grads["beta"] = dout.sum(axis=(0, 2, 3)) if dbeta is None else dbeta(self, dout)
+        dxhat = dout * gamma if use_gamma else dout
+        if not mean_terms:
+            return dxhat * self.inv_std
+        m = len(dout) if per == "batch" else int(np.prod([dout.shape[a] for a in axes]))
+        return self.inv_std / m * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
+                                   - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
+    return layer(norm.BatchNorm2D, backward)
+
+
+def batchnorm_in_place(self, dout):
+    dout *= self.params["gamma"].reshape(1, -1, 1, 1)
+    return batchnorm().backward(self, dout)
+
+
+def rmsprop(kind):
+    """An RMSprop whose update has the mistake ``kind``."""
+    def update(self, params, grads):
+        for name, p in params.items():
+            g = grads[name]
+            h = self.state["h"].setdefault(name, np.zeros_like(p))
+            if kind == "adagrad":
+                h += g * g
+            elif kind == "forget":
+                h[...] = (1 - self.rho) * g * g
+            elif kind == "swapped":
+                h[...] = (1 - self.rho) * h + self.rho * g * g
+            else:
+                h[...] = self.rho * h + (1 - self.rho) * g * g
+            root = h if kind == "no_sqrt" else np.sqrt(h)
+            if kind == "rebind":
+                p = p - self.lr * g / (root + self.eps)
+            elif kind == "zeros":
+                p[...] = 0
+            elif kind == "ascent":
+                p += self.lr * g / (root + self.eps)
+            else:
+                p -= self.lr * g / (root + self.eps)
+    return type("Wrong", (optim.RMSprop,), {"update": (lambda self, *a: stub()) if kind == "stub" else update})
+
+
+REFERENCES += [
+    (exercises.check_batchnorm_backward, norm.BatchNorm2D),
+    (exercises.check_batchnorm_backward, batchnorm()),
+    (exercises.check_rmsprop, optim.RMSprop),
+    (exercises.check_rmsprop, rmsprop("right")),
+]
+
+WRONG += [
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: stub()),
+     "BatchNorm2D.backward is not written yet: the hint for this exercise"),
+    (exercises.check_batchnorm_backward, batchnorm(mean_terms=False),
+     "dx misses the terms from the mean and the variance"),
+    (exercises.check_batchnorm_backward, batchnorm(use_gamma=False), "you forgot gamma"),
+    (exercises.check_batchnorm_backward, batchnorm(per="batch"),
+     "m is the number of values behind each mean, N*H*W = 8, not the batch size N = 2"),
+    (exercises.check_batchnorm_backward, batchnorm(axes=(0,), per="batch"),
+     "not over the batch axis only"),
+    (exercises.check_batchnorm_backward, batchnorm(axes=(1, 2, 3)),
+     "batch norm's statistics are per CHANNEL"),
+    (exercises.check_batchnorm_backward, batchnorm(axes=(2, 3)), "per image and channel"),
+    (exercises.check_batchnorm_backward, batchnorm(dgamma=lambda self, d: d * self.xhat),
+     "grads['gamma'] has the shape of x (2, 2, 2, 2): sum it over N, H and W"),
+    (exercises.check_batchnorm_backward, batchnorm(dbeta=lambda self, d: d.sum(axis=0)),
+     "grads['beta'] has shape (2, 2, 2): it is summed over the batch only"),
+    (exercises.check_batchnorm_backward, batchnorm(dbeta=lambda self, d: 0 * d.sum(axis=(0, 2, 3))),
+     "grads['beta'] on the fixed case x = arange(16).reshape(2, 2, 2, 2)**2, dout = 1 everywhere, "
+     "where dx must be 0: the outputs sum to N*H*W*sum(beta) whatever x is is all zeros"),
+    (exercises.check_batchnorm_backward, batchnorm(dgamma=lambda self, d: d.sum(axis=(0, 2, 3)),
+                                                   dbeta=lambda self, d: (d * self.xhat).sum(axis=(0, 2, 3))),
+     "that is dbeta: dgamma = sum(dout * xhat)"),
+    (exercises.check_batchnorm_backward, batchnorm(
+        dbeta=lambda self, d: (d * self.params["gamma"].reshape(1, -1, 1, 1)).sum(axis=(0, 2, 3))),
+     "dbeta = sum(dout): beta is added as it is, not times gamma"),
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, batchnorm_in_place), "changed dout in place"),
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: None), "dx is None"),
+    (exercises.check_rmsprop, rmsprop("stub"), "RMSprop.update is not written yet: the hint"),
+    (exercises.check_rmsprop, rmsprop("zeros"), "the parameter 'w' on the fixed case p = 1, g = 1, "
+     "lr = 0.01, rho = 0.99: h = 0.01, so p = 1 - 0.01 * 1 / 0.1 = 0.9 is all zeros"),
+    (exercises.check_rmsprop, rmsprop("adagrad"), "h only grows: that is AdaGrad"),
+    (exercises.check_rmsprop, rmsprop("swapped"), "rho and 1 - rho are swapped"),
+    (exercises.check_rmsprop, rmsprop("forget"), "h must be kept between steps"),
+    (exercises.check_rmsprop, rmsprop("no_sqrt"), "divide by the ROOT of the mean square"),
+    (exercises.check_rmsprop, rmsprop("ascent"), "the step goes against the gradient"),
+    (exercises.check_rmsprop, rmsprop("rebind"), "update left the parameters unchanged on the fixed "
+     "case"),
+]
+
+
 # --- notebook 10: what the network sees -----------------------------------------------------------
 
 def score_grad(model, x, classes):

@@ -84,3 +84,45 @@ def test_cosine_schedule():
                                                           0.055, round(0.01 + 0.09 * (1 + np.cos(3 * np.pi / 4)) / 2, 6)]
     with pytest.raises(ValueError, match="epochs must be positive"):
         cosine_schedule(0.1, 0)
+
+
+# --- weight decay -----------------------------------------------------------------------------------
+
+def test_weight_decay_adds_lambda_w_to_the_gradient_of_weights_only():
+    params = {"fc1.W": np.array([1.0, -2.0]), "fc1.b": np.array([1.0, -2.0]),
+              "bn1.gamma": np.array([1.0, 2.0]), "bn1.beta": np.array([1.0, -2.0]), "W": np.array([4.0])}
+    grads = {name: np.full_like(p, 0.5) for name, p in params.items()}
+    SGD(lr=0.1, weight_decay=0.2).update(params, grads)
+    np.testing.assert_allclose(params["fc1.W"], [1 - 0.1 * (0.5 + 0.2), -2 - 0.1 * (0.5 - 0.4)])
+    np.testing.assert_allclose(params["W"], [4 - 0.1 * (0.5 + 0.8)])
+    # exempt: biases, gamma and beta take the plain step -lr * 0.5
+    np.testing.assert_allclose(params["fc1.b"], [0.95, -2.05])
+    np.testing.assert_allclose(params["bn1.gamma"], [0.95, 1.95])
+    np.testing.assert_allclose(params["bn1.beta"], [0.95, -2.05])
+    assert [name for name in params if SGD.decays(name)] == ["fc1.W", "W"]
+    assert grads["fc1.W"].tolist() == [0.5, 0.5], "the gradients given are not changed"
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_with_weight_decay_steps_as_on_the_decayed_gradient(name):
+    cls = OPTIMIZERS[name]
+    w = np.array([1.0, -2.0, 0.5], dtype=np.float32)
+    g = np.array([0.3, 0.1, -0.2], dtype=np.float32)
+    decayed, plain = {"W": w.copy()}, {"W": w.copy()}
+    with_decay, without = cls(lr=0.05, weight_decay=0.1), cls(lr=0.05)
+    for _ in range(3):
+        with_decay.update(decayed, {"W": g})
+        without.update(plain, {"W": g + 0.1 * plain["W"]})
+    assert decayed["W"].dtype == np.float32
+    np.testing.assert_allclose(decayed["W"], plain["W"], rtol=1e-6)
+    assert "weight_decay=0.1" in repr(with_decay)
+
+
+def test_weight_decay_shrinks_weights_without_a_gradient_and_rejects_negatives():
+    w = {"W": np.array([2.0])}
+    opt = SGD(lr=0.5, weight_decay=0.1)
+    for _ in range(10):
+        opt.update(w, {"W": np.zeros(1)})
+    np.testing.assert_allclose(w["W"], 2.0 * 0.95 ** 10)
+    with pytest.raises(ValueError, match="weight_decay must be non-negative, got -0.1"):
+        Adam(weight_decay=-0.1)

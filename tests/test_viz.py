@@ -523,3 +523,60 @@ def test_update_digit_reading_redraws_like_a_new_figure():
                                  drawing=np.ones((40, 40)))
     with pytest.raises(ValueError, match="drawing: give one exactly when"):
         viz.update_digit_reading(updated, *readings[0])
+
+
+# --- notebook 09: training well ---------------------------------------------------------------------
+
+def test_plot_activation_histograms_rows_columns_and_spread():
+    rng = np.random.default_rng(0)
+    runs = {"small": {"layer 1": np.tile([-0.1, 0.1], 250), "layer 2": rng.normal(0, 0.01, 500)},
+            "He": {"layer 1": rng.normal(0, 1, (5, 100))}}
+    fig = viz.plot_activation_histograms(runs, bins=10)
+    assert isinstance(fig, Figure)
+    axes = fig.axes
+    assert len(axes) == 4 and not axes[3].axison, "a row with fewer layers leaves its last panel empty"
+    assert axes[0].get_title() == "layer 1: std 0.1" and axes[1].get_title().startswith("layer 2: std 0.0")
+    assert axes[0].get_ylabel() == "small" and axes[2].get_ylabel() == "He"
+    assert len(axes[0].patches) == 10
+    assert axes[0].get_xlim() == axes[1].get_xlim(), "a row shares one value range"
+    with pytest.raises(ValueError, match="at least one layer"):
+        viz.plot_activation_histograms({"empty": {}})
+
+
+def test_plot_trajectories_one_panel_per_path_over_contours():
+    def bowl(x, y):
+        return x ** 2 / 4 + y ** 2
+
+    paths = {"SGD": np.array([[-3.0, 2.0], [-2.0, 1.0], [0.0, 0.0]]), "Adam": np.array([[-3.0, 2.0], [1.0, 0.5]])}
+    fig = viz.plot_trajectories(bowl, paths, xlim=(-4, 4), ylim=(-3, 3), minimum=(0, 0))
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["SGD: loss 0", "Adam: loss 0.5"]
+    assert axes[0].collections, "the contour lines are drawn"
+    np.testing.assert_array_equal(axes[0].lines[0].get_xydata(), paths["SGD"])
+    assert axes[0].get_xlim() == (-4, 4)
+    with pytest.raises(ValueError, match=r"paths\['x'\]: expected a \(T, 2\) array of points, got shape \(3,\)"):
+        viz.plot_trajectories(bowl, {"x": np.zeros(3)}, xlim=(-1, 1), ylim=(-1, 1))
+
+
+def test_plot_histories_compares_runs():
+    a = History(loss=[2.0, 1.5, 1.0, 0.8], train_acc=[0.5, 0.7], val_acc=[0.6, 0.8])
+    b = History(loss=[2.0, 1.9], train_acc=[0.3])
+    fig = viz.plot_histories({"a": a, "b": b}, smooth=2)
+    loss_ax, acc_ax = fig.axes
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), [1.75, 1.25, 0.9])
+    np.testing.assert_allclose(acc_ax.lines[0].get_ydata(), [0.6, 0.8])        # validation when recorded
+    np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), [0.3])             # else training
+    assert loss_ax.lines[1].get_color() == acc_ax.lines[1].get_color()
+    assert acc_ax.get_title() == "training / validation accuracy per epoch"
+    with pytest.raises(ValueError, match=r"histories\['c'\]: no iterations recorded"):
+        viz.plot_histories({"c": History()})
+
+
+def test_plot_train_val_gap_shades_the_gap():
+    fig = viz.plot_train_val_gap({"plain": ([0.5, 0.9, 1.0], [0.5, 0.7, 0.75]),
+                                  "dropout": ([0.4, 0.8, 0.9], [0.45, 0.75, 0.85])})
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["plain: gap +25.0%", "dropout: gap +5.0%"]
+    assert len(axes[0].collections) == 1 and len(axes[0].lines) == 2
+    with pytest.raises(ValueError, match=r"curves\['x'\]: expected \(train, val\)"):
+        viz.plot_train_val_gap({"x": ([1, 2], [1])})
