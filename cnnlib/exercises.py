@@ -465,6 +465,12 @@ def check_softmax(fn):
 TWO_LAYER_KEYS = ("affine2.W", "affine2.b", "affine1.W", "affine1.b")   # in backprop order
 
 
+FIXED_TWO_LAYER = (
+    "on the fixed case x = [[1, 2], [-1, 1]], y = [0, 1], W1 = [[1, -1, 0.5], [0, 1, -0.25]], "
+    "W2 = [[1, 0], [0, 1], [1, -1]], zero biases (N = 2, D = 2, H = 3, C = 2; so "
+    "h = [[1, 1, 0], [-1, 2, -0.75]])")
+
+
 def _two_layer_net(params):
     """A ``TwoLayerNet`` holding copies of ``params`` (keys ``affine1.W`` ... ``affine2.b``)."""
     from .models import TwoLayerNet
@@ -542,6 +548,9 @@ def _check_grad_dict(got, expected, keys, wrong=(), where=""):
     if not isinstance(got, dict):
         raise ExerciseError(f"return a dict {{name: gradient}} with the keys of params, got "
                             f"{type(got).__name__}")
+    if got and not any(key in got for key in keys):
+        raise ExerciseError(f"use the parameter names as keys ('affine1.W', 'affine1.b', "
+                            f"'affine2.W', 'affine2.b'): got {sorted(map(str, got))}")
     for key in keys:
         if key not in got:
             raise ExerciseError(f"the gradients have no {key!r}: return one for every parameter, "
@@ -568,12 +577,11 @@ def check_two_layer_backward(fn):
               "affine1.b": np.zeros(3), "affine2.W": np.array([[1.0, 0.0], [0.0, 1.0],
                                                                 [1.0, -1.0]]),
               "affine2.b": np.zeros(2)},
-             np.array([[1.0, 2.0], [-1.0, 1.0]]), np.array([0, 1]),
-             "on the fixed case of section 2's exercise (N = 2, h = [[1, 1, 0], [-1, 2, -0.75]])")
+             np.array([[1.0, 2.0], [-1.0, 1.0]]), np.array([0, 1]), FIXED_TWO_LAYER)
     sizes = {"affine1.W": (6, 7), "affine1.b": (7,), "affine2.W": (7, 4), "affine2.b": (4,)}
     random = ({k: rng.standard_normal(s) for k, s in sizes.items()},
               rng.standard_normal((5, 6)), rng.integers(0, 4, 5),
-              "on a random batch of 5, 6 -> 7 -> 4")
+              "on a random batch (N = 5, D = 6, H = 7, C = 4)")
     for params, x, y, where in (fixed, random):
         h = x @ params["affine1.W"] + params["affine1.b"]
         a = np.maximum(h, 0)
@@ -581,7 +589,15 @@ def check_two_layer_backward(fn):
         cache = {"x": x, "y": y, "h": h, "a": a, "p": p}
         saved = {k: v.copy() for k, v in cache.items()}
         saved_params = {k: v.copy() for k, v in params.items()}
-        got = _call("your backward", fn, dict(params), x, y, h, a, p)
+        try:
+            got = _call("your backward", fn, dict(params), x, y, h, a, p)
+        except ExerciseError:
+            raise
+        except Exception as err:
+            raise ExerciseError(
+                f"your backward raised {type(err).__name__} {where}: {err}. Take every size "
+                f"from the arrays (N = len(x), C = p.shape[1] classes); nothing may be "
+                f"hard-coded (784, 50, 10)") from err
         _unchanged("params[{key!r}]", saved_params, params, "the backward pass only computes "
                    "gradients; the step comes after it, once every gradient is known (step 2 "
                    "needs W2 as it was in the forward pass)")
@@ -671,8 +687,11 @@ def check_bad_examples(fn):
     mixed[0, 2], mixed[3, 0], mixed[4, 1] = np.inf, -np.inf, np.nan
     images = rng.random((4, 1, 2, 2))
     images[1, 0, 1, 1] = np.nan
-    cases = [(rows, [2], "for 6 rows with a NaN in row 2"),
-             (mixed, [0, 3, 4], "for 5 rows holding inf (row 0), -inf (row 3) and NaN (row 4)"),
+    twice = rng.random((4, 3))
+    twice[1, 0], twice[1, 2] = np.nan, np.inf
+    cases = [(mixed, [0, 3, 4], "for 5 rows holding inf (row 0), -inf (row 3) and NaN (row 4)"),
+             (rows, [2], "for 6 rows with a NaN in row 2"),
+             (twice, [1], "for 4 rows, row 1 holding both a NaN and an inf"),
              (images, [1], "for 4 images (1, 2, 2) with a NaN in image 1"),
              (rng.random((3, 2)), [], "for 3 clean rows")]
     for x, expected, where in cases:
@@ -688,6 +707,14 @@ def check_bad_examples(fn):
             raise ExerciseError(f"got an array of shape {got.shape} {where}: return one index "
                                 f"per bad example, not (row, column) pairs; reduce over each "
                                 f"example's values with .any(axis=...)")
+        inf_only = list(np.flatnonzero(np.isinf(flat).any(axis=1)))
+        if got.ndim == 1 and sorted(got.tolist()) == inf_only and inf_only != expected:
+            raise ExerciseError(f"missed the NaNs {where}: np.isinf misses NaN (a NaN is not "
+                                f"infinite); ~np.isfinite(x) catches NaN, inf and -inf")
+        if got.ndim == 1 and len(set(got.tolist())) < got.size:
+            raise ExerciseError(f"got {got.tolist()} {where}: name each example once: reduce "
+                                f"each example to one bool first (.any over all its values), "
+                                f"then take the indices with np.flatnonzero")
         if got.shape == (0,) and expected:
             raise ExerciseError(f"found no bad example {where}: a NaN equals nothing, not even "
                                 f"itself, so x == np.nan is always False; test with np.isnan "
@@ -1597,8 +1624,12 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
             v[key] = b2 * v.get(key, 0) + (1 - b2) * (np.abs(g) if mistake.get("no_square")
                                                        else g * g)
             m_hat, v_hat = m[key], v[key]
-            if not mistake.get("no_correction"):
+            if mistake.get("precedence"):
+                m_hat, v_hat = m_hat / (1 - b1) ** t, v_hat / (1 - b2) ** t
+            elif not mistake.get("no_correction"):
                 m_hat, v_hat = m_hat / (1 - b1 ** t), v_hat / (1 - b2 ** t)
+            if mistake.get("store_corrected"):
+                m[key], v[key] = m_hat, v_hat
             if mistake.get("eps_inside"):
                 step = m_hat / np.sqrt(v_hat + eps)
             else:
@@ -1611,6 +1642,11 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
 ADAM_MISTAKES = [
     ({"no_correction": True}, "bias-correct both averages: m_hat = m / (1 - beta1**t), v_hat = "
      "v / (1 - beta2**t) (m and v start at 0, so early on they are too small)"),
+    ({"precedence": True}, "mind the precedence: the bias correction divides by 1 - beta1**t "
+     "(beta1 to the power t, subtracted from 1); (1 - beta1) ** t raises the difference to the "
+     "power t"),
+    ({"store_corrected": True}, "keep m and v as they are: m_hat and v_hat are for this step "
+     "only; storing them back in self.m and self.v corrects them again on every later step"),
     ({"t_fixed": True}, "t counts the updates: increment it on every call (the bias correction "
      "fades as t grows)"),
     ({"t_per_param": True}, "increment t once per update call, not once per parameter"),
@@ -1624,6 +1660,28 @@ ADAM_MISTAKES = [
     ({"no_square": True}, "v averages the SQUARED gradient, g * g"),
     ({"no_lr": True}, "multiply the step by the learning rate lr"),
 ]
+
+
+def _adam_nan(optimizer, key, value, step):
+    """Why the learner's Adam step gave nan or inf: m and v sharing one array (v goes negative),
+    a negative v, t still 0 at the bias correction, or (otherwise) a generic pointer."""
+    m, v = getattr(optimizer, "m", None), getattr(optimizer, "v", None)
+    m_key, v_key = (d.get(key) if isinstance(d, dict) else None for d in (m, v))
+    if isinstance(m_key, np.ndarray) and isinstance(v_key, np.ndarray) and \
+            np.shares_memory(m_key, v_key):
+        return ("sqrt of a negative v? self.m[name] and self.v[name] are one array (as after "
+                "self.m[name] = self.v[name] = np.zeros_like(p)), so updating one in place "
+                "changes the other; give each its own np.zeros_like(p)")
+    if v_key is not None and np.any(np.asarray(v_key, dtype=np.float64) < 0):
+        return ("sqrt of a negative v? v averages the squared gradient g * g, which is never "
+                "negative; do m and v share one array?")
+    t = getattr(optimizer, "t", None)
+    if step == 0 and (t == 0 or t == 1 and np.all(np.isnan(value))):
+        return ("with t = 0 at the bias correction, 1 - beta1**t is 0 and m / 0 / sqrt(v / 0) "
+                "is nan: t must be 1 on the first update, so increment t before the bias "
+                "correction")
+    return ("a division by zero or the square root of a negative number? print m, v, m_hat "
+            "and v_hat for one step")
 
 
 def check_adam(cls):
@@ -1667,10 +1725,14 @@ def check_adam(cls):
                         np.array_equal(arrays[key], before[key]):
                     raise ExerciseError(f"params[{key!r}] was not changed in place {at}: the "
                                         f"model holds that array, so change it with -=")
-                if step == 0 and not np.all(np.isfinite(arrays[key])):
-                    raise ExerciseError(f"params[{key!r}] holds nan or inf {at}: t must be 1 "
-                                        f"on the first update (with t = 0, 1 - beta1**t is 0); "
-                                        f"increment t before the bias correction")
+                if not np.all(np.isfinite(arrays[key])):
+                    raise ExerciseError(f"params[{key!r}] holds nan or inf {at}: "
+                                        f"{_adam_nan(optimizer, key, arrays[key], step)}")
+                if np.array_equal(arrays[key], before[key]):
+                    raise ExerciseError(f"params[{key!r}] did not change {at}: p = p - ... in "
+                                        f"the loop only points the name p at a new array, and "
+                                        f"the model still holds the old one; update it in "
+                                        f"place (p -= ...)")
                 _compare(f"params[{key!r}]", arrays[key], expected[key],
                          [(runs[i][step][key], message)
                           for i, (_, message) in enumerate(ADAM_MISTAKES)], at)
@@ -1682,11 +1744,11 @@ def check_adam(cls):
 def check_most_confused(fn):
     """Check ``fn(cm) -> (worst_digit, confused_with)`` for a confusion matrix ``cm`` (rows: true
     classes, columns: predictions): the class with the most mistakes, and its most frequent wrong
-    prediction."""
+    prediction; returns ``fn``."""
     fixed = np.array([[50, 0, 1, 0],
-                      [0, 40, 6, 0],
-                      [2, 1, 90, 1],
-                      [0, 0, 0, 30]])
+                      [0, 40, 5, 0],
+                      [3, 1, 30, 2],
+                      [0, 0, 0, 90]])
     rng = np.random.default_rng(36)
     random = rng.permutation(100).reshape(10, 10) + np.diag(rng.integers(500, 900, 10))
     for cm, where in [(fixed, f"for the matrix {fixed.tolist()}"),
@@ -1696,6 +1758,7 @@ def check_most_confused(fn):
         worst = int(errors.sum(axis=1).argmax())
         by_column = int(errors.sum(axis=0).argmax())
         with_diagonal = int(cm.sum(axis=1).argmax())
+        cell = [int(i) for i in np.unravel_index(errors.argmax(), errors.shape)]
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise ExerciseError(f"return a pair (worst_digit, confused_with), got {got!r}")
         _compare("(worst_digit, confused_with)", np.array(got, dtype=float),
@@ -1707,13 +1770,34 @@ def check_most_confused(fn):
                      ([worst, cm[worst].argmax()], "remove the diagonal before looking for the "
                       "most frequent wrong prediction: a digit is not confused with itself"),
                      ([worst, errors[worst].max()], "confused_with is a digit (np.argmax), not "
-                      "a count")], where)
+                      "a count"),
+                     (cell, "worst_digit is the digit with the most mistakes in total (the sum "
+                      "of its row without the diagonal), not the row of the largest single "
+                      "cell; then look along that row for its most frequent wrong answer")],
+                 where)
     _correct("the digit with the most mistakes and what it is most often taken for")
+    return fn
+
+
+def most_confused(cm):
+    """cnnlib's answer to notebook 07's exercise: ``(worst_digit, confused_with)`` for a confusion
+    matrix ``cm`` (C, C) (rows: true classes, columns: predictions), two ints."""
+    errors = np.asarray(cm) - np.diag(np.diag(cm))
+    worst = int(errors.sum(axis=1).argmax())
+    return worst, int(errors[worst].argmax())
+
+
+def confidence(probs, labels):
+    """cnnlib's answer to notebook 07's exercise: the mean top probability of ``probs`` (N, C)
+    over the examples predicted right and over those predicted wrong (``labels`` (N,))."""
+    right, top = probs.argmax(axis=1) == labels, probs.max(axis=1)
+    return float(top[right].mean()), float(top[~right].mean())
 
 
 def check_confidence(fn):
     """Check ``fn(probs, labels) -> (confidence_right, confidence_wrong)``: the mean top
-    probability over the examples predicted right, and over those predicted wrong."""
+    probability over the examples predicted right, and over those predicted wrong; returns
+    ``fn``."""
     fixed = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.2, 0.3, 0.5], [0.4, 0.35, 0.25]])
     rng = np.random.default_rng(37)
     random = softmax(rng.standard_normal((50, 10)) * 3)
@@ -1733,6 +1817,7 @@ def check_confidence(fn):
             ([top.mean()] * 2, "split the examples: predictions == labels for the right ones, "
              "!= for the wrong ones")], where)
     _correct("the network's mean confidence when right and when wrong")
+    return fn
 
 
 # --- notebook 08: feature maps, favourite classes, knocking out a filter ---------------------

@@ -1162,21 +1162,35 @@ REFERENCES += [
 ]
 RETURN_THE_FUNCTION |= {exercises.check_two_layer_backward, exercises.check_sgd_step}
 
-FIXED_03 = "on the fixed case of section 2's exercise"
+FIXED_03 = exercises.FIXED_TWO_LAYER
+
+
+def ten_classes(params, x, y, h, a, p):
+    """The hint of old, one-hot labels of 10 classes whatever p's width: a broadcast error."""
+    return two_layer(g_s=lambda p, t, n: (p - np.eye(10)[y]) / n)(params, x, y, h, a, p)
+
+
 WRONG += [
     (exercises.check_two_layer_backward, stub, "your backward is not written yet: the hint"),
     (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: 0 * p),
-     f"grads['affine2.W'] {FIXED_03} (N = 2, h = [[1, 1, 0], [-1, 2, -0.75]]) is all zeros"),
+     f"grads['affine2.W'] {FIXED_03} is all zeros"),
+    (exercises.check_two_layer_backward, ten_classes,
+     "your backward raised ValueError on the fixed case x = [[1, 2], [-1, 1]], y = [0, 1], "
+     "W1 = [[1, -1, 0.5], [0, 1, -0.25]], W2 = [[1, 0], [0, 1], [1, -1]], zero biases (N = 2, "
+     "D = 2, H = 3, C = 2; so h = [[1, 1, 0], [-1, 2, -0.75]]): operands could not be broadcast"),
+    (exercises.check_two_layer_backward,
+     lambda params, x, y, h, a, p: {"W2": 0, "b2": 0, "W1": 0, "b1": 0},
+     "use the parameter names as keys ('affine1.W', 'affine1.b', 'affine2.W', 'affine2.b'): "
+     "got ['W1', 'W2', 'b1', 'b2']"),
     (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: p - t),
      "divide by the batch size N: the loss is the MEAN over the batch"),
     (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: p / n),
      "subtract the one-hot labels t"),
     (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: (t - p) / n),
-     "grads['affine2.W'] on the fixed case of section 2's exercise (N = 2, h = [[1, 1, 0], [-1, "
-     "2, -0.75]]) has its sign flipped"),
+     f"grads['affine2.W'] {FIXED_03} has its sign flipped"),
     (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g * (h >= 0)),
-     "grads['affine1.W'] on the fixed case of section 2's exercise (N = 2, h = [[1, 1, 0], [-1, "
-     "2, -0.75]]): at h = 0 the ReLU's slope is 0: mask with h > 0, not h >= 0"),
+     f"grads['affine1.W'] {FIXED_03}: at h = 0 the ReLU's slope is 0: mask with h > 0, "
+     "not h >= 0"),
     (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g * (h <= 0)),
      "your mask is the other way round"),
     (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g),
@@ -1188,9 +1202,8 @@ WRONG += [
     (exercises.check_two_layer_backward, two_layer(dw=lambda inp, g: g.T @ inp),
      "grads['affine2.W'] has shape (2, 3), the transpose of W's (3, 2)"),
     (exercises.check_two_layer_backward, two_layer(db=lambda g: g),
-     "grads['affine2.b'] has the wrong shape on the fixed case of section 2's exercise (N = 2, h "
-     "= [[1, 1, 0], [-1, 2, -0.75]]): expected (2,), got (2, 2) (a sum over the batch, axis 0, "
-     "is missing)"),
+     f"grads['affine2.b'] has the wrong shape {FIXED_03}: expected (2,), got (2, 2) (a sum "
+     "over the batch, axis 0, is missing)"),
     (exercises.check_two_layer_backward, two_layer(db=lambda g: g.mean(axis=0)),
      "db is the SUM of g over the batch (axis 0)"),
     (exercises.check_two_layer_backward, two_layer(drop=("affine2.b",)),
@@ -1229,13 +1242,19 @@ WRONG += [
      "the count is wrong for the layer sizes (2, 3, 1)"),
     (exercises.check_bad_examples, stub, "your bad_examples is not written yet"),
     (exercises.check_bad_examples, lambda x: np.zeros(1, dtype=int),
-     "the indices for 6 rows with a NaN in row 2 are all zeros"),
+     "the indices for 5 rows holding inf (row 0), -inf (row 3) and NaN (row 4) are all zeros"),
+    (exercises.check_bad_examples, lambda x: np.where(~np.isfinite(x))[0],
+     "got [1, 1] for 4 rows, row 1 holding both a NaN and an inf: name each example once: "
+     "reduce each example to one bool first"),
+    (exercises.check_bad_examples, lambda x: np.flatnonzero(np.isinf(x).any(axis=1)),
+     "missed the NaNs for 5 rows holding inf (row 0), -inf (row 3) and NaN (row 4): np.isinf "
+     "misses NaN"),
     (exercises.check_bad_examples, lambda x: np.flatnonzero(np.isnan(x).any(axis=1)),
      "missed the infinities for 5 rows"),
     (exercises.check_bad_examples, lambda x: np.flatnonzero((x == np.nan).any(axis=1)),
      "x == np.nan is always False"),
     (exercises.check_bad_examples, lambda x: ~np.isfinite(x.reshape(len(x), -1)).all(axis=1),
-     "not a mask of 6 booleans"),
+     "not a mask of 5 booleans"),
     (exercises.check_bad_examples, lambda x: np.argwhere(~np.isfinite(x)),
      "not (row, column) pairs"),
     (exercises.check_bad_examples, lambda x: np.flatnonzero(~np.isfinite(x).all(axis=1)),
@@ -1265,7 +1284,8 @@ def drop_layer(index):
 
 
 class WrongAdam:
-    """Adam with one mistake (the keys of exercises._adam_runs, plus 'copy', 't0', 'zeros')."""
+    """Adam with one mistake (the keys of exercises._adam_runs, plus 'copy', 't0', 't_late',
+    'zeros', 'alias', 'rebind')."""
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **mistake):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
@@ -1274,26 +1294,42 @@ class WrongAdam:
     def update(self, params, grads):
         bad = self.mistake.get
         b1, b2 = (self.beta2, self.beta1) if bad("swap") else (self.beta1, self.beta2)
-        self.t = 1 if bad("t_fixed") else self.t + (0 if bad("t0") else 1)
+        self.t = 1 if bad("t_fixed") else self.t + (0 if bad("t0") or bad("t_late") else 1)
         for name, p in params.items():
             if bad("t_per_param") and name != next(iter(params)):
                 self.t += 1
             g, key = grads[name], "all" if bad("shared") else name
-            self.m[key] = b1 * self.m.get(key, 0) + (1 - b1) * g
-            self.v[key] = b2 * self.v.get(key, 0) + (1 - b2) * (abs(g) if bad("no_square")
-                                                                 else g * g)
+            if not bad("alias"):
+                self.m[key] = b1 * self.m.get(key, 0) + (1 - b1) * g
+                self.v[key] = b2 * self.v.get(key, 0) + (1 - b2) * (abs(g) if bad("no_square")
+                                                                     else g * g)
+            else:                             # m and v one array, updated in place
+                if key not in self.m:
+                    self.m[key] = self.v[key] = np.zeros_like(p)
+                self.m[key] *= b1
+                self.m[key] += (1 - b1) * g
+                self.v[key] *= b2
+                self.v[key] += (1 - b2) * g * g
             m_hat, v_hat = self.m[key], self.v[key]
-            if not bad("no_correction"):
+            if bad("precedence"):
+                m_hat, v_hat = m_hat / (1 - b1) ** self.t, v_hat / (1 - b2) ** self.t
+            elif not bad("no_correction"):
                 m_hat, v_hat = m_hat / (1 - b1 ** self.t), v_hat / (1 - b2 ** self.t)
+            if bad("store_corrected"):
+                self.m[key], self.v[key] = m_hat, v_hat
             root = np.sqrt(v_hat + self.eps) - self.eps if bad("eps_inside") else (
                 v_hat if bad("no_sqrt") else np.sqrt(v_hat))
             step = (1 if bad("no_lr") else self.lr) * m_hat / (root + self.eps)
             if bad("copy"):
                 params[name] = p - step
+            elif bad("rebind"):
+                p = p - step
             elif bad("zeros"):
                 p[...] = 0
             else:
                 p -= step
+        if bad("t_late"):
+            self.t += 1
 
 
 def adam(**mistake):
@@ -1312,6 +1348,11 @@ def confidence(probs, labels, top=lambda p, y: p.max(axis=1)):
     return value[right].mean(), value[~right].mean()
 
 
+def largest_cell(cm):
+    errors = cm - np.diag(np.diag(cm))
+    return tuple(int(i) for i in np.unravel_index(errors.argmax(), errors.shape))
+
+
 class StubAdam(WrongAdam):
     def update(self, params, grads):
         stub()
@@ -1328,9 +1369,12 @@ REFERENCES += [
     (exercises.check_lenet5, LeNet5),
     (exercises.check_adam, Adam),
     (exercises.check_most_confused, most_confused),
+    (exercises.check_most_confused, exercises.most_confused),
     (exercises.check_confidence, confidence),
+    (exercises.check_confidence, exercises.confidence),
 ]
-RETURN_THE_FUNCTION |= {exercises.check_lenet5}
+RETURN_THE_FUNCTION |= {exercises.check_lenet5, exercises.check_most_confused,
+                        exercises.check_confidence}
 
 ADAM_FIXED = "after step 1 on the fixed case w = [1, -2]"
 ADAM_RANDOM = "on two random (2, 3) parameters over 4 steps"
@@ -1372,7 +1416,20 @@ WRONG += [
     (exercises.check_adam, adam(t_fixed=True), "t counts the updates: increment it on every call"),
     (exercises.check_adam, adam(t0=True), "holds nan or inf after step 1 on the fixed case w = "
      "[1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each step moves every entry by "
-     "about lr): t must be 1 on the first update"),
+     "about lr): with t = 0 at the bias correction, 1 - beta1**t is 0 and m / 0 / sqrt(v / 0) "
+     "is nan: t must be 1 on the first update"),
+    (exercises.check_adam, adam(t_late=True), "with t = 0 at the bias correction, 1 - beta1**t "
+     "is 0"),
+    (exercises.check_adam, adam(alias=True), "holds nan or inf after step 1 on the fixed case "
+     "w = [1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each step moves every entry "
+     "by about lr): sqrt of a negative v? self.m[name] and self.v[name] are one array"),
+    (exercises.check_adam, adam(rebind=True), f"params['w'] did not change {ADAM_FIXED} with the "
+     "constant gradient [0.5, -1], lr = 0.1 (each step moves every entry by about lr): p = p - "
+     "... in the loop only points the name p at a new array"),
+    (exercises.check_adam, adam(precedence=True), "mind the precedence: the bias correction "
+     "divides by 1 - beta1**t"),
+    (exercises.check_adam, adam(store_corrected=True), "storing them back in self.m and self.v "
+     "corrects them again"),
     (exercises.check_adam, adam(t_per_param=True), "increment t once per update call, not once "
      "per parameter"),
     (exercises.check_adam, adam(shared=True), f"params['b'] after step 1 {ADAM_RANDOM}, lr = 0.01, "
@@ -1387,7 +1444,10 @@ WRONG += [
     (exercises.check_adam, RenamedLR, "keep the learning rate in self.lr"),
     (exercises.check_most_confused, stub, "your most_confused is not written yet"),
     (exercises.check_most_confused, lambda cm: (0, 0), "(worst_digit, confused_with) for the "
-     "matrix [[50, 0, 1, 0], [0, 40, 6, 0], [2, 1, 90, 1], [0, 0, 0, 30]] is all zeros"),
+     "matrix [[50, 0, 1, 0], [0, 40, 5, 0], [3, 1, 30, 2], [0, 0, 0, 90]] is all zeros"),
+    (exercises.check_most_confused, largest_cell, "for the matrix [[50, 0, 1, 0], [0, 40, 5, 0], "
+     "[3, 1, 30, 2], [0, 0, 0, 90]]: worst_digit is the digit with the most mistakes in total (the "
+     "sum of its row without the diagonal), not the row of the largest single cell"),
     (exercises.check_most_confused, lambda cm: most_confused(cm.T), "the rows are the true "
      "digits: sum each ROW's mistakes (axis=1)"),
     (exercises.check_most_confused, lambda cm: (int(cm.sum(axis=1).argmax()),
@@ -1396,7 +1456,7 @@ WRONG += [
     (exercises.check_most_confused, lambda cm: (most_confused(cm)[0],
                                                 int(cm[most_confused(cm)[0]].argmax())),
      "remove the diagonal before looking for the most frequent wrong prediction"),
-    (exercises.check_most_confused, lambda cm: (1, 6), "confused_with is a digit (np.argmax), "
+    (exercises.check_most_confused, lambda cm: (2, 3), "confused_with is a digit (np.argmax), "
      "not a count"),
     (exercises.check_most_confused, lambda cm: 1, "return a pair (worst_digit, confused_with)"),
     (exercises.check_confidence, stub, "your confidence is not written yet"),
