@@ -826,42 +826,76 @@ def fgsm_in_place(model, x, y, epsilon):
     return np.clip(x, 0, 1, out=x)
 
 
+def saliency_without_forward(model, x, target):
+    dscores = np.zeros((len(x), 2))                      # the linear model's 2 classes
+    dscores[np.arange(len(x)), target] = 1
+    return np.abs(model.backward_from_scores(dscores)).max(axis=1)
+
+
+def saliency_eye10(model, x, target):
+    model.forward(x)
+    return np.abs(model.backward_from_scores(np.eye(10)[target])).max(axis=1)
+
+
+def fgsm_without_loss(model, x, y, epsilon):
+    return np.clip(x + epsilon * np.sign(model.backward()), 0, 1)
+
+
 REFERENCES += [
     (exercises.check_saliency, interpret.saliency),
     (exercises.check_fgsm, interpret.fgsm),
 ]
+RETURN_THE_FUNCTION |= {exercises.check_saliency, exercises.check_fgsm}
 
+LINEAR_10 = "(checked on a linear model, score = w . x + b, whose saliency for class c is |w_c|, "
+CONV_10 = "(checked on a small conv net with 2 input channels, 4 images)"
 WRONG += [
     (exercises.check_saliency, stub, "your saliency is not written yet: the hint"),
     (exercises.check_saliency, lambda m, x, t: np.zeros((len(x),) + x.shape[2:]),
-     "the saliency map on a linear model (score = w . x + b), where the saliency of class c is "
-     "|w_c|, the class's weights is all zeros"),
+     "your saliency map is all zeros " + LINEAR_10 + "the class's weights)"),
     (exercises.check_saliency, lambda m, x, t: score_grad(m, x, t).max(axis=1),
      "take the absolute value |d score / d x| (np.abs) before the max"),
+    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t).max(axis=1)),
+     "take the absolute value FIRST, then the max over the channels"),
+    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)[:, 0]),
+     "your saliency map: that is channel 0 only: take the max of |gradient| over ALL channels "
+     "(axis 1) " + CONV_10),
+    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)).max(axis=1) / len(x),
+     "dscores must be 1 at the target class, not 1/N"),
+    (exercises.check_saliency, saliency_eye10,
+     "dscores must be shaped like the scores (N, number of classes) = (3, 2), got (3, 10)"),
+    (exercises.check_saliency, saliency_without_forward,
+     "run the forward pass on x first (scores = model.forward(x)): backward uses what the last "
+     "forward pass cached"),
     (exercises.check_saliency, lambda m, x, t: np.abs(loss_grad(m, x, t)).max(axis=1),
      "that is the gradient of the LOSS; a saliency map uses the class SCORE"),
     (exercises.check_saliency, lambda m, x, t: np.abs(
         m.backward_from_scores(np.ones_like(m.forward(x)))).max(axis=1),
      "dscores must be one-hot: 1 at the target class only"),
     (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)).sum(axis=1),
-     "with 2 input channels, 4 images: take the MAX over the channel axis (axis 1), not the sum"),
+     "take the MAX over the channel axis (axis 1), not the sum " + CONV_10),
     (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)),
-     "the saliency map has the shape of x (3, 1, 4, 4)"),
+     "your saliency map has the shape of x, (3, 1, 4, 4)"),
     (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)).max(axis=1).sum(axis=0),
-     "the saliency map has the wrong shape on a linear model (score = w . x + b), where the "
-     "saliency of class c is |w_c|, the class's weights: expected (3, 4, 4), got (4, 4)"),
+     "your saliency map has the wrong shape: expected (3, 4, 4), got (4, 4) " + LINEAR_10),
     (exercises.check_saliency, lambda m, x, t: np.abs(
         score_grad(m, x, m.forward(x).argmax(axis=1))).max(axis=1),
      "use the score of each image's TARGET class"),
     (exercises.check_fgsm, stub, "your fgsm is not written yet: the hint"),
     (exercises.check_fgsm, lambda m, x, y, e: np.zeros_like(x),
-     "the adversarial images on a linear model with two classes, where sign(dL/dx) = "
-     "sign(w_other - w_true), epsilon = 0.1 is all zeros"),
+     "your fgsm's result is all zeros (checked on a linear model with two classes, where "
+     "sign(dL/dx) = sign(w_other - w_true), epsilon = 0.1)"),
     (exercises.check_fgsm, fgsm_with(lambda m, x, y: -np.sign(loss_grad(m, x, y))),
      "you moved DOWN the loss"),
     (exercises.check_fgsm, lambda m, x, y, e: fgsm_with(
         lambda m, x, y: np.sign(loss_grad(m, x, y)))(m, x, y, e, clip=False),
      "clip the result to [0, 1] (np.clip)"),
+    (exercises.check_fgsm, lambda m, x, y, e: np.minimum(x + e * np.sign(loss_grad(m, x, y)), 1),
+     "clip at 0 as well as at 1"),
+    (exercises.check_fgsm, lambda m, x, y, e: e * np.sign(loss_grad(m, x, y)),
+     "return the adversarial IMAGES x + epsilon * sign(dL/dx) (clipped), not the perturbation"),
+    (exercises.check_fgsm, fgsm_without_loss,
+     "run model.loss(x, y) first: backward uses what the last loss call cached"),
     (exercises.check_fgsm, fgsm_with(loss_grad), "use the SIGN of the gradient (np.sign)"),
     (exercises.check_fgsm, fgsm_with(lambda m, x, y: np.sign(score_grad(m, x, y))),
      "that follows the gradient of the true class's SCORE, which makes the class MORE likely"),
@@ -870,7 +904,7 @@ WRONG += [
     (exercises.check_fgsm, lambda m, x, y, e: x.copy(), "the images came back unchanged"),
     (exercises.check_fgsm, fgsm_in_place, "your fgsm changed x in place"),
     (exercises.check_fgsm, lambda m, x, y, e: interpret.fgsm(m, x, y, e)[:, 0],
-     "the adversarial images has the wrong shape"),
+     "your fgsm's result has the wrong shape"),
 ]
 
 
