@@ -2061,6 +2061,76 @@ def check_fgsm(fn):
     return fn
 
 
+def _signed_steps(model, x, labels, epsilon, step, steps, *, sign=-1, project=True):
+    """``steps`` steps ``x_k + sign * step * sign(dL(x_k, labels)/dx)``, each clipped to [0, 1]
+    and, with ``project``, to the pixels within ``epsilon`` of x: the reference and its typical
+    mistakes."""
+    adversarial = x.copy()
+    for _ in range(steps):
+        adversarial = adversarial + sign * step * np.sign(_loss_grad(model, adversarial, labels))
+        if project:
+            adversarial = np.clip(adversarial, x - epsilon, x + epsilon)
+        adversarial = np.clip(adversarial, 0, 1)
+    return adversarial
+
+
+def check_targeted_attack(fn):
+    """Exercise: ``fn(model, x, target, epsilon, step, steps)`` -> images within ``epsilon`` of x
+    (max norm), in [0, 1], that the model reads as ``target``: ``steps`` signed-gradient steps
+    down the loss of the target class, each projected back onto the epsilon-ball and [0, 1].
+    Any schedule that reaches the target within the constraints passes. Returns ``fn``."""
+    _, conv_net = _small_models()
+    x = np.random.default_rng(13).random((6, 2, 8, 8))
+    predicted = conv_net.forward(x).argmax(axis=1)
+    target = (predicted + np.array([1, 2, 3, 4, 1, 2])) % 5
+    epsilon, step, steps = 0.3, 0.05, 10
+    case = (f"on a small conv net with 5 classes, 6 images, epsilon = {epsilon}, step = {step}, "
+            f"steps = {steps}")
+    got = _call_watched("your attack", fn, conv_net, x, target.copy(), epsilon, step, steps)
+    expected = _signed_steps(conv_net, x, target, epsilon, step, steps)
+    mistakes = [
+        (_signed_steps(conv_net, x, target, epsilon, step, steps, project=False), "project back "
+         "onto the epsilon-ball after each step, np.clip(x_adv, x - epsilon, x + epsilon): "
+         "without it the steps add up to more than epsilon"),
+        (_signed_steps(conv_net, x, target, epsilon, step, steps, sign=1), "you ascended the "
+         "loss of the TARGET class, which makes it LESS likely: a targeted attack DESCENDS it, "
+         "x_adv - step * sign(dL(x_adv, target)/dx)"),
+        (_signed_steps(conv_net, x, predicted, epsilon, step, steps, sign=1), "that is an "
+         "untargeted attack (up the loss of the class the model reads now); go DOWN the loss of "
+         "the target labels: model.loss(x_adv, target)"),
+        (np.clip(x - epsilon * np.sign(_loss_grad(conv_net, x, target)), 0, 1), "that is one "
+         "step of size epsilon; take `steps` steps of size `step`, projecting after each"),
+        (x, "the images came back unchanged: take `steps` steps of size `step`")]
+    if got is None or np.shape(got) != x.shape:
+        _compare_case("your attack's result", got, expected, (), case)
+    if not np.any(got):
+        raise ExerciseError(f"your attack's result is all zeros: return the adversarial images, "
+                            f"which start from x (checked {case})")
+    for wrong, message in mistakes:
+        if _close(got, wrong) and not _close(got, expected):
+            raise ExerciseError(f"your attack: {message} (checked {case})")
+    got = np.asarray(got, dtype=np.float64)
+    if not np.all(np.isfinite(got)):
+        raise ExerciseError(f"your attack's result holds nan or inf (checked {case})")
+    if got.min() < 0 or got.max() > 1:
+        raise ExerciseError(f"your attack's pixels run from {got.min():.3g} to {got.max():.3g}: "
+                            f"clip them to [0, 1] after each step (checked {case})")
+    largest = np.abs(got - x).max()
+    if largest > epsilon + 1e-9:
+        raise ExerciseError(f"a pixel moved by {largest:.3g}, more than epsilon: project back "
+                            f"onto the epsilon-ball after each step, np.clip(x_adv, x - epsilon, "
+                            f"x + epsilon) (checked {case})")
+    read = conv_net.forward(got).argmax(axis=1)
+    missed = np.flatnonzero(read != target)
+    if missed.size:
+        raise ExerciseError(f"images {missed.tolist()} are read as {read[missed].tolist()}, not "
+                            f"as their targets {target[missed].tolist()}: each step should go "
+                            f"DOWN the loss of the target labels, x_adv - step * "
+                            f"sign(dL(x_adv, target)/dx) (checked {case})")
+    _correct(f"the attack moved every image to its target class within epsilon = {epsilon}")
+    return fn
+
+
 # --- the student edition -----------------------------------------------------------------------
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "# HINT:"

@@ -6,6 +6,8 @@
   (black, erasing, on a black background like MNIST's; grey on others).
 - :func:`fgsm` and :func:`fgsm_accuracy`: the fast gradient sign method, an adversarial example
   ``clip(x + epsilon * sign(dL/dx), 0, 1)``, and accuracy as a function of ``epsilon``.
+- :func:`targeted_attack`: small signed-gradient steps towards a chosen class, each projected back
+  onto the images within ``epsilon`` of x (and into [0, 1]).
 - :func:`shift_images` and :func:`rotate_images`: moved and turned copies of images, to measure
   how robust a network is to them.
 
@@ -208,6 +210,33 @@ def fgsm_accuracy(model, x, y, epsilons, *, batch_size=500):
             adversarial = np.clip(batch + batch.dtype.type(epsilon) * signs, 0, 1)
             correct[i] += np.sum(model.forward(adversarial).argmax(axis=1) == labels)
     return correct / max(len(x), 1)
+
+
+def targeted_attack(model, x, target, epsilon, *, step, steps=10, batch_size=500):
+    """An iterative targeted attack: ``steps`` signed-gradient steps DOWN the loss of ``target``.
+
+    x: ``(N, ...)`` images in [0, 1]; target: ``(N,)`` the classes the images should be read as;
+    epsilon >= 0: the largest change of a pixel; step > 0: the size of each step. Starting from
+    ``x_0 = x``, each step computes
+    ``x_{k+1} = clip(clip(x_k - step * sign(dL(x_k, target)/dx), x - epsilon, x + epsilon), 0, 1)``:
+    it lowers the cross-entropy loss of the target class, then projects back onto the pixels within
+    ``epsilon`` of x (the epsilon-ball of the max norm) and into [0, 1]. Returns the last
+    ``x_steps``, shaped and typed like x. Needs ``model.input_grad``.
+    """
+    epsilon = _check_epsilon(epsilon)
+    if not isinstance(step, numbers.Real) or not np.isfinite(step) or step <= 0:
+        raise ValueError(f"step: expected a finite number > 0, got {step!r}")
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps: expected an integer >= 0, got {steps!r}")
+    x = _check_images("x", x)
+    target = _check_labels("target", target, len(x))
+    low = np.clip(x - x.dtype.type(epsilon), 0, 1)
+    high = np.clip(x + x.dtype.type(epsilon), 0, 1)
+    adversarial = x.copy()
+    for _ in range(steps):
+        signs = loss_gradient_sign(model, adversarial, target, batch_size=batch_size)
+        adversarial = np.clip(adversarial - x.dtype.type(step) * signs, low, high)
+    return adversarial
 
 
 # --- moved and turned images -------------------------------------------------------------------

@@ -908,6 +908,67 @@ WRONG += [
 ]
 
 
+def attack(sign=-1, project=True, unit=True, labels=None, steps_used=None):
+    """A targeted attack with one rule changed (sign=+1: up the loss; labels: 'pred' for the
+    model's own reading)."""
+    def fn(model, x, target, epsilon, step, steps):
+        y = model.forward(x).argmax(axis=1) if labels == "pred" else target
+        v = x.copy()
+        for _ in range(steps if steps_used is None else steps_used):
+            model.loss(v, y)
+            v = v + sign * step * np.sign(model.backward())
+            if project:
+                v = np.clip(v, x - epsilon, x + epsilon)
+            if unit:
+                v = np.clip(v, 0, 1)
+        return v
+    return fn
+
+
+def slow_attack(model, x, target, epsilon, step, steps):
+    """A valid attack with another schedule: twice the steps at half the size."""
+    return interpret.targeted_attack(model, x, target, epsilon, step=step / 2, steps=2 * steps)
+
+
+REFERENCES += [(exercises.check_targeted_attack, attack())]
+RETURN_THE_FUNCTION |= {exercises.check_targeted_attack}
+WRONG += [
+    (exercises.check_targeted_attack, stub, "your attack is not written yet: the hint"),
+    (exercises.check_targeted_attack, lambda m, x, t, e, s, n: np.zeros_like(x),
+     "your attack's result is all zeros"),
+    (exercises.check_targeted_attack, attack(project=False),
+     "project back onto the epsilon-ball after each step"),
+    (exercises.check_targeted_attack, attack(sign=1), "you ascended the loss of the TARGET class"),
+    (exercises.check_targeted_attack, attack(sign=1, labels="pred"),
+     "that is an untargeted attack"),
+    (exercises.check_targeted_attack, attack(unit=False),
+     "clip them to [0, 1] after each step"),
+    (exercises.check_targeted_attack, attack(steps_used=1),
+     "are read as"),
+    (exercises.check_targeted_attack, lambda m, x, t, e, s, n: x.copy(),
+     "the images came back unchanged"),
+    (exercises.check_targeted_attack, lambda m, x, t, e, s, n: x[:, 0],
+     "your attack's result has the wrong shape"),
+]
+
+
+def test_the_targeted_attack_check_accepts_another_schedule(capsys):
+    assert exercises.check_targeted_attack(slow_attack) is slow_attack
+    assert capsys.readouterr().out.startswith("correct: ")
+
+
+def test_targeted_attack_matches_the_checkers_steps_and_stays_in_the_ball():
+    _, conv_net = exercises._small_models()
+    x = np.random.default_rng(3).random((3, 2, 8, 8))
+    target = np.array([0, 1, 2])
+    got = interpret.targeted_attack(conv_net, x, target, 0.2, step=0.05, steps=6)
+    np.testing.assert_allclose(got, attack()(conv_net, x, target, 0.2, 0.05, 6))
+    assert np.abs(got - x).max() <= 0.2 + 1e-12 and got.min() >= 0 and got.max() <= 1
+    np.testing.assert_array_equal(interpret.targeted_attack(conv_net, x, target, 0.2, step=0.05,
+                                                            steps=0), x)
+    with pytest.raises(ValueError, match="step: expected a finite number > 0"):
+        interpret.targeted_attack(conv_net, x, target, 0.2, step=0)
+
 # --- notebook 03: the two-layer network's backward pass, one SGD step ----------------------------
 
 def two_layer(g_s=lambda p, t, n: (p - t) / n, mask=lambda h, g_a: g_a * (h > 0),
