@@ -2,9 +2,12 @@
 
 - :func:`score_gradient` and :func:`saliency`: the gradient of one class score with respect to the
   input image, and its size per pixel (a saliency map).
-- :func:`occlusion`: how much the probability of a class drops when a grey patch covers each place.
+- :func:`occlusion`: how much the probability of a class drops when a patch covers each place
+  (black, erasing, on a black background like MNIST's; grey on others).
 - :func:`fgsm` and :func:`fgsm_accuracy`: the fast gradient sign method, an adversarial example
   ``clip(x + epsilon * sign(dL/dx), 0, 1)``, and accuracy as a function of ``epsilon``.
+- :func:`targeted_attack`: small signed-gradient steps towards a chosen class, each projected back
+  onto the images within ``epsilon`` of x (and into [0, 1]).
 - :func:`shift_images` and :func:`rotate_images`: moved and turned copies of images, to measure
   how robust a network is to them.
 
@@ -28,8 +31,8 @@ def _check_model(model):
         raise TypeError(f"model: expected a cnnlib Sequential (LeNet5, TwoLayerNet, ...), got "
                         f"{type(model).__name__}")
     if not model.input_grad:
-        raise ValueError("model: this needs the gradient with respect to the input; build the model "
-                         "with input_grad=True (e.g. LeNet5(input_grad=True)) or set "
+        raise ValueError("model: this needs the gradient with respect to the input; build the "
+                         "model with input_grad=True (e.g. LeNet5(input_grad=True)) or set "
                          "model.input_grad = True")
 
 
@@ -48,7 +51,8 @@ def _check_labels(name, labels, n, num_classes=None):
     if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{name}: expected {n} integer class indices, shape ({n},), got "
                          f"{labels.dtype} of shape {labels.shape}")
-    if num_classes is not None and labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    if num_classes is not None and labels.size and (labels.min() < 0
+                                                    or labels.max() >= num_classes):
         raise ValueError(f"{name}: class indices must be in [0, {num_classes}), got "
                          f"{labels.min()}..{labels.max()}")
     return labels
@@ -114,12 +118,13 @@ def _patch_masks(height, width, patch, stride):
     before = patch // 2
     for a, r in enumerate(rows):
         for b, c in enumerate(cols):
-            masks[a, b, max(r - before, 0):r - before + patch, max(c - before, 0):c - before + patch] = True
+            masks[a, b, max(r - before, 0):r - before + patch,
+                  max(c - before, 0):c - before + patch] = True
     return masks.reshape(-1, height, width), (len(rows), len(cols))
 
 
 def occlusion(model, x, labels, *, patch=6, stride=1, fill=0.5, batch_size=1000):
-    """Occlusion sensitivity: how much the probability of ``labels`` drops under a grey patch.
+    """Occlusion sensitivity: how much the probability of ``labels`` drops under a patch.
 
     x: ``(N, C, H, W)`` images; labels: ``(N,)`` the class to watch (usually the true one). For each
     position ``(i, j)`` a ``patch x patch`` square of value ``fill`` is centred on pixel
@@ -127,6 +132,9 @@ def occlusion(model, x, labels, *, patch=6, stride=1, fill=0.5, batch_size=1000)
     ``p(label | x) - p(label | occluded x)``. Returns ``(N, ceil(H / stride), ceil(W / stride))``
     (``(N, H, W)`` at stride 1, aligned with the pixels): positive where covering the image hurts
     the class, negative where it helps. All positions of an image run as batches of ``batch_size``.
+    Choose ``fill`` as the image's background: on a black background (MNIST) ``fill = 0`` erases
+    what the patch covers, while the default grey 0.5 would ADD ink there (Zeiler & Fergus, 2014,
+    covered with grey on natural images).
     """
     x = _check_images("x", x, ndim=4)
     labels = _check_labels("labels", labels, len(x))
@@ -140,7 +148,7 @@ def occlusion(model, x, labels, *, patch=6, stride=1, fill=0.5, batch_size=1000)
     fill = x.dtype.type(fill)
     for k in range(n):
         base = softmax(model.forward(x[k:k + 1]).astype(np.float64))[0]
-        if k == 0 and not 0 <= labels.max() < len(base):
+        if k == 0 and (labels.min() < 0 or labels.max() >= len(base)):
             raise ValueError(f"labels: class indices must be in [0, {len(base)}), got "
                              f"{labels.min()}..{labels.max()}")
         for start in range(0, len(masks), batch_size):
@@ -202,6 +210,33 @@ def fgsm_accuracy(model, x, y, epsilons, *, batch_size=500):
             adversarial = np.clip(batch + batch.dtype.type(epsilon) * signs, 0, 1)
             correct[i] += np.sum(model.forward(adversarial).argmax(axis=1) == labels)
     return correct / max(len(x), 1)
+
+
+def targeted_attack(model, x, target, epsilon, *, step, steps=10, batch_size=500):
+    """An iterative targeted attack: ``steps`` signed-gradient steps DOWN the loss of ``target``.
+
+    x: ``(N, ...)`` images in [0, 1]; target: ``(N,)`` the classes the images should be read as;
+    epsilon >= 0: the largest change of a pixel; step > 0: the size of each step. Starting from
+    ``x_0 = x``, each step computes
+    ``x_{k+1} = clip(clip(x_k - step * sign(dL(x_k, target)/dx), x - epsilon, x + epsilon), 0, 1)``:
+    it lowers the cross-entropy loss of the target class, then projects back onto the pixels within
+    ``epsilon`` of x (the epsilon-ball of the max norm) and into [0, 1]. Returns the last
+    ``x_steps``, shaped and typed like x. Needs ``model.input_grad``.
+    """
+    epsilon = _check_epsilon(epsilon)
+    if not isinstance(step, numbers.Real) or not np.isfinite(step) or step <= 0:
+        raise ValueError(f"step: expected a finite number > 0, got {step!r}")
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps: expected an integer >= 0, got {steps!r}")
+    x = _check_images("x", x)
+    target = _check_labels("target", target, len(x))
+    low = np.clip(x - x.dtype.type(epsilon), 0, 1)
+    high = np.clip(x + x.dtype.type(epsilon), 0, 1)
+    adversarial = x.copy()
+    for _ in range(steps):
+        signs = loss_gradient_sign(model, adversarial, target, batch_size=batch_size)
+        adversarial = np.clip(adversarial - x.dtype.type(step) * signs, low, high)
+    return adversarial
 
 
 # --- moved and turned images -------------------------------------------------------------------

@@ -720,7 +720,8 @@ def _title_true_pred(ax, label, pred, name):
     ax.set_title(text, fontsize=8, color=WRONG if wrong else "black")
 
 
-def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, ncols=6, title=None):
+def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, ncols=6, title=None,
+                  outline=0.5):
     """Each image above its saliency map drawn over a faint copy of it.
 
     images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; maps: ``(N, H, W)``, e.g. from
@@ -728,7 +729,7 @@ def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, nc
     wrong predictions in red; long class names on two lines). Each map is divided by its own
     maximum, so its colours run from 0 (transparent) to 1 (dark red): they show where an image's
     gradient is large, not how large it is compared with another image's. The image's outline
-    (half its intensity range) is drawn over the map.
+    (the contour at ``outline`` of its intensity range, half by default) is drawn over the map.
     """
     images = _as_images(images)
     maps = np.asarray(maps, dtype=float)
@@ -748,8 +749,9 @@ def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, nc
         scaled = maps[i] / (maps[i].max() or 1.0)
         shown = bottom.imshow(np.ma.masked_less(scaled, 0.02), cmap="Reds", vmin=0, vmax=1, alpha=0.9)
         if images[i].max() > images[i].min():
-            bottom.contour(images[i], levels=[0.5 * (float(images[i].min()) + float(images[i].max()))],
-                           colors="black", linewidths=0.6)
+            low, high = float(images[i].min()), float(images[i].max())
+            bottom.contour(images[i], levels=[low + outline * (high - low)], colors="black",
+                           linewidths=0.6)
         bottom.set_title("saliency", fontsize=8)
     fig.colorbar(shown, ax=grid, shrink=0.6, label="|gradient| / its maximum")
     if title:
@@ -758,13 +760,15 @@ def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, nc
 
 
 def plot_occlusion(images, maps, *, titles=None, stride=1, ncols=6, title=None,
-                   label="drop in p(true class)"):
+                   label="drop in p(true class)", outline=0.5):
     """Each image above its occlusion map, all maps on ONE symmetric colour scale with a colour bar.
 
     images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; maps: ``(N, OH, OW)`` from
     :func:`cnnlib.interpret.occlusion` with the same ``stride`` (map cell ``(i, j)`` is drawn centred
     on pixel ``(i * stride, j * stride)``); titles: N strings. Red: covering that place lowers the
-    class's probability; blue: it raises it. The digit's outline is drawn over each map.
+    class's probability; blue: it raises it. The image's outline, the contour at ``outline``
+    times its maximum (half by default; lower it for light objects such as garments), is drawn
+    over each map.
     """
     images = _as_images(images)
     maps = np.asarray(maps, dtype=float)
@@ -783,8 +787,8 @@ def plot_occlusion(images, maps, *, titles=None, stride=1, ncols=6, title=None,
         oh, ow = maps[i].shape
         shown = bottom.imshow(maps[i], cmap=DIVERGING, vmin=-limit, vmax=limit,
                               extent=(-half, ow * stride - half, oh * stride - half, -half))
-        bottom.contour(images[i], levels=[0.5 * (float(images[i].max()) or 1.0)], colors="black",
-                       linewidths=0.6)
+        bottom.contour(images[i], levels=[outline * (float(images[i].max()) or 1.0)],
+                       colors="black", linewidths=0.6)
         bottom.set_xlim(-0.5, images.shape[2] - 0.5)
         bottom.set_ylim(images.shape[1] - 0.5, -0.5)
         bottom.set_title("occlusion", fontsize=8)
@@ -832,11 +836,14 @@ def plot_adversarial(images, adversarial, labels, preds, adv_preds, *, class_nam
     return fig
 
 
-def plot_accuracy_curves(x, curves, *, xlabel, title=None, chance=None):
+def plot_accuracy_curves(x, curves, *, xlabel, title=None, chance=None, xticks=None,
+                         legend_loc="best"):
     """Accuracy (in %) against a perturbation's size, one line with markers per model.
 
     x: ``(K,)`` sizes (epsilon, pixels, degrees); curves: ``{label: (K,) accuracies in [0, 1]}``;
-    chance: an accuracy drawn as a dashed grey line (e.g. 0.1 for ten balanced classes), or None.
+    chance: an accuracy drawn as a dashed grey line (e.g. 0.1 for ten balanced classes), or None;
+    xticks: the x values to label (e.g. ``x`` itself for integer shifts), or None for matplotlib's
+    choice; legend_loc: where the legend goes (a matplotlib ``loc``, e.g. "lower left").
     """
     x = np.asarray(x, dtype=float)
     if x.ndim != 1 or len(x) == 0:
@@ -856,8 +863,10 @@ def plot_accuracy_curves(x, curves, *, xlabel, title=None, chance=None):
     if chance is not None:
         ax.axhline(100 * chance, color="grey", ls="--", lw=1, label="chance")
     ax.set(xlabel=xlabel, ylabel="accuracy (%)", ylim=(0, 102), title=title)
+    if xticks is not None:
+        ax.set_xticks(np.asarray(xticks, dtype=float))
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc=legend_loc)
     return fig
 
 

@@ -80,6 +80,10 @@ def test_lenet5_input_gradient_is_the_same_on_both_routes():
      "patch: expected a positive integer, got 0"),
     (lambda: interpret.occlusion(small_net(), images(), [0, 1, 9]), ValueError,
      r"labels: class indices must be in \[0, 4\)"),
+    (lambda: interpret.occlusion(small_net(), images(), [0, -1, 2]), ValueError,
+     r"labels: class indices must be in \[0, 4\), got -1..2"),
+    (lambda: interpret.occlusion(small_net(), images(), [0, 1.0, 2]), ValueError,
+     "labels: expected 3 integer class indices"),
     (lambda: interpret.fgsm(small_net(), images(), np.array([0, 1, 2]), -0.1), ValueError,
      "epsilon: expected a finite number >= 0, got -0.1"),
     (lambda: interpret.fgsm(small_net(), images(), np.array([0.0, 1, 2]), 0.1), ValueError,
@@ -211,3 +215,27 @@ def test_rotate_images_by_small_angles_interpolates():
     assert inside.dtype == np.float32
     assert inside[:, 4, 4].tolist() == [1.0, 1.0] and inside[0, 0, 0] == 0.0   # corners leave
     assert interpret.rotate_images(constant, 30, fill=1.0).min() == pytest.approx(1.0)
+
+
+def test_targeted_attack_reaches_its_targets_within_the_ball():
+    model, x = small_net(), images(4)
+    target = (model.forward(x).argmax(axis=1) + 1) % 4
+    moved = interpret.targeted_attack(model, x, target, 0.3, step=0.05, steps=10, batch_size=3)
+    assert moved.shape == x.shape and moved.dtype == x.dtype
+    assert np.abs(moved - x).max() <= 0.3 + 1e-12 and moved.min() >= 0 and moved.max() <= 1
+    np.testing.assert_array_equal(model.forward(moved).argmax(axis=1), target)
+    # one step of size epsilon is FGSM's step DOWN the target's loss
+    one = interpret.targeted_attack(model, x, target, 0.1, step=0.1, steps=1)
+    np.testing.assert_allclose(one, np.clip(x - 0.1 * interpret.loss_gradient_sign(model, x, target),
+                                            0, 1))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(epsilon=-1, step=0.1), "epsilon: expected a finite number >= 0"),
+    (dict(epsilon=0.1, step=0.0), "step: expected a finite number > 0, got 0.0"),
+    (dict(epsilon=0.1, step=0.1, steps=-1), "steps: expected an integer >= 0, got -1"),
+    (dict(epsilon=0.1, step=0.1, steps=2.5), "steps: expected an integer >= 0, got 2.5"),
+])
+def test_targeted_attack_names_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        interpret.targeted_attack(small_net(), images(), np.array([0, 1, 2]), **kwargs)

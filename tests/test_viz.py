@@ -451,6 +451,27 @@ def test_plot_accuracy_curves_in_percent_with_chance():
         viz.plot_accuracy_curves([0, 1], {"cnn": [1.0]}, xlabel="x")
 
 
+def test_plot_accuracy_curves_ticks_and_legend_where_asked():
+    fig = viz.plot_accuracy_curves([0, 1, 2, 3], {"cnn": [1.0, 0.9, 0.8, 0.5]}, xlabel="shift",
+                                   xticks=[0, 1, 2, 3], legend_loc="lower left")
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(ax.get_xticks(), [0, 1, 2, 3])
+    assert ax.get_legend()._loc == 3                     # matplotlib's code of "lower left"
+
+
+def test_plot_occlusion_and_saliency_outline_level():
+    images = _images(1)
+    low, high = float(images.min()), float(images.max())
+    maps = np.zeros((1, 28, 28))
+    for fig, level in [(viz.plot_occlusion(images, maps), 0.5 * high),          # of the maximum
+                       (viz.plot_occlusion(images, maps, outline=0.2), 0.2 * high),
+                       (viz.plot_saliency(images, maps + 1, outline=0.2),          # of the range
+                        low + 0.2 * (high - low))]:
+        ax = _image_axes(fig)[1]
+        contours = [c for c in ax.collections if hasattr(c, "levels")]
+        np.testing.assert_allclose(contours[0].levels, [level], rtol=1e-6)
+
+
 def test_plot_conv_geometry_draws_windows_on_the_grid_lines():
     from matplotlib.patches import Rectangle
 
