@@ -1191,6 +1191,7 @@ def test_targeted_attack_matches_the_checkers_steps_and_stays_in_the_ball():
 
 # --- notebook 03: the two-layer network's backward pass, one SGD step ----------------------------
 
+
 def two_layer(g_s=lambda p, t, n: (p - t) / n, mask=lambda h, g_a: g_a * (h > 0),
               dw2_input="a", db=lambda g: g.sum(axis=0), dw=lambda inp, g: inp.T @ g,
               drop=(), before=None):
