@@ -25,6 +25,7 @@ its path. JupyterLab runs on a copy of notebooks/ (see conftest.py): the working
 """
 
 import ast
+import contextlib
 import json
 import os
 import re
@@ -68,7 +69,7 @@ def call(page, function, *args):
     return page.evaluate(f"(args) => window.cnnlibUI.{function}(...args)", list(args))
 
 
-def run_in_jupyterlab(page, lab, relative, timings):
+def run_in_jupyterlab(page, lab, relative, record):
     """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and return
     ``(report, samples, problems)``: what the page shows, progress-bar samples, problems found so far."""
     problems = []
@@ -100,7 +101,7 @@ def run_in_jupyterlab(page, lab, relative, timings):
         raise Problems(relative, [(cell if cell >= 0 else None,
                                    f"Run All did not finish within {RUN_TIMEOUT:.0f} s ({error})")])
     page.wait_for_function("() => window.cnnlibUI.ready()", timeout=OPEN_TIMEOUT * 1000, polling=250)
-    timings[relative] = time.monotonic() - start
+    record["runs"][relative] = time.monotonic() - start
     samples = call(page, "finish")
     done = page.evaluate("window.cnnlibDone")
     if "error" in done:
@@ -109,7 +110,12 @@ def run_in_jupyterlab(page, lab, relative, timings):
         page.wait_for_function("() => window.cnnlibUI.settled()", timeout=30_000, polling=250)
     except Exception:  # reported below as unloaded images or "Loading widget..."
         pass
-    return call(page, "collect"), samples, problems
+    report = call(page, "collect")
+    for image in report["images"]:
+        drawn = image["asked"] or image["natural"][0]
+        if drawn:
+            record["figures"].append((relative, image["cell"], drawn, image["shown"][0] / drawn))
+    return report, samples, problems
 
 
 def check_screen(report, samples, progress_expected):
@@ -177,33 +183,42 @@ def executed_in_order(report):
     return problems
 
 
-def fail_with_screenshot(page, name, problems, artifacts):
-    if not problems:
-        return
-    error = problems if isinstance(problems, Problems) else Problems(name, problems)
-    if error.cell is not None:
-        call(page, "show", error.cell)
-        page.wait_for_timeout(300)
-    shot = artifacts / (re.sub(r"\W", "_", name) + ".png")
-    page.screenshot(path=str(shot))
-    print(f"screenshot of {name}: {shot}")
-    raise AssertionError(f"{error}\n  screenshot: {shot}")
+@contextlib.contextmanager
+def screenshot_on_failure(page, name, artifacts):
+    """On any failure inside: save a screenshot (scrolled to the first cell at fault), print its path."""
+    try:
+        yield
+    except Exception as error:
+        shot = artifacts / (re.sub(r"\W", "_", name) + ".png")
+        try:
+            if getattr(error, "cell", None) is not None:
+                call(page, "show", error.cell)
+                page.wait_for_timeout(300)
+            page.screenshot(path=str(shot))
+        except Exception as screenshot_error:  # the page may be gone; the first error matters
+            print(f"no screenshot of {name}: {screenshot_error}")
+            raise error
+        print(f"screenshot of {name}: {shot}")
+        raise AssertionError(f"{error}\n  screenshot: {shot}") from error
+
+
+def assert_no_problems(name, problems, page):
+    if page.page_errors:
+        problems.append((None, f"JavaScript errors in the page: {page.page_errors[:3]}"))
+    if problems:
+        raise Problems(name, problems)
 
 
 @pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
-def test_notebook_runs_cleanly_in_jupyterlab(page, lab, artifacts, ui_timings, path):
+def test_notebook_runs_cleanly_in_jupyterlab(page, lab, artifacts, ui_record, path):
     name = path.name
-    try:
-        report, samples, problems = run_in_jupyterlab(page, lab, name, ui_timings)
-    except Problems as error:
-        fail_with_screenshot(page, name, error, artifacts)
-    problems += executed_in_order(report)
-    for cell in report["cells"]:
-        problems += stream_problems(cell)
-    problems += check_screen(report, samples, stores_progress_bars(path))
-    if page.page_errors:
-        problems.append((None, f"JavaScript errors in the page: {page.page_errors[:3]}"))
-    fail_with_screenshot(page, name, problems, artifacts)
+    with screenshot_on_failure(page, name, artifacts):
+        report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
+        problems += executed_in_order(report)
+        for cell in report["cells"]:
+            problems += stream_problems(cell)
+        problems += check_screen(report, samples, stores_progress_bars(path))
+        assert_no_problems(name, problems, page)
 
 
 def stub_hints(source):
@@ -222,16 +237,22 @@ def stub_hints(source):
 
 
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: f"exercises/{p.name}")
-def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_timings, path):
+def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_record, path):
     """A learner opens the student edition and runs it all before writing anything: each check cell
     shows its exercise's hint (ExerciseError "... not written yet: <hint>") and every later cell runs."""
     name = f"exercises/{path.name}"
-    try:
-        report, samples, problems = run_in_jupyterlab(page, lab, name, ui_timings)
-    except Problems as error:
-        fail_with_screenshot(page, name, error, artifacts)
-    problems += executed_in_order(report)
-    hints, checks = [], 0
+    with screenshot_on_failure(page, name, artifacts):
+        report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
+        problems += executed_in_order(report) + student_path_problems(report)
+        problems += check_screen(report, samples, stores_progress_bars(path))
+        assert_no_problems(name, problems, page)
+
+
+def student_path_problems(report):
+    """Problems unless each check cell (tagged raises-exception) shows, on screen, the ExerciseError
+    "... not written yet: <hint>" of a stub above it, no other cell errs or writes to stderr, and the
+    cells after the first failing check ran."""
+    problems, hints, checks = [], [], 0
     for cell in report["cells"]:
         if cell["type"] != "code":
             continue
@@ -243,14 +264,14 @@ def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_timing
         checks += 1
         errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
         shown = " ".join(r["tail"] for r in report["renders"] if r["cell"] == cell["index"])
+        messages = [f"not written yet: {hint}" for hint in hints]
         if not errors:
             problems.append((cell["index"], "a check cell after an unwritten exercise did not fail"))
-        elif errors[0]["ename"] != "ExerciseError" or not any(
-                f"not written yet: {hint}" in errors[0]["evalue"] for hint in hints):
+        elif errors[0]["ename"] != "ExerciseError" or not any(m in errors[0]["evalue"] for m in messages):
             problems.append((cell["index"], f"the check does not show the hint of its stub "
                                             f"{hints}: {errors[0]['ename']}: {errors[0]['evalue'][:200]}"))
-        elif "not written yet" not in shown:
-            problems.append((cell["index"], "the check's message is not on screen"))
+        elif not any(m in shown for m in messages):
+            problems.append((cell["index"], "the check's hint is not on screen"))
         hints = []
     if not checks:
         problems.append((None, "no check cell tagged raises-exception"))
@@ -258,7 +279,4 @@ def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_timing
     if first is not None and not any(c["type"] == "code" and c["index"] > first and c["count"]
                                      for c in report["cells"]):
         problems.append((first, "no code cell after the first failing check ran"))
-    problems += check_screen(report, samples, stores_progress_bars(path))
-    if page.page_errors:
-        problems.append((None, f"JavaScript errors in the page: {page.page_errors[:3]}"))
-    fail_with_screenshot(page, name, problems, artifacts)
+    return problems

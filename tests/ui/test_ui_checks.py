@@ -3,7 +3,7 @@
 import copy
 
 from test_jupyterlab import (MAX_FIGURE_WIDTH, check_screen, executed_in_order, stream_problems,
-                             stub_hints)
+                             student_path_problems, stub_hints)
 
 CLEAN = {
     "cells": [{"index": 0, "type": "code", "source": "fit(...)", "tags": [], "count": 1,
@@ -82,3 +82,27 @@ def test_stub_hints_reads_the_messages_of_the_stubs():
               "    def g(self):\n        raise NotImplementedError('other')\n")
     assert stub_hints(source) == ["first part, second part", "other"]
     assert stub_hints("x = 1") == []
+
+
+def student(error=None, shown="", after=3):
+    """A student notebook: a stub, its check (failing with ``error``), a later cell."""
+    outputs = [{"output_type": "error", "ename": error[0], "evalue": error[1]}] if error else []
+    return {"cells": [
+        {"index": 0, "type": "code", "source": "def f():\n    raise NotImplementedError('double it')",
+         "tags": [], "count": 1, "outputs": []},
+        {"index": 1, "type": "code", "source": "f = check(f)", "tags": ["raises-exception"], "count": 2,
+         "outputs": outputs},
+        {"index": 2, "type": "code", "source": "print(f())", "tags": [], "count": after, "outputs": []}],
+        "renders": [{"cell": 1, "output": 0, "text": "", "tail": shown}]}
+
+
+def test_the_learners_path_needs_each_check_to_fail_with_its_hint_and_later_cells_to_run():
+    message = "f is not written yet: double it"
+    assert student_path_problems(student(("ExerciseError", message), "... " + message)) == []
+    assert "did not fail" in messages(student_path_problems(student()))
+    wrong = student(("ExerciseError", "f is not written yet: halve it"), "halve it")
+    assert "does not show the hint" in messages(student_path_problems(wrong))
+    assert "does not show the hint" in messages(student_path_problems(student(("NameError", message))))
+    assert "not on screen" in messages(student_path_problems(student(("ExerciseError", message), "")))
+    assert "after the first failing check" in messages(
+        student_path_problems(student(("ExerciseError", message), message, after=None)))
