@@ -45,9 +45,25 @@ window.cnnlibUI = (() => {
       (error) => { window.cnnlibDone = {error: String(error)}; });
   }
 
-  function finish() {
+  function stopSampling() {
     clearInterval(window.cnnlibSampler);
     return window.cnnlibSamples;
+  }
+
+  // Run All has finished once the kernel is idle and every code cell has run, or once the kernel has
+  // been idle for 3 s (after an error stopped Run All). JupyterLab's own promise is not enough: it
+  // resolves at the first failing cell even when the kernel goes on (cells tagged raises-exception).
+  let idleSince = null;
+  function finished() {
+    const w = panel();
+    const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
+    if (!kernel || kernel.status !== 'idle' || cells().some(running)) {
+      idleSince = null;
+      return false;
+    }
+    if (idleSince === null) idleSince = Date.now();
+    const code = cells().filter((c) => c.model.type === 'code' && c.model.sharedModel.getSource().trim());
+    return code.every((c) => c.model.executionCount !== null) || Date.now() - idleSince >= 3000;
   }
 
   function runningCell() {
@@ -119,5 +135,5 @@ window.cnnlibUI = (() => {
     if (cell) cell.node.scrollIntoView({block: 'center'});
   }
 
-  return {ready, dirty, startSampling, restartRunAll, finish, runningCell, settled, collect, show};
+  return {ready, dirty, startSampling, restartRunAll, finished, stopSampling, runningCell, settled, collect, show};
 })();

@@ -72,6 +72,8 @@ def call(page, function, *args):
 def run_in_jupyterlab(page, lab, relative, record):
     """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and return
     ``(report, samples, problems)``: what the page shows, progress-bar samples, problems found so far."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
     problems = []
     workspace = re.sub(r"\W", "-", relative)
     page.goto(lab.url(relative, workspace))
@@ -95,20 +97,20 @@ def run_in_jupyterlab(page, lab, relative, record):
     start = time.monotonic()
     page.click(".jp-Dialog .jp-mod-accept")
     try:
-        page.wait_for_function("() => window.cnnlibDone !== null", timeout=RUN_TIMEOUT * 1000, polling=500)
-    except Exception as error:  # playwright's TimeoutError
+        page.wait_for_function("() => window.cnnlibDone !== null && window.cnnlibUI.finished()",
+                               timeout=RUN_TIMEOUT * 1000, polling=500)
+    except PageTimeout as error:
         cell = call(page, "runningCell")
         raise Problems(relative, [(cell if cell >= 0 else None,
                                    f"Run All did not finish within {RUN_TIMEOUT:.0f} s ({error})")])
-    page.wait_for_function("() => window.cnnlibUI.ready()", timeout=OPEN_TIMEOUT * 1000, polling=250)
     record["runs"][relative] = time.monotonic() - start
-    samples = call(page, "finish")
+    samples = call(page, "stopSampling")
     done = page.evaluate("window.cnnlibDone")
     if "error" in done:
         problems.append((None, f"Restart Kernel and Run All Cells failed: {done['error']}"))
     try:
         page.wait_for_function("() => window.cnnlibUI.settled()", timeout=30_000, polling=250)
-    except Exception:  # reported below as unloaded images or "Loading widget..."
+    except PageTimeout:  # reported below as unloaded images or "Loading widget..."
         pass
     report = call(page, "collect")
     for image in report["images"]:
@@ -199,7 +201,8 @@ def screenshot_on_failure(page, name, artifacts):
             print(f"no screenshot of {name}: {screenshot_error}")
             raise error
         print(f"screenshot of {name}: {shot}")
-        raise AssertionError(f"{error}\n  screenshot: {shot}") from error
+        raise AssertionError(f"{error}\n  screenshot: {shot}") from (
+            None if isinstance(error, Problems) else error)
 
 
 def assert_no_problems(name, problems, page):
