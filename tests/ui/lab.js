@@ -1,0 +1,139 @@
+// Helpers the UI test installs in JupyterLab's page (window.jupyterapp, exposed by
+// --LabApp.expose_app_in_browser). Each returns plain JSON for tests/ui/test_jupyterlab.py.
+window.cnnlibUI = (() => {
+  const panel = () => window.jupyterapp.shell.currentWidget;
+  const cells = () => panel().content.widgets;
+  const cellOf = (el) => cells().findIndex((c) => c.node.contains(el));
+  const running = (cell) => {
+    const prompt = cell.node.querySelector('.jp-InputPrompt');
+    return !!prompt && prompt.textContent.includes('*');
+  };
+  const RAW_WIDGET = /Loading widget|\b(HBox|VBox|interactive|FloatProgress|IntProgress|IntSlider)\((children|value)=|\|\s*0\/\d+ \[/;
+
+  function ready() {
+    const w = panel();
+    if (!w || !w.context || !w.context.isReady || !w.sessionContext) return false;
+    const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
+    return !!kernel && kernel.status === 'idle' && !w.sessionContext.pendingInput && cells().length > 0;
+  }
+
+  function dirty() {
+    const w = panel();
+    return {model: w.context.model.dirty, tab: w.title.className.includes('jp-mod-dirty')};
+  }
+
+  // Sample the progress bars of running cells every 100 ms while the notebook runs.
+  function startSampling() {
+    window.cnnlibSamples = [];
+    window.cnnlibSampler = setInterval(() => {
+      cells().forEach((cell, index) => {
+        if (!running(cell)) return;
+        cell.node.querySelectorAll('.jp-OutputArea .widget-hprogress').forEach((bar) => {
+          const box = bar.parentElement;
+          const fill = bar.querySelector('.progress-bar');
+          window.cnnlibSamples.push({cell: index, width: fill ? fill.style.width : '',
+                                     text: box ? box.textContent : ''});
+        });
+      });
+    }, 100);
+  }
+
+  function restartRunAll() {
+    window.cnnlibDone = null;
+    window.jupyterapp.commands.execute('notebook:restart-run-all').then(
+      (result) => { window.cnnlibDone = {result: String(result)}; },
+      (error) => { window.cnnlibDone = {error: String(error)}; });
+  }
+
+  function stopSampling() {
+    clearInterval(window.cnnlibSampler);
+    return window.cnnlibSamples;
+  }
+
+  // Run All has finished once the kernel is idle and every code cell has run, or once the kernel has
+  // been idle for 3 s (after an error stopped Run All). JupyterLab's own promise is not enough: it
+  // resolves at the first failing cell even when the kernel goes on (cells tagged raises-exception).
+  let idleSince = null;
+  function finished() {
+    const w = panel();
+    const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
+    if (!kernel || kernel.status !== 'idle' || cells().some(running)) {
+      idleSince = null;
+      return false;
+    }
+    if (idleSince === null) idleSince = Date.now();
+    const code = cells().filter((c) => c.model.type === 'code' && c.model.sharedModel.getSource().trim());
+    return code.every((c) => c.model.executionCount !== null) || Date.now() - idleSince >= 3000;
+  }
+
+  function runningCell() {
+    return cells().findIndex(running);
+  }
+
+  // Images loaded, widgets rendered: what "finished" means on screen.
+  function settled() {
+    const node = panel().content.node;
+    const images = [...node.querySelectorAll('.jp-OutputArea img')];
+    return images.every((img) => img.complete) && !node.textContent.includes('Loading widget');
+  }
+
+  function collect() {
+    const w = panel();
+    const notebook = w.content.node;
+    const right = notebook.getBoundingClientRect().right;
+    const report = {cells: [], images: [], scrollers: [], overflow: [], renders: []};
+    cells().forEach((cell, index) => {
+      const model = cell.model;
+      const entry = {index, type: model.type, source: model.sharedModel.getSource(),
+                     tags: model.getMetadata ? (model.getMetadata('tags') || []) : [],
+                     count: null, outputs: []};
+      if (model.type === 'code') {
+        entry.count = model.executionCount;
+        entry.outputs = model.outputs.toJSON();
+        const children = [...cell.outputArea.node.querySelectorAll(':scope > .jp-OutputArea-child')];
+        children.forEach((child, k) => {
+          const output = child.querySelector('.jp-OutputArea-output');
+          const rect = output ? output.getBoundingClientRect() : {width: 0, height: 0};
+          const text = output ? output.textContent : '';
+          report.renders.push({cell: index, output: k, text: text.slice(0, 300), tail: text.slice(-600),
+                               mime: output ? (output.dataset.mimeType || '') : '',
+                               widget: !!(output && output.querySelector('.jupyter-widgets')),
+                               raw: RAW_WIDGET.test(text),
+                               width: rect.width, height: rect.height});
+        });
+        cell.outputArea.node.querySelectorAll('img').forEach((img) => {
+          const rect = img.getBoundingClientRect();
+          report.images.push({cell: index, natural: [img.naturalWidth, img.naturalHeight],
+                              shown: [rect.width, rect.height], right: rect.right,
+                              asked: img.getAttribute('width') ? Number(img.getAttribute('width')) : null});
+        });
+      }
+      report.cells.push(entry);
+    });
+    // Everything in the notebook that scrolls sideways (outputs, editors, the notebook itself) ...
+    [notebook, ...notebook.querySelectorAll('*')].forEach((el) => {
+      const style = getComputedStyle(el);
+      if (['auto', 'scroll'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1) {
+        const where = el.closest('.jp-OutputArea') ? 'output' : el.closest('.jp-InputArea') ? 'input' : 'notebook';
+        report.scrollers.push({cell: cellOf(el), where, scrollWidth: el.scrollWidth, clientWidth: el.clientWidth,
+                               cls: String(el.className).slice(0, 80)});
+      }
+    });
+    // ... and every output that reaches past the notebook's right edge.
+    notebook.querySelectorAll('.jp-OutputArea-output').forEach((el) => {
+      const rect = el.getBoundingClientRect();
+      if (rect.width > 0 && rect.right > right + 1) {
+        report.overflow.push({cell: cellOf(el), right: rect.right, notebookRight: right});
+      }
+    });
+    report.notebookRight = right;
+    return report;
+  }
+
+  function show(index) {
+    const cell = cells()[index];
+    if (cell) cell.node.scrollIntoView({block: 'center'});
+  }
+
+  return {ready, dirty, startSampling, restartRunAll, finished, stopSampling, runningCell, settled, collect, show};
+})();

@@ -1,0 +1,285 @@
+"""The notebooks as a learner sees them: JupyterLab in headless Chromium, a 1,280 px wide window.
+
+For every notebook in notebooks/ (and every student notebook in notebooks/exercises/) the test opens it
+in JupyterLab, checks that opening it does not mark it modified, runs Kernel > "Restart Kernel and Run
+All Cells" (the command behind the menu item, with its confirmation dialog), waits for the kernel, and
+checks what is on screen:
+
+* no error and nothing on stderr (in the student edition: errors only in the check cells of unwritten
+  exercises, each an ExerciseError with its exercise's hint, and every later cell still ran);
+* every widget rendered as a widget: none left as raw text or "Loading widget...";
+* every figure rendered with a non-zero size, no wider than the notebook, at most MAX_FIGURE_WIDTH
+  pixels wide as drawn, and shown at no less than MIN_FIGURE_SCALE of that width (see below);
+* nothing that scrolls sideways: no output, no code cell, not the notebook;
+* a progress bar live during training: in each notebook that stores tqdm bars (03, 07, ...), a bar
+  seen moving while its cell ran.
+
+Figure legibility. JupyterLab shrinks an image wider than the output area to fit, which also shrinks its
+labels. The inline backend draws at 100 dpi, so matplotlib's 10-point labels are 13.9 px tall as drawn;
+MIN_FIGURE_SCALE = 0.6 keeps them at least 8.3 px tall on screen (the series' smallest annotations, 7
+points, at least 5.8 px). At 1,280 px with the file browser open the output area is about 850 px wide,
+so MAX_FIGURE_WIDTH = 1,400 px is the same limit seen from the figure's side.
+
+On failure the test saves a screenshot of the notebook (scrolled to the first cell at fault) and prints
+its path. JupyterLab runs on a copy of notebooks/ (see conftest.py): the working tree is never written.
+"""
+
+import ast
+import contextlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKED = sorted((ROOT / "notebooks").glob("*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb"))
+HELPERS = (Path(__file__).parent / "lab.js").read_text(encoding="utf-8")
+
+MAX_FIGURE_WIDTH = 1400     # pixels, as drawn
+MIN_FIGURE_SCALE = 0.6      # shown width / drawn width
+OPEN_TIMEOUT = 120          # seconds to open a notebook and start its kernel
+RUN_TIMEOUT = float(os.environ.get("CNNLIB_UI_TIMEOUT", "600"))   # seconds to run all cells
+
+pytestmark = pytest.mark.ui
+
+
+def stores_progress_bars(path):
+    """True when the committed notebook holds tqdm progress bars (widget state of a FloatProgress)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return any(m.get("model_name") == "FloatProgressModel" for m in state.get("state", {}).values())
+
+
+class Problems(AssertionError):
+    """Everything wrong with one notebook, and the first cell at fault (to show on the screenshot)."""
+
+    def __init__(self, name, problems):
+        self.cell = next((cell for cell, _ in problems if cell is not None), None)
+        lines = "\n".join(f"  cell {cell}: {text}" if cell is not None else f"  {text}"
+                          for cell, text in problems)
+        super().__init__(f"{name}: {len(problems)} problem(s) in JupyterLab\n{lines}")
+
+
+def call(page, function, *args):
+    return page.evaluate(f"(args) => window.cnnlibUI.{function}(...args)", list(args))
+
+
+def run_in_jupyterlab(page, lab, relative, record):
+    """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and return
+    ``(report, samples, problems)``: what the page shows, progress-bar samples, problems found so far."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    problems = []
+    workspace = re.sub(r"\W", "-", relative)
+    page.goto(lab.url(relative, workspace))
+    page.wait_for_function("() => !!window.jupyterapp", timeout=OPEN_TIMEOUT * 1000)
+    page.add_script_tag(content=HELPERS)
+    page.wait_for_function("() => window.cnnlibUI.ready()", timeout=OPEN_TIMEOUT * 1000, polling=250)
+    page.wait_for_timeout(1000)          # metadata JupyterLab writes once the kernel is up
+    dirty = call(page, "dirty")
+    if dirty["model"] or dirty["tab"]:
+        problems.append((None, "marked modified on open, before any edit (compare its metadata with "
+                               "what JupyterLab writes: kernelspec, language_info, widget state)"))
+    before = call(page, "collect")
+    for render in before["renders"]:
+        if render["raw"]:
+            problems.append((render["cell"], f"on open, a widget shows as raw text: {render['text'][:80]!r}"))
+
+    call(page, "startSampling")
+    call(page, "restartRunAll")
+    dialog = page.wait_for_selector(".jp-Dialog", timeout=30_000)
+    assert "Restart" in dialog.inner_text(), dialog.inner_text()
+    start = time.monotonic()
+    page.click(".jp-Dialog .jp-mod-accept")
+    try:
+        page.wait_for_function("() => window.cnnlibDone !== null && window.cnnlibUI.finished()",
+                               timeout=RUN_TIMEOUT * 1000, polling=500)
+    except PageTimeout as error:
+        cell = call(page, "runningCell")
+        raise Problems(relative, [(cell if cell >= 0 else None,
+                                   f"Run All did not finish within {RUN_TIMEOUT:.0f} s ({error})")])
+    record["runs"][relative] = time.monotonic() - start
+    samples = call(page, "stopSampling")
+    done = page.evaluate("window.cnnlibDone")
+    if "error" in done:
+        problems.append((None, f"Restart Kernel and Run All Cells failed: {done['error']}"))
+    try:
+        page.wait_for_function("() => window.cnnlibUI.settled()", timeout=30_000, polling=250)
+    except PageTimeout:  # reported below as unloaded images or "Loading widget..."
+        pass
+    report = call(page, "collect")
+    for image in report["images"]:
+        drawn = image["asked"] or image["natural"][0]
+        if drawn:
+            record["figures"].append((relative, image["cell"], drawn, image["shown"][0] / drawn))
+    return report, samples, problems
+
+
+def check_screen(report, samples, progress_expected):
+    """Problems with rendering: widgets, figures, sideways scrolling, live progress bars."""
+    problems = []
+    for render in report["renders"]:
+        if render["raw"]:
+            problems.append((render["cell"], f"a widget left as raw text or 'Loading widget...': "
+                                             f"{render['text'][:80]!r}"))
+    for cell in report["cells"]:
+        for k, output in enumerate(cell["outputs"]):
+            if "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
+                shown = [r for r in report["renders"] if r["cell"] == cell["index"] and r["output"] == k]
+                if not shown or not shown[0]["widget"] or not shown[0]["height"]:
+                    problems.append((cell["index"], "a widget output that did not render as a widget"))
+    for image in report["images"]:
+        (nat_w, nat_h), (shown_w, shown_h) = image["natural"], image["shown"]
+        drawn = image["asked"] or nat_w              # the width the figure asks for (retina: half)
+        if not (nat_w and nat_h and shown_w and shown_h):
+            problems.append((image["cell"], f"a figure not rendered: natural {nat_w}x{nat_h} px, "
+                                            f"shown {shown_w:.0f}x{shown_h:.0f} px"))
+            continue
+        if drawn > MAX_FIGURE_WIDTH:
+            problems.append((image["cell"], f"a figure {drawn} px wide (at most {MAX_FIGURE_WIDTH}): "
+                                            f"shrink its figsize"))
+        if shown_w / drawn < MIN_FIGURE_SCALE:
+            problems.append((image["cell"], f"a figure shown at {shown_w / drawn:.2f} of its size "
+                                            f"({drawn} -> {shown_w:.0f} px): its labels are too small"))
+        if image["right"] > report["notebookRight"] + 1:
+            problems.append((image["cell"], "a figure wider than the notebook"))
+    for scroller in report["scrollers"]:
+        problems.append((scroller["cell"] if scroller["cell"] >= 0 else None,
+                         f"{scroller['where']} scrolls sideways at 1,280 px: {scroller['scrollWidth']} px "
+                         f"of content in {scroller['clientWidth']} px ({scroller['cls']})"))
+    for item in report["overflow"]:
+        problems.append((item["cell"], f"an output reaches past the notebook's right edge "
+                                       f"({item['right']:.0f} > {item['notebookRight']:.0f} px)"))
+    if progress_expected:
+        moving = {}
+        for sample in samples:
+            moving.setdefault(sample["cell"], set()).add((sample["width"], sample["text"]))
+        if not any(len(states) >= 2 for states in moving.values()):
+            problems.append((None, f"no live progress bar seen while training ({len(samples)} samples "
+                                   f"of bars in running cells: {sorted(moving)})"))
+    return problems
+
+
+def stream_problems(cell, allow_errors=False):
+    problems = []
+    for output in cell["outputs"]:
+        if output["output_type"] == "error" and not allow_errors:
+            problems.append((cell["index"], f"{output['ename']}: {output['evalue'][:200]}"))
+        if output["output_type"] == "stream" and output.get("name") == "stderr":
+            problems.append((cell["index"], f"stderr: {''.join(output['text'])[:200]!r}"))
+    return problems
+
+
+def executed_in_order(report):
+    """Problems unless every non-empty code cell ran, top to bottom, in this run."""
+    code = [c for c in report["cells"] if c["type"] == "code" and c["source"].strip()]
+    problems = [(c["index"], "not executed by Run All") for c in code if c["count"] is None]
+    counts = [c["count"] for c in code if c["count"] is not None]
+    if counts != sorted(counts):
+        problems.append((None, f"cells ran out of order: {counts}"))
+    return problems
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(page, name, artifacts):
+    """On any failure inside: save a screenshot (scrolled to the first cell at fault), print its path."""
+    try:
+        yield
+    except Exception as error:
+        shot = artifacts / (re.sub(r"\W", "_", name) + ".png")
+        try:
+            if getattr(error, "cell", None) is not None:
+                call(page, "show", error.cell)
+                page.wait_for_timeout(300)
+            page.screenshot(path=str(shot))
+        except Exception as screenshot_error:  # the page may be gone; the first error matters
+            print(f"no screenshot of {name}: {screenshot_error}")
+            raise error
+        print(f"screenshot of {name}: {shot}")
+        raise AssertionError(f"{error}\n  screenshot: {shot}") from (
+            None if isinstance(error, Problems) else error)
+
+
+def assert_no_problems(name, problems, page):
+    if page.page_errors:
+        problems.append((None, f"JavaScript errors in the page: {page.page_errors[:3]}"))
+    if problems:
+        raise Problems(name, problems)
+
+
+@pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
+def test_notebook_runs_cleanly_in_jupyterlab(page, lab, artifacts, ui_record, path):
+    name = path.name
+    with screenshot_on_failure(page, name, artifacts):
+        report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
+        problems += executed_in_order(report)
+        for cell in report["cells"]:
+            problems += stream_problems(cell)
+        problems += check_screen(report, samples, stores_progress_bars(path))
+        assert_no_problems(name, problems, page)
+
+
+def stub_hints(source):
+    """The hints of the stubs in a student-edition cell: the messages of its NotImplementedErrors."""
+    hints = []
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))     # %magics to Python
+    except SyntaxError:
+        return hints
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args \
+                and getattr(node.exc.func, "id", "") == "NotImplementedError" \
+                and isinstance(node.exc.args[0], ast.Constant):
+            hints.append(node.exc.args[0].value)
+    return hints
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: f"exercises/{p.name}")
+def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_record, path):
+    """A learner opens the student edition and runs it all before writing anything: each check cell
+    shows its exercise's hint (ExerciseError "... not written yet: <hint>") and every later cell runs."""
+    name = f"exercises/{path.name}"
+    with screenshot_on_failure(page, name, artifacts):
+        report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
+        problems += executed_in_order(report) + student_path_problems(report)
+        problems += check_screen(report, samples, stores_progress_bars(path))
+        assert_no_problems(name, problems, page)
+
+
+def student_path_problems(report):
+    """Problems unless each check cell (tagged raises-exception) shows, on screen, the ExerciseError
+    "... not written yet: <hint>" of a stub above it, no other cell errs or writes to stderr, and the
+    cells after the first failing check ran."""
+    problems, hints, checks = [], [], 0
+    for cell in report["cells"]:
+        if cell["type"] != "code":
+            continue
+        check = "raises-exception" in cell["tags"]
+        problems += stream_problems(cell, allow_errors=check)
+        if not check:
+            hints += stub_hints(cell["source"])
+            continue
+        checks += 1
+        errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
+        shown = " ".join(r["tail"] for r in report["renders"] if r["cell"] == cell["index"])
+        messages = [f"not written yet: {hint}" for hint in hints]
+        if not errors:
+            problems.append((cell["index"], "a check cell after an unwritten exercise did not fail"))
+        elif errors[0]["ename"] != "ExerciseError" or not any(m in errors[0]["evalue"] for m in messages):
+            problems.append((cell["index"], f"the check does not show the hint of its stub "
+                                            f"{hints}: {errors[0]['ename']}: {errors[0]['evalue'][:200]}"))
+        elif not any(m in shown for m in messages):
+            problems.append((cell["index"], "the check's hint is not on screen"))
+        hints = []
+    if not checks:
+        problems.append((None, "no check cell tagged raises-exception"))
+    first = min((c["index"] for c in report["cells"] if "raises-exception" in c["tags"]), default=None)
+    if first is not None and not any(c["type"] == "code" and c["index"] > first and c["count"]
+                                     for c in report["cells"]):
+        problems.append((first, "no code cell after the first failing check ran"))
+    return problems
