@@ -27,6 +27,11 @@ import numpy as np
 from . import conv, graph, layers, pool
 from .functions import softmax
 from .gradcheck import numerical_gradient, rel_error
+from .interpret import fgsm, saliency, score_gradient
+from .models import LeNet5, Sequential, TwoLayerNet
+from .norm import BatchNorm2D
+from .optim import SGD, Adam, RMSprop
+from .training import evaluate
 
 TOLERANCE = 1e-6
 
@@ -473,7 +478,6 @@ FIXED_TWO_LAYER = (
 
 def _two_layer_net(params):
     """A ``TwoLayerNet`` holding copies of ``params`` (keys ``affine1.W`` ... ``affine2.b``)."""
-    from .models import TwoLayerNet
 
     w1, w2 = np.asarray(params["affine1.W"]), np.asarray(params["affine2.W"])
     net = TwoLayerNet(w1.shape[0], w1.shape[1], w2.shape[1], dtype=w1.dtype,
@@ -499,7 +503,6 @@ def two_layer_backward(params, x, y, h, a, p):
 
 def sgd_step(params, grads, lr):
     """cnnlib's answer to notebook 03's exercise: ``SGD(lr).update(params, grads)``, in place."""
-    from .optim import SGD
 
     SGD(lr).update(params, grads)
 
@@ -618,7 +621,6 @@ def check_two_layer_backward(fn):
 def check_sgd_step(fn):
     """Check ``fn(params, grads, lr)``: ``params[name] -= lr * grads[name]`` for every name, in
     place (the model holds the same arrays), against ``cnnlib.optim.SGD``; returns ``fn``."""
-    from .optim import SGD
 
     rng = np.random.default_rng(31)
     fixed = [({"W": np.array([[1.0, 2.0]]), "b": np.array([0.5])},
@@ -1564,8 +1566,6 @@ def check_lenet5(fn):
     """Check ``fn(rng=...) -> Sequential``, LeNet-5 assembled from cnnlib's layers: conv6@5x5 pad 2
     - ReLU - maxpool 2 - conv16@5x5 - ReLU - maxpool 2 - flatten - fc120 - ReLU - fc84 - ReLU -
     fc10, named as in ``LeNet5``; returns ``fn``."""
-    from .models import LeNet5, Sequential
-
     model = _call("your LeNet-5 builder", fn, rng=np.random.default_rng(0))
     if not isinstance(model, Sequential):
         raise ExerciseError(f"return the network as a Sequential of the layers, got "
@@ -1688,7 +1688,6 @@ def check_adam(cls):
     """Check an Adam class built as ``cls(lr=..., beta1=..., beta2=..., eps=...)`` whose
     ``update(params, grads)`` changes the arrays of ``params`` in place, against
     ``cnnlib.optim.Adam`` over several steps; returns ``cls``."""
-    from .optim import Adam
 
     rng = np.random.default_rng(35)
     fixed = ({"w": np.array([1.0, -2.0])}, [{"w": np.array([0.5, -1.0])}] * 3,
@@ -1825,7 +1824,6 @@ def check_confidence(fn):
 def _tiny_net():
     """conv (one 3x3 filter that passes the centre pixel, bias -0.5, pad 1) -> ReLU -> 2x2 max pool:
     its maps are x - 0.5, then max(x - 0.5, 0), then the maximum of each 2x2 block."""
-    from .models import Sequential
 
     conv_layer = layers.Conv2D(1, 1, 3, pad=1, dtype=np.float64, rng=np.random.default_rng(0))
     conv_layer.params["W"][...] = 0
@@ -1885,8 +1883,6 @@ def _feature_map_mistakes(outputs, x, name, alone=None):
 def check_feature_maps(fn):
     """Check ``fn(model, x, layer_name) -> maps``: the output of the layer called ``layer_name``
     when the batch ``x`` runs through ``model.layers`` in order, shaped ``(N, C, H, W)``."""
-    from .models import LeNet5
-
     rng = np.random.default_rng(10)
     tiny_x = (np.arange(16, dtype=np.float64) / 16).reshape(1, 1, 4, 4)
     lenet_x = rng.random((3, 1, 28, 28))
@@ -2020,7 +2016,6 @@ def accuracy_drop(model, x, y, f):
     """cnnlib's answer to notebook 08's knockout exercise: the accuracy of ``model`` on images
     ``x (N, 1, 28, 28)`` with labels ``y (N,)`` minus that of a copy whose conv1 filter ``f``
     (weights and bias) is zero, in percentage points; ``model`` is left unchanged."""
-    from .training import evaluate
 
     return 100 * (evaluate(model, x, y) - evaluate(_knocked_out(model, f), x, y))
 
@@ -2031,7 +2026,6 @@ def check_knockout(fn, model, x, y):
     must be left unchanged. Tried with filter 0 on all of ``x`` and filter 1 on its first 300.
     Returns ``fn``, so a notebook can write ``accuracy_drop = check_knockout(my_accuracy_drop,
     ...)``."""
-    from .training import evaluate
 
     before = {name: param.copy() for name, param in model.params.items()}
     for f, n in [(0, len(x)), (1, min(300, len(x)))]:
@@ -2080,9 +2074,6 @@ def check_knockout(fn, model, x, y):
 
 
 # --- notebook 09: training well (batch norm's backward pass, RMSprop's update) -------------------
-
-from .norm import BatchNorm2D  # noqa: E402  (imported here, beside the checkers that use it)
-from .optim import RMSprop  # noqa: E402
 
 
 def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_terms=True,
@@ -2265,7 +2256,6 @@ def check_rmsprop(cls):
 def _small_models():
     """A linear model on 1x4x4 images whose weights a learner can read, and a small float64
     conv net on 2x8x8 images; both built with ``input_grad=True``."""
-    from .models import Sequential
 
     linear = Sequential(("fc", layers.Affine(16, 2, dtype=np.float64,
                                              rng=np.random.default_rng(0))), input_grad=True)
@@ -2278,13 +2268,6 @@ def _small_models():
                           ("fc", layers.Affine(48, 5, dtype=np.float64, rng=rng)), input_grad=True)
     conv_net.params["conv.b"][:] = [0.1, 0.0, -0.1]
     return linear, conv_net
-
-
-def _class_score_grad(model, x, classes):
-    out = model.forward(x)
-    dscores = np.zeros_like(out)
-    dscores[np.arange(len(x)), classes] = 1
-    return model.backward_from_scores(dscores)
 
 
 def _loss_grad(model, x, y):
@@ -2361,7 +2344,6 @@ def _compare_case(name, got, expected, mistakes, case):
 def check_saliency(fn):
     """Exercise: ``fn(model, x, target) -> (N, H, W)``, ``max over channels of |d score / d x|``
     for each image's ``target`` class (the score before softmax). Returns ``fn``."""
-    from .interpret import saliency
 
     linear, conv_net = _small_models()
     rng = np.random.default_rng(11)
@@ -2378,7 +2360,7 @@ def check_saliency(fn):
             raise ExerciseError(f"your saliency map has the shape of x, {x.shape}: reduce the "
                                 f"channel axis with .max(axis=1) to get one map (N, H, W) "
                                 f"(checked {case})")
-        grad = _class_score_grad(model, x, target)
+        grad = score_gradient(model, x, target)
         predicted = model.forward(x).argmax(axis=1)
         loss_grad = np.abs(_loss_grad(model, x, target)).max(axis=1)
         ones = model.backward_from_scores(np.ones_like(model.forward(x)))
@@ -2403,7 +2385,7 @@ def check_saliency(fn):
             (np.abs(grad).mean(axis=1), "take the MAX over the channel axis (axis 1), not the "
              "mean")]
         if np.any(predicted != target):
-            mistakes.append((np.abs(_class_score_grad(model, x, predicted)).max(axis=1),
+            mistakes.append((np.abs(score_gradient(model, x, predicted)).max(axis=1),
                              "use the score of each image's TARGET class (the argument target), "
                              "not the predicted class"))
         _compare_case("your saliency map", got, expected, mistakes, case)
@@ -2422,7 +2404,6 @@ def check_fgsm(fn):
     """Exercise: ``fn(model, x, y, epsilon) -> clip(x + epsilon * sign(dL/dx), 0, 1)``, the
     fast gradient sign method with the softmax cross-entropy loss L of the labels y. Returns
     ``fn``."""
-    from .interpret import fgsm
 
     linear, conv_net = _small_models()
     rng = np.random.default_rng(12)
@@ -2439,7 +2420,7 @@ def check_fgsm(fn):
         got = _call_watched("your fgsm", fn, model, x, y.copy(), epsilon)   # the learner's first
         expected = fgsm(model, x, y, epsilon)
         step = epsilon * np.sign(_loss_grad(model, x, y))
-        score = np.sign(_class_score_grad(model, x, y))
+        score = np.sign(score_gradient(model, x, y))
         mistakes = [
             (np.clip(x - step, 0, 1), "you moved DOWN the loss (x - epsilon * sign): an attack "
              "ADDS epsilon * sign(dL/dx), so that the loss grows"),

@@ -1021,13 +1021,6 @@ WRONG += [
 
 # --- notebook 10: what the network sees -----------------------------------------------------------
 
-def score_grad(model, x, classes):
-    out = model.forward(x)
-    dscores = np.zeros_like(out)
-    dscores[np.arange(len(x)), classes] = 1
-    return model.backward_from_scores(dscores)
-
-
 def loss_grad(model, x, y):
     model.loss(x, y)
     return model.backward()
@@ -1073,14 +1066,14 @@ WRONG += [
     (exercises.check_saliency, stub, "your saliency is not written yet: the hint"),
     (exercises.check_saliency, lambda m, x, t: np.zeros((len(x),) + x.shape[2:]),
      "your saliency map is all zeros " + LINEAR_10 + "the class's weights)"),
-    (exercises.check_saliency, lambda m, x, t: score_grad(m, x, t).max(axis=1),
+    (exercises.check_saliency, lambda m, x, t: interpret.score_gradient(m, x, t).max(axis=1),
      "take the absolute value |d score / d x| (np.abs) before the max"),
-    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t).max(axis=1)),
+    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t).max(axis=1)),
      "take the absolute value FIRST, then the max over the channels"),
-    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)[:, 0]),
+    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)[:, 0]),
      "your saliency map: that is channel 0 only: take the max of |gradient| over ALL channels "
      "(axis 1) " + CONV_10),
-    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)).max(axis=1) / len(x),
+    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).max(axis=1) / len(x),
      "dscores must be 1 at the target class, not 1/N"),
     (exercises.check_saliency, saliency_eye10,
      "dscores must be shaped like the scores (N, number of classes) = (3, 2), got (3, 10)"),
@@ -1092,14 +1085,14 @@ WRONG += [
     (exercises.check_saliency, lambda m, x, t: np.abs(
         m.backward_from_scores(np.ones_like(m.forward(x)))).max(axis=1),
      "dscores must be one-hot: 1 at the target class only"),
-    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)).sum(axis=1),
+    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).sum(axis=1),
      "take the MAX over the channel axis (axis 1), not the sum " + CONV_10),
-    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)),
+    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)),
      "your saliency map has the shape of x, (3, 1, 4, 4)"),
-    (exercises.check_saliency, lambda m, x, t: np.abs(score_grad(m, x, t)).max(axis=1).sum(axis=0),
+    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).max(axis=1).sum(axis=0),
      "your saliency map has the wrong shape: expected (3, 4, 4), got (4, 4) " + LINEAR_10),
     (exercises.check_saliency, lambda m, x, t: np.abs(
-        score_grad(m, x, m.forward(x).argmax(axis=1))).max(axis=1),
+        interpret.score_gradient(m, x, m.forward(x).argmax(axis=1))).max(axis=1),
      "use the score of each image's TARGET class"),
     (exercises.check_fgsm, stub, "your fgsm is not written yet: the hint"),
     (exercises.check_fgsm, lambda m, x, y, e: np.zeros_like(x),
@@ -1117,9 +1110,9 @@ WRONG += [
     (exercises.check_fgsm, fgsm_without_loss,
      "run model.loss(x, y) first: backward uses what the last loss call cached"),
     (exercises.check_fgsm, fgsm_with(loss_grad), "use the SIGN of the gradient (np.sign)"),
-    (exercises.check_fgsm, fgsm_with(lambda m, x, y: np.sign(score_grad(m, x, y))),
+    (exercises.check_fgsm, fgsm_with(lambda m, x, y: np.sign(interpret.score_gradient(m, x, y))),
      "that follows the gradient of the true class's SCORE, which makes the class MORE likely"),
-    (exercises.check_fgsm, fgsm_with(lambda m, x, y: -np.sign(score_grad(m, x, y))),
+    (exercises.check_fgsm, fgsm_with(lambda m, x, y: -np.sign(interpret.score_gradient(m, x, y))),
      "that follows minus the gradient of the true class's score"),
     (exercises.check_fgsm, lambda m, x, y, e: x.copy(), "the images came back unchanged"),
     (exercises.check_fgsm, fgsm_in_place, "your fgsm changed x in place"),
