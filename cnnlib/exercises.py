@@ -2103,6 +2103,17 @@ def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_te
     return inv_std / m * dx
 
 
+def _zeros_first(name, got, expected, where, advice):
+    """ExerciseError naming the diagnosis before the case when ``got`` is all zeros and
+    ``expected`` is not (the shared message puts the case first)."""
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    if got.shape == np.shape(expected) and not np.any(got) and np.any(expected):
+        raise ExerciseError(f"{name} is all zeros ({where}): {advice}")
+
+
 def _check_per_channel(name, got, x):
     """ExerciseError when a per-channel gradient was not summed (or summed over the batch only)."""
     shape = np.shape(got)
@@ -2149,6 +2160,7 @@ def check_batchnorm_backward(cls):
 
         def variant(**mistake):
             return _bn_backward_variant(x, gamma, dout, eps, **mistake)
+        _zeros_first("dx", got, expected, where, "return the gradient you computed for x")
         _compare("dx", got, expected, [
             (variant(mean_term=False, var_term=False), "dx misses the paths through the mean "
              "and the variance: x_j reaches the loss through xhat_j directly AND through mu and "
@@ -2188,6 +2200,8 @@ def check_batchnorm_backward(cls):
             if key not in grads:
                 raise ExerciseError(f"set self.grads['{key}'] in backward")
             _check_per_channel(f"grads['{key}']", grads[key], x)
+            _zeros_first(f"grads['{key}']", grads[key], ref.grads[key], where,
+                         f"store its gradient in self.grads['{key}'] (it starts as zeros)")
             _compare(f"grads['{key}']", grads[key], ref.grads[key], mistakes, where)
     # against the numerical gradient of sum(forward(x) * dout)
     x, dout = rng.standard_normal((3, 2, 2, 3)), rng.standard_normal((3, 2, 2, 3))
@@ -2298,6 +2312,9 @@ def check_rmsprop(cls):
                 raise ExerciseError(f"{where.format(steps=_steps(len(trail)))}: {message}")
         step, right = first_wrong
         for name in trail[step - 1]:
+            _zeros_first(f"the parameter {name!r}", trail[step - 1][name], right[name],
+                         where.format(steps=_steps(step)), "change p by the step (p -= ...), "
+                         "do not overwrite it")
             _compare(f"the parameter {name!r}", trail[step - 1][name], right[name],
                      where=where.format(steps=_steps(step)))
     _correct("RMSprop's steps match cnnlib's over two and four steps, one running mean of g**2 "

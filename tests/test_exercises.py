@@ -1040,8 +1040,11 @@ WRONG += [
     (exercises.check_batchnorm_backward, batchnorm(dbeta=lambda self, d: d.sum(axis=0)),
      "grads['beta'] has shape (2, 2, 2): it is summed over the batch only"),
     (exercises.check_batchnorm_backward, batchnorm(dbeta=lambda self, d: 0 * d.sum(axis=(0, 2, 3))),
-     "grads['beta'] on the fixed case x = arange(16).reshape(2, 2, 2, 2)**2, dout = (arange(16) % 3 - 1)"
-     ".reshape(2, 2, 2, 2), gamma and beta random is all zeros"),
+     "grads['beta'] is all zeros (on the fixed case x = arange(16).reshape(2, 2, 2, 2)**2, dout = "
+     "(arange(16) % 3 - 1).reshape(2, 2, 2, 2), gamma and beta random): store its gradient in "
+     "self.grads['beta']"),
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: 0 * d),
+     "dx is all zeros (on the fixed case"),
     (exercises.check_batchnorm_backward, batchnorm(dgamma=lambda self, d: d.sum(axis=(0, 2, 3)),
                                                    dbeta=lambda self, d: (d * self.xhat).sum(axis=(0, 2, 3))),
      "that is dbeta: dgamma = sum(dout * xhat)"),
@@ -1051,9 +1054,9 @@ WRONG += [
     (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, batchnorm_in_place), "changed dout in place"),
     (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: None), "dx is None"),
     (exercises.check_rmsprop, rmsprop("stub"), "RMSprop.update is not written yet: the hint"),
-    (exercises.check_rmsprop, rmsprop("zeros"), "the parameter 'w' after 1 step on the fixed case p = 1, "
-     "g = 1 at both steps, lr = 0.01, rho = 0.99 (h = 0.01, p = 0.9 after one step; h = 0.0199, p = 0.8291 "
-     "after two) is all zeros"),
+    (exercises.check_rmsprop, rmsprop("zeros"), "the parameter 'w' is all zeros (after 1 step on the fixed "
+     "case p = 1, g = 1 at both steps, lr = 0.01, rho = 0.99 (h = 0.01, p = 0.9 after one step; h = 0.0199, "
+     "p = 0.8291 after two)): change p by the step"),
     (exercises.check_rmsprop, rmsprop("adagrad"), "h only grows: that is AdaGrad"),
     (exercises.check_rmsprop, rmsprop("swapped"), "rho and 1 - rho are swapped"),
     (exercises.check_rmsprop, rmsprop("forget"), "h must be kept between steps"),
