@@ -2076,20 +2076,33 @@ def check_knockout(fn, model, x, y):
 # --- notebook 09: training well (batch norm's backward pass, RMSprop's update) -------------------
 
 
-def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_terms=True,
-                         use_gamma=True):
+def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_term=True,
+                         var_term=True, var_sign=-1, use_gamma=True):
     """Batch norm's dx by the compact form, with per-channel statistics as the forward pass computes
     them, and the sums of the backward pass over ``axes`` divided by ``m``: the reference with the
-    defaults, a typical mistake otherwise."""
+    defaults, a typical mistake otherwise (a path left out, the variance's term added, no gamma)."""
     mean = x.mean(axis=(0, 2, 3), keepdims=True)
     inv_std = 1 / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + eps)
     xhat = (x - mean) * inv_std
     dxhat = dout * gamma.reshape(1, -1, 1, 1) if use_gamma else dout
-    if not mean_terms:
-        return dxhat * inv_std
     m = x.size // x.shape[1] if m is None else m
-    return inv_std / m * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
-                          - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
+    dx = m * dxhat
+    if mean_term:
+        dx = dx - dxhat.sum(axis=axes, keepdims=True)
+    if var_term:
+        dx = dx + var_sign * xhat * (dxhat * xhat).sum(axis=axes, keepdims=True)
+    return inv_std / m * dx
+
+
+def _zeros_first(name, got, expected, where, advice):
+    """ExerciseError naming the diagnosis before the case when ``got`` is all zeros and
+    ``expected`` is not (the shared message puts the case first)."""
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    if got.shape == np.shape(expected) and not np.any(got) and np.any(expected):
+        raise ExerciseError(f"{name} is all zeros ({where}): {advice}")
 
 
 def _check_per_channel(name, got, x):
@@ -2110,9 +2123,9 @@ def check_batchnorm_backward(cls):
     backward returns dx ``(N, C, H, W)`` and sets ``grads['gamma']``, ``grads['beta']`` ``(C,)``."""
     rng = np.random.default_rng(9)
     fixed = np.arange(16.0).reshape(2, 2, 2, 2) ** 2
-    cases = [(fixed, np.ones_like(fixed), "on the fixed case x = arange(16).reshape(2, 2, 2, 2)**2, "
-              "dout = 1 everywhere, where dx must be 0: the outputs sum to N*H*W*sum(beta) "
-              "whatever x is"),
+    fixed_dout = (np.arange(16.0) % 3 - 1).reshape(2, 2, 2, 2)
+    cases = [(fixed, fixed_dout, "on the fixed case x = arange(16).reshape(2, 2, 2, 2)**2, "
+              "dout = (arange(16) % 3 - 1).reshape(2, 2, 2, 2), gamma and beta random"),
              (rng.standard_normal((4, 3, 3, 5)) * 2 + 1, None, "on a random (4, 3, 3, 5) batch"),
              (rng.standard_normal((2, 2, 4, 4)) * 3 - 2, None, "on a random (2, 2, 4, 4) batch")]
     for x, dout, where in cases:
@@ -2138,10 +2151,19 @@ def check_batchnorm_backward(cls):
 
         def variant(**mistake):
             return _bn_backward_variant(x, gamma, dout, eps, **mistake)
+        _zeros_first("dx", got, expected, where, "return the gradient you computed for x")
         _compare("dx", got, expected, [
-            (variant(mean_terms=False), "dx misses the terms from the mean and the variance: they "
-             "depend on x too. dx = inv_std / m * (m * dxhat - sum(dxhat) - xhat * sum(dxhat * "
-             "xhat))"),
+            (variant(mean_term=False, var_term=False), "dx misses the paths through the mean "
+             "and the variance: x_j reaches the loss through xhat_j directly AND through mu and "
+             "sigma^2, which every xhat_i uses; add the terms of both"),
+            (variant(var_term=False), "dx misses the path through the variance (the most common "
+             "mistake): sigma^2 depends on x_j too, which adds a term proportional to xhat_j * "
+             "sum(dxhat * xhat)"),
+            (variant(mean_term=False), "dx misses the path through the mean: mu depends on every "
+             "x_j, which subtracts the channel's mean of dxhat (sum(dxhat) / m) before the step "
+             "through inv_std"),
+            (variant(var_sign=1), "the variance's term has the wrong sign: a larger x_j raises "
+             "sigma^2, which shrinks every xhat_i, so that term is subtracted"),
             (variant(use_gamma=False), "you forgot gamma: the output is gamma * xhat + beta, so "
              "dxhat = gamma * dout (gamma reshaped to (1, C, 1, 1))"),
             (variant(m=n), f"m is the number of values behind each mean, N*H*W = {n * h * w}, not "
@@ -2159,6 +2181,9 @@ def check_batchnorm_backward(cls):
         for key, mistakes in [
                 ("gamma", [((dout * x).sum(axis=(0, 2, 3)), "dgamma = sum(dout * xhat) with the "
                             "NORMALISED input xhat, not x"),
+                           ((dout * gamma.reshape(1, -1, 1, 1) * xhat).sum(axis=(0, 2, 3)),
+                            "grads['gamma'] is multiplied by gamma: gamma multiplies xhat, so its "
+                            "own gradient is sum(dout * xhat), without gamma"),
                            (dout.sum(axis=(0, 2, 3)), "that is dbeta: dgamma = sum(dout * xhat)")]),
                 ("beta", [((dout * xhat).sum(axis=(0, 2, 3)), "that is dgamma: dbeta = sum(dout)"),
                           ((dout * gamma.reshape(1, -1, 1, 1)).sum(axis=(0, 2, 3)),
@@ -2166,6 +2191,8 @@ def check_batchnorm_backward(cls):
             if key not in grads:
                 raise ExerciseError(f"set self.grads['{key}'] in backward")
             _check_per_channel(f"grads['{key}']", grads[key], x)
+            _zeros_first(f"grads['{key}']", grads[key], ref.grads[key], where,
+                         f"store its gradient in self.grads['{key}'] (it starts as zeros)")
             _compare(f"grads['{key}']", grads[key], ref.grads[key], mistakes, where)
     # against the numerical gradient of sum(forward(x) * dout)
     x, dout = rng.standard_normal((3, 2, 2, 3)), rng.standard_normal((3, 2, 2, 3))
@@ -2187,13 +2214,16 @@ def check_batchnorm_backward(cls):
     return cls
 
 
-def _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind):
-    """The parameters after RMSprop steps done with the typical mistake ``kind``."""
+def _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind, weight_decay=0.0):
+    """The parameters after each of the RMSprop steps done with the typical mistake ``kind``: a
+    list of dicts, one per step."""
     params = {name: p.copy() for name, p in params.items()}
     h = {name: np.zeros_like(p) for name, p in params.items()}
-    for grads in grads_per_step:
+    after = []
+    for t, grads in enumerate(grads_per_step, 1):
         for name, p in params.items():
-            g = grads[name]
+            decays = name.rsplit(".", 1)[-1] == "W" or kind == "decay_all"
+            g = grads[name] + (weight_decay * p if decays and kind != "no_decay" else 0)
             if kind == "adagrad":
                 h[name] += g * g
             elif kind == "swapped":
@@ -2203,50 +2233,83 @@ def _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind):
             else:
                 h[name] = rho * h[name] + (1 - rho) * g * g
             root = h[name] if kind == "no_sqrt" else np.sqrt(h[name])
+            if kind == "bias_corrected":
+                root = np.sqrt(h[name] / (1 - rho ** t))
             step = lr * g / (root + eps)
             p += step if kind == "ascent" else -step
-    return params
+        after.append({name: p.copy() for name, p in params.items()})
+    return after
+
+
+def _steps(n):
+    return f"{n} step" if n == 1 else f"{n} steps"
 
 
 def check_rmsprop(cls):
-    """Check an RMSprop class built as ``cls(lr=..., rho=..., eps=...)`` whose ``update(params, grads)``
-    changes the arrays of ``params`` in place: ``h = rho*h + (1-rho)*g**2``,
-    ``p -= lr * g / (sqrt(h) + eps)``, one ``h`` per parameter kept between steps."""
+    """Check an RMSprop class built as ``cls(lr=..., rho=..., eps=..., weight_decay=...)`` whose
+    ``update(params, grads)`` changes the arrays of ``params`` in place: ``h = rho*h + (1-rho)*g**2``,
+    ``p -= lr * g / (sqrt(h) + eps)``, one ``h`` per parameter kept between steps, ``g`` read
+    through ``self.gradient`` (which adds the weight decay to weights)."""
     rng = np.random.default_rng(10)
-    fixed = ({"w": np.array([1.0])}, [{"w": np.array([1.0])}], 0.01, 0.99, 1e-7,
-             "on the fixed case p = 1, g = 1, lr = 0.01, rho = 0.99: h = 0.01, so p = 1 - 0.01 "
-             "* 1 / 0.1 = 0.9")
+    fixed = ({"w": np.array([1.0])}, [{"w": np.array([1.0])}] * 2, 0.01, 0.99, 1e-7, 0.0,
+             "after {steps} on the fixed case p = 1, g = 1 at both steps, lr = 0.01, rho = 0.99 "
+             "(h = 0.01, p = 0.9 after one step; h = 0.0199, p = 0.8291 after two)")
     shapes = {"fc.W": (3, 4), "fc.b": (4,)}
-    random = ({name: rng.standard_normal(shape) for name, shape in shapes.items()},
-              [{name: rng.standard_normal(shape) for name, shape in shapes.items()} for _ in range(4)],
-              0.05, 0.9, 1e-8, "after {steps} steps on two random parameters (3, 4) and (4,), lr = "
-              "0.05, rho = 0.9")
-    messages = {"adagrad": "h only grows: that is AdaGrad. RMSprop forgets: h = rho * h + (1 - rho) "
-                           "* g**2",
-                "swapped": "rho and 1 - rho are swapped: h = rho * h + (1 - rho) * g**2 keeps most "
-                           "of the old h",
-                "forget": "h must be kept between steps, one per parameter (self.state['h'][name]), "
-                          "not recomputed from the current gradient alone",
-                "no_sqrt": "divide by the ROOT of the mean square: sqrt(h) + eps",
-                "ascent": "the step goes against the gradient: p -= lr * g / (sqrt(h) + eps)"}
-    for params, grads_per_step, lr, rho, eps, where in (fixed, random):
-        opt = _call("RMSprop(...)", cls, lr=lr, rho=rho, eps=eps)
-        ref, expected = RMSprop(lr=lr, rho=rho, eps=eps), {name: p.copy() for name, p in params.items()}
+    start = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
+    steps = [{name: rng.standard_normal(shape) for name, shape in shapes.items()} for _ in range(4)]
+    random = (start, steps, 0.05, 0.9, 1e-8, 0.0, "after {steps} on two random parameters 'fc.W' "
+              "(3, 4) and 'fc.b' (4,), lr = 0.05, rho = 0.9")
+    decayed = (start, steps, 0.05, 0.9, 1e-8, 0.5, "after {steps} on the same parameters with "
+               "weight_decay = 0.5")
+    messages = {"adagrad": "h only grows: that is AdaGrad. RMSprop forgets: its h is a running "
+                           "mean that gives the new g**2 the weight 1 - rho",
+                "swapped": "rho and 1 - rho are swapped: the running mean keeps rho of the old h "
+                           "and adds 1 - rho of the new g**2",
+                "forget": "h must be kept between steps, one per parameter (self.state['h'][name], "
+                          "updated in place), not recomputed from the current gradient alone",
+                "no_sqrt": "divide by the ROOT of the mean square, sqrt(h) + eps",
+                "ascent": "the step goes against the gradient (p -= ...)",
+                "bias_corrected": "h is divided by 1 - rho**t: that is Adam's bias correction; "
+                                  "RMSprop uses its running mean as it is",
+                "no_decay": "weight_decay is ignored: read each gradient with self.gradient(name, "
+                            "p, grads), which adds weight_decay * p to the weights' gradients",
+                "decay_all": "the bias decays too: only weights (names ending in '.W') decay; "
+                             "self.gradient(name, p, grads) does that for you"}
+    for params, grads_per_step, lr, rho, eps, decay, where in (fixed, random, decayed):
+        opt = _call("RMSprop(...)", cls, lr=lr, rho=rho, eps=eps, weight_decay=decay,
+                    signature="RMSprop(lr=..., rho=..., eps=..., weight_decay=...)")
+        ref, expected = (RMSprop(lr=lr, rho=rho, eps=eps, weight_decay=decay),
+                         {name: p.copy() for name, p in params.items()})
         mine = {name: p.copy() for name, p in params.items()}
-        for steps, grads in enumerate(grads_per_step, 1):
+        trail, first_wrong = [], None
+        for step, grads in enumerate(grads_per_step, 1):
             before = {name: p.copy() for name, p in mine.items()}
             _call("RMSprop.update", opt.update, mine, {k: g.copy() for k, g in grads.items()})
             ref.update(expected, grads)
-            done = grads_per_step[:steps]
-            here = where.format(steps=steps)
-            if all(np.array_equal(mine[name], before[name]) for name in mine):
-                raise ExerciseError(f"update left the parameters unchanged {here}: change the arrays "
-                                    f"in place (p -= ...); p = p - ... only rebinds a local name")
-            for name in mine:
-                _compare(f"the parameter {name!r}", mine[name], expected[name],
-                         [(_rmsprop_variant(params, done, lr, rho, eps, kind)[name], message)
-                          for kind, message in messages.items()], here)
-    _correct("RMSprop's steps match cnnlib's over four steps, one running mean of g**2 per parameter")
+            if first_wrong is None and all(np.array_equal(mine[k], before[k]) for k in mine):
+                raise ExerciseError(f"update left the parameters unchanged "
+                                    f"{where.format(steps=_steps(step))}: change the arrays in "
+                                    f"place (p -= ...); p = p - ... only rebinds a local name")
+            trail.append({name: p.copy() for name, p in mine.items()})
+            if first_wrong is None and not all(_close(mine[k], expected[k]) for k in mine):
+                first_wrong = (step, {name: p.copy() for name, p in expected.items()})
+        if first_wrong is None:
+            continue
+        # a mistake is named only when it explains every step (one step cannot tell AdaGrad
+        # from Adam's bias correction, or a forgotten from a kept h)
+        for kind, message in messages.items():
+            wrong = _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind, decay)
+            if all(_close(got[k], w[k]) for got, w in zip(trail, wrong) for k in got):
+                raise ExerciseError(f"{where.format(steps=_steps(len(trail)))}: {message}")
+        step, right = first_wrong
+        for name in trail[step - 1]:
+            _zeros_first(f"the parameter {name!r}", trail[step - 1][name], right[name],
+                         where.format(steps=_steps(step)), "change p by the step (p -= ...), "
+                         "do not overwrite it")
+            _compare(f"the parameter {name!r}", trail[step - 1][name], right[name],
+                     where=where.format(steps=_steps(step)))
+    _correct("RMSprop's steps match cnnlib's over two and four steps, one running mean of g**2 "
+             "per parameter, weight decay on the weights only")
     return cls
 
 

@@ -60,7 +60,8 @@ class _BatchNorm(Layer):
         if not (isinstance(momentum, numbers.Real) and 0 <= momentum < 1):
             raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
         self.momentum, self.eps = float(momentum), _check_eps(eps)
-        self.params = {"gamma": np.ones(num_channels, dtype=dtype), "beta": np.zeros(num_channels, dtype=dtype)}
+        self.params = {"gamma": np.ones(num_channels, dtype=dtype),
+                       "beta": np.zeros(num_channels, dtype=dtype)}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self.buffers = {"running_mean": np.zeros(num_channels, dtype=dtype),
                         "running_var": np.ones(num_channels, dtype=dtype)}
@@ -70,17 +71,20 @@ class _BatchNorm(Layer):
         return (1, self.num_channels) + (1,) * (x.ndim - 2)
 
     def forward(self, x):
-        """Normalise ``x`` per channel: with the batch's statistics (and update the running averages)
-        in training, with the running averages in evaluation. Output shaped and typed like x."""
+        """Normalise ``x`` per channel: with the batch's statistics (and update the running
+        averages) in training, with the running averages in evaluation. Output shaped and typed
+        like x."""
         x = _check_float(x)
         if x.ndim != self.ndim or x.shape[1] != self.num_channels:
-            raise ValueError(f"x: expected shape {self.layout.format(self.num_channels)}, got {x.shape}")
+            raise ValueError(f"x: expected shape {self.layout.format(self.num_channels)}, "
+                             f"got {x.shape}")
         shape = self._shape(x)
         self.batch_stats = self.training
         if self.training:
             if x.size == self.num_channels:
-                raise ValueError(f"x: batch normalisation in training needs more than one value per channel "
-                                 f"(got shape {x.shape}); use eval mode or a larger batch")
+                raise ValueError(f"x: batch normalisation in training needs more than one value "
+                                 f"per channel (got shape {x.shape}); use eval mode or a larger "
+                                 f"batch")
             mean = x.mean(axis=self.axes, keepdims=True)
             var = ((x - mean) ** 2).mean(axis=self.axes, keepdims=True)
             m = self.momentum
@@ -96,9 +100,9 @@ class _BatchNorm(Layer):
         return self.params["gamma"].reshape(shape) * self.xhat + self.params["beta"].reshape(shape)
 
     def backward(self, dout):
-        """dx from ``dout``; fills ``grads['gamma']``, ``grads['beta']``. After a training forward pass the
-        batch's statistics depend on x too (the compact form); after an evaluation pass they are
-        constants and dx is ``gamma * dout / sqrt(running_var + eps)``."""
+        """dx from ``dout``; fills ``grads['gamma']``, ``grads['beta']``. After a training
+        forward pass the batch's statistics depend on x too (the compact form); after an
+        evaluation pass they are constants and dx is ``gamma * dout / sqrt(running_var + eps)``."""
         axes, xhat = self.axes, self.xhat
         self.grads["gamma"] = (dout * xhat).sum(axis=axes)
         self.grads["beta"] = dout.sum(axis=axes)
@@ -110,26 +114,27 @@ class _BatchNorm(Layer):
                                      - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.num_channels}, momentum={self.momentum}, eps={self.eps})"
+        return (f"{type(self).__name__}({self.num_channels}, momentum={self.momentum}, "
+                f"eps={self.eps})")
 
 
 class BatchNorm2D(_BatchNorm):
-    """Spatial batch normalisation of images ``(N, C, H, W)``: one mean and variance per channel over
-    the ``N*H*W`` values of that channel in the batch; ``gamma``, ``beta`` ``(C,)``.
+    """Spatial batch normalisation of images ``(N, C, H, W)``: one mean and variance per channel
+    over the ``N*H*W`` values of that channel in the batch; ``gamma``, ``beta`` ``(C,)``.
 
     ``buffers``: ``running_mean``, ``running_var`` ``(C,)``, updated in training as
-    ``running = momentum * running + (1 - momentum) * batch statistic`` (the batch variance divides by
-    ``N*H*W``) and used in evaluation. Forward keeps ``xhat`` ``(N, C, H, W)`` and ``inv_std``
-    ``(1, C, 1, 1)`` for backward.
+    ``running = momentum * running + (1 - momentum) * batch statistic`` (the batch variance
+    divides by ``N*H*W``) and used in evaluation. Forward keeps ``xhat`` ``(N, C, H, W)`` and
+    ``inv_std`` ``(1, C, 1, 1)`` for backward.
     """
 
     ndim, axes, layout = 4, (0, 2, 3), "(N, {}, H, W)"
 
 
 class BatchNorm1D(_BatchNorm):
-    """Batch normalisation of features ``(N, D)`` (e.g. an affine layer's output): one mean and variance
-    per feature over the batch; ``gamma``, ``beta``, and the buffers ``running_mean``, ``running_var``
-    ``(D,)``, as in :class:`BatchNorm2D`."""
+    """Batch normalisation of features ``(N, D)`` (e.g. an affine layer's output): one mean and
+    variance per feature over the batch; ``gamma``, ``beta``, and the buffers ``running_mean``,
+    ``running_var`` ``(D,)``, as in :class:`BatchNorm2D`."""
 
     ndim, axes, layout = 2, (0,), "(N, {})"
 
@@ -139,9 +144,9 @@ class GroupNorm(Layer):
     ``num_channels / num_groups``; each group normalised over its channels and pixels, then
     ``gamma * xhat + beta`` per channel (``(C,)`` each).
 
-    Input ``(N, C, H, W)`` or ``(N, C)``. The statistics of an image come from that image alone, so the
-    output does not depend on the batch and training and evaluation compute the same thing (no
-    running averages). ``num_groups=1`` is layer normalisation; ``num_groups=num_channels`` is
+    Input ``(N, C, H, W)`` or ``(N, C)``. The statistics of an image come from that image alone,
+    so the output does not depend on the batch and training and evaluation compute the same thing
+    (no running averages). ``num_groups=1`` is layer normalisation; ``num_groups=num_channels`` is
     instance normalisation.
     """
 
@@ -150,17 +155,19 @@ class GroupNorm(Layer):
         self.num_channels = _positive_int("num_channels", num_channels)
         self.num_groups = _positive_int("num_groups", num_groups)
         if num_channels % num_groups:
-            raise ValueError(f"num_groups: must divide num_channels {num_channels}, got {num_groups}")
+            raise ValueError(f"num_groups: must divide num_channels {num_channels}, "
+                             f"got {num_groups}")
         self.eps = _check_eps(eps)
-        self.params = {"gamma": np.ones(num_channels, dtype=dtype), "beta": np.zeros(num_channels, dtype=dtype)}
+        self.params = {"gamma": np.ones(num_channels, dtype=dtype),
+                       "beta": np.zeros(num_channels, dtype=dtype)}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
 
     def forward(self, x):
         """``(N, C, H, W)`` or ``(N, C)`` in, the same shape and dtype out."""
         x = _check_float(x)
         if x.ndim not in (2, 4) or x.shape[1] != self.num_channels:
-            raise ValueError(f"x: expected shape (N, {self.num_channels}, H, W) or (N, {self.num_channels}), "
-                             f"got {x.shape}")
+            raise ValueError(f"x: expected shape (N, {self.num_channels}, H, W) or "
+                             f"(N, {self.num_channels}), got {x.shape}")
         self.x_shape = x.shape
         groups = x.reshape(len(x), self.num_groups, -1)          # (N, G, C/G * H * W)
         mean = groups.mean(axis=2, keepdims=True)
@@ -171,8 +178,9 @@ class GroupNorm(Layer):
         return self.params["gamma"].reshape(shape) * self.xhat + self.params["beta"].reshape(shape)
 
     def backward(self, dout):
-        """dx ``(N, C, ...)``; ``grads['gamma']``, ``grads['beta']`` summed over N and the pixels.
-        The compact form of batch norm, with the sums over each image's group instead of the batch."""
+        """dx ``(N, C, ...)``; ``grads['gamma']``, ``grads['beta']`` summed over N and the
+        pixels. The compact form of batch norm, with the sums over each image's group instead of
+        the batch."""
         axes = (0,) + tuple(range(2, dout.ndim))
         self.grads["gamma"] = (dout * self.xhat).sum(axis=axes)
         self.grads["beta"] = dout.sum(axis=axes)
@@ -205,7 +213,8 @@ class Dropout(Layer):
         self.rng = new_layer_rng() if rng is None else rng
 
     def forward(self, x):
-        """``x * mask`` in training (mask: 0 or ``1/(1-p)``, drawn anew each call); x itself in evaluation."""
+        """``x * mask`` in training (mask: 0 or ``1/(1-p)``, drawn anew each call); x itself in
+        evaluation."""
         x = np.asarray(x)
         if not self.training or self.p == 0:
             self.mask = None

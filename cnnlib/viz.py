@@ -247,8 +247,9 @@ def plot_feature_maps(model, image, layers=None, *, max_channels=16, ncols=8):
     return fig
 
 
-def plot_curves(x, curves, *, title=None, xlabel="x", ylabel=None):
-    """Line plot of several curves over the same ``x``: ``curves`` maps a legend label to y values."""
+def plot_curves(x, curves, *, title=None, xlabel="x", ylabel=None, ylim=None):
+    """Line plot of several curves over the same ``x``: ``curves`` maps a legend label to y values.
+    ``ylim``: ``(bottom, top)`` of the y axis (by default it shows all values and 0)."""
     x = np.asarray(x)
     for label, y in curves.items():
         if np.shape(y) != x.shape:
@@ -260,6 +261,8 @@ def plot_curves(x, curves, *, title=None, xlabel="x", ylabel=None):
     ax.axhline(0, color="grey", lw=0.5)
     ax.axvline(0, color="grey", lw=0.5)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.legend()
     return fig
 
@@ -1143,7 +1146,8 @@ def plot_train_val_gap(curves, *, title=None):
     """Training against validation accuracy per epoch, one panel per run, the gap between them shaded.
 
     curves: ``{label: (train_accuracy, val_accuracy)}``, two sequences of the same length (one value
-    per epoch). Each panel's title gives the gap after the last epoch; all panels share the y axis.
+    per epoch). Each panel's title gives the gap after the last epoch, in percentage points; all
+    panels share the y axis.
     """
     if not curves:
         raise ValueError("curves: expected at least one {label: (train, val)}")
@@ -1158,7 +1162,7 @@ def plot_train_val_gap(curves, *, title=None):
         ax.plot(epochs, train, "-", color="tab:blue", label="training")
         ax.plot(epochs, val, "-", color="tab:orange", label="validation")
         ax.fill_between(epochs, val, train, color="tab:red", alpha=0.15, label="gap")
-        ax.set(xlabel="epoch", title=f"{label}: gap {train[-1] - val[-1]:+.1%}")
+        ax.set(xlabel="epoch", title=f"{label}: gap {100 * (train[-1] - val[-1]):+.1f} points")
         ax.title.set_fontsize(10)
     axes[0].set_ylabel("accuracy")
     axes[0].legend(fontsize=8)

@@ -924,20 +924,50 @@ RETURN_THE_FUNCTION = {exercises.check_conv_forward_naive, exercises.check_im2co
 from cnnlib import norm, optim  # noqa: E402
 
 
-def batchnorm(axes=(0, 2, 3), per="channel", mean_terms=True, use_gamma=True, dgamma=None, dbeta=None):
+def batchnorm(axes=(0, 2, 3), per="channel", mean_term=True, var_term=True, var_sign=-1, use_gamma=True,
+              dgamma=None, dbeta=None):
     """A BatchNorm2D whose backward sums over ``axes`` (dividing by the count of those values, or by N
-    with ``per="batch"``), optionally without the mean terms or gamma, and with dgamma/dbeta rules."""
+    with ``per="batch"``), optionally without the mean's or the variance's term, with the variance's
+    term added, without gamma, and with dgamma/dbeta rules."""
     def backward(self, dout):
         xhat, gamma = self.xhat, self.params["gamma"].reshape(1, -1, 1, 1)
         self.grads["gamma"] = (dout * xhat).sum(axis=(0, 2, 3)) if dgamma is None else dgamma(self, dout)
         self.grads["beta"] = dout.sum(axis=(0, 2, 3)) if dbeta is None else dbeta(self, dout)
         dxhat = dout * gamma if use_gamma else dout
-        if not mean_terms:
-            return dxhat * self.inv_std
         m = len(dout) if per == "batch" else int(np.prod([dout.shape[a] for a in axes]))
-        return self.inv_std / m * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
-                                   - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
+        dx = m * dxhat
+        if mean_term:
+            dx = dx - dxhat.sum(axis=axes, keepdims=True)
+        if var_term:
+            dx = dx + var_sign * xhat * (dxhat * xhat).sum(axis=axes, keepdims=True)
+        return self.inv_std / m * dx
     return layer(norm.BatchNorm2D, backward)
+
+
+def batchnorm_staged(self, dout):
+    """A correct backward pass written stage by stage through xhat, the variance and the mean (the
+    computational graph), with einsum for dgamma and dbeta and x rebuilt from xhat."""
+    gamma = self.params["gamma"].reshape(1, -1, 1, 1)
+    self.grads["gamma"] = np.einsum("nchw,nchw->c", dout, self.xhat)
+    self.grads["beta"] = np.einsum("nchw->c", dout)
+    m = dout.size // dout.shape[1]
+    centred = self.xhat / self.inv_std                      # x - mu
+    dxhat = dout * gamma
+    dvar = (dxhat * centred).sum(axis=(0, 2, 3), keepdims=True) * -0.5 * self.inv_std ** 3
+    dmu = -(dxhat * self.inv_std).sum(axis=(0, 2, 3), keepdims=True) \
+        - 2 / m * dvar * centred.sum(axis=(0, 2, 3), keepdims=True)
+    return dxhat * self.inv_std + dvar * 2 * centred / m + dmu / m
+
+
+def batchnorm_two_stage(self, dout):
+    """A correct compact form whose sums go in two stages (over N, then over H and W)."""
+    gamma = self.params["gamma"].reshape(1, -1, 1, 1)
+    self.grads["gamma"] = (dout * self.xhat).sum(axis=0).sum(axis=(1, 2))
+    self.grads["beta"] = dout.sum(axis=0).sum(axis=(1, 2))
+    dxhat, m = dout * gamma, dout.size // dout.shape[1]
+    s1 = dxhat.sum(axis=0, keepdims=True).sum(axis=(2, 3), keepdims=True)
+    s2 = (dxhat * self.xhat).sum(axis=0, keepdims=True).sum(axis=(2, 3), keepdims=True)
+    return self.inv_std * (dxhat - s1 / m - self.xhat * s2 / m)
 
 
 def batchnorm_in_place(self, dout):
@@ -948,8 +978,11 @@ def batchnorm_in_place(self, dout):
 def rmsprop(kind):
     """An RMSprop whose update has the mistake ``kind``."""
     def update(self, params, grads):
+        self.t += 1
         for name, p in params.items():
-            g = grads[name]
+            g = grads[name] if kind == "no_decay" else self.gradient(name, p, grads)
+            if kind == "decay_all" and name.endswith(".b"):
+                g = g + self.weight_decay * p
             h = self.state["h"].setdefault(name, np.zeros_like(p))
             if kind == "adagrad":
                 h += g * g
@@ -960,6 +993,8 @@ def rmsprop(kind):
             else:
                 h[...] = self.rho * h + (1 - self.rho) * g * g
             root = h if kind == "no_sqrt" else np.sqrt(h)
+            if kind == "bias_corrected":
+                root = np.sqrt(h / (1 - self.rho ** self.t))
             if kind == "rebind":
                 p = p - self.lr * g / (root + self.eps)
             elif kind == "zeros":
@@ -974,6 +1009,8 @@ def rmsprop(kind):
 REFERENCES += [
     (exercises.check_batchnorm_backward, norm.BatchNorm2D),
     (exercises.check_batchnorm_backward, batchnorm()),
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, batchnorm_staged)),
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, batchnorm_two_stage)),
     (exercises.check_rmsprop, optim.RMSprop),
     (exercises.check_rmsprop, rmsprop("right")),
 ]
@@ -981,8 +1018,15 @@ REFERENCES += [
 WRONG += [
     (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: stub()),
      "BatchNorm2D.backward is not written yet: the hint for this exercise"),
-    (exercises.check_batchnorm_backward, batchnorm(mean_terms=False),
-     "dx misses the terms from the mean and the variance"),
+    (exercises.check_batchnorm_backward, batchnorm(mean_term=False, var_term=False),
+     "dx misses the paths through the mean and the variance"),
+    (exercises.check_batchnorm_backward, batchnorm(var_term=False),
+     "dx misses the path through the variance (the most common mistake)"),
+    (exercises.check_batchnorm_backward, batchnorm(mean_term=False), "dx misses the path through the mean:"),
+    (exercises.check_batchnorm_backward, batchnorm(var_sign=1), "the variance's term has the wrong sign"),
+    (exercises.check_batchnorm_backward, batchnorm(
+        dgamma=lambda self, d: (d * self.params["gamma"].reshape(1, -1, 1, 1) * self.xhat).sum(axis=(0, 2, 3))),
+     "grads['gamma'] is multiplied by gamma"),
     (exercises.check_batchnorm_backward, batchnorm(use_gamma=False), "you forgot gamma"),
     (exercises.check_batchnorm_backward, batchnorm(per="batch"),
      "m is the number of values behind each mean, N*H*W = 8, not the batch size N = 2"),
@@ -996,8 +1040,11 @@ WRONG += [
     (exercises.check_batchnorm_backward, batchnorm(dbeta=lambda self, d: d.sum(axis=0)),
      "grads['beta'] has shape (2, 2, 2): it is summed over the batch only"),
     (exercises.check_batchnorm_backward, batchnorm(dbeta=lambda self, d: 0 * d.sum(axis=(0, 2, 3))),
-     "grads['beta'] on the fixed case x = arange(16).reshape(2, 2, 2, 2)**2, dout = 1 everywhere, "
-     "where dx must be 0: the outputs sum to N*H*W*sum(beta) whatever x is is all zeros"),
+     "grads['beta'] is all zeros (on the fixed case x = arange(16).reshape(2, 2, 2, 2)**2, dout = "
+     "(arange(16) % 3 - 1).reshape(2, 2, 2, 2), gamma and beta random): store its gradient in "
+     "self.grads['beta']"),
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: 0 * d),
+     "dx is all zeros (on the fixed case"),
     (exercises.check_batchnorm_backward, batchnorm(dgamma=lambda self, d: d.sum(axis=(0, 2, 3)),
                                                    dbeta=lambda self, d: (d * self.xhat).sum(axis=(0, 2, 3))),
      "that is dbeta: dgamma = sum(dout * xhat)"),
@@ -1007,15 +1054,22 @@ WRONG += [
     (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, batchnorm_in_place), "changed dout in place"),
     (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: None), "dx is None"),
     (exercises.check_rmsprop, rmsprop("stub"), "RMSprop.update is not written yet: the hint"),
-    (exercises.check_rmsprop, rmsprop("zeros"), "the parameter 'w' on the fixed case p = 1, g = 1, "
-     "lr = 0.01, rho = 0.99: h = 0.01, so p = 1 - 0.01 * 1 / 0.1 = 0.9 is all zeros"),
+    (exercises.check_rmsprop, rmsprop("zeros"), "the parameter 'w' is all zeros (after 1 step on the fixed "
+     "case p = 1, g = 1 at both steps, lr = 0.01, rho = 0.99 (h = 0.01, p = 0.9 after one step; h = 0.0199, "
+     "p = 0.8291 after two)): change p by the step"),
     (exercises.check_rmsprop, rmsprop("adagrad"), "h only grows: that is AdaGrad"),
     (exercises.check_rmsprop, rmsprop("swapped"), "rho and 1 - rho are swapped"),
     (exercises.check_rmsprop, rmsprop("forget"), "h must be kept between steps"),
     (exercises.check_rmsprop, rmsprop("no_sqrt"), "divide by the ROOT of the mean square"),
     (exercises.check_rmsprop, rmsprop("ascent"), "the step goes against the gradient"),
-    (exercises.check_rmsprop, rmsprop("rebind"), "update left the parameters unchanged on the fixed "
-     "case"),
+    (exercises.check_rmsprop, rmsprop("rebind"), "update left the parameters unchanged after 1 step "
+     "on the fixed case"),
+    (exercises.check_rmsprop, rmsprop("bias_corrected"), "after 2 steps on the fixed case p = 1, g = 1 "
+     "at both steps, lr = 0.01, rho = 0.99 (h = 0.01, p = 0.9 after one step; h = 0.0199, p = 0.8291 "
+     "after two): h is divided by 1 - rho**t: that is Adam's bias correction"),
+    (exercises.check_rmsprop, rmsprop("no_decay"), "after 4 steps on the same parameters with "
+     "weight_decay = 0.5: weight_decay is ignored: read each gradient with self.gradient"),
+    (exercises.check_rmsprop, rmsprop("decay_all"), "the bias decays too"),
 ]
 
 

@@ -597,7 +597,14 @@ def test_plot_train_val_gap_shades_the_gap():
     fig = viz.plot_train_val_gap({"plain": ([0.5, 0.9, 1.0], [0.5, 0.7, 0.75]),
                                   "dropout": ([0.4, 0.8, 0.9], [0.45, 0.75, 0.85])})
     axes = fig.axes
-    assert [ax.get_title() for ax in axes] == ["plain: gap +25.0%", "dropout: gap +5.0%"]
+    assert [ax.get_title() for ax in axes] == ["plain: gap +25.0 points", "dropout: gap +5.0 points"]
     assert len(axes[0].collections) == 1 and len(axes[0].lines) == 2
     with pytest.raises(ValueError, match=r"curves\['x'\]: expected \(train, val\)"):
         viz.plot_train_val_gap({"x": ([1, 2], [1])})
+
+
+def test_plot_curves_ylim_zooms_in():
+    x = np.arange(1, 6)
+    fig = viz.plot_curves(x, {"loss": [0.6, 0.55, 0.57, 0.6, 0.65]}, ylim=(0.4, 1.0))
+    assert fig.axes[0].get_ylim() == (0.4, 1.0)
+    assert viz.plot_curves(x, {"loss": [0.6, 0.55, 0.57, 0.6, 0.65]}).axes[0].get_ylim()[0] <= 0
