@@ -38,7 +38,22 @@ window.cnnlibUI = (() => {
     }, 100);
   }
 
+  // The kernel's own word on whether it is executing: the status messages of execute requests.
+  // JupyterLab's kernel status also goes idle after comm (widget) messages while a cell runs, and
+  // once a check cell has failed it drops the '*' of the cells it queued after it, which still run.
+  let executing = false, watching = false;
+  function watchExecution() {
+    watching = true;
+    panel().sessionContext.iopubMessage.connect((_, msg) => {
+      if (msg.header.msg_type === 'status' && msg.parent_header
+          && msg.parent_header.msg_type === 'execute_request') {
+        executing = msg.content.execution_state !== 'idle';
+      }
+    });
+  }
+
   function restartRunAll() {
+    if (!watching) watchExecution();
     window.cnnlibDone = null;
     window.jupyterapp.commands.execute('notebook:restart-run-all').then(
       (result) => { window.cnnlibDone = {result: String(result)}; },
@@ -57,7 +72,7 @@ window.cnnlibUI = (() => {
   function finished() {
     const w = panel();
     const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
-    if (!kernel || kernel.status !== 'idle' || cells().some(running)) {
+    if (!kernel || kernel.status !== 'idle' || executing || cells().some(running)) {
       idleSince = null;
       return false;
     }
