@@ -20,6 +20,7 @@ solution) is tagged ``raises-exception``. ``python -m cnnlib exercises`` writes 
 import contextlib
 import copy
 import textwrap
+import types
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,24 @@ TOLERANCE = 1e-6
 
 class ExerciseError(AssertionError):
     """An exercise's answer is wrong (or not written yet); the message says what is wrong."""
+
+    def _render_traceback_(self):
+        """How IPython (Jupyter) shows the error: the traceback without this module's frames (the
+        checker's inner workings, which would push the message down the screen), then the message.
+        IPython calls this method instead of formatting the whole traceback."""
+        from IPython import get_ipython
+
+        shell, kept, tb = get_ipython(), [], self.__traceback__
+        if shell is None:
+            return [f"{type(self).__name__}: {self}"]
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename != __file__:
+                kept.append(tb)
+            tb = tb.tb_next
+        short = None
+        for tb in reversed(kept):
+            short = types.TracebackType(short, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+        return shell.InteractiveTB.structured_traceback(type(self), self, short)
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -208,13 +208,13 @@ class ConvExplorer:
         self.labels = None if labels is None else np.asarray(labels)
         self.dpi = dpi
         self._busy = False
-        small, wide = w.Layout(width="300px"), {"description_width": "80px"}
+        small, wide = w.Layout(width="250px"), {"description_width": "75px"}
         self.digit = w.IntSlider(index, 0, len(images) - 1, description="digit", layout=small, style=wide)
         self.kernel_name = w.Dropdown(options=list(KERNELS) + [CUSTOM], value=kernel, description="kernel",
                                       layout=small, style=wide)
         self.weights = [w.FloatSlider(float(KERNELS[kernel][r, c]), min=-3, max=3, step=0.1, readout_format=".2f",
                                       description=f"w[{r},{c}]", continuous_update=False,
-                                      layout=w.Layout(width="215px"), style={"description_width": "45px"})
+                                      layout=w.Layout(width="180px"), style={"description_width": "40px"})
                         for r in range(3) for c in range(3)]
         self.stride = w.IntSlider(stride, 1, 3, description="stride", layout=small, style=wide)
         self.pad = w.IntSlider(pad, 0, 3, description="padding", layout=small, style=wide)
@@ -229,7 +229,7 @@ class ConvExplorer:
         for slider in self.weights:
             slider.add_class("cnnlib-conv-weight")
         controls = w.HBox([w.VBox([self.digit, self.kernel_name, self.stride, self.pad, self.row, self.col]),
-                           w.GridBox(self.weights, layout=w.Layout(grid_template_columns="repeat(3, 220px)"))])
+                           w.GridBox(self.weights, layout=w.Layout(grid_template_columns="repeat(3, 185px)"))])
         self.widget = w.VBox([controls, self.formula, self.figure])
         self.widget.add_class("cnnlib-conv-explorer")
         for widget in (self.digit, self.stride, self.pad, self.row, self.col):

@@ -126,3 +126,6 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path):
         assert error.ename == "ExerciseError"
         assert re.search(r"not written yet: ", error.evalue), error.evalue
         assert any(hint in error.evalue for hint in expected[index]), error.evalue
+        shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))   # colours off
+        assert exercises.__file__ not in shown, shown       # the checker's frames are left out ...
+        assert "Cell In[" in shown and f"ExerciseError: {error.evalue}" in shown, shown   # ... not these

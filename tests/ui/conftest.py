@@ -50,7 +50,8 @@ RECORD = pytest.StashKey[dict]()
 @pytest.fixture
 def ui_record(request):
     """What the UI test measured, summed up after the run: ``runs`` ``{notebook: seconds}`` of "Restart
-    Kernel and Run All Cells", ``figures`` ``[(notebook, cell, drawn width, shown / drawn)]``."""
+    Kernel and Run All Cells", ``figures`` ``[(notebook, cell, drawn width, shown / drawn)]``,
+    ``widgets`` lines saying what the widget checks did (and how fast LeNet-5 read a drawing)."""
     return request.config.stash.setdefault(RECORD, {"runs": {}, "figures": []})
 
 
@@ -67,6 +68,8 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(
             f"{len(figures)} figures; widest {widest[2]} px as drawn ({widest[0]}, cell {widest[1]}); "
             f"smallest shown at {smallest[3]:.2f} of its size ({smallest[0]}, cell {smallest[1]})")
+    for line in record.get("widgets", []):
+        terminalreporter.write_line(line)
 
 
 def browser_executable():

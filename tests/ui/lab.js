@@ -38,7 +38,22 @@ window.cnnlibUI = (() => {
     }, 100);
   }
 
+  // The kernel's own word on whether it is executing: the status messages of execute requests.
+  // JupyterLab's kernel status also goes idle after comm (widget) messages while a cell runs, and
+  // once a check cell has failed it drops the '*' of the cells it queued after it, which still run.
+  let executing = false, watching = false;
+  function watchExecution() {
+    watching = true;
+    panel().sessionContext.iopubMessage.connect((_, msg) => {
+      if (msg.header.msg_type === 'status' && msg.parent_header
+          && msg.parent_header.msg_type === 'execute_request') {
+        executing = msg.content.execution_state !== 'idle';
+      }
+    });
+  }
+
   function restartRunAll() {
+    if (!watching) watchExecution();
     window.cnnlibDone = null;
     window.jupyterapp.commands.execute('notebook:restart-run-all').then(
       (result) => { window.cnnlibDone = {result: String(result)}; },
@@ -57,7 +72,7 @@ window.cnnlibUI = (() => {
   function finished() {
     const w = panel();
     const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
-    if (!kernel || kernel.status !== 'idle' || cells().some(running)) {
+    if (!kernel || kernel.status !== 'idle' || executing || cells().some(running)) {
       idleSince = null;
       return false;
     }
@@ -103,7 +118,10 @@ window.cnnlibUI = (() => {
         });
         cell.outputArea.node.querySelectorAll('img').forEach((img) => {
           const rect = img.getBoundingClientRect();
-          report.images.push({cell: index, natural: [img.naturalWidth, img.naturalHeight],
+          // hidden: laid out nowhere (display: none on it or a parent), as a widget hides a figure
+          // it has nothing to show in yet; a broken or empty figure still has a box.
+          report.images.push({cell: index, hidden: img.getClientRects().length === 0,
+                              natural: [img.naturalWidth, img.naturalHeight],
                               shown: [rect.width, rect.height], right: rect.right,
                               asked: img.getAttribute('width') ? Number(img.getAttribute('width')) : null});
         });
@@ -135,5 +153,33 @@ window.cnnlibUI = (() => {
     if (cell) cell.node.scrollIntoView({block: 'center'});
   }
 
-  return {ready, dirty, startSampling, restartRunAll, finished, stopSampling, runningCell, settled, collect, show};
+  // Index of the cell whose output holds the first element matching `selector` (-1: none).
+  function cellWith(selector) {
+    const el = panel().content.node.querySelector(selector);
+    return el ? cellOf(el) : -1;
+  }
+
+  // Time the next reading of a drawing, in the page's own clock: from the mouse button's release
+  // (a mouseup anywhere, seen first, in the capture phase) to the first time the element matching
+  // `selector` shows `text`. Read with readingTime(): null until both happened.
+  function timeReading(selector, text) {
+    const watch = window.cnnlibReading = {up: null, seen: null};
+    const target = document.querySelector(selector);
+    const look = () => {
+      if (watch.up !== null && watch.seen === null && target.innerText.includes(text)) {
+        watch.seen = performance.now();
+      }
+    };
+    window.addEventListener('mouseup', (event) => { watch.up = performance.now(); look(); },
+                            {capture: true, once: true});
+    new MutationObserver(look).observe(target, {childList: true, subtree: true, characterData: true});
+  }
+
+  function readingTime() {
+    const watch = window.cnnlibReading;
+    return watch && watch.up !== null && watch.seen !== null ? (watch.seen - watch.up) / 1000 : null;
+  }
+
+  return {ready, dirty, startSampling, restartRunAll, finished, stopSampling, runningCell, settled, collect, show,
+          cellWith, timeReading, readingTime};
 })();

@@ -20,6 +20,12 @@ MIN_FIGURE_SCALE = 0.6 keeps them at least 8.3 px tall on screen (the series' sm
 points, at least 5.8 px). At 1,280 px with the file browser open the output area is about 850 px wide,
 so MAX_FIGURE_WIDTH = 1,400 px is the same limit seen from the figure's side.
 
+Then, in the notebooks with interactive widgets, the test uses them with the keyboard and the mouse
+(WIDGET_CHECKS): in 04 it types a stride into ConvExplorer's slider and drags the padding slider's handle,
+and sees the output size and the figure change; in 08 it draws a vertical stroke on DrawDigit's canvas
+and sees LeNet-5 read a 1 (the time from releasing the mouse to the reading on screen is printed in the
+summary, never asserted), then clears the canvas.
+
 On failure the test saves a screenshot of the notebook (scrolled to the first cell at fault) and prints
 its path. JupyterLab runs on a copy of notebooks/ (see conftest.py): the working tree is never written.
 """
@@ -44,6 +50,7 @@ MAX_FIGURE_WIDTH = 1400     # pixels, as drawn
 MIN_FIGURE_SCALE = 0.6      # shown width / drawn width
 OPEN_TIMEOUT = 120          # seconds to open a notebook and start its kernel
 RUN_TIMEOUT = float(os.environ.get("CNNLIB_UI_TIMEOUT", "600"))   # seconds to run all cells
+WIDGET_TIMEOUT = 60         # seconds for a widget to answer one action (a kernel round trip)
 
 pytestmark = pytest.mark.ui
 
@@ -134,6 +141,8 @@ def check_screen(report, samples, progress_expected):
                 if not shown or not shown[0]["widget"] or not shown[0]["height"]:
                     problems.append((cell["index"], "a widget output that did not render as a widget"))
     for image in report["images"]:
+        if image.get("hidden"):               # display: none, on purpose (DrawDigit before a drawing)
+            continue
         (nat_w, nat_h), (shown_w, shown_h) = image["natural"], image["shown"]
         drawn = image["asked"] or nat_w              # the width the figure asks for (retina: half)
         if not (nat_w and nat_h and shown_w and shown_h):
@@ -221,7 +230,131 @@ def test_notebook_runs_cleanly_in_jupyterlab(page, lab, artifacts, ui_record, pa
         for cell in report["cells"]:
             problems += stream_problems(cell)
         problems += check_screen(report, samples, stores_progress_bars(path))
+        if name in WIDGET_CHECKS:
+            problems += WIDGET_CHECKS[name](page, ui_record)
         assert_no_problems(name, problems, page)
+
+
+def wait_for_text(page, selector, text, cell, action):
+    """Wait until the element matching ``selector`` shows ``text``; ``[]`` or one problem naming
+    ``action`` and what the element showed instead."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    try:
+        page.wait_for_function(
+            "([selector, text]) => { const el = document.querySelector(selector);"
+            " return !!el && el.innerText.includes(text); }",
+            arg=[selector, text], timeout=WIDGET_TIMEOUT * 1000, polling=100)
+        return []
+    except PageTimeout:
+        shown = page.locator(selector).first.inner_text() if page.locator(selector).count() else "nothing"
+        return [(cell, f"{action}: expected {text!r} within {WIDGET_TIMEOUT} s, the widget shows {shown!r}")]
+
+
+def wait_for_new_image(page, selector, old_src, cell, action):
+    """Wait until the image matching ``selector`` has a source other than ``old_src`` and has loaded it
+    at a non-zero size; ``[]`` or one problem."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    try:
+        page.wait_for_function(
+            "([selector, old]) => { const img = document.querySelector(selector);"
+            " return !!img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0"
+            " && img.getBoundingClientRect().width > 0; }",
+            arg=[selector, old_src], timeout=WIDGET_TIMEOUT * 1000, polling=100)
+        return []
+    except PageTimeout:
+        return [(cell, f"{action}: the figure {selector} was not redrawn (or not shown) within "
+                       f"{WIDGET_TIMEOUT} s")]
+
+
+def explore_convolution(page, record):
+    """Notebook 04's ConvExplorer (shown with stride 2, padding 1 on a 28x28 digit): type 3 into the
+    stride slider's readout, then drag the padding slider's handle to its left end with the mouse; after
+    each, the output-size formula and the figure must change. Returns problems."""
+    cell = call(page, "cellWith", ".cnnlib-conv-explorer")
+    if cell < 0:
+        return [(None, "no ConvExplorer (.cnnlib-conv-explorer) on screen to try")]
+    formula, figure = ".cnnlib-conv-formula", "img.cnnlib-conv-figure"
+    page.locator(".cnnlib-conv-explorer").scroll_into_view_if_needed()
+    problems = wait_for_text(page, formula, "(28 + 2*1 - 3) // 2 + 1 = 14,", cell, "the explorer as stored")
+    if problems:
+        return problems
+    src = page.locator(figure).get_attribute("src")
+    page.locator(".cnnlib-conv-stride .widget-readout").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    problems = wait_for_text(page, formula, "(28 + 2*1 - 3) // 3 + 1 = 10,", cell, "stride 3 typed")
+    problems += wait_for_new_image(page, figure, src, cell, "stride 3 typed")
+    if problems:
+        return problems
+    src = page.locator(figure).get_attribute("src")
+    handle = page.locator(".cnnlib-conv-pad .noUi-handle")
+    handle.scroll_into_view_if_needed()
+    grip, track = handle.bounding_box(), page.locator(".cnnlib-conv-pad .noUi-target").bounding_box()
+    y = grip["y"] + grip["height"] / 2
+    page.mouse.move(grip["x"] + grip["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(track["x"] - 20, y, steps=15)          # past the left end: the slider stops at 0
+    page.mouse.up()
+    problems = wait_for_text(page, formula, "(28 + 2*0 - 3) // 3 + 1 = 9,", cell, "padding slider dragged to 0")
+    problems += wait_for_new_image(page, figure, src, cell, "padding slider dragged to 0")
+    readout = page.locator(".cnnlib-conv-pad .widget-readout").inner_text().strip()
+    if readout != "0":
+        problems.append((cell, f"padding slider dragged to its left end reads {readout!r}, expected '0'"))
+    if not problems:
+        record.setdefault("widgets", []).append(
+            "04 ConvExplorer: stride typed (14x14 -> 10x10), padding dragged (10x10 -> 9x9), figure redrawn")
+    return problems
+
+
+def draw_a_one(page, record):
+    """Notebook 08's DrawDigit: draw a vertical stroke down the middle of the canvas with the mouse;
+    LeNet-5 must read a 1 and show its figure; time the reading from the mouse's release; then Clear
+    must empty the canvas. Returns problems."""
+    cell = call(page, "cellWith", "canvas.cnnlib-draw-canvas")
+    if cell < 0:
+        return [(None, "no DrawDigit canvas (canvas.cnnlib-draw-canvas) on screen to draw on")]
+    prediction, figure = ".cnnlib-draw-prediction", "img.cnnlib-draw-figure"
+    canvas = page.locator("canvas.cnnlib-draw-canvas")
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    problems = wait_for_text(page, prediction, "The canvas is empty", cell, "the canvas before drawing")
+    if problems:
+        return problems
+    src = page.locator(figure).get_attribute("src")
+    box = canvas.bounding_box()
+    x = box["x"] + box["width"] / 2
+    call(page, "timeReading", prediction, "reads a")
+    page.mouse.move(x, box["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + box["height"] - 40, steps=20)
+    page.mouse.up()
+    problems = wait_for_text(page, prediction, "reads a", cell, "a vertical stroke drawn")
+    if problems:
+        return problems
+    seconds = call(page, "readingTime")
+    reading = page.locator(prediction).inner_text().strip()
+    if "reads a 1 " not in reading + " ":
+        problems.append((cell, f"a vertical stroke should read as a 1; the widget says {reading!r}"))
+    problems += wait_for_new_image(page, figure, src, cell, "a vertical stroke drawn")
+    if problems:
+        return problems
+    page.locator(".cnnlib-draw-clear").click()
+    problems += wait_for_text(page, prediction, "The canvas is empty", cell, "Clear clicked")
+    if not problems and page.locator(figure).is_visible():
+        problems.append((cell, "Clear clicked: the canvas is empty but LeNet-5's figure is still shown"))
+    if not problems:
+        timing = "not measured" if seconds is None else f"{seconds:.2f} s from mouse-up to the reading"
+        record.setdefault("widgets", []).append(
+            f"08 DrawDigit: a vertical stroke -> {reading!r}, {timing}; Clear empties it")
+    return problems
+
+
+WIDGET_CHECKS = {"04_convolution_forward.ipynb": explore_convolution,
+                 "08_visualizing_filters_and_feature_maps.ipynb": draw_a_one}
+"""Notebook -> its widgets used with the keyboard and the mouse after Run All (a list of problems)."""
 
 
 def stub_hints(source):

@@ -52,6 +52,12 @@ def test_figures_unrendered_too_wide_or_shrunk_are_reported():
     assert "wider than the notebook" in messages(check_screen(changed(images__right=1300), LIVE, True))
 
 
+def test_a_figure_hidden_on_purpose_is_not_a_missing_figure():
+    empty = dict(images__natural=[0, 0], images__shown=[0, 0])
+    assert check_screen(changed(images__hidden=True, **empty), LIVE, True) == []   # DrawDigit, nothing drawn
+    assert "not rendered" in messages(check_screen(changed(images__hidden=False, **empty), LIVE, True))
+
+
 def test_sideways_scrolling_and_overflow_are_reported():
     report = copy.deepcopy(CLEAN)
     report["scrollers"] = [{"cell": 2, "where": "output", "scrollWidth": 1400, "clientWidth": 848, "cls": "pre"}]
