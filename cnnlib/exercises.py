@@ -311,22 +311,26 @@ def check_sigmoid(cls):
     return cls
 
 
+class Tanh(layers.Layer):
+    """The reference for notebook 02's Tanh exercise: forward ``tanh(x)``, backward
+    ``dout * (1 - y**2)`` with the saved output y."""
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1 - self.out ** 2)
+
+
 def check_tanh(cls):
     """Check a Tanh layer class: forward ``tanh(x)``, backward ``dout * (1 - y**2)``."""
-    class Reference(layers.Layer):
-        def forward(self, x):
-            self.out = np.tanh(x)
-            return self.out
-
-        def backward(self, dout):
-            return dout * (1 - self.out ** 2)
-
     def mistakes(x, dout):
         y = np.tanh(x)
         return [(dout * (1 - x ** 2), "the slope is 1 - y**2 with the output y, not the input x"),
                 (1 - y ** 2, "multiply the slope by dout (chain rule)"),
                 (dout * (1 - y), "the slope is 1 - y**2 (y squared)")]
-    _check_activation(cls, Reference, "Tanh", np.array([[0.0, 1.0, -1.0]]), mistakes)
+    _check_activation(cls, Tanh, "Tanh", np.array([[0.0, 1.0, -1.0]]), mistakes)
     _correct("Tanh matches tanh and the numerical gradient; dout is left unchanged")
     return cls
 
