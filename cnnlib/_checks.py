@@ -1,9 +1,21 @@
-"""Argument checks shared by the convolution, pooling and tuned modules (private to cnnlib).
+"""Argument checks shared across cnnlib (a private module: its functions are cnnlib's own).
 
-Each raises ValueError naming the argument, what was expected and what was received.
+Each raises ValueError naming the argument, what was expected and what was received, in one style:
+``"<argument>: expected <what>, got <value>"``.
 """
 
+import numbers
+
 import numpy as np
+
+
+def positive_int(name, value, minimum=1):
+    """``value`` as an int; ValueError naming ``name`` unless it is an integer (not a bool) of at least
+    ``minimum`` (1: a positive integer; 0: a non-negative one)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
+    return int(value)
 
 
 def conv_output_size(in_size, kernel, stride=1, pad=0):
@@ -17,10 +29,8 @@ def conv_output_size(in_size, kernel, stride=1, pad=0):
 
 def check_stride_pad(stride, pad):
     """Raise ValueError unless ``stride`` is a positive int and ``pad`` a non-negative int."""
-    if not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"stride must be a positive integer, got {stride!r}")
-    if not isinstance(pad, (int, np.integer)) or pad < 0:
-        raise ValueError(f"pad must be a non-negative integer, got {pad!r}")
+    positive_int("stride", stride)
+    positive_int("pad", pad, minimum=0)
 
 
 def check_4d(name, array):

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import functions
+
 IDX_DTYPES = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
@@ -275,12 +277,6 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
     return directory
 
 
-def _one_hot(labels: np.ndarray, num_classes: int, dtype) -> np.ndarray:
-    out = np.zeros((labels.size, num_classes), dtype=dtype)
-    out[np.arange(labels.size), labels] = 1
-    return out
-
-
 def _check_dtype(dtype, normalize):
     """Raise ValueError unless ``dtype`` is a float dtype, or uint8 when pixels are not normalized."""
     dtype = np.dtype(dtype)
@@ -313,7 +309,7 @@ def _load(name, normalize, flatten, one_hot, dtype, data_dir):
 
     def labels(y):
         y = y.astype(np.int64)
-        return _one_hot(y, len(dataset.class_names), dtype) if one_hot else y
+        return functions.one_hot(y, len(dataset.class_names), dtype) if one_hot else y
 
     dtype = np.dtype(dtype)
     return ((images(arrays["train_images"]), labels(arrays["train_labels"])),

@@ -56,13 +56,24 @@ def as_targets(labels, num_examples, num_classes, dtype=np.float64):
     if labels.shape != (num_examples,):
         raise ValueError(f"labels: expected int labels of shape ({num_examples},) or one-hot "
                          f"{(num_examples, num_classes)}, got shape {labels.shape}")
+    return one_hot(labels, num_classes, dtype)
+
+
+def one_hot(labels, num_classes, dtype=np.float64):
+    """Int class indices ``(N,)`` in ``[0, num_classes)`` as one-hot rows ``(N, num_classes)`` of ``dtype``.
+
+    Raises TypeError for labels that are not integers and ValueError for one out of range.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels: expected int class indices of shape (N,), got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels: int class indices expected, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         bad = labels[(labels < 0) | (labels >= num_classes)][0]
         raise ValueError(f"labels: values must be in [0, {num_classes}), got {bad}")
-    targets = np.zeros((num_examples, num_classes), dtype=dtype)
-    targets[np.arange(num_examples), labels] = 1
+    targets = np.zeros((len(labels), num_classes), dtype=dtype)
+    targets[np.arange(len(labels)), labels] = 1
     return targets
 
 

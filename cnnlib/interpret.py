@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from ._checks import positive_int
 from .functions import softmax
 from .training import scores as batched_scores
 
@@ -58,11 +59,6 @@ def _check_labels(name, labels, n, num_classes=None):
     return labels
 
 
-def _check_batch_size(batch_size):
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
-
-
 def _check_epsilon(epsilon):
     if not isinstance(epsilon, numbers.Real) or not np.isfinite(epsilon) or epsilon < 0:
         raise ValueError(f"epsilon: expected a finite number >= 0, got {epsilon!r}")
@@ -81,7 +77,7 @@ def score_gradient(model, x, target, *, batch_size=500):
     """
     _check_model(model)
     x = _check_images("x", x)
-    _check_batch_size(batch_size)
+    positive_int("batch_size", batch_size)
     grads = np.empty_like(x)
     for start in range(0, len(x), batch_size):
         batch = x[start:start + batch_size]
@@ -138,10 +134,9 @@ def occlusion(model, x, labels, *, patch=6, stride=1, fill=0.5, batch_size=1000)
     """
     x = _check_images("x", x, ndim=4)
     labels = _check_labels("labels", labels, len(x))
-    for name, value in (("patch", patch), ("stride", stride)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    _check_batch_size(batch_size)
+    positive_int("patch", patch)
+    positive_int("stride", stride)
+    positive_int("batch_size", batch_size)
     n, channels, height, width = x.shape
     masks, map_shape = _patch_masks(height, width, patch, stride)
     maps = np.empty((n, len(masks)), dtype=np.float64)
@@ -170,7 +165,7 @@ def loss_gradient_sign(model, x, y, *, batch_size=500):
     _check_model(model)
     x = _check_images("x", x)
     y = _check_labels("y", y, len(x))
-    _check_batch_size(batch_size)
+    positive_int("batch_size", batch_size)
     signs = np.empty_like(x)
     for start in range(0, len(x), batch_size):
         model.loss(x[start:start + batch_size], y[start:start + batch_size])

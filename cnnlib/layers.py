@@ -55,6 +55,10 @@ class Layer:
         self.grads = {}
         self.buffers = {}
 
+    def zero_grads(self):
+        """Set ``grads`` to zero arrays shaped like ``params`` (the same keys)."""
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+
     def forward(self, x):
         """Output of the layer for input ``x`` (remembering what backward needs)."""
         raise NotImplementedError
@@ -104,7 +108,7 @@ class Affine(Layer):
         self.in_features, self.out_features = in_features, out_features
         weights = init_weights((in_features, out_features), in_features, init, dtype, rng)
         self.params = {"W": weights, "b": np.zeros(out_features, dtype=dtype)}
-        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self.zero_grads()
 
     def forward(self, x):
         x = np.asarray(x)
@@ -168,7 +172,7 @@ class Conv2D(Layer):
         fan_in = in_channels * kh * kw
         self.params = {"W": init_weights((out_channels, in_channels, kh, kw), fan_in, init, dtype, rng),
                        "b": np.zeros(out_channels, dtype=dtype)}
-        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self.zero_grads()
 
     def forward(self, x):
         out, self.cache = type(self).forward_fn(x, self.params["W"], self.params["b"], self.stride, self.pad)

@@ -1,9 +1,12 @@
-"""Models: a ``Sequential`` stack of layers ending in a loss, and the two networks of the series."""
+"""Models: a ``Sequential`` stack of layers ending in a loss, the two networks of the series, and
+prediction in batches (:func:`scores`, :func:`predict`) in evaluation mode (:func:`in_mode`)."""
+
+import contextlib
 
 import numpy as np
 
+from ._checks import positive_int
 from .layers import Affine, Conv2D, Flatten, Layer, MaxPool2D, ReLU, SoftmaxWithLoss
-from .training import predict
 from .tuned import fuse_layers
 
 
@@ -168,3 +171,34 @@ class LeNet5(Sequential):
         if tuned:
             layers = fuse_layers(layers)
         super().__init__(*layers, input_grad=input_grad)
+
+
+@contextlib.contextmanager
+def in_mode(model, training):
+    """Run a block with ``model`` in training (``True``) or evaluation (``False``) mode, then restore the
+    mode it had. Does nothing for a model without ``train()`` (and ``training``)."""
+    if not hasattr(model, "train"):
+        yield model
+        return
+    was = getattr(model, "training", True)
+    model.train(training)
+    try:
+        yield model
+    finally:
+        model.train(was)
+
+
+def scores(model, x, batch_size=1000):
+    """``model.forward`` over ``x`` ``(N, ...)`` ``batch_size`` examples at a time, in evaluation mode
+    (batch norm uses its running averages and updates nothing, dropout drops nothing); returns
+    ``(N, classes)``. ValueError for a bad ``batch_size`` or an empty ``x``."""
+    positive_int("batch_size", batch_size)
+    if len(x) == 0:
+        raise ValueError(f"x: expected at least one example, got an empty array of shape {np.shape(x)}")
+    with in_mode(model, False):
+        return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def predict(model, x, batch_size=1000):
+    """Predicted class indices ``(N,)`` for ``x`` ``(N, ...)``, computed in batches in evaluation mode."""
+    return scores(model, x, batch_size).argmax(axis=1)

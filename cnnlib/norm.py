@@ -26,13 +26,8 @@ import numbers
 
 import numpy as np
 
+from ._checks import positive_int
 from .layers import Layer, new_layer_rng
-
-
-def _positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
 
 
 def _check_eps(eps):
@@ -56,13 +51,13 @@ class _BatchNorm(Layer):
 
     def __init__(self, num_channels, *, momentum=0.9, eps=1e-5, dtype=np.float32):
         super().__init__()
-        self.num_channels = _positive_int("num_channels", num_channels)
+        self.num_channels = positive_int("num_channels", num_channels)
         if not (isinstance(momentum, numbers.Real) and 0 <= momentum < 1):
             raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
         self.momentum, self.eps = float(momentum), _check_eps(eps)
         self.params = {"gamma": np.ones(num_channels, dtype=dtype),
                        "beta": np.zeros(num_channels, dtype=dtype)}
-        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self.zero_grads()
         self.buffers = {"running_mean": np.zeros(num_channels, dtype=dtype),
                         "running_var": np.ones(num_channels, dtype=dtype)}
 
@@ -152,15 +147,15 @@ class GroupNorm(Layer):
 
     def __init__(self, num_channels, num_groups, *, eps=1e-5, dtype=np.float32):
         super().__init__()
-        self.num_channels = _positive_int("num_channels", num_channels)
-        self.num_groups = _positive_int("num_groups", num_groups)
+        self.num_channels = positive_int("num_channels", num_channels)
+        self.num_groups = positive_int("num_groups", num_groups)
         if num_channels % num_groups:
             raise ValueError(f"num_groups: must divide num_channels {num_channels}, "
                              f"got {num_groups}")
         self.eps = _check_eps(eps)
         self.params = {"gamma": np.ones(num_channels, dtype=dtype),
                        "beta": np.zeros(num_channels, dtype=dtype)}
-        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self.zero_grads()
 
     def forward(self, x):
         """``(N, C, H, W)`` or ``(N, C)`` in, the same shape and dtype out."""

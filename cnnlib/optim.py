@@ -56,8 +56,25 @@ class Optimizer:
         flat = {f"{slot}/{name}": value for slot, values in self.state.items() for name, value in values.items()}
         return {**flat, "t": np.array(self.t)}
 
+    def state_dict_problems(self, flat, params):
+        """What keeps ``flat`` (a :meth:`state_dict`) from fitting this optimizer for ``params``
+        (``{name: array}``): a list of messages, empty when :meth:`load_state_dict` may load it."""
+        t = flat.get("t")
+        if t is None or np.ndim(t) != 0 or np.asarray(t).dtype.kind not in "iu" or t < 0:
+            return [f"t: expected a non-negative integer step count, got {t!r}"]
+        expected = {f"{slot}/{name}": p.shape for slot in self.slots for name, p in params.items()}
+        keys = set(flat) - {"t"}
+        problems = [f"unexpected {key} (not a {type(self).__name__} slot of a parameter)"
+                    for key in sorted(keys - set(expected))]
+        if keys or t > 0:
+            problems += [f"missing {key}" for key in expected if key not in keys]
+        problems += [f"shape mismatch for {key}: parameter {shape}, file {np.shape(flat[key])}"
+                     for key, shape in expected.items() if key in keys and np.shape(flat[key]) != shape]
+        return problems
+
     def load_state_dict(self, flat):
-        """Restore the state written by :meth:`state_dict`."""
+        """Restore the state written by :meth:`state_dict` (check it first with
+        :meth:`state_dict_problems`)."""
         self.t = int(flat["t"])
         for key, value in flat.items():
             if key != "t":

@@ -8,15 +8,14 @@ there are ties, like PyTorch); average pooling spreads it evenly over the window
 
 import numpy as np
 
-from ._checks import check_4d, check_dout, conv_output_size
+from ._checks import check_4d, check_dout, conv_output_size, positive_int
 
 
 def _check_pool(x, size, stride):
     check_4d("x", x)
     stride = size if stride is None else stride
-    for name, value in (("size", size), ("stride", stride)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    positive_int("size", size)
+    positive_int("stride", stride)
     if size > x.shape[2] or size > x.shape[3]:
         raise ValueError(f"pool size {size} is larger than the input's {x.shape[2]}x{x.shape[3]} "
                          f"(x shape {x.shape})")

@@ -1,23 +1,25 @@
-"""Training loop, evaluation in batches (accuracy, confusion matrix), and checkpoints (``np.savez``, never pickle).
+"""The training loop, evaluation in batches (accuracy, confusion matrix), and, re-exported from
+:mod:`cnnlib.checkpoints`, ``save_params``/``load_params``.
 
 ``fit`` and ``evaluate`` use only a model's public API: ``loss(x, y)`` (which keeps the batch's scores in
 ``last_scores``), ``backward()``, ``params``/``grads`` and ``forward(x)``, and where the model has them,
 ``train()``/``eval()`` (training and evaluation mode) and ``buffers`` (batch norm's running averages).
 """
 
-import contextlib
 import numbers
-import os
-import secrets
 import time
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._checks import positive_int
+from .checkpoints import load_params, model_state, non_finite, save_params
+from .models import in_mode, predict, scores
 from .threads import AdaptiveThreads
+
+__all__ = ["History", "fit", "evaluate", "predict", "scores", "confusion_matrix", "clip_grad_norm",
+           "save_params", "load_params"]
 
 
 @dataclass
@@ -44,47 +46,31 @@ class History:
         return self.examples / sum(self.epoch_seconds) if self.epoch_seconds else 0.0
 
 
-def _labels(y):
+def class_indices(name, y, n, num_classes):
+    """Labels ``y`` (ints ``(n,)`` in ``[0, num_classes)`` or one-hot ``(n, num_classes)``) as int
+    class indices ``(n,)``; ValueError (TypeError for non-integer indices) naming ``name`` otherwise."""
     y = np.asarray(y)
-    return y.argmax(axis=1) if y.ndim == 2 else y
-
-
-@contextlib.contextmanager
-def _mode(model, training):
-    """Run a block with ``model`` in training (``True``) or evaluation (``False``) mode, then restore the
-    mode it had. Does nothing for a model without ``train()`` (and ``training``)."""
-    if not hasattr(model, "train"):
-        yield model
-        return
-    was = getattr(model, "training", True)
-    model.train(training)
-    try:
-        yield model
-    finally:
-        model.train(was)
-
-
-def scores(model, x, batch_size=1000):
-    """``model.forward`` over ``x`` ``batch_size`` examples at a time, in evaluation mode (batch norm
-    uses its running averages and updates nothing, dropout drops nothing); returns ``(N, classes)``."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    with _mode(model, False):
-        return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-
-
-def predict(model, x, batch_size=1000):
-    """Predicted class indices ``(N,)`` for ``x``, computed in batches in evaluation mode."""
-    return scores(model, x, batch_size).argmax(axis=1)
+    if y.ndim == 2 and y.shape == (n, num_classes):
+        return y.argmax(axis=1)
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"{name}: expected {n} labels, as ints ({n},) or one-hot ({n}, {num_classes}), "
+                         f"got shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected integer class indices, got dtype {y.dtype}")
+    if n and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"{name}: class indices must be in [0, {num_classes}) (the model has "
+                         f"{num_classes} outputs), got {y.min()}..{y.max()}")
+    return y
 
 
 def evaluate(model, x, y, batch_size=1000):
-    """Accuracy (fraction in [0, 1]) of ``model`` on ``x`` against labels ``y`` (ints or one-hot),
-    computed in evaluation mode (the model's mode is restored afterwards)."""
-    y = _labels(y)
+    """Accuracy (fraction in [0, 1]) of ``model`` on ``x`` ``(N, ...)`` against labels ``y`` (ints
+    ``(N,)`` or one-hot ``(N, classes)``), computed in evaluation mode (the model's mode is restored
+    afterwards). ValueError for an empty ``x``, a length mismatch or labels out of range."""
     if len(x) != len(y):
         raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
-    return float(np.mean(predict(model, x, batch_size) == y))
+    s = scores(model, x, batch_size)
+    return float(np.mean(s.argmax(axis=1) == class_indices("y", y, len(x), s.shape[1])))
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
@@ -116,7 +102,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     the same run, and ``start_epoch`` resumes a run at a later epoch (pass the previous ``history``
     to extend it). ``patience``: stop when validation accuracy has not improved for that many epochs,
     and at the end restore the weights (and buffers) of the epoch with the best validation accuracy,
-    ``history.best_epoch``, whether training stopped early or ran all its epochs. ``clip``: rescale gradients to at most this joint L2 norm.
+    ``history.best_epoch``, whether training stopped early or ran all its epochs. ``clip``: rescale
+    gradients to at most this joint L2 norm.
     ``lr_schedule``: a function of the epoch (0-based) giving the learning rate to set on
     ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``). ``threads``: the BLAS
     thread count during training: ``"auto"`` gives BLAS the cores that other processes leave free, looking
@@ -129,180 +116,138 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     mean loss, its accuracy and the validation accuracy. A NaN or infinite loss raises
     FloatingPointError naming the epoch and step; parameters that became NaN or infinite (checked at
     the end of every epoch) raise it naming the epoch and parameter.
+    Every argument is checked before training starts (ValueError or TypeError naming it): x ``(N, ...)``
+    with N >= 1, labels ``(N,)`` ints in ``[0, classes)`` or one-hot ``(N, classes)``, ``x_val`` and
+    ``y_val`` together, integer ``epochs``/``batch_size``/``start_epoch``.
     """
-    y_int = _labels(y)
-    if len(x) != len(y):
-        raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
-    if batch_size < 1 or epochs < 0:
-        raise ValueError(f"batch_size must be positive and epochs non-negative, got {batch_size}, {epochs}")
-    if patience is not None and x_val is None:
-        raise ValueError("patience: early stopping needs validation data (x_val, y_val)")
-    if clip is not None and not (isinstance(clip, numbers.Real) and 0 < clip < np.inf):
-        raise ValueError(f"clip: expected a positive finite gradient norm (or None), got {clip!r}")
+    y_int = _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, patience, clip)
     history = History() if history is None else history
-    best_acc, best_state, waited = -1.0, None, 0
-    n = len(x)
-    steps = -(-n // batch_size)
-    with AdaptiveThreads(threads) as blas, _mode(model, True):
-        for epoch in range(start_epoch, start_epoch + epochs):
+    best = _BestEpoch(patience)
+    end = start_epoch + epochs
+    with AdaptiveThreads(threads) as blas, in_mode(model, True):
+        for epoch in range(start_epoch, end):
             if lr_schedule is not None:
                 optimizer.lr = float(lr_schedule(epoch))
-            order = np.random.default_rng([seed, epoch]).permutation(n)
-            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{start_epoch + epochs}", disable=not progress,
+            batches = _minibatches(len(x), batch_size, seed, epoch)
+            bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{end}", disable=not progress,
                        unit="batch", leave=True)
-            correct, started = 0, time.perf_counter()
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                blas.prepare_step()
-                loss = model.loss(x[idx], y[idx])
-                if not np.isfinite(loss):
-                    bar.close()
-                    raise FloatingPointError(_diverged_message(loss, epoch, step, len(history.loss), x, idx, optimizer))
-                model.backward()
-                grads = model.grads
-                if clip is not None:
-                    clip_grad_norm(grads, clip)
-                optimizer.update(model.params, grads)
-                history.loss.append(float(loss))
-                correct += int(np.sum(model.last_scores.argmax(axis=1) == y_int[idx]))
-                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / min(n, (step + 1) * batch_size):.4f}",
-                                refresh=False)
-                bar.update()
+            started = time.perf_counter()
+            correct = _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch)
             seconds = time.perf_counter() - started
-            summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{correct / n:.4f}"}
-            if x_val is not None and not _non_finite(model.params):
-                history.val_acc.append(evaluate(model, x_val, y_val))
-                summary["val_acc"] = f"{history.val_acc[-1]:.4f}"
-            bar.set_postfix(summary)
-            bar.close()
-            _check_finite_params(model, epoch, optimizer)
+            _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, correct / len(x), len(batches))
             history.epoch_seconds.append(seconds)
-            history.examples += n
-            history.train_acc.append(correct / n)
-            if x_val is None:
-                continue
-            if history.val_acc[-1] > best_acc:
-                best_acc, waited, history.best_epoch = history.val_acc[-1], 0, epoch
-                if patience is not None:
-                    best_state = {name: p.copy() for name, p in _state(model).items()}
-            else:
-                waited += 1
-                if patience is not None and waited >= patience:
-                    history.stopped_early = True
-                    break
-    if best_state is not None:
-        for name, p in _state(model).items():
-            p[...] = best_state[name]
+            history.examples += len(x)
+            history.train_acc.append(correct / len(x))
+            if x_val is not None and best.should_stop(model, history, epoch):
+                history.stopped_early = True
+                break
+    best.restore(model)
     return history
 
 
-def _state(model):
-    """``{name: array}`` of the parameters and buffers (running averages) of ``model``."""
-    return {**model.params, **getattr(model, "buffers", {})}
+def _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, patience, clip):
+    """Check :func:`fit`'s arguments before any training; return the labels as int indices ``(N,)``."""
+    positive_int("epochs", epochs, minimum=0)
+    positive_int("batch_size", batch_size)
+    positive_int("start_epoch", start_epoch, minimum=0)
+    if len(x) != len(y):
+        raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
+    num_classes = scores(model, x[:1]).shape[1]    # also: x holds at least one example
+    y_int = class_indices("y", y, len(x), num_classes)
+    if (x_val is None) != (y_val is None):
+        raise ValueError(f"x_val and y_val: validation needs both, got only "
+                         f"{'x_val' if y_val is None else 'y_val'}")
+    if x_val is not None:
+        if len(x_val) != len(y_val):
+            raise ValueError(f"x_val and y_val: lengths differ: {len(x_val)} examples, {len(y_val)} labels")
+        if len(x_val) == 0:
+            raise ValueError(f"x_val: expected at least one example, got an empty array of shape "
+                             f"{np.shape(x_val)}")
+        scores(model, x_val[:1])    # fails now, not after an epoch, if the model cannot take x_val
+        class_indices("y_val", y_val, len(x_val), num_classes)
+    if patience is not None and x_val is None:
+        raise ValueError("patience: early stopping needs validation data (x_val, y_val)")
+    if patience is not None:
+        positive_int("patience", patience)
+    if clip is not None and not (isinstance(clip, numbers.Real) and 0 < clip < np.inf):
+        raise ValueError(f"clip: expected a positive finite gradient norm (or None), got {clip!r}")
+    return y_int
 
 
-def _diverged_message(loss, epoch, step, iterations, x, idx, optimizer):
-    where = f"loss became {loss} at epoch {epoch + 1}, step {step + 1} (iteration {iterations + 1})"
-    bad = idx[~np.isfinite(x[idx].reshape(len(idx), -1)).all(axis=1)]
-    if len(bad):
-        return f"{where}: the input holds NaN or inf values in examples {sorted(bad.tolist())}; clean the data"
-    return (f"{where}; try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
-            f"or gradient clipping (clip=1.0)")
+def _minibatches(n, batch_size, seed, epoch):
+    """The example indices of each minibatch of an epoch, shuffled by ``default_rng([seed, epoch])``."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
 
 
-def _non_finite(arrays):
-    """The names of the float (or complex) arrays in ``arrays`` holding NaN or inf."""
-    return [name for name, a in arrays.items() if a.dtype.kind in "fc" and not np.isfinite(a).all()]
+def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch):
+    """One pass over ``batches``: forward and loss, backward, (clipping,) update; appends each loss to
+    ``history.loss`` and returns how many training examples were classified correctly."""
+    correct = seen = 0
+    for step, idx in enumerate(batches):
+        blas.prepare_step()
+        xb = x[idx]
+        loss = model.loss(xb, y[idx])
+        if not np.isfinite(loss):
+            bar.close()
+            raise FloatingPointError(_diverged_message(loss, epoch, step, len(history.loss), xb, idx, optimizer))
+        model.backward()
+        grads = model.grads
+        if clip is not None:
+            clip_grad_norm(grads, clip)
+        optimizer.update(model.params, grads)
+        history.loss.append(float(loss))
+        correct += int(np.sum(model.last_scores.argmax(axis=1) == y_int[idx]))
+        seen += len(idx)
+        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+        bar.update()
+    return correct
 
 
-def _check_finite_params(model, epoch, optimizer):
-    bad = _non_finite(model.params)
+def _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, train_acc, steps):
+    """End of an epoch: validation accuracy (when there is validation data and the weights are finite),
+    the epoch's summary on the progress bar, then FloatingPointError if the weights are not finite."""
+    summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{train_acc:.4f}"}
+    if x_val is not None and not non_finite(model.params):
+        history.val_acc.append(evaluate(model, x_val, y_val))
+        summary["val_acc"] = f"{history.val_acc[-1]:.4f}"
+    bar.set_postfix(summary)
+    bar.close()
+    bad = non_finite(model.params)
     if bad:
         raise FloatingPointError(f"parameters became NaN or inf during epoch {epoch + 1}: {', '.join(bad)}; "
                                  f"try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
                                  f"or gradient clipping (clip=1.0)")
 
 
-NOT_A_CHECKPOINT = "not a cnnlib checkpoint (an .npz file written by save_params)"
+class _BestEpoch:
+    """Early stopping: tracks the epoch with the best validation accuracy (``history.best_epoch``) and,
+    with ``patience``, keeps a copy of its weights and buffers to restore at the end."""
+
+    def __init__(self, patience):
+        self.patience, self.best_acc, self.waited, self.state = patience, -1.0, 0, None
+
+    def should_stop(self, model, history, epoch):
+        """Record the epoch's validation accuracy; True when ``patience`` epochs passed without a gain."""
+        if history.val_acc[-1] > self.best_acc:
+            self.best_acc, self.waited, history.best_epoch = history.val_acc[-1], 0, epoch
+            if self.patience is not None:
+                self.state = {name: p.copy() for name, p in model_state(model).items()}
+            return False
+        self.waited += 1
+        return self.patience is not None and self.waited >= self.patience
+
+    def restore(self, model):
+        """Put the best epoch's weights and buffers back into ``model`` (with ``patience`` only)."""
+        if self.state is not None:
+            for name, p in model_state(model).items():
+                p[...] = self.state[name]
 
 
-def save_params(model, path, optimizer=None):
-    """Save every parameter and buffer of ``model`` (and ``optimizer``'s state, if given) to ``path`` with
-    ``np.savez``. Buffers (batch norm's running averages, ``model.buffers``) are saved under their
-    names beside the parameters.
-
-    The file is written to a temporary file in the same directory and then renamed over ``path``, so a
-    failed write (a full disk, an interrupt) leaves any earlier checkpoint at ``path`` intact.
-    Raises ValueError naming the parameters when some hold NaN or inf (such weights are never saved).
-    """
-    arrays = _state(model)
-    if optimizer is not None:
-        arrays.update({f"optimizer:{key}": value for key, value in optimizer.state_dict().items()})
-    bad = _non_finite(arrays)
-    if bad:
-        raise ValueError(f"save_params: not saving {path}: NaN or inf values in {', '.join(bad)}")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _read_checkpoint(path):
-    """Every array in the .npz file ``path``; ValueError saying why when it is not a checkpoint."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path} is a directory, {NOT_A_CHECKPOINT}")
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    reason = ("the file is empty" if not magic else
-              "it is an .npy file (one array)" if magic == b"\x93NUMPY" else
-              "it is not a zip archive" if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06") else None)
-    if reason is None:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, EOFError, zipfile.BadZipFile) as err:
-            reason = f"truncated or corrupted zip archive ({err})"
-        except ValueError:
-            reason = "it holds an entry that is not a plain numeric array"
-        else:
-            if all(isinstance(a, np.ndarray) for a in arrays.values()):
-                return arrays
-            reason = "it holds files that are not .npy arrays"
-    raise ValueError(f"{path} is {NOT_A_CHECKPOINT}: {reason}")
-
-
-def load_params(model, path, optimizer=None):
-    """Load parameters and buffers saved by :func:`save_params` into ``model`` in place (and ``optimizer``'s
-    state).
-
-    Everything is checked before anything is assigned, so on error the model is unchanged. Raises
-    ValueError when ``path`` is not a readable .npz checkpoint (empty, truncated, a directory, an .npy
-    or any other file), and listing missing names, unexpected names, shape mismatches, arrays of the
-    wrong kind (an int, bool or complex array for a float parameter: never cast silently) and arrays
-    holding NaN or inf. A missing file raises FileNotFoundError.
-    """
-    saved = _read_checkpoint(path)
-    non_finite = _non_finite(saved)
-    optimizer_state = {key.split(":", 1)[1]: saved.pop(key) for key in list(saved) if key.startswith("optimizer:")}
-    params = _state(model)
-    problems = [f"missing from {path}: {name} {params[name].shape}" for name in params if name not in saved]
-    problems += [f"unexpected in {path}: {name} {saved[name].shape}" for name in saved if name not in params]
-    problems += [f"shape mismatch for {name}: model {params[name].shape}, file {saved[name].shape}"
-                 for name in params if name in saved and saved[name].shape != params[name].shape]
-    problems += [f"dtype mismatch for {name}: model {params[name].dtype}, file {saved[name].dtype}"
-                 for name in params if name in saved and saved[name].dtype.kind != params[name].dtype.kind]
-    problems += [f"NaN or inf values in {name}" for name in non_finite]
-    if optimizer is not None and not optimizer_state:
-        problems.append(f"no optimizer state in {path} (save it with save_params(model, path, optimizer))")
-    if problems:
-        raise ValueError("load_params: checkpoint does not fit the model:\n  " + "\n  ".join(problems))
-    if optimizer is not None:
-        optimizer.load_state_dict(optimizer_state)
-    for name, p in params.items():
-        p[...] = saved[name]
+def _diverged_message(loss, epoch, step, iterations, xb, idx, optimizer):
+    where = f"loss became {loss} at epoch {epoch + 1}, step {step + 1} (iteration {iterations + 1})"
+    bad = idx[~np.isfinite(xb.reshape(len(idx), -1)).all(axis=1)]
+    if len(bad):
+        return f"{where}: the input holds NaN or inf values in examples {sorted(bad.tolist())}; clean the data"
+    return (f"{where}; try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
+            f"or gradient clipping (clip=1.0)")

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .conv import im2col
-from .training import predict
+from .models import predict
 
 WRONG = "#d62728"
 DIVERGING = "RdBu_r"

@@ -142,7 +142,7 @@ def load_lenet5(path=None):
     saved at ``path``."""
     from .datasets import DATA_ROOT
     from .models import LeNet5
-    from .training import load_params
+    from .checkpoints import load_params
 
     model = LeNet5()
     load_params(model, DATA_ROOT / "lenet5_mnist.npz" if path is None else path)

@@ -9,7 +9,7 @@ from cnnlib import __main__ as cli
 from cnnlib.__main__ import DEFAULT_WEIGHTS, build_parser, format_confusion, main
 from cnnlib.datasets import load_mnist
 from cnnlib.models import LeNet5
-from test_training import write_bad_file
+from test_checkpoints import write_bad_file
 
 
 @pytest.mark.parametrize("argv, message", [

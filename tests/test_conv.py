@@ -145,8 +145,8 @@ def test_output_size():
     ((3, 8, 8), (4, 3, 3, 3), (4,), 1, 0, r"x: expected a 4-D array.*\(3, 8, 8\)"),
     ((2, 3, 8, 8), (4, 3, 3), (4,), 1, 0, r"w: expected a 4-D array"),
     ((2, 3, 4, 4), (4, 3, 7, 3), (4,), 1, 1, r"kernel height 7.*larger than the padded input height 6"),
-    ((2, 3, 8, 8), (4, 3, 3, 3), (4,), 0, 0, r"stride must be a positive integer, got 0"),
-    ((2, 3, 8, 8), (4, 3, 3, 3), (4,), 1, -1, r"pad must be a non-negative integer, got -1"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), (4,), 0, 0, r"stride: expected a positive integer, got 0"),
+    ((2, 3, 8, 8), (4, 3, 3, 3), (4,), 1, -1, r"pad: expected a non-negative integer, got -1"),
     ((2, 3, 8, 8), (4, 3, 3, 3), (3,), 1, 0, r"b: expected shape \(4,\)"),
 ])
 def test_bad_arguments(x_shape, w_shape, b_shape, stride, pad, message):

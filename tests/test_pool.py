@@ -71,9 +71,9 @@ def test_bad_arguments(kind):
     forward = KINDS[kind][0]
     with pytest.raises(ValueError, match=r"x: expected a 4-D array.*\(6, 6\)"):
         forward(np.zeros((6, 6)))
-    with pytest.raises(ValueError, match="size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="size: expected a positive integer, got 0"):
         forward(np.zeros((1, 1, 6, 6)), 0)
-    with pytest.raises(ValueError, match="stride must be a positive integer, got -1"):
+    with pytest.raises(ValueError, match="stride: expected a positive integer, got -1"):
         forward(np.zeros((1, 1, 6, 6)), 2, -1)
     out, cache = forward(np.zeros((1, 1, 6, 6)))
     with pytest.raises(ValueError, match=r"dout: expected the forward output's shape \(1, 1, 3, 3\)"):

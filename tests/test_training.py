@@ -1,5 +1,3 @@
-import errno
-import zipfile
 
 import numpy as np
 import pytest
@@ -8,7 +6,7 @@ from cnnlib.datasets import load_mnist
 from cnnlib.layers import Affine
 from cnnlib.models import LeNet5, Sequential, TwoLayerNet
 from cnnlib.optim import SGD, Adam
-from cnnlib.training import clip_grad_norm, evaluate, fit, load_params, predict, save_params
+from cnnlib.training import clip_grad_norm, evaluate, fit, load_params, predict, save_params, scores
 
 
 @pytest.fixture(scope="module")
@@ -38,29 +36,6 @@ def test_same_seed_same_history():
     assert runs[0] == runs[1]
     other = fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=3, batch_size=32, seed=5, progress=False).loss
     assert other != runs[0]
-
-
-def test_save_load_round_trip_is_exact(tmp_path):
-    model = LeNet5(rng=np.random.default_rng(1))
-    save_params(model, tmp_path / "w.npz")
-    other = LeNet5(rng=np.random.default_rng(2))
-    load_params(other, tmp_path / "w.npz")
-    for name, p in model.params.items():
-        np.testing.assert_array_equal(other.params[name], p)
-        assert other.params[name].dtype == p.dtype
-    with np.load(tmp_path / "w.npz", allow_pickle=False) as data:
-        assert sorted(data.files) == sorted(model.params)
-
-
-def test_load_params_lists_mismatches(tmp_path):
-    save_params(TwoLayerNet(784, 50, 10), tmp_path / "w.npz")
-    with pytest.raises(ValueError) as info:
-        load_params(TwoLayerNet(784, 60, 10), tmp_path / "w.npz")
-    message = str(info.value)
-    assert "shape mismatch for affine1.W: model (784, 60), file (784, 50)" in message
-    assert "affine2.W" in message
-    with pytest.raises(ValueError, match="missing from .*conv1.W"):
-        load_params(LeNet5(), tmp_path / "w.npz")
 
 
 def test_resume_from_checkpoint_continues_exactly(tmp_path):
@@ -139,36 +114,6 @@ def test_predict_and_evaluate_in_batches():
         evaluate(model, x, y[:3])
 
 
-# --- checkpoints: atomic, finite, validated before anything is assigned -------------------------
-
-def _params_of(model):
-    return {name: p.copy() for name, p in model.params.items()}
-
-
-def test_save_params_failure_keeps_the_old_checkpoint(tmp_path, monkeypatch):
-    path = tmp_path / "w.npz"
-    save_params(TwoLayerNet(2, 8, 3), path)
-    good = path.read_bytes()
-
-    def disk_full(file, **arrays):
-        file.write(b"PK\x03\x04 half a checkpoint")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(np, "savez", disk_full)
-    with pytest.raises(OSError, match="No space left"):
-        save_params(TwoLayerNet(2, 8, 3, rng=np.random.default_rng(5)), path)
-    assert path.read_bytes() == good
-    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
-
-
-def test_save_params_refuses_non_finite_weights(tmp_path):
-    model = TwoLayerNet(2, 8, 3)
-    model.params["affine2.b"][1] = np.inf
-    with pytest.raises(ValueError, match="NaN or inf values in affine2.b"):
-        save_params(model, tmp_path / "w.npz")
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_fit_checks_parameters_at_epoch_end():
     x, y = _blobs()
     # one step per epoch: the loss before the update is finite, the update makes the weights inf/NaN
@@ -184,64 +129,82 @@ def test_fit_rejects_bad_clip(clip):
         fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=1, clip=clip, progress=False)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros(2, np.float32), r"shape mismatch for affine2\.b"),
-    (np.zeros(3, np.int64), r"dtype mismatch for affine2\.b: model float32, file int64"),
-    (np.zeros(3, bool), r"dtype mismatch for affine2\.b: model float32, file bool"),
-    (np.zeros(3, np.complex64), r"dtype mismatch for affine2\.b: model float32, file complex64"),
-    (np.array([0.0, np.nan, 1.0], np.float32), r"NaN or inf values in affine2\.b"),
+# --- arguments checked before any training -------------------------------------------------------
+
+class _CountingSGD(SGD):
+    """SGD that counts its updates: a bad argument must be refused before the first one."""
+
+    updates = 0
+
+    def update(self, params, grads):
+        self.updates += 1
+        super().update(params, grads)
+
+
+X, Y = _blobs()
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (dict(x_val=X), ValueError, "x_val and y_val: validation needs both, got only x_val"),
+    (dict(y_val=Y), ValueError, "x_val and y_val: validation needs both, got only y_val"),
+    (dict(x=X[:0], y=Y[:0]), ValueError, r"x: expected at least one example, got an empty array of shape \(0, 2\)"),
+    (dict(y=np.r_[Y[1:], 3]), ValueError, r"y: class indices must be in \[0, 3\).*got 0\.\.3"),
+    (dict(y=np.r_[Y[1:], -1]), ValueError, r"y: class indices must be in \[0, 3\)"),
+    (dict(y=Y.astype(float)), TypeError, "y: expected integer class indices, got dtype float64"),
+    (dict(y=np.eye(4)[Y]), ValueError, r"y: expected 300 labels, .* got shape \(300, 4\)"),
+    (dict(x_val=X, y_val=np.full(300, 5)), ValueError, r"y_val: class indices must be in \[0, 3\)"),
+    (dict(x_val=X[:0], y_val=Y[:0]), ValueError, "x_val: expected at least one example"),
+    (dict(x_val=X, y_val=Y[:3]), ValueError, "x_val and y_val: lengths differ: 300 examples, 3 labels"),
+    (dict(batch_size=0), ValueError, "batch_size: expected a positive integer, got 0"),
+    (dict(batch_size=32.0), ValueError, "batch_size: expected a positive integer, got 32.0"),
+    (dict(batch_size=True), ValueError, "batch_size: expected a positive integer, got True"),
+    (dict(epochs=-1), ValueError, "epochs: expected a non-negative integer, got -1"),
+    (dict(epochs=2.5), ValueError, "epochs: expected a non-negative integer, got 2.5"),
+    (dict(epochs="3"), ValueError, "epochs: expected a non-negative integer, got '3'"),
+    (dict(start_epoch=-2), ValueError, "start_epoch: expected a non-negative integer, got -2"),
+    (dict(x_val=X, y_val=Y, patience=0), ValueError, "patience: expected a positive integer, got 0"),
 ])
-def test_load_params_checks_everything_before_assigning(tmp_path, bad, message):
-    source = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(1))
-    arrays = _params_of(source)
-    assert list(arrays)[-1] == "affine2.b"
-    arrays["affine2.b"] = bad
-    np.savez(tmp_path / "w.npz", **arrays)
-    model = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(2))
-    before = _params_of(model)
-    with pytest.raises(ValueError, match=message):
-        load_params(model, tmp_path / "w.npz")
+def test_fit_checks_every_argument_before_training(change, error, message):
+    kwargs = {"x": X, "y": Y, "epochs": 1, "batch_size": 32, **change}
+    model, optimizer = TwoLayerNet(2, 8, 3), _CountingSGD(0.1)
+    before = {name: p.copy() for name, p in model.params.items()}
+    with pytest.raises(error, match=message):
+        fit(model, optimizer, kwargs.pop("x"), kwargs.pop("y"), progress=False, **kwargs)
+    assert optimizer.updates == 0
     for name, p in model.params.items():
         np.testing.assert_array_equal(p, before[name])
 
 
-def test_load_params_without_optimizer_state_changes_nothing(tmp_path):
-    save_params(TwoLayerNet(2, 8, 3, rng=np.random.default_rng(1)), tmp_path / "w.npz")
-    model = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(2))
-    before = _params_of(model)
-    with pytest.raises(ValueError, match="no optimizer state"):
-        load_params(model, tmp_path / "w.npz", Adam(0.01))
-    for name, p in model.params.items():
-        np.testing.assert_array_equal(p, before[name])
+def test_fit_accepts_one_hot_labels_and_numpy_integers():
+    x, y = _blobs()
+    one_hot = fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, np.eye(3, dtype=np.float32)[y], epochs=np.int64(2),
+                  batch_size=np.int32(32), progress=False)
+    ints = fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=2, batch_size=32, progress=False)
+    assert one_hot.loss == ints.loss and one_hot.train_acc == ints.train_acc
 
 
-def write_bad_file(path, kind):
-    """Write at ``path`` a file that is not a checkpoint, of the given kind (also used by test_cli)."""
-    if kind == "empty":
-        path.write_bytes(b"")
-    elif kind == "truncated":
-        save_params(TwoLayerNet(2, 8, 3), path)
-        path.write_bytes(path.read_bytes()[:200])
-    elif kind == "text":
-        path.write_text("conv1.W = [0.1, 0.2]\n")
-    elif kind == "npy":
-        with open(path, "wb") as f:
-            np.save(f, np.zeros(3, np.float32))
-    elif kind == "directory":
-        path.mkdir()
-    elif kind == "zip of text":
-        with zipfile.ZipFile(path, "w") as z:
-            z.writestr("notes.txt", "not an array")
+@pytest.mark.parametrize("call", [predict, evaluate])
+def test_predict_and_evaluate_refuse_empty_input(call):
+    x, y = _blobs()
+    args = (x[:0],) if call is predict else (x[:0], y[:0])
+    with pytest.raises(ValueError, match=r"x: expected at least one example, got an empty array of shape \(0, 2\)"):
+        call(TwoLayerNet(2, 8, 3), *args)
 
 
-@pytest.mark.parametrize("kind, reason", [
-    ("empty", "the file is empty"), ("truncated", "truncated or corrupted"), ("text", "not a zip archive"),
-    ("npy", r"an \.npy file"), ("directory", "is a directory"), ("zip of text", "not .npy arrays"),
+@pytest.mark.parametrize("labels, error, message", [
+    (np.full(300, 3), ValueError, r"y: class indices must be in \[0, 3\) \(the model has 3 outputs\), got 3\.\.3"),
+    (np.full(300, -1), ValueError, r"y: class indices must be in \[0, 3\)"),
+    (np.zeros(300), TypeError, "y: expected integer class indices, got dtype float64"),
+    (np.zeros((300, 5)), ValueError, r"y: expected 300 labels, .*\(300, 3\), got shape \(300, 5\)"),
 ])
-def test_load_params_says_what_is_not_a_checkpoint(tmp_path, kind, reason):
-    path = tmp_path / "w.npz"
-    write_bad_file(path, kind)
-    with pytest.raises(ValueError, match=reason) as info:
-        load_params(TwoLayerNet(2, 8, 3), path)
-    message = str(info.value)
-    assert str(path) in message and "not a cnnlib checkpoint" in message and "pickle" not in message
+def test_evaluate_refuses_labels_the_model_cannot_predict(labels, error, message):
+    x, _ = _blobs()
+    with pytest.raises(error, match=message):
+        evaluate(TwoLayerNet(2, 8, 3), x, labels)
+
+
+def test_scores_and_predict_check_batch_size():
+    x, _ = _blobs()
+    for bad in (0, 2.0, None):
+        with pytest.raises(ValueError, match=f"batch_size: expected a positive integer, got {bad!r}"):
+            scores(TwoLayerNet(2, 8, 3), x, batch_size=bad)

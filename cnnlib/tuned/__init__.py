@@ -11,6 +11,8 @@ is tested against its plain twin:
   :func:`fuse` below, which turn a plain model into a tuned one (``LeNet5(tuned=True)`` uses them).
 """
 
+import copy
+
 from .blocks import (conv_relu_pool_backward, conv_relu_pool_forward, first_conv_relu_pool_backward,
                      first_conv_relu_pool_forward)
 from .conv import conv2d_backward, conv2d_forward
@@ -22,8 +24,12 @@ __all__ = ["conv2d_forward", "conv2d_backward", "conv_relu_pool_forward", "conv_
 
 
 def fuse(model):
-    """A :class:`~cnnlib.models.Sequential` that computes what ``model`` computes on the tuned path
-    (:func:`fuse_layers`), sharing ``model``'s parameter arrays, loss layer and ``input_grad``."""
-    from ..models import Sequential
-
-    return Sequential(*fuse_layers(model.layers.items()), loss=model.loss_layer, input_grad=model.input_grad)
+    """A model that computes what ``model`` (a :class:`~cnnlib.models.Sequential`) computes on the tuned
+    path: a copy of it whose layers are :func:`fuse_layers` of its layers, sharing ``model``'s parameter
+    arrays, loss layer, mode and ``input_grad``. (A copy, not a new ``Sequential``: this package sits
+    below :mod:`cnnlib.models` and does not import it.)"""
+    fused = copy.copy(model)
+    fused.layers = dict(fuse_layers(model.layers.items()))
+    fused.last_scores = None
+    fused.input_grad = model.input_grad    # tells the new first layer
+    return fused
