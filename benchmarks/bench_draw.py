@@ -1,7 +1,7 @@
 """How long the draw-a-digit widget (cnnlib.widgets.DrawDigit, notebook 08) takes from the end of a
 stroke to the updated figure: the kernel-side work of one mouse-up, i.e. the drawing turned into an
 MNIST-like input (mnist_like), LeNet-5's forward pass, the figure updated in place
-(viz.update_digit_reading; the first stroke builds it) and rendered to the PNG the widget shows. The browser's share (sending the event, showing the PNG) is not included. Goal: under
+(widgets.update_digit_reading; the first stroke builds it) and rendered to the PNG the widget shows. The browser's share (sending the event, showing the PNG) is not included. Goal: under
 200 ms on a 2-core machine. Also times the convolution explorer's redraw after a slider change.
 
     python benchmarks/bench_draw.py [--repeats 30] [--threads 1]
@@ -30,7 +30,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
-from cnnlib import viz, widgets  # noqa: E402
+from cnnlib import widgets  # noqa: E402
 from cnnlib.datasets import load_mnist  # noqa: E402
 
 STROKES = [[(140.0, 40.0 + 10 * k) for k in range(21)], widgets.EXAMPLE_STROKES[0]]
@@ -61,7 +61,7 @@ def main():
         ticks.append(time.perf_counter())
         probabilities, maps = widgets.read_digit(pad.model, image)
         ticks.append(time.perf_counter())
-        viz.update_digit_reading(pad._figure, image, probabilities, maps, drawing=pad.ink)
+        widgets.update_digit_reading(pad._figure, image, probabilities, maps, drawing=pad.ink)
         ticks.append(time.perf_counter())
         widgets._png(pad._figure, pad.dpi)
         ticks.append(time.perf_counter())

@@ -19,10 +19,14 @@ import base64
 import io
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from . import viz
 from .conv import conv2d_forward, conv_output_size
 from .functions import softmax
+from .viz import DIVERGING, WRONG
+from .viz._base import matrix_panel, symmetric_limit
 
 _SOBEL = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float32)
 KERNELS = {
@@ -140,9 +144,9 @@ def draw_line(ink, start, end, width):
 def load_lenet5(path=None):
     """LeNet-5 with the trained weights that ship with the series (``data/lenet5_mnist.npz``), or those
     saved at ``path``."""
+    from .checkpoints import load_params
     from .datasets import DATA_ROOT
     from .models import LeNet5
-    from .checkpoints import load_params
 
     model = LeNet5()
     load_params(model, DATA_ROOT / "lenet5_mnist.npz" if path is None else path)
@@ -163,13 +167,191 @@ def read_digit(model, image, layers=("conv1", "conv2")):
     return softmax(list(outputs.values())[-1])[0], {name: outputs[name][0] for name in layers}
 
 
+# --- the figures only the widgets draw --------------------------------------------------------------
+
+READING_AXES = ("drawing", "input", "probabilities")    # the names of a digit reading's top row of axes
+
+
+def plot_conv_window(image, kernel, out, *, stride=1, pad=0, position=(0, 0), bias=0.0):
+    """One step of a convolution on a 2-D image: the zero-padded input with the window of output
+    ``position`` outlined, that window's values, the kernel, and the output map with the same cell
+    outlined; the title fills in the output-size formula and the value computed at ``position``.
+
+    image: ``(H, W)``; kernel: ``(KH, KW)``; out: ``(OH, OW)``, the convolution of ``image`` with
+    ``kernel`` (plus ``bias``) at this ``stride`` and ``pad``; position: ``(i, j)`` inside ``out``.
+    """
+    image, kernel, out = (np.asarray(a, dtype=np.float64) for a in (image, kernel, out))
+    if image.ndim != 2 or kernel.ndim != 2 or out.ndim != 2:
+        raise ValueError(f"image, kernel, out: expected 2-D arrays, got shapes {image.shape}, "
+                         f"{kernel.shape}, {out.shape}")
+    (h, w), (kh, kw) = image.shape, kernel.shape
+    expected = (conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad))
+    if out.shape != expected:
+        raise ValueError(f"out: expected shape {expected} for a {h}x{w} image, {kh}x{kw} kernel, "
+                         f"stride {stride}, pad {pad}; got {out.shape}")
+    i, j = position
+    if not (0 <= i < out.shape[0] and 0 <= j < out.shape[1]):
+        raise ValueError(f"position: expected a cell of the {out.shape[0]}x{out.shape[1]} output, got {position}")
+    padded = np.pad(image, pad)
+    window = padded[i * stride:i * stride + kh, j * stride:j * stride + kw]
+    fig = Figure(figsize=(11, 3.9))
+    left, win_ax, ker_ax, right = fig.subplots(1, 4, width_ratios=[padded.shape[1], 9, 9, out.shape[1] * 1.25])
+    fig.subplots_adjust(left=0.02, right=0.96, bottom=0.04, top=0.8, wspace=0.25)
+    left.imshow(padded, cmap="gray_r", vmin=0, vmax=max(1.0, float(image.max())))
+    if pad:
+        frame = np.zeros(padded.shape + (4,))
+        frame[..., :3] = 0.55
+        frame[..., 3] = 0.45
+        frame[pad:pad + h, pad:pad + w, 3] = 0
+        left.imshow(frame)
+    left.add_patch(Rectangle((j * stride - 0.5, i * stride - 0.5), kw, kh, fill=False, ec=WRONG, lw=2.5))
+    left.set_title(f"input {h}x{w}, padded to {padded.shape[0]}x{padded.shape[1]} (grey)", fontsize=10)
+    matrix_panel(win_ax, window, f"window: padded rows {i * stride}-{i * stride + kh - 1}", "{:.2f}", "Greys", False)
+    matrix_panel(ker_ax, kernel, f"kernel {kh}x{kw}", "{:.3g}", DIVERGING, True)
+    limit = symmetric_limit([out])
+    shown = right.imshow(out, cmap=DIVERGING, vmin=-limit, vmax=limit)
+    right.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="black", lw=2.5))
+    right.set_title(f"output {out.shape[0]}x{out.shape[1]}", fontsize=10)
+    fig.colorbar(shown, ax=right, fraction=0.06, pad=0.03)
+    for ax in (left, right):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    value = float(np.sum(window * kernel) + bias)
+    fig.suptitle(f"OH = (H + 2p - K) // s + 1 = ({h} + 2*{pad} - {kh}) // {stride} + 1 = {out.shape[0]}"
+                 f"        out[{i}, {j}] = sum(window * kernel) = {value:.3g}", fontsize=11)
+    return fig
+
+
+def _mosaic(maps, ncols, gap=1):
+    """``(C, H, W)`` maps tiled ``ncols`` to a row into one 2-D array, NaN between the tiles."""
+    c, h, w = maps.shape
+    nrows = -(-c // ncols)
+    tiled = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), np.nan)
+    for k in range(c):
+        r, q = divmod(k, ncols)
+        tiled[r * (h + gap):r * (h + gap) + h, q * (w + gap):q * (w + gap) + w] = maps[k]
+    return tiled
+
+
+def _reading_title(name, maps, limit):
+    return f"{name}: {np.shape(maps)[0]} maps {np.shape(maps)[1]}x{np.shape(maps)[2]}, one scale ±{limit:.2g}"
+
+
+def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=None, title=None):
+    """What a network reads in one digit: the input (and the raw ``drawing`` it was made from), the class
+    probabilities as bars (the most likely class highlighted), and each layer of ``maps`` as one row of
+    channel tiles on that layer's own symmetric colour scale (red positive, blue negative).
+
+    image: ``(H, W)``; probabilities: ``(classes,)``; maps: ``{layer name: (C, h, w)}`` (at most two
+    rows of 8 channels each are shown per layer, each tile numbered at its top left); drawing:
+    ``(H', W')`` or None. A few axes and short texts only, so that the figure redraws quickly while
+    someone draws (:func:`update_digit_reading` redraws it in place).
+    """
+    image, probabilities = np.asarray(image), np.asarray(probabilities, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"image: expected a 2-D array (H, W), got shape {image.shape}")
+    if probabilities.ndim != 1 or len(probabilities) < 2:
+        raise ValueError(f"probabilities: expected a 1-D array of class probabilities, got shape "
+                         f"{probabilities.shape}")
+    names = list(class_names) if class_names is not None else [str(k) for k in range(len(probabilities))]
+    if len(names) != len(probabilities):
+        raise ValueError(f"class_names: expected {len(probabilities)} names, got {len(names)}")
+    for name, m in maps.items():
+        if np.ndim(m) != 3:
+            raise ValueError(f"maps[{name!r}]: expected (C, h, w) feature maps, got shape {np.shape(m)}")
+    best = int(probabilities.argmax())
+    heights = [1.3] + [0.55 + 0.25 * min(2, -(-np.shape(m)[0] // 8)) for m in maps.values()]
+    fig = Figure(figsize=(9, 2.3 * sum(heights)))
+    grid = fig.add_gridspec(1 + len(maps), 3, height_ratios=heights, width_ratios=[1, 1, 3],
+                            left=0.04, right=0.97, bottom=0.03, top=0.9, hspace=0.45, wspace=0.25)
+    top = [fig.add_subplot(grid[0, k], label=label) for k, label in enumerate(READING_AXES)]
+    if drawing is not None:
+        drawing = np.asarray(drawing)
+        top[0].imshow(drawing, cmap="gray_r", vmin=0, vmax=max(1.0, float(drawing.max())))
+        top[0].set_title("your drawing", fontsize=10)
+    top[1].imshow(image, cmap="gray_r", vmin=0, vmax=max(1.0, float(image.max())))
+    top[1].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=10)
+    top[1].set_axis_off()
+    top[0].set_xticks([])
+    top[0].set_yticks([])
+    if drawing is None:
+        top[0].set_axis_off()
+    bars = top[2].bar(range(len(probabilities)), probabilities, color="0.7")
+    bars[best].set_color(WRONG)
+    top[2].set_xticks(range(len(probabilities)), names)
+    top[2].set_ylim(0, 1)
+    top[2].set_yticks([0, 1])
+    top[2].set_title("class probabilities", fontsize=10)
+    cmap = colormaps[DIVERGING].with_extremes(bad="white")
+    for row, (name, m) in enumerate(maps.items(), start=1):
+        m = np.asarray(m)[:16]
+        ncols = min(8, len(m))
+        limit = symmetric_limit([m])
+        ax = fig.add_subplot(grid[row, :], label=f"maps: {name}")
+        ax.imshow(_mosaic(m, ncols), cmap=cmap, vmin=-limit, vmax=limit)
+        for k in range(len(m)):
+            r, q = divmod(k, ncols)
+            ax.text(q * (m.shape[2] + 1) - 0.3, r * (m.shape[1] + 1) - 0.3, str(k), fontsize=7, color="0.3",
+                    ha="left", va="top")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
+        for side in ax.spines.values():
+            side.set_visible(False)
+    fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
+    return fig
+
+
+def update_digit_reading(fig, image, probabilities, maps, *, drawing=None, title=None):
+    """Redraw a figure made by :func:`plot_digit_reading` in place with a new reading (same layers and
+    shapes): the images, bars, colour scales and titles change, nothing is rebuilt, so a widget that
+    redraws on every stroke pays only for rendering. The axes are found by the names
+    :func:`plot_digit_reading` gave them (:data:`READING_AXES` and ``"maps: <layer>"``). Returns ``fig``."""
+    image, probabilities = np.asarray(image), np.asarray(probabilities, dtype=np.float64)
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    if not set(READING_AXES) <= set(axes):
+        raise ValueError(f"fig: expected a figure made by plot_digit_reading, with axes {READING_AXES}")
+    top = [axes[label] for label in READING_AXES]
+    rows = [axes[f"maps: {name}"] for name in maps if f"maps: {name}" in axes]
+    layers = sum(label.startswith("maps: ") for label in axes)
+    if len(rows) != len(maps) or layers != len(maps) or len(top[2].patches) != len(probabilities):
+        raise ValueError(f"maps, probabilities: expected {layers} layers and {len(top[2].patches)} classes "
+                         f"as when the figure was made, got {len(maps)} and {len(probabilities)}")
+    if (drawing is None) != (not top[0].get_images()):
+        raise ValueError("drawing: give one exactly when the figure was made with one")
+    if drawing is not None:
+        drawing = np.asarray(drawing)
+        top[0].get_images()[0].set_data(drawing)
+        top[0].get_images()[0].set_clim(0, max(1.0, float(drawing.max())))
+    top[1].get_images()[0].set_data(image)
+    top[1].get_images()[0].set_clim(0, max(1.0, float(image.max())))
+    best = int(probabilities.argmax())
+    for k, (bar, p) in enumerate(zip(top[2].patches, probabilities)):
+        bar.set_height(p)
+        bar.set_color(WRONG if k == best else "0.7")
+    names = [t.get_text() for t in top[2].get_xticklabels()]
+    for ax, (name, m) in zip(rows, maps.items()):
+        m = np.asarray(m)[:16]
+        shown = ax.get_images()[0]
+        ncols = min(8, len(m))
+        tiled = _mosaic(m, ncols)
+        if tiled.shape != shown.get_array().shape:
+            raise ValueError(f"maps[{name!r}]: expected the shape the figure was made with, got {np.shape(maps[name])}")
+        limit = symmetric_limit([m])
+        shown.set_data(tiled)
+        shown.set_clim(-limit, limit)
+        ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
+    fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
+    return fig
+
+
 def drawing_figure(model, drawing):
     """What ``model`` reads in a drawing: ``(figure, probabilities)``, the figure from
-    :func:`cnnlib.viz.plot_digit_reading` of ``mnist_like(drawing)`` with the drawing beside it.
+    :func:`plot_digit_reading` of ``mnist_like(drawing)`` with the drawing beside it.
     Raises :class:`EmptyDrawingError` for a drawing without ink."""
     image = mnist_like(drawing)
     probabilities, maps = read_digit(model, image)
-    return viz.plot_digit_reading(image, probabilities, maps, drawing=drawing), probabilities
+    return plot_digit_reading(image, probabilities, maps, drawing=drawing), probabilities
 
 
 def _verdict(probabilities):
@@ -181,7 +363,7 @@ class ConvExplorer:
     """Sliders over one convolution of a digit: digit, kernel, stride, padding and the output cell whose
     window is highlighted. ``widget`` is the ipywidgets box; ``output`` the current output map
     ``(OH, OW)``, ``kernel`` the current 3x3 kernel, ``position`` the highlighted cell; ``figure`` (an
-    ipywidgets Image) shows :func:`cnnlib.viz.plot_conv_window` and ``formula`` (HTML) the output size.
+    ipywidgets Image) shows :func:`plot_conv_window` and ``formula`` (HTML) the output size.
     Displaying the explorer shows the live widget, with a static figure of its state beside it.
 
     images: ``(N, H, W)`` or ``(N, 1, H, W)``; labels: ``(N,)`` or None; index: the digit shown first;
@@ -280,7 +462,7 @@ class ConvExplorer:
             out, _ = conv2d_forward(image[None, None], self._kernel[None, None], np.zeros(1, np.float32), stride, pad)
             self.output = out[0, 0]
             self.position = (self.row.value, self.col.value)
-            fig = viz.plot_conv_window(image, self._kernel, self.output, stride=stride, pad=pad,
+            fig = plot_conv_window(image, self._kernel, self.output, stride=stride, pad=pad,
                                        position=self.position)
             self.figure.value = _png(fig, self.dpi)
             h = image.shape[0]
@@ -403,9 +585,9 @@ class DrawDigit:
             return
         probabilities, maps = read_digit(self.model, image)
         if self._figure is None:
-            self._figure = viz.plot_digit_reading(image, probabilities, maps, drawing=self.ink)
+            self._figure = plot_digit_reading(image, probabilities, maps, drawing=self.ink)
         else:
-            viz.update_digit_reading(self._figure, image, probabilities, maps, drawing=self.ink)
+            update_digit_reading(self._figure, image, probabilities, maps, drawing=self.ink)
         self.probabilities = probabilities
         self.figure.value = _png(self._figure, self.dpi)
         self.figure.layout.display = None

@@ -1,3 +1,5 @@
+import sys
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -142,9 +144,19 @@ def test_draw_graph_values_and_gradients():
     assert not [t for t in before.axes[0].texts if t.get_color() == viz.WRONG]
 
 
-def test_interact_index_returns_widget_or_figure():
+def test_interact_index_returns_a_slider_widget():
+    import ipywidgets
+
     result = viz.interact_index(lambda i: viz.plot_images(_images(3)[i:i + 1]), 3)
-    assert isinstance(result, Figure) or type(result).__name__ == "interactive"
+    assert isinstance(result, ipywidgets.interactive)
+    slider = result.children[0]
+    assert (slider.min, slider.max, slider.value, slider.description) == (0, 2, 0, "index")
+
+
+def test_interact_index_without_ipywidgets_returns_the_first_figure(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)    # makes "import ipywidgets" fail
+    result = viz.interact_index(lambda i: viz.plot_images(_images(3)[i:i + 1], labels=[i]), 3)
+    assert isinstance(result, Figure) and _image_axes(result)[0].get_title() == "true 0"
 
 
 def test_plot_curves():
@@ -268,7 +280,7 @@ def test_feature_maps_wrap_channels_and_stay_narrow():
     rows = {round(ax.get_position().y0, 3) for ax in conv2_axes}
     assert len(conv2_axes) == 16 and len(rows) == 2, "16 channels wrap onto two rows of 8"
     assert all(ax.title.get_fontsize() >= 9 for ax in conv2_axes)
-    with pytest.raises(ValueError, match="ncols and max_channels"):
+    with pytest.raises(ValueError, match="ncols: expected a positive integer, got 0"):
         viz.plot_feature_maps(model, _digit(), ncols=0)
 
 
@@ -480,70 +492,6 @@ def test_plot_conv_geometry_draws_windows_on_the_grid_lines():
     corners = sorted({(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in windows})
     # the windows of outputs (0, 0), (0, 1), (1, 0) at stride 2 start at cells (0, 0), (0, 2), (2, 0)
     assert corners == [(-0.5, -0.5, 3, 3), (-0.5, 1.5, 3, 3), (1.5, -0.5, 3, 3)]
-
-
-def test_plot_conv_window_outlines_the_window_and_fills_in_the_formula():
-    from cnnlib.conv import conv2d_forward_naive
-
-    image = np.arange(36.0).reshape(6, 6) / 36
-    kernel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
-    out = conv2d_forward_naive(image[None, None], kernel[None, None], np.zeros(1), stride=2, pad=1)[0, 0]
-    fig = viz.plot_conv_window(image, kernel, out, stride=2, pad=1, position=(1, 2))
-    assert isinstance(fig, Figure)
-    padded_ax, window_ax, kernel_ax, out_ax = fig.axes[:4]
-    assert padded_ax.get_images()[0].get_array().shape == (8, 8)
-    box = padded_ax.patches[-1]
-    assert box.get_xy() == (4 - 0.5, 2 - 0.5) and (box.get_width(), box.get_height()) == (3, 3)
-    window = np.pad(image, 1)[2:5, 4:7]
-    assert np.allclose(window_ax.get_images()[0].get_array(), window)
-    assert out_ax.patches[-1].get_xy() == (2 - 0.5, 1 - 0.5)
-    title = fig._suptitle.get_text()
-    assert "(6 + 2*1 - 3) // 2 + 1 = 3" in title and f"out[1, 2] = sum(window * kernel) = {out[1, 2]:.3g}" in title
-    with pytest.raises(ValueError, match=r"out: expected shape \(3, 3\)"):
-        viz.plot_conv_window(image, kernel, out[:2], stride=2, pad=1)
-    with pytest.raises(ValueError, match="position: expected a cell of the 3x3 output"):
-        viz.plot_conv_window(image, kernel, out, stride=2, pad=1, position=(3, 0))
-
-
-def test_plot_digit_reading_bars_and_map_mosaics():
-    probabilities = np.full(10, 0.02)
-    probabilities[3] = 0.82
-    maps = {"conv1": np.ones((6, 28, 28)), "conv2": -np.ones((16, 10, 10))}
-    fig = viz.plot_digit_reading(np.zeros((28, 28)), probabilities, maps, drawing=np.zeros((50, 50)))
-    assert fig._suptitle.get_text() == "reads 3 (probability 0.82)"
-    bars = fig.axes[2].patches
-    assert len(bars) == 10 and bars[3].get_facecolor() != bars[0].get_facecolor()
-    conv1, conv2 = (ax.get_images()[0] for ax in fig.axes[3:5])
-    assert conv1.get_array().shape == (28, 6 * 29 - 1) and conv2.get_array().shape == (21, 8 * 11 - 1)
-    assert conv2.get_clim() == (-1.0, 1.0) and np.ma.count_masked(conv1.get_array()) == 28 * 5
-    assert [t.get_text() for t in fig.axes[4].texts] == [str(k) for k in range(16)]
-    with pytest.raises(ValueError, match=r"maps\['conv1'\]: expected \(C, h, w\)"):
-        viz.plot_digit_reading(np.zeros((28, 28)), probabilities, {"conv1": np.zeros((28, 28))})
-    with pytest.raises(ValueError, match="class_names: expected 10 names"):
-        viz.plot_digit_reading(np.zeros((28, 28)), probabilities, maps, class_names=["a"])
-
-
-def test_update_digit_reading_redraws_like_a_new_figure():
-    rng = np.random.default_rng(0)
-    readings = [(rng.random((28, 28)), rng.dirichlet(np.ones(10)),
-                 {"conv1": rng.standard_normal((6, 28, 28)), "conv2": rng.standard_normal((16, 10, 10))})
-                for _ in range(2)]
-    updated = viz.plot_digit_reading(*readings[0], drawing=np.zeros((40, 40)))
-    assert viz.update_digit_reading(updated, *readings[1], drawing=np.ones((40, 40))) is updated
-    fresh = viz.plot_digit_reading(*readings[1], drawing=np.ones((40, 40)))
-    assert updated._suptitle.get_text() == fresh._suptitle.get_text()
-    for a, b in zip(updated.axes, fresh.axes):
-        assert a.get_title() == b.get_title()
-        assert [p.get_height() for p in a.patches] == [p.get_height() for p in b.patches]
-        assert [p.get_facecolor() for p in a.patches] == [p.get_facecolor() for p in b.patches]
-        for x, y in zip(a.get_images(), b.get_images()):
-            np.testing.assert_array_equal(np.ma.filled(x.get_array(), np.nan), np.ma.filled(y.get_array(), np.nan))
-            assert x.get_clim() == y.get_clim()
-    with pytest.raises(ValueError, match="expected 2 layers and 10 classes"):
-        viz.update_digit_reading(updated, readings[0][0], readings[0][1], {"conv1": readings[0][2]["conv1"]},
-                                 drawing=np.ones((40, 40)))
-    with pytest.raises(ValueError, match="drawing: give one exactly when"):
-        viz.update_digit_reading(updated, *readings[0])
 
 
 # --- notebook 09: training well ---------------------------------------------------------------------

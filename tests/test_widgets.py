@@ -5,6 +5,7 @@ import base64
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from cnnlib import widgets
 from cnnlib.conv import conv2d_forward_naive
@@ -231,3 +232,85 @@ def test_the_explorer_rejects_bad_arguments(digits):
         widgets.ConvExplorer(digits[0][:2], index=2)
     with pytest.raises(ValueError, match="stride: expected an int from 1 to 3, got 0"):
         widgets.ConvExplorer(digits[0][:2], stride=0)
+
+
+# --- the figures only the widgets draw -------------------------------------------------------------
+
+def test_plot_conv_window_outlines_the_window_and_fills_in_the_formula():
+    image = np.arange(36.0).reshape(6, 6) / 36
+    kernel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+    out = conv2d_forward_naive(image[None, None], kernel[None, None], np.zeros(1), stride=2, pad=1)[0, 0]
+    fig = widgets.plot_conv_window(image, kernel, out, stride=2, pad=1, position=(1, 2))
+    assert isinstance(fig, Figure)
+    padded_ax, window_ax, kernel_ax, out_ax = fig.axes[:4]
+    assert padded_ax.get_images()[0].get_array().shape == (8, 8)
+    box = padded_ax.patches[-1]
+    assert box.get_xy() == (4 - 0.5, 2 - 0.5) and (box.get_width(), box.get_height()) == (3, 3)
+    window = np.pad(image, 1)[2:5, 4:7]
+    assert np.allclose(window_ax.get_images()[0].get_array(), window)
+    assert out_ax.patches[-1].get_xy() == (2 - 0.5, 1 - 0.5)
+    title = fig._suptitle.get_text()
+    assert "(6 + 2*1 - 3) // 2 + 1 = 3" in title and f"out[1, 2] = sum(window * kernel) = {out[1, 2]:.3g}" in title
+    with pytest.raises(ValueError, match=r"out: expected shape \(3, 3\)"):
+        widgets.plot_conv_window(image, kernel, out[:2], stride=2, pad=1)
+    with pytest.raises(ValueError, match="position: expected a cell of the 3x3 output"):
+        widgets.plot_conv_window(image, kernel, out, stride=2, pad=1, position=(3, 0))
+
+
+def test_plot_digit_reading_bars_and_map_mosaics():
+    probabilities = np.full(10, 0.02)
+    probabilities[3] = 0.82
+    maps = {"conv1": np.ones((6, 28, 28)), "conv2": -np.ones((16, 10, 10))}
+    fig = widgets.plot_digit_reading(np.zeros((28, 28)), probabilities, maps, drawing=np.zeros((50, 50)))
+    assert fig._suptitle.get_text() == "reads 3 (probability 0.82)"
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    assert list(axes) == ["drawing", "input", "probabilities", "maps: conv1", "maps: conv2"]
+    bars = axes["probabilities"].patches
+    assert len(bars) == 10 and bars[3].get_facecolor() != bars[0].get_facecolor()
+    conv1, conv2 = (axes[f"maps: {name}"].get_images()[0] for name in maps)
+    assert conv1.get_array().shape == (28, 6 * 29 - 1) and conv2.get_array().shape == (21, 8 * 11 - 1)
+    assert conv2.get_clim() == (-1.0, 1.0) and np.ma.count_masked(conv1.get_array()) == 28 * 5
+    assert [t.get_text() for t in axes["maps: conv2"].texts] == [str(k) for k in range(16)]
+    with pytest.raises(ValueError, match=r"maps\['conv1'\]: expected \(C, h, w\)"):
+        widgets.plot_digit_reading(np.zeros((28, 28)), probabilities, {"conv1": np.zeros((28, 28))})
+    with pytest.raises(ValueError, match="class_names: expected 10 names"):
+        widgets.plot_digit_reading(np.zeros((28, 28)), probabilities, maps, class_names=["a"])
+
+
+def test_update_digit_reading_redraws_like_a_new_figure():
+    rng = np.random.default_rng(0)
+    readings = [(rng.random((28, 28)), rng.dirichlet(np.ones(10)),
+                 {"conv1": rng.standard_normal((6, 28, 28)), "conv2": rng.standard_normal((16, 10, 10))})
+                for _ in range(2)]
+    updated = widgets.plot_digit_reading(*readings[0], drawing=np.zeros((40, 40)))
+    assert widgets.update_digit_reading(updated, *readings[1], drawing=np.ones((40, 40))) is updated
+    fresh = widgets.plot_digit_reading(*readings[1], drawing=np.ones((40, 40)))
+    assert updated._suptitle.get_text() == fresh._suptitle.get_text()
+    for a, b in zip(updated.axes, fresh.axes):
+        assert a.get_title() == b.get_title()
+        assert [p.get_height() for p in a.patches] == [p.get_height() for p in b.patches]
+        assert [p.get_facecolor() for p in a.patches] == [p.get_facecolor() for p in b.patches]
+        for x, y in zip(a.get_images(), b.get_images()):
+            np.testing.assert_array_equal(np.ma.filled(x.get_array(), np.nan), np.ma.filled(y.get_array(), np.nan))
+            assert x.get_clim() == y.get_clim()
+    with pytest.raises(ValueError, match="expected 2 layers and 10 classes"):
+        widgets.update_digit_reading(updated, readings[0][0], readings[0][1], {"conv1": readings[0][2]["conv1"]},
+                                 drawing=np.ones((40, 40)))
+    with pytest.raises(ValueError, match="drawing: give one exactly when"):
+        widgets.update_digit_reading(updated, *readings[0])
+    with pytest.raises(ValueError, match="fig: expected a figure made by plot_digit_reading"):
+        widgets.update_digit_reading(Figure(), *readings[0])
+
+
+def test_update_digit_reading_finds_the_axes_by_name_not_position():
+    rng = np.random.default_rng(1)
+    maps = {"conv1": rng.standard_normal((6, 28, 28)), "conv2": rng.standard_normal((16, 10, 10))}
+    fig = widgets.plot_digit_reading(rng.random((28, 28)), rng.dirichlet(np.ones(10)), maps)
+    # new order: input, probabilities, the maps, an extra axes, then the (empty) drawing's axes
+    fig.axes[0].remove()
+    fig.add_subplot(4, 4, 1, label="added later")
+    fig.add_subplot(4, 4, 2, label="drawing")
+    widgets.update_digit_reading(fig, rng.random((28, 28)), np.eye(10)[4], {k: -m for k, m in maps.items()})
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    assert [p.get_height() for p in axes["probabilities"].patches] == list(np.eye(10)[4])
+    assert fig._suptitle.get_text() == "reads 4 (probability 1.00)"
