@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cnnlib.functions import cross_entropy, log_softmax, relu, sigmoid, softmax
+from cnnlib.functions import cross_entropy, log_softmax, one_hot, relu, sigmoid, softmax
 
 
 def test_sigmoid_extremes_without_warnings():
@@ -73,3 +73,22 @@ def test_bad_labels(labels, message):
 def test_float_labels_are_a_type_error():
     with pytest.raises(TypeError, match="int class indices"):
         cross_entropy(np.full((2, 3), 1 / 3), np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_one_hot_rows_in_the_requested_dtype(dtype):
+    targets = one_hot(np.array([2, 0, 1, 2], np.uint8), 3, dtype)
+    assert targets.dtype == dtype and targets.shape == (4, 3)
+    np.testing.assert_array_equal(targets, np.eye(3, dtype=dtype)[[2, 0, 1, 2]])
+    assert one_hot(np.zeros(0, int), 5).shape == (0, 5)
+
+
+@pytest.mark.parametrize("labels, error, message", [
+    (np.array([0, 3]), ValueError, r"labels: values must be in \[0, 3\), got 3"),
+    (np.array([-1, 0]), ValueError, r"labels: values must be in \[0, 3\), got -1"),
+    (np.array([0.0, 1.0]), TypeError, "labels: int class indices expected, got dtype float64"),
+    (np.array([[0, 1]]), ValueError, r"labels: expected int class indices of shape \(N,\), got shape \(1, 2\)"),
+])
+def test_one_hot_rejects_bad_labels(labels, error, message):
+    with pytest.raises(error, match=message):
+        one_hot(labels, 3)

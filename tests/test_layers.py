@@ -109,3 +109,24 @@ def test_layers_built_without_rng_get_their_own_streams():
     assert not np.array_equal(a.params["W"], b.params["W"])
     c, d = Conv2D(3, 4, 3), Conv2D(3, 4, 3)
     assert not np.array_equal(c.params["W"], d.params["W"])
+
+
+@pytest.mark.parametrize("make", [lambda: Affine(3, 2, dtype=np.float64), lambda: Conv2D(2, 3, 3, dtype=np.float32)])
+def test_gradients_start_as_zeros_shaped_like_the_parameters(make):
+    layer = make()
+    assert list(layer.grads) == list(layer.params) == ["W", "b"]
+    for key, param in layer.params.items():
+        grad = layer.grads[key]
+        assert grad.shape == param.shape and grad.dtype == param.dtype and not grad.any()
+        assert grad is not param
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(stride=0), "stride: expected a positive integer, got 0"),
+    (dict(stride=1.0), "stride: expected a positive integer, got 1.0"),
+    (dict(stride=True), "stride: expected a positive integer, got True"),
+    (dict(pad=-1), "pad: expected a non-negative integer, got -1"),
+])
+def test_conv_layer_checks_stride_and_pad_in_one_message_style(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Conv2D(1, 2, 3, **kwargs)
