@@ -101,3 +101,13 @@ def test_shipped_weights_reach_99_percent_on_both_routes():
         model = LeNet5(tuned=tuned)
         load_params(model, DATA_ROOT / "lenet5_mnist.npz")
         assert evaluate(model, x_test, y_test) >= 0.99, tuned
+
+
+def test_batched_prediction_has_one_implementation():
+    from cnnlib import models, training
+
+    assert training.predict is models.predict and training.scores is models.scores
+    x = np.random.default_rng(0).random((7, 1, 28, 28)).astype(np.float32)
+    model = LeNet5()
+    np.testing.assert_array_equal(model.predict(x, batch_size=3), models.scores(model, x).argmax(axis=1))
+    assert model.training, "predict computes in evaluation mode and restores the training mode"

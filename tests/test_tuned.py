@@ -249,3 +249,14 @@ def test_tuned_conv_on_an_empty_batch_and_read_only_input():
     x.flags.writeable = False
     np.testing.assert_allclose(tuned.conv2d_forward(x, w, b, 1, 1)[0], conv.conv2d_forward(x, w, b, 1, 1)[0],
                                rtol=1e-12, atol=1e-12)
+
+
+def test_fuse_returns_a_copy_of_the_model_with_fused_layers():
+    model = LeNet5(rng=np.random.default_rng(0), input_grad=True).eval()
+    fused = tuned.fuse(model)
+    assert type(fused) is LeNet5 and fused is not model and not fused.training
+    assert list(fused.layers) == ["conv1", "conv2", "flatten", "fc1", "relu3", "fc2", "relu4", "fc3"]
+    assert len(model.layers) == 12, "the plain model keeps its own layers"
+    assert fused.loss_layer is model.loss_layer and fused.input_grad and fused.layers["conv1"].input_grad
+    x = np.random.default_rng(1).random((2, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-5, atol=1e-6)
