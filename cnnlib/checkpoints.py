@@ -112,25 +112,25 @@ def read_checkpoint(path):
     if reason is None:
         try:
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                entries = {info.filename: archive.read(info) for info in archive.infolist()}
+                entries = [(info.filename, archive.read(info)) for info in archive.infolist()]
         except _PARSE_ERRORS as err:    # ZipFile.read checks every entry's CRC-32
             reason = f"truncated or corrupted zip archive ({type(err).__name__}: {err})"
         else:
-            reason = _npy_problem(entries)
+            reason = _npy_problem([name for name, _ in entries])
             if reason is None:
                 try:
-                    return {name[:-4]: _array_from_npy(data) for name, data in entries.items()}
+                    return {name[:-4]: _array_from_npy(data) for name, data in entries}
                 except _PARSE_ERRORS as err:
                     reason = f"it holds a damaged .npy array ({type(err).__name__}: {err})"
     raise ValueError(f"{path} is {NOT_A_CHECKPOINT}: {reason}")
 
 
-def _npy_problem(entries):
-    """Why the zip entries ``{filename: bytes}`` are not a set of .npy arrays, or None."""
-    others = [name for name in entries if not name.endswith(".npy")]
+def _npy_problem(filenames):
+    """Why zip entries named ``filenames`` are not a set of distinct .npy arrays, or None."""
+    others = [name for name in filenames if not name.endswith(".npy")]
     if others:
         return f"it holds files that are not .npy arrays ({', '.join(others[:3])})"
-    if len({name[:-4] for name in entries}) != len(entries):
+    if len(set(filenames)) != len(filenames):
         return "it holds the same array name twice"
     return None
 

@@ -13,6 +13,8 @@ gradient, not AdamW's decoupled decay.)
 
 import numpy as np
 
+from ._checks import positive_int
+
 
 class Optimizer:
     """Base class: holds ``lr``, ``weight_decay`` and per-parameter ``state`` slots; subclasses define
@@ -181,8 +183,7 @@ class Adam(Optimizer):
 def cosine_schedule(lr, epochs, min_lr=0.0):
     """A learning-rate schedule for ``fit``: epoch ``e`` (0-based) of ``epochs`` gets
     ``min_lr + (lr - min_lr) * (1 + cos(pi * e / epochs)) / 2``, from ``lr`` at the start towards ``min_lr``."""
-    if epochs < 1:
-        raise ValueError(f"epochs must be positive, got {epochs}")
+    positive_int("epochs", epochs)
 
     def schedule(epoch):
         return min_lr + (lr - min_lr) * 0.5 * (1 + np.cos(np.pi * epoch / epochs))

@@ -118,7 +118,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     the end of every epoch) raise it naming the epoch and parameter.
     Every argument is checked before training starts (ValueError or TypeError naming it): x ``(N, ...)``
     with N >= 1, labels ``(N,)`` ints in ``[0, classes)`` or one-hot ``(N, classes)``, ``x_val`` and
-    ``y_val`` together, integer ``epochs``/``batch_size``/``start_epoch``.
+    ``y_val`` together, integer ``epochs``/``batch_size``/``start_epoch``. To learn the number of
+    classes, fit first runs the model on one example of ``x`` in evaluation mode.
     """
     y_int = _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, patience, clip)
     history = History() if history is None else history
@@ -152,7 +153,7 @@ def _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, 
     positive_int("start_epoch", start_epoch, minimum=0)
     if len(x) != len(y):
         raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
-    num_classes = scores(model, x[:1]).shape[1]    # also: x holds at least one example
+    num_classes = scores(model, x[:1]).shape[1]    # one example, in evaluation mode; x must not be empty
     y_int = class_indices("y", y, len(x), num_classes)
     if (x_val is None) != (y_val is None):
         raise ValueError(f"x_val and y_val: validation needs both, got only "
@@ -163,7 +164,6 @@ def _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, 
         if len(x_val) == 0:
             raise ValueError(f"x_val: expected at least one example, got an empty array of shape "
                              f"{np.shape(x_val)}")
-        scores(model, x_val[:1])    # fails now, not after an epoch, if the model cannot take x_val
         class_indices("y_val", y_val, len(x_val), num_classes)
     if patience is not None and x_val is None:
         raise ValueError("patience: early stopping needs validation data (x_val, y_val)")

@@ -225,16 +225,16 @@ def test_the_regions_cover_the_shipped_checkpoint():
     assert all(stop == next_start for (_, stop), (next_start, _) in zip(spans, spans[1:]))
 
 
+def _write(path, raw):
+    path.write_bytes(bytes(raw))
+    return path
+
+
 def test_the_byte_flip_that_broke_numpys_header_parser_is_refused(tmp_path):
     raw = bytearray(SHIPPED.read_bytes())
     raw[1139] ^= 9    # inside conv2.W's .npy header: numpy's parser raised tokenize.TokenError
     with pytest.raises(ValueError, match="not a cnnlib checkpoint"):
         load_params(LeNet5(), _write(tmp_path / "w.npz", raw))
-
-
-def _write(path, raw):
-    path.write_bytes(bytes(raw))
-    return path
 
 
 def test_byte_flips_in_every_region_load_intact_or_are_refused(tmp_path):
@@ -298,3 +298,27 @@ def test_a_fifo_is_refused_without_hanging(tmp_path):
 def test_a_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_params(TwoLayerNet(2, 8, 3), tmp_path / "missing.npz")
+
+
+def test_an_archive_with_an_array_name_twice_is_refused(tmp_path):
+    path = tmp_path / "w.npz"
+    save_params(TwoLayerNet(2, 8, 3), path)
+    with zipfile.ZipFile(path, "a") as archive, pytest.warns(UserWarning, match="Duplicate name"):
+        archive.writestr("affine2.b.npy", _npy(np.ones(3, np.float32)))
+    with pytest.raises(ValueError, match="the same array name twice"):
+        load_params(TwoLayerNet(2, 8, 3), path)
+
+
+def _npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_a_compressed_checkpoint_loads(tmp_path):
+    source = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(3))
+    np.savez_compressed(tmp_path / "w.npz", **source.params)
+    model = TwoLayerNet(2, 8, 3)
+    load_params(model, tmp_path / "w.npz")
+    for name, p in source.params.items():
+        np.testing.assert_array_equal(model.params[name], p)
