@@ -23,7 +23,8 @@ def plot_history(history, *, smooth=50):
     steps = np.arange(1, len(history.loss) + 1)
     loss_ax.plot(steps, history.loss, color="tab:blue", alpha=0.25, lw=0.8, label="loss")
     smoothed = _moving_average(history.loss, smooth)
-    loss_ax.plot(steps[len(steps) - len(smoothed):], smoothed, color="tab:blue", label=f"mean of {min(smooth, len(steps))}")
+    loss_ax.plot(steps[len(steps) - len(smoothed):], smoothed, color="tab:blue",
+                 label=f"mean of {min(smooth, len(steps))}")
     loss_ax.set(xlabel="iteration", ylabel="loss", title="training loss", yscale="log")
     loss_ax.legend()
     epochs = np.arange(1, len(history.train_acc) + 1)
