@@ -158,8 +158,11 @@ def read_idx(path) -> np.ndarray:
 
 
 def write_idx(path, array) -> None:
-    """Write ``array`` as an IDX file, gzip-compressed when ``path`` ends in ``.gz``."""
+    """Write ``array`` (at least 1-D, as :func:`read_idx` reads) as an IDX file, gzip-compressed when
+    ``path`` ends in ``.gz``."""
     array = np.asarray(array)
+    if array.ndim == 0:
+        raise ValueError(f"array: IDX stores arrays of at least 1 dimension, got a 0-d array {array!r}")
     code = IDX_CODES.get(array.dtype.newbyteorder("="))
     if code is None:
         raise TypeError(f"array: IDX cannot store dtype {array.dtype}; use one of "

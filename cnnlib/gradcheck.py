@@ -4,6 +4,8 @@ Use float64: with ``h = 1e-5`` the central difference is accurate to about ``1e-
 correct backward pass agrees to well below ``1e-7``; float32 cannot resolve differences that small.
 """
 
+import numbers
+
 import numpy as np
 
 
@@ -16,6 +18,8 @@ def numerical_gradient(f, x, h=1e-5):
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"x: expected a float numpy array, got {type(x).__name__} "
                         f"{getattr(x, 'dtype', '')}".rstrip())
+    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not 0 < h < np.inf:
+        raise ValueError(f"h: expected a finite step > 0 (such as 1e-5), got {h!r}")
     grad = np.zeros_like(x)
     for index in np.ndindex(x.shape):
         original = x[index]

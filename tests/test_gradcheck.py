@@ -28,6 +28,14 @@ def test_numerical_gradient_needs_float_array():
         numerical_gradient(np.sum, np.arange(3))
 
 
+@pytest.mark.parametrize("h", [0, 0.0, -1e-5, float("nan"), float("inf"), "1e-5", True])
+def test_numerical_gradient_needs_a_positive_finite_step(h):
+    x = np.ones(3)
+    with pytest.raises(ValueError, match=f"h: expected a finite step > 0 .such as 1e-5., got {h!r}"):
+        numerical_gradient(np.sum, x, h=h)
+    np.testing.assert_array_equal(x, 1.0)
+
+
 def test_rel_error():
     assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
     assert rel_error([1.0, 2.0], [1.0, 2.0]) == 0.0
