@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from cnnlib.gradcheck import numerical_gradient, rel_error
+from cnnlib.layers import Affine
+from cnnlib.models import LeNet5
 
 
 def test_numerical_gradient_of_known_function_restores_x():
@@ -43,3 +45,16 @@ def test_rel_error():
     assert rel_error([100.0, 1.0], [100.0, 2.0]) == pytest.approx(0.01)
     with pytest.raises(ValueError, match="shapes differ"):
         rel_error(np.zeros(2), np.zeros(3))
+
+
+@pytest.mark.parametrize("sizes", [(0, 10), (10, 0), (-3, 4), (2.0, 3)])
+def test_affine_refuses_sizes_that_are_not_positive_ints(sizes):
+    with pytest.raises(ValueError, match=r"in_features, out_features: expected positive ints, got "):
+        Affine(*sizes)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, bool])
+def test_lenet5_refuses_integer_dtypes(dtype):
+    with pytest.raises(TypeError, match=f"dtype: expected a float dtype such as float32, got "
+                                        f"{np.dtype(dtype)}"):
+        LeNet5(dtype=dtype)
