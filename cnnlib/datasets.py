@@ -37,7 +37,7 @@ IDX_DTYPES = {
 }
 IDX_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
 
-DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+DATA_ROOT = Path(__file__).resolve().parent.parent / "data"   # the checkout's data/, when run from one
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,10 @@ DATASETS = {
 
 class DownloadError(RuntimeError):
     """Raised when no mirror delivered a file that passed verification."""
+
+
+class DataNotFoundError(FileNotFoundError):
+    """Raised when cnnlib cannot tell where its data lives (no ``CNNLIB_DATA_DIR``, not a checkout)."""
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -195,19 +199,42 @@ def verify_file(path, spec: IdxFile) -> np.ndarray:
 
 
 def data_root() -> Path:
-    """The folder holding one sub-folder per dataset (``mnist/``, ``fashion-mnist/``): the environment
-    variable ``CNNLIB_DATA_DIR`` when set, else the repository's ``data/``."""
-    return Path(os.environ.get("CNNLIB_DATA_DIR") or DATA_ROOT)
+    """The folder holding one sub-folder per dataset (``mnist/``, ``fashion-mnist/``) and the shipped
+    weights ``lenet5_mnist.npz``: the environment variable ``CNNLIB_DATA_DIR`` when set, else the
+    ``data/`` folder of the repository checkout cnnlib runs from.
+
+    Raises DataNotFoundError naming both places when neither applies (cnnlib installed with a plain
+    ``pip install .`` and ``CNNLIB_DATA_DIR`` unset): the data does not travel with the package.
+    """
+    if os.environ.get("CNNLIB_DATA_DIR"):
+        return Path(os.environ["CNNLIB_DATA_DIR"])
+    if DATA_ROOT.is_dir() and (DATA_ROOT.parent / "pyproject.toml").is_file():
+        return DATA_ROOT
+    raise DataNotFoundError(
+        "cnnlib cannot find its data folder. Tried: (1) the environment variable CNNLIB_DATA_DIR, "
+        f"which is not set; (2) the data/ folder of a repository checkout, but cnnlib runs from "
+        f"{Path(__file__).resolve().parent}, which is not inside one. Fix: set CNNLIB_DATA_DIR to a "
+        "folder holding mnist/ (and lenet5_mnist.npz for the shipped weights), such as the data/ "
+        "folder of a clone of the repository, or install cnnlib from the clone with "
+        "pip install -e . so that it runs from there.")
 
 
 def _find_dir(name: str, data_dir) -> Path:
-    """The first directory holding all of ``name``'s files, else the default download directory."""
+    """The first directory holding all of ``name``'s files, else the default download directory
+    (DataNotFoundError when there is none: see :func:`data_root`)."""
     dataset = _dataset(name)
-    candidates = [Path(data_dir)] if data_dir is not None else [data_root() / name, *map(Path, dataset.system_dirs)]
-    for directory in candidates:
+    if data_dir is not None:
+        return Path(data_dir)
+    try:
+        default, not_found = data_root() / name, None
+    except DataNotFoundError as err:
+        default, not_found = None, err
+    for directory in ([default] if default else []) + [Path(d) for d in dataset.system_dirs]:
         if all((directory / f.filename).exists() for f in dataset.files.values()):
             return directory
-    return candidates[0]
+    if not_found is not None:
+        raise not_found
+    return default
 
 
 def _dataset(name: str) -> Dataset:
@@ -242,40 +269,53 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
 
     Each file is tried on each mirror in order (``mirrors`` overrides the dataset's list), streamed
     to a temporary file in the same directory, verified, and only then renamed into place, so an
-    interrupted or corrupted download leaves nothing behind. A file already there that fails
-    verification is fetched again and replaced the same way. Raises DownloadError listing every
+    interrupted or corrupted download leaves nothing behind (nor a folder it created). A file already
+    there that fails verification is fetched again and replaced the same way. Raises DownloadError listing every
     mirror tried and why it failed (and naming a damaged file it could not replace).
     """
     dataset = _dataset(name)
     directory = Path(data_dir) if data_dir is not None else data_root() / name
+    created = [d for d in (directory, *directory.parents) if not d.exists()]   # deepest first
     directory.mkdir(parents=True, exist_ok=True)
-    for spec in dataset.files.values():
-        target = directory / spec.filename
-        if target.exists():
+    try:
+        for spec in dataset.files.values():
+            _download_file(name, spec, directory / spec.filename,
+                           mirrors if mirrors is not None else dataset.mirrors, timeout)
+    except BaseException:
+        for folder in created:      # a failed download leaves no new (empty) folder behind
             try:
-                verify_file(target, spec)
-                continue
-            except ValueError:
-                pass  # damaged: fetch it again
-        failures = []
-        for mirror in mirrors if mirrors is not None else dataset.mirrors:
-            url = mirror.rstrip("/") + "/" + spec.filename
-            tmp = None
-            try:
-                tmp = _fetch(url, target, timeout)
-                verify_file(tmp, spec)
-                os.replace(tmp, target)
+                folder.rmdir()
+            except OSError:
                 break
-            except (OSError, ValueError) as err:
-                failures.append(f"  {url}: {err}")
-                if tmp is not None:
-                    tmp.unlink(missing_ok=True)
-        else:
-            damaged = (f"\n{target} is there but failed verification: delete it, or copy a good file there"
-                       if target.exists() else "")
-            raise DownloadError(f"could not download {spec.filename} for {name!r}; mirrors tried:\n"
-                                + "\n".join(failures) + damaged)
+        raise
     return directory
+
+
+def _download_file(name, spec, target, mirrors, timeout):
+    """Fetch ``target`` unless it is there and verifies; DownloadError when no mirror delivers it."""
+    if target.exists():
+        try:
+            verify_file(target, spec)
+            return
+        except ValueError:
+            pass  # damaged: fetch it again
+    failures = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + spec.filename
+        tmp = None
+        try:
+            tmp = _fetch(url, target, timeout)
+            verify_file(tmp, spec)
+            os.replace(tmp, target)
+            return
+        except (OSError, ValueError) as err:
+            failures.append(f"  {url}: {err}")
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+    damaged = (f"\n{target} is there but failed verification: delete it, or copy a good file there"
+               if target.exists() else "")
+    raise DownloadError(f"could not download {spec.filename} for {name!r}; mirrors tried:\n"
+                        + "\n".join(failures) + damaged)
 
 
 def _one_hot(labels: np.ndarray, num_classes: int, dtype) -> np.ndarray:

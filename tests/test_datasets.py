@@ -184,7 +184,15 @@ def test_download_corrupted_file_leaves_nothing(server, tiny, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(DownloadError, match=r"127\.0\.0\.1.*(checksum|corrupted)"):
         download("tiny", out, mirrors=[url])
-    assert list(out.iterdir()) == []
+    assert not out.exists()      # neither a file nor the folder download created
+
+
+def test_failed_download_keeps_a_folder_that_was_there(server, tiny, tmp_path):
+    root, url = server
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(DownloadError):
+        download("tiny", tmp_path / "kept" / "new", mirrors=[url + "missing/"])
+    assert (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []
 
 
 def _damage(path):
@@ -223,7 +231,7 @@ def test_download_server_gone(tiny, tmp_path):
     with pytest.raises(DownloadError) as info:
         download("tiny", out, mirrors=[url], timeout=5)
     assert url in str(info.value) and "refused" in str(info.value).lower()
-    assert list(out.iterdir()) == []
+    assert not out.exists()
 
 
 def test_download_falls_back_to_second_mirror(server, tiny, tmp_path):
@@ -276,6 +284,31 @@ def test_data_root_from_the_environment(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="CNNLIB_DATA_DIR") as info:
         load_mnist()
     assert str(tmp_path / "elsewhere" / "mnist") in str(info.value)
+    assert not (tmp_path / "elsewhere").exists()      # a failed load creates no folder
+
+
+@pytest.mark.parametrize("layout", ["no data folder", "data folder without pyproject.toml"])
+def test_outside_a_checkout_without_cnnlib_data_dir_the_error_names_every_place_tried(
+        monkeypatch, tmp_path, layout):
+    site = tmp_path / "site-packages"
+    if layout != "no data folder":
+        (site / "data" / "mnist").mkdir(parents=True)
+    monkeypatch.setattr(datasets, "DATA_ROOT", site / "data")
+    monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
+    for call in (datasets.data_root, load_mnist):
+        with pytest.raises(datasets.DataNotFoundError) as info:
+            call()
+        message = str(info.value)
+        assert "CNNLIB_DATA_DIR, which is not set" in message and "not inside one" in message
+        assert "Fix: set CNNLIB_DATA_DIR" in message and str(site / "data") not in message
+    assert sorted(p.name for p in site.rglob("*")) == ([] if layout == "no data folder"
+                                                        else ["data", "mnist"])
+
+
+def test_in_a_checkout_data_root_is_its_data_folder(monkeypatch):
+    monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
+    assert datasets.data_root() == datasets.DATA_ROOT
+    assert (datasets.DATA_ROOT.parent / "pyproject.toml").is_file()
 
 
 def test_fashion_mnist_ships_in_the_repository():
