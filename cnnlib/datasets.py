@@ -116,6 +116,8 @@ class DataNotFoundError(FileNotFoundError):
 
 def _read_bytes(path: Path) -> bytes:
     """The file's contents, gunzipped when it starts with the gzip magic bytes."""
+    if path.exists() and not path.is_file():    # a FIFO or a device would block or never end
+        raise ValueError(f"{path}: not a regular file")
     raw = path.read_bytes()
     if raw[:2] != b"\x1f\x8b":
         return raw
@@ -183,8 +185,8 @@ def verify_file(path, spec: IdxFile) -> np.ndarray:
     Raises ValueError naming the file and what does not match.
     """
     path = Path(path)
-    raw = path.read_bytes()
     data = _read_bytes(path)
+    raw = path.read_bytes()
     array = _parse_idx(data, path)
     if hashlib.md5(raw).hexdigest() not in spec.gz_md5:
         if spec.payload_md5 is None:
@@ -198,6 +200,12 @@ def verify_file(path, spec: IdxFile) -> np.ndarray:
     return array
 
 
+def checkout_data_dir():
+    """The ``data/`` folder of the repository checkout cnnlib runs from (``pyproject.toml`` beside
+    it), or None when cnnlib runs from an installed copy (site-packages)."""
+    return DATA_ROOT if DATA_ROOT.is_dir() and (DATA_ROOT.parent / "pyproject.toml").is_file() else None
+
+
 def data_root() -> Path:
     """The folder holding one sub-folder per dataset (``mnist/``, ``fashion-mnist/``) and the shipped
     weights ``lenet5_mnist.npz``: the environment variable ``CNNLIB_DATA_DIR`` when set, else the
@@ -208,7 +216,7 @@ def data_root() -> Path:
     """
     if os.environ.get("CNNLIB_DATA_DIR"):
         return Path(os.environ["CNNLIB_DATA_DIR"])
-    if DATA_ROOT.is_dir() and (DATA_ROOT.parent / "pyproject.toml").is_file():
+    if checkout_data_dir() is not None:
         return DATA_ROOT
     raise DataNotFoundError(
         "cnnlib cannot find its data folder. Tried: (1) the environment variable CNNLIB_DATA_DIR, "

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from cnnlib import __main__ as cli
-from cnnlib.__main__ import DEFAULT_WEIGHTS, build_parser, format_confusion, main
-from cnnlib.datasets import load_mnist
+from cnnlib.__main__ import build_parser, format_confusion, main
+from cnnlib.datasets import DATA_ROOT, load_mnist
 from cnnlib.models import LeNet5
 from test_training import write_bad_file
+
+SHIPPED = DATA_ROOT / "lenet5_mnist.npz"
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -61,17 +63,17 @@ def test_format_confusion():
 @pytest.fixture(scope="module")
 def small_mnist():
     (x, y), (xt, yt) = load_mnist()
-    return (x[:256], y[:256]), (xt[:200], yt[:200])
+    return (x[:1024], y[:1024]), (xt[:200], yt[:200])
 
 
 @pytest.fixture
 def quick(monkeypatch, tmp_path, small_mnist):
-    """The CLI on 256 training and 200 test images, run in tmp_path, with the shipped weights at a copy."""
+    """The CLI on 1,024 training and 200 test images, run in tmp_path, with the shipped weights at a copy."""
     monkeypatch.setattr(cli, "load_mnist", lambda *args, **kwargs: small_mnist)
     shipped = tmp_path / "shipped" / "lenet5_mnist.npz"
     shipped.parent.mkdir()
-    shipped.write_bytes(DEFAULT_WEIGHTS.read_bytes())
-    monkeypatch.setattr(cli, "DEFAULT_WEIGHTS", shipped)
+    shipped.write_bytes(SHIPPED.read_bytes())
+    monkeypatch.setattr(cli, "default_weights", lambda: shipped)
     monkeypatch.chdir(tmp_path)
     return shipped
 
@@ -80,10 +82,11 @@ def _no_fit(*args, **kwargs):
     raise AssertionError("fit must not run")
 
 
-def test_defaults_train_to_runs_and_evaluate_the_shipped_weights():
+def test_defaults_train_to_runs_and_evaluate_the_shipped_weights(monkeypatch):
+    monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
     assert build_parser().parse_args(["train"]).out == Path("runs/lenet5_mnist.npz")
-    assert build_parser().parse_args(["evaluate"]).weights == DEFAULT_WEIGHTS
-    assert DEFAULT_WEIGHTS.parent.name == "data" and DEFAULT_WEIGHTS.name == "lenet5_mnist.npz"
+    assert build_parser().parse_args(["evaluate"]).weights is None
+    assert cli.default_weights() == SHIPPED
 
 
 def test_train_writes_runs_by_default_and_replaces_a_file_only_with_force(quick, tmp_path, capsys, monkeypatch):
@@ -133,8 +136,8 @@ def _interrupt_after(backward_calls):
 
 
 def test_ctrl_c_in_the_second_epoch_saves_the_weights_so_far(quick, tmp_path, capsys, monkeypatch):
-    # 256 images in batches of 128: 2 steps per epoch; the 3rd backward pass is in epoch 2
-    monkeypatch.setattr(cli, "LeNet5", _interrupt_after(3))
+    # 1,024 images in batches of 128: 8 steps per epoch; the 9th backward pass is in epoch 2
+    monkeypatch.setattr(cli, "LeNet5", _interrupt_after(9))
     out = tmp_path / "w.npz"
     assert main(["train", "--epochs", "3", "--out", str(out), "--no-progress"]) == 130
     saved = tmp_path / "w.interrupted.npz"
@@ -191,7 +194,7 @@ def test_help_shows_every_option_with_its_default(capsys, monkeypatch, command):
     for action in subparsers.choices[command]._actions:
         assert action.help, action.option_strings
     if command == "evaluate":
-        assert f"(default: {DEFAULT_WEIGHTS})" in text
+        assert "None: the shipped lenet5_mnist.npz in $CNNLIB_DATA_DIR or the checkout's data/" in text
     else:
         assert "(default: 10)" in text and "(default: runs/lenet5_mnist.npz)" in text
 
