@@ -1,5 +1,6 @@
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -493,3 +494,25 @@ def test_a_closed_pipe_ends_evaluate_quietly():
     process.stdout.close()                  # like `| head -1`: the reader has gone
     err = process.stderr.read()
     assert process.wait(timeout=120) == 141 and err == ""
+
+
+def test_a_plain_pip_install_finds_data_through_cnnlib_data_dir_or_says_where_it_looked(tmp_path):
+    """After a (non-editable) ``pip install .`` the package sits in site-packages, without data/."""
+    pytest.importorskip("setuptools")
+    source = tmp_path / "source"
+    shutil.copytree(Path(cli.__file__).parent, source / "cnnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(Path(cli.__file__).parent.parent / name, source / name)
+    site = tmp_path / "site-packages"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(site), str(source)], check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != "CNNLIB_DATA_DIR"}
+    env["PYTHONPATH"] = str(site)
+    command = [sys.executable, "-m", "cnnlib", "evaluate"]
+    lost = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert lost.returncode == 2 and "Traceback" not in lost.stderr
+    assert "CNNLIB_DATA_DIR, which is not set" in lost.stderr and str(site / "cnnlib") in lost.stderr
+    found = subprocess.run(command, cwd=tmp_path, env={**env, "CNNLIB_DATA_DIR": str(DATA_ROOT)},
+                           capture_output=True, text=True)
+    assert found.returncode == 0 and found.stdout.startswith(f"weights: {SHIPPED}\n")
+    assert "test accuracy: 0.99" in found.stdout
