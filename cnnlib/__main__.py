@@ -1,9 +1,11 @@
-"""Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate`` tests weights.
+"""Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate``
+tests weights.
 
 ``python -m cnnlib exercises`` writes the student edition of the notebooks (notebooks/exercises/).
 
-    python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 2e-3] [--schedule cosine] [--clip NORM]
-                           [--optimizer adam] [--seed 0] [--out runs/lenet5_mnist.npz] [--force] [--no-progress]
+    python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 2e-3] [--schedule cosine]
+                           [--clip NORM] [--optimizer adam] [--seed 0]
+                           [--out runs/lenet5_mnist.npz] [--force] [--no-progress]
     python -m cnnlib evaluate [--weights data/lenet5_mnist.npz]
 
 ``train`` checks before training that it can write beside ``--out`` and never replaces an existing
@@ -64,7 +66,8 @@ def _positive(kind):
             value = kind(text)
         except ValueError:
             name = kind.__name__
-            raise argparse.ArgumentTypeError(f"expected {_article(name)} {name}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {_article(name)} {name}, got {text!r}") from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         if not math.isfinite(value):
@@ -87,31 +90,39 @@ def build_parser():
     """The argument parser for ``train``, ``evaluate`` and ``exercises``."""
     parser = argparse.ArgumentParser(
         prog="python -m cnnlib",
-        description="Train or evaluate LeNet-5 on MNIST, or write the student edition of the notebooks.")
+        description="Train or evaluate LeNet-5 on MNIST, or write the student edition of the "
+                    "notebooks.")
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = argparse.ArgumentDefaultsHelpFormatter
     train = commands.add_parser("train", help="train LeNet-5 on the 60,000 MNIST training images",
                                 formatter_class=defaults)
-    train.add_argument("--epochs", type=_positive(int), default=10, help="passes over the training images")
+    train.add_argument("--epochs", type=_positive(int), default=10,
+                       help="passes over the training images")
     train.add_argument("--batch-size", type=_positive(int), default=128, help="images per update")
     train.add_argument("--lr", type=_positive(float), default=2e-3, help="(initial) learning rate")
     train.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
                        help="cosine: decay the learning rate from --lr towards 0 over the epochs")
     train.add_argument("--clip", type=_positive(float), default=None, metavar="NORM",
-                       help="rescale the gradients to at most this joint L2 norm; None: no clipping")
-    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="update rule")
-    train.add_argument("--seed", type=_seed, default=0, help="seed for initialisation and shuffling")
+                       help="rescale the gradients to at most this joint L2 norm; "
+                            "None: no clipping")
+    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                       help="update rule")
+    train.add_argument("--seed", type=_seed, default=0,
+                       help="seed for initialisation and shuffling")
     train.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                       help="where to save the weights (.npz); an existing file is kept unless --force")
+                       help="where to save the weights (.npz); an existing file is kept unless "
+                            "--force")
     train.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     train.add_argument("--train-images", type=_positive(int), default=None, metavar="N",
-                       help="train on only the first N training images, for a quick try; None: all of them")
+                       help="train on only the first N training images, for a quick try; "
+                            "None: all of them")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
-    evaluate_cmd = commands.add_parser("evaluate", help="test saved weights on the 10,000 MNIST test images",
+    evaluate_cmd = commands.add_parser("evaluate",
+                                       help="test saved weights on the 10,000 MNIST test images",
                                        formatter_class=defaults)
     evaluate_cmd.add_argument("--weights", type=Path, default=None,
-                              help=f"weights to test (.npz written by train); None: the shipped {WEIGHTS_NAME} "
-                                   "in $CNNLIB_DATA_DIR or the checkout's data/")
+                              help="weights to test (.npz written by train); None: the shipped "
+                                   f"{WEIGHTS_NAME} in $CNNLIB_DATA_DIR or the checkout's data/")
     exercises = commands.add_parser("exercises", help="write the student edition of the notebooks",
                                     formatter_class=defaults)
     exercises.add_argument("--notebooks", type=Path, default=NOTEBOOKS,
@@ -130,7 +141,8 @@ def write_exercises(args):
 
 
 def peak_memory_mb():
-    """Peak resident memory of this process in MB (Linux reports KB, macOS bytes); None on Windows."""
+    """Peak resident memory of this process in MB (Linux reports KB, macOS bytes); None on
+    Windows."""
     try:
         import resource
     except ImportError:
@@ -153,8 +165,9 @@ def _reason(err):
 
 
 def check_out(args, parser):
-    """Before training: refuse an ``--out`` that is a directory, not a regular file, or exists without
-    ``--force``; create its folder and write ``WRITE_TEST_BYTES`` there (read-only, full, no permission).
+    """Before training: refuse an ``--out`` that is a directory, not a regular file, or exists
+    without ``--force``; create its folder and write ``WRITE_TEST_BYTES`` there, so that a read-only
+    or full disk or a missing permission shows now.
 
     Returns the folders it created (deepest first), for :func:`remove_empty` when nothing is saved.
     """
@@ -164,7 +177,8 @@ def check_out(args, parser):
     if out.exists() and not out.is_file():
         parser.error(f"--out: {out} exists and is not a regular file; choose another --out")
     if out.exists() and not args.force:
-        parser.error(f"--out: {out} already exists; pass --force to overwrite it or choose another --out")
+        parser.error(f"--out: {out} already exists; pass --force to overwrite it or choose another "
+                     "--out")
     created = [d for d in (out.parent, *out.parent.parents) if not d.exists()]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -240,7 +254,8 @@ def stop_signals():
 
 
 def save_interrupted(model, args, history, interrupt):
-    """After Ctrl-C, SIGTERM or SIGHUP: save the weights so far beside ``--out`` if an epoch completed.
+    """After Ctrl-C, SIGTERM or SIGHUP: save the weights so far beside ``--out`` if an epoch
+    completed.
 
     Returns the exit status, 128 + the signal's number (130 for Ctrl-C).
     """
@@ -251,7 +266,8 @@ def save_interrupted(model, args, history, interrupt):
         print(file=sys.stderr)          # end the progress bar's line
     done = len(history.epoch_seconds)
     if not done:
-        print(f"{what} during epoch 1 of {args.epochs}; no epoch completed, nothing saved", file=sys.stderr)
+        print(f"{what} during epoch 1 of {args.epochs}; no epoch completed, nothing saved",
+              file=sys.stderr)
         return status
     path, n = args.out.with_name(f"{args.out.stem}.interrupted.npz"), 2
     while path.exists() and not args.force:
@@ -288,33 +304,35 @@ def train(args):
     optimizer = OPTIMIZERS[args.optimizer](lr=args.lr)
     schedule = cosine_schedule(args.lr, args.epochs) if args.schedule == "cosine" else None
     clip = "" if args.clip is None else f", clip {args.clip}"
-    print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} lr={args.lr} "
-          f"({args.schedule}{clip}), batch {args.batch_size}, {args.epochs} epochs on {len(x_train):,} images",
-          flush=True)
+    print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} "
+          f"lr={args.lr} ({args.schedule}{clip}), batch {args.batch_size}, {args.epochs} epochs on "
+          f"{len(x_train):,} images", flush=True)
     started, history = time.perf_counter(), History()
     try:
         with stop_signals():
-            fit(model, optimizer, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                seed=args.seed, progress=not args.no_progress, lr_schedule=schedule, history=history,
-                clip=args.clip)
+            fit(model, optimizer, x_train, y_train, epochs=args.epochs,
+                batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress,
+                lr_schedule=schedule, history=history, clip=args.clip)
     except KeyboardInterrupt as interrupt:
         return save_interrupted(model, args, history, interrupt)
     except FloatingPointError as err:
-        print(f"training diverged, nothing saved: {err}\n(on the command line: a lower --lr, or --clip 1.0)",
-              file=sys.stderr)
+        print(f"training diverged, nothing saved: {err}\n"
+              "(on the command line: a lower --lr, or --clip 1.0)", file=sys.stderr)
         return 1
     total = time.perf_counter() - started
     accuracy = evaluate(model, x_test, y_test)
     for epoch, acc in enumerate(history.train_acc, 1):
-        print(f"epoch {epoch:2d}: train accuracy {acc:.4f}, {history.epoch_seconds[epoch - 1]:.1f} s")
+        seconds = history.epoch_seconds[epoch - 1]
+        print(f"epoch {epoch:2d}: train accuracy {acc:.4f}, {seconds:.1f} s")
     print(f"test accuracy: {accuracy:.4f}")
     print(f"training: {history.images_per_second:,.0f} images/s, {total:.0f} s in all")
     peak = peak_memory_mb()
     if peak is not None:
         print(f"peak memory: {peak:.0f} MB")
     if at_chance(accuracy, y_test):
-        print(f"training ended at chance accuracy ({accuracy:.1%}, no better than always guessing the most "
-              f"common digit); nothing saved: try a lower --lr (now {args.lr}) or --clip 1.0", file=sys.stderr)
+        print(f"training ended at chance accuracy ({accuracy:.1%}, no better than always guessing "
+              f"the most common digit); nothing saved: try a lower --lr (now {args.lr}) or "
+              "--clip 1.0", file=sys.stderr)
         return 1
     saved, problems = save_with_fallback(model, args.out, args.force)
     for problem in problems:
@@ -343,11 +361,13 @@ def default_weights():
         if (folder / WEIGHTS_NAME).exists():
             return folder / WEIGHTS_NAME
     raise CommandError(f"no --weights given and {WEIGHTS_NAME} is in none of: "
-                       f"{', '.join(str(f) for f in folders)}; pass --weights, or train first: python -m cnnlib train")
+                       f"{', '.join(str(f) for f in folders)}; pass --weights, or train first: "
+                       "python -m cnnlib train")
 
 
 def evaluate_weights(args, parser):
-    """``evaluate``: load the weights, print their path, the test accuracy and the confusion matrix."""
+    """``evaluate``: load the weights, print their path, the test accuracy and the confusion
+    matrix."""
     path = args.weights if args.weights is not None else default_weights()
     if not path.exists():
         parser.error(f"--weights: no such file: {path} (train first: python -m cnnlib train)")
@@ -389,7 +409,7 @@ def main(argv=None):
     except CommandError as err:
         print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except BrokenPipeError:             # e.g. `evaluate | head -2`: the reader has gone, end quietly
+    except BrokenPipeError:     # e.g. `evaluate | head -2`: the reader has gone, end quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + 13                 # as a process killed by SIGPIPE

@@ -37,7 +37,7 @@ IDX_DTYPES = {
 }
 IDX_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
 
-DATA_ROOT = Path(__file__).resolve().parent.parent / "data"   # the checkout's data/, when run from one
+DATA_ROOT = Path(__file__).resolve().parent.parent / "data"   # data/ of the checkout, if any
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class DownloadError(RuntimeError):
 
 
 class DataNotFoundError(FileNotFoundError):
-    """Raised when cnnlib cannot tell where its data lives (no ``CNNLIB_DATA_DIR``, not a checkout)."""
+    """Raised when cnnlib cannot tell where its data lives (no CNNLIB_DATA_DIR, not a checkout)."""
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -164,11 +164,12 @@ def read_idx(path) -> np.ndarray:
 
 
 def write_idx(path, array) -> None:
-    """Write ``array`` (at least 1-D, as :func:`read_idx` reads) as an IDX file, gzip-compressed when
-    ``path`` ends in ``.gz``."""
+    """Write ``array`` (at least 1-D, as :func:`read_idx` reads) as an IDX file, gzip-compressed
+    when ``path`` ends in ``.gz``."""
     array = np.asarray(array)
     if array.ndim == 0:
-        raise ValueError(f"array: IDX stores arrays of at least 1 dimension, got a 0-d array {array!r}")
+        raise ValueError(f"array: IDX stores arrays of at least 1 dimension, got a 0-d array "
+                         f"{array!r}")
     code = IDX_CODES.get(array.dtype.newbyteorder("="))
     if code is None:
         raise TypeError(f"array: IDX cannot store dtype {array.dtype}; use one of "
@@ -203,13 +204,14 @@ def verify_file(path, spec: IdxFile) -> np.ndarray:
 def checkout_data_dir():
     """The ``data/`` folder of the repository checkout cnnlib runs from (``pyproject.toml`` beside
     it), or None when cnnlib runs from an installed copy (site-packages)."""
-    return DATA_ROOT if DATA_ROOT.is_dir() and (DATA_ROOT.parent / "pyproject.toml").is_file() else None
+    in_checkout = DATA_ROOT.is_dir() and (DATA_ROOT.parent / "pyproject.toml").is_file()
+    return DATA_ROOT if in_checkout else None
 
 
 def data_root() -> Path:
-    """The folder holding one sub-folder per dataset (``mnist/``, ``fashion-mnist/``) and the shipped
-    weights ``lenet5_mnist.npz``: the environment variable ``CNNLIB_DATA_DIR`` when set, else the
-    ``data/`` folder of the repository checkout cnnlib runs from.
+    """The folder holding one sub-folder per dataset (``mnist/``, ``fashion-mnist/``) and the
+    shipped weights ``lenet5_mnist.npz``: the environment variable ``CNNLIB_DATA_DIR`` when set,
+    else the ``data/`` folder of the repository checkout cnnlib runs from.
 
     Raises DataNotFoundError naming both places when neither applies (cnnlib installed with a plain
     ``pip install .`` and ``CNNLIB_DATA_DIR`` unset): the data does not travel with the package.
@@ -221,8 +223,8 @@ def data_root() -> Path:
     raise DataNotFoundError(
         "cnnlib cannot find its data folder. Tried: (1) the environment variable CNNLIB_DATA_DIR, "
         f"which is not set; (2) the data/ folder of a repository checkout, but cnnlib runs from "
-        f"{Path(__file__).resolve().parent}, which is not inside one. Fix: set CNNLIB_DATA_DIR to a "
-        "folder holding mnist/ (and lenet5_mnist.npz for the shipped weights), such as the data/ "
+        f"{Path(__file__).resolve().parent}, which is not inside one. Fix: set CNNLIB_DATA_DIR to "
+        "a folder holding mnist/ (and lenet5_mnist.npz for the shipped weights), such as the data/ "
         "folder of a clone of the repository, or install cnnlib from the clone with "
         "pip install -e . so that it runs from there.")
 
@@ -277,9 +279,10 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
 
     Each file is tried on each mirror in order (``mirrors`` overrides the dataset's list), streamed
     to a temporary file in the same directory, verified, and only then renamed into place, so an
-    interrupted or corrupted download leaves nothing behind (nor a folder it created). A file already
-    there that fails verification is fetched again and replaced the same way. Raises DownloadError listing every
-    mirror tried and why it failed (and naming a damaged file it could not replace).
+    interrupted or corrupted download leaves nothing behind (nor a folder it created). A file
+    already there that fails verification is fetched again and replaced the same way. Raises
+    DownloadError listing every mirror tried and why it failed (and naming a damaged file it could
+    not replace).
     """
     dataset = _dataset(name)
     directory = Path(data_dir) if data_dir is not None else data_root() / name
@@ -300,7 +303,7 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
 
 
 def _download_file(name, spec, target, mirrors, timeout):
-    """Fetch ``target`` unless it is there and verifies; DownloadError when no mirror delivers it."""
+    """Fetch ``target`` unless it is there and verifies; DownloadError if no mirror delivers it."""
     if target.exists():
         try:
             verify_file(target, spec)

@@ -56,8 +56,9 @@ class AdaptiveThreads:
     (in cores, e.g. 1.0 for one busy process) and sets ``all cores - others`` threads, rounded with a
     bias towards more threads (``slack`` cores of background activity are ignored), at least one and
     at most the count in force when it is created: a limit set before, such as
-    ``threadpoolctl.threadpool_limits(1)`` or ``OPENBLAS_NUM_THREADS=1`` in the environment, holds. It starts with the count the previous instance ended with, so
-    that back-to-back short runs do not start with the wrong one. ``counts`` records every step's count.
+    ``threadpoolctl.threadpool_limits(1)`` or ``OPENBLAS_NUM_THREADS=1`` in the environment, holds.
+    It starts with the count the previous instance ended with, so that back-to-back short runs do
+    not start with the wrong one. ``counts`` records every step's count.
     ``threads=n`` (an int) runs every step with n threads; ``threads=None`` leaves them alone.
     """
 

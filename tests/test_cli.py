@@ -73,7 +73,7 @@ def small_mnist():
 
 @pytest.fixture
 def quick(monkeypatch, tmp_path, small_mnist):
-    """The CLI on 1,024 training and 200 test images, run in tmp_path, with the shipped weights at a copy."""
+    """The CLI on 1,024 training and 200 test images, in tmp_path, the shipped weights a copy."""
     monkeypatch.setattr(cli, "load_mnist", lambda *args, **kwargs: small_mnist)
     shipped = tmp_path / "shipped" / "lenet5_mnist.npz"
     shipped.parent.mkdir()
@@ -199,7 +199,8 @@ def test_help_shows_every_option_with_its_default(capsys, monkeypatch, command):
     for action in subparsers.choices[command]._actions:
         assert action.help, action.option_strings
     if command == "evaluate":
-        assert "None: the shipped lenet5_mnist.npz in $CNNLIB_DATA_DIR or the checkout's data/" in text
+        assert "None: the shipped lenet5_mnist.npz in $CNNLIB_DATA_DIR or the checkout's data/" \
+            in text
     else:
         assert "(default: 10)" in text and "(default: runs/lenet5_mnist.npz)" in text
 
@@ -214,7 +215,7 @@ def test_the_command_line_does_not_import_matplotlib():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
-# --- issue 24: every user error one message and exit 2; nothing lost, nothing left behind ----------
+# --- issue 24: every user error one message and exit 2; nothing lost, nothing left behind -------
 
 def test_type_errors_use_the_right_article_and_the_help_names_every_command(capsys):
     with pytest.raises(SystemExit):
@@ -232,14 +233,15 @@ def offline_mnist(monkeypatch):
     """MNIST's mirrors replaced by a closed local port: a missing file fails without the network."""
     from cnnlib.datasets import DATASETS, Dataset
     from test_datasets import _closed_port_url
-    monkeypatch.setitem(DATASETS, "mnist", Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),)))
+    offline = Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),))
+    monkeypatch.setitem(DATASETS, "mnist", offline)
     return DATASETS["mnist"].files
 
 
 def _copy_mnist(folder):
     (folder / "mnist").mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                 "t10k-labels-idx1-ubyte.gz"):
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (folder / "mnist" / name).write_bytes((DATA_ROOT / "mnist" / name).read_bytes())
     return folder / "mnist"
 
@@ -270,18 +272,20 @@ def _fifo_instead(mnist):
     (_directory_instead, "not a regular file"), (_fifo_instead, "not a regular file"),
 ])
 @pytest.mark.parametrize("command", ["train", "evaluate"])
-def test_damaged_data_is_one_message_and_exit_2(tmp_path, monkeypatch, capsys, offline_mnist, command,
-                                                damage, message):
+def test_damaged_data_is_one_message_and_exit_2(tmp_path, monkeypatch, capsys, offline_mnist,
+                                                command, damage, message):
     if damage is _fifo_instead and not hasattr(os, "mkfifo"):
         pytest.skip("no named pipes on this system")
     damage(_copy_mnist(tmp_path / "data"))
     monkeypatch.setenv("CNNLIB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "fit", _no_fit)
-    argv = ["train", "--epochs", "1"] if command == "train" else ["evaluate", "--weights", str(SHIPPED)]
+    argv = (["train", "--epochs", "1"] if command == "train"
+            else ["evaluate", "--weights", str(SHIPPED)])
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"python -m cnnlib {command}: error: cannot load MNIST: ") and message in err
+    assert err.startswith(f"python -m cnnlib {command}: error: cannot load MNIST: ")
+    assert message in err
     assert "Traceback" not in err and err.count("\n") == 1
     assert not (tmp_path / "runs").exists()      # train made its folder and removed it again
 
@@ -308,7 +312,8 @@ def test_outside_a_checkout_evaluate_names_every_place_tried(tmp_path, monkeypat
     monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
     assert main(["evaluate"]) == 2
     err = capsys.readouterr().err
-    assert "CNNLIB_DATA_DIR, which is not set" in err and "not inside one" in err and "Traceback" not in err
+    assert "CNNLIB_DATA_DIR, which is not set" in err and "not inside one" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "site-packages").exists()
 
 
@@ -327,7 +332,8 @@ def test_a_named_pipe_as_weights_is_refused_without_blocking(tmp_path, capsys):
     os.mkfifo(fifo)
     with pytest.raises(SystemExit) as info:
         main(["evaluate", "--weights", str(fifo)])
-    assert info.value.code == 2 and f"--weights: {fifo} is not a regular file" in capsys.readouterr().err
+    assert info.value.code == 2
+    assert f"--weights: {fifo} is not a regular file" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
@@ -348,16 +354,20 @@ def _sys_is_read_only():
         return True
 
 
-@pytest.mark.skipif(not Path("/sys").is_dir() or not _sys_is_read_only(), reason="needs Linux's /sys")
-def test_an_out_folder_that_cannot_be_written_is_refused_before_training(quick, capsys, monkeypatch):
+@pytest.mark.skipif(not Path("/sys").is_dir() or not _sys_is_read_only(),
+                    reason="needs Linux's /sys")
+def test_an_out_folder_that_cannot_be_written_is_refused_before_training(quick, capsys,
+                                                                         monkeypatch):
     monkeypatch.setattr(cli, "fit", _no_fit)
     with pytest.raises(SystemExit) as info:
         main(["train", "--out", "/sys/lenet5_mnist.npz"])
     err = capsys.readouterr().err
-    assert info.value.code == 2 and "--out: cannot write in /sys (" in err and "Traceback" not in err
+    assert info.value.code == 2 and "--out: cannot write in /sys (" in err
+    assert "Traceback" not in err
 
 
-def test_a_full_disk_is_found_before_training_and_leaves_no_folder(quick, tmp_path, capsys, monkeypatch):
+def test_a_full_disk_is_found_before_training_and_leaves_no_folder(quick, tmp_path, capsys,
+                                                                   monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -404,12 +414,13 @@ def test_a_file_that_appeared_while_training_is_not_replaced(quick, tmp_path, ca
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_save_the_completed_epochs_like_ctrl_c(quick, tmp_path, capsys, monkeypatch, name):
+def test_sigterm_and_sighup_save_the_completed_epochs_like_ctrl_c(quick, tmp_path, capsys,
+                                                                  monkeypatch, name):
     if not hasattr(signal, name):
         pytest.skip(f"no {name} on this system")
     signum, before = getattr(signal, name), signal.getsignal(getattr(signal, name))
 
-    def make(*args, **kwargs):      # LeNet5 whose 9th backward pass (in epoch 2) receives the signal
+    def make(*args, **kwargs):      # LeNet5 whose 9th backward pass (epoch 2) gets the signal
         model = LeNet5(*args, **kwargs)
         real_backward, calls = model.backward, []
 
@@ -426,8 +437,8 @@ def test_sigterm_and_sighup_save_the_completed_epochs_like_ctrl_c(quick, tmp_pat
     out = tmp_path / "w.npz"
     assert main(["train", "--epochs", "3", "--out", str(out), "--no-progress"]) == 128 + signum
     saved = tmp_path / "w.interrupted.npz"
-    assert capsys.readouterr().err.strip() == (f"stopped by {name} in epoch 2 of 3 (1 completed); saved the "
-                                               f"weights so far to {saved}")
+    assert capsys.readouterr().err.strip() == (f"stopped by {name} in epoch 2 of 3 (1 completed); "
+                                               f"saved the weights so far to {saved}")
     assert saved.exists() and signal.getsignal(signum) == before
 
 
@@ -435,7 +446,7 @@ def test_the_interrupt_message_starts_on_a_line_of_its_own(quick, tmp_path, caps
     monkeypatch.setattr(cli, "LeNet5", _interrupt_after(9))
     assert main(["train", "--epochs", "3", "--out", str(tmp_path / "w.npz")]) == 130
     err = capsys.readouterr().err
-    assert "batch/s" in err          # the progress bar was drawn, and the message has a line of its own
+    assert "batch/s" in err          # a progress bar was drawn; the message has a line of its own
     assert any(line.startswith("interrupted in epoch 2 of 3") for line in err.split("\n"))
 
 
@@ -454,7 +465,8 @@ def test_at_chance_compares_with_always_guessing_the_most_common_class():
     assert not cli.at_chance(0.13, labels) and not cli.at_chance(0.99, labels)
 
 
-def test_clip_reaches_fit_and_the_divergence_message_names_the_options(quick, tmp_path, capsys, monkeypatch):
+def test_clip_reaches_fit_and_the_divergence_message_names_the_options(quick, tmp_path, capsys,
+                                                                       monkeypatch):
     seen, real_fit = {}, cli.fit
 
     def fit(*args, **kwargs):
@@ -473,13 +485,14 @@ def test_clip_reaches_fit_and_the_divergence_message_names_the_options(quick, tm
 
 def _run(code, **kwargs):
     env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parent.parent)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, **kwargs)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          **kwargs)
 
 
 def test_train_and_evaluate_import_neither_the_checkers_nor_nbformat(tmp_path):
     code = ("import sys\nfrom cnnlib.__main__ import main\n"
-            f"assert main(['train', '--epochs', '1', '--train-images', '256', '--no-progress', '--out', "
-            f"{str(tmp_path / 'w.npz')!r}]) in (0, 1)\n"
+            "assert main(['train', '--epochs', '1', '--train-images', '256', '--no-progress', "
+            f"'--out', {str(tmp_path / 'w.npz')!r}]) in (0, 1)\n"
             "assert main(['evaluate']) == 0\n"
             "print(sorted(m for m in sys.modules if m in ('cnnlib.exercises', 'nbformat')))")
     result = _run(code, check=True)
@@ -489,7 +502,8 @@ def test_train_and_evaluate_import_neither_the_checkers_nor_nbformat(tmp_path):
 def test_a_closed_pipe_ends_evaluate_quietly():
     process = subprocess.Popen([sys.executable, "-m", "cnnlib", "evaluate"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parent.parent)})
+                               env={**os.environ,
+                                    "PYTHONPATH": str(Path(cli.__file__).parent.parent)})
     assert process.stdout.readline().startswith("weights: ")
     process.stdout.close()                  # like `| head -1`: the reader has gone
     err = process.stderr.read()
@@ -500,18 +514,21 @@ def test_a_plain_pip_install_finds_data_through_cnnlib_data_dir_or_says_where_it
     """After a (non-editable) ``pip install .`` the package sits in site-packages, without data/."""
     pytest.importorskip("setuptools")
     source = tmp_path / "source"
-    shutil.copytree(Path(cli.__file__).parent, source / "cnnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(cli.__file__).parent, source / "cnnlib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(Path(cli.__file__).parent.parent / name, source / name)
     site = tmp_path / "site-packages"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(site), str(source)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(site), str(source)],
+                   check=True, capture_output=True)
     env = {k: v for k, v in os.environ.items() if k != "CNNLIB_DATA_DIR"}
     env["PYTHONPATH"] = str(site)
     command = [sys.executable, "-m", "cnnlib", "evaluate"]
     lost = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert lost.returncode == 2 and "Traceback" not in lost.stderr
-    assert "CNNLIB_DATA_DIR, which is not set" in lost.stderr and str(site / "cnnlib") in lost.stderr
+    assert "CNNLIB_DATA_DIR, which is not set" in lost.stderr
+    assert str(site / "cnnlib") in lost.stderr
     found = subprocess.run(command, cwd=tmp_path, env={**env, "CNNLIB_DATA_DIR": str(DATA_ROOT)},
                            capture_output=True, text=True)
     assert found.returncode == 0 and found.stdout.startswith(f"weights: {SHIPPED}\n")

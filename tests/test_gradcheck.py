@@ -33,7 +33,7 @@ def test_numerical_gradient_needs_float_array():
 @pytest.mark.parametrize("h", [0, 0.0, -1e-5, float("nan"), float("inf"), "1e-5", True])
 def test_numerical_gradient_needs_a_positive_finite_step(h):
     x = np.ones(3)
-    with pytest.raises(ValueError, match=f"h: expected a finite step > 0 .such as 1e-5., got {h!r}"):
+    with pytest.raises(ValueError, match=f"h: expected a finite step > 0 .*, got {h!r}"):
         numerical_gradient(np.sum, x, h=h)
     np.testing.assert_array_equal(x, 1.0)
 
@@ -49,7 +49,7 @@ def test_rel_error():
 
 @pytest.mark.parametrize("sizes", [(0, 10), (10, 0), (-3, 4), (2.0, 3)])
 def test_affine_refuses_sizes_that_are_not_positive_ints(sizes):
-    with pytest.raises(ValueError, match=r"in_features, out_features: expected positive ints, got "):
+    with pytest.raises(ValueError, match=r"in_features, out_features: expected positive ints"):
         Affine(*sizes)
 
 

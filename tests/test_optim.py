@@ -20,7 +20,8 @@ def test_hand_computed_steps():
     # adagrad: h = g^2, step = lr * g / |g| = lr * sign(g)
     np.testing.assert_allclose(_one_step(AdaGrad(lr=0.1, eps=1e-300)), [0.9, -1.9])
     # rmsprop: h = 0.1 g^2, step = lr * g / (sqrt(0.1) |g|)
-    np.testing.assert_allclose(_one_step(RMSprop(lr=0.1, rho=0.9, eps=1e-300)), [1 - 0.1 / np.sqrt(0.1), -2 + 0.1 / np.sqrt(0.1)])
+    np.testing.assert_allclose(_one_step(RMSprop(lr=0.1, rho=0.9, eps=1e-300)),
+                               [1 - 0.1 / np.sqrt(0.1), -2 + 0.1 / np.sqrt(0.1)])
     # adam, first step: m_hat = g, v_hat = g^2, so the step is lr * sign(g)
     np.testing.assert_allclose(_one_step(Adam(lr=0.01, eps=1e-300)), [0.99, -1.99])
 
@@ -100,7 +101,8 @@ def test_hyperparameters_out_of_range_are_refused_naming_them(make, message):
 
 @pytest.mark.parametrize("make, name", [
     (lambda: Adam(beta1="0.9"), "beta1"), (lambda: SGD(lr=None), "lr"),
-    (lambda: Momentum(momentum=True), "momentum"), (lambda: Adam(weight_decay=[0.1]), "weight_decay"),
+    (lambda: Momentum(momentum=True), "momentum"),
+    (lambda: Adam(weight_decay=[0.1]), "weight_decay"),
 ])
 def test_hyperparameters_that_are_not_numbers_are_refused_naming_them(make, name):
     with pytest.raises(TypeError, match=f"{name}: expected a real number, got "):

@@ -125,9 +125,11 @@ def test_a_real_threadpool_limit_holds_through_fit():
 @pytest.mark.parametrize("variable", ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])
 def test_one_thread_from_the_environment_holds(variable):
     code = ("import numpy\nfrom cnnlib.threads import AdaptiveThreads, blas_controllers\n"
-            "a = AdaptiveThreads()\nprint(a.most, a.auto, max(b.num_threads for b in blas_controllers()))")
+            "a = AdaptiveThreads()\n"
+            "print(a.most, a.auto, max(b.num_threads for b in blas_controllers()))")
     env = {**os.environ, variable: "1", "PYTHONPATH": str(Path(threads.__file__).parent.parent)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            check=True)
     assert result.stdout.split() == ["1", "False", "1"]
 
 
