@@ -285,6 +285,8 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
     not replace).
     """
     dataset = _dataset(name)
+    if not 0 < timeout < float("inf"):
+        raise ValueError(f"timeout: expected a finite number of seconds > 0, got {timeout!r}")
     directory = Path(data_dir) if data_dir is not None else data_root() / name
     created = [d for d in (directory, *directory.parents) if not d.exists()]   # deepest first
     directory.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,7 @@ def check_layer(layer, x, *, labels=None, seed=0):
     drawn with ``seed``, or the loss ``layer.forward(x, labels)`` for a loss layer. Pass float64 data
     and a layer built with ``dtype=np.float64``.
     """
+    x = np.asarray(x)
     x = np.array(x, dtype=np.float64 if x.dtype.kind != "f" else x.dtype)
     if labels is None:
         dout = np.random.default_rng(seed).standard_normal(layer.forward(x).shape).astype(x.dtype)

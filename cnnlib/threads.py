@@ -63,8 +63,13 @@ class AdaptiveThreads:
     """
 
     def __init__(self, threads="auto", *, interval=0.25, slack=0.3):
-        if threads not in ("auto", None) and not (isinstance(threads, int) and threads >= 1):
+        positive_int = isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1
+        if threads not in ("auto", None) and not positive_int:
             raise ValueError(f"threads: expected 'auto', None or a positive int, got {threads!r}")
+        if not 0 <= interval < float("inf"):
+            raise ValueError(f"interval: expected a finite number of seconds >= 0, got {interval!r}")
+        if not 0 <= slack < 1:
+            raise ValueError(f"slack: expected a fraction of a core in [0, 1), got {slack!r}")
         self.libraries = blas_controllers()
         self.most = max((lib.num_threads for lib in self.libraries), default=1)
         self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -249,6 +249,13 @@ def test_missing_mnist_without_network_says_how_to_fix(monkeypatch, tmp_path):
         load_mnist(data_dir=tmp_path / "empty")
 
 
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf")])
+def test_download_timeout_must_be_positive_and_finite(tmp_path, timeout):
+    with pytest.raises(ValueError, match=f"timeout: expected a finite number of seconds > 0, got {timeout}"):
+        download("mnist", tmp_path / "new", timeout=timeout)
+    assert not (tmp_path / "new").exists()
+
+
 def test_unknown_dataset_name():
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
         download("cifar")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cnnlib.gradcheck import numerical_gradient, rel_error
+from cnnlib.gradcheck import check_layer, numerical_gradient, rel_error
 from cnnlib.layers import Affine
 from cnnlib.models import LeNet5
 
@@ -58,3 +58,9 @@ def test_lenet5_refuses_integer_dtypes(dtype):
     with pytest.raises(TypeError, match=f"dtype: expected a float dtype such as float32, got "
                                         f"{np.dtype(dtype)}"):
         LeNet5(dtype=dtype)
+
+
+def test_check_layer_takes_a_nested_list_as_input():
+    layer = Affine(3, 2, dtype=np.float64, rng=np.random.default_rng(0))
+    errors = check_layer(layer, [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    assert max(errors.values()) < 1e-7 and sorted(errors) == ["dW", "dx", "db"]

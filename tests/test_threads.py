@@ -136,6 +136,12 @@ def test_one_thread_from_the_environment_holds(variable):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="threads: expected 'auto', None or a positive int, got 0"):
         AdaptiveThreads(0)
+    with pytest.raises(ValueError, match="threads: expected 'auto', None or a positive int, got True"):
+        AdaptiveThreads(True)
+    with pytest.raises(ValueError, match=r"interval: expected a finite number of seconds >= 0, got -1"):
+        AdaptiveThreads(interval=-1)
+    with pytest.raises(ValueError, match=r"slack: expected a fraction of a core in \[0, 1\), got nan"):
+        AdaptiveThreads(slack=float("nan"))
 
 
 def test_training_gives_the_same_numbers_with_any_thread_count():
