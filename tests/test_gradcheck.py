@@ -63,4 +63,4 @@ def test_lenet5_refuses_integer_dtypes(dtype):
 def test_check_layer_takes_a_nested_list_as_input():
     layer = Affine(3, 2, dtype=np.float64, rng=np.random.default_rng(0))
     errors = check_layer(layer, [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
-    assert max(errors.values()) < 1e-7 and sorted(errors) == ["dW", "dx", "db"]
+    assert max(errors.values()) < 1e-7 and sorted(errors) == ["dW", "db", "dx"]
