@@ -1,31 +1,63 @@
-"""Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate`` tests weights.
+"""Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate``
+tests weights.
 
 ``python -m cnnlib exercises`` writes the student edition of the notebooks (notebooks/exercises/).
 
     python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 2e-3] [--schedule cosine]
-                           [--optimizer adam] [--seed 0] [--out runs/lenet5_mnist.npz] [--force] [--no-progress]
+                           [--clip NORM] [--optimizer adam] [--seed 0]
+                           [--out runs/lenet5_mnist.npz] [--force] [--no-progress]
     python -m cnnlib evaluate [--weights data/lenet5_mnist.npz]
 
-``train`` never overwrites an existing file unless ``--force`` is given, so the shipped weights in
-``data/lenet5_mnist.npz`` stay as they are; Ctrl-C saves the weights so far beside ``--out``.
+``train`` checks before training that it can write beside ``--out`` and never replaces an existing
+file (nor one that appeared while it trained) unless ``--force`` is given, so the shipped weights in
+``data/lenet5_mnist.npz`` stay as they are. Ctrl-C, SIGTERM and SIGHUP save the weights of the
+completed epochs beside ``--out``; when the final save fails, the weights go to a fallback file and
+the message says where.
+
+Exit status: 0 success; 1 training diverged or ended at chance accuracy (nothing saved), or the
+weights could only be saved to a fallback file; 2 a user error (bad option, missing or damaged data
+or weights, a file that cannot be written), one message and no traceback; 128 + the signal's number
+when stopped by a signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 141 a closed output pipe).
 """
 
 import argparse
+import contextlib
 import math
+import os
+import signal
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .datasets import DATA_ROOT, load_mnist
-from .exercises import NOTEBOOKS, write_student_edition
+from .datasets import checkout_data_dir, data_root, load_mnist
 from .models import LeNet5
 from .optim import OPTIMIZERS, cosine_schedule
 from .training import History, confusion_matrix, evaluate, fit, load_params, predict, save_params
 
-DEFAULT_WEIGHTS = DATA_ROOT / "lenet5_mnist.npz"
-DEFAULT_OUT = Path("runs") / "lenet5_mnist.npz"
+WEIGHTS_NAME = "lenet5_mnist.npz"
+DEFAULT_OUT = Path("runs") / WEIGHTS_NAME
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"   # cnnlib.exercises.NOTEBOOKS
+WRITE_TEST_BYTES = 1 << 20      # more than a LeNet-5 checkpoint (about 250 kB)
+
+
+class CommandError(Exception):
+    """A user error found while running a command: printed as one line, exit status 2."""
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised by SIGTERM or SIGHUP while training, so that they stop it as Ctrl-C does."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _article(word):
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _positive(kind):
@@ -33,7 +65,9 @@ def _positive(kind):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+            name = kind.__name__
+            raise argparse.ArgumentTypeError(
+                f"expected {_article(name)} {name}, got {text!r}") from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         if not math.isfinite(value):
@@ -53,29 +87,42 @@ def _seed(text):
 
 
 def build_parser():
-    """The argument parser for ``train`` and ``evaluate``."""
-    parser = argparse.ArgumentParser(prog="python -m cnnlib", description="Train or evaluate LeNet-5 on MNIST.")
+    """The argument parser for ``train``, ``evaluate`` and ``exercises``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlib",
+        description="Train or evaluate LeNet-5 on MNIST, or write the student edition of the "
+                    "notebooks.")
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = argparse.ArgumentDefaultsHelpFormatter
     train = commands.add_parser("train", help="train LeNet-5 on the 60,000 MNIST training images",
                                 formatter_class=defaults)
-    train.add_argument("--epochs", type=_positive(int), default=10, help="passes over the training images")
+    train.add_argument("--epochs", type=_positive(int), default=10,
+                       help="passes over the training images")
     train.add_argument("--batch-size", type=_positive(int), default=128, help="images per update")
     train.add_argument("--lr", type=_positive(float), default=2e-3, help="(initial) learning rate")
     train.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
                        help="cosine: decay the learning rate from --lr towards 0 over the epochs")
-    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="update rule")
-    train.add_argument("--seed", type=_seed, default=0, help="seed for initialisation and shuffling")
+    train.add_argument("--clip", type=_positive(float), default=None, metavar="NORM",
+                       help="rescale the gradients to at most this joint L2 norm; "
+                            "None: no clipping")
+    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                       help="update rule")
+    train.add_argument("--seed", type=_seed, default=0,
+                       help="seed for initialisation and shuffling")
     train.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                       help="where to save the weights (.npz); an existing file is kept unless --force")
+                       help="where to save the weights (.npz); an existing file is kept unless "
+                            "--force")
     train.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     train.add_argument("--train-images", type=_positive(int), default=None, metavar="N",
-                       help="train on only the first N training images, for a quick try; None: all of them")
+                       help="train on only the first N training images, for a quick try; "
+                            "None: all of them")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
-    evaluate_cmd = commands.add_parser("evaluate", help="test saved weights on the 10,000 MNIST test images",
+    evaluate_cmd = commands.add_parser("evaluate",
+                                       help="test saved weights on the 10,000 MNIST test images",
                                        formatter_class=defaults)
-    evaluate_cmd.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
-                              help="weights to test (.npz written by train); the default ships with cnnlib")
+    evaluate_cmd.add_argument("--weights", type=Path, default=None,
+                              help="weights to test (.npz written by train); None: the shipped "
+                                   f"{WEIGHTS_NAME} in $CNNLIB_DATA_DIR or the checkout's data/")
     exercises = commands.add_parser("exercises", help="write the student edition of the notebooks",
                                     formatter_class=defaults)
     exercises.add_argument("--notebooks", type=Path, default=NOTEBOOKS,
@@ -85,13 +132,17 @@ def build_parser():
 
 def write_exercises(args):
     """``exercises``: write the student edition of every worked notebook with solution markers."""
+    # imported here: train and evaluate load neither the checkers nor nbformat
+    from .exercises import write_student_edition
+
     for path in write_student_edition(args.notebooks):
         print(f"wrote {path}")
     return 0
 
 
 def peak_memory_mb():
-    """Peak resident memory of this process in MB (Linux reports KB, macOS bytes); None on Windows."""
+    """Peak resident memory of this process in MB (Linux reports KB, macOS bytes); None on
+    Windows."""
     try:
         import resource
     except ImportError:
@@ -108,87 +159,244 @@ def format_confusion(cm):
     return "\n".join([header, *rows])
 
 
+def _reason(err):
+    """An OSError as its message without the errno prefix, e.g. "Read-only file system"."""
+    return err.strerror or str(err) if isinstance(err, OSError) else str(err)
+
+
 def check_out(args, parser):
-    """Before training: refuse an ``--out`` that is a directory, or exists without ``--force``."""
-    if args.out.is_dir():
-        parser.error(f"--out: {args.out} is a directory; name a file such as {args.out / 'lenet5_mnist.npz'}")
-    if args.out.exists() and not args.force:
-        parser.error(f"--out: {args.out} already exists; pass --force to overwrite it or choose another --out")
+    """Before training: refuse an ``--out`` that is a directory, not a regular file, or exists
+    without ``--force``; create its folder and write ``WRITE_TEST_BYTES`` there, so that a read-only
+    or full disk or a missing permission shows now.
+
+    Returns the folders it created (deepest first), for :func:`remove_empty` when nothing is saved.
+    """
+    out = args.out
+    if out.is_dir():
+        parser.error(f"--out: {out} is a directory; name a file such as {out / WEIGHTS_NAME}")
+    if out.exists() and not out.is_file():
+        parser.error(f"--out: {out} exists and is not a regular file; choose another --out")
+    if out.exists() and not args.force:
+        parser.error(f"--out: {out} already exists; pass --force to overwrite it or choose another "
+                     "--out")
+    created = [d for d in (out.parent, *out.parent.parents) if not d.exists()]
     try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent, prefix=".cnnlib-write-test-") as f:
+            f.write(bytes(WRITE_TEST_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
     except OSError as err:
-        parser.error(f"--out: cannot create the directory {args.out.parent}: {err}")
+        remove_empty(created)
+        parser.error(f"--out: cannot write in {out.parent.resolve()} ({_reason(err)}); "
+                     "choose an --out in a folder you can write")
+    return created
 
 
-def save_interrupted(model, args, history):
-    """After Ctrl-C: save the weights so far beside ``--out`` if an epoch completed; return exit status 130."""
+def remove_empty(folders):
+    """Remove the folders (deepest first) that are still empty: a failed run leaves none behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def free_name(path):
+    """``path`` if nothing is there, else the first free ``stem-2.npz``, ``stem-3.npz``, ..."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate, n = path.with_name(f"{path.stem}-{n}{path.suffix}"), n + 1
+    return candidate
+
+
+def save_with_fallback(model, path, force):
+    """Save to ``path``, else to a free fallback name beside it, in the current folder or in the
+    temporary folder. ``path`` is not replaced when it exists and ``force`` is False (a file that
+    appeared while training). Returns ``(saved_to or None, [what went wrong, ...])``."""
+    problems = []
+    if path.exists() and not force:
+        problems.append(f"{path} appeared while training (--force replaces it)")
+    else:
+        try:
+            save_params(model, path)
+            return path, problems
+        except OSError as err:
+            problems.append(f"cannot write {path} ({_reason(err)})")
+    name = f"{path.stem}.unsaved{path.suffix}"
+    for folder in dict.fromkeys([path.parent, Path.cwd(), Path(tempfile.gettempdir())]):
+        fallback = free_name(folder / name)
+        try:
+            save_params(model, fallback)
+            return fallback, problems
+        except OSError as err:
+            problems.append(f"cannot write {fallback} ({_reason(err)})")
+    return None, problems
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """While inside: SIGTERM and SIGHUP (where the system has them) raise :class:`Stopped`, a
+    KeyboardInterrupt, so that training stops and saves as on Ctrl-C. Only the main thread can."""
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        names = []
+    saved = {n: signal.signal(getattr(signal, n), _raise_stopped) for n in names}
+    try:
+        yield
+    finally:
+        for n, handler in saved.items():
+            signal.signal(getattr(signal, n), handler)
+
+
+def save_interrupted(model, args, history, interrupt):
+    """After Ctrl-C, SIGTERM or SIGHUP: save the weights so far beside ``--out`` if an epoch
+    completed.
+
+    Returns the exit status, 128 + the signal's number (130 for Ctrl-C).
+    """
+    signum = getattr(interrupt, "signum", signal.SIGINT)
+    status = 128 + signum
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    if not args.no_progress:
+        print(file=sys.stderr)          # end the progress bar's line
     done = len(history.epoch_seconds)
     if not done:
-        print(f"interrupted during epoch 1 of {args.epochs}; no epoch completed, nothing saved", file=sys.stderr)
-        return 130
+        print(f"{what} during epoch 1 of {args.epochs}; no epoch completed, nothing saved",
+              file=sys.stderr)
+        return status
     path, n = args.out.with_name(f"{args.out.stem}.interrupted.npz"), 2
     while path.exists() and not args.force:
         path, n = args.out.with_name(f"{args.out.stem}.interrupted-{n}.npz"), n + 1
+    saved, problems = save_with_fallback(model, path, True)
+    where = f"saved the weights so far to {saved}" if saved else "the weights could not be saved"
+    print(f"{what} in epoch {done + 1} of {args.epochs} ({done} completed); {where}"
+          + "".join(f"; {p}" for p in problems), file=sys.stderr)
+    return status
+
+
+def at_chance(accuracy, labels):
+    """Whether ``accuracy`` on ``labels`` is no better than always guessing the most common class
+    (within three standard errors of that guess's accuracy)."""
+    guess = np.bincount(labels).max() / len(labels)
+    return accuracy <= guess + 3 * math.sqrt(guess * (1 - guess) / len(labels))
+
+
+def _load_mnist():
     try:
-        save_params(model, path)
+        return load_mnist()
     except (OSError, ValueError) as err:
-        print(f"interrupted in epoch {done + 1} of {args.epochs}; the weights could not be saved: {err}",
-              file=sys.stderr)
-        return 130
-    print(f"interrupted in epoch {done + 1} of {args.epochs} ({done} completed); saved the weights so far to {path}",
-          file=sys.stderr)
-    return 130
+        raise CommandError(f"cannot load MNIST: {err}") from None
 
 
 def train(args):
     """``train``: fit LeNet-5 on MNIST, print test accuracy, speed and memory, save the weights.
 
-    Returns the exit status: 0, 1 when training diverged (nothing saved), 130 on Ctrl-C.
+    Returns the exit status (see the module's docstring).
     """
-    (x_train, y_train), (x_test, y_test) = load_mnist()
+    (x_train, y_train), (x_test, y_test) = _load_mnist()
     x_train, y_train = x_train[:args.train_images], y_train[:args.train_images]
     model = LeNet5(rng=np.random.default_rng(args.seed), tuned=True)
     optimizer = OPTIMIZERS[args.optimizer](lr=args.lr)
     schedule = cosine_schedule(args.lr, args.epochs) if args.schedule == "cosine" else None
-    print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} lr={args.lr} "
-          f"({args.schedule}), batch {args.batch_size}, {args.epochs} epochs on {len(x_train):,} images")
+    clip = "" if args.clip is None else f", clip {args.clip}"
+    print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} "
+          f"lr={args.lr} ({args.schedule}{clip}), batch {args.batch_size}, {args.epochs} epochs on "
+          f"{len(x_train):,} images", flush=True)
     started, history = time.perf_counter(), History()
     try:
-        fit(model, optimizer, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-            seed=args.seed, progress=not args.no_progress, lr_schedule=schedule, history=history)
-    except KeyboardInterrupt:
-        return save_interrupted(model, args, history)
+        with stop_signals():
+            fit(model, optimizer, x_train, y_train, epochs=args.epochs,
+                batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress,
+                lr_schedule=schedule, history=history, clip=args.clip)
+    except KeyboardInterrupt as interrupt:
+        return save_interrupted(model, args, history, interrupt)
     except FloatingPointError as err:
-        print(f"training diverged, nothing saved: {err}", file=sys.stderr)
+        print(f"training diverged, nothing saved: {err}\n"
+              "(on the command line: a lower --lr, or --clip 1.0)", file=sys.stderr)
         return 1
     total = time.perf_counter() - started
     accuracy = evaluate(model, x_test, y_test)
-    save_params(model, args.out)
     for epoch, acc in enumerate(history.train_acc, 1):
-        print(f"epoch {epoch:2d}: train accuracy {acc:.4f}, {history.epoch_seconds[epoch - 1]:.1f} s")
+        seconds = history.epoch_seconds[epoch - 1]
+        print(f"epoch {epoch:2d}: train accuracy {acc:.4f}, {seconds:.1f} s")
     print(f"test accuracy: {accuracy:.4f}")
     print(f"training: {history.images_per_second:,.0f} images/s, {total:.0f} s in all")
     peak = peak_memory_mb()
     if peak is not None:
         print(f"peak memory: {peak:.0f} MB")
+    if at_chance(accuracy, y_test):
+        print(f"training ended at chance accuracy ({accuracy:.1%}, no better than always guessing "
+              f"the most common digit); nothing saved: try a lower --lr (now {args.lr}) or "
+              "--clip 1.0", file=sys.stderr)
+        return 1
+    saved, problems = save_with_fallback(model, args.out, args.force)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if saved is None:
+        print("the trained weights could not be saved anywhere", file=sys.stderr)
+        return 2
+    if saved != args.out:
+        print(f"saved the weights to {saved} instead of {args.out}", file=sys.stderr)
+        return 1
     print(f"saved weights to {args.out}")
     return 0
 
 
+def default_weights():
+    """The weights ``evaluate`` tests when no ``--weights`` is given: ``lenet5_mnist.npz`` in
+    :func:`cnnlib.datasets.data_root`, else in the checkout's ``data/``. CommandError naming the
+    places tried when none has it."""
+    try:
+        folders = [data_root()]
+    except OSError as err:
+        raise CommandError(str(err)) from None
+    if checkout_data_dir() not in (None, folders[0]):
+        folders.append(checkout_data_dir())
+    for folder in folders:
+        if (folder / WEIGHTS_NAME).exists():
+            return folder / WEIGHTS_NAME
+    raise CommandError(f"no --weights given and {WEIGHTS_NAME} is in none of: "
+                       f"{', '.join(str(f) for f in folders)}; pass --weights, or train first: "
+                       "python -m cnnlib train")
+
+
 def evaluate_weights(args, parser):
-    """``evaluate``: load the weights, print their path, the test accuracy and the confusion matrix."""
-    if not args.weights.exists():
-        parser.error(f"--weights: no such file: {args.weights} (train first: python -m cnnlib train)")
+    """``evaluate``: load the weights, print their path, the test accuracy and the confusion
+    matrix."""
+    path = args.weights if args.weights is not None else default_weights()
+    if not path.exists():
+        parser.error(f"--weights: no such file: {path} (train first: python -m cnnlib train)")
+    if not path.is_file() and not path.is_dir():     # a FIFO would block, a device never end
+        parser.error(f"--weights: {path} is not a regular file")
     model = LeNet5(tuned=True)
     try:
-        load_params(model, args.weights)
+        load_params(model, path)
     except (OSError, ValueError) as err:
         parser.error(f"--weights: {err}")
-    print(f"weights: {args.weights}")
-    _, (x_test, y_test) = load_mnist()
+    print(f"weights: {path}", flush=True)
+    _, (x_test, y_test) = _load_mnist()
     predictions = predict(model, x_test)
     print(f"test accuracy: {np.mean(predictions == y_test):.4f} on {len(y_test):,} images")
     print(format_confusion(confusion_matrix(y_test, predictions, 10)))
+    return 0
+
+
+def run(args, parser):
+    """Run the parsed command; returns its exit status."""
+    if args.command == "exercises":
+        return write_exercises(args)
+    if args.command == "evaluate":
+        return evaluate_weights(args, parser)
+    created = check_out(args, parser)
+    try:
+        return train(args)
+    finally:
+        remove_empty(created)
 
 
 def main(argv=None):
@@ -196,16 +404,19 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "exercises":
-            return write_exercises(args)
-        if args.command == "train":
-            check_out(args, parser)
-            return train(args)
-        evaluate_weights(args, parser)
+        status = run(args, parser)
+        sys.stdout.flush()
+    except CommandError as err:
+        print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:     # e.g. `evaluate | head -2`: the reader has gone, end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13                 # as a process killed by SIGPIPE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("\ninterrupted", file=sys.stderr)
         return 130
-    return 0
+    return status
 
 
 if __name__ == "__main__":

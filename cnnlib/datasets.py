@@ -39,7 +39,7 @@ IDX_DTYPES = {
 }
 IDX_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
 
-DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+DATA_ROOT = Path(__file__).resolve().parent.parent / "data"   # data/ of the checkout, if any
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,14 @@ class DownloadError(RuntimeError):
     """Raised when no mirror delivered a file that passed verification."""
 
 
+class DataNotFoundError(FileNotFoundError):
+    """Raised when cnnlib cannot tell where its data lives (no CNNLIB_DATA_DIR, not a checkout)."""
+
+
 def _read_bytes(path: Path) -> bytes:
     """The file's contents, gunzipped when it starts with the gzip magic bytes."""
+    if path.exists() and not path.is_file():    # a FIFO or a device would block or never end
+        raise ValueError(f"{path}: not a regular file")
     raw = path.read_bytes()
     if raw[:2] != b"\x1f\x8b":
         return raw
@@ -160,8 +166,12 @@ def read_idx(path) -> np.ndarray:
 
 
 def write_idx(path, array) -> None:
-    """Write ``array`` as an IDX file, gzip-compressed when ``path`` ends in ``.gz``."""
+    """Write ``array`` (at least 1-D, as :func:`read_idx` reads) as an IDX file, gzip-compressed
+    when ``path`` ends in ``.gz``."""
     array = np.asarray(array)
+    if array.ndim == 0:
+        raise ValueError(f"array: IDX stores arrays of at least 1 dimension, got a 0-d array "
+                         f"{array!r}")
     code = IDX_CODES.get(array.dtype.newbyteorder("="))
     if code is None:
         raise TypeError(f"array: IDX cannot store dtype {array.dtype}; use one of "
@@ -178,8 +188,8 @@ def verify_file(path, spec: IdxFile) -> np.ndarray:
     Raises ValueError naming the file and what does not match.
     """
     path = Path(path)
-    raw = path.read_bytes()
     data = _read_bytes(path)
+    raw = path.read_bytes()
     array = _parse_idx(data, path)
     if hashlib.md5(raw).hexdigest() not in spec.gz_md5:
         if spec.payload_md5 is None:
@@ -193,20 +203,50 @@ def verify_file(path, spec: IdxFile) -> np.ndarray:
     return array
 
 
+def checkout_data_dir():
+    """The ``data/`` folder of the repository checkout cnnlib runs from (``pyproject.toml`` beside
+    it), or None when cnnlib runs from an installed copy (site-packages)."""
+    in_checkout = DATA_ROOT.is_dir() and (DATA_ROOT.parent / "pyproject.toml").is_file()
+    return DATA_ROOT if in_checkout else None
+
+
 def data_root() -> Path:
-    """The folder holding one sub-folder per dataset (``mnist/``, ``fashion-mnist/``): the environment
-    variable ``CNNLIB_DATA_DIR`` when set, else the repository's ``data/``."""
-    return Path(os.environ.get("CNNLIB_DATA_DIR") or DATA_ROOT)
+    """The folder holding one sub-folder per dataset (``mnist/``, ``fashion-mnist/``) and the
+    shipped weights ``lenet5_mnist.npz``: the environment variable ``CNNLIB_DATA_DIR`` when set,
+    else the ``data/`` folder of the repository checkout cnnlib runs from.
+
+    Raises DataNotFoundError naming both places when neither applies (cnnlib installed with a plain
+    ``pip install .`` and ``CNNLIB_DATA_DIR`` unset): the data does not travel with the package.
+    """
+    if os.environ.get("CNNLIB_DATA_DIR"):
+        return Path(os.environ["CNNLIB_DATA_DIR"])
+    if checkout_data_dir() is not None:
+        return DATA_ROOT
+    raise DataNotFoundError(
+        "cnnlib cannot find its data folder. Tried: (1) the environment variable CNNLIB_DATA_DIR, "
+        f"which is not set; (2) the data/ folder of a repository checkout, but cnnlib runs from "
+        f"{Path(__file__).resolve().parent}, which is not inside one. Fix: set CNNLIB_DATA_DIR to "
+        "a folder holding mnist/ (and lenet5_mnist.npz for the shipped weights), such as the data/ "
+        "folder of a clone of the repository, or install cnnlib from the clone with "
+        "pip install -e . so that it runs from there.")
 
 
 def _find_dir(name: str, data_dir) -> Path:
-    """The first directory holding all of ``name``'s files, else the default download directory."""
+    """The first directory holding all of ``name``'s files, else the default download directory
+    (DataNotFoundError when there is none: see :func:`data_root`)."""
     dataset = _dataset(name)
-    candidates = [Path(data_dir)] if data_dir is not None else [data_root() / name, *map(Path, dataset.system_dirs)]
-    for directory in candidates:
+    if data_dir is not None:
+        return Path(data_dir)
+    try:
+        default, not_found = data_root() / name, None
+    except DataNotFoundError as err:
+        default, not_found = None, err
+    for directory in ([default] if default else []) + [Path(d) for d in dataset.system_dirs]:
         if all((directory / f.filename).exists() for f in dataset.files.values()):
             return directory
-    return candidates[0]
+    if not_found is not None:
+        raise not_found
+    return default
 
 
 def _dataset(name: str) -> Dataset:
@@ -241,40 +281,56 @@ def download(name: str = "mnist", data_dir=None, *, mirrors=None, timeout: float
 
     Each file is tried on each mirror in order (``mirrors`` overrides the dataset's list), streamed
     to a temporary file in the same directory, verified, and only then renamed into place, so an
-    interrupted or corrupted download leaves nothing behind. A file already there that fails
-    verification is fetched again and replaced the same way. Raises DownloadError listing every
-    mirror tried and why it failed (and naming a damaged file it could not replace).
+    interrupted or corrupted download leaves nothing behind (nor a folder it created). A file
+    already there that fails verification is fetched again and replaced the same way. Raises
+    DownloadError listing every mirror tried and why it failed (and naming a damaged file it could
+    not replace).
     """
     dataset = _dataset(name)
+    if not 0 < timeout < float("inf"):
+        raise ValueError(f"timeout: expected a finite number of seconds > 0, got {timeout!r}")
     directory = Path(data_dir) if data_dir is not None else data_root() / name
+    created = [d for d in (directory, *directory.parents) if not d.exists()]   # deepest first
     directory.mkdir(parents=True, exist_ok=True)
-    for spec in dataset.files.values():
-        target = directory / spec.filename
-        if target.exists():
+    try:
+        for spec in dataset.files.values():
+            _download_file(name, spec, directory / spec.filename,
+                           mirrors if mirrors is not None else dataset.mirrors, timeout)
+    except BaseException:
+        for folder in created:      # a failed download leaves no new (empty) folder behind
             try:
-                verify_file(target, spec)
-                continue
-            except ValueError:
-                pass  # damaged: fetch it again
-        failures = []
-        for mirror in mirrors if mirrors is not None else dataset.mirrors:
-            url = mirror.rstrip("/") + "/" + spec.filename
-            tmp = None
-            try:
-                tmp = _fetch(url, target, timeout)
-                verify_file(tmp, spec)
-                os.replace(tmp, target)
+                folder.rmdir()
+            except OSError:
                 break
-            except (OSError, ValueError) as err:
-                failures.append(f"  {url}: {err}")
-                if tmp is not None:
-                    tmp.unlink(missing_ok=True)
-        else:
-            damaged = (f"\n{target} is there but failed verification: delete it, or copy a good file there"
-                       if target.exists() else "")
-            raise DownloadError(f"could not download {spec.filename} for {name!r}; mirrors tried:\n"
-                                + "\n".join(failures) + damaged)
+        raise
     return directory
+
+
+def _download_file(name, spec, target, mirrors, timeout):
+    """Fetch ``target`` unless it is there and verifies; DownloadError if no mirror delivers it."""
+    if target.exists():
+        try:
+            verify_file(target, spec)
+            return
+        except ValueError:
+            pass  # damaged: fetch it again
+    failures = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + spec.filename
+        tmp = None
+        try:
+            tmp = _fetch(url, target, timeout)
+            verify_file(tmp, spec)
+            os.replace(tmp, target)
+            return
+        except (OSError, ValueError) as err:
+            failures.append(f"  {url}: {err}")
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+    damaged = (f"\n{target} is there but failed verification: delete it, or copy a good file there"
+               if target.exists() else "")
+    raise DownloadError(f"could not download {spec.filename} for {name!r}; mirrors tried:\n"
+                        + "\n".join(failures) + damaged)
 
 
 def _check_dtype(dtype, normalize):

@@ -4,6 +4,8 @@ Use float64: with ``h = 1e-5`` the central difference is accurate to about ``1e-
 correct backward pass agrees to well below ``1e-7``; float32 cannot resolve differences that small.
 """
 
+import numbers
+
 import numpy as np
 
 
@@ -16,6 +18,8 @@ def numerical_gradient(f, x, h=1e-5):
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"x: expected a float numpy array, got {type(x).__name__} "
                         f"{getattr(x, 'dtype', '')}".rstrip())
+    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not 0 < h < np.inf:
+        raise ValueError(f"h: expected a finite step > 0 (such as 1e-5), got {h!r}")
     grad = np.zeros_like(x)
     for index in np.ndindex(x.shape):
         original = x[index]
@@ -49,6 +53,7 @@ def check_layer(layer, x, *, labels=None, seed=0):
     drawn with ``seed``, or the loss ``layer.forward(x, labels)`` for a loss layer. Pass float64 data
     and a layer built with ``dtype=np.float64``.
     """
+    x = np.asarray(x)
     x = np.array(x, dtype=np.float64 if x.dtype.kind != "f" else x.dtype)
     if labels is None:
         dout = np.random.default_rng(seed).standard_normal(layer.forward(x).shape).astype(x.dtype)

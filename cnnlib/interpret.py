@@ -44,6 +44,11 @@ def _check_images(name, x, ndim=None):
     if x.ndim < 2 or (ndim is not None and x.ndim != ndim):
         expected = f"a {ndim}-D array" if ndim else "an array (N, ...)"
         raise ValueError(f"{name}: expected {expected}, got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError(f"{name}: expected at least one image, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name}: expected finite pixel values, got {np.isnan(x).sum()} NaN and "
+                         f"{np.isinf(x).sum()} infinite values")
     return x
 
 
@@ -137,6 +142,8 @@ def occlusion(model, x, labels, *, patch=6, stride=1, fill=0.5, batch_size=1000)
     positive_int("patch", patch)
     positive_int("stride", stride)
     positive_int("batch_size", batch_size)
+    if not isinstance(fill, numbers.Real) or not np.isfinite(fill):
+        raise ValueError(f"fill: expected a finite number (the background value), got {fill!r}")
     n, channels, height, width = x.shape
     masks, map_shape = _patch_masks(height, width, patch, stride)
     maps = np.empty((n, len(masks)), dtype=np.float64)
@@ -195,6 +202,8 @@ def fgsm_accuracy(model, x, y, epsilons, *, batch_size=500):
     epsilon, so it is computed once per batch and every epsilon costs one forward pass.
     """
     epsilons = [_check_epsilon(e) for e in np.atleast_1d(epsilons).tolist()]
+    if not epsilons:
+        raise ValueError("epsilons: expected at least one epsilon, got none")
     x = _check_images("x", x)
     y = _check_labels("y", y, len(x))
     correct = np.zeros(len(epsilons))
@@ -204,7 +213,7 @@ def fgsm_accuracy(model, x, y, epsilons, *, batch_size=500):
         for i, epsilon in enumerate(epsilons):
             adversarial = np.clip(batch + batch.dtype.type(epsilon) * signs, 0, 1)
             correct[i] += np.sum(model.forward(adversarial).argmax(axis=1) == labels)
-    return correct / max(len(x), 1)
+    return correct / len(x)
 
 
 def targeted_attack(model, x, target, epsilon, *, step, steps=10, batch_size=500):

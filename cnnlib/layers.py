@@ -105,6 +105,10 @@ class Affine(Layer):
 
     def __init__(self, in_features, out_features, *, init="he", dtype=np.float32, rng=None):
         super().__init__()
+        sizes = (in_features, out_features)
+        if not all(isinstance(n, (int, np.integer)) and n >= 1 for n in sizes):
+            raise ValueError(f"in_features, out_features: expected positive ints, got "
+                             f"{in_features!r}, {out_features!r}")
         self.in_features, self.out_features = in_features, out_features
         weights = init_weights((in_features, out_features), in_features, init, dtype, rng)
         self.params = {"W": weights, "b": np.zeros(out_features, dtype=dtype)}

@@ -155,6 +155,8 @@ class LeNet5(Sequential):
     """
 
     def __init__(self, *, num_classes=10, dtype=np.float32, rng=None, input_grad=False, tuned=False):
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(f"dtype: expected a float dtype such as float32, got {np.dtype(dtype)}")
         rng = np.random.default_rng(0) if rng is None else rng
         layers = [("conv1", Conv2D(1, 6, 5, pad=2, dtype=dtype, rng=rng)),
                   ("relu1", ReLU()),

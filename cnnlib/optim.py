@@ -11,9 +11,24 @@ norm's ``gamma``/``beta`` are exempt: they are few, do not make the model more c
 gradient, not AdamW's decoupled decay.)
 """
 
+import numbers
+
 import numpy as np
 
 from ._checks import positive_int
+
+
+def _check_real(name, value, low, high, *, low_open=False, high_open=True):
+    """Raise TypeError unless ``value`` is a real number, ValueError unless it lies in the interval
+    from ``low`` to ``high`` (open or closed at each end as given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name}: expected a value in {interval}, got {value!r}")
+    return value
 
 
 class Optimizer:
@@ -23,12 +38,8 @@ class Optimizer:
     slots = ()
 
     def __init__(self, lr, weight_decay=0.0):
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
-        self.lr = lr
-        self.weight_decay = weight_decay
+        self.lr = _check_real("lr", lr, 0, np.inf, low_open=True)
+        self.weight_decay = _check_real("weight_decay", weight_decay, 0, np.inf)
         self.state = {slot: {} for slot in self.slots}
         self.t = 0
 
@@ -107,7 +118,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.9, *, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.momentum = momentum
+        self.momentum = _check_real("momentum", momentum, 0, 1)
 
     def update(self, params, grads):
         self.t += 1
@@ -125,7 +136,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr=0.01, eps=1e-7, *, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.eps = eps
+        self.eps = _check_real("eps", eps, 0, np.inf, low_open=True)
 
     def update(self, params, grads):
         self.t += 1
@@ -143,7 +154,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr=0.01, rho=0.99, eps=1e-7, *, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.rho, self.eps = rho, eps
+        self.rho = _check_real("rho", rho, 0, 1)
+        self.eps = _check_real("eps", eps, 0, np.inf, low_open=True)
 
     def update(self, params, grads):
         self.t += 1
@@ -166,7 +178,9 @@ class Adam(Optimizer):
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, *, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.beta1 = _check_real("beta1", beta1, 0, 1)
+        self.beta2 = _check_real("beta2", beta2, 0, 1)
+        self.eps = _check_real("eps", eps, 0, np.inf, low_open=True)
 
     def update(self, params, grads):
         self.t += 1
@@ -184,6 +198,8 @@ def cosine_schedule(lr, epochs, min_lr=0.0):
     """A learning-rate schedule for ``fit``: epoch ``e`` (0-based) of ``epochs`` gets
     ``min_lr + (lr - min_lr) * (1 + cos(pi * e / epochs)) / 2``, from ``lr`` at the start towards ``min_lr``."""
     positive_int("epochs", epochs)
+    _check_real("lr", lr, 0, np.inf, low_open=True)
+    _check_real("min_lr", min_lr, 0, lr, high_open=False)
 
     def schedule(epoch):
         return min_lr + (lr - min_lr) * 0.5 * (1 + np.cos(np.pi * epoch / epochs))

@@ -55,14 +55,21 @@ class AdaptiveThreads:
     since the last look, it measures the CPU time other processes used on our cores over that time
     (in cores, e.g. 1.0 for one busy process) and sets ``all cores - others`` threads, rounded with a
     bias towards more threads (``slack`` cores of background activity are ignored), at least one and
-    at most what BLAS started with. It starts with the count the previous instance ended with, so
-    that back-to-back short runs do not start with the wrong one. ``counts`` records every step's count.
+    at most the count in force when it is created: a limit set before, such as
+    ``threadpoolctl.threadpool_limits(1)`` or ``OPENBLAS_NUM_THREADS=1`` in the environment, holds.
+    It starts with the count the previous instance ended with, so that back-to-back short runs do
+    not start with the wrong one. ``counts`` records every step's count.
     ``threads=n`` (an int) runs every step with n threads; ``threads=None`` leaves them alone.
     """
 
     def __init__(self, threads="auto", *, interval=0.25, slack=0.3):
-        if threads not in ("auto", None) and not (isinstance(threads, int) and threads >= 1):
+        positive_int = isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1
+        if threads not in ("auto", None) and not positive_int:
             raise ValueError(f"threads: expected 'auto', None or a positive int, got {threads!r}")
+        if not 0 <= interval < float("inf"):
+            raise ValueError(f"interval: expected a finite number of seconds >= 0, got {interval!r}")
+        if not 0 <= slack < 1:
+            raise ValueError(f"slack: expected a fraction of a core in [0, 1), got {slack!r}")
         self.libraries = blas_controllers()
         self.most = max((lib.num_threads for lib in self.libraries), default=1)
         self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,15 +1,22 @@
+import errno
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cnnlib import __main__ as cli
-from cnnlib.__main__ import DEFAULT_WEIGHTS, build_parser, format_confusion, main
-from cnnlib.datasets import load_mnist
+from cnnlib.__main__ import build_parser, format_confusion, main
+from cnnlib.datasets import DATA_ROOT, load_mnist
 from cnnlib.models import LeNet5
 from test_checkpoints import write_bad_file
+
+SHIPPED = DATA_ROOT / "lenet5_mnist.npz"
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -61,17 +68,17 @@ def test_format_confusion():
 @pytest.fixture(scope="module")
 def small_mnist():
     (x, y), (xt, yt) = load_mnist()
-    return (x[:256], y[:256]), (xt[:200], yt[:200])
+    return (x[:1024], y[:1024]), (xt[:200], yt[:200])
 
 
 @pytest.fixture
 def quick(monkeypatch, tmp_path, small_mnist):
-    """The CLI on 256 training and 200 test images, run in tmp_path, with the shipped weights at a copy."""
+    """The CLI on 1,024 training and 200 test images, in tmp_path, the shipped weights a copy."""
     monkeypatch.setattr(cli, "load_mnist", lambda *args, **kwargs: small_mnist)
     shipped = tmp_path / "shipped" / "lenet5_mnist.npz"
     shipped.parent.mkdir()
-    shipped.write_bytes(DEFAULT_WEIGHTS.read_bytes())
-    monkeypatch.setattr(cli, "DEFAULT_WEIGHTS", shipped)
+    shipped.write_bytes(SHIPPED.read_bytes())
+    monkeypatch.setattr(cli, "default_weights", lambda: shipped)
     monkeypatch.chdir(tmp_path)
     return shipped
 
@@ -80,10 +87,11 @@ def _no_fit(*args, **kwargs):
     raise AssertionError("fit must not run")
 
 
-def test_defaults_train_to_runs_and_evaluate_the_shipped_weights():
+def test_defaults_train_to_runs_and_evaluate_the_shipped_weights(monkeypatch):
+    monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
     assert build_parser().parse_args(["train"]).out == Path("runs/lenet5_mnist.npz")
-    assert build_parser().parse_args(["evaluate"]).weights == DEFAULT_WEIGHTS
-    assert DEFAULT_WEIGHTS.parent.name == "data" and DEFAULT_WEIGHTS.name == "lenet5_mnist.npz"
+    assert build_parser().parse_args(["evaluate"]).weights is None
+    assert cli.default_weights() == SHIPPED
 
 
 def test_train_writes_runs_by_default_and_replaces_a_file_only_with_force(quick, tmp_path, capsys, monkeypatch):
@@ -133,8 +141,8 @@ def _interrupt_after(backward_calls):
 
 
 def test_ctrl_c_in_the_second_epoch_saves_the_weights_so_far(quick, tmp_path, capsys, monkeypatch):
-    # 256 images in batches of 128: 2 steps per epoch; the 3rd backward pass is in epoch 2
-    monkeypatch.setattr(cli, "LeNet5", _interrupt_after(3))
+    # 1,024 images in batches of 128: 8 steps per epoch; the 9th backward pass is in epoch 2
+    monkeypatch.setattr(cli, "LeNet5", _interrupt_after(9))
     out = tmp_path / "w.npz"
     assert main(["train", "--epochs", "3", "--out", str(out), "--no-progress"]) == 130
     saved = tmp_path / "w.interrupted.npz"
@@ -191,7 +199,8 @@ def test_help_shows_every_option_with_its_default(capsys, monkeypatch, command):
     for action in subparsers.choices[command]._actions:
         assert action.help, action.option_strings
     if command == "evaluate":
-        assert f"(default: {DEFAULT_WEIGHTS})" in text
+        assert "None: the shipped lenet5_mnist.npz in $CNNLIB_DATA_DIR or the checkout's data/" \
+            in text
     else:
         assert "(default: 10)" in text and "(default: runs/lenet5_mnist.npz)" in text
 
@@ -204,3 +213,323 @@ def test_cli_works_without_the_unix_resource_module(monkeypatch):
 def test_the_command_line_does_not_import_matplotlib():
     code = "import sys, cnnlib.__main__; print('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+# --- issue 24: every user error one message and exit 2; nothing lost, nothing left behind -------
+
+def test_type_errors_use_the_right_article_and_the_help_names_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--epochs", "x"])
+    assert "--epochs: expected an int, got 'x'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    description = capsys.readouterr().out.split("\n\n")[1]
+    assert all(word in description for word in ("Train", "evaluate", "student edition"))
+
+
+@pytest.fixture
+def offline_mnist(monkeypatch):
+    """MNIST's mirrors replaced by a closed local port: a missing file fails without the network."""
+    from cnnlib.datasets import DATASETS, Dataset
+    from test_datasets import _closed_port_url
+    offline = Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),))
+    monkeypatch.setitem(DATASETS, "mnist", offline)
+    return DATASETS["mnist"].files
+
+
+def _copy_mnist(folder):
+    (folder / "mnist").mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (folder / "mnist" / name).write_bytes((DATA_ROOT / "mnist" / name).read_bytes())
+    return folder / "mnist"
+
+
+def _corrupt(mnist):
+    data = bytearray((mnist / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (mnist / "t10k-labels-idx1-ubyte.gz").write_bytes(bytes(data))
+
+
+def _truncate(mnist):
+    path = mnist / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _directory_instead(mnist):
+    (mnist / "t10k-labels-idx1-ubyte.gz").unlink()
+    (mnist / "t10k-labels-idx1-ubyte.gz").mkdir()
+
+
+def _fifo_instead(mnist):
+    (mnist / "t10k-labels-idx1-ubyte.gz").unlink()
+    os.mkfifo(mnist / "t10k-labels-idx1-ubyte.gz")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_corrupt, "t10k-labels-idx1-ubyte.gz"), (_truncate, "corrupted or truncated gzip data"),
+    (_directory_instead, "not a regular file"), (_fifo_instead, "not a regular file"),
+])
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_damaged_data_is_one_message_and_exit_2(tmp_path, monkeypatch, capsys, offline_mnist,
+                                                command, damage, message):
+    if damage is _fifo_instead and not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    damage(_copy_mnist(tmp_path / "data"))
+    monkeypatch.setenv("CNNLIB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "fit", _no_fit)
+    argv = (["train", "--epochs", "1"] if command == "train"
+            else ["evaluate", "--weights", str(SHIPPED)])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m cnnlib {command}: error: cannot load MNIST: ")
+    assert message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()      # train made its folder and removed it again
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "a regular file"])
+def test_cnnlib_data_dir_missing_empty_or_a_file_is_one_message_and_creates_nothing(
+        tmp_path, monkeypatch, capsys, offline_mnist, layout):
+    folder = tmp_path / "data"
+    if layout == "empty":
+        folder.mkdir()
+    elif layout == "a regular file":
+        folder.write_text("not a folder")
+    monkeypatch.setenv("CNNLIB_DATA_DIR", str(folder))
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["evaluate", "--weights", str(SHIPPED)]) == 2
+    err = capsys.readouterr().err
+    assert "error: cannot load MNIST: " in err and str(folder) in err and "Traceback" not in err
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_outside_a_checkout_evaluate_names_every_place_tried(tmp_path, monkeypatch, capsys):
+    from cnnlib import datasets
+    monkeypatch.setattr(datasets, "DATA_ROOT", tmp_path / "site-packages" / "data")
+    monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
+    assert main(["evaluate"]) == 2
+    err = capsys.readouterr().err
+    assert "CNNLIB_DATA_DIR, which is not set" in err and "not inside one" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "site-packages").exists()
+
+
+def test_evaluate_without_shipped_weights_names_the_folders_tried(tmp_path, monkeypatch, capsys):
+    from cnnlib import datasets
+    monkeypatch.setattr(datasets, "DATA_ROOT", tmp_path / "site-packages" / "data")
+    monkeypatch.setenv("CNNLIB_DATA_DIR", str(tmp_path))
+    assert main(["evaluate"]) == 2
+    err = capsys.readouterr().err
+    assert f"lenet5_mnist.npz is in none of: {tmp_path}; pass --weights" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_named_pipe_as_weights_is_refused_without_blocking(tmp_path, capsys):
+    fifo = tmp_path / "w.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", "--weights", str(fifo)])
+    assert info.value.code == 2
+    assert f"--weights: {fifo} is not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_named_pipe_as_out_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "fit", _no_fit)
+    fifo = tmp_path / "w.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--out", str(fifo), "--force"])
+    assert info.value.code == 2 and "exists and is not a regular file" in capsys.readouterr().err
+
+
+def _sys_is_read_only():
+    try:
+        with tempfile.TemporaryFile(dir="/sys"):
+            return False
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/sys").is_dir() or not _sys_is_read_only(),
+                    reason="needs Linux's /sys")
+def test_an_out_folder_that_cannot_be_written_is_refused_before_training(quick, capsys,
+                                                                         monkeypatch):
+    monkeypatch.setattr(cli, "fit", _no_fit)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--out", "/sys/lenet5_mnist.npz"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "--out: cannot write in /sys (" in err
+    assert "Traceback" not in err
+
+
+def test_a_full_disk_is_found_before_training_and_leaves_no_folder(quick, tmp_path, capsys,
+                                                                   monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cli, "fit", _no_fit)
+    monkeypatch.setattr(cli.tempfile, "TemporaryFile", full)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--out", str(tmp_path / "new" / "deeper" / "w.npz")])
+    assert info.value.code == 2
+    assert f"--out: cannot write in {tmp_path / 'new' / 'deeper'} (No space left on device)" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_failed_final_save_goes_to_a_named_fallback(quick, tmp_path, capsys, monkeypatch):
+    out, real_save = tmp_path / "w.npz", cli.save_params
+
+    def save(model, path, *args):
+        if Path(path) == out:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real_save(model, path, *args)
+
+    monkeypatch.setattr(cli, "save_params", save)
+    assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress"]) == 1
+    fallback = tmp_path / "w.unsaved.npz"
+    err = capsys.readouterr().err
+    assert f"cannot write {out} (Read-only file system)" in err
+    assert f"saved the weights to {fallback} instead of {out}" in err
+    assert fallback.exists() and not out.exists()
+    assert main(["evaluate", "--weights", str(fallback)]) == 0
+
+
+def test_a_file_that_appeared_while_training_is_not_replaced(quick, tmp_path, capsys, monkeypatch):
+    out, real_fit = tmp_path / "w.npz", cli.fit
+
+    def fit(*args, **kwargs):
+        out.write_bytes(b"written by another run")
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "fit", fit)
+    assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"{out} appeared while training (--force replaces it)" in err
+    assert out.read_bytes() == b"written by another run" and (tmp_path / "w.unsaved.npz").exists()
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_save_the_completed_epochs_like_ctrl_c(quick, tmp_path, capsys,
+                                                                  monkeypatch, name):
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} on this system")
+    signum, before = getattr(signal, name), signal.getsignal(getattr(signal, name))
+
+    def make(*args, **kwargs):      # LeNet5 whose 9th backward pass (epoch 2) gets the signal
+        model = LeNet5(*args, **kwargs)
+        real_backward, calls = model.backward, []
+
+        def backward(*a, **k):
+            calls.append(1)
+            if len(calls) == 9:
+                os.kill(os.getpid(), signum)
+            return real_backward(*a, **k)
+
+        model.backward = backward
+        return model
+
+    monkeypatch.setattr(cli, "LeNet5", make)
+    out = tmp_path / "w.npz"
+    assert main(["train", "--epochs", "3", "--out", str(out), "--no-progress"]) == 128 + signum
+    saved = tmp_path / "w.interrupted.npz"
+    assert capsys.readouterr().err.strip() == (f"stopped by {name} in epoch 2 of 3 (1 completed); "
+                                               f"saved the weights so far to {saved}")
+    assert saved.exists() and signal.getsignal(signum) == before
+
+
+def test_the_interrupt_message_starts_on_a_line_of_its_own(quick, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "LeNet5", _interrupt_after(9))
+    assert main(["train", "--epochs", "3", "--out", str(tmp_path / "w.npz")]) == 130
+    err = capsys.readouterr().err
+    assert "batch/s" in err          # a progress bar was drawn; the message has a line of its own
+    assert any(line.startswith("interrupted in epoch 2 of 3") for line in err.split("\n"))
+
+
+def test_a_run_that_ends_at_chance_says_so_and_saves_nothing(quick, tmp_path, capsys):
+    out = tmp_path / "w.npz"
+    with np.errstate(all="ignore"):
+        status = main(["train", "--epochs", "1", "--lr", "1e3", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1 and not out.exists() and "Traceback" not in err
+    assert "training ended at chance accuracy" in err and "nothing saved: try a lower --lr" in err
+
+
+def test_at_chance_compares_with_always_guessing_the_most_common_class():
+    labels = np.repeat(np.arange(10), [1135] + [985] * 9)[:10000]
+    assert cli.at_chance(0.1135, labels) and cli.at_chance(0.12, labels)
+    assert not cli.at_chance(0.13, labels) and not cli.at_chance(0.99, labels)
+
+
+def test_clip_reaches_fit_and_the_divergence_message_names_the_options(quick, tmp_path, capsys,
+                                                                       monkeypatch):
+    seen, real_fit = {}, cli.fit
+
+    def fit(*args, **kwargs):
+        seen["clip"] = kwargs["clip"]
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "fit", fit)
+    assert main(["train", "--epochs", "1", "--clip", "1.0", "--out", str(tmp_path / "a.npz"),
+                 "--no-progress"]) == 0
+    assert seen["clip"] == 1.0 and "(cosine, clip 1.0)" in capsys.readouterr().out
+    with np.errstate(all="ignore"):
+        assert main(["train", "--epochs", "2", "--lr", "1e30", "--out", str(tmp_path / "b.npz"),
+                     "--no-progress"]) == 1
+    assert "a lower --lr, or --clip 1.0" in capsys.readouterr().err
+
+
+def _run(code, **kwargs):
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parent.parent)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          **kwargs)
+
+
+def test_train_and_evaluate_import_neither_the_checkers_nor_nbformat(tmp_path):
+    code = ("import sys\nfrom cnnlib.__main__ import main\n"
+            "assert main(['train', '--epochs', '1', '--train-images', '256', '--no-progress', "
+            f"'--out', {str(tmp_path / 'w.npz')!r}]) in (0, 1)\n"
+            "assert main(['evaluate']) == 0\n"
+            "print(sorted(m for m in sys.modules if m in ('cnnlib.exercises', 'nbformat')))")
+    result = _run(code, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_closed_pipe_ends_evaluate_quietly():
+    process = subprocess.Popen([sys.executable, "-m", "cnnlib", "evaluate"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ,
+                                    "PYTHONPATH": str(Path(cli.__file__).parent.parent)})
+    assert process.stdout.readline().startswith("weights: ")
+    process.stdout.close()                  # like `| head -1`: the reader has gone
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 141 and err == ""
+
+
+def test_a_plain_pip_install_finds_data_through_cnnlib_data_dir_or_says_where_it_looked(tmp_path):
+    """After a (non-editable) ``pip install .`` the package sits in site-packages, without data/."""
+    pytest.importorskip("setuptools")
+    source = tmp_path / "source"
+    shutil.copytree(Path(cli.__file__).parent, source / "cnnlib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(Path(cli.__file__).parent.parent / name, source / name)
+    site = tmp_path / "site-packages"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(site), str(source)],
+                   check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != "CNNLIB_DATA_DIR"}
+    env["PYTHONPATH"] = str(site)
+    command = [sys.executable, "-m", "cnnlib", "evaluate"]
+    lost = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert lost.returncode == 2 and "Traceback" not in lost.stderr
+    assert "CNNLIB_DATA_DIR, which is not set" in lost.stderr
+    assert str(site / "cnnlib") in lost.stderr
+    found = subprocess.run(command, cwd=tmp_path, env={**env, "CNNLIB_DATA_DIR": str(DATA_ROOT)},
+                           capture_output=True, text=True)
+    assert found.returncode == 0 and found.stdout.startswith(f"weights: {SHIPPED}\n")
+    assert "test accuracy: 0.99" in found.stdout

@@ -25,6 +25,12 @@ def test_idx_round_trip(tmp_path, dtype, suffix):
     np.testing.assert_array_equal(back, array)
 
 
+def test_write_idx_refuses_a_0d_array_and_writes_nothing(tmp_path):
+    with pytest.raises(ValueError, match=r"array: IDX stores arrays of at least 1 dimension"):
+        write_idx(tmp_path / "scalar.idx", np.uint8(7))
+    assert not (tmp_path / "scalar.idx").exists()
+
+
 def _idx_bytes(array):
     return struct_header(array) + array.tobytes()
 
@@ -178,7 +184,15 @@ def test_download_corrupted_file_leaves_nothing(server, tiny, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(DownloadError, match=r"127\.0\.0\.1.*(checksum|corrupted)"):
         download("tiny", out, mirrors=[url])
-    assert list(out.iterdir()) == []
+    assert not out.exists()      # neither a file nor the folder download created
+
+
+def test_failed_download_keeps_a_folder_that_was_there(server, tiny, tmp_path):
+    root, url = server
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(DownloadError):
+        download("tiny", tmp_path / "kept" / "new", mirrors=[url + "missing/"])
+    assert (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []
 
 
 def _damage(path):
@@ -217,7 +231,7 @@ def test_download_server_gone(tiny, tmp_path):
     with pytest.raises(DownloadError) as info:
         download("tiny", out, mirrors=[url], timeout=5)
     assert url in str(info.value) and "refused" in str(info.value).lower()
-    assert list(out.iterdir()) == []
+    assert not out.exists()
 
 
 def test_download_falls_back_to_second_mirror(server, tiny, tmp_path):
@@ -233,6 +247,13 @@ def test_missing_mnist_without_network_says_how_to_fix(monkeypatch, tmp_path):
     monkeypatch.setitem(DATASETS, "mnist", Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),)))
     with pytest.raises(FileNotFoundError, match="copy the four IDX"):
         load_mnist(data_dir=tmp_path / "empty")
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf")])
+def test_download_timeout_must_be_positive_and_finite(tmp_path, timeout):
+    with pytest.raises(ValueError, match=f"timeout: expected a finite number of seconds > 0, got {timeout}"):
+        download("mnist", tmp_path / "new", timeout=timeout)
+    assert not (tmp_path / "new").exists()
 
 
 def test_unknown_dataset_name():
@@ -270,6 +291,31 @@ def test_data_root_from_the_environment(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="CNNLIB_DATA_DIR") as info:
         load_mnist()
     assert str(tmp_path / "elsewhere" / "mnist") in str(info.value)
+    assert not (tmp_path / "elsewhere").exists()      # a failed load creates no folder
+
+
+@pytest.mark.parametrize("layout", ["no data folder", "data folder without pyproject.toml"])
+def test_outside_a_checkout_without_cnnlib_data_dir_the_error_names_every_place_tried(
+        monkeypatch, tmp_path, layout):
+    site = tmp_path / "site-packages"
+    if layout != "no data folder":
+        (site / "data" / "mnist").mkdir(parents=True)
+    monkeypatch.setattr(datasets, "DATA_ROOT", site / "data")
+    monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
+    for call in (datasets.data_root, load_mnist):
+        with pytest.raises(datasets.DataNotFoundError) as info:
+            call()
+        message = str(info.value)
+        assert "CNNLIB_DATA_DIR, which is not set" in message and "not inside one" in message
+        assert "Fix: set CNNLIB_DATA_DIR" in message and str(site / "data") not in message
+    assert sorted(p.name for p in site.rglob("*")) == ([] if layout == "no data folder"
+                                                        else ["data", "mnist"])
+
+
+def test_in_a_checkout_data_root_is_its_data_folder(monkeypatch):
+    monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
+    assert datasets.data_root() == datasets.DATA_ROOT
+    assert (datasets.DATA_ROOT.parent / "pyproject.toml").is_file()
 
 
 def test_fashion_mnist_ships_in_the_repository():

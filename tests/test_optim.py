@@ -16,12 +16,14 @@ def test_hand_computed_steps():
     np.testing.assert_allclose(_one_step(SGD(lr=0.1)), [0.95, -1.9])
     # momentum: v1 = -0.1 g, v2 = 0.9 v1 - 0.1 g = -0.19 g
     np.testing.assert_allclose(_one_step(Momentum(lr=0.1, momentum=0.9), 2), [1 - 0.29 * 0.5, -2 + 0.29])
+    # eps=1e-300 vanishes next to sqrt(h) (eps must be positive)
     # adagrad: h = g^2, step = lr * g / |g| = lr * sign(g)
-    np.testing.assert_allclose(_one_step(AdaGrad(lr=0.1, eps=0)), [0.9, -1.9])
+    np.testing.assert_allclose(_one_step(AdaGrad(lr=0.1, eps=1e-300)), [0.9, -1.9])
     # rmsprop: h = 0.1 g^2, step = lr * g / (sqrt(0.1) |g|)
-    np.testing.assert_allclose(_one_step(RMSprop(lr=0.1, rho=0.9, eps=0)), [1 - 0.1 / np.sqrt(0.1), -2 + 0.1 / np.sqrt(0.1)])
+    np.testing.assert_allclose(_one_step(RMSprop(lr=0.1, rho=0.9, eps=1e-300)),
+                               [1 - 0.1 / np.sqrt(0.1), -2 + 0.1 / np.sqrt(0.1)])
     # adam, first step: m_hat = g, v_hat = g^2, so the step is lr * sign(g)
-    np.testing.assert_allclose(_one_step(Adam(lr=0.01, eps=0)), [0.99, -1.99])
+    np.testing.assert_allclose(_one_step(Adam(lr=0.01, eps=1e-300)), [0.99, -1.99])
 
 
 def test_adam_second_step_by_hand():
@@ -33,7 +35,7 @@ def test_adam_second_step_by_hand():
     m = b1 * m + (1 - b1) * g2
     v = b2 * v + (1 - b2) * g2**2
     p = p - lr * (m / (1 - b1**2)) / np.sqrt(v / (1 - b2**2))
-    opt, param = Adam(lr=lr, eps=0), np.array([1.0])
+    opt, param = Adam(lr=lr, eps=1e-300), np.array([1.0])
     for g in (g1, g2):
         opt.update({"p": param}, {"p": np.array([g])})
     assert param[0] == pytest.approx(p, rel=1e-12)
@@ -74,8 +76,52 @@ def test_state_dict_round_trip():
 
 
 def test_bad_learning_rate():
-    with pytest.raises(ValueError, match="lr must be positive, got -1"):
+    with pytest.raises(ValueError, match=r"lr: expected a value in \(0, inf\), got -1"):
         SGD(lr=-1)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Adam(beta1=1), r"beta1: expected a value in \[0, 1\), got 1"),
+    (lambda: Adam(beta2=1.5), r"beta2: expected a value in \[0, 1\), got 1.5"),
+    (lambda: Adam(beta1=-0.1), r"beta1: expected a value in \[0, 1\), got -0.1"),
+    (lambda: Adam(eps=-1), r"eps: expected a value in \(0, inf\), got -1"),
+    (lambda: Adam(eps=0), r"eps: expected a value in \(0, inf\), got 0"),
+    (lambda: Momentum(momentum=5), r"momentum: expected a value in \[0, 1\), got 5"),
+    (lambda: Momentum(momentum=1), r"momentum: expected a value in \[0, 1\), got 1"),
+    (lambda: RMSprop(rho=1), r"rho: expected a value in \[0, 1\), got 1"),
+    (lambda: RMSprop(eps=float("nan")), r"eps: expected a value in \(0, inf\), got nan"),
+    (lambda: AdaGrad(eps=0.0), r"eps: expected a value in \(0, inf\), got 0.0"),
+    (lambda: SGD(lr=float("inf")), r"lr: expected a value in \(0, inf\), got inf"),
+    (lambda: SGD(lr=0), r"lr: expected a value in \(0, inf\), got 0"),
+])
+def test_hyperparameters_out_of_range_are_refused_naming_them(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: Adam(beta1="0.9"), "beta1"), (lambda: SGD(lr=None), "lr"),
+    (lambda: Momentum(momentum=True), "momentum"),
+    (lambda: Adam(weight_decay=[0.1]), "weight_decay"),
+])
+def test_hyperparameters_that_are_not_numbers_are_refused_naming_them(make, name):
+    with pytest.raises(TypeError, match=f"{name}: expected a real number, got "):
+        make()
+
+
+def test_cosine_schedule_checks_its_arguments():
+    with pytest.raises(ValueError, match=r"min_lr: expected a value in \[0, 0.001\], got 0.01"):
+        cosine_schedule(1e-3, 5, min_lr=1e-2)
+    with pytest.raises(ValueError, match=r"lr: expected a value in \(0, inf\), got -1"):
+        cosine_schedule(-1, 5)
+    with pytest.raises(TypeError, match="epochs: expected a positive int, got float 2.5"):
+        cosine_schedule(1e-3, 2.5)
+
+
+def test_boundary_values_that_make_sense_are_accepted():
+    assert Adam(beta1=0.0, beta2=0.0).beta1 == 0.0
+    assert Momentum(momentum=0).momentum == 0
+    assert SGD(lr=np.float32(0.1), weight_decay=0).lr == np.float32(0.1)
 
 
 def test_cosine_schedule():
@@ -124,5 +170,5 @@ def test_weight_decay_shrinks_weights_without_a_gradient_and_rejects_negatives()
     for _ in range(10):
         opt.update(w, {"W": np.zeros(1)})
     np.testing.assert_allclose(w["W"], 2.0 * 0.95 ** 10)
-    with pytest.raises(ValueError, match="weight_decay must be non-negative, got -0.1"):
+    with pytest.raises(ValueError, match=r"weight_decay: expected a value in \[0, inf\), got -0.1"):
         Adam(weight_decay=-0.1)

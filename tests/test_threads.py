@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -97,9 +102,46 @@ def test_reads_real_cpu_accounting():
     assert busy > 0 and own > 0
 
 
+def test_auto_never_exceeds_a_limit_already_in_force(machine, blas):
+    blas.num_threads = 1                # as after threadpool_limits(1) or OPENBLAS_NUM_THREADS=1
+    with AdaptiveThreads() as adaptive:
+        for others in [0.0, 0.0, 0.0, 0.0]:     # an idle machine: two cores free
+            machine.run(adaptive, others)
+    assert adaptive.counts == [1, 1, 1, 1] and blas.calls == []
+
+
+def test_a_real_threadpool_limit_holds_through_fit():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    (x, y), _ = load_mnist()
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        with AdaptiveThreads() as adaptive:
+            for _ in range(3):
+                adaptive.prepare_step()
+        fit(LeNet5(tuned=True), Adam(1e-3), x[:64], y[:64], epochs=1, batch_size=32, progress=False)
+        assert all(lib.num_threads == 1 for lib in threads.blas_controllers())
+    assert set(adaptive.counts) == {1}
+
+
+@pytest.mark.parametrize("variable", ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])
+def test_one_thread_from_the_environment_holds(variable):
+    code = ("import numpy\nfrom cnnlib.threads import AdaptiveThreads, blas_controllers\n"
+            "a = AdaptiveThreads()\n"
+            "print(a.most, a.auto, max(b.num_threads for b in blas_controllers()))")
+    env = {**os.environ, variable: "1", "PYTHONPATH": str(Path(threads.__file__).parent.parent)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            check=True)
+    assert result.stdout.split() == ["1", "False", "1"]
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="threads: expected 'auto', None or a positive int, got 0"):
         AdaptiveThreads(0)
+    with pytest.raises(ValueError, match="threads: expected 'auto', None or a positive int, got True"):
+        AdaptiveThreads(True)
+    with pytest.raises(ValueError, match=r"interval: expected a finite number of seconds >= 0, got -1"):
+        AdaptiveThreads(interval=-1)
+    with pytest.raises(ValueError, match=r"slack: expected a fraction of a core in \[0, 1\), got nan"):
+        AdaptiveThreads(slack=float("nan"))
 
 
 def test_training_gives_the_same_numbers_with_any_thread_count():

@@ -119,7 +119,7 @@ def test_fit_checks_parameters_at_epoch_end():
     # one step per epoch: the loss before the update is finite, the update makes the weights inf/NaN
     with pytest.raises(FloatingPointError, match=r"during epoch 1: affine1\.W, .*lower learning rate"):
         with np.errstate(all="ignore"):
-            fit(TwoLayerNet(2, 8, 3), SGD(np.inf), x, y, epochs=1, batch_size=len(x), progress=False)
+            fit(TwoLayerNet(2, 8, 3), SGD(1e300), x, y, epochs=1, batch_size=len(x), progress=False)
 
 
 @pytest.mark.parametrize("clip", [0, -1, np.nan, np.inf, "1"])
