@@ -114,7 +114,7 @@ def test_cosine_schedule_checks_its_arguments():
         cosine_schedule(1e-3, 5, min_lr=1e-2)
     with pytest.raises(ValueError, match=r"lr: expected a value in \(0, inf\), got -1"):
         cosine_schedule(-1, 5)
-    with pytest.raises(TypeError, match="epochs: expected a positive int, got float 2.5"):
+    with pytest.raises(ValueError, match="epochs: expected a positive integer, got 2.5"):
         cosine_schedule(1e-3, 2.5)
 
 
