@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DATA_ROOT, load_mnist
-from .exercises import NOTEBOOKS, write_student_edition
 from .models import LeNet5
 from .optim import OPTIMIZERS, cosine_schedule
 from .training import History, confusion_matrix, evaluate, fit, load_params, predict, save_params
@@ -78,14 +77,34 @@ def build_parser():
                               help="weights to test (.npz written by train); the default ships with cnnlib")
     exercises = commands.add_parser("exercises", help="write the student edition of the notebooks",
                                     formatter_class=defaults)
-    exercises.add_argument("--notebooks", type=Path, default=NOTEBOOKS,
-                           help="the worked notebooks; the student edition goes to its exercises/")
+    exercises.add_argument("--notebooks", type=Path, default=None,
+                           help="the worked notebooks (None: the repository's notebooks/); the "
+                                "student edition goes to its exercises/")
+    exercises.add_argument("--force", action="store_true",
+                           help="replace student notebooks edited since they were written, after "
+                                "copying them to --backup-dir")
+    exercises.add_argument("--backup-dir", type=Path, default=None,
+                           help="where --force keeps the notebooks it replaces, outside --notebooks "
+                                "(None: ~/.cache/cnnlib/backups/<UTC time>)")
     return parser
 
 
 def write_exercises(args):
-    """``exercises``: write the student edition of every worked notebook with solution markers."""
-    for path in write_student_edition(args.notebooks):
+    """``exercises``: write the student edition of every worked notebook with solution markers.
+
+    Returns the exit status: 0, or 2 (nothing written) for a bad ``--notebooks`` or when student
+    notebooks were edited since they were written and ``--force`` is not given."""
+    from .student_edition import NOTEBOOKS, EditedNotebooks, write_student_edition
+
+    try:
+        written, kept = write_student_edition(args.notebooks or NOTEBOOKS, force=args.force,
+                                              backup_dir=args.backup_dir)
+    except (ValueError, EditedNotebooks) as err:
+        print(f"python -m cnnlib exercises: {err}", file=sys.stderr)
+        return 2
+    if kept is not None:
+        print(f"kept a copy of each edited student notebook in {kept}")
+    for path in written:
         print(f"wrote {path}")
     return 0
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnlib import conv, exercises, graph, interpret, layers, pool
-from cnnlib.exercises import ExerciseError
+from cnnlib.exercises import ExerciseError, interpretation
 from cnnlib.functions import softmax
 from cnnlib.models import LeNet5, Sequential
 from cnnlib.optim import Adam
@@ -1216,7 +1216,7 @@ def test_the_targeted_attack_check_accepts_another_schedule(capsys):
 
 
 def test_targeted_attack_matches_the_checkers_steps_and_stays_in_the_ball():
-    _, conv_net = exercises._small_models()
+    _, conv_net = interpretation._small_models()
     x = np.random.default_rng(3).random((3, 2, 8, 8))
     target = np.array([0, 1, 2])
     got = interpret.targeted_attack(conv_net, x, target, 0.2, step=0.05, steps=6)
