@@ -3,6 +3,7 @@ accept right answers (written independently of cnnlib where the exercise allows)
 typical mistake."""
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 import pytest
 
 from cnnlib import conv, exercises
@@ -175,6 +176,56 @@ def reference_dw(dout, x, kh, kw, stride=1, pad=0):
     return conv.conv2d_backward_naive(dout, x, w, stride, pad)[1]
 
 
+# --- right answers written with sliding windows and einsum, not cnnlib's loops ---------------------
+
+def windows_of(x, kh, kw, stride, pad):
+    """``(N, C, OH, OW, KH, KW)``: every window of the padded x, a view."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+def conv_by_einsum(x, w, b, stride=1, pad=0):
+    windows = windows_of(x, *w.shape[2:], stride, pad)
+    return np.einsum("nchwij,fcij->nfhw", windows, w) + b.reshape(1, -1, 1, 1)
+
+
+def im2col_by_windows(x, kh, kw, stride=1, pad=0):
+    windows = windows_of(x, kh, kw, stride, pad).transpose(0, 2, 3, 1, 4, 5)
+    return windows.reshape(-1, windows[0, 0, 0].size)
+
+
+def scatter_windows(per_offset, x_shape, kh, kw, stride, pad):
+    """The adjoint of :func:`windows_of`: ``per_offset(i, j)`` ``(N, C, OH, OW)`` added at kernel
+    offset (i, j) of every window into a padded zero array, then cropped to ``x_shape``."""
+    n, c, height, width = x_shape
+    xp = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    for i, j in np.ndindex(kh, kw):
+        part = per_offset(i, j)
+        oh, ow = part.shape[2:]
+        xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += part
+    return xp[:, :, pad:pad + height, pad:pad + width]
+
+
+def conv_backward_by_einsum(dout, x, w, stride=1, pad=0):
+    kh, kw = w.shape[2:]
+    dw = np.einsum("nfhw,nchwij->fcij", dout, windows_of(x, kh, kw, stride, pad))
+    dx = scatter_windows(lambda i, j: np.einsum("nfhw,fc->nchw", dout, w[:, :, i, j]), x.shape,
+                         kh, kw, stride, pad)
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def col2im_by_offsets(cols, x_shape, kh, kw, stride=1, pad=0):
+    n, c, height, width = x_shape
+    oh = (height + 2 * pad - kh) // stride + 1
+    blocks = cols.reshape(n, oh, -1, c, kh, kw)
+    return scatter_windows(lambda i, j: blocks[..., i, j].transpose(0, 3, 1, 2), x_shape, kh, kw,
+                           stride, pad)
+
+
+def dw_by_einsum(dout, x, kh, kw, stride=1, pad=0):
+    return np.einsum("nfhw,nchwij->fcij", dout, windows_of(x, kh, kw, stride, pad))
+
+
 REFERENCES = [
     (exercises.check_conv_forward_naive, lambda *a: conv.conv2d_forward_naive(*a)),
     (exercises.check_im2col, lambda *a: conv.im2col(*a)),
@@ -183,6 +234,11 @@ REFERENCES = [
     (exercises.check_conv_backward_naive, lambda *a: conv.conv2d_backward_naive(*a)),
     (exercises.check_col2im, lambda *a: conv.col2im(*a)),
     (exercises.check_dw_by_im2col, reference_dw),
+    (exercises.check_conv_forward_naive, conv_by_einsum),
+    (exercises.check_im2col, im2col_by_windows),
+    (exercises.check_conv_backward_naive, conv_backward_by_einsum),
+    (exercises.check_col2im, col2im_by_offsets),
+    (exercises.check_dw_by_im2col, dw_by_einsum),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)

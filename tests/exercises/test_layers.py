@@ -79,6 +79,40 @@ def tanh_in_place(self, dout):
     return dout
 
 
+# --- right answers written another way than cnnlib's ----------------------------------------------
+
+def relu_by_heaviside(self, dout):
+    return dout * np.heaviside(self.mask.astype(dout.dtype) - 0.5, 0)
+
+
+def sigmoid_by_tanh(self, dout):
+    """sigma'(x) = (1 - tanh(x/2)**2) / 4, from sigma(x) = (1 + tanh(x/2)) / 2."""
+    return dout * (1 - (2 * self.out - 1) ** 2) / 4
+
+
+def tanh_by_cosh(self, dout):
+    """tanh'(x) = 1 / cosh(x)**2, with x recovered from the output."""
+    return dout / np.cosh(np.arctanh(self.out)) ** 2
+
+
+def affine_by_einsum(self, dout):
+    self.grads["W"] = np.einsum("ni,no->io", self.x, dout)
+    self.grads["b"] = np.einsum("no->o", dout)
+    return np.einsum("no,io->ni", dout, self.params["W"]).reshape(self.x_shape)
+
+
+def softmax_by_labels(p, t, dout, n):
+    """p - one_hot(labels), by subtracting 1 at each example's label."""
+    grad = p.copy()
+    grad[np.arange(n), t.argmax(axis=1)] -= 1
+    return grad * dout / n
+
+
+def softmax_by_logsumexp(v):
+    shifted = v - v.max(axis=-1, keepdims=True)
+    return np.exp(shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True)))
+
+
 REFERENCES = [
     (exercises.check_relu, layers.ReLU),
     (exercises.check_sigmoid, layers.Sigmoid),
@@ -86,6 +120,12 @@ REFERENCES = [
     (exercises.check_affine, layers.Affine),
     (exercises.check_softmax_with_loss, layers.SoftmaxWithLoss),
     (exercises.check_softmax, softmax),
+    (exercises.check_relu, layer(layers.ReLU, relu_by_heaviside)),
+    (exercises.check_sigmoid, layer(layers.Sigmoid, sigmoid_by_tanh)),
+    (exercises.check_tanh, tanh(tanh_by_cosh)),
+    (exercises.check_affine, affine(affine_by_einsum)),
+    (exercises.check_softmax_with_loss, softmax_backward(softmax_by_labels)),
+    (exercises.check_softmax, softmax_by_logsumexp),
 ]
 
 

@@ -28,8 +28,21 @@ def drop_layer(index):
     return lambda items, rng: items[:index] + items[index + 1:]
 
 
+def lenet_by_hand(rng=None):
+    """LeNet-5 written out layer by layer (not cnnlib's LeNet5)."""
+    return Sequential(
+        ("conv1", layers.Conv2D(1, 6, 5, pad=2, rng=rng)), ("relu1", layers.ReLU()),
+        ("pool1", layers.MaxPool2D(2)),
+        ("conv2", layers.Conv2D(6, 16, 5, rng=rng)), ("relu2", layers.ReLU()),
+        ("pool2", layers.MaxPool2D(2)), ("flatten", layers.Flatten()),
+        ("fc1", layers.Affine(400, 120, rng=rng)), ("relu3", layers.ReLU()),
+        ("fc2", layers.Affine(120, 84, rng=rng)), ("relu4", layers.ReLU()),
+        ("fc3", layers.Affine(84, 10, rng=rng)))
+
+
 REFERENCES = [
     (exercises.check_lenet5, LeNet5),
+    (exercises.check_lenet5, lenet_by_hand),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)

@@ -19,13 +19,12 @@ def batchnorm(axes=(0, 2, 3), per="channel", mean_term=True, var_term=True, var_
         self.grads["gamma"] = (dout * xhat).sum(axis=(0, 2, 3)) if dgamma is None else dgamma(self, dout)
         self.grads["beta"] = dout.sum(axis=(0, 2, 3)) if dbeta is None else dbeta(self, dout)
         dxhat = dout * gamma if use_gamma else dout
+        if (per, mean_term, var_term, var_sign) == ("channel", True, True, -1):
+            return norm.normalisation_backward(dxhat, xhat, self.inv_std, axes)
         m = len(dout) if per == "batch" else int(np.prod([dout.shape[a] for a in axes]))
-        dx = m * dxhat
-        if mean_term:
-            dx = dx - dxhat.sum(axis=axes, keepdims=True)
-        if var_term:
-            dx = dx + var_sign * xhat * (dxhat * xhat).sum(axis=axes, keepdims=True)
-        return self.inv_std / m * dx
+        mean_path = dxhat.sum(axis=axes, keepdims=True) / m if mean_term else 0
+        var_path = xhat * (dxhat * xhat).sum(axis=axes, keepdims=True) / m if var_term else 0
+        return self.inv_std * (dxhat - mean_path + var_sign * var_path)
     return layer(norm.BatchNorm2D, backward)
 
 

@@ -42,9 +42,9 @@ def rmsprop(kind):
     return type("Wrong", (optim.RMSprop,), {"update": (lambda self, *a: stub()) if kind == "stub" else update})
 
 
-class WrongAdam:
-    """Adam with one mistake (the keys of exercises._adam_runs, plus 'copy', 't0', 't_late',
-    'zeros', 'alias', 'rebind')."""
+class HandAdam:
+    """Adam written by hand, right without ``mistake``, else with one mistake (the keys of the
+    checker's _adam_runs, plus 'copy', 't0', 't_late', 'zeros', 'alias', 'rebind')."""
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **mistake):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
@@ -92,15 +92,15 @@ class WrongAdam:
 
 
 def adam(**mistake):
-    return lambda **settings: WrongAdam(**settings, **mistake)
+    return lambda **settings: HandAdam(**settings, **mistake)
 
 
-class StubAdam(WrongAdam):
+class StubAdam(HandAdam):
     def update(self, params, grads):
         stub()
 
 
-class RenamedLR(WrongAdam):
+class RenamedLR(HandAdam):
     def __init__(self, lr=0.001, **settings):
         super().__init__(**settings)
         del self.lr
@@ -113,10 +113,14 @@ ADAM_FIXED = "after step 1 on the fixed case w = [1, -2]"
 ADAM_RANDOM = "on two random (2, 3) parameters over 4 steps"
 
 
+
+
+
 REFERENCES = [
     (exercises.check_rmsprop, optim.RMSprop),
     (exercises.check_rmsprop, rmsprop("right")),
     (exercises.check_adam, Adam),
+    (exercises.check_adam, HandAdam),
 ]
 
 

@@ -4,6 +4,7 @@ independently of cnnlib where the exercise allows) and name each typical mistake
 import sys
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 import pytest
 
 from cnnlib import conv, exercises, layers, pool
@@ -71,11 +72,42 @@ def routed_dx(x, size, stride):
     return out, pool.max_pool2d_backward(np.ones_like(out), cache)
 
 
+# --- right answers written with sliding windows and np.add.at, not cnnlib's loops ------------------
+
+def windows_of(x, size, stride):
+    """``(N, C, OH, OW, size * size)``: every window of x, flattened in row-major order."""
+    stride = stride or size
+    windows = sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
+    return windows.reshape(*windows.shape[:4], size * size)
+
+
+def max_pool_by_windows(x, size=2, stride=None):
+    return windows_of(x, size, stride).max(axis=-1)
+
+
+def max_pool_backward_by_scatter(dout, x, size=2, stride=None):
+    """Each dout to its window's first maximum (np.argmax picks the first), added with np.add.at."""
+    stride = stride or size
+    first = windows_of(x, size, stride).argmax(axis=-1)
+    n, c, i, j = np.indices(dout.shape)
+    dx = np.zeros_like(x)
+    np.add.at(dx, (n, c, i * stride + first // size, j * stride + first % size), dout)
+    return dx
+
+
+def routed_by_scatter(x, size, stride):
+    ones = np.ones_like(max_pool_by_windows(x, size, stride))
+    return np.count_nonzero(max_pool_backward_by_scatter(ones, x, size, stride)) / x.size
+
+
 REFERENCES = [
     (exercises.check_max_pool_forward, pool.max_pool2d_forward_naive),
     (exercises.check_max_pool_backward, pool.max_pool2d_backward_naive),
     (exercises.check_routed_fraction, routed),
     (exercises.check_avg_pool_as_conv, avg_conv(0.25)),
+    (exercises.check_max_pool_forward, max_pool_by_windows),
+    (exercises.check_max_pool_backward, max_pool_backward_by_scatter),
+    (exercises.check_routed_fraction, routed_by_scatter),
 ]
 
 
