@@ -145,17 +145,19 @@ def cells_hash(nb):
     return hashlib.sha256(json.dumps(cells).encode("utf-8")).hexdigest()
 
 
-def _edited(path):
-    """Whether the student notebook at ``path`` differs from what was written there: its cells do
-    not match the hash in its metadata (or it has none, or cannot be read as a notebook)."""
+def _edited(path, text):
+    """Whether replacing the student notebook at ``path`` by ``text`` could lose a learner's work:
+    its cells match neither the hash it was written with nor those of ``text`` (a notebook without
+    a hash, or that cannot be read as one, counts as edited unless its cells are those of
+    ``text``)."""
     import nbformat
 
     try:
         nb = nbformat.read(path, as_version=4)
     except (OSError, ValueError, KeyError, AttributeError):
         return True
-    recorded = nb.metadata.get(METADATA_KEY, {}).get("cells_sha256")
-    return recorded != cells_hash(nb)
+    new = nbformat.reads(text, as_version=4).metadata[METADATA_KEY]["cells_sha256"]
+    return cells_hash(nb) not in (nb.metadata.get(METADATA_KEY, {}).get("cells_sha256"), new)
 
 
 def _worked_directory(directory):
@@ -201,8 +203,8 @@ def write_student_edition(directory=NOTEBOOKS, out=None, *, force=False, backup_
     directory = _worked_directory(directory)
     out = directory / "exercises" if out is None else Path(out)
     texts = {out / path.name: student_edition_text(path) for path in worked_notebooks(directory)}
-    edited = [target for target, text in texts.items() if target.exists()
-              and target.read_text(encoding="utf-8") != text and _edited(target)]
+    edited = [target for target, text in texts.items()
+              if target.exists() and _edited(target, text)]
     if edited and not force:
         raise EditedNotebooks(edited)
     kept = _backup(edited, backup_dir or default_backup_dir(), directory) if edited else None

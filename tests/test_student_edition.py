@@ -43,6 +43,107 @@ def test_the_command_writes_the_student_edition(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+# --- python -m cnnlib exercises never destroys a learner's work ---------------------------------
+
+def worked_copy(tmp_path):
+    """A notebooks/ directory in tmp_path holding a copy of the first worked notebook, its student
+    edition written; returns (directory, student notebook path)."""
+    directory = tmp_path / "notebooks"
+    directory.mkdir()
+    (directory / WORKED[0].name).write_text(WORKED[0].read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["exercises", "--notebooks", str(directory)]) == 0
+    return directory, directory / "exercises" / WORKED[0].name
+
+
+def edit_cell(path, index, source):
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[index].source = source
+    nbformat.write(nb, path)
+
+
+def test_an_edited_student_notebook_is_kept_and_named(tmp_path, capsys):
+    directory, student = worked_copy(tmp_path)
+    edit_cell(student, 1, "# my answer")
+    mine = student.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["exercises", "--notebooks", str(directory)]) == 2
+    err = capsys.readouterr().err
+    assert str(student) in err and "--force" in err
+    assert student.read_text(encoding="utf-8") == mine
+
+
+def test_force_keeps_a_backup_outside_the_notebooks_and_says_where(tmp_path, capsys):
+    directory, student = worked_copy(tmp_path)
+    edit_cell(student, 1, "# my answer")
+    mine = student.read_text(encoding="utf-8")
+    backups = tmp_path / "backups"
+    capsys.readouterr()
+    assert main(["exercises", "--notebooks", str(directory), "--force",
+                 "--backup-dir", str(backups)]) == 0
+    assert f"kept a copy of each edited student notebook in {backups}" in capsys.readouterr().out
+    assert (backups / student.name).read_text(encoding="utf-8") == mine
+    assert student.read_text(encoding="utf-8") == student_edition_text(directory / student.name)
+
+
+def test_force_without_a_backup_dir_uses_the_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    directory, student = worked_copy(tmp_path)
+    edit_cell(student, 1, "# my answer")
+    assert main(["exercises", "--notebooks", str(directory), "--force"]) == 0
+    kept = list((tmp_path / "cache" / "cnnlib" / "backups").glob(f"*/{student.name}"))
+    assert len(kept) == 1 and "# my answer" in kept[0].read_text(encoding="utf-8")
+    assert str(kept[0].parent) in capsys.readouterr().out
+
+
+def test_a_backup_dir_inside_the_notebooks_is_refused(tmp_path, capsys):
+    directory, student = worked_copy(tmp_path)
+    edit_cell(student, 1, "# my answer")
+    assert main(["exercises", "--notebooks", str(directory), "--force",
+                 "--backup-dir", str(directory / "old")]) == 2
+    assert "--backup-dir" in capsys.readouterr().err and not (directory / "old").exists()
+    assert "# my answer" in student.read_text(encoding="utf-8")
+
+
+def test_an_unedited_student_notebook_follows_the_worked_one(tmp_path):
+    directory, student = worked_copy(tmp_path)
+    nb = nbformat.read(student, as_version=4)          # running cells and saving is not an edit
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, student)
+    edit_cell(directory / student.name, 0, "# a changed worked notebook")
+    assert main(["exercises", "--notebooks", str(directory)]) == 0
+    assert nbformat.read(student, as_version=4).cells[0].source == "# a changed worked notebook"
+
+
+def test_a_student_notebook_without_the_hash_counts_as_edited_unless_nothing_changed(tmp_path):
+    directory, student = worked_copy(tmp_path)
+    nb = nbformat.read(student, as_version=4)
+    del nb.metadata["cnnlib"]                          # as written before the hash was recorded
+    nbformat.write(nb, student)
+    assert main(["exercises", "--notebooks", str(directory)]) == 0
+    nb = nbformat.read(student, as_version=4)
+    del nb.metadata["cnnlib"]
+    nb.cells[1].source = "# my answer"
+    nbformat.write(nb, student)
+    assert main(["exercises", "--notebooks", str(directory)]) == 2
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing", "no such directory"),
+    (lambda tmp: (tmp / "a.ipynb").write_text("{}") and tmp / "a.ipynb", "is not a directory"),
+    (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "holds no worked notebook"),
+], ids=["missing", "a-file", "no-worked-notebooks"])
+def test_a_bad_notebooks_directory_is_a_clean_error_that_creates_nothing(tmp_path, capsys, make,
+                                                                          message):
+    path = make(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["exercises", "--notebooks", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--notebooks: " in err and message in err and str(path) in err
+    assert "Traceback" not in err
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 def notebook(*cells):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) if not c.startswith("#md ")
@@ -129,5 +230,5 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path):
         assert re.search(r"not written yet: ", error.evalue), error.evalue
         assert any(hint in error.evalue for hint in expected[index]), error.evalue
         shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))   # colours off
-        assert str(Path(exercises.__file__).parent) not in shown, shown   # no checker's frame ...
+        assert str(Path(exercises.__file__).parent) not in shown, shown   # no checker frame ...
         assert "Cell In[" in shown and f"ExerciseError: {error.evalue}" in shown, shown   # ... not these
