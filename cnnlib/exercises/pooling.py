@@ -124,16 +124,10 @@ def _overwrite(dout, x, size, stride, whole):
     (``whole``: the whole window is assigned, else only its maximum)."""
     stride = stride or size
     dx = np.zeros_like(x)
-    n_images, channels, oh, ow = dout.shape
-    for n in range(n_images):
-        for c in range(channels):
-            for i in range(oh):
-                for j in range(ow):
-                    rows = slice(i * stride, i * stride + size)
-                    cols = slice(j * stride, j * stride + size)
-                    mask = pool.first_max(x[n, c, rows, cols])
-                    keep = 0 if whole else dx[n, c, rows, cols]
-                    dx[n, c, rows, cols] = np.where(mask > 0, dout[n, c, i, j], keep)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = (n, c, slice(i * stride, i * stride + size), slice(j * stride, j * stride + size))
+        keep = 0 if whole else dx[window]
+        dx[window] = np.where(pool.first_max(x[window]) > 0, dout[n, c, i, j], keep)
     return dx
 
 

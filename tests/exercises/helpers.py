@@ -37,3 +37,19 @@ def names_the_mistake(capsys, checker, wrong, message):
     assert message in str(info.value)
     assert isinstance(info.value, AssertionError)
     assert "correct:" not in capsys.readouterr().out
+
+
+def checker_tests(references, wrong, return_the_function=()):
+    """The two tests of a topic's checkers, for its module to bind to test_* names: every
+    ``(checker, answer)`` of ``references`` is accepted, every ``(checker, wrong answer, message)``
+    of ``wrong`` is rejected with that message."""
+    @pytest.mark.parametrize("checker, answer", references,
+                             ids=lambda v: getattr(v, "__name__", ""))
+    def accepts(capsys, checker, answer):
+        returns_the_answer(capsys, checker, answer, return_the_function)
+
+    @pytest.mark.parametrize("checker, answer, message", wrong,
+                             ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(wrong)])
+    def names(capsys, checker, answer, message):
+        names_the_mistake(capsys, checker, answer, message)
+    return accepts, names

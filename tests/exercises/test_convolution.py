@@ -4,11 +4,10 @@ typical mistake."""
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-import pytest
 
 from cnnlib import conv, exercises
 
-from .helpers import names_the_mistake, returns_the_answer, stub
+from .helpers import checker_tests, stub
 
 
 def conv_loops(flip=False, bias="after", moves=True, pad_sides=(1, 1), channels=None,
@@ -438,13 +437,5 @@ WRONG = [
         d, x, kh, kw, s, p).transpose(0, 1, 3, 2), "is transposed"),
 ]
 
-
-@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
-def test_checker_accepts_a_right_answer(capsys, checker, answer):
-    returns_the_answer(capsys, checker, answer, RETURN_THE_FUNCTION)
-
-
-@pytest.mark.parametrize("checker, wrong, message", WRONG,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
-def test_checker_names_the_mistake(capsys, checker, wrong, message):
-    names_the_mistake(capsys, checker, wrong, message)
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)

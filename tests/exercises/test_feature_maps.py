@@ -13,7 +13,7 @@ from cnnlib.exercises import ExerciseError
 from cnnlib.models import LeNet5
 from cnnlib.training import evaluate, load_params
 
-from .helpers import names_the_mistake, returns_the_answer, stub
+from .helpers import checker_tests, names_the_mistake, stub
 
 
 def feature_maps(model, x, layer_name):
@@ -178,16 +178,8 @@ KNOCKOUT_WRONG = [
      "builds a new dict on each call"),
 ]
 
-
-@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
-def test_checker_accepts_a_right_answer(capsys, checker, answer):
-    returns_the_answer(capsys, checker, answer, RETURN_THE_FUNCTION)
-
-
-@pytest.mark.parametrize("checker, wrong, message", WRONG,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
-def test_checker_names_the_mistake(capsys, checker, wrong, message):
-    names_the_mistake(capsys, checker, wrong, message)
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)
 
 
 def test_the_knockout_check_accepts_a_right_answer(capsys, check_knockout):

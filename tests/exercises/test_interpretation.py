@@ -8,7 +8,7 @@ import pytest
 from cnnlib import exercises, interpret
 from cnnlib.exercises import interpretation
 
-from .helpers import names_the_mistake, returns_the_answer, stub
+from .helpers import checker_tests, stub
 
 
 def loss_grad(model, x, y):
@@ -171,16 +171,8 @@ WRONG = [
      "your attack's result has the wrong shape"),
 ]
 
-
-@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
-def test_checker_accepts_a_right_answer(capsys, checker, answer):
-    returns_the_answer(capsys, checker, answer, RETURN_THE_FUNCTION)
-
-
-@pytest.mark.parametrize("checker, wrong, message", WRONG,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
-def test_checker_names_the_mistake(capsys, checker, wrong, message):
-    names_the_mistake(capsys, checker, wrong, message)
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)
 
 
 def test_the_targeted_attack_check_accepts_another_schedule(capsys):

@@ -7,7 +7,7 @@ import pytest
 from cnnlib import exercises, layers
 from cnnlib.functions import softmax
 
-from .helpers import layer, names_the_mistake, returns_the_answer, stub
+from .helpers import checker_tests, layer, stub
 
 
 def affine(backward):
@@ -232,16 +232,8 @@ WRONG = [
      "dout *= ... or dout[...] = ..."),
 ]
 
-
-@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
-def test_checker_accepts_a_right_answer(capsys, checker, answer):
-    returns_the_answer(capsys, checker, answer, RETURN_THE_FUNCTION)
-
-
-@pytest.mark.parametrize("checker, wrong, message", WRONG,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
-def test_checker_names_the_mistake(capsys, checker, wrong, message):
-    names_the_mistake(capsys, checker, wrong, message)
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)
 
 
 def test_a_type_error_inside_the_learners_code_is_not_masked():

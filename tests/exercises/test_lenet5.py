@@ -1,12 +1,11 @@
 """The checkers of the LeNet-5 assembly exercise (cnnlib.exercises.lenet5) accept right answers
 (written independently of cnnlib where the exercise allows) and name each typical mistake."""
 
-import pytest
 
 from cnnlib import exercises, layers
 from cnnlib.models import LeNet5, Sequential
 
-from .helpers import names_the_mistake, returns_the_answer, stub
+from .helpers import checker_tests, stub
 
 
 def lenet(change=lambda items, rng: items, named=True):
@@ -84,13 +83,5 @@ WRONG = [
      "return the network as a Sequential of the layers, got list"),
 ]
 
-
-@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
-def test_checker_accepts_a_right_answer(capsys, checker, answer):
-    returns_the_answer(capsys, checker, answer, RETURN_THE_FUNCTION)
-
-
-@pytest.mark.parametrize("checker, wrong, message", WRONG,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
-def test_checker_names_the_mistake(capsys, checker, wrong, message):
-    names_the_mistake(capsys, checker, wrong, message)
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)

@@ -3,12 +3,11 @@ right answers (written independently of cnnlib where the exercise allows) and na
 mistake."""
 
 import numpy as np
-import pytest
 
 from cnnlib import exercises, optim
 from cnnlib.optim import Adam
 
-from .helpers import names_the_mistake, returns_the_answer, stub
+from .helpers import checker_tests, stub
 
 
 def rmsprop(kind):
@@ -180,13 +179,5 @@ WRONG = [
     (exercises.check_adam, RenamedLR, "keep the learning rate in self.lr"),
 ]
 
-
-@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
-def test_checker_accepts_a_right_answer(capsys, checker, answer):
-    returns_the_answer(capsys, checker, answer, RETURN_THE_FUNCTION)
-
-
-@pytest.mark.parametrize("checker, wrong, message", WRONG,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
-def test_checker_names_the_mistake(capsys, checker, wrong, message):
-    names_the_mistake(capsys, checker, wrong, message)
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)

@@ -4,13 +4,13 @@ independently of cnnlib where the exercise allows) and name each typical mistake
 import sys
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlib import conv, exercises, layers, pool
 from cnnlib.exercises import ExerciseError
 
-from .helpers import names_the_mistake, returns_the_answer, stub
+from .helpers import checker_tests, stub
 
 
 def pool_backward(local_grad, *, overwrite=False):
@@ -176,16 +176,8 @@ WRONG = [
      "compute it with conv2d_forward_naive and a constant filter"),
 ]
 
-
-@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
-def test_checker_accepts_a_right_answer(capsys, checker, answer):
-    returns_the_answer(capsys, checker, answer, RETURN_THE_FUNCTION)
-
-
-@pytest.mark.parametrize("checker, wrong, message", WRONG,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
-def test_checker_names_the_mistake(capsys, checker, wrong, message):
-    names_the_mistake(capsys, checker, wrong, message)
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)
 
 
 @pytest.mark.parametrize("answer, message", [

@@ -3,11 +3,10 @@ answers (written independently of cnnlib where the exercise allows) and name eac
 mistake."""
 
 import numpy as np
-import pytest
 
 from cnnlib import exercises
 
-from .helpers import names_the_mistake, returns_the_answer, stub
+from .helpers import checker_tests, stub
 
 
 def two_layer(g_s=lambda p, t, n: (p - t) / n, mask=lambda h, g_a: g_a * (h > 0),
@@ -187,13 +186,5 @@ WRONG = [
      "the bad examples for 4 images (1, 2, 2) with a NaN in image 1 are [1]"),
 ]
 
-
-@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
-def test_checker_accepts_a_right_answer(capsys, checker, answer):
-    returns_the_answer(capsys, checker, answer, RETURN_THE_FUNCTION)
-
-
-@pytest.mark.parametrize("checker, wrong, message", WRONG,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
-def test_checker_names_the_mistake(capsys, checker, wrong, message):
-    names_the_mistake(capsys, checker, wrong, message)
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)
