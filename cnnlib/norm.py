@@ -15,8 +15,9 @@ Every layer has a ``training`` flag (``True`` unless set; :meth:`cnnlib.models.S
 The running averages are *buffers* (``layer.buffers``), not parameters: no optimizer changes them,
 ``save_params``/``load_params`` save and load them with the parameters.
 
-The backward passes are in the compact form (:func:`normalisation_backward`). With ``xhat = (x - mean) / sqrt(var + eps)``,
-``y = gamma * xhat + beta`` and ``m`` values per statistic (``N*H*W`` for ``BatchNorm2D``):
+The backward passes are in the compact form, :func:`normalisation_backward`. With
+``xhat = (x - mean) / sqrt(var + eps)``, ``y = gamma * xhat + beta`` and ``m`` values per statistic
+(``N*H*W`` for ``BatchNorm2D``):
 ``dgamma = sum(dy * xhat)``, ``dbeta = sum(dy)``, and with ``dxhat = gamma * dy``,
 ``dx = (m * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)) / (m * sqrt(var + eps))``, the sums taken
 over the same values as the statistics.

@@ -7,7 +7,6 @@ import pytest
 
 from cnnlib import __main__ as cli
 from cnnlib.__main__ import DEFAULT_WEIGHTS, build_parser, format_confusion, main
-from cnnlib.datasets import load_mnist
 from cnnlib.models import LeNet5
 from test_training import write_bad_file
 
@@ -59,8 +58,8 @@ def test_format_confusion():
 # --- train never replaces a file silently; Ctrl-C; divergence; unreadable weights ----------------
 
 @pytest.fixture(scope="module")
-def small_mnist():
-    (x, y), (xt, yt) = load_mnist()
+def small_mnist(mnist):
+    (x, y), (xt, yt) = mnist
     return (x[:256], y[:256]), (xt[:200], yt[:200])
 
 

@@ -2,11 +2,14 @@
 it top to bottom fails only in the exercise check cells, each with its exercise's hint."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import cnnlib
 from cnnlib import exercises, student_edition
 from cnnlib.__main__ import main
 from cnnlib.student_edition import (NOTEBOOKS, student_edition_text, student_notebook,
@@ -44,6 +47,15 @@ def test_the_command_writes_the_student_edition(tmp_path, capsys):
 
 
 # --- python -m cnnlib exercises never destroys a learner's work ---------------------------------
+
+def test_train_and_evaluate_import_neither_the_checkers_nor_nbformat():
+    code = ("import sys, cnnlib.__main__ as cli; cli.build_parser().parse_args(['evaluate']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('cnnlib.exercises', "
+            "'cnnlib.student_edition', 'nbformat'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(cnnlib.__file__).resolve().parents[1])
+    assert done.stdout.strip() == "[]"
+
 
 def worked_copy(tmp_path):
     """A notebooks/ directory in tmp_path holding a copy of the first worked notebook, its student

@@ -65,7 +65,8 @@ def _pad_mistake(calls):
 
 def _run(what, fn, where, *args):
     """``(fn(*args), np.pad calls)`` for the learner's ``fn``. An error raised inside it becomes an
-    ExerciseError naming the case (``where``), the error and, if np.pad was misused, that mistake."""
+    ExerciseError naming the case (``where``), the error and, if np.pad was misused, that
+    mistake."""
     with _watching_np_pad() as calls:
         try:
             return call(what, fn, *args), calls

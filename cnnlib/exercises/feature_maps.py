@@ -228,9 +228,9 @@ def check_knockout(fn, model, x, y):
         if changed:
             for name in changed:
                 model.params[name][...] = before[name]
-            raise ExerciseError(f"accuracy_drop changed the model it was given ({', '.join(changed)}"
-                                f"; restored now): damage a copy (copy.deepcopy(model)), the "
-                                f"caller still needs the original")
+            raise ExerciseError(f"accuracy_drop changed the model it was given "
+                                f"({', '.join(changed)}; restored now): damage a copy "
+                                f"(copy.deepcopy(model)), the caller still needs the original")
         base = evaluate(model, xs, ys)
         expected = 100 * (base - evaluate(_knocked_out(model, f), xs, ys))
         where = f"for filter {f} on {n} images"

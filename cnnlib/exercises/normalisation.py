@@ -55,7 +55,8 @@ def check_batchnorm_backward(cls):
         n, c, h, w = x.shape
         dout = rng.standard_normal(x.shape) if dout is None else dout
         seed = int(rng.integers(1 << 30))
-        layer, ref = fresh(cls, "BatchNorm2D", c, dtype=np.float64), BatchNorm2D(c, dtype=np.float64)
+        layer = fresh(cls, "BatchNorm2D", c, dtype=np.float64)
+        ref = BatchNorm2D(c, dtype=np.float64)
         for key in ("gamma", "beta"):
             if key not in getattr(layer, "params", {}):
                 raise ExerciseError(f"BatchNorm2D has no params['{key}']: build it on cnnlib's "
@@ -128,7 +129,8 @@ def check_batchnorm_backward(cls):
 
     def f(_):
         return np.sum(ref.forward(x) * dout)
-    numeric = {"dx": numerical_gradient(f, x), "grads['gamma']": numerical_gradient(f, ref.params["gamma"]),
+    numeric = {"dx": numerical_gradient(f, x),
+               "grads['gamma']": numerical_gradient(f, ref.params["gamma"]),
                "grads['beta']": numerical_gradient(f, ref.params["beta"])}
     for key, got in [("dx", dx), ("grads['gamma']", layer.grads["gamma"]),
                      ("grads['beta']", layer.grads["beta"])]:

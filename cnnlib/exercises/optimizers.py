@@ -171,9 +171,9 @@ def _steps(n):
 
 def check_rmsprop(cls):
     """Check an RMSprop class built as ``cls(lr=..., rho=..., eps=..., weight_decay=...)`` whose
-    ``update(params, grads)`` changes the arrays of ``params`` in place: ``h = rho*h + (1-rho)*g**2``,
-    ``p -= lr * g / (sqrt(h) + eps)``, one ``h`` per parameter kept between steps, ``g`` read
-    through ``self.gradient`` (which adds the weight decay to weights)."""
+    ``update(params, grads)`` changes the arrays of ``params`` in place:
+    ``h = rho*h + (1-rho)*g**2``, ``p -= lr * g / (sqrt(h) + eps)``, one ``h`` per parameter kept
+    between steps, ``g`` read through ``self.gradient`` (which adds the weight decay to weights)."""
     rng = np.random.default_rng(10)
     fixed = ({"w": np.array([1.0])}, [{"w": np.array([1.0])}] * 2, 0.01, 0.99, 1e-7, 0.0,
              "after {steps} on the fixed case p = 1, g = 1 at both steps, lr = 0.01, rho = 0.99 "
