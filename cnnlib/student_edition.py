@@ -160,18 +160,20 @@ def _edited(path, text):
     return cells_hash(nb) not in (nb.metadata.get(METADATA_KEY, {}).get("cells_sha256"), new)
 
 
-def _worked_directory(directory):
-    """``directory`` as a Path, or ValueError unless it is a directory with worked notebooks."""
+def _worked_in(directory):
+    """The worked notebooks in ``directory``; ValueError unless it is a directory that holds
+    some."""
     directory = Path(directory)
     if not directory.exists():
         raise ValueError(f"--notebooks: no such directory: {directory}")
     if not directory.is_dir():
         raise ValueError(f"--notebooks: {directory} is not a directory; give the directory that "
                          f"holds the worked notebooks")
-    if not worked_notebooks(directory):
+    worked = worked_notebooks(directory)
+    if not worked:
         raise ValueError(f"--notebooks: {directory} holds no worked notebook (an .ipynb with "
                          f"{BEGIN} markers); give the directory of the worked notebooks")
-    return directory
+    return worked
 
 
 def _backup(paths, backup_dir, directory):
@@ -200,9 +202,9 @@ def write_student_edition(directory=NOTEBOOKS, out=None, *, force=False, backup_
     written and :class:`EditedNotebooks` names the edited ones. ValueError, before anything is
     written, when ``directory`` is missing, not a directory, or holds no worked notebook.
     """
-    directory = _worked_directory(directory)
-    out = directory / "exercises" if out is None else Path(out)
-    texts = {out / path.name: student_edition_text(path) for path in worked_notebooks(directory)}
+    worked = _worked_in(directory)
+    out = Path(directory) / "exercises" if out is None else Path(out)
+    texts = {out / path.name: student_edition_text(path) for path in worked}
     edited = [target for target, text in texts.items()
               if target.exists() and _edited(target, text)]
     if edited and not force:
