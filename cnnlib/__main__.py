@@ -40,7 +40,6 @@ from .training import History, confusion_matrix, evaluate, fit, load_params, pre
 
 WEIGHTS_NAME = "lenet5_mnist.npz"
 DEFAULT_OUT = Path("runs") / WEIGHTS_NAME
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"   # cnnlib.exercises.NOTEBOOKS
 WRITE_TEST_BYTES = 1 << 20      # more than a LeNet-5 checkpoint (about 250 kB)
 
 
@@ -125,17 +124,34 @@ def build_parser():
                                    f"{WEIGHTS_NAME} in $CNNLIB_DATA_DIR or the checkout's data/")
     exercises = commands.add_parser("exercises", help="write the student edition of the notebooks",
                                     formatter_class=defaults)
-    exercises.add_argument("--notebooks", type=Path, default=NOTEBOOKS,
-                           help="the worked notebooks; the student edition goes to its exercises/")
+    exercises.add_argument("--notebooks", type=Path, default=None,
+                           help="the worked notebooks (None: the repository's notebooks/); the "
+                                "student edition goes to its exercises/")
+    exercises.add_argument("--force", action="store_true",
+                           help="replace student notebooks edited since they were written, after "
+                                "copying them to --backup-dir")
+    exercises.add_argument("--backup-dir", type=Path, default=None,
+                           help="where --force keeps the notebooks it replaces, outside --notebooks "
+                                "(None: ~/.cache/cnnlib/backups/<UTC time>)")
     return parser
 
 
 def write_exercises(args):
-    """``exercises``: write the student edition of every worked notebook with solution markers."""
-    # imported here: train and evaluate load neither the checkers nor nbformat
-    from .exercises import write_student_edition
+    """``exercises``: write the student edition of every worked notebook with solution markers.
 
-    for path in write_student_edition(args.notebooks):
+    Returns the exit status: 0, or 2 (nothing written) for a bad ``--notebooks`` or when student
+    notebooks were edited since they were written and ``--force`` is not given."""
+    from .student_edition import NOTEBOOKS, EditedNotebooks, write_student_edition
+
+    try:
+        written, kept = write_student_edition(args.notebooks or NOTEBOOKS, force=args.force,
+                                              backup_dir=args.backup_dir)
+    except (ValueError, EditedNotebooks) as err:
+        print(f"python -m cnnlib exercises: {err}", file=sys.stderr)
+        return 2
+    if kept is not None:
+        print(f"kept a copy of each edited student notebook in {kept}")
+    for path in written:
         print(f"wrote {path}")
     return 0
 

@@ -15,8 +15,9 @@ Every layer has a ``training`` flag (``True`` unless set; :meth:`cnnlib.models.S
 The running averages are *buffers* (``layer.buffers``), not parameters: no optimizer changes them,
 ``save_params``/``load_params`` save and load them with the parameters.
 
-The backward passes are in the compact form. With ``xhat = (x - mean) / sqrt(var + eps)``,
-``y = gamma * xhat + beta`` and ``m`` values per statistic (``N*H*W`` for ``BatchNorm2D``):
+The backward passes are in the compact form, :func:`normalisation_backward`. With
+``xhat = (x - mean) / sqrt(var + eps)``, ``y = gamma * xhat + beta`` and ``m`` values per statistic
+(``N*H*W`` for ``BatchNorm2D``):
 ``dgamma = sum(dy * xhat)``, ``dbeta = sum(dy)``, and with ``dxhat = gamma * dy``,
 ``dx = (m * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)) / (m * sqrt(var + eps))``, the sums taken
 over the same values as the statistics.
@@ -41,6 +42,21 @@ def _check_float(x):
     if x.dtype.kind != "f":
         raise TypeError(f"x: expected a float array, got dtype {x.dtype}")
     return x
+
+
+def normalisation_backward(dxhat, xhat, inv_std, axes):
+    """dx of ``xhat = (x - mean) * inv_std`` when the mean and the variance are taken over ``axes``
+    of x (so they depend on x too): the compact form
+    ``dx = inv_std / m * (m * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))``, the sums over
+    ``axes``, ``m`` the number of values behind each statistic.
+
+    ``dxhat``, ``xhat``: one shape, e.g. ``(N, C, H, W)`` with ``axes=(0, 2, 3)`` for batch norm;
+    ``inv_std``: ``1 / sqrt(var + eps)`` with the reduced axes kept (``(1, C, 1, 1)``). Returns dx
+    shaped and typed like ``xhat``.
+    """
+    m = xhat.dtype.type(np.prod([xhat.shape[axis] for axis in axes]))
+    return (inv_std / m) * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
+                            - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
 
 
 class _BatchNorm(Layer):
@@ -104,9 +120,7 @@ class _BatchNorm(Layer):
         dxhat = dout * self.params["gamma"].reshape(self._shape(xhat))
         if not self.batch_stats:
             return dxhat * self.inv_std
-        m = xhat.dtype.type(xhat.size // self.num_channels)
-        return (self.inv_std / m) * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
-                                     - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
+        return normalisation_backward(dxhat, xhat, self.inv_std, axes)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.num_channels}, momentum={self.momentum}, "
@@ -182,10 +196,7 @@ class GroupNorm(Layer):
         shape = (1, self.num_channels) + (1,) * (dout.ndim - 2)
         n, g = len(dout), self.num_groups
         dxhat = (dout * self.params["gamma"].reshape(shape)).reshape(n, g, -1)
-        xhat = self.xhat.reshape(n, g, -1)
-        m = xhat.dtype.type(xhat.shape[2])
-        dx = (self.inv_std / m) * (m * dxhat - dxhat.sum(axis=2, keepdims=True)
-                                   - xhat * (dxhat * xhat).sum(axis=2, keepdims=True))
+        dx = normalisation_backward(dxhat, self.xhat.reshape(n, g, -1), self.inv_std, (2,))
         return dx.reshape(self.x_shape)
 
     def __repr__(self):

@@ -67,9 +67,10 @@ def pool2d_backward_naive(dout, x, local_grad, size=2, stride=None):
     return dx
 
 
-def _first_max(window):
+def first_max(window):
     """1 at the window's first maximum (row-major order), 0 elsewhere: max pooling's local
-    derivative."""
+    derivative, the tie rule. ``window`` ``(KH, KW)`` (any shape) in, an array of its shape and
+    dtype out."""
     grad = np.zeros_like(window)
     grad[np.unravel_index(np.argmax(window), window.shape)] = 1
     return grad
@@ -78,7 +79,7 @@ def _first_max(window):
 def max_pool2d_backward_naive(dout, x, size=2, stride=None):
     """Gradient of max pooling: each ``dout[n, c, i, j]`` goes to the first maximum of its
     window."""
-    return pool2d_backward_naive(dout, x, _first_max, size, stride)
+    return pool2d_backward_naive(dout, x, first_max, size, stride)
 
 
 def avg_pool2d_forward_naive(x, size=2, stride=None):

@@ -12,7 +12,7 @@ import pytest
 
 from cnnlib import __main__ as cli
 from cnnlib.__main__ import build_parser, format_confusion, main
-from cnnlib.datasets import DATA_ROOT, load_mnist
+from cnnlib.datasets import DATA_ROOT
 from cnnlib.models import LeNet5
 from test_checkpoints import write_bad_file
 
@@ -66,8 +66,8 @@ def test_format_confusion():
 # --- train never replaces a file silently; Ctrl-C; divergence; unreadable weights ----------------
 
 @pytest.fixture(scope="module")
-def small_mnist():
-    (x, y), (xt, yt) = load_mnist()
+def small_mnist(mnist):
+    (x, y), (xt, yt) = mnist
     return (x[:1024], y[:1024]), (xt[:200], yt[:200])
 
 

@@ -78,11 +78,6 @@ def test_flipped_byte_fails_checksum(tmp_path):
         datasets.verify_file(good, spec)
 
 
-@pytest.fixture(scope="module")
-def mnist():
-    return load_mnist()
-
-
 def test_load_mnist_shapes_dtypes_ranges(mnist):
     (x_train, y_train), (x_test, y_test) = mnist
     assert x_train.shape == (60000, 1, 28, 28) and x_test.shape == (10000, 1, 28, 28)

@@ -5,10 +5,10 @@ and evaluate."""
 import numpy as np
 import pytest
 
-from cnnlib.gradcheck import check_layer, check_model
+from cnnlib.gradcheck import check_layer, check_model, numerical_gradient, rel_error
 from cnnlib.layers import Affine, Conv2D, Flatten, MaxPool2D, ReLU
 from cnnlib.models import LeNet5, Sequential
-from cnnlib.norm import BatchNorm1D, BatchNorm2D, Dropout, GroupNorm
+from cnnlib.norm import BatchNorm1D, BatchNorm2D, Dropout, GroupNorm, normalisation_backward
 from cnnlib.optim import SGD, Adam
 from cnnlib.training import evaluate, fit, load_params, predict, save_params, scores
 from cnnlib.tuned import ConvReLUPool, TunedConv2D, fuse
@@ -57,7 +57,11 @@ def test_batchnorm_running_averages_update_in_training_only():
     np.testing.assert_allclose(y, expected, rtol=1e-12)
     # in evaluation an image's output does not depend on the rest of its batch
     np.testing.assert_allclose(bn.forward(x[:1]), y[:1], rtol=1e-12)
-    assert not bn.params["gamma"] is bn.buffers["running_mean"]
+    # the buffers are not parameters: an optimizer step moves gamma and beta, not them
+    SGD(lr=0.5).update(bn.params, {key: np.ones_like(value) for key, value in bn.params.items()})
+    np.testing.assert_array_equal(bn.params["gamma"], 0.5)
+    for key in before:
+        np.testing.assert_array_equal(bn.buffers[key], before[key])
     assert set(bn.params) == {"gamma", "beta"} and set(bn.buffers) == {"running_mean", "running_var"}
 
 
@@ -134,6 +138,28 @@ def test_backward_matches_numerical_gradient(make, shape, training):
     errors = check_layer(layer, x)
     assert set(errors) == {"dx", "dgamma", "dbeta"}
     assert max(errors.values()) < 1e-7, errors
+
+
+@pytest.mark.parametrize("shape, axes", [((4, 3, 2, 5), (0, 2, 3)), ((6, 4), (0,)),
+                                         ((3, 2, 7), (2,)), ((2, 3, 4, 4), (1, 2, 3))])
+def test_normalisation_backward_matches_numerical_gradient(shape, axes):
+    rng = np.random.default_rng(3)
+    x, dxhat = _x(shape), rng.standard_normal(shape)
+
+    def normalise(v):
+        mean = v.mean(axis=axes, keepdims=True)
+        return (v - mean) / np.sqrt(((v - mean) ** 2).mean(axis=axes, keepdims=True) + 1e-5)
+    inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+    dx = normalisation_backward(dxhat, normalise(x), inv_std, axes)
+    numeric = numerical_gradient(lambda v: np.sum(normalise(v) * dxhat), x.copy())
+    assert dx.shape == shape and rel_error(dx, numeric) < 1e-7
+
+
+def test_normalisation_backward_keeps_float32():
+    x = _x((4, 3, 2, 2)).astype(np.float32)
+    inv_std = (1 / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + 1e-5)).astype(np.float32)
+    xhat = (x - x.mean(axis=(0, 2, 3), keepdims=True)) * inv_std
+    assert normalisation_backward(np.ones_like(x), xhat, inv_std, (0, 2, 3)).dtype == np.float32
 
 
 def test_dropout_backward_matches_numerical_gradient_for_a_fixed_mask():

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from cnnlib.gradcheck import numerical_gradient, rel_error
 from cnnlib.pool import (avg_pool2d_backward, avg_pool2d_backward_naive, avg_pool2d_forward, avg_pool2d_forward_naive,
+                         first_max,
                          max_pool2d_backward, max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_forward_naive)
 
 KINDS = {
@@ -78,3 +79,10 @@ def test_bad_arguments(kind):
     out, cache = forward(np.zeros((1, 1, 6, 6)))
     with pytest.raises(ValueError, match=r"dout: expected the forward output's shape \(1, 1, 3, 3\)"):
         KINDS[kind][1](np.zeros((1, 1, 2, 2)), cache)
+
+
+def test_first_max_marks_the_first_of_tied_maxima_in_row_major_order():
+    window = np.array([[1, 5, 2], [5, 0, 5]], dtype=np.float32)
+    mask = first_max(window)
+    np.testing.assert_array_equal(mask, [[0, 1, 0], [0, 0, 0]])
+    assert mask.dtype == np.float32 and mask.shape == window.shape

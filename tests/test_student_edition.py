@@ -2,13 +2,18 @@
 it top to bottom fails only in the exercise check cells, each with its exercise's hint."""
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from cnnlib import exercises
+import cnnlib
+from cnnlib import exercises, student_edition
 from cnnlib.__main__ import main
-from cnnlib.exercises import NOTEBOOKS, student_edition_text, student_notebook, worked_notebooks
+from cnnlib.student_edition import (NOTEBOOKS, student_edition_text, student_notebook,
+                                    worked_notebooks)
 
 WORKED = worked_notebooks()
 STUDENT = NOTEBOOKS / "exercises"
@@ -41,6 +46,116 @@ def test_the_command_writes_the_student_edition(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+# --- python -m cnnlib exercises never destroys a learner's work ---------------------------------
+
+def test_train_and_evaluate_import_neither_the_checkers_nor_nbformat():
+    code = ("import sys, cnnlib.__main__ as cli; cli.build_parser().parse_args(['evaluate']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('cnnlib.exercises', "
+            "'cnnlib.student_edition', 'nbformat'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(cnnlib.__file__).resolve().parents[1])
+    assert done.stdout.strip() == "[]"
+
+
+def worked_copy(tmp_path):
+    """A notebooks/ directory in tmp_path holding a copy of the first worked notebook, its student
+    edition written; returns (directory, student notebook path)."""
+    directory = tmp_path / "notebooks"
+    directory.mkdir()
+    (directory / WORKED[0].name).write_text(WORKED[0].read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["exercises", "--notebooks", str(directory)]) == 0
+    return directory, directory / "exercises" / WORKED[0].name
+
+
+def edit_cell(path, index, source):
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[index].source = source
+    nbformat.write(nb, path)
+
+
+def test_an_edited_student_notebook_is_kept_and_named(tmp_path, capsys):
+    directory, student = worked_copy(tmp_path)
+    edit_cell(student, 1, "# my answer")
+    mine = student.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["exercises", "--notebooks", str(directory)]) == 2
+    err = capsys.readouterr().err
+    assert str(student) in err and "--force" in err
+    assert student.read_text(encoding="utf-8") == mine
+
+
+def test_force_keeps_a_backup_outside_the_notebooks_and_says_where(tmp_path, capsys):
+    directory, student = worked_copy(tmp_path)
+    edit_cell(student, 1, "# my answer")
+    mine = student.read_text(encoding="utf-8")
+    backups = tmp_path / "backups"
+    capsys.readouterr()
+    assert main(["exercises", "--notebooks", str(directory), "--force",
+                 "--backup-dir", str(backups)]) == 0
+    assert f"kept a copy of each edited student notebook in {backups}" in capsys.readouterr().out
+    assert (backups / student.name).read_text(encoding="utf-8") == mine
+    assert student.read_text(encoding="utf-8") == student_edition_text(directory / student.name)
+
+
+def test_force_without_a_backup_dir_uses_the_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    directory, student = worked_copy(tmp_path)
+    edit_cell(student, 1, "# my answer")
+    assert main(["exercises", "--notebooks", str(directory), "--force"]) == 0
+    kept = list((tmp_path / "cache" / "cnnlib" / "backups").glob(f"*/{student.name}"))
+    assert len(kept) == 1 and "# my answer" in kept[0].read_text(encoding="utf-8")
+    assert str(kept[0].parent) in capsys.readouterr().out
+
+
+def test_a_backup_dir_inside_the_notebooks_is_refused(tmp_path, capsys):
+    directory, student = worked_copy(tmp_path)
+    edit_cell(student, 1, "# my answer")
+    assert main(["exercises", "--notebooks", str(directory), "--force",
+                 "--backup-dir", str(directory / "old")]) == 2
+    assert "--backup-dir" in capsys.readouterr().err and not (directory / "old").exists()
+    assert "# my answer" in student.read_text(encoding="utf-8")
+
+
+def test_an_unedited_student_notebook_follows_the_worked_one(tmp_path):
+    directory, student = worked_copy(tmp_path)
+    nb = nbformat.read(student, as_version=4)          # running cells and saving is not an edit
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, student)
+    edit_cell(directory / student.name, 0, "# a changed worked notebook")
+    assert main(["exercises", "--notebooks", str(directory)]) == 0
+    assert nbformat.read(student, as_version=4).cells[0].source == "# a changed worked notebook"
+
+
+def test_a_student_notebook_without_the_hash_counts_as_edited_unless_nothing_changed(tmp_path):
+    directory, student = worked_copy(tmp_path)
+    nb = nbformat.read(student, as_version=4)
+    del nb.metadata["cnnlib"]                          # as written before the hash was recorded
+    nbformat.write(nb, student)
+    assert main(["exercises", "--notebooks", str(directory)]) == 0
+    nb = nbformat.read(student, as_version=4)
+    del nb.metadata["cnnlib"]
+    nb.cells[1].source = "# my answer"
+    nbformat.write(nb, student)
+    assert main(["exercises", "--notebooks", str(directory)]) == 2
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing", "no such directory"),
+    (lambda tmp: (tmp / "a.ipynb").write_text("{}") and tmp / "a.ipynb", "is not a directory"),
+    (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "holds no worked notebook"),
+], ids=["missing", "a-file", "no-worked-notebooks"])
+def test_a_bad_notebooks_directory_is_a_clean_error_that_creates_nothing(tmp_path, capsys, make,
+                                                                          message):
+    path = make(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["exercises", "--notebooks", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--notebooks: " in err and message in err and str(path) in err
+    assert "Traceback" not in err
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 def notebook(*cells):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) if not c.startswith("#md ")
@@ -63,7 +178,7 @@ def test_student_notebook_stubs_solutions_and_tags_only_the_check_cells():
     student = student_notebook(nb)
     sources = [c.source for c in student.cells]
     assert sources[1] == "def f(x):\n    raise NotImplementedError('double it')"
-    assert sources[4] == f"raise NotImplementedError({exercises.DEFAULT_HINT!r})"
+    assert sources[4] == f"raise NotImplementedError({student_edition.DEFAULT_HINT!r})"
     tagged = [i for i, c in enumerate(student.cells)
               if "raises-exception" in c.metadata.get("tags", [])]
     assert tagged == [2, 5]
@@ -89,13 +204,13 @@ def solution_hints(source):
     """The hints of the solution blocks in a worked cell, in order."""
     hints, inside = [], False
     for line in source.splitlines():
-        if line.strip() == exercises.BEGIN:
-            inside, hint = True, exercises.DEFAULT_HINT
-        elif line.strip() == exercises.END:
+        if line.strip() == student_edition.BEGIN:
+            inside, hint = True, student_edition.DEFAULT_HINT
+        elif line.strip() == student_edition.END:
             hints.append(hint)
             inside = False
-        elif inside and line.strip().startswith(exercises.HINT):
-            hint = line.strip()[len(exercises.HINT):].strip()
+        elif inside and line.strip().startswith(student_edition.HINT):
+            hint = line.strip()[len(student_edition.HINT):].strip()
     return hints
 
 
@@ -110,13 +225,13 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
 
     worked = nbformat.read(path, as_version=4)
     student = nbformat.read(STUDENT / path.name, as_version=4)
-    assert not any(exercises.BEGIN in c.source for c in student.cells
+    assert not any(student_edition.BEGIN in c.source for c in student.cells
                    if c.cell_type == "code")
     assert not any(c.get("outputs") for c in student.cells if c.cell_type == "code")
     # the hints each check cell must show: those of the solution cell just before it
     expected, hints = {}, None
     for cell in (c for c in worked.cells if c.cell_type == "code"):
-        if exercises.BEGIN in cell.source:
+        if student_edition.BEGIN in cell.source:
             hints = solution_hints(cell.source)
         elif hints is not None:
             expected[cell.id], hints = hints, None
@@ -132,5 +247,5 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
         assert re.search(r"not written yet: ", error.evalue), error.evalue
         assert any(hint in error.evalue for hint in expected[index]), error.evalue
         shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))   # colours off
-        assert exercises.__file__ not in shown, shown       # the checker's frames are left out ...
+        assert str(Path(exercises.__file__).parent) not in shown, shown   # no checker frame ...
         assert "Cell In[" in shown and f"ExerciseError: {error.evalue}" in shown, shown   # ... not these

@@ -2,16 +2,10 @@
 import numpy as np
 import pytest
 
-from cnnlib.datasets import load_mnist
 from cnnlib.layers import Affine
 from cnnlib.models import LeNet5, Sequential, TwoLayerNet
 from cnnlib.optim import SGD, Adam
 from cnnlib.training import clip_grad_norm, evaluate, fit, load_params, predict, save_params, scores
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return load_mnist()
 
 
 def _blobs(n=300, seed=0):

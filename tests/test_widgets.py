@@ -9,7 +9,6 @@ from matplotlib.figure import Figure
 
 from cnnlib import widgets
 from cnnlib.conv import conv2d_forward_naive
-from cnnlib.datasets import load_mnist
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -20,8 +19,8 @@ def lenet():
 
 
 @pytest.fixture(scope="module")
-def digits():
-    _, (x_test, y_test) = load_mnist()
+def digits(mnist):
+    _, (x_test, y_test) = mnist
     return x_test[:200, 0], y_test[:200]
 
 

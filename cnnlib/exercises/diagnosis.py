@@ -1,0 +1,161 @@
+"""The machinery every checker shares: :class:`ExerciseError` (shown in Jupyter without the
+checkers' own frames), calling the learner's code (:func:`call`), comparing an answer with the
+expected one and naming how it differs (:func:`compare`), and the line a passing check prints.
+"""
+
+import types
+from pathlib import Path
+
+import numpy as np
+
+from ..gradcheck import rel_error
+
+PACKAGE = Path(__file__).parent          # as the frames of its modules name their files
+TOLERANCE = 1e-6
+
+
+class ExerciseError(AssertionError):
+    """An exercise's answer is wrong (or not written yet); the message says what is wrong."""
+
+    def _render_traceback_(self):
+        """How IPython (Jupyter) shows the error: the traceback without the frames of the
+        checkers' modules (their inner workings, which would push the message down the screen),
+        then the message. IPython calls this method instead of formatting the whole traceback."""
+        from IPython import get_ipython
+
+        shell, kept, tb = get_ipython(), [], self.__traceback__
+        if shell is None:
+            return [f"{type(self).__name__}: {self}"]
+        while tb is not None:
+            if Path(tb.tb_frame.f_code.co_filename).parent != PACKAGE:
+                kept.append(tb)
+            tb = tb.tb_next
+        short = None
+        for tb in reversed(kept):
+            short = types.TracebackType(short, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+        return shell.InteractiveTB.structured_traceback(type(self), self, short)
+
+
+def describe(value):
+    """How an argument of a check's call reads in a message: arrays by shape, others by repr."""
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape}>"
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, (bool, int, float, str, type(None), np.generic)):
+        text = repr(value)
+        if len(text) <= 40:
+            return text
+    return f"<{type(value).__name__}>"
+
+
+def call(what, fn, *args, signature=None, **kwargs):
+    """``fn(*args, **kwargs)``; a NotImplementedError becomes ExerciseError("... not written yet:
+    hint"), and a TypeError raised by the call itself (a function or class whose parameters do
+    not match the exercise's) becomes an ExerciseError naming the expected call, ``signature``
+    (by default the call the check makes). A TypeError raised further inside the learner's code
+    is left alone: its traceback points at the learner's line."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as err:
+        hint = str(err) or "replace the raise NotImplementedError line with your code"
+        raise ExerciseError(f"{what} is not written yet: {hint}") from None
+    except TypeError as err:
+        if err.__traceback__ is None or err.__traceback__.tb_next is not None:
+            raise                      # raised inside the learner's code, not by the call itself
+        if signature is None:
+            given = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+            signature = f"{getattr(fn, '__name__', what)}({', '.join(given)})"
+        raise ExerciseError(f"{what} cannot be called the way the exercise asks: the check calls "
+                            f"{signature}, and Python said: {err}. Keep the parameters the "
+                            f"exercise gives.") from None
+
+
+def close(a, b):
+    """Whether ``a`` and ``b`` have one shape, ``a`` is finite and their relative error is below
+    TOLERANCE."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all(np.isfinite(a))) and rel_error(a, b) < TOLERANCE
+
+
+def compare(name, got, expected, mistakes=(), where=""):
+    """Raise ExerciseError unless ``got`` matches ``expected``; say how it differs.
+
+    ``mistakes``: ``(wrong_value, message)`` pairs for the typical mistakes, tried after the
+    shape check (so a specific mistake is named before the generic messages).
+    """
+    where = f" {where}" if where else ""
+    if got is None:
+        raise ExerciseError(f"{name} is None{where}: did you forget to return it?")
+    expected = np.asarray(expected, dtype=np.float64)
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"{name}{where}: expected a number or array, got {type(got).__name__}")\
+            from None
+    if got.shape == expected.shape and close(got, expected):
+        return
+    for wrong, message in mistakes:
+        if close(got, wrong):
+            raise ExerciseError(f"{name}{where}: {message}")
+    if got.shape != expected.shape:
+        extra = ""
+        if got.ndim >= 2 and got.shape == expected.shape[:-2] + expected.shape[:-3:-1]:
+            extra = " (transposed?)"
+        elif got.shape[1:] == expected.shape and got.ndim == expected.ndim + 1:
+            extra = (" (drop the kept axis of length 1: keepdims=False, or reshape)"
+                     if got.shape[0] == 1 else " (a sum over the batch, axis 0, is missing)")
+        raise ExerciseError(f"{name} has the wrong shape{where}: expected {expected.shape}, got "
+                            f"{got.shape}{extra}")
+    if not np.all(np.isfinite(got)):
+        raise ExerciseError(f"{name}{where} holds nan or inf")
+    if not np.any(got) and np.any(expected):
+        raise ExerciseError(f"{name}{where} is all zeros")
+    if np.any(expected) and close(-got, expected):
+        raise ExerciseError(f"{name}{where} has its sign flipped")
+    if got.ndim >= 2 and close(np.swapaxes(got, -1, -2), expected):
+        raise ExerciseError(f"{name}{where} is transposed (rows and columns swapped)")
+    index = np.unravel_index(np.argmax(np.abs(got - expected)), got.shape) if got.ndim else ()
+    at = f" at index {tuple(int(i) for i in index)}" if got.ndim else ""
+    raise ExerciseError(f"{name} is wrong{where}: relative error {rel_error(got, expected):.1e}; "
+                        f"first large difference{at}: expected {expected[index]:.6g}, got "
+                        f"{got[index]:.6g}")
+
+
+def copy_checked(name, dout, fn):
+    """Call ``fn(dout_copy)`` and raise if it changed the array it was given."""
+    given = dout.copy()
+    result = fn(given)
+    if not np.array_equal(given, dout):
+        raise ExerciseError(f"{name} changed dout in place: compute a new array (e.g. dout * "
+                            f"slope), not dout *= ... or dout[...] = ...; the caller may still "
+                            f"need dout")
+    return result
+
+
+def correct(message):
+    print(f"correct: {message}")
+
+
+def fresh(cls, name, *args, **kwargs):
+    """``cls(*args, **kwargs)`` through :func:`call`: the learner's class ``name`` built as the
+    check builds it."""
+    return call(f"{name}(...)", cls, *args, **kwargs)
+
+
+def unchanged(what, before, after, message):
+    """Raise if an array of ``after`` differs from its copy in ``before``; ``what`` names it."""
+    for key, value in before.items():
+        if not np.array_equal(value, after[key], equal_nan=True):
+            raise ExerciseError(f"your function changed {what.format(key=key)} in place: {message}")
+
+
+def zeros_first(name, got, expected, where, advice):
+    """ExerciseError naming the diagnosis before the case when ``got`` is all zeros and
+    ``expected`` is not (the shared message puts the case first)."""
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    if got.shape == np.shape(expected) and not np.any(got) and np.any(expected):
+        raise ExerciseError(f"{name} is all zeros ({where}): {advice}")

@@ -1,0 +1,237 @@
+"""Checkers of the optimizer exercises: Adam (notebook 07) and RMSprop with weight decay
+(notebook 09), each against the update done step by step and its typical mistakes.
+"""
+
+import numpy as np
+
+from ..optim import Adam, RMSprop
+from .diagnosis import ExerciseError, call, close, compare, correct, fresh, unchanged, zeros_first
+
+
+def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
+    """Parameters after each Adam step, computed the textbook way, or with one ``mistake``."""
+    p = {k: v.astype(np.float64) for k, v in params.items()}
+    m, v, t, runs = {}, {}, 0, []
+    b1, b2 = (beta2, beta1) if mistake.get("swap") else (beta1, beta2)
+    for grads in grads_steps:
+        t = 1 if mistake.get("t_fixed") else t + 1
+        for name in p:
+            t += bool(mistake.get("t_per_param")) and name != next(iter(p))
+            g, key = grads[name], "all" if mistake.get("shared") else name
+            m[key] = b1 * m.get(key, 0) + (1 - b1) * g
+            v[key] = b2 * v.get(key, 0) + (1 - b2) * (np.abs(g) if mistake.get("no_square")
+                                                       else g * g)
+            m_hat, v_hat = m[key], v[key]
+            if mistake.get("precedence"):
+                m_hat, v_hat = m_hat / (1 - b1) ** t, v_hat / (1 - b2) ** t
+            elif not mistake.get("no_correction"):
+                m_hat, v_hat = m_hat / (1 - b1 ** t), v_hat / (1 - b2 ** t)
+            if mistake.get("store_corrected"):
+                m[key], v[key] = m_hat, v_hat
+            if mistake.get("eps_inside"):
+                step = m_hat / np.sqrt(v_hat + eps)
+            else:
+                step = m_hat / ((v_hat if mistake.get("no_sqrt") else np.sqrt(v_hat)) + eps)
+            p[name] = p[name] - (1 if mistake.get("no_lr") else lr) * step
+        runs.append({k: a.copy() for k, a in p.items()})
+    return runs
+
+
+ADAM_MISTAKES = [
+    ({"no_correction": True}, "bias-correct both averages: m_hat = m / (1 - beta1**t), v_hat = "
+     "v / (1 - beta2**t) (m and v start at 0, so early on they are too small)"),
+    ({"precedence": True}, "mind the precedence: the bias correction divides by 1 - beta1**t "
+     "(beta1 to the power t, subtracted from 1); (1 - beta1) ** t raises the difference to the "
+     "power t"),
+    ({"store_corrected": True}, "keep m and v as they are: m_hat and v_hat are for this step "
+     "only; storing them back in self.m and self.v corrects them again on every later step"),
+    ({"t_fixed": True}, "t counts the updates: increment it on every call (the bias correction "
+     "fades as t grows)"),
+    ({"t_per_param": True}, "increment t once per update call, not once per parameter"),
+    ({"shared": True}, "each parameter needs its own m and v (dicts keyed by the parameter's "
+     "name); yours share them"),
+    ({"no_sqrt": True}, "divide by the square ROOT of v_hat (plus eps): sqrt(v_hat) + eps"),
+    ({"eps_inside": True}, "add eps after the square root: sqrt(v_hat) + eps, not "
+     "sqrt(v_hat + eps)"),
+    ({"swap": True}, "beta1 goes with m (the gradient's average), beta2 with v (the squared "
+     "gradient's); yours are swapped"),
+    ({"no_square": True}, "v averages the SQUARED gradient, g * g"),
+    ({"no_lr": True}, "multiply the step by the learning rate lr"),
+]
+
+
+def _adam_nan(optimizer, key, value, step):
+    """Why the learner's Adam step gave nan or inf: m and v sharing one array (v goes negative),
+    a negative v, t still 0 at the bias correction, or (otherwise) a generic pointer."""
+    m, v = getattr(optimizer, "m", None), getattr(optimizer, "v", None)
+    m_key, v_key = (d.get(key) if isinstance(d, dict) else None for d in (m, v))
+    if isinstance(m_key, np.ndarray) and isinstance(v_key, np.ndarray) and \
+            np.shares_memory(m_key, v_key):
+        return ("sqrt of a negative v? self.m[name] and self.v[name] are one array (as after "
+                "self.m[name] = self.v[name] = np.zeros_like(p)), so updating one in place "
+                "changes the other; give each its own np.zeros_like(p)")
+    if v_key is not None and np.any(np.asarray(v_key, dtype=np.float64) < 0):
+        return ("sqrt of a negative v? v averages the squared gradient g * g, which is never "
+                "negative; do m and v share one array?")
+    t = getattr(optimizer, "t", None)
+    if step == 0 and (t == 0 or t == 1 and np.all(np.isnan(value))):
+        return ("with t = 0 at the bias correction, 1 - beta1**t is 0 and m / 0 / sqrt(v / 0) "
+                "is nan: t must be 1 on the first update, so increment t before the bias "
+                "correction")
+    return ("a division by zero or the square root of a negative number? print m, v, m_hat "
+            "and v_hat for one step")
+
+
+def check_adam(cls):
+    """Check an Adam class built as ``cls(lr=..., beta1=..., beta2=..., eps=...)`` whose
+    ``update(params, grads)`` changes the arrays of ``params`` in place, against
+    ``cnnlib.optim.Adam`` over several steps; returns ``cls``."""
+
+    rng = np.random.default_rng(35)
+    fixed = ({"w": np.array([1.0, -2.0])}, [{"w": np.array([0.5, -1.0])}] * 3,
+             {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+             "on the fixed case w = [1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each "
+             "step moves every entry by about lr)")
+    random = ({"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))},
+              [{k: rng.standard_normal((2, 3)) * rng.choice([0.1, 1, 3], (2, 3))
+                for k in "ab"} for _ in range(4)],
+              {"lr": 0.01, "beta1": 0.8, "beta2": 0.9, "eps": 0.1},
+              "on two random (2, 3) parameters over 4 steps, lr = 0.01, beta1 = 0.8, "
+              "beta2 = 0.9, eps = 0.1")
+    for params, grads_steps, settings, where in (fixed, random):
+        optimizer, reference = fresh(cls, "Adam", **settings), Adam(**settings)
+        if getattr(optimizer, "lr", None) != settings["lr"]:
+            raise ExerciseError("keep the learning rate in self.lr: fit's learning-rate "
+                                "schedule changes it there")
+        arrays = {k: v.copy() for k, v in params.items()}
+        expected = {k: v.copy() for k, v in params.items()}
+        runs = {i: _adam_runs(params, grads_steps, **settings, **m)
+                for i, (m, _) in enumerate(ADAM_MISTAKES)}
+        for step, grads in enumerate(grads_steps):
+            before = {k: v.copy() for k, v in arrays.items()}
+            saved_grads = {k: g.copy() for k, g in grads.items()}
+            given = dict(arrays)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                result = call("Adam.update", optimizer.update, given, grads)
+            reference.update(expected, grads)
+            at = f"after step {step + 1} {where}"
+            unchanged("grads[{key!r}]", saved_grads, grads, "the gradients are not yours to "
+                      "change")
+            for key in arrays:
+                if given.get(key) is not arrays[key] or isinstance(result, dict) and \
+                        np.array_equal(arrays[key], before[key]):
+                    raise ExerciseError(f"params[{key!r}] was not changed in place {at}: the "
+                                        f"model holds that array, so change it with -=")
+                if not np.all(np.isfinite(arrays[key])):
+                    raise ExerciseError(f"params[{key!r}] holds nan or inf {at}: "
+                                        f"{_adam_nan(optimizer, key, arrays[key], step)}")
+                if np.array_equal(arrays[key], before[key]):
+                    raise ExerciseError(f"params[{key!r}] did not change {at}: p = p - ... in "
+                                        f"the loop only points the name p at a new array, and "
+                                        f"the model still holds the old one; update it in "
+                                        f"place (p -= ...)")
+                compare(f"params[{key!r}]", arrays[key], expected[key],
+                        [(runs[i][step][key], message)
+                         for i, (_, message) in enumerate(ADAM_MISTAKES)], at)
+    correct("Adam's update matches cnnlib's Adam step after step, each parameter with its own "
+            "m and v")
+    return cls
+
+
+def _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind, weight_decay=0.0):
+    """The parameters after each of the RMSprop steps done with the typical mistake ``kind``: a
+    list of dicts, one per step."""
+    params = {name: p.copy() for name, p in params.items()}
+    h = {name: np.zeros_like(p) for name, p in params.items()}
+    after = []
+    for t, grads in enumerate(grads_per_step, 1):
+        for name, p in params.items():
+            decays = name.rsplit(".", 1)[-1] == "W" or kind == "decay_all"
+            g = grads[name] + (weight_decay * p if decays and kind != "no_decay" else 0)
+            if kind == "adagrad":
+                h[name] += g * g
+            elif kind == "swapped":
+                h[name] = (1 - rho) * h[name] + rho * g * g
+            elif kind == "forget":
+                h[name] = (1 - rho) * g * g
+            else:
+                h[name] = rho * h[name] + (1 - rho) * g * g
+            root = h[name] if kind == "no_sqrt" else np.sqrt(h[name])
+            if kind == "bias_corrected":
+                root = np.sqrt(h[name] / (1 - rho ** t))
+            step = lr * g / (root + eps)
+            p += step if kind == "ascent" else -step
+        after.append({name: p.copy() for name, p in params.items()})
+    return after
+
+
+def _steps(n):
+    return f"{n} step" if n == 1 else f"{n} steps"
+
+
+def check_rmsprop(cls):
+    """Check an RMSprop class built as ``cls(lr=..., rho=..., eps=..., weight_decay=...)`` whose
+    ``update(params, grads)`` changes the arrays of ``params`` in place:
+    ``h = rho*h + (1-rho)*g**2``, ``p -= lr * g / (sqrt(h) + eps)``, one ``h`` per parameter kept
+    between steps, ``g`` read through ``self.gradient`` (which adds the weight decay to weights)."""
+    rng = np.random.default_rng(10)
+    fixed = ({"w": np.array([1.0])}, [{"w": np.array([1.0])}] * 2, 0.01, 0.99, 1e-7, 0.0,
+             "after {steps} on the fixed case p = 1, g = 1 at both steps, lr = 0.01, rho = 0.99 "
+             "(h = 0.01, p = 0.9 after one step; h = 0.0199, p = 0.8291 after two)")
+    shapes = {"fc.W": (3, 4), "fc.b": (4,)}
+    start = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
+    steps = [{name: rng.standard_normal(shape) for name, shape in shapes.items()} for _ in range(4)]
+    random = (start, steps, 0.05, 0.9, 1e-8, 0.0, "after {steps} on two random parameters 'fc.W' "
+              "(3, 4) and 'fc.b' (4,), lr = 0.05, rho = 0.9")
+    decayed = (start, steps, 0.05, 0.9, 1e-8, 0.5, "after {steps} on the same parameters with "
+               "weight_decay = 0.5")
+    messages = {"adagrad": "h only grows: that is AdaGrad. RMSprop forgets: its h is a running "
+                           "mean that gives the new g**2 the weight 1 - rho",
+                "swapped": "rho and 1 - rho are swapped: the running mean keeps rho of the old h "
+                           "and adds 1 - rho of the new g**2",
+                "forget": "h must be kept between steps, one per parameter (self.state['h'][name], "
+                          "updated in place), not recomputed from the current gradient alone",
+                "no_sqrt": "divide by the ROOT of the mean square, sqrt(h) + eps",
+                "ascent": "the step goes against the gradient (p -= ...)",
+                "bias_corrected": "h is divided by 1 - rho**t: that is Adam's bias correction; "
+                                  "RMSprop uses its running mean as it is",
+                "no_decay": "weight_decay is ignored: read each gradient with self.gradient(name, "
+                            "p, grads), which adds weight_decay * p to the weights' gradients",
+                "decay_all": "the bias decays too: only weights (names ending in '.W') decay; "
+                             "self.gradient(name, p, grads) does that for you"}
+    for params, grads_per_step, lr, rho, eps, decay, where in (fixed, random, decayed):
+        opt = call("RMSprop(...)", cls, lr=lr, rho=rho, eps=eps, weight_decay=decay,
+                   signature="RMSprop(lr=..., rho=..., eps=..., weight_decay=...)")
+        ref, expected = (RMSprop(lr=lr, rho=rho, eps=eps, weight_decay=decay),
+                         {name: p.copy() for name, p in params.items()})
+        mine = {name: p.copy() for name, p in params.items()}
+        trail, first_wrong = [], None
+        for step, grads in enumerate(grads_per_step, 1):
+            before = {name: p.copy() for name, p in mine.items()}
+            call("RMSprop.update", opt.update, mine, {k: g.copy() for k, g in grads.items()})
+            ref.update(expected, grads)
+            if first_wrong is None and all(np.array_equal(mine[k], before[k]) for k in mine):
+                raise ExerciseError(f"update left the parameters unchanged "
+                                    f"{where.format(steps=_steps(step))}: change the arrays in "
+                                    f"place (p -= ...); p = p - ... only rebinds a local name")
+            trail.append({name: p.copy() for name, p in mine.items()})
+            if first_wrong is None and not all(close(mine[k], expected[k]) for k in mine):
+                first_wrong = (step, {name: p.copy() for name, p in expected.items()})
+        if first_wrong is None:
+            continue
+        # a mistake is named only when it explains every step (one step cannot tell AdaGrad
+        # from Adam's bias correction, or a forgotten from a kept h)
+        for kind, message in messages.items():
+            wrong = _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind, decay)
+            if all(close(got[k], w[k]) for got, w in zip(trail, wrong) for k in got):
+                raise ExerciseError(f"{where.format(steps=_steps(len(trail)))}: {message}")
+        step, right = first_wrong
+        for name in trail[step - 1]:
+            zeros_first(f"the parameter {name!r}", trail[step - 1][name], right[name],
+                        where.format(steps=_steps(step)), "change p by the step (p -= ...), "
+                        "do not overwrite it")
+            compare(f"the parameter {name!r}", trail[step - 1][name], right[name],
+                    where=where.format(steps=_steps(step)))
+    correct("RMSprop's steps match cnnlib's over two and four steps, one running mean of g**2 "
+            "per parameter, weight decay on the weights only")
+    return cls

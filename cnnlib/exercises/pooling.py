@@ -1,0 +1,196 @@
+"""Checkers of the pooling exercises (notebook 06): max pooling forward and backward by loops,
+the fraction of inputs that receive gradient, average pooling as a convolution.
+"""
+
+import sys
+
+import numpy as np
+
+from .. import conv, pool
+from ..gradcheck import numerical_gradient
+from .diagnosis import ExerciseError, call, compare, copy_checked, correct
+
+POOL_X = np.array([[1, 3, 2, 0],
+                   [4, 2, 1, 1],
+                   [0, 1, 5, 6],
+                   [2, 2, 7, 1]], dtype=np.float64).reshape(1, 1, 4, 4)
+
+
+def _pool_cases():
+    rng = np.random.default_rng(6)
+    return [(POOL_X, 2, None, "on the 4x4 example of section 1 (2x2 windows)"),
+            (rng.standard_normal((2, 3, 6, 6)), 2, None, "on a random (2, 3, 6, 6) batch"),
+            (rng.standard_normal((1, 2, 7, 5)), 3, 2, "with 3x3 windows, stride 2, on 7x5"),
+            (rng.standard_normal((1, 1, 4, 4)), 2, 1, "with overlapping 2x2 windows, stride 1")]
+
+
+_NO_STRIDE = ("window (i, j) starts at row i*stride, column j*stride: multiply the output "
+              "indices by the stride in the slice, x[n, c, i*stride:i*stride + size, ...]")
+
+
+def _unstrided_windows(x, size, stride):
+    """The window origins ``(i, j)`` and slices of the typical mistake that forgets the stride in
+    the slice: window (i, j) read at row i, column j."""
+    stride = stride or size
+    oh, ow = (conv.conv_output_size(side, size, stride) for side in x.shape[2:])
+    for i in range(oh):
+        for j in range(ow):
+            yield i, j, slice(i, i + size), slice(j, j + size)
+
+
+def _unstrided_forward(x, size, stride):
+    out = pool.max_pool2d_forward_naive(x, size, stride).copy()
+    for i, j, rows, cols in _unstrided_windows(x, size, stride):
+        out[:, :, i, j] = x[:, :, rows, cols].max(axis=(-2, -1))
+    return out
+
+
+def _unstrided_backward(dout, x, size, stride):
+    dx = np.zeros_like(x)
+    for i, j, rows, cols in _unstrided_windows(x, size, stride):
+        for n in range(x.shape[0]):
+            for c in range(x.shape[1]):
+                dx[n, c, rows, cols] += dout[n, c, i, j] * pool.first_max(x[n, c, rows, cols])
+    return dx
+
+
+def check_max_pool_forward(fn):
+    """Check ``fn(x, size=2, stride=None) -> out (N, C, OH, OW)``, max pooling by loops."""
+    for x, size, stride, where in _pool_cases():
+        got = call("your max_pool_forward", fn, x.copy(), size, stride,
+                   signature="max_pool_forward(x, size, stride)")
+        avg = pool.avg_pool2d_forward_naive(x, size, stride)
+        compare("out", got, pool.max_pool2d_forward_naive(x, size, stride),
+                [(avg, "that is the window's MEAN: max pooling takes its maximum"),
+                 (_unstrided_forward(x, size, stride), _NO_STRIDE)], where)
+    correct("max pooling forward matches cnnlib (fixed case, channels, stride, overlap)")
+
+
+def _all_max(dout, x, size, stride):
+    return pool.pool2d_backward_naive(dout, x, lambda w: (w == w.max()).astype(w.dtype), size,
+                                      stride)
+
+
+def _last_max(dout, x, size, stride):
+    def last(window):
+        grad = np.zeros_like(window)
+        flat = window.ravel()
+        grad.flat[len(flat) - 1 - np.argmax(flat[::-1])] = 1
+        return grad
+    return pool.pool2d_backward_naive(dout, x, last, size, stride)
+
+
+def check_max_pool_backward(fn):
+    """Check ``fn(dout, x, size=2, stride=None) -> dx``: each dout to its window's FIRST maximum."""
+    rng = np.random.default_rng(7)
+    tie = np.array([[2, 2, 0, 1], [1, 0, 3, 3], [5, 1, 4, 4], [5, 5, 4, 4]],
+                   dtype=np.float64).reshape(1, 1, 4, 4)
+    cases = [*_pool_cases(), (tie, 2, None, "on [[2, 2, 0, 1], [1, 0, 3, 3], [5, 1, 4, 4], "
+                              "[5, 5, 4, 4]], whose windows hold tied maxima")]
+    for x, size, stride, where in cases:
+        out = pool.max_pool2d_forward_naive(x, size, stride)
+        dout = (np.arange(1, out.size + 1, dtype=np.float64) * 10).reshape(out.shape)
+        if x is not POOL_X and x is not tie:
+            dout = rng.standard_normal(out.shape)
+        got = copy_checked("your max_pool_backward", dout,
+                           lambda d: call("your max_pool_backward", fn, d, x.copy(), size,
+                                          stride, signature="max_pool_backward(dout, x, "
+                                          "size, stride)"))
+        expected = pool.max_pool2d_backward_naive(dout, x, size, stride)
+        compare("dx", got, expected, [
+           (_all_max(dout, x, size, stride), "tie rule: a window with several equal maxima "
+            "sends its gradient only to the FIRST one in row-major order (np.argmax), not to "
+            "every one"),
+           (_last_max(dout, x, size, stride), "tie rule: send the gradient to the FIRST "
+            "maximum in row-major order; yours went to a later one"),
+           (pool.avg_pool2d_backward_naive(dout, x, size, stride), "that spreads dout over the "
+            "window (average pooling): max pooling routes it to the maximum only"),
+           (pool.max_pool2d_backward_naive(np.ones_like(dout), x, size, stride),
+            "multiply by dout: each window's maximum receives that window's dout"),
+           *[(_overwrite(dout, x, size, stride, whole), "where windows overlap, ADD the "
+              "gradients (dx[...] += ...): an input that wins two windows gets both")
+             for whole in (True, False)],
+           (_unstrided_backward(dout, x, size, stride), _NO_STRIDE)], where)
+    x = rng.standard_normal((1, 2, 4, 6))
+    dout = rng.standard_normal((1, 2, 2, 3))
+    numeric = numerical_gradient(
+        lambda v: np.sum(pool.max_pool2d_forward_naive(v) * dout), x.copy())
+    compare("dx", fn(dout, x.copy(), 2, None), numeric, where="against the numerical gradient")
+    correct("max pooling backward routes dout to the first maximum, adds overlaps, as cnnlib")
+
+
+def _overwrite(dout, x, size, stride, whole):
+    """The typical mistake with overlapping windows: ``dx[window] = ...`` instead of ``+=``
+    (``whole``: the whole window is assigned, else only its maximum)."""
+    stride = stride or size
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = (n, c, slice(i * stride, i * stride + size), slice(j * stride, j * stride + size))
+        keep = 0 if whole else dx[window]
+        dx[window] = np.where(pool.first_max(x[window]) > 0, dout[n, c, i, j], keep)
+    return dx
+
+
+def check_routed_fraction(fn):
+    """Check ``fn(x, size, stride) -> fraction`` of x's entries that max pooling sends gradient
+    to."""
+    rng = np.random.default_rng(8)
+    for shape, size, stride in [((2, 3, 8, 8), 2, 2), ((1, 2, 9, 9), 3, 3), ((2, 2, 6, 6), 2, 1),
+                                ((1, 1, 7, 7), 3, 2)]:
+        x = rng.standard_normal(shape)
+        out, cache = pool.max_pool2d_forward(x, size, stride)
+        expected = np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out), cache)) / x.size
+        got = call("your routed_fraction", fn, x.copy(), size, stride,
+                   signature="routed_fraction(x, size, stride)")
+        where = f"for {size}x{size} windows, stride {stride}, x of shape {shape}"
+        windows = out.size / x.size          # the sum (or mean) of dx: one per window
+        compare("the fraction", got, expected,
+                [(1 / size ** 2, "1/size**2 holds only when windows tile the input; count the "
+                  "nonzero entries of a backward pass of ones instead"),
+                 (windows, "that counts windows, not inputs (the sum or mean of dx): an input "
+                  "that wins two windows is counted twice; count the nonzero entries"),
+                 (expected * x.size, "that is a count: divide it by x.size to get a fraction"),
+                 (windows * x.size, "that counts windows, not inputs (the sum of dx): an input "
+                  "that wins two windows is counted twice; count the nonzero entries and "
+                  "divide by x.size"),
+                 (expected * x.size / out.size, "divide by x.size, the number of inputs, not "
+                  "by out.size"),
+                 (100 * expected, "give a fraction between 0 and 1, not a percentage")], where)
+    correct("the routed fraction for tiling and for overlapping windows")
+
+
+def _pooling_spied(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), whether it ran cnnlib's pooling)``: a profile hook watches the calls
+    made meanwhile for one of a function whose code lives in cnnlib/pool.py (where cnnlib's naive
+    and fast pooling and the pooling layers' functions are); nothing of cnnlib is replaced."""
+    pooled = []
+
+    def watch(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename == pool.__file__:
+            pooled.append(frame.f_code.co_name)
+    previous = sys.getprofile()
+    sys.setprofile(watch)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        sys.setprofile(previous)
+    return result, bool(pooled)
+
+
+def check_avg_pool_as_conv(fn):
+    """Check ``fn(x) -> out``: 2x2 average pooling, stride 2, of a one-channel x as a
+    convolution (calling cnnlib's pooling functions is rejected)."""
+    rng = np.random.default_rng(9)
+    for x, where in [(POOL_X, "on the 4x4 example"),
+                     (rng.standard_normal((3, 1, 6, 8)), "on a random (3, 1, 6, 8) batch")]:
+        got, pooled = _pooling_spied(call, "your avg_pool_as_conv", fn, x.copy(),
+                                     signature="avg_pool_as_conv(x)")
+        if pooled:
+            raise ExerciseError("avg_pool_as_conv called cnnlib's pooling (avg_pool2d_forward_"
+                                "naive or the like): compute it with conv2d_forward_naive and a "
+                                "constant filter instead, that is the exercise")
+        expected = pool.avg_pool2d_forward_naive(x)
+        ones = conv.conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
+        compare("out", got, expected, [(ones, "the filter's weights must average: 1/4 each, "
+                                        "not 1")], where)
+    correct("2x2 average pooling written as a convolution")

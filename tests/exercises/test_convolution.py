@@ -1,0 +1,441 @@
+"""The checkers of the convolution exercises, forward and backward (cnnlib.exercises.convolution)
+accept right answers (written independently of cnnlib where the exercise allows) and name each
+typical mistake."""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cnnlib import conv, exercises
+
+from .helpers import checker_tests, stub
+
+
+def conv_loops(flip=False, bias="after", moves=True, pad_sides=(1, 1), channels=None,
+               plus_one=1, pad_in_size=2, pad_width=None):
+    """A learner's naive convolution; each keyword turns on one typical mistake (``pad_width``:
+    what the learner hands np.pad, as a function of pad)."""
+    def forward(x, w, b, stride=1, pad=0):
+        n_images, _, height, width = x.shape
+        n_filters, _, kh, kw = w.shape
+        oh = (height + pad_in_size * pad - kh) // stride + plus_one
+        ow = (width + pad_in_size * pad - kw) // stride + plus_one
+        before, after = pad * pad_sides[0], pad * pad_sides[1]
+        xp = np.pad(x, pad_width(pad) if pad_width else
+                    ((0, 0), (0, 0), (before, after), (before, after)))
+        kernel = w[:, :, ::-1, ::-1] if flip else w
+        step = stride if moves else 1
+        out = np.zeros((n_images, n_filters, oh, ow))
+        for n, f, i, j in np.ndindex(out.shape):
+            window = xp[n, :, i * step:i * step + kh, j * step:j * step + kw]
+            if channels == "first":
+                total = np.sum(window[0] * kernel[f, 0])
+            elif channels == "last":
+                for c in range(x.shape[1]):
+                    total = np.sum(window[c] * kernel[f, c])
+            elif bias == "inside":
+                total = np.sum(window * kernel[f] + b[f])
+            elif bias == "pixels":
+                total = np.sum((window + b[f]) * kernel[f])
+            else:
+                total = np.sum(window * kernel[f])
+            out[n, f, i, j] = total + (b[f] if bias == "after" else 0)
+        return out
+    return forward
+
+
+def conv_per_channel(x, w, b, stride=1, pad=0):
+    out = np.stack([conv.conv2d_forward_naive(x[:, c:c + 1], w[:, c:c + 1], b, stride, pad)
+                    for c in range(x.shape[1])], axis=2)
+    return out                                      # (N, F, C, OH, OW): channels not summed
+
+
+def im2col_by(reorder):
+    """cnnlib's im2col, with its (N, OH, OW, C, KH, KW) blocks reordered by ``reorder``."""
+    def im2col(x, kh, kw, stride=1, pad=0):
+        n, c, height, width = x.shape
+        oh, ow = (height + 2 * pad - kh) // stride + 1, (width + 2 * pad - kw) // stride + 1
+        blocks = conv.im2col(x, kh, kw, stride, pad).reshape(n, oh, ow, c, kh, kw)
+        return reorder(blocks).reshape(n * oh * ow, c * kh * kw)
+    return im2col
+
+
+def im2col_loops(x, kh, kw, stride=1, pad=0, sides=(1, 1), pad_all=False):
+    xp = np.pad(x, pad if pad_all else ((0, 0), (0, 0), (pad * sides[0], pad * sides[1]),
+                                        (pad * sides[0], pad * sides[1])))
+    n, _, height, width = x.shape
+    height, width = height + pad * sum(sides), width + pad * sum(sides)
+    oh, ow = (height - kh) // stride + 1, (width - kw) // stride + 1
+    return np.array([xp[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw].ravel()
+                     for b in range(n) for i in range(oh) for j in range(ow)])
+
+
+def im2col_blocks(x, kh, kw, stride=1, pad=0):
+    n, c, height, width = x.shape
+    oh, ow = (height + 2 * pad - kh) // stride + 1, (width + 2 * pad - kw) // stride + 1
+    return conv.im2col(x, kh, kw, stride, pad).reshape(n, oh, ow, c, kh, kw)
+
+
+def forward_im2col(transpose=True, bias=True, weights="W.T"):
+    def forward(x, w, b, stride=1, pad=0):
+        n, f, oh, ow = conv.conv2d_forward_naive(x, w, b, stride, pad).shape
+        matrix = w.reshape(f, -1).T if weights == "W.T" else w.reshape(-1, f)
+        out = conv.im2col(x, *w.shape[2:], stride, pad) @ matrix + (b if bias else 0)
+        if transpose:
+            return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
+        return out.reshape(n, f, oh, ow)
+    return forward
+
+
+def backward_loops(db_rule=None, dw_sum="batch", overwrite=False, moves=True, crop="centre",
+                   rotate=False, pad_width=None, dw_from="xp"):
+    """A learner's naive backward pass; each keyword turns on one typical mistake."""
+    def backward(dout, x, w, stride=1, pad=0):
+        kh, kw = w.shape[2:]
+        height, width = x.shape[2:]
+        xp = np.pad(x, pad_width(pad) if pad_width else ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        source = x if dw_from == "x" else xp
+        dxp = np.zeros_like(xp)
+        dw = np.zeros((len(x), *w.shape)) if dw_sum == "per image" else np.zeros_like(w)
+        kernel = w[:, :, ::-1, ::-1] if rotate else w
+        step = stride if moves else 1
+        for n, f, i, j in np.ndindex(dout.shape):
+            window = source[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            if dw_sum == "per image":
+                dw[n, f] += dout[n, f, i, j] * window
+            elif dw_sum == "last image":
+                dw[f] = (dw[f] if i or j else 0) + dout[n, f, i, j] * window
+            else:
+                dw[f] += dout[n, f, i, j] * window
+            rows, cols = slice(i * step, i * step + kh), slice(j * step, j * step + kw)
+            if overwrite:
+                dxp[n, :, rows, cols] = dout[n, f, i, j] * kernel[f]
+            else:
+                dxp[n, :, rows, cols] += dout[n, f, i, j] * kernel[f]
+        db = dout.sum(axis=(0, 2, 3)) if db_rule is None else db_rule(dout)
+        if crop == "none":
+            dx = dxp
+        elif crop == "top-left":
+            dx = dxp[:, :, :height, :width]
+        elif crop == "pad:-pad":
+            dx = dxp[:, :, pad:-pad, pad:-pad]
+        else:
+            dx = dxp[:, :, pad:pad + height, pad:pad + width]
+        return dx, dw, db
+    return backward
+
+
+def mutating_backward(dout, x, w, stride=1, pad=0):
+    grads = conv.conv2d_backward_naive(dout, x, w, stride, pad)
+    dout *= 0
+    return grads
+
+
+def col2im_loops(overwrite=False, crop="centre", moves=True, average=False, order=(0, 1, 2)):
+    def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
+        n, c, height, width = x_shape
+        oh, ow = (height + 2 * pad - kh) // stride + 1, (width + 2 * pad - kw) // stride + 1
+        xp = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+        counts = np.zeros_like(xp)
+        step = stride if moves else 1
+        positions = np.moveaxis(np.indices((n, oh, ow)), 0, -1).transpose(*order, 3)
+        for row, (b, i, j) in enumerate(positions.reshape(-1, 3)):
+            window = (b, slice(None), slice(i * step, i * step + kh),
+                      slice(j * step, j * step + kw))
+            if overwrite:
+                xp[window] = cols[row].reshape(c, kh, kw)
+            else:
+                xp[window] += cols[row].reshape(c, kh, kw)
+            counts[window] += 1
+        if average:
+            xp = xp / np.maximum(counts, 1)
+        if crop == "none":
+            return xp
+        if crop == "top-left":
+            return xp[:, :, :height, :width]
+        if crop == "pad:-pad":
+            return xp[:, :, pad:-pad, pad:-pad]
+        return xp[:, :, pad:pad + height, pad:pad + width]
+    return col2im
+
+
+def dw_im2col(rows="transpose", product="D.T @ cols", shape=True, mean=None):
+    def dw_by_im2col(dout, x, kh, kw, stride=1, pad=0):
+        f = dout.shape[1]
+        cols = conv.im2col(x, kh, kw, stride, pad)
+        d = dout.transpose(0, 2, 3, 1).reshape(-1, f) if rows == "transpose" else \
+            dout.reshape(-1, f)
+        dw = d.T @ cols if product == "D.T @ cols" else cols.T @ d
+        dw = dw / {None: 1, "rows": len(cols), "batch": len(x)}[mean]
+        return dw.reshape(f, x.shape[1], kh, kw) if shape else dw
+    return dw_by_im2col
+
+
+def reference_dw(dout, x, kh, kw, stride=1, pad=0):
+    w = np.zeros((dout.shape[1], x.shape[1], kh, kw))
+    return conv.conv2d_backward_naive(dout, x, w, stride, pad)[1]
+
+
+# --- right answers written with sliding windows and einsum, not cnnlib's loops ---------------------
+
+def windows_of(x, kh, kw, stride, pad):
+    """``(N, C, OH, OW, KH, KW)``: every window of the padded x, a view."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+def conv_by_einsum(x, w, b, stride=1, pad=0):
+    windows = windows_of(x, *w.shape[2:], stride, pad)
+    return np.einsum("nchwij,fcij->nfhw", windows, w) + b.reshape(1, -1, 1, 1)
+
+
+def im2col_by_windows(x, kh, kw, stride=1, pad=0):
+    windows = windows_of(x, kh, kw, stride, pad).transpose(0, 2, 3, 1, 4, 5)
+    return windows.reshape(-1, windows[0, 0, 0].size)
+
+
+def scatter_windows(per_offset, x_shape, kh, kw, stride, pad):
+    """The adjoint of :func:`windows_of`: ``per_offset(i, j)`` ``(N, C, OH, OW)`` added at kernel
+    offset (i, j) of every window into a padded zero array, then cropped to ``x_shape``."""
+    n, c, height, width = x_shape
+    xp = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    for i, j in np.ndindex(kh, kw):
+        part = per_offset(i, j)
+        oh, ow = part.shape[2:]
+        xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += part
+    return xp[:, :, pad:pad + height, pad:pad + width]
+
+
+def conv_backward_by_einsum(dout, x, w, stride=1, pad=0):
+    kh, kw = w.shape[2:]
+    dw = np.einsum("nfhw,nchwij->fcij", dout, windows_of(x, kh, kw, stride, pad))
+    dx = scatter_windows(lambda i, j: np.einsum("nfhw,fc->nchw", dout, w[:, :, i, j]), x.shape,
+                         kh, kw, stride, pad)
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def col2im_by_offsets(cols, x_shape, kh, kw, stride=1, pad=0):
+    n, c, height, width = x_shape
+    oh = (height + 2 * pad - kh) // stride + 1
+    blocks = cols.reshape(n, oh, -1, c, kh, kw)
+    return scatter_windows(lambda i, j: blocks[..., i, j].transpose(0, 3, 1, 2), x_shape, kh, kw,
+                           stride, pad)
+
+
+def dw_by_einsum(dout, x, kh, kw, stride=1, pad=0):
+    return np.einsum("nfhw,nchwij->fcij", dout, windows_of(x, kh, kw, stride, pad))
+
+
+REFERENCES = [
+    (exercises.check_conv_forward_naive, lambda *a: conv.conv2d_forward_naive(*a)),
+    (exercises.check_im2col, lambda *a: conv.im2col(*a)),
+    (exercises.check_conv_forward_im2col, forward_im2col()),
+    (exercises.check_blur, lambda size: np.full((size, size), 1 / size ** 2)),
+    (exercises.check_conv_backward_naive, lambda *a: conv.conv2d_backward_naive(*a)),
+    (exercises.check_col2im, lambda *a: conv.col2im(*a)),
+    (exercises.check_dw_by_im2col, reference_dw),
+    (exercises.check_conv_forward_naive, conv_by_einsum),
+    (exercises.check_im2col, im2col_by_windows),
+    (exercises.check_conv_backward_naive, conv_backward_by_einsum),
+    (exercises.check_col2im, col2im_by_offsets),
+    (exercises.check_dw_by_im2col, dw_by_einsum),
+]
+
+# checkers of functions that later cells use: a notebook writes f = check_f(my_f)
+RETURN_THE_FUNCTION = {
+    exercises.check_conv_forward_naive,
+    exercises.check_im2col,
+    exercises.check_conv_forward_im2col,
+    exercises.check_conv_backward_naive,
+    exercises.check_col2im,
+    exercises.check_dw_by_im2col,
+}
+
+
+WRONG = [
+    (exercises.check_conv_forward_naive, stub,
+     "your conv_forward_naive is not written yet: the hint"),
+    (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: 0 * conv.conv2d_forward_naive(
+        x, w, b, s, p), "out on the 4x4 example of section 2 (filter [[1, 0], [0, -1]], bias 1) is "
+     "all zeros"),
+    (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: conv.conv2d_forward_naive(
+        x, w, b, s, p).transpose(0, 1, 3, 2), "bias 1) is transposed"),
+    (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: -conv.conv2d_forward_naive(
+        x, w, b, s, p), "has its sign flipped"),
+    (exercises.check_conv_forward_naive, conv_loops(flip=True), "you flipped the kernel"),
+    (exercises.check_conv_forward_naive, conv_loops(bias="none"), "the bias is missing"),
+    (exercises.check_conv_forward_naive, conv_loops(bias="inside"),
+     "add b[f] once per output, after the sum"),
+    (exercises.check_conv_forward_naive, conv_loops(bias="pixels"),  # sum(w) = 0 on the 4x4
+     "bias 1): the bias is missing: add b[f] to every output of filter f, once, after the sum"),
+    (exercises.check_conv_forward_naive, conv_loops(pad_sides=(0, 2)),
+     "bias 1, pad 1): pad the same number of zeros, pad, on EVERY side"),
+    (exercises.check_conv_forward_naive, conv_loops(pad_sides=(2, 0)), "on EVERY side"),
+    (exercises.check_conv_forward_naive, conv_loops(pad_sides=(0, 0), pad_in_size=0),
+     "expected (1, 1, 5, 5), got (1, 1, 3, 3): that is the size without padding"),
+    (exercises.check_conv_forward_naive, conv_loops(pad_in_size=1),
+     "padding adds pad rows at the top AND at the bottom"),
+    (exercises.check_conv_forward_naive, conv_loops(moves=False),
+     "the window of output (i, j) starts at row i*stride"),
+    (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: conv.conv2d_forward_naive(
+        x, w, b, 1, p), "that is the size for stride 1"),
+    (exercises.check_conv_forward_naive, conv_loops(plus_one=0),
+     "got (1, 1, 2, 2): OH = (H + 2*pad - KH) // stride + 1: the + 1"),
+    (exercises.check_conv_forward_naive, conv_loops(channels="first"),
+     "sum over the input channels too: each output adds the products of all C slices"),
+    (exercises.check_conv_forward_naive, conv_loops(channels="last"),
+     "yours kept only the last channel"),
+    (exercises.check_conv_forward_naive, conv_per_channel,
+     "got (1, 1, 1, 3, 3): sum over the input channels too"),
+    (exercises.check_conv_forward_naive, conv_loops(pad_width=lambda p: p), "out is wrong on the "
+     "4x4 example of section 2 (filter [[1, 0], [0, -1]], bias 1, pad 1): did np.pad(x, pad) "
+     "also pad the batch and channel axes? use ((0,0),(0,0),(pad,pad),(pad,pad))"),
+    (exercises.check_conv_forward_naive, conv_loops(pad_width=lambda p: ((p, p), (p, p))),
+     "your conv_forward_naive raised ValueError on the 4x4 example of section 2 (filter "
+     "[[1, 0], [0, -1]], bias 1): np.pad takes one (before, after) pair per axis of x, four for "
+     "(N, C, H, W): ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: operands could not "
+     "be broadcast together"),
+    (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: {}[0],
+     "your conv_forward_naive raised KeyError on the 4x4 example of section 2 (filter "
+     "[[1, 0], [0, -1]], bias 1): 0"),
+    (exercises.check_conv_forward_naive, conv.conv2d_forward_naive,
+     "that is cnnlib's own conv2d_forward_naive, which the check compares with"),
+    (exercises.check_im2col, stub, "your im2col is not written yet: the hint"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_loops(x, kh, kw, s, p,
+                                                                      pad_all=True),
+     "cols is wrong on the 4x4 example of section 2 with a 2x2 window, pad 1: did np.pad(x, pad) "
+     "also pad the batch and channel axes?"),
+    (exercises.check_im2col, conv.im2col, "that is cnnlib's own im2col"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: 0 * conv.im2col(x, kh, kw, s, p),
+     "cols on the 4x4 image 0..15 of section 5 with a 3x3 window is all zeros"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: conv.im2col(x, kh, kw, s, p).T,
+     "expected (4, 9), got (9, 4): one ROW per window, (N*OH*OW, C*KH*KW); yours is transposed"),
+    (exercises.check_im2col, im2col_by(lambda b: b.transpose(1, 2, 0, 3, 4, 5)),
+     "rows go image by image (order n, i, j)"),
+    (exercises.check_im2col, im2col_by(lambda b: b.transpose(0, 2, 1, 3, 4, 5)),
+     "yours go down the columns"),
+    (exercises.check_im2col, im2col_by(lambda b: b.transpose(0, 1, 2, 4, 5, 3)),
+     "yours is channel-last (u, v, c)"),
+    (exercises.check_im2col, im2col_by(lambda b: b.transpose(0, 1, 2, 3, 5, 4)),
+     "yours went column by column"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: conv.im2col(x, kh, kw, s, 0),
+     "expected (25, 4), got (9, 4): that many windows fit without padding"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_loops(x, kh, kw, s, p, (0, 2)),
+     "on EVERY side"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: conv.im2col(x, kh, kw, 1, p),
+     "that many windows fit at stride 1"),
+    (exercises.check_im2col, im2col_blocks, "got (1, 2, 2, 1, 3, 3): the entries may be right, "
+     "but reshape to 2-D"),
+    (exercises.check_conv_forward_im2col, stub, "your conv_forward_im2col is not written yet"),
+    (exercises.check_conv_forward_im2col, lambda x, w, b, s=1, p=0: 0 * forward_im2col()(
+        x, w, b, s, p), "is all zeros"),
+    (exercises.check_conv_forward_im2col, forward_im2col(transpose=False),
+     "a direct reshape to (N, F, OH, OW) mixes filters and positions"),
+    (exercises.check_conv_forward_im2col, forward_im2col(bias=False), "add the bias b"),
+    (exercises.check_conv_forward_im2col, forward_im2col(weights="w.reshape(-1, F)"),
+     "out on a random (2, 3, 5, 6) batch with 4 filters (3, 3, 2): W = w.reshape(F, -1) "
+     "has one ROW per filter; w.reshape(-1, F) is not its transpose W.T"),
+    (exercises.check_conv_forward_im2col, lambda x, w, b, s=1, p=0: forward_im2col()(
+        x, w, b, s, p).transpose(0, 2, 3, 1), "move the filter axis forward"),
+    (exercises.check_blur, stub, "your blur_filter is not written yet"),
+    (exercises.check_blur, lambda size: np.zeros((size, size)),
+     "the filter for size 3 is all zeros"),
+    (exercises.check_blur, lambda size: np.ones((size, size)), "1/9 each, not 1"),
+    (exercises.check_blur, lambda size: np.full((size, size), 1 / size), "holds 9 pixels"),
+    (exercises.check_blur, lambda size: np.full((3, 3), 1 / 9), "has the wrong shape for size 5"),
+    (exercises.check_conv_backward_naive, stub, "your conv_backward_naive is not written yet"),
+    (exercises.check_conv_backward_naive, lambda d, x, w, s=1, p=0: (
+        np.zeros_like(x), np.zeros_like(w), np.zeros(len(w))),
+     "db on section 1's example (x = 0..24 as 5x5, kernel 1..9 as 3x3, its 3x3 dout) is all zeros"),
+    (exercises.check_conv_backward_naive, lambda d, x, w, s=1, p=0: tuple(
+        g.transpose(0, 1, 3, 2) if g.ndim == 4 else g
+        for g in conv.conv2d_backward_naive(d, x, w, s, p)), "dw on section 1's example"),
+    (exercises.check_conv_backward_naive, lambda d, x, w, s=1, p=0: tuple(
+        -g for g in conv.conv2d_backward_naive(d, x, w, s, p)), "has its sign flipped"),
+    (exercises.check_conv_backward_naive, lambda d, x, w, s=1, p=0: conv.conv2d_backward_naive(
+        d, x, w, s, p)[:2], "return the three gradients (dx, dw, db)"),
+    (exercises.check_conv_backward_naive, lambda d, x, w, s=1, p=0: conv.conv2d_backward_naive(
+        d, x, w, s, p)[::-1], "return (dx, dw, db) in this order"),
+    (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d),
+     "db sums dout over the batch AND over every output position"),
+    (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d.sum(axis=(2, 3))),
+     "got (1, 1): sum over the batch (axis 0) too"),
+    (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d.sum(axis=0)),
+     "sum over the output positions too"),
+    (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d[0].sum(axis=(1, 2))),
+     "db sums over every image of the batch, not only the first"),
+    (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d.mean(axis=(0, 2, 3))),
+     "not the mean"),
+    (exercises.check_conv_backward_naive, backward_loops(dw_sum="per image"),
+     "dw sums over the batch: every image adds its contribution"),
+    (exercises.check_conv_backward_naive, backward_loops(dw_sum="last image"),
+     "yours kept only the last image"),
+    (exercises.check_conv_backward_naive, backward_loops(overwrite=True),
+     "ADD the gradients: dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]"),
+    (exercises.check_conv_backward_naive, backward_loops(moves=False),
+     "stride 2, pad 1): output (i, j) read the window at row i*stride"),
+    (exercises.check_conv_backward_naive, backward_loops(crop="none"),
+     "got (1, 1, 7, 7): that is the gradient of the PADDED input"),
+    (exercises.check_conv_backward_naive, backward_loops(crop="top-left"),
+     "crop pad rows and columns from EVERY side"),
+    (exercises.check_conv_backward_naive, backward_loops(rotate=True),
+     "the 180° rotation belongs to the full-convolution form"),
+    (exercises.check_conv_backward_naive, mutating_backward, "changed dout in place"),
+    (exercises.check_conv_backward_naive, backward_loops(pad_width=lambda p: p), "your "
+     "conv_backward_naive raised ValueError on section 1's example (x = 0..24 as 5x5, kernel 1..9 "
+     "as 3x3, its 3x3 dout, stride 2, pad 1): did np.pad(x, pad) also pad the batch and channel "
+     "axes? use ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: non-broadcastable"),
+    (exercises.check_conv_backward_naive, backward_loops(pad_width=lambda p: ((p, p), (p, p))),
+     "your conv_backward_naive raised ValueError on section 1's example (x = 0..24 as 5x5, "
+     "kernel 1..9 as 3x3, its 3x3 dout): np.pad takes one (before, after) pair per axis of x, "
+     "four for (N, C, H, W): ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: operands "
+     "could not be broadcast"),
+    (exercises.check_conv_backward_naive, backward_loops(crop="pad:-pad"), "dx has the wrong "
+     "shape on section 1's example (x = 0..24 as 5x5, kernel 1..9 as 3x3, its 3x3 dout): "
+     "expected (1, 1, 5, 5), got (1, 1, 0, 0): pad:-pad is empty when pad = 0"),
+    (exercises.check_conv_backward_naive, backward_loops(dw_from="x"), "dw on section 1's "
+     "example (x = 0..24 as 5x5, kernel 1..9 as 3x3, its 3x3 dout, stride 2, pad 1): dw's "
+     "windows come from the PADDED input xp (pad 1), as in the forward pass; yours read them "
+     "from x"),
+    (exercises.check_conv_backward_naive, conv.conv2d_backward_naive,
+     "that is cnnlib's own conv2d_backward_naive"),
+    (exercises.check_col2im, stub, "your col2im is not written yet"),
+    (exercises.check_col2im, lambda c, shape, kh, kw, s=1, p=0: np.zeros(shape),
+     "dx for rows of ones, a 5x5 image and 3x3 windows (each pixel gets the number of windows "
+     "that cover it) is all zeros"),
+    (exercises.check_col2im, col2im_loops(overwrite=True), "where windows overlap, ADD the rows"),
+    (exercises.check_col2im, col2im_loops(average=True), "not the last one, not their mean"),
+    (exercises.check_col2im, col2im_loops(crop="none"),
+     "got (1, 1, 6, 6): that is the PADDED image: crop pad=1"),
+    (exercises.check_col2im, col2im_loops(crop="top-left"), "from EVERY side"),
+    (exercises.check_col2im, col2im_loops(crop="pad:-pad"), "expected (1, 1, 5, 5), got "
+     "(1, 1, 0, 0): pad:-pad is empty when pad = 0"),
+    (exercises.check_col2im, conv.col2im, "that is cnnlib's own col2im"),
+    (exercises.check_col2im, col2im_loops(moves=False), "column j*stride (stride 2)"),
+    (exercises.check_col2im, col2im_loops(order=(1, 2, 0)), "the rows go image by image"),
+    (exercises.check_col2im, col2im_loops(order=(0, 2, 1)),
+     "your col2im is not the adjoint of im2col for random rows"),
+    (exercises.check_col2im, lambda c, shape, kh, kw, s=1, p=0: conv.col2im(
+        c.reshape(len(c), kh, kw, -1).transpose(0, 3, 1, 2).reshape(c.shape), shape, kh, kw, s,
+        p), "yours read it channel-last"),
+    (exercises.check_col2im, lambda c, shape, kh, kw, s=1, p=0: conv.col2im(
+        c, shape, kh, kw, s, p).transpose(0, 1, 3, 2), "got (2, 3, 4, 5) (transposed?)"),
+    (exercises.check_dw_by_im2col, stub, "your dw_by_im2col is not written yet"),
+    (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: np.zeros(
+        (d.shape[1], x.shape[1], kh, kw)), "is all zeros"),
+    (exercises.check_dw_by_im2col, dw_im2col(rows="reshape"), "a plain reshape mixes filters"),
+    (exercises.check_dw_by_im2col, dw_im2col(product="cols.T @ D"), "reshaping it scrambles"),
+    (exercises.check_dw_by_im2col, dw_im2col(shape=False), "reshape D.T @ cols, (F, C*KH*KW), "
+     "to w's shape"),
+    (exercises.check_dw_by_im2col, dw_im2col(product="cols.T @ D", shape=False),
+     "yours is its transpose"),
+    (exercises.check_dw_by_im2col, dw_im2col(mean="rows"), "dw for x (1, 1, 4, 4), 1 filter "
+     "2x2, stride 1, pad 0: dW is the SUM over all windows (the product D.T @ cols), not the "
+     "mean"),
+    (exercises.check_dw_by_im2col, dw_im2col(mean="batch"), "dw for x (2, 3, 9, 9), 4 filters "
+     "3x3, stride 2, pad 0: dW is the SUM over the batch, not the mean"),
+    (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: reference_dw(
+        d, x, kh, kw, s, p).transpose(0, 1, 3, 2), "is transposed"),
+]
+
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)

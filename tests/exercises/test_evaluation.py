@@ -1,0 +1,72 @@
+"""The checkers of the evaluation exercises (cnnlib.exercises.evaluation) accept right answers
+(written independently of cnnlib where the exercise allows) and name each typical mistake."""
+
+import numpy as np
+
+from cnnlib import exercises
+
+from .helpers import checker_tests, stub
+
+
+def most_confused(cm):
+    errors = cm - np.diag(np.diag(cm))
+    worst = int(errors.sum(axis=1).argmax())
+    return worst, int(errors[worst].argmax())
+
+
+def confidence(probs, labels, top=lambda p, y: p.max(axis=1)):
+    right = probs.argmax(axis=1) == labels
+    value = top(probs, labels)
+    return value[right].mean(), value[~right].mean()
+
+
+def largest_cell(cm):
+    errors = cm - np.diag(np.diag(cm))
+    return tuple(int(i) for i in np.unravel_index(errors.argmax(), errors.shape))
+
+
+REFERENCES = [
+    (exercises.check_most_confused, most_confused),
+    (exercises.check_most_confused, exercises.most_confused),
+    (exercises.check_confidence, confidence),
+    (exercises.check_confidence, exercises.confidence),
+]
+
+# checkers of functions that later cells use: a notebook writes f = check_f(my_f)
+RETURN_THE_FUNCTION = {
+    exercises.check_most_confused,
+    exercises.check_confidence,
+}
+
+
+WRONG = [
+    (exercises.check_most_confused, stub, "your most_confused is not written yet"),
+    (exercises.check_most_confused, lambda cm: (0, 0), "(worst_digit, confused_with) for the "
+     "matrix [[50, 0, 1, 0], [0, 40, 5, 0], [3, 1, 30, 2], [0, 0, 0, 90]] is all zeros"),
+    (exercises.check_most_confused, largest_cell, "for the matrix [[50, 0, 1, 0], [0, 40, 5, 0], "
+     "[3, 1, 30, 2], [0, 0, 0, 90]]: worst_digit is the digit with the most mistakes in total (the "
+     "sum of its row without the diagonal), not the row of the largest single cell"),
+    (exercises.check_most_confused, lambda cm: most_confused(cm.T), "the rows are the true "
+     "digits: sum each ROW's mistakes (axis=1)"),
+    (exercises.check_most_confused, lambda cm: (int(cm.sum(axis=1).argmax()),
+                                                int(cm[cm.sum(axis=1).argmax()].argmax())),
+     "remove the diagonal (the correct answers) first"),
+    (exercises.check_most_confused, lambda cm: (most_confused(cm)[0],
+                                                int(cm[most_confused(cm)[0]].argmax())),
+     "remove the diagonal before looking for the most frequent wrong prediction"),
+    (exercises.check_most_confused, lambda cm: (2, 3), "confused_with is a digit (np.argmax), "
+     "not a count"),
+    (exercises.check_most_confused, lambda cm: 1, "return a pair (worst_digit, confused_with)"),
+    (exercises.check_confidence, stub, "your confidence is not written yet"),
+    (exercises.check_confidence, lambda p, y: (0.0, 0.0), "is all zeros"),
+    (exercises.check_confidence, lambda p, y: confidence(p, y)[::-1],
+     "the first is the confidence when RIGHT"),
+    (exercises.check_confidence, lambda p, y: confidence(p, y, lambda q, z: q[np.arange(len(z)),
+                                                                               z]),
+     "the TOP probability (that of the predicted class), not that of the true class"),
+    (exercises.check_confidence, lambda p, y: (p.max(axis=1).mean(),) * 2,
+     "split the examples"),
+]
+
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)
