@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DATA_ROOT, load_mnist
+from .datasets import DATA_ROOT, ScaledImages, load_mnist
 from .exercises import NOTEBOOKS, write_student_edition
 from .models import LeNet5
 from .optim import OPTIMIZERS, cosine_schedule
@@ -145,8 +145,9 @@ def train(args):
 
     Returns the exit status: 0, 1 when training diverged (nothing saved), 130 on Ctrl-C.
     """
-    (x_train, y_train), (x_test, y_test) = load_mnist()
-    x_train, y_train = x_train[:args.train_images], y_train[:args.train_images]
+    (x_train, y_train), (x_test, y_test) = load_mnist(normalize=False, dtype=np.uint8)
+    x_train, y_train = ScaledImages(x_train[:args.train_images]), y_train[:args.train_images]
+    x_test = ScaledImages(x_test)
     model = LeNet5(rng=np.random.default_rng(args.seed), tuned=True)
     optimizer = OPTIMIZERS[args.optimizer](lr=args.lr)
     schedule = cosine_schedule(args.lr, args.epochs) if args.schedule == "cosine" else None
@@ -185,8 +186,8 @@ def evaluate_weights(args, parser):
     except (OSError, ValueError) as err:
         parser.error(f"--weights: {err}")
     print(f"weights: {args.weights}")
-    _, (x_test, y_test) = load_mnist()
-    predictions = predict(model, x_test)
+    _, (x_test, y_test) = load_mnist(normalize=False, dtype=np.uint8)
+    predictions = predict(model, ScaledImages(x_test))
     print(f"test accuracy: {np.mean(predictions == y_test):.4f} on {len(y_test):,} images")
     print(format_confusion(confusion_matrix(y_test, predictions, 10)))
 
