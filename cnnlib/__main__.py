@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import checkout_data_dir, data_root, load_mnist
+from .datasets import ScaledImages, checkout_data_dir, data_root, load_mnist
 from .models import LeNet5
 from .optim import OPTIMIZERS, cosine_schedule
 from .training import History, confusion_matrix, evaluate, fit, load_params, predict, save_params
@@ -303,10 +303,13 @@ def at_chance(accuracy, labels):
 
 
 def _load_mnist():
+    """MNIST with its images held as uint8 and scaled batch by batch (:class:`ScaledImages`): the
+    numbers of ``load_mnist()`` in a quarter of the memory."""
     try:
-        return load_mnist()
+        (x_train, y_train), (x_test, y_test) = load_mnist(normalize=False, dtype=np.uint8)
     except (OSError, ValueError) as err:
         raise CommandError(f"cannot load MNIST: {err}") from None
+    return (ScaledImages(x_train), y_train), (ScaledImages(x_test), y_test)
 
 
 def train(args):
@@ -315,7 +318,9 @@ def train(args):
     Returns the exit status (see the module's docstring).
     """
     (x_train, y_train), (x_test, y_test) = _load_mnist()
-    x_train, y_train = x_train[:args.train_images], y_train[:args.train_images]
+    if args.train_images is not None:
+        x_train = ScaledImages(x_train.pixels[:args.train_images])
+        y_train = y_train[:args.train_images]
     model = LeNet5(rng=np.random.default_rng(args.seed), tuned=True)
     optimizer = OPTIMIZERS[args.optimizer](lr=args.lr)
     schedule = cosine_schedule(args.lr, args.epochs) if args.schedule == "cosine" else None

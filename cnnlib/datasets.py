@@ -394,3 +394,49 @@ def load_fashion_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.fl
     Class names are in ``DATASETS["fashion-mnist"].class_names``.
     """
     return _load("fashion-mnist", normalize, flatten, one_hot, dtype, data_dir)
+
+
+class ScaledImages:
+    """uint8 pixels that read as floats in [0, 1], one batch at a time.
+
+    ``images[index]`` returns ``pixels[index].astype(dtype) / 255``: the same numbers as indexing the
+    array that ``load_mnist()`` returns, while the whole set stays in memory as uint8, a quarter of the
+    float32 size (MNIST's 60,000 training images: 47 MB instead of 188 MB). ``fit``, ``evaluate``,
+    ``predict`` and ``scores`` read their data by indexing, so they take it wherever they take an array.
+
+    pixels: uint8 ``(N, ...)``, e.g. ``(N, 1, 28, 28)``; dtype: the float dtype batches come out as.
+    """
+
+    def __init__(self, pixels, dtype=np.float32):
+        pixels = np.asarray(pixels)
+        if pixels.dtype != np.uint8:
+            raise TypeError(f"pixels: expected a uint8 array, got {pixels.dtype}")
+        if pixels.ndim < 1:
+            raise ValueError(f"pixels: expected an array of images (N, ...), got shape {pixels.shape}")
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise ValueError(f"dtype: expected a float dtype, got {dtype}")
+        self.pixels, self.dtype = pixels, dtype
+
+    @property
+    def shape(self):
+        """The shape of the set, ``(N, ...)``, as the float array would have it."""
+        return self.pixels.shape
+
+    @property
+    def ndim(self):
+        """The number of dimensions, as the float array would have it."""
+        return self.pixels.ndim
+
+    def __len__(self):
+        return len(self.pixels)
+
+    def __getitem__(self, index):
+        return self.pixels[index].astype(self.dtype) / self.dtype.type(255)
+
+    def __array__(self, dtype=None, copy=None):
+        images = self[...]
+        return images if dtype is None else images.astype(dtype)
+
+    def __repr__(self):
+        return f"ScaledImages(shape={self.shape}, dtype={self.dtype}, stored as uint8)"

@@ -67,8 +67,10 @@ def test_format_confusion():
 
 @pytest.fixture(scope="module")
 def small_mnist(mnist):
+    """The first MNIST images as the raw uint8 pixels that load_mnist(normalize=False) gives."""
     (x, y), (xt, yt) = mnist
-    return (x[:1024], y[:1024]), (xt[:200], yt[:200])
+    pixels = [np.rint(images * 255).astype(np.uint8) for images in (x[:1024], xt[:200])]
+    return (pixels[0], y[:1024]), (pixels[1], yt[:200])
 
 
 @pytest.fixture
