@@ -1,7 +1,8 @@
 """Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate``
 tests weights.
 
-``python -m cnnlib exercises`` writes the student edition of the notebooks (notebooks/exercises/).
+``python -m cnnlib exercises`` writes the student edition of the notebooks (notebooks/exercises/);
+``python -m cnnlib course DIR`` writes an nbgrader course made from the worked notebooks into DIR.
 
     python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 2e-3] [--schedule cosine]
                            [--clip NORM] [--optimizer adam] [--seed 0]
@@ -86,11 +87,11 @@ def _seed(text):
 
 
 def build_parser():
-    """The argument parser for ``train``, ``evaluate`` and ``exercises``."""
+    """The argument parser for ``train``, ``evaluate``, ``exercises`` and ``course``."""
     parser = argparse.ArgumentParser(
         prog="python -m cnnlib",
-        description="Train or evaluate LeNet-5 on MNIST, or write the student edition of the "
-                    "notebooks.")
+        description="Train or evaluate LeNet-5 on MNIST, write the student edition of the "
+                    "notebooks, or write an nbgrader course from them.")
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = argparse.ArgumentDefaultsHelpFormatter
     train = commands.add_parser("train", help="train LeNet-5 on the 60,000 MNIST training images",
@@ -133,7 +134,28 @@ def build_parser():
     exercises.add_argument("--backup-dir", type=Path, default=None,
                            help="where --force keeps the notebooks it replaces, outside --notebooks "
                                 "(None: ~/.cache/cnnlib/backups/<UTC time>)")
+    course = commands.add_parser("course", help="write an nbgrader course made from the worked notebooks",
+                                 formatter_class=defaults)
+    course.add_argument("directory", type=Path, help="the course directory (created; must not hold "
+                                                     "these assignments yet)")
+    course.add_argument("--notebooks", type=Path, nargs="+", default=None, metavar="NOTEBOOK",
+                        help="worked notebooks to include (None: every worked notebook of the series)")
     return parser
+
+
+def write_course_command(args):
+    """``course``: write an nbgrader course; returns the exit status (2: nothing written)."""
+    from .course import write_course
+
+    try:
+        written = write_course(args.directory, args.notebooks)
+    except (OSError, ValueError) as err:
+        print(f"python -m cnnlib course: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: cd {args.directory} && nbgrader generate_assignment <assignment> (README: grading)")
+    return 0
 
 
 def write_exercises(args):
@@ -411,6 +433,8 @@ def run(args, parser):
     """Run the parsed command; returns its exit status."""
     if args.command == "exercises":
         return write_exercises(args)
+    if args.command == "course":
+        return write_course_command(args)
     if args.command == "evaluate":
         return evaluate_weights(args, parser)
     created = check_out(args, parser)

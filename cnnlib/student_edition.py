@@ -5,7 +5,8 @@
 hint from a ``# HINT: ...`` line in the block), outputs are cleared, cells whose first line is
 ``# WORKED EDITION ONLY`` are replaced by a note (quoting the cell's code, when short, for the
 learner to run once the check passes), and each check cell (the first code cell after a solution)
-is tagged ``raises-exception``.
+is tagged ``raises-exception``. A written question's answer (a markdown cell holding a solution block)
+becomes ``ANSWER_PROMPT``, an empty answer for the learner to write.
 
 :func:`write_student_edition` (``python -m cnnlib exercises``) writes them all, and never destroys a
 learner's work: each student notebook records in its metadata (``metadata.cnnlib``) a hash of the
@@ -26,6 +27,7 @@ from pathlib import Path
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "# HINT:"
 WORKED_ONLY = "# WORKED EDITION ONLY"
 DEFAULT_HINT = "replace this line with your code"
+ANSWER_PROMPT = "YOUR ANSWER HERE"
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 METADATA_KEY = "cnnlib"
 
@@ -64,7 +66,7 @@ def _stub(lines):
     return out
 
 
-def _worked_only_note(lines):
+def worked_only_note(lines):
     """The note that replaces a ``# WORKED EDITION ONLY: <what>`` cell: it says what the cell
     shows and, for a cell of at most three lines, quotes them, so the learner can run them once
     the check passes."""
@@ -77,19 +79,38 @@ def _worked_only_note(lines):
                           "cell:)*", 100) + "\n\n```python\n" + "\n".join(code) + "\n```")
 
 
+def _blank_answer(source):
+    """A written answer's markdown with every solution block replaced by ``ANSWER_PROMPT``."""
+    out, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == BEGIN:
+            inside = True
+            out.append(ANSWER_PROMPT)
+        elif line.strip() == END:
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN} without {END} in a written answer")
+    return "\n".join(out)
+
+
 def student_notebook(nb):
     """The student edition of a worked notebook (an ``nbformat`` node); ``nb`` is not changed."""
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
     cells, expect_check = [], False
     for cell in nb.cells:
+        if cell.cell_type == "markdown" and any(line.strip() == BEGIN
+                                                for line in cell.source.splitlines()):
+            cell.source = _blank_answer(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
             lines = cell.source.splitlines()
             if lines and lines[0].startswith(WORKED_ONLY):
                 cells.append(type(cell)(cell_type="markdown", id=cell.get("id"), metadata={},
-                                        source=_worked_only_note(lines)))
+                                        source=worked_only_note(lines)))
                 continue
             if any(line.strip() in (BEGIN, END) for line in lines):
                 cell.source = "\n".join(_stub(lines))

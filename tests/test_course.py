@@ -114,3 +114,13 @@ def test_nbgrader_round_trip(tmp_path):
         assert scores[("worked", name)] == [1.0] * checks
         assert scores[("released", name)] == [0.0] * checks
         assert scores[("one_solved", name)] == [1.0] + [0.0] * (checks - 1)
+
+
+def test_course_command(tmp_path, capsys):
+    from cnnlib.__main__ import main
+
+    assert main(["course", str(tmp_path / "c"), "--notebooks", str(NOTEBOOKS[0])]) == 0
+    assert (tmp_path / "c" / "source" / "01_computational_graphs" / NOTEBOOKS[0].name).is_file()
+    assert "nbgrader_config.py" in {p.name for p in (tmp_path / "c").iterdir()}
+    assert main(["course", str(tmp_path / "c"), "--notebooks", str(NOTEBOOKS[0])]) == 2
+    assert "already holds 01_computational_graphs" in capsys.readouterr().err

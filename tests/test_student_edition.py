@@ -191,6 +191,18 @@ def test_student_notebook_stubs_solutions_and_tags_only_the_check_cells():
     assert nb.cells[0].outputs and "### BEGIN SOLUTION" in nb.cells[1].source   # unchanged
 
 
+def test_a_written_answer_becomes_an_empty_answer():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("**Question 1.** Why does the max shift not change softmax?"),
+        nbformat.v4.new_markdown_cell("### BEGIN SOLUTION\nBecause exp(a - c) / sum exp(b - c) "
+                                      "cancels exp(-c).\n### END SOLUTION"),
+        nbformat.v4.new_markdown_cell("Prose naming `### BEGIN SOLUTION` inline is left alone.")])
+    student = student_notebook(nb)
+    assert [c.source for c in student.cells] == [
+        nb.cells[0].source, student_edition.ANSWER_PROMPT, nb.cells[2].source]
+    assert "cancels" in nb.cells[1].source                                       # unchanged
+
+
 @pytest.mark.parametrize("source, message", [
     ("### BEGIN SOLUTION\nx = 1", "### BEGIN SOLUTION without ### END SOLUTION"),
     ("x = 1\n### END SOLUTION", "### END SOLUTION without ### BEGIN SOLUTION"),
@@ -214,6 +226,7 @@ def solution_hints(source):
     return hints
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
 def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
     from nbconvert.preprocessors import ExecutePreprocessor
