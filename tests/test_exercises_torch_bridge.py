@@ -115,7 +115,7 @@ def not_written(layer):
 
 @pytest.mark.parametrize("answer, message", [
     (no_transpose, r"weight has shape \(6, 3\).*nn.Linear stores \(out, in\), the transpose"),
-    (square_no_transpose, r"Affine\(4, 4\).*weight is the Affine's W itself.*must be W.T"),
+    (square_no_transpose, r"weight is the Affine's W itself for an Affine\(4, 4\).*must be W.T"),
     (row_bias, r"bias has shape \(1, 3\).*expected \(3,\)"),
     (float32, r"weight is torch.float32.*expected torch.float64.*float32 parameters unless"),
     (shared_memory, r"weight shares memory with the Affine's params\['W'\].*does not copy"),
