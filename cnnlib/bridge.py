@@ -187,7 +187,12 @@ def to_torch(model):
 
 def _tensor(module, path):
     owner, _, attr = path.rpartition(".")
-    return getattr(module.get_submodule(owner) if owner else module, attr)
+    try:
+        return getattr(module.get_submodule(owner) if owner else module, attr)
+    except AttributeError:
+        raise ValueError(f"module: {type(module).__name__} has no {path!r}; expected a module built "
+                         f"by to_torch from a model like this one (a tuned model's blocks and a "
+                         f"plain model's layers differ)") from None
 
 
 def _pairs(module, model):

@@ -270,6 +270,12 @@ def test_from_torch_names_a_missing_submodule():
         from_torch(module, LeNet5())
 
 
+def test_from_torch_names_a_structure_mismatch():
+    module = to_torch(LeNet5(tuned=True))
+    with pytest.raises(ValueError, match="Sequential has no 'weight'.*tuned"):
+        from_torch(module, LeNet5())
+
+
 def test_torch_grads_before_backward_is_an_error():
     model = build("two_layer_net")
     with pytest.raises(ValueError, match="affine1.W has no gradient"):
