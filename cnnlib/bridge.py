@@ -148,6 +148,7 @@ def _submodule(module, name):
 
 
 def _model_dtype(model):
+    _check_model(model)
     dtypes = {np.asarray(p).dtype for p in model.params.values()}
     if len(dtypes) > 1:
         raise ValueError(f"model: expected one parameter dtype, got {sorted(map(str, dtypes))}")
@@ -168,20 +169,14 @@ def to_torch(model):
     import torch
     from torch import nn
 
-    entries = list(_entries(model))
     dtype = getattr(torch, _model_dtype(model).name)
     module = nn.Sequential()
-    for name, layer, converter, _ in entries:
+    for name, layer, converter, _ in _entries(model):
         module.add_module(name, converter.build(layer, nn))
     module.to(dtype)
-    from_model = {name: (layer, converter) for name, layer, converter, _ in entries}
     with torch.no_grad():
-        for name, (layer, converter) in from_model.items():
-            child = module.get_submodule(name)
-            for key, path in {**converter.params, **converter.buffers}.items():
-                value = {**layer.params, **getattr(layer, "buffers", {})}[key]
-                to_torch_layout = converter.layout(key)[0]
-                _tensor(child, path).copy_(torch.from_numpy(np.array(to_torch_layout(value))))
+        for _, array, tensor, (to_torch_layout, _) in _pairs(module, model):
+            tensor.copy_(torch.from_numpy(np.array(to_torch_layout(array))))
     return module.train(bool(getattr(model, "training", True)))
 
 
@@ -196,12 +191,12 @@ def _tensor(module, path):
 
 
 def _pairs(module, model):
-    """Yield ``(cnnlib name, cnnlib array, torch tensor, to cnnlib layout)`` for every parameter
-    and buffer the table maps."""
+    """Yield ``(cnnlib name, cnnlib array, torch tensor, (to torch, to cnnlib) layout functions)``
+    for every parameter and buffer the table maps."""
     for name, layer, converter, child in _entries(model, module):
         arrays = {**layer.params, **getattr(layer, "buffers", {})}
         for key, path in {**converter.params, **converter.buffers}.items():
-            yield f"{name}.{key}", arrays[key], _tensor(child, path), converter.layout(key)[1]
+            yield f"{name}.{key}", arrays[key], _tensor(child, path), converter.layout(key)
 
 
 def from_torch(module, model):
@@ -210,7 +205,7 @@ def from_torch(module, model):
     return ``model``. Checks every shape first and says which parameter differs; changes nothing
     unless all match."""
     values = {}
-    for name, array, tensor, to_cnnlib in _pairs(module, model):
+    for name, array, tensor, (_, to_cnnlib) in _pairs(module, model):
         value = to_cnnlib(tensor.detach().cpu().numpy())
         if value.shape != array.shape:
             raise ValueError(f"module: {name} has shape {value.shape} in cnnlib's layout, expected "
@@ -237,7 +232,7 @@ def torch_grads(module, model):
     """``{cnnlib parameter name: gradient as a numpy array in cnnlib's layout}`` from the ``.grad``
     of ``module``'s parameters after ``loss.backward()``: comparable with ``model.grads``."""
     grads, names = {}, _parameter_names(model)
-    for name, _, tensor, to_cnnlib in _pairs(module, model):
+    for name, _, tensor, (_, to_cnnlib) in _pairs(module, model):
         if name in names:
             if tensor.grad is None:
                 raise ValueError(f"module: {name} has no gradient; call loss.backward() first")
