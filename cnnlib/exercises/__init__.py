@@ -15,7 +15,8 @@ code, comparing and naming the mistake), then by topic :mod:`~cnnlib.exercises.g
 :mod:`~cnnlib.exercises.convolution`, :mod:`~cnnlib.exercises.pooling`,
 :mod:`~cnnlib.exercises.lenet5`, :mod:`~cnnlib.exercises.evaluation`,
 :mod:`~cnnlib.exercises.feature_maps`, :mod:`~cnnlib.exercises.optimizers`,
-:mod:`~cnnlib.exercises.normalisation` and :mod:`~cnnlib.exercises.interpretation`. The student
+:mod:`~cnnlib.exercises.normalisation`, :mod:`~cnnlib.exercises.interpretation` and
+:mod:`~cnnlib.exercises.torch_bridge` (PyTorch imported only when its checker runs). The student
 edition of the notebooks is written by :mod:`cnnlib.student_edition`.
 """
 
@@ -34,6 +35,7 @@ from .normalisation import check_batchnorm_backward
 from .optimizers import ADAM_MISTAKES, check_adam, check_rmsprop
 from .pooling import (POOL_X, check_avg_pool_as_conv, check_max_pool_backward,
                       check_max_pool_forward, check_routed_fraction)
+from .torch_bridge import affine_to_linear, check_affine_to_linear
 from .two_layer_net import (FIXED_TWO_LAYER, TWO_LAYER_KEYS, check_bad_examples, check_n_params,
                             check_sgd_step, check_two_layer_backward, sgd_step, two_layer_backward)
 
@@ -54,4 +56,5 @@ __all__ = [
     "ADAM_MISTAKES", "check_adam", "check_rmsprop",
     "check_batchnorm_backward",
     "check_saliency", "check_fgsm", "check_targeted_attack",
+    "affine_to_linear", "check_affine_to_linear",
 ]
