@@ -26,20 +26,21 @@ def images(shape, seed=0, dtype=np.float64):
 
 def tiny_resnet(shortcuts=True, seed=0, **kwargs):
     """Widths 2/3/4 on 1x8x8 images: small enough for numerical gradients of every parameter."""
-    return small_resnet((2, 3, 4), shortcuts=shortcuts, num_classes=3, rng=np.random.default_rng(seed),
-                        **kwargs)
+    return small_resnet((2, 3, 4), shortcuts=shortcuts, num_classes=3,
+                        rng=np.random.default_rng(seed), **kwargs)
 
 
 def conv_bias(name):
-    """Whether ``name`` is a convolution's bias (every convolution of ``small_resnet`` feeds batch norm)."""
+    """Whether ``name`` is a convolution's bias (in ``small_resnet`` batch norm follows every
+    convolution)."""
     return name.endswith(".b") and name.split(".")[-2].startswith("conv")
 
 
 def assert_gradients_agree(errors, grads, zero=lambda name: False):
     """Relative errors below 1e-7, except for the parameters ``zero(name)`` picks: biases of
-    convolutions that batch norm follows. Batch norm subtracts the channel mean, so such a bias has no
-    effect on the output and its true gradient is 0 (the relative error of two rounding residues
-    means nothing): check that it is 0 up to rounding."""
+    convolutions that batch norm follows. Batch norm subtracts the channel mean, so such a bias has
+    no effect on the output and its true gradient is 0 (the relative error of two rounding
+    residues means nothing): check that it is 0 up to rounding."""
     for key, error in errors.items():
         name = key[1:] if key[1:] in grads else key
         if zero(name):
@@ -71,13 +72,15 @@ def test_global_avg_pool_gradcheck():
 def test_global_avg_pool_rejects_non_4d(shape):
     with pytest.raises(ValueError) as err:
         GlobalAvgPool2D().forward(np.zeros(shape))
-    assert str(err.value) == f"GlobalAvgPool2D: expected a 4-D input (N, C, H, W), got shape {shape}"
+    expected = f"GlobalAvgPool2D: expected a 4-D input (N, C, H, W), got shape {shape}"
+    assert str(err.value) == expected
 
 
 def test_global_avg_pool_rejects_wrong_dout():
     pool = GlobalAvgPool2D()
     pool.forward(np.zeros((2, 3, 4, 4)))
-    with pytest.raises(ValueError, match=r"expected the forward output's shape \(2, 3\), got \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"expected the forward output's shape \(2, 3\), "
+                                         r"got \(3, 2\)"):
         pool.backward(np.zeros((3, 2)))
 
 
@@ -85,8 +88,10 @@ def test_global_avg_pool_rejects_wrong_dout():
 
 def test_residual_identity_gradcheck():
     rng = np.random.default_rng(0)
-    block = Residual(("conv1", Conv2D(3, 3, 3, pad=1, rng=rng, **F64)), ("bn1", BatchNorm2D(3, **F64)),
-                     ("relu1", ReLU()), ("conv2", Conv2D(3, 3, 3, pad=1, rng=rng, **F64)))
+    block = Residual(("conv1", Conv2D(3, 3, 3, pad=1, rng=rng, **F64)),
+                     ("bn1", BatchNorm2D(3, **F64)),
+                     ("relu1", ReLU()),
+                     ("conv2", Conv2D(3, 3, 3, pad=1, rng=rng, **F64)))
     errors = check_layer(block, images((2, 3, 5, 5)))
     assert set(errors) == {"dx", "dconv1.W", "dconv1.b", "dbn1.gamma", "dbn1.beta", "dconv2.W",
                            "dconv2.b"}
@@ -123,20 +128,22 @@ def test_residual_float32_in_float32_out():
 
 def test_residual_shape_change_without_projection_is_an_error():
     block = Residual(Conv2D(2, 4, 3, pad=1))
-    with pytest.raises(ValueError, match=r"Residual: the block maps its input of shape \(1, 2, 5, 5\) "
-                                         r"to shape \(1, 4, 5, 5\).*projection shortcut"):
+    with pytest.raises(ValueError, match=r"Residual: the block maps its input of shape "
+                                         r"\(1, 2, 5, 5\) to shape \(1, 4, 5, 5\)"
+                                         r".*projection shortcut"):
         block.forward(np.zeros((1, 2, 5, 5), dtype=np.float32))
 
 
 def test_residual_projection_with_wrong_channels_is_an_error():
     body = [Conv2D(2, 4, 3, stride=2, pad=1)]
     wrong_out = Residual(*body, shortcut=projection(2, 3))
-    with pytest.raises(ValueError, match=r"Residual: the projection shortcut gives shape \(1, 3, 3, 3\), "
-                                         r"expected the block's output shape \(1, 4, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"Residual: the projection shortcut gives shape "
+                                         r"\(1, 3, 3, 3\), expected the block's output shape "
+                                         r"\(1, 4, 3, 3\)"):
         wrong_out.forward(np.zeros((1, 2, 5, 5), dtype=np.float32))
     wrong_in = Residual(*body, shortcut=projection(5, 4))
-    with pytest.raises(ValueError, match=r"Residual: the projection shortcut does not fit the input of "
-                                         r"shape \(1, 2, 5, 5\): channel mismatch"):
+    with pytest.raises(ValueError, match=r"Residual: the projection shortcut does not fit the "
+                                         r"input of shape \(1, 2, 5, 5\): channel mismatch"):
         wrong_in.forward(np.zeros((1, 2, 5, 5), dtype=np.float32))
 
 
@@ -190,7 +197,8 @@ def test_nested_model_gradcheck(shortcuts):
 
 def test_train_and_eval_reach_nested_layers():
     model = tiny_resnet()
-    inner = [model.layers["stem"].layers["bn"], model.layers["stage1"].layers["block0"].layers["bn2"],
+    inner = [model.layers["stem"].layers["bn"],
+             model.layers["stage1"].layers["block0"].layers["bn2"],
              model.layers["stage3"].layers["block0"].shortcut.layers["bn"]]
     model.eval()
     assert not any(layer.training for layer in inner)
@@ -230,7 +238,10 @@ def test_input_gradient_through_nested_model():
     target = np.array([1, 2])
     grads = score_gradient(model, x, target)
     for n, cls in enumerate(target):
-        numeric = numerical_gradient(lambda xn, cls=cls: model.forward(xn[None])[0, cls], x[n].copy())
+        def class_score(xn, cls=cls):
+            return model.forward(xn[None])[0, cls]
+
+        numeric = numerical_gradient(class_score, x[n].copy())
         assert rel_error(grads[n], numeric) < 1e-7
 
 
