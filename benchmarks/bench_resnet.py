@@ -6,8 +6,9 @@ goes: the forward and backward time of every layer of one training step.
 
     python benchmarks/bench_resnet.py [--threads 2] [--batch 128] [--images 1024] [--no-torch]
 
-Each framework runs in a fresh subprocess. Throughput is the best of three passes over the images,
-after one warm-up pass. The machine line names the CPU, the load average before the run, the BLAS
+Each framework runs in a fresh subprocess with the same fixed thread count (``fit`` does not adapt
+it to the machine's load here, as PyTorch does not). Throughput is the best of three passes over the
+images, after one warm-up pass; the breakdown is one more pass, timed layer by layer. The machine line names the CPU, the load average before the run, the BLAS
 library and kernel (threadpoolctl) and the OPENBLAS_* variables that change OpenBLAS's choices when
 they are set (they are reported, not changed: unset them on the command line to measure without
 them).
@@ -39,7 +40,8 @@ if framework == "plain":
     model, optimizer = small_resnet(rng=np.random.default_rng(0)), Adam(1e-3)
 
     def one_pass(seed):
-        fit(model, optimizer, x, y, epochs=1, batch_size=batch, seed=seed, progress=False)
+        fit(model, optimizer, x, y, epochs=1, batch_size=batch, seed=seed, progress=False,
+            threads=threads)
 else:
     import torch
     import torch.nn as nn
