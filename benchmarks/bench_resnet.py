@@ -8,10 +8,10 @@ goes: the forward and backward time of every layer of one training step.
 
 Each framework runs in a fresh subprocess with the same fixed thread count (``fit`` does not adapt
 it to the machine's load here, as PyTorch does not). Throughput is the best of three passes over the
-images, after one warm-up pass; the breakdown is one more pass, timed layer by layer. The machine line names the CPU, the load average before the run, the BLAS
-library and kernel (threadpoolctl) and the OPENBLAS_* variables that change OpenBLAS's choices when
-they are set (they are reported, not changed: unset them on the command line to measure without
-them).
+images, after one warm-up pass; the breakdown is one more pass, timed layer by layer. The machine
+line names the CPU, the load average before the run, the BLAS library and kernel (threadpoolctl) and
+the OPENBLAS_* variables that change OpenBLAS's choices when they are set (they are reported, not
+changed: unset them on the command line to measure without them).
 """
 
 import argparse
