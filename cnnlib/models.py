@@ -124,7 +124,8 @@ class Sequential:
         return {name: grad for name, _, grad in self.named_params()}
 
     def __repr__(self):
-        lines = [f"  ({name}): {layer!r}" for name, layer in self.layers.items()]
+        lines = [f"  ({name}): " + repr(layer).replace("\n", "\n  ")    # nested blocks indented
+                 for name, layer in self.layers.items()]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 

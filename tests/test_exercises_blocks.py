@@ -1,0 +1,104 @@
+"""The checkers of notebook 11 accept a correct answer and name each typical mistake."""
+
+import numpy as np
+import pytest
+
+from cnnlib.exercises import ExerciseError
+from cnnlib.exercises_blocks import check_conv1x1, check_global_avg_pool, check_residual
+
+
+def conv1x1(x, w, b):
+    n, c, h, width = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    return (rows @ w.reshape(len(w), c).T + b).reshape(n, h, width, -1).transpose(0, 3, 1, 2)
+
+
+def conv1x1_no_bias(x, w, b):
+    return conv1x1(x, w, np.zeros_like(b))
+
+
+def conv1x1_no_transpose_back(x, w, b):
+    n, c, h, width = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    return (rows @ w.reshape(len(w), c).T + b).reshape(n, len(w), h, width)
+
+
+def conv1x1_reshape_only(x, w, b):
+    n, c, h, width = x.shape
+    out = x.reshape(-1, c) @ w.reshape(len(w), c).T + b
+    return out.reshape(n, h, width, -1).transpose(0, 3, 1, 2)
+
+
+def test_check_conv1x1(capsys):
+    check_conv1x1(conv1x1)
+    assert "correct:" in capsys.readouterr().out
+    for wrong, message in [(conv1x1_no_bias, "the bias is missing"),
+                           (conv1x1_no_transpose_back, r"transpose\(0, 3, 1, 2\)"),
+                           (conv1x1_reshape_only, r"x.reshape\(-1, C\) does not give one row")]:
+        with pytest.raises(ExerciseError, match=message):
+            check_conv1x1(wrong)
+
+
+def test_check_conv1x1_unfinished_and_in_place():
+    def unfinished(x, w, b):
+        raise NotImplementedError("# HINT: move channels last")
+
+    with pytest.raises(ExerciseError, match="not written yet: # HINT: move channels last"):
+        check_conv1x1(unfinished)
+
+    def in_place(x, w, b):
+        out = conv1x1(x, w, b)
+        x *= 2
+        return out
+
+    with pytest.raises(ExerciseError, match="changed its input array in place"):
+        check_conv1x1(in_place)
+
+
+def gap_forward(x):
+    return x.mean(axis=(2, 3))
+
+
+def gap_backward(dout, x_shape):
+    h, w = x_shape[2:]
+    return np.broadcast_to(dout[:, :, None, None] / (h * w), x_shape).copy()
+
+
+@pytest.mark.parametrize("forward, backward, message", [
+    (lambda x: x.sum(axis=(2, 3)), gap_backward, "sum of each channel: divide by H\\*W"),
+    (lambda x: x.mean(axis=(2, 3), keepdims=True), gap_backward, "keep the output 2-D"),
+    (lambda x: x.max(axis=(2, 3)), gap_backward, "global MAX pooling"),
+    (gap_forward, lambda d, s: np.broadcast_to(d[:, :, None, None], s), "not dout"),
+    (gap_forward, lambda d, s: np.broadcast_to(d[:, :, None, None] / s[2], s), "not by H"),
+    (gap_forward, lambda d, s: np.broadcast_to(d[:, :, None, None] / s[3], s), "not by W"),
+    (gap_forward, lambda d, s: d[:, :, None, None] / (s[2] * s[3]), "broadcast the"),
+])
+def test_check_global_avg_pool_names_mistakes(forward, backward, message):
+    with pytest.raises(ExerciseError, match=message):
+        check_global_avg_pool(forward, backward)
+
+
+def test_check_global_avg_pool_accepts(capsys):
+    check_global_avg_pool(gap_forward, gap_backward)
+    assert "correct:" in capsys.readouterr().out
+
+
+def residual_forward(x, block):
+    return x + block.forward(x)
+
+
+@pytest.mark.parametrize("backward, message", [
+    (lambda dout, block: block.backward(dout), "you forgot the identity path"),
+    (lambda dout, block: dout, "that is only the identity path"),
+    (lambda dout, block: 2 * dout, "not another dout"),
+])
+def test_check_residual_names_mistakes(backward, message):
+    with pytest.raises(ExerciseError, match=message):
+        check_residual(residual_forward, backward)
+
+
+def test_check_residual_forward_mistakes_and_accepts(capsys):
+    with pytest.raises(ExerciseError, match="block\\(x\\) alone"):
+        check_residual(lambda x, block: block.forward(x), lambda d, block: d)
+    check_residual(residual_forward, lambda dout, block: block.backward(dout) + dout)
+    assert "correct:" in capsys.readouterr().out
