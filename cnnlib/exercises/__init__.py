@@ -15,11 +15,13 @@ code, comparing and naming the mistake), then by topic :mod:`~cnnlib.exercises.g
 :mod:`~cnnlib.exercises.convolution`, :mod:`~cnnlib.exercises.pooling`,
 :mod:`~cnnlib.exercises.lenet5`, :mod:`~cnnlib.exercises.evaluation`,
 :mod:`~cnnlib.exercises.feature_maps`, :mod:`~cnnlib.exercises.optimizers`,
-:mod:`~cnnlib.exercises.normalisation`, :mod:`~cnnlib.exercises.interpretation` and
+:mod:`~cnnlib.exercises.normalisation`, :mod:`~cnnlib.exercises.interpretation`,
+:mod:`~cnnlib.exercises.building_blocks` and
 :mod:`~cnnlib.exercises.torch_bridge` (PyTorch imported only when its checker runs). The student
 edition of the notebooks is written by :mod:`cnnlib.student_edition`.
 """
 
+from .building_blocks import check_conv1x1, check_global_avg_pool, check_residual
 from .convolution import (CONV_W, CONV_X, check_blur, check_col2im, check_conv_backward_naive,
                           check_conv_forward_im2col, check_conv_forward_naive, check_dw_by_im2col,
                           check_im2col)
@@ -56,5 +58,6 @@ __all__ = [
     "ADAM_MISTAKES", "check_adam", "check_rmsprop",
     "check_batchnorm_backward",
     "check_saliency", "check_fgsm", "check_targeted_attack",
+    "check_conv1x1", "check_global_avg_pool", "check_residual",
     "affine_to_linear", "check_affine_to_linear",
 ]

@@ -8,47 +8,10 @@ agree.
 
 import numpy as np
 
-from . import conv
-from .blocks import Block, GlobalAvgPool2D
-from .exercises import ExerciseError
-from .gradcheck import rel_error
-from .layers import Conv2D, ReLU
-
-TOLERANCE = 1e-7
-
-
-def _call(what, fn, *args):
-    """``fn(*args)``; an unfinished exercise (NotImplementedError) becomes an ExerciseError with its
-    hint."""
-    try:
-        return fn(*args)
-    except NotImplementedError as err:
-        hint = str(err) or "replace the raise NotImplementedError line with your code"
-        raise ExerciseError(f"{what} is not written yet: {hint}") from None
-
-
-def _compare(name, got, expected, mistakes=(), where=""):
-    """Raise ExerciseError unless ``got`` matches ``expected``, naming the first of ``mistakes``
-    (``(wrong value, message)`` pairs) that ``got`` matches."""
-    where = f" {where}" if where else ""
-    if got is None:
-        raise ExerciseError(f"{name} is None{where}: did you forget to return it?")
-    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-
-    def close(a, b):
-        b = np.asarray(b, dtype=np.float64)
-        return a.shape == b.shape and bool(np.isfinite(a).all()) and rel_error(a, b) < TOLERANCE
-
-    if close(got, expected):
-        return
-    for wrong, message in mistakes:
-        if close(got, wrong):
-            raise ExerciseError(f"{name}{where}: {message}")
-    if got.shape != expected.shape:
-        raise ExerciseError(f"{name}{where}: expected shape {expected.shape}, got {got.shape}")
-    raise ExerciseError(f"{name}{where}: wrong values (relative error "
-                        f"{rel_error(got, expected):.1e}); expected\n{expected}\ngot\n{got}")
-
+from .. import conv
+from ..blocks import Block, GlobalAvgPool2D
+from ..layers import Conv2D, ReLU
+from .diagnosis import ExerciseError, call, compare
 
 def _unchanged(name, given, original):
     if not np.array_equal(given, original):
@@ -67,11 +30,11 @@ def check_conv1x1(fn):
         n, c, h, width = shape
         where = f"on x {shape}, w {w.shape}"
         given = x.copy()
-        got = _call("your conv1x1", fn, given, w.copy(), b.copy())
+        got = call("your conv1x1", fn, given, w.copy(), b.copy())
         _unchanged("your conv1x1", given, x)
         matrix = w.reshape(filters, c)
         rows = x.transpose(0, 2, 3, 1).reshape(-1, c)                # one row per pixel
-        _compare("conv1x1", got, conv.conv2d_forward_naive(x, w, b), [
+        compare("conv1x1", got, conv.conv2d_forward_naive(x, w, b), [
             ((rows @ matrix.T).reshape(n, h, width, filters).transpose(0, 3, 1, 2),
              "the bias is missing: add b (one value per output channel) to every pixel"),
             ((rows @ matrix.T + b).reshape(n, filters, h, width),
@@ -94,10 +57,10 @@ def check_global_avg_pool(forward, backward):
         n, c, h, w = shape
         where = f"on x {shape}"
         given = x.copy()
-        got = _call("your global_avg_pool_forward", forward, given)
+        got = call("your global_avg_pool_forward", forward, given)
         _unchanged("your global_avg_pool_forward", given, x)
         reference = GlobalAvgPool2D()
-        _compare("global_avg_pool_forward", got, reference.forward(x), [
+        compare("global_avg_pool_forward", got, reference.forward(x), [
             (x.sum(axis=(2, 3)), "that is the sum of each channel: divide by H*W for the mean"),
             (x.mean(axis=(2, 3), keepdims=True), ("keep the output 2-D, (N, C): mean over axes "
              "(2, 3) without keepdims")),
@@ -107,9 +70,9 @@ def check_global_avg_pool(forward, backward):
         expected = reference.backward(dout)
         spread = np.broadcast_to(dout[:, :, None, None], shape)
         given = dout.copy()
-        got = _call("your global_avg_pool_backward", backward, given, shape)
+        got = call("your global_avg_pool_backward", backward, given, shape)
         _unchanged("your global_avg_pool_backward", given, dout)
-        _compare("global_avg_pool_backward", got, expected, [
+        compare("global_avg_pool_backward", got, expected, [
             (spread, ("each pixel contributed 1/(H*W) of its channel's mean, so it gets "
                       "dout / (H*W), not dout")),
             (spread / h, "divide by H*W, the number of pixels averaged, not by H"),
@@ -135,17 +98,17 @@ def check_residual(forward, backward):
         block, x, dout = _residual_case(seed)
         reference, _, _ = _residual_case(seed)
         expected_out = x + reference.forward(x)
-        got = _call("your residual_forward", forward, x.copy(), block)
-        _compare("residual_forward", got, expected_out, [
+        got = call("your residual_forward", forward, x.copy(), block)
+        compare("residual_forward", got, expected_out, [
             (reference.forward(x), ("that is block(x) alone: a residual block adds its input, "
              "x + block(x)")),
             (x, "that is x alone: add the block's output, x + block.forward(x)"),
         ], f"(seed {seed})")
         through_block = reference.backward(dout)
         given = dout.copy()
-        got = _call("your residual_backward", backward, given, block)
+        got = call("your residual_backward", backward, given, block)
         _unchanged("your residual_backward", given, dout)
-        _compare("residual_backward", got, through_block + dout, [
+        compare("residual_backward", got, through_block + dout, [
             (through_block, ("you forgot the identity path: the add node copies dout to BOTH its "
              "inputs, so x also receives dout directly: dx = block.backward(dout) + dout")),
             (dout, ("that is only the identity path: add the gradient through the block, "
@@ -153,6 +116,6 @@ def check_residual(forward, backward):
             (2 * dout, "the block's part is block.backward(dout), not another dout"),
         ], f"(seed {seed})")
         for name, grad in reference.grads.items():
-            _compare(f"the block's grads[{name!r}]", block.grads[name], grad, [],
+            compare(f"the block's grads[{name!r}]", block.grads[name], grad, [],
                      "(call block.backward(dout) so that the block's layers fill their grads)")
     print("correct: dx = dout + block.backward(dout): the identity path passes dout unchanged")

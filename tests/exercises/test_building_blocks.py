@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlib.exercises import ExerciseError
-from cnnlib.exercises_blocks import check_conv1x1, check_global_avg_pool, check_residual
+from cnnlib.exercises.building_blocks import check_conv1x1, check_global_avg_pool, check_residual
 
 
 def conv1x1(x, w, b):

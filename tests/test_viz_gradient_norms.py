@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cnnlib.viz_blocks import plot_gradient_norms
+from cnnlib.viz import plot_gradient_norms
 
 
 def test_plot_gradient_norms_draws_one_line_per_network():
