@@ -1,0 +1,195 @@
+"""Training you can watch: loss and accuracy curves drawn while :func:`cnnlib.training.fit` runs.
+
+``fit(..., live=True)`` shows one figure in the cell's output and redraws it in place: the training loss
+of every step (faint) with its moving average, the validation loss at the end of every epoch, and the
+accuracy per epoch. To compare runs in one cell, make one plot and hand it to every ``fit`` call::
+
+    plot = LivePlot()
+    for lr in (1e-3, 1e-2):
+        fit(model(), Adam(lr=lr), x, y, epochs=3, x_val=xv, y_val=yv, live=plot.run(f"lr {lr:g}"))
+
+Their curves share the axes, one colour and one legend entry per run. A redraw (one PNG) takes 0.1-0.2 s,
+so the figure is redrawn at most once every ``interval`` seconds while a run trains (see
+benchmarks/bench_live.py for how the default was chosen) and once more when it ends: the output then holds
+that last, static figure, and a stored notebook shows it like any other. Where no Jupyter kernel is
+running (plain scripts, ``python -m cnnlib train``) nothing is displayed and nothing is drawn; the numbers
+are still recorded, and :meth:`LivePlot.draw` returns the figure.
+"""
+
+import io
+import time
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .training import _mode
+
+DEFAULT_INTERVAL = 5.0
+"""Seconds between redraws during a run (benchmarks/bench_live.py: under 5% of 07's training time)."""
+
+
+def evaluate_loss(model, x, y, batch_size=1000):
+    """Mean loss of ``model`` over ``x`` (N, ...) against labels ``y`` (N,) ints or (N, classes) one-hot,
+    computed ``batch_size`` examples at a time in evaluation mode (the model's mode is restored); a float.
+
+    Uses ``model.loss(x, y)``, so the result is the loss ``fit`` minimises (no regularisation added)."""
+    if len(x) != len(y):
+        raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if len(x) == 0:
+        raise ValueError("x: no examples to evaluate (length 0)")
+    total = 0.0
+    with _mode(model, False):
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            total += float(model.loss(xb, yb)) * len(xb)
+    return total / len(x)
+
+
+def _kernel_display():
+    """IPython's ``display`` when a Jupyter kernel runs this code, else None (scripts, the terminal)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return display if shell is not None and getattr(shell, "kernel", None) is not None else None
+
+
+def _moving_average(values, window):
+    """Means of ``window`` consecutive values (the first ones over as many as there are): ``len(values)``."""
+    cumulative = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - window, 0)
+    return (cumulative[ends] - cumulative[starts]) / (ends - starts)
+
+
+class LivePlot:
+    """One figure of training curves, shown once in a notebook and redrawn in place while runs train.
+
+    ``interval``: at most one redraw every that many seconds during a run (plus one at each run's end).
+    ``smooth``: the training loss is drawn raw (faint) and as the mean of the last ``smooth`` steps.
+    ``display``: a function like IPython's ``display(obj, raw=True, display_id=True)`` returning a handle
+    with ``update(obj, raw=True)``; default: IPython's inside a Jupyter kernel, None (draw nothing) elsewhere.
+    ``clock``: seconds as a float (default ``time.monotonic``), for tests.
+    """
+
+    def __init__(self, *, interval=DEFAULT_INTERVAL, smooth=50, display="auto", clock=time.monotonic):
+        if not (isinstance(interval, (int, float)) and interval >= 0):
+            raise ValueError(f"interval: expected seconds >= 0, got {interval!r}")
+        if not (isinstance(smooth, int) and smooth >= 1):
+            raise ValueError(f"smooth: expected a positive int, got {smooth!r}")
+        self.interval, self.smooth, self.clock = float(interval), smooth, clock
+        self._display = _kernel_display() if display == "auto" else display
+        self.runs = []          # dicts: label, loss (per step), val_step, val_loss, train_acc, val_acc
+        self.redraws = 0
+        self._handle, self._last, self._figure = None, -np.inf, None
+
+    @property
+    def shown(self):
+        """True when this plot draws into an output (a Jupyter kernel or a given ``display``)."""
+        return self._display is not None
+
+    def run(self, label=None):
+        """Start a new run drawn on this plot, labelled ``label`` (default ``run 1``, ``run 2``, ...);
+        returns the :class:`LiveRun` that ``fit`` reports to (pass it as ``fit(..., live=...)``)."""
+        label = f"run {len(self.runs) + 1}" if label is None else str(label)
+        self.runs.append({"label": label, "loss": [], "val_step": [], "val_loss": [],
+                          "train_acc": [], "val_acc": []})
+        if self.shown and self._handle is None:
+            self._redraw()                      # the figure appears above the run's progress bars
+        return LiveRun(self, self.runs[-1])
+
+    def _tick(self, final=False):
+        if self.shown and (final or self.clock() - self._last >= self.interval):
+            self._redraw()
+
+    def _redraw(self):
+        fig = self.draw()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        bundle = {"image/png": buffer.getvalue(),
+                  "text/plain": f"<LivePlot: {', '.join(r['label'] for r in self.runs)}>"}
+        if self._handle is None:
+            self._handle = self._display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+        self.redraws += 1
+        self._last = self.clock()
+
+    def draw(self):
+        """The curves of every run so far as a ``matplotlib.figure.Figure`` (10 x 3.5 inches): loss per step
+        (raw, faint, and smoothed) with validation loss per epoch (squares, at the step that ended the
+        epoch), and accuracy per epoch (validation solid, training dashed); one colour per run, named in a
+        legend when there are several runs or the run has a label of its own."""
+        fig = Figure(figsize=(10, 3.5))
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.22)  # no layout pass
+        loss_ax, acc_ax = fig.subplots(1, 2)
+        for k, run in enumerate(self.runs):
+            color, label = f"C{k % 10}", run["label"]
+            steps = np.arange(1, len(run["loss"]) + 1)
+            if len(steps):
+                loss_ax.plot(steps, run["loss"], color=color, alpha=0.2, lw=0.8)
+                loss_ax.plot(steps, _moving_average(run["loss"], self.smooth), color=color, label=label)
+            loss_ax.plot(run["val_step"], run["val_loss"], "s--", color=color, ms=4)
+            epochs = np.arange(1, len(run["train_acc"]) + 1)
+            acc_ax.plot(epochs, run["train_acc"], "o--", color=color, ms=4, alpha=0.6)
+            acc_ax.plot(epochs[:len(run["val_acc"])], run["val_acc"], "s-", color=color, ms=4, label=label)
+        loss_ax.set(xlabel="step", ylabel="loss")
+        loss_ax.set_title(f"loss: training (faint: each step; line: mean of {self.smooth})\n"
+                          "and validation (squares, at each epoch's end)", fontsize=10)
+        if any(r["loss"] for r in self.runs):
+            loss_ax.set_yscale("log")
+        acc_ax.set(xlabel="epoch", ylabel="accuracy")
+        acc_ax.set_title("accuracy per epoch: validation (squares)\n"
+                         "and training (circles, during the epoch)", fontsize=10)
+        acc_ax.xaxis.get_major_locator().set_params(integer=True)
+        for ax in (loss_ax, acc_ax):
+            if len(self.runs) > 1 or self.runs and self.runs[0]["label"] != "run 1":
+                ax.legend(fontsize=8)
+        return fig
+
+
+class LiveRun:
+    """One run of a :class:`LivePlot`, as ``fit`` reports to it: :meth:`step` after every step,
+    :meth:`epoch` after every epoch, :meth:`close` at the end."""
+
+    def __init__(self, plot, record):
+        self.plot, self.record = plot, record
+
+    def step(self, loss):
+        """Record one step's training loss (a float); redraw if ``interval`` seconds have passed."""
+        self.record["loss"].append(float(loss))
+        self.plot._tick()
+
+    def epoch(self, train_acc, model=None, x_val=None, y_val=None, val_acc=None):
+        """Record an epoch's training accuracy and, with validation data, the validation loss
+        (:func:`evaluate_loss` of ``model``, computed only when the plot is shown) and ``val_acc``."""
+        self.record["train_acc"].append(float(train_acc))
+        if val_acc is not None:
+            self.record["val_acc"].append(float(val_acc))
+        if x_val is not None and self.plot.shown:
+            self.record["val_step"].append(len(self.record["loss"]))
+            self.record["val_loss"].append(evaluate_loss(model, x_val, y_val))
+        self.plot._tick()
+
+    def close(self):
+        """The run has ended: draw the final figure (the one that stays in the output)."""
+        self.plot._tick(final=True)
+
+
+def live_run(live):
+    """What ``fit(..., live=...)`` reports to: None for None or False, a run of a new :class:`LivePlot`
+    for True, a new run of ``live`` for a LivePlot, ``live`` itself for a :class:`LiveRun`."""
+    if live is None or live is False:
+        return None
+    if live is True:
+        return LivePlot().run()
+    if isinstance(live, LivePlot):
+        return live.run()
+    if isinstance(live, LiveRun):
+        return live
+    raise TypeError(f"live: expected None, True, False, a LivePlot or LivePlot.run(label), "
+                    f"got {type(live).__name__}")
