@@ -146,8 +146,9 @@ class LivePlot:
         acc_ax.set_title("accuracy per epoch: validation (squares)\n"
                          "and training (circles, during the epoch)", fontsize=10)
         acc_ax.xaxis.get_major_locator().set_params(integer=True)
+        named = len(self.runs) > 1 or self.runs and self.runs[0]["label"] != "run 1"
         for ax in (loss_ax, acc_ax):
-            if len(self.runs) > 1 or self.runs and self.runs[0]["label"] != "run 1":
+            if named and ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=8)
         return fig
 
