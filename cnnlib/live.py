@@ -1,18 +1,20 @@
 """Training you can watch: loss and accuracy curves drawn while :func:`cnnlib.training.fit` runs.
 
-``fit(..., live=True)`` shows one figure in the cell's output and redraws it in place: the training loss
-of every step (faint) with its moving average, the validation loss at the end of every epoch, and the
-accuracy per epoch. To compare runs in one cell, make one plot and hand it to every ``fit`` call::
+``fit(..., live=True)`` shows one figure in the cell's output and redraws it in place: the training
+loss of every step (faint) with its moving average, the validation loss at the end of every epoch,
+and the accuracy per epoch. To compare runs in one cell, make one plot and hand it to every ``fit``
+call::
 
     plot = LivePlot()
     for lr in (1e-3, 1e-2):
         fit(model(), Adam(lr=lr), x, y, epochs=3, x_val=xv, y_val=yv, live=plot.run(f"lr {lr:g}"))
 
-Their curves share the axes, one colour and one legend entry per run. A redraw (one PNG) takes 0.1-0.2 s,
-so the figure is redrawn at most once every ``interval`` seconds while a run trains (see
-benchmarks/bench_live.py for how the default was chosen) and once more when it ends: the output then holds
-that last, static figure, and a stored notebook shows it like any other. Where no Jupyter kernel is
-running (plain scripts, ``python -m cnnlib train``) nothing is displayed and nothing is drawn; the numbers
+Their curves share the axes, one colour and one legend entry per run (use one plot per cell: its
+figure lives in the output of the cell that first showed it). A redraw (one PNG) takes 0.05-0.2 s
+on an idle machine, so the figure is redrawn at most once every ``interval`` seconds while a run
+trains (benchmarks/bench_live.py measured the default) and once more when it ends: the output then
+holds that last, static figure, and a stored notebook shows it like any other. Where no Jupyter
+kernel runs (plain scripts, ``python -m cnnlib train``) nothing is displayed or drawn; the numbers
 are still recorded, and :meth:`LivePlot.draw` returns the figure.
 """
 
@@ -22,33 +24,41 @@ import time
 import numpy as np
 from matplotlib.figure import Figure
 
-from .training import _mode
+from .training import _labels, _mode
 
 DEFAULT_INTERVAL = 5.0
-"""Seconds between redraws during a run (benchmarks/bench_live.py: under 5% of 07's training time)."""
+"""Seconds between redraws during a run (benchmarks/bench_live.py: 07 loses under 5% to them)."""
 
 
 def evaluate_loss(model, x, y, batch_size=1000):
-    """Mean loss of ``model`` over ``x`` (N, ...) against labels ``y`` (N,) ints or (N, classes) one-hot,
-    computed ``batch_size`` examples at a time in evaluation mode (the model's mode is restored); a float.
+    """Mean loss of ``model`` over ``x`` (N, ...) against labels ``y``, (N,) ints or (N, classes)
+    one-hot, computed ``batch_size`` examples at a time in evaluation mode (the model's mode is
+    restored); a float. It is ``model.loss``, the loss ``fit`` minimises, measured the way
+    :func:`cnnlib.training.evaluate` measures accuracy."""
+    return _loss_and_accuracy(model, x, y, batch_size)[0]
 
-    Uses ``model.loss(x, y)``, so the result is the loss ``fit`` minimises (no regularisation added)."""
-    if len(x) != len(y):
-        raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
+
+def _loss_and_accuracy(model, x, y, batch_size=1000):
+    """``(mean loss, accuracy)`` of ``model`` over ``x``, ``y`` from one pass in evaluation mode;
+    the accuracy is :func:`cnnlib.training.evaluate`'s to the last bit (same batches and scores)."""
+    labels = _labels(y)
+    if len(x) != len(labels):
+        raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(labels)} labels")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if len(x) == 0:
         raise ValueError("x: no examples to evaluate (length 0)")
-    total = 0.0
+    total, correct = 0.0, 0
     with _mode(model, False):
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
             total += float(model.loss(xb, yb)) * len(xb)
-    return total / len(x)
+            correct += int(np.sum(model.last_scores.argmax(axis=1) == labels[i:i + batch_size]))
+    return total / len(x), correct / len(x)
 
 
 def _kernel_display():
-    """IPython's ``display`` when a Jupyter kernel runs this code, else None (scripts, the terminal)."""
+    """IPython's ``display`` when a Jupyter kernel runs this code, else None (scripts, terminal)."""
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -59,7 +69,7 @@ def _kernel_display():
 
 
 def _moving_average(values, window):
-    """Means of ``window`` consecutive values (the first ones over as many as there are): ``len(values)``."""
+    """The mean of the last ``window`` values at each position (fewer at the start)."""
     cumulative = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
     ends = np.arange(1, len(values) + 1)
     starts = np.maximum(ends - window, 0)
@@ -67,39 +77,40 @@ def _moving_average(values, window):
 
 
 class LivePlot:
-    """One figure of training curves, shown once in a notebook and redrawn in place while runs train.
+    """One figure of training curves, shown once in a notebook and redrawn in place as runs train.
 
-    ``interval``: at most one redraw every that many seconds during a run (plus one at each run's end).
+    ``interval``: at most one redraw every that many seconds during a run (plus one at its end).
     ``smooth``: the training loss is drawn raw (faint) and as the mean of the last ``smooth`` steps.
-    ``display``: a function like IPython's ``display(obj, raw=True, display_id=True)`` returning a handle
-    with ``update(obj, raw=True)``; default: IPython's inside a Jupyter kernel, None (draw nothing) elsewhere.
-    ``clock``: seconds as a float (default ``time.monotonic``), for tests.
+    ``display``: a function like IPython's ``display(bundle, raw=True, display_id=True)``
+    returning a handle with ``update(bundle, raw=True)``; by default IPython's inside a Jupyter
+    kernel and None (show and draw nothing) elsewhere. ``clock``: seconds as a float, for tests.
     """
 
-    def __init__(self, *, interval=DEFAULT_INTERVAL, smooth=50, display="auto", clock=time.monotonic):
+    def __init__(self, *, interval=DEFAULT_INTERVAL, smooth=50, display="auto",
+                 clock=time.monotonic):
         if not (isinstance(interval, (int, float)) and interval >= 0):
             raise ValueError(f"interval: expected seconds >= 0, got {interval!r}")
         if not (isinstance(smooth, int) and smooth >= 1):
             raise ValueError(f"smooth: expected a positive int, got {smooth!r}")
         self.interval, self.smooth, self.clock = float(interval), smooth, clock
         self._display = _kernel_display() if display == "auto" else display
-        self.runs = []          # dicts: label, loss (per step), val_step, val_loss, train_acc, val_acc
+        self.runs = []      # dicts: label, loss (per step), val_step, val_loss, train_acc, val_acc
         self.redraws = 0
-        self._handle, self._last, self._figure = None, -np.inf, None
+        self._handle, self._last = None, -np.inf
 
     @property
     def shown(self):
-        """True when this plot draws into an output (a Jupyter kernel or a given ``display``)."""
+        """True when this plot draws into an output (a Jupyter kernel, or a given ``display``)."""
         return self._display is not None
 
     def run(self, label=None):
-        """Start a new run drawn on this plot, labelled ``label`` (default ``run 1``, ``run 2``, ...);
+        """Start a new run on this plot, labelled ``label`` (default ``run 1``, ``run 2``, ...);
         returns the :class:`LiveRun` that ``fit`` reports to (pass it as ``fit(..., live=...)``)."""
         label = f"run {len(self.runs) + 1}" if label is None else str(label)
         self.runs.append({"label": label, "loss": [], "val_step": [], "val_loss": [],
                           "train_acc": [], "val_acc": []})
         if self.shown and self._handle is None:
-            self._redraw()                      # the figure appears above the run's progress bars
+            self._redraw()                  # the figure appears above the run's progress bars
         return LiveRun(self, self.runs[-1])
 
     def _tick(self, final=False):
@@ -107,9 +118,8 @@ class LivePlot:
             self._redraw()
 
     def _redraw(self):
-        fig = self.draw()
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
+        self.draw().savefig(buffer, format="png")
         bundle = {"image/png": buffer.getvalue(),
                   "text/plain": f"<LivePlot: {', '.join(r['label'] for r in self.runs)}>"}
         if self._handle is None:
@@ -120,23 +130,26 @@ class LivePlot:
         self._last = self.clock()
 
     def draw(self):
-        """The curves of every run so far as a ``matplotlib.figure.Figure`` (10 x 3.5 inches): loss per step
-        (raw, faint, and smoothed) with validation loss per epoch (squares, at the step that ended the
-        epoch), and accuracy per epoch (validation solid, training dashed); one colour per run, named in a
-        legend when there are several runs or the run has a label of its own."""
+        """The curves of every run so far, a ``matplotlib.figure.Figure`` of 10 x 3.5 inches: loss
+        per step (raw, faint, and smoothed) with the validation loss per epoch (squares, at the
+        step that ended the epoch), and accuracy per epoch (validation solid, training dashed); one
+        colour per run, named in a legend when there are several runs or the one has a label."""
         fig = Figure(figsize=(10, 3.5))
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.22)  # no layout pass
+        # fixed margins: a layout engine would measure every label again at each redraw
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.22)
         loss_ax, acc_ax = fig.subplots(1, 2)
         for k, run in enumerate(self.runs):
             color, label = f"C{k % 10}", run["label"]
             steps = np.arange(1, len(run["loss"]) + 1)
             if len(steps):
                 loss_ax.plot(steps, run["loss"], color=color, alpha=0.2, lw=0.8)
-                loss_ax.plot(steps, _moving_average(run["loss"], self.smooth), color=color, label=label)
+                loss_ax.plot(steps, _moving_average(run["loss"], self.smooth), color=color,
+                             label=label)
             loss_ax.plot(run["val_step"], run["val_loss"], "s--", color=color, ms=4)
             epochs = np.arange(1, len(run["train_acc"]) + 1)
             acc_ax.plot(epochs, run["train_acc"], "o--", color=color, ms=4, alpha=0.6)
-            acc_ax.plot(epochs[:len(run["val_acc"])], run["val_acc"], "s-", color=color, ms=4, label=label)
+            acc_ax.plot(epochs[:len(run["val_acc"])], run["val_acc"], "s-", color=color, ms=4,
+                        label=label)
         loss_ax.set(xlabel="step", ylabel="loss")
         loss_ax.set_title(f"loss: training (faint: each step; line: mean of {self.smooth})\n"
                           "and validation (squares, at each epoch's end)", fontsize=10)
@@ -155,7 +168,8 @@ class LivePlot:
 
 class LiveRun:
     """One run of a :class:`LivePlot`, as ``fit`` reports to it: :meth:`step` after every step,
-    :meth:`epoch` after every epoch, :meth:`close` at the end."""
+    :meth:`validate` in place of ``evaluate`` on the validation data, :meth:`epoch` after every
+    epoch, :meth:`close` at the end."""
 
     def __init__(self, plot, record):
         self.plot, self.record = plot, record
@@ -165,15 +179,20 @@ class LiveRun:
         self.record["loss"].append(float(loss))
         self.plot._tick()
 
-    def epoch(self, train_acc, model=None, x_val=None, y_val=None, val_acc=None):
-        """Record an epoch's training accuracy and, with validation data, the validation loss
-        (:func:`evaluate_loss` of ``model``, computed only when the plot is shown) and ``val_acc``."""
+    def validate(self, model, x_val, y_val):
+        """The validation accuracy of ``model`` on ``x_val``, ``y_val`` (``evaluate``'s value), and
+        record the validation loss, which the same forward pass gives."""
+        loss, accuracy = _loss_and_accuracy(model, x_val, y_val)
+        self.record["val_step"].append(len(self.record["loss"]))
+        self.record["val_loss"].append(loss)
+        return accuracy
+
+    def epoch(self, train_acc, val_acc=None):
+        """Record an epoch's training and validation accuracy (None without validation data);
+        redraw if ``interval`` seconds have passed."""
         self.record["train_acc"].append(float(train_acc))
         if val_acc is not None:
             self.record["val_acc"].append(float(val_acc))
-        if x_val is not None and self.plot.shown:
-            self.record["val_step"].append(len(self.record["loss"]))
-            self.record["val_loss"].append(evaluate_loss(model, x_val, y_val))
         self.plot._tick()
 
     def close(self):
@@ -182,8 +201,8 @@ class LiveRun:
 
 
 def live_run(live):
-    """What ``fit(..., live=...)`` reports to: None for None or False, a run of a new :class:`LivePlot`
-    for True, a new run of ``live`` for a LivePlot, ``live`` itself for a :class:`LiveRun`."""
+    """What ``fit(..., live=...)`` reports to: None for None or False, a run of a new
+    :class:`LivePlot` for True, a new run of ``live`` for a LivePlot, ``live`` for a LiveRun."""
     if live is None or live is False:
         return None
     if live is True:

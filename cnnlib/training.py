@@ -109,7 +109,8 @@ def clip_grad_norm(grads, max_norm):
 
 
 def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0, progress=True,
-        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None, threads="auto", live=None):
+        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None, threads="auto",
+        live=None):
     """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a :class:`History`.
 
     Each epoch's order comes from ``numpy.random.default_rng([seed, epoch])``, so the same seed gives
@@ -122,9 +123,11 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     thread count during training: ``"auto"`` gives BLAS the cores that other processes leave free, looking
     again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int fixes it, None
     leaves it alone. The thread count can change the last digits of the results: fix it where runs
-    must repeat bit for bit. ``live``: draw the curves while training (:mod:`cnnlib.live`): True for a
-    new figure, a ``LivePlot`` (or ``plot.run(label)``) to draw several runs on one figure; None or False
-    for none. It changes no number of the History.
+    must repeat bit for bit.
+    ``live``: draw the curves while training (:mod:`cnnlib.live`): True for a new figure, a
+    ``LivePlot`` (or ``plot.run(label)``) to draw several runs on one figure; None or False: none.
+    It changes no number of the History (the validation loss it draws comes from the forward pass
+    that measures the validation accuracy).
     Training steps run in training mode (``model.train()``), validation in evaluation mode; the model
     is left in the mode it had before.
     The progress bar shows the running loss and accuracy during an epoch, and at its end the epoch's
@@ -145,7 +148,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     best_acc, best_state, waited = -1.0, None, 0
     n = len(x)
     steps = -(-n // batch_size)
-    if live:                                                            # live plot hook 1/4: start
+    if live:                                                # live plot hook 1/5: start
         from .live import live_run
         live = live_run(live)
     with AdaptiveThreads(threads) as blas, _mode(model, True):
@@ -173,12 +176,13 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
                 bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / min(n, (step + 1) * batch_size):.4f}",
                                 refresh=False)
                 bar.update()
-                if live:                                                    # live plot hook 2/4: step
+                if live:                                                # live plot hook 2/5: step
                     live.step(history.loss[-1])
             seconds = time.perf_counter() - started
             summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{correct / n:.4f}"}
             if x_val is not None and not _non_finite(model.params):
-                history.val_acc.append(evaluate(model, x_val, y_val))
+                validate = live.validate if live else evaluate   # live plot hook 3/5 (+ val loss)
+                history.val_acc.append(validate(model, x_val, y_val))
                 summary["val_acc"] = f"{history.val_acc[-1]:.4f}"
             bar.set_postfix(summary)
             bar.close()
@@ -186,9 +190,9 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
             history.epoch_seconds.append(seconds)
             history.examples += n
             history.train_acc.append(correct / n)
-            if live:                                                        # live plot hook 3/4: epoch
-                live.epoch(history.train_acc[-1], model, x_val, y_val,
-                           history.val_acc[-1] if x_val is not None else None)
+            if live:                                                # live plot hook 4/5: epoch
+                live.epoch(history.train_acc[-1], history.val_acc[-1] if x_val is not None
+                           else None)
             if x_val is None:
                 continue
             if history.val_acc[-1] > best_acc:
@@ -203,7 +207,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     if best_state is not None:
         for name, p in _state(model).items():
             p[...] = best_state[name]
-    if live:                                                            # live plot hook 4/4: end
+    if live:                                                # live plot hook 5/5: end
         live.close()
     return history
 
