@@ -97,6 +97,8 @@ class LivePlot:
         self.runs = []      # dicts: label, loss (per step), val_step, val_loss, train_acc, val_acc
         self.redraws = 0
         self._handle, self._last = None, -np.inf
+        self._figure, self._lines = None, []        # built at the first draw, then updated
+        self._in_legend = 0                         # runs named in the legends
 
     @property
     def shown(self):
@@ -130,39 +132,56 @@ class LivePlot:
         self._last = self.clock()
 
     def draw(self):
-        """The curves of every run so far, a ``matplotlib.figure.Figure`` of 10 x 3.5 inches: loss
-        per step (raw, faint, and smoothed) with the validation loss per epoch (squares, at the
+        """The curves of every run so far on one ``matplotlib.figure.Figure`` of 10 x 3.5 inches,
+        brought up to date and returned (the same figure every time: a redraw only moves the data):
+        loss per step (raw, faint, and smoothed) with the validation loss per epoch (squares, at the
         step that ended the epoch), and accuracy per epoch (validation solid, training dashed); one
         colour per run, named in a legend when there are several runs or the one has a label."""
+        if self._figure is None:
+            self._figure = self._empty_figure()
+        loss_ax, acc_ax = self._figure.axes
+        for k, run in enumerate(self.runs):
+            if k == len(self._lines):
+                color, label = f"C{k % 10}", run["label"]
+                self._lines.append((
+                    loss_ax.plot([], [], color=color, alpha=0.2, lw=0.8)[0],
+                    loss_ax.plot([], [], color=color, label=label)[0],
+                    loss_ax.plot([], [], "s--", color=color, ms=4)[0],
+                    acc_ax.plot([], [], "o--", color=color, ms=4, alpha=0.6)[0],
+                    acc_ax.plot([], [], "s-", color=color, ms=4, label=label)[0]))
+            raw, smoothed, val_loss, train_acc, val_acc = self._lines[k]
+            steps = np.arange(1, len(run["loss"]) + 1)
+            raw.set_data(steps, run["loss"])
+            smoothed.set_data(steps, _moving_average(run["loss"], self.smooth))
+            val_loss.set_data(run["val_step"], run["val_loss"])
+            epochs = np.arange(1, len(run["train_acc"]) + 1)
+            train_acc.set_data(epochs, run["train_acc"])
+            val_acc.set_data(epochs[:len(run["val_acc"])], run["val_acc"])
+        if loss_ax.get_yscale() == "linear" and any(r["loss"] for r in self.runs):
+            loss_ax.set_yscale("log")
+        named = len(self.runs) > 1 or self.runs and self.runs[0]["label"] != "run 1"
+        new_legend = named and len(self.runs) != self._in_legend
+        for ax in (loss_ax, acc_ax):
+            ax.relim()
+            ax.autoscale_view()
+            if new_legend:
+                ax.legend(fontsize=8)
+        if new_legend:
+            self._in_legend = len(self.runs)
+        return self._figure
+
+    def _empty_figure(self):
         fig = Figure(figsize=(10, 3.5))
         # fixed margins: a layout engine would measure every label again at each redraw
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.22)
         loss_ax, acc_ax = fig.subplots(1, 2)
-        for k, run in enumerate(self.runs):
-            color, label = f"C{k % 10}", run["label"]
-            steps = np.arange(1, len(run["loss"]) + 1)
-            if len(steps):
-                loss_ax.plot(steps, run["loss"], color=color, alpha=0.2, lw=0.8)
-                loss_ax.plot(steps, _moving_average(run["loss"], self.smooth), color=color,
-                             label=label)
-            loss_ax.plot(run["val_step"], run["val_loss"], "s--", color=color, ms=4)
-            epochs = np.arange(1, len(run["train_acc"]) + 1)
-            acc_ax.plot(epochs, run["train_acc"], "o--", color=color, ms=4, alpha=0.6)
-            acc_ax.plot(epochs[:len(run["val_acc"])], run["val_acc"], "s-", color=color, ms=4,
-                        label=label)
         loss_ax.set(xlabel="step", ylabel="loss")
         loss_ax.set_title(f"loss: training (faint: each step; line: mean of {self.smooth})\n"
                           "and validation (squares, at each epoch's end)", fontsize=10)
-        if any(r["loss"] for r in self.runs):
-            loss_ax.set_yscale("log")
         acc_ax.set(xlabel="epoch", ylabel="accuracy")
         acc_ax.set_title("accuracy per epoch: validation (squares)\n"
                          "and training (circles, during the epoch)", fontsize=10)
         acc_ax.xaxis.get_major_locator().set_params(integer=True)
-        named = len(self.runs) > 1 or self.runs and self.runs[0]["label"] != "run 1"
-        for ax in (loss_ax, acc_ax):
-            if named and ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=8)
         return fig
 
 
