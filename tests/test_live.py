@@ -11,7 +11,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 class FakeDisplay:
-    """IPython's ``display(obj, raw=True, display_id=True)``: records what is shown and each update."""
+    """IPython's ``display(obj, raw=True, display_id=True)``: records what is shown, and updates."""
 
     def __init__(self):
         self.shown, self.updates = [], []
@@ -42,7 +42,8 @@ def _blobs(n=240, seed=0):
 
 
 def _train(live, seed=0, epochs=3):
-    """A two-layer net on 200 points in 3 blobs, batches of 50 (4 steps per epoch), 40 for validation."""
+    """A two-layer net on 200 points in 3 blobs, batches of 50 (4 steps per epoch), validated on 40
+    more."""
     x, y = _blobs()
     model = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(seed))
     history = fit(model, SGD(0.1), x[:200], y[:200], epochs=epochs, batch_size=50, x_val=x[200:],
@@ -93,8 +94,30 @@ def test_one_output_updated_in_place_at_most_once_per_interval():
     assert plot.redraws == 4
 
 
+def test_slow_redraws_are_spaced_to_stay_within_the_budget():
+    clock = Clock()
+
+    class SlowDisplay(FakeDisplay):           # each redraw takes 1 s
+        def __call__(self, bundle, raw=False, display_id=None):
+            clock.now += 1.0
+            return super().__call__(bundle, raw, display_id)
+
+        def update(self, bundle, raw=False):
+            clock.now += 1.0
+            super().update(bundle, raw)
+
+    display = SlowDisplay()
+    run = LivePlot(interval=2.0, budget=0.1, display=display, clock=clock).run()   # ends at 1 s
+    clock.now = 9.9                           # 1 s of drawing in 10 s: after 9 s of training
+    run.step(0.5)
+    assert not display.updates
+    clock.now = 10.0
+    run.step(0.5)
+    assert len(display.updates) == 1 and clock.now == 11.0
+
+
 def test_fit_draws_the_final_figure_once_and_shows_one_output():
-    display, clock = FakeDisplay(), Clock()          # the clock never moves: no redraw during the run
+    display, clock = FakeDisplay(), Clock()       # the clock stands still: no redraw during the run
     plot = LivePlot(interval=1.0, display=display, clock=clock)
     _train(plot)
     assert len(display.shown) == 1 and len(display.updates) == 1 and plot.redraws == 2
@@ -103,7 +126,7 @@ def test_fit_draws_the_final_figure_once_and_shows_one_output():
 def test_fit_records_the_curves_and_changes_no_number():
     _, plain = _train(None, epochs=2)
     display = FakeDisplay()
-    plot = LivePlot(interval=0, display=display)         # redraw at every step
+    plot = LivePlot(interval=0, budget=1, display=display)        # redraw at every step
     model, watched = _train(plot, epochs=2)
     for field in ("loss", "train_acc", "val_acc"):
         assert getattr(watched, field) == getattr(plain, field), field
@@ -123,7 +146,8 @@ def test_several_runs_share_the_axes_each_labelled():
     assert [r["label"] for r in plot.runs] == ["lr 0.1", "lr 0.1, seed 1", "run 3"]
     loss_ax, acc_ax = plot.draw().axes
     for ax in (loss_ax, acc_ax):
-        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["lr 0.1", "lr 0.1, seed 1", "run 3"]
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == ["lr 0.1", "lr 0.1, seed 1", "run 3"]
     colors = {line.get_color() for line in loss_ax.get_lines()}
     assert colors == {"C0", "C1", "C2"}
     assert loss_ax.get_yscale() == "log"
@@ -149,6 +173,9 @@ def test_bad_arguments_are_named():
         evaluate_loss(model, x, y, batch_size=0)
     with pytest.raises(ValueError, match=r"interval: expected seconds >= 0, got -1"):
         LivePlot(interval=-1)
+    with pytest.raises(ValueError, match=r"budget: expected a fraction of the time in \(0, 1\], "
+                                         r"got 0"):
+        LivePlot(budget=0)
     with pytest.raises(ValueError, match=r"smooth: expected a positive int, got 0"):
         LivePlot(smooth=0)
     with pytest.raises(TypeError, match="live: expected None, True, False, a LivePlot .* got str"):
