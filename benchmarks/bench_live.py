@@ -1,17 +1,19 @@
 """What watching costs: notebook 07's full-training configuration (``LeNet5(tuned=True)``, batch
 128, Adam with a cosine schedule, a validation set of 1/11 of the training images like 07's 5,000
-of 55,000) trained with ``fit(live=None)`` and with ``fit(live=LivePlot(interval=N))``, passes
-alternating.
+of 55,000) trained with ``fit(live=None)`` and with ``fit(live=LivePlot(interval=N, budget=B))``,
+passes alternating.
 
     python benchmarks/bench_live.py [--images 12800] [--epochs 2] [--passes 3] [--interval 5]
+                                    [--budget 0.03]
 
 Outside a Jupyter kernel a LivePlot draws nothing, so the benchmark gives it a display that does
 what the kernel does with each redraw (base64 and JSON of the PNG). It prints every pass (the
 machine may be busy: compare the pairs), then the costs of watching measured apart: one redraw of
 a figure holding a whole 07 run (3,440 steps, 8 epochs), and validation with its loss against
 validation without (``evaluate``) on 5,000 images. From those it projects the slowdown of 07's full
-training (55,000 images, 8 epochs) for several intervals: a run that lasts T seconds redraws about
-T / N times, plus once at its start and once at its end.
+training (55,000 images, 8 epochs) for several settings: a run that lasts T seconds, with redraws
+of r seconds, redraws about T / max(N, r (1 - B) / B) times, plus once at its start and once at
+its end.
 """
 
 import argparse
@@ -84,7 +86,8 @@ def machine():
     except (OSError, StopIteration):
         pass
     blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} "
-                     f"{i['num_threads']} threads" for i in threadpool_info() if i["user_api"] == "blas")
+                     f"{i['num_threads']} threads"
+                     for i in threadpool_info() if i["user_api"] == "blas")
     env = " ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                    if k in os.environ)
     return (f"{cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; BLAS: {blas}; "
@@ -99,26 +102,29 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--passes", type=int, default=3, help="passes with live off and on")
     parser.add_argument("--interval", type=float, default=None, help="seconds (LivePlot's default)")
+    parser.add_argument("--budget", type=float, default=None, help="fraction (LivePlot's default)")
     args = parser.parse_args()
 
     from cnnlib.datasets import load_mnist
-    from cnnlib.live import DEFAULT_INTERVAL, LivePlot, LiveRun
+    from cnnlib.live import DEFAULT_BUDGET, DEFAULT_INTERVAL, LivePlot, LiveRun
     from cnnlib.models import LeNet5
     from cnnlib.training import evaluate
 
     interval = DEFAULT_INTERVAL if args.interval is None else args.interval
+    budget = DEFAULT_BUDGET if args.budget is None else args.budget
     (x_all, y_all), _ = load_mnist()
     n_val = args.images // 11
     x, y = x_all[:args.images], y_all[:args.images]
     x_val, y_val = x_all[args.images:args.images + n_val], y_all[args.images:args.images + n_val]
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {machine()}")
     print(f"07's training (LeNet5(tuned=True), batch 128, Adam, cosine) on {args.images:,} images "
-          f"+ {n_val:,} for validation, {args.epochs} epochs; live at interval {interval:g} s")
+          f"+ {n_val:,} for validation, {args.epochs} epochs; live: interval {interval:g} s, "
+          f"budget {budget:g}")
     train(x[:1280], y[:1280], x_val[:128], y_val[:128], 1, None)               # warm-up
     off, on = [], []
     for k in range(args.passes):
         off.append(train(x, y, x_val, y_val, args.epochs, None))
-        plot = LivePlot(interval=interval, display=kernel_like_display)
+        plot = LivePlot(interval=interval, budget=budget, display=kernel_like_display)
         on.append(train(x, y, x_val, y_val, args.epochs, plot))
         print(f"pass {k + 1}: off {off[-1]:6.2f} s, on {on[-1]:6.2f} s ({plot.redraws} redraws): "
               f"{on[-1] / off[-1] - 1:+6.1%}   (load average {os.getloadavg()[0]:.1f})")
@@ -140,9 +146,11 @@ def main():
           f"time); validation on 5,000 "
           f"images: {with_loss * 1e3:.0f} ms with the loss, {without * 1e3:.0f} ms without")
     print(f"07's full training without live, projected from the passes: {full:.0f} s")
-    for n in (1, 2, 5, 10, 20):
-        extra = (full / n + 2) * redraw + 8 * (with_loss - without)
-        print(f"  interval {n:2d} s: about {full / n + 2:4.0f} redraws, slowdown {extra / full:+6.1%}")
+    for n, b in ((interval, budget), (2, budget), (10, budget), (2, 1), (5, 1), (10, 1), (20, 1)):
+        redraws = full / max(n, redraw * (1 - b) / b) + 2
+        extra = redraws * redraw + 8 * (with_loss - without)
+        print(f"  interval {n:4g} s, budget {b:4g}: about {redraws:4.0f} redraws, "
+              f"slowdown {extra / full:+6.1%}")
 
 
 if __name__ == "__main__":
