@@ -20,6 +20,7 @@ kernel runs (plain scripts, ``python -m cnnlib train``) nothing is displayed or 
 are still recorded, and :meth:`LivePlot.draw` returns the figure.
 """
 
+import base64
 import io
 import time
 
@@ -135,7 +136,7 @@ class LivePlot:
         started = self.clock()
         buffer = io.BytesIO()
         self.draw().savefig(buffer, format="png")
-        bundle = {"image/png": buffer.getvalue(),
+        bundle = {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
                   "text/plain": f"<LivePlot: {', '.join(r['label'] for r in self.runs)}>"}
         if self._handle is None:
             self._handle = self._display(bundle, raw=True, display_id=True)
