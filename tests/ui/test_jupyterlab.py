@@ -255,17 +255,17 @@ def live_figure_problems(report, record, marker):
     seen = {figure for s in samples for figure in s["figures"]}
     problems = []
     if len(seen) < 3:
-        problems.append((cell, f"the live figure was not seen redrawn twice while training: "
-                               f"{len(seen)} different images in {len(samples)} samples"))
+        problems.append((cell, (f"the live figure was not seen redrawn twice while training: "
+                                f"{len(seen)} different images in {len(samples)} samples")))
     if any(s["count"] > 1 for s in samples):
-        problems.append((cell, f"up to {max(s['count'] for s in samples)} figures at once while "
-                               f"training (one, redrawn in place, expected)"))
+        problems.append((cell, (f"up to {max(s['count'] for s in samples)} figures at once while "
+                                f"training (one, redrawn in place, expected)")))
     images = [i for i in report["images"] if i["cell"] == cell]
     stored = [o for c in report["cells"] if c["index"] == cell for o in c["outputs"]
               if "image/png" in o.get("data", {})]
     if len(images) != 1 or len(stored) != 1:
-        problems.append((cell, f"{len(images)} figures on screen and {len(stored)} image outputs "
-                               f"after training (exactly one expected)"))
+        problems.append((cell, (f"{len(images)} figures on screen and {len(stored)} image outputs "
+                                f"after training (exactly one expected)")))
     if not problems:
         record.setdefault("widgets", []).append(
             f"07 live figure: {len(seen)} different drawings seen while training, one at the end")
