@@ -95,7 +95,8 @@ def clip_grad_norm(grads, max_norm):
 
 
 def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0, progress=True,
-        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None, threads="auto"):
+        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None, threads="auto",
+        live=None):
     """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a :class:`History`.
 
     Each epoch's order comes from ``numpy.random.default_rng([seed, epoch])``, so the same seed gives
@@ -120,9 +121,15 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     with N >= 1, labels ``(N,)`` ints in ``[0, classes)`` or one-hot ``(N, classes)``, ``x_val`` and
     ``y_val`` together, integer ``epochs``/``batch_size``/``start_epoch``. To learn the number of
     classes, fit first runs the model on one example of ``x`` in evaluation mode.
+    ``live``: draw the loss and accuracy curves while training (:mod:`cnnlib.live`): True for a new
+    figure, a ``LivePlot`` (or ``LivePlot.run(label)``) to draw several runs on one figure; in a
+    Jupyter kernel only, elsewhere nothing is drawn.
     """
     y_int = _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, patience, clip)
     history = History() if history is None else history
+    if live:
+        from .live import live_run      # imported here: matplotlib's figure only when asked for
+        live = live_run(live)
     best = _BestEpoch(patience)
     end = start_epoch + epochs
     with AdaptiveThreads(threads) as blas, in_mode(model, True):
@@ -133,16 +140,22 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
             bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{end}", disable=not progress,
                        unit="batch", leave=True)
             started = time.perf_counter()
-            correct = _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch)
+            correct = _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history,
+                                   epoch, live)
             seconds = time.perf_counter() - started
-            _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, correct / len(x), len(batches))
+            _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, correct / len(x),
+                       len(batches), live)
             history.epoch_seconds.append(seconds)
             history.examples += len(x)
             history.train_acc.append(correct / len(x))
+            if live:
+                live.epoch(history.train_acc[-1], history.val_acc[-1] if x_val is not None else None)
             if x_val is not None and best.should_stop(model, history, epoch):
                 history.stopped_early = True
                 break
     best.restore(model)
+    if live:
+        live.close()
     return history
 
 
@@ -180,9 +193,10 @@ def _minibatches(n, batch_size, seed, epoch):
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
 
 
-def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch):
+def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch, live):
     """One pass over ``batches``: forward and loss, backward, (clipping,) update; appends each loss to
-    ``history.loss`` and returns how many training examples were classified correctly."""
+    ``history.loss`` (and hands it to the ``live`` plot) and returns how many training examples were
+    classified correctly."""
     correct = seen = 0
     for step, idx in enumerate(batches):
         blas.prepare_step()
@@ -201,15 +215,19 @@ def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, histor
         seen += len(idx)
         bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
         bar.update()
+        if live:
+            live.step(history.loss[-1])
     return correct
 
 
-def _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, train_acc, steps):
-    """End of an epoch: validation accuracy (when there is validation data and the weights are finite),
-    the epoch's summary on the progress bar, then FloatingPointError if the weights are not finite."""
+def _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, train_acc, steps, live):
+    """End of an epoch: validation accuracy (when there is validation data and the weights are finite;
+    a ``live`` plot records the validation loss from the same pass), the epoch's summary on the
+    progress bar, then FloatingPointError if the weights are not finite."""
     summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{train_acc:.4f}"}
     if x_val is not None and not non_finite(model.params):
-        history.val_acc.append(evaluate(model, x_val, y_val))
+        validate = live.validate if live else evaluate
+        history.val_acc.append(validate(model, x_val, y_val))
         summary["val_acc"] = f"{history.val_acc[-1]:.4f}"
     bar.set_postfix(summary)
     bar.close()

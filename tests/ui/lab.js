@@ -22,12 +22,23 @@ window.cnnlibUI = (() => {
     return {model: w.context.model.dirty, tab: w.title.className.includes('jp-mod-dirty')};
   }
 
-  // Sample the progress bars of running cells every 100 ms while the notebook runs.
+  // A short fingerprint of an image's source (a data: URL), to tell redrawn figures apart.
+  const fingerprint = (src) => {
+    let hash = 0;
+    for (let i = 0; i < src.length; i += 7) hash = (hash * 31 + src.charCodeAt(i)) | 0;
+    return `${src.length}:${hash}`;
+  };
+
+  // Sample the progress bars and figures of running cells every 100 ms while the notebook runs.
   function startSampling() {
     window.cnnlibSamples = [];
+    window.cnnlibFigureSamples = [];
     window.cnnlibSampler = setInterval(() => {
       cells().forEach((cell, index) => {
         if (!running(cell)) return;
+        const images = [...cell.outputArea.node.querySelectorAll('img')];
+        window.cnnlibFigureSamples.push({cell: index, count: images.length,
+                                         figures: images.map((img) => fingerprint(img.src))});
         cell.node.querySelectorAll('.jp-OutputArea .widget-hprogress').forEach((bar) => {
           const box = bar.parentElement;
           const fill = bar.querySelector('.progress-bar');
@@ -63,6 +74,11 @@ window.cnnlibUI = (() => {
   function stopSampling() {
     clearInterval(window.cnnlibSampler);
     return window.cnnlibSamples;
+  }
+
+  // What startSampling saw of the figures in running cells: [{cell, count, figures}].
+  function figureSamples() {
+    return window.cnnlibFigureSamples;
   }
 
   // Run All has finished once the kernel is idle and every code cell has run, or once the kernel has
@@ -180,6 +196,6 @@ window.cnnlibUI = (() => {
     return watch && watch.up !== null && watch.seen !== null ? (watch.seen - watch.up) / 1000 : null;
   }
 
-  return {ready, dirty, startSampling, restartRunAll, finished, stopSampling, runningCell, settled, collect, show,
-          cellWith, timeReading, readingTime};
+  return {ready, dirty, startSampling, restartRunAll, finished, stopSampling, figureSamples, runningCell, settled,
+          collect, show, cellWith, timeReading, readingTime};
 })();

@@ -12,7 +12,9 @@ checks what is on screen:
   pixels wide as drawn, and shown at no less than MIN_FIGURE_SCALE of that width (see below);
 * nothing that scrolls sideways: no output, no code cell, not the notebook;
 * a progress bar live during training: in each notebook that stores tqdm bars (03, 07, ...), a bar
-  seen moving while its cell ran.
+  seen moving while its cell ran;
+* a live training figure (``fit(..., live=True)``, LIVE_FIGURES): in its cell, the figure seen
+  redrawn at least twice while the cell ran, and exactly one figure in the output when it ended.
 
 Figure legibility. JupyterLab shrinks an image wider than the output area to fit, which also shrinks its
 labels. The inline backend draws at 100 dpi, so matplotlib's 10-point labels are 13.9 px tall as drawn;
@@ -112,6 +114,7 @@ def run_in_jupyterlab(page, lab, relative, record):
                                    f"Run All did not finish within {RUN_TIMEOUT:.0f} s ({error})")])
     record["runs"][relative] = time.monotonic() - start
     samples = call(page, "stopSampling")
+    record["figure_samples"] = call(page, "figureSamples")
     done = page.evaluate("window.cnnlibDone")
     if "error" in done:
         problems.append((None, f"Restart Kernel and Run All Cells failed: {done['error']}"))
@@ -232,7 +235,41 @@ def test_notebook_runs_cleanly_in_jupyterlab(page, lab, artifacts, ui_record, pa
         problems += check_screen(report, samples, stores_progress_bars(path))
         if name in WIDGET_CHECKS:
             problems += WIDGET_CHECKS[name](page, ui_record)
+        if name in LIVE_FIGURES:
+            problems += live_figure_problems(report, ui_record, LIVE_FIGURES[name])
         assert_no_problems(name, problems, page)
+
+
+LIVE_FIGURES = {"07_lenet5_training.ipynb": "live=True"}
+"""Notebook -> the text in the source of its cell that trains with a live figure."""
+
+
+def live_figure_problems(report, record, marker):
+    """Problems unless the cell whose source holds ``marker`` showed its figure redrawn at least
+    twice while it ran (three different images sampled) and holds exactly one figure at the end."""
+    cells = [c["index"] for c in report["cells"] if c["type"] == "code" and marker in c["source"]]
+    if len(cells) != 1:
+        return [(None, f"expected one cell with {marker!r} in its source, found {len(cells)}")]
+    cell = cells[0]
+    samples = [s for s in record.pop("figure_samples") if s["cell"] == cell]
+    seen = {figure for s in samples for figure in s["figures"]}
+    problems = []
+    if len(seen) < 3:
+        problems.append((cell, (f"the live figure was not seen redrawn twice while training: "
+                                f"{len(seen)} different images in {len(samples)} samples")))
+    if any(s["count"] > 1 for s in samples):
+        problems.append((cell, (f"up to {max(s['count'] for s in samples)} figures at once while "
+                                f"training (one, redrawn in place, expected)")))
+    images = [i for i in report["images"] if i["cell"] == cell]
+    stored = [o for c in report["cells"] if c["index"] == cell for o in c["outputs"]
+              if "image/png" in o.get("data", {})]
+    if len(images) != 1 or len(stored) != 1:
+        problems.append((cell, (f"{len(images)} figures on screen and {len(stored)} image outputs "
+                                f"after training (exactly one expected)")))
+    if not problems:
+        record.setdefault("widgets", []).append(
+            f"07 live figure: {len(seen)} different drawings seen while training, one at the end")
+    return problems
 
 
 def wait_for_text(page, selector, text, cell, action):
