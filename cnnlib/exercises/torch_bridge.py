@@ -102,6 +102,8 @@ def _check_one(fn, layer, where):
     if n_in == n_out and rel_error(got_w, w) < TOLERANCE and rel_error(got_w, w.T) >= TOLERANCE:
         raise ExerciseError(f"the Linear's weight is the Affine's W itself {where}: nn.Linear "
                             f"computes x @ weight.T, so weight must be W.T")
+    if not np.any(got_w):
+        raise ExerciseError(f"the Linear's weight is all zeros {where}: copy the Affine's W.T into it")
     if rel_error(got_w, w.T) >= TOLERANCE:
         raise ExerciseError(f"the Linear's weight differs from the Affine's W.T {where}: relative "
                             f"error {rel_error(got_w, w.T):.1e} (a fresh Linear's random weights?)")

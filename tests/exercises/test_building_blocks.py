@@ -102,3 +102,57 @@ def test_check_residual_forward_mistakes_and_accepts(capsys):
         check_residual(lambda x, block: block.forward(x), lambda d, block: d)
     check_residual(residual_forward, lambda dout, block: block.backward(dout) + dout)
     assert "correct:" in capsys.readouterr().out
+
+
+# --- the tables the catalogue (test_catalogue.py) reads: for a checker of two functions the answer is
+# the pair (forward, backward) ---------------------------------------------------------------------
+
+def conv1x1_einsum(x, w, b):
+    return np.einsum("nchw,fc->nfhw", x, w[:, :, 0, 0]) + b[:, None, None]
+
+
+def stub(*args):
+    raise NotImplementedError("the hint for this exercise")
+
+
+REFERENCES = [
+    (check_conv1x1, conv1x1),
+    (check_conv1x1, conv1x1_einsum),
+    (check_global_avg_pool, (gap_forward, gap_backward)),
+    (check_global_avg_pool, (lambda x: np.einsum("nchw->nc", x) / (x.shape[2] * x.shape[3]),
+                             lambda d, s: np.ones(s) * d[:, :, None, None] / (s[2] * s[3]))),
+    (check_residual, (residual_forward, lambda dout, block: block.backward(dout) + dout)),
+    (check_residual, (lambda x, block: block.forward(x) + x,
+                      lambda dout, block: dout + block.backward(dout.copy()))),
+]
+
+WRONG = [
+    (check_conv1x1, stub, "your conv1x1 is not written yet"),
+    (check_conv1x1, lambda x, w, b: np.zeros((len(x), len(w)) + x.shape[2:]), "is all zeros"),
+    (check_conv1x1, conv1x1_no_bias, "the bias is missing"),
+    (check_conv1x1, conv1x1_no_transpose_back, "transpose(0, 3, 1, 2)"),
+    (check_conv1x1, conv1x1_reshape_only, "x.reshape(-1, C) does not give one row"),
+    (check_global_avg_pool, (stub, gap_backward), "global_avg_pool_forward is not written yet"),
+    (check_global_avg_pool, (lambda x: np.zeros(x.shape[:2]), gap_backward), "is all zeros"),
+    (check_global_avg_pool, (lambda x: x.sum(axis=(2, 3)), gap_backward), "divide by H*W"),
+    (check_global_avg_pool, (lambda x: x.max(axis=(2, 3)), gap_backward), "global MAX pooling"),
+    (check_residual, (stub, lambda d, block: d), "residual_forward is not written yet"),
+    (check_residual, (residual_forward, lambda d, block: np.zeros_like(d)), "is all zeros"),
+    (check_residual, (residual_forward, lambda d, block: block.backward(d)),
+     "you forgot the identity path"),
+    (check_residual, (residual_forward, lambda d, block: d), "that is only the identity path"),
+]
+
+
+@pytest.mark.parametrize("checker, answer", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
+def test_the_tables_right_answers_pass(capsys, checker, answer):
+    checker(*answer) if isinstance(answer, tuple) else checker(answer)
+    assert capsys.readouterr().out.startswith("correct: ")
+
+
+@pytest.mark.parametrize("checker, answer, message", WRONG,
+                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)])
+def test_the_tables_mistakes_are_named(checker, answer, message):
+    with pytest.raises(ExerciseError) as info:
+        checker(*answer) if isinstance(answer, tuple) else checker(answer)
+    assert message in str(info.value)

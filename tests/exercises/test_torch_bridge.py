@@ -113,7 +113,17 @@ def not_written(layer):
     raise NotImplementedError("nn.Linear stores (out, in)")
 
 
-@pytest.mark.parametrize("answer, message", [
+def zero_weights(layer):
+    linear = copy_into_fresh_linear(layer)
+    with torch.no_grad():
+        linear.weight.zero_()
+    return linear
+
+
+REFERENCES = [(check_affine_to_linear, answer) for answer in
+              (affine_to_linear, copy_into_fresh_linear, new_parameters, through_state_dict)]
+
+WRONG = [(check_affine_to_linear, answer, message) for answer, message in [
     (no_transpose, r"weight has shape \(6, 3\).*nn.Linear stores \(out, in\), the transpose"),
     (square_no_transpose, r"weight is the Affine's W itself for an Affine\(4, 4\).*must be W.T"),
     (row_bias, r"bias has shape \(1, 3\).*expected \(3,\)"),
@@ -125,7 +135,11 @@ def not_written(layer):
     (fresh_weights, r"weight differs from the Affine's W.T.*random weights"),
     (forgets_to_return, r"returned None.*forget to return"),
     (not_written, r"affine_to_linear is not written yet: nn.Linear stores \(out, in\)"),
-])
+    (zero_weights, r"weight is all zeros for an Affine\(6, 3\)"),
+]]
+
+
+@pytest.mark.parametrize("answer, message", [(answer, message) for _, answer, message in WRONG])
 def test_each_mistake_is_named(answer, message):
     with pytest.raises(ExerciseError, match=message):
         check_affine_to_linear(answer)
