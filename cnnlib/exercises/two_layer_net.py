@@ -10,6 +10,7 @@ from ..gradcheck import numerical_gradient
 from ..models import TwoLayerNet
 from ..optim import SGD
 from .diagnosis import ExerciseError, call, compare, correct, unchanged
+from .graphs import caller_unchanged, keeps_float32
 
 TWO_LAYER_KEYS = ("affine2.W", "affine2.b", "affine1.W", "affine1.b")   # in backprop order
 
@@ -122,7 +123,10 @@ def check_two_layer_backward(fn):
     random = ({k: rng.standard_normal(s) for k, s in sizes.items()},
               rng.standard_normal((5, 6)), rng.integers(0, 4, 5),
               "on a random batch (N = 5, D = 6, H = 7, C = 4)")
-    for params, x, y, where in (fixed, random):
+    single = ({k: rng.standard_normal(s).astype(np.float32) for k, s in sizes.items()},
+              rng.standard_normal((3, 6)).astype(np.float32), rng.integers(0, 4, 3),
+              "on a random float32 batch (N = 3, D = 6, H = 7, C = 4)")
+    for params, x, y, where in (fixed, single, random):
         h = x @ params["affine1.W"] + params["affine1.b"]
         a = np.maximum(h, 0)
         p = softmax(a @ params["affine2.W"] + params["affine2.b"])
@@ -146,6 +150,9 @@ def check_two_layer_backward(fn):
         _, wrong = _two_layer_variants(params, x, y, h, a, p)
         reference = two_layer_backward(params, x, y, h, a, p)
         _check_grad_dict(got, reference, TWO_LAYER_KEYS, wrong, where)
+        if x.dtype == np.float32:
+            for key in TWO_LAYER_KEYS:
+                keeps_float32(f"grads[{key!r}]", got[key], where)
     net = _two_layer_net(random[0])      # ``got`` holds the gradients of the random case
     x, y = random[1], random[2]
     numeric = {name: numerical_gradient(lambda _: net.loss(x, y), param)
@@ -197,6 +204,8 @@ def check_sgd_step(fn):
                 "replaced the parameter by the step"),
                (before[key] - lr * g.sum(), "each parameter moves by its own gradient: "
                 "lr * grads[name], not a sum")], where)
+            if before[key].dtype == np.float32:
+                keeps_float32(f"params[{key!r}] after the step", arrays[key], where)
     correct("one SGD step moves every parameter by -lr * grad, in place, as cnnlib's SGD")
     return fn
 
@@ -234,7 +243,9 @@ def check_bad_examples(fn):
              (images, [1], "for 4 images (1, 2, 2) with a NaN in image 1"),
              (rng.random((3, 2)), [], "for 3 clean rows")]
     for x, expected, where in cases:
-        got = call("your bad_examples", fn, x.copy())
+        given = x.copy()
+        got = call("your bad_examples", fn, given)
+        caller_unchanged("x", given, x, where)
         if got is None:
             raise ExerciseError(f"your bad_examples returned None {where}: return the indices")
         got = np.asarray(got)
