@@ -9,7 +9,8 @@ from ..gradcheck import numerical_gradient
 from .diagnosis import ExerciseError, call, compare, correct
 
 UPCAST = ("an array built in float64 (np.eye, np.ones, np.zeros or np.where with 1.0 and no "
-          "dtype, or an astype(float)) upcasts the result; keep the dtype of the arrays you are given")
+          "dtype, or an astype(float)) upcasts the result; keep the dtype of the arrays you are "
+          "given")
 
 
 def keeps_float32(name, got, where=""):

@@ -253,11 +253,13 @@ def _layered_positions(edges):
 
 
 def draw_graph(edges, labels=None, *, title=None):
-    """Draw a small computational graph with forward values above each edge and gradients below (in red).
+    """Draw a small computational graph with forward values above each edge and gradients below
+    (in red).
 
-    edges: ``(source, target, value, gradient)`` tuples; ``gradient`` may be None before the backward
-    pass. Nodes with incoming edges are operations drawn as circles (label them with ``labels``,
-    e.g. ``{"mul1": "×"}``); nodes without incoming edges are inputs, and the last node is the output.
+    edges: ``(source, target, value, gradient)`` tuples; ``gradient`` may be None before the
+    backward pass. Nodes with incoming edges are operations drawn as circles (label them with
+    ``labels``, e.g. ``{"mul1": "×"}``); nodes without incoming edges are inputs, and the last
+    node is the output.
     Each arrow runs from the edge of its source's box or circle to the edge of its target's; the
     numbers sit on either side of the arrow, near its source, where converging arrows lie apart.
     """
@@ -265,7 +267,8 @@ def draw_graph(edges, labels=None, *, title=None):
         raise ValueError("edges: expected at least one (source, target, value, gradient) edge")
     for edge in edges:
         if len(edge) != 4:
-            raise ValueError(f"edges: each edge must be (source, target, value, gradient), got {edge!r}")
+            raise ValueError(f"edges: each edge must be (source, target, value, gradient), "
+                             f"got {edge!r}")
     labels = labels or {}
     layered, parents = _layered_positions(edges)
     positions = {node: (_GRAPH_DX * x, y) for node, (x, y) in layered.items()}
