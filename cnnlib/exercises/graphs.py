@@ -75,7 +75,7 @@ def _check_node(cls, reference, name, mistakes_of):
 def check_mul_layer(cls):
     """Check a MulLayer class: ``forward(x, y) -> x*y``, ``backward(dout) -> (dout*y, dout*x)``."""
     def mistakes(x, y, dout):
-        swapped = "each input gets dout times the OTHER input (dx = dout * y), not its own"
+        swapped = "each input gets dout times the OTHER input, not its own (see the local derivatives)"
         no_dout = "multiply by dout: the gradient from further down the graph (chain rule)"
         return ([(dout * x, swapped), (np.broadcast_to(y, np.shape(dout)), no_dout)],
                 [(dout * y, swapped), (np.broadcast_to(x, np.shape(dout)), no_dout)])
@@ -122,8 +122,8 @@ def check_add_mul(fn):
         compare("f", got[0], (x + y) * z, where=where)
         numeric = numerical_gradient(lambda v: (v[0] + v[1]) * v[2], np.array([x, y, z]))
         compare("(dx, dy, dz)", np.array(got[1], dtype=float), numeric,
-                [([1.0, 1.0, x + y], "dx and dy are dout * z: the add node passes on what the "
-                  "multiply node sends it")], where)
+                [([1.0, 1.0, x + y], "dx and dy: the add node passes on what the multiply "
+                  "node sends it, not 1")], where)
     correct("f and its three gradients at three points")
 
 

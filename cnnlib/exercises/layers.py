@@ -120,9 +120,9 @@ def check_affine(cls):
         x2, w = x.reshape(len(x), -1), ref.params["W"]
         compare("Affine.backward's dx", dx, dx_ref,
                 [((dout @ w.T).reshape(len(x), -1), "give dx back in the shape of x "
-                  "(reshape(self.x_shape))")], where)
+                  "(forward kept it)")], where)
         compare("grads['W']", layer.grads.get("W"), ref.grads["W"],
-                [(dout.T @ x2, "dW = x.T @ dout, of shape (in, out); you have its transpose")],
+                [(dout.T @ x2, "dW has the shape of W, (in, out); you have its transpose")],
                 where)
         compare("grads['b']", layer.grads.get("b"), ref.grads["b"],
                 [(dout.mean(axis=0), "db is the SUM of dout over the batch, not the mean"),
@@ -180,7 +180,7 @@ def check_softmax_with_loss(cls):
         compare("dscores", got, ref.backward(dout), unscaled + [
                  ((t - p) * dout / n, "the sign is flipped: the gradient is p - t, not t - p"),
                  ((p - t) / n, "multiply by dout (it is 1 at the end of the graph, not always)"),
-                 (p * dout / n, "subtract the one-hot targets t: dscores = (p - t) / N")], where)
+                 (p * dout / n, "subtract the one-hot targets t (step 3)")], where)
     layer = fresh(cls, "SoftmaxWithLoss")
     scores, labels = rng.standard_normal((4, 3)), np.array([0, 2, 1, 1])
     layer.forward(scores, labels)

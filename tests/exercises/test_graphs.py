@@ -168,7 +168,7 @@ WRONG = [
     (exercises.check_add_mul, stub, "not written yet"),
     (exercises.check_add_mul, lambda x, y, z: ((x + y) * z, (0, 0, 0)), "is all zeros"),
     (exercises.check_add_mul, lambda x, y, z: ((x + y) * z, (1.0, 1.0, x + y)),
-     "dx and dy are dout * z"),
+     "dx and dy: the add node passes on what the multiply node sends it"),
     (exercises.check_add_mul, lambda x, y, z: ((x + y) * z, (-z, -z, -(x + y))),
      "sign flipped"),
     (exercises.check_passes, stub, "not written yet"),

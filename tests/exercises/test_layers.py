@@ -249,7 +249,7 @@ WRONG = [
     (exercises.check_affine, affine(lambda self, d: 0 * self.x),
      "Affine.backward's dx on a fixed batch of 2 examples, 2 -> 3 features is all zeros"),
     (exercises.check_affine, affine_grads(lambda x, d: d.T @ x, lambda d: d.sum(axis=0)),
-     "grads['W'] on a fixed batch of 2 examples, 2 -> 3 features: dW = x.T @ dout, of shape "
+     "grads['W'] on a fixed batch of 2 examples, 2 -> 3 features: dW has the shape of W, "
      "(in, out); you have its transpose"),
     (exercises.check_affine, affine_grads(lambda x, d: x.T @ d, lambda d: d),
      "grads['b'] has the wrong shape on a fixed batch of 2 examples, 2 -> 3 features: expected "

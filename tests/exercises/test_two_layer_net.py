@@ -188,7 +188,7 @@ WRONG = [
     (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: np.maximum(g, 0)),
      "not from the sign of the gradient"),
     (exercises.check_two_layer_backward, two_layer(dw2_input="h"),
-     "affine2's input is the ReLU's OUTPUT a, not h"),
+     "affine2's input, which is the ReLU's OUTPUT a, not h"),
     (exercises.check_two_layer_backward, two_layer(dw=lambda inp, g: g.T @ inp),
      "grads['affine2.W'] has shape (2, 3), the transpose of W's (3, 2)"),
     (exercises.check_two_layer_backward, two_layer(db=lambda g: g),
