@@ -144,6 +144,30 @@ def test_draw_graph_values_and_gradients():
     assert not [t for t in before.axes[0].texts if t.get_color() == viz.WRONG]
 
 
+def test_draw_graph_arrows_reach_the_nodes_and_numbers_do_not_overlap():
+    from matplotlib.patches import Circle
+
+    edges = [("apple", "mul1", 100, 2.2), ("count", "mul1", 2, 110), ("mul1", "mul2", 200, 1.1),
+             ("tax", "mul2", 1.1, 200), ("mul2", "price", 220, 1)]
+    fig = viz.draw_graph(edges, {"mul1": "×", "mul2": "×"})
+    ax = fig.axes[0]
+    circles = [p for p in ax.patches if isinstance(p, Circle)]
+    assert len(circles) == 2
+    ends = [np.array(a.xy, float) for a in ax.texts if hasattr(a, "xyann")]
+    assert len(ends) == len(edges)
+    for circle in circles:          # the arrows into an operation end on its circle
+        centre, radius = np.array(circle.center), circle.radius
+        reaching = [e for e in ends if abs(np.hypot(*(e - centre)) - radius) < 1e-9]
+        assert len(reaching) == 2
+    fig.draw_without_rendering()
+    numbers = [t for t in ax.texts if not hasattr(t, "xyann") and t.get_text()
+               and t.get_text()[0].isdigit()]
+    boxes = [t.get_window_extent() for t in numbers]
+    for i, first in enumerate(boxes):
+        for second in boxes[i + 1:]:
+            assert not first.overlaps(second)
+
+
 def test_interact_index_returns_a_slider_widget():
     import ipywidgets
 

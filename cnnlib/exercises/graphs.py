@@ -8,6 +8,32 @@ from .. import graph
 from ..gradcheck import numerical_gradient
 from .diagnosis import ExerciseError, call, compare, correct
 
+UPCAST = ("an array built in float64 (np.eye, np.ones, np.zeros or np.where with 1.0 and no "
+          "dtype, or an astype(float)) upcasts the result; keep the dtype of the arrays you are "
+          "given")
+
+
+def keeps_float32(name, got, where=""):
+    """Raise ExerciseError unless ``got`` is float32 (the check fed float32 arrays)."""
+    dtype = getattr(got, "dtype", None)
+    if dtype != np.float32:
+        where = f" {where}" if where else ""
+        found = dtype if dtype is not None else type(got).__name__
+        raise ExerciseError(f"{name}{where} is {found}, not float32, for float32 inputs: {UPCAST}")
+
+
+def caller_unchanged(name, given, saved, where=""):
+    """Raise ExerciseError if the caller's array ``given`` differs from its copy ``saved`` in shape
+    or values: ``name`` says whose array it is."""
+    where = f" {where}" if where else ""
+    if np.shape(given) != np.shape(saved):
+        raise ExerciseError(f"your code changed the shape of {name}{where} (from {np.shape(saved)} "
+                            f"to {np.shape(given)}): reshape a view or a copy (x.reshape(...)), "
+                            f"not the caller's array (x.shape = ...)")
+    if not np.array_equal(given, saved, equal_nan=True):
+        raise ExerciseError(f"your code changed {name} in place{where}: compute a new array, not "
+                            f"x -= ..., x *= ... or x[...] = ...; the caller may still need it")
+
 
 def _check_node(cls, reference, name, mistakes_of):
     rng = np.random.default_rng(0)
@@ -15,17 +41,24 @@ def _check_node(cls, reference, name, mistakes_of):
              (3.0, -2.0, 2.0, "on the fixed case x=3, y=-2, dout=2")]
     x, y, dout = (rng.standard_normal((2, 3)) for _ in range(3))
     cases.append((x, y, dout, "on random (2, 3) arrays"))
+    x, y, dout = (rng.standard_normal((3, 2)).astype(np.float32) for _ in range(3))
+    cases.append((x, y, dout, "on random float32 (3, 2) arrays"))
     for x, y, dout, where in cases:
         node, ref = call(f"{name}()", cls), reference()
-        out = call(f"{name}.forward", node.forward, x, y)
+        given = {"x": np.copy(x), "y": np.copy(y), "dout": np.copy(dout)}
+        out = call(f"{name}.forward", node.forward, given["x"], given["y"])
         compare(f"{name}.forward", out, ref.forward(x, y), where=where)
-        got = call(f"{name}.backward", node.backward, dout)
+        got = call(f"{name}.backward", node.backward, given["dout"])
         if not isinstance(got, tuple) or len(got) != 2:
             raise ExerciseError(f"{name}.backward must return a pair (dx, dy), got {got!r}")
+        for key, value in (("x", x), ("y", y), ("dout", dout)):
+            caller_unchanged(key, given[key], value, where)
         expected = ref.backward(dout)
         for i, label in enumerate(("dx", "dy")):
             compare(f"{name}.backward's {label}", got[i], expected[i], mistakes_of(x, y, dout)[i],
                     where)
+            if np.ndim(x) and np.asarray(x).dtype == np.float32:
+                keeps_float32(f"{name}.backward's {label}", got[i], where)
     # the numerical gradient of sum(forward(x, y) * dout) agrees
     x, y = rng.standard_normal(4), rng.standard_normal(4)
     dout = rng.standard_normal(4)
@@ -42,7 +75,7 @@ def _check_node(cls, reference, name, mistakes_of):
 def check_mul_layer(cls):
     """Check a MulLayer class: ``forward(x, y) -> x*y``, ``backward(dout) -> (dout*y, dout*x)``."""
     def mistakes(x, y, dout):
-        swapped = "each input gets dout times the OTHER input (dx = dout * y), not its own"
+        swapped = "each input gets dout times the OTHER input, not its own (see the local derivatives)"
         no_dout = "multiply by dout: the gradient from further down the graph (chain rule)"
         return ([(dout * x, swapped), (np.broadcast_to(y, np.shape(dout)), no_dout)],
                 [(dout * y, swapped), (np.broadcast_to(x, np.shape(dout)), no_dout)])
@@ -89,8 +122,8 @@ def check_add_mul(fn):
         compare("f", got[0], (x + y) * z, where=where)
         numeric = numerical_gradient(lambda v: (v[0] + v[1]) * v[2], np.array([x, y, z]))
         compare("(dx, dy, dz)", np.array(got[1], dtype=float), numeric,
-                [([1.0, 1.0, x + y], "dx and dy are dout * z: the add node passes on what the "
-                  "multiply node sends it")], where)
+                [([1.0, 1.0, x + y], "dx and dy: the add node passes on what the multiply "
+                  "node sends it, not 1")], where)
     correct("f and its three gradients at three points")
 
 

@@ -8,21 +8,30 @@ from .. import layers
 from ..functions import softmax
 from ..gradcheck import numerical_gradient, rel_error
 from .diagnosis import TOLERANCE, ExerciseError, call, compare, copy_checked, correct, fresh
+from .graphs import caller_unchanged, keeps_float32
 
 
 def _check_activation(cls, reference, name, fixed_x, mistakes_of):
     """Forward and backward of an elementwise layer against cnnlib and the numerical gradient."""
     rng = np.random.default_rng(1)
     random_x = rng.standard_normal((3, 4))
+    single_x = rng.standard_normal((2, 5)).astype(np.float32)
     for x, where in [(fixed_x, f"on the fixed input {fixed_x.tolist()} with dout = 2"),
-                     (random_x, "on a random (3, 4) batch")]:
+                     (random_x, "on a random (3, 4) batch"),
+                     (single_x, "on a random float32 (2, 5) batch")]:
         dout = np.full_like(x, 2.0) if x is fixed_x else rng.standard_normal(x.shape)
+        dout = dout.astype(x.dtype)
         layer, ref = fresh(cls, name), reference()
-        compare(f"{name}.forward", call(f"{name}.forward", layer.forward, x.copy()),
-                ref.forward(x), where=where)
+        given = x.copy()
+        out = call(f"{name}.forward", layer.forward, given)
+        compare(f"{name}.forward", out, ref.forward(x), where=where)
+        caller_unchanged("the input x", given, x, f"in {name}.forward {where}")
         got = copy_checked(f"{name}.backward", dout,
                            lambda d: call(f"{name}.backward", layer.backward, d))
         compare(f"{name}.backward", got, ref.backward(dout), mistakes_of(x, dout), where)
+        if x.dtype == np.float32:
+            keeps_float32(f"{name}.forward's output", out, where)
+            keeps_float32(f"{name}.backward's dx", got, where)
     layer = fresh(cls, name)
     dout = rng.standard_normal(random_x.shape)
     layer.forward(random_x)
@@ -87,33 +96,42 @@ def check_affine(cls):
     rng = np.random.default_rng(2)
     fixed = (np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 0.0, -1.0], [0.0, 2.0, 0.0]]))
     random = (rng.standard_normal((4, 1, 2, 3)), rng.standard_normal((4, 5)))
+    single = (rng.standard_normal((3, 4)).astype(np.float32),
+              rng.standard_normal((3, 2)).astype(np.float32))
     for (x, dout), where in [(fixed, "on a fixed batch of 2 examples, 2 -> 3 features"),
-                             (random, "on a random batch of 4 images (1, 2, 3), 6 -> 5")]:
+                             (random, "on a random batch of 4 images (1, 2, 3), 6 -> 5"),
+                             (single, "on a random float32 batch of 3 examples, 4 -> 2")]:
         d_in, d_out = int(np.prod(x.shape[1:])), dout.shape[1]
         seed = int(rng.integers(1 << 30))
-        layer = fresh(cls, "Affine", d_in, d_out, dtype=np.float64,
+        layer = fresh(cls, "Affine", d_in, d_out, dtype=x.dtype.type,
                       rng=np.random.default_rng(seed))
-        ref = layers.Affine(d_in, d_out, dtype=np.float64, rng=np.random.default_rng(seed))
+        ref = layers.Affine(d_in, d_out, dtype=x.dtype.type, rng=np.random.default_rng(seed))
         for key in ("W", "b"):
             if key not in getattr(layer, "params", {}):
                 raise ExerciseError(f"Affine has no params['{key}']: build it like cnnlib's Affine")
         layer.params["b"][...] = ref.params["b"][...] = np.arange(d_out) / 10
-        compare("Affine.forward", call("Affine.forward", layer.forward, x.copy()),
+        given = x.copy()
+        compare("Affine.forward", call("Affine.forward", layer.forward, given),
                 ref.forward(x), where=where)
         dx = copy_checked("Affine.backward", dout,
                           lambda d: call("Affine.backward", layer.backward, d))
+        caller_unchanged("the input x", given, x, f"in Affine's forward or backward {where}")
         dx_ref = ref.backward(dout)
         x2, w = x.reshape(len(x), -1), ref.params["W"]
         compare("Affine.backward's dx", dx, dx_ref,
                 [((dout @ w.T).reshape(len(x), -1), "give dx back in the shape of x "
-                  "(reshape(self.x_shape))")], where)
+                  "(forward kept it)")], where)
         compare("grads['W']", layer.grads.get("W"), ref.grads["W"],
-                [(dout.T @ x2, "dW = x.T @ dout, of shape (in, out); you have its transpose")],
+                [(dout.T @ x2, "dW has the shape of W, (in, out); you have its transpose")],
                 where)
         compare("grads['b']", layer.grads.get("b"), ref.grads["b"],
                 [(dout.mean(axis=0), "db is the SUM of dout over the batch, not the mean"),
                  (dout[0], "db sums dout over the whole batch (axis 0), not only the first row")],
                 where)
+        if x.dtype == np.float32:
+            for label, value in [("dx", dx), ("grads['W']", layer.grads["W"]),
+                                 ("grads['b']", layer.grads["b"])]:
+                keeps_float32(f"Affine.backward's {label}", value, where)
     layer = fresh(cls, "Affine", 3, 2, dtype=np.float64, rng=np.random.default_rng(3))
     x, dout = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
     layer.forward(x)
@@ -138,12 +156,18 @@ def check_softmax_with_loss(cls):
              (np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([0, 1]), 2.0,
               "on the fixed case of two examples with equal scores, labels 0 and 1, dout = 2"),
              (rng.standard_normal((5, 4)), rng.integers(0, 4, 5), 1.0, "on a random batch of 5"),
-             (rng.standard_normal((3, 4)), np.eye(4)[[3, 0, 0]], 0.5, "with one-hot labels")]
+             (rng.standard_normal((3, 4)), np.eye(4)[[3, 0, 0]], 0.5, "with one-hot labels"),
+             (rng.standard_normal((4, 3)).astype(np.float32), np.array([2, 0, 1, 1]), 1.0,
+              "on a random float32 batch of 4")]
     for scores, labels, dout, where in cases:
         layer, ref = fresh(cls, "SoftmaxWithLoss"), layers.SoftmaxWithLoss()
-        compare("the loss", call("SoftmaxWithLoss.forward", layer.forward, scores.copy(), labels),
+        given = scores.copy()
+        compare("the loss", call("SoftmaxWithLoss.forward", layer.forward, given, labels),
                 ref.forward(scores, labels), where=where)
         got = call("SoftmaxWithLoss.backward", layer.backward, dout)
+        caller_unchanged("the scores", given, scores, where)
+        if scores.dtype == np.float32:
+            keeps_float32("dscores", got, where)
         n, p = len(scores), softmax(scores)
         t = labels if np.ndim(labels) == 2 else np.eye(scores.shape[1])[labels]
         unscaled = [((p - t) * dout, "divide by the batch size N: the loss is the MEAN over "
@@ -156,7 +180,7 @@ def check_softmax_with_loss(cls):
         compare("dscores", got, ref.backward(dout), unscaled + [
                  ((t - p) * dout / n, "the sign is flipped: the gradient is p - t, not t - p"),
                  ((p - t) / n, "multiply by dout (it is 1 at the end of the graph, not always)"),
-                 (p * dout / n, "subtract the one-hot targets t: dscores = (p - t) / N")], where)
+                 (p * dout / n, "subtract the one-hot targets t (step 3)")], where)
     layer = fresh(cls, "SoftmaxWithLoss")
     scores, labels = rng.standard_normal((4, 3)), np.array([0, 2, 1, 1])
     layer.forward(scores, labels)
@@ -211,7 +235,9 @@ def check_softmax(fn):
              (np.array([[1000.0, 1001.0], [-1000.0, -999.0]]),
               "for the batch [[1000, 1001], [-1000, -999]]"),
              (np.array([[-1000.0, 0.0, 1000.0]]), "for the wide row [[-1000, 0, 1000]]"),
-             (np.random.default_rng(5).standard_normal((4, 3)) * 5, "for a random (4, 3) batch")]
+             (np.random.default_rng(5).standard_normal((4, 3)) * 5, "for a random (4, 3) batch"),
+             (np.random.default_rng(6).standard_normal((3, 5)).astype(np.float32) * 5,
+              "for a random float32 (3, 5) batch")]
     for v, where in cases:
         given = v.copy()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -231,4 +257,6 @@ def check_softmax(fn):
                     raise ExerciseError(f"softmax {where} holds nan or inf: {message}")
         compare("softmax", got, softmax(v), [m for m in mistakes if np.all(np.isfinite(m[0]))],
                 where)
+        if v.dtype == np.float32:
+            keeps_float32("softmax", got, where)
     correct("softmax is right and finite for large scores, row by row")

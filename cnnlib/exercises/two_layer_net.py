@@ -10,6 +10,7 @@ from ..gradcheck import numerical_gradient
 from ..models import TwoLayerNet
 from ..optim import SGD
 from .diagnosis import ExerciseError, call, compare, correct, unchanged
+from .graphs import caller_unchanged, keeps_float32
 
 TWO_LAYER_KEYS = ("affine2.W", "affine2.b", "affine1.W", "affine1.b")   # in backprop order
 
@@ -63,23 +64,22 @@ def _two_layer_variants(params, x, y, h, a, p):
 
     g_s = (p - t) / n
     wrong = [
-        (grads(p - t), "divide by the batch size N: the loss is the MEAN over the batch, so "
-         "g_s = (p - t) / N"),
-        (grads(p / n), "subtract the one-hot labels t: g_s = (p - t) / N (step 1)"),
+        (grads(p - t), "divide by the batch size N: the loss is the MEAN over the batch "
+         "(step 1)"),
+        (grads(p / n), "subtract the one-hot labels t (step 1)"),
         (grads(g_s, mask=lambda g_a: g_a * (h >= 0)), "at h = 0 the ReLU's slope is 0: mask "
          "with h > 0, not h >= 0"),
         (grads(g_s, mask=lambda g_a: g_a * (h <= 0)), "the ReLU passes the gradient where h > 0 "
          "(units that were on) and blocks it elsewhere; your mask is the other way round"),
         (grads(g_s, mask=lambda g_a: g_a * (h < 0)), "the ReLU passes the gradient where h > 0 "
          "(units that were on) and blocks it elsewhere; your mask is the other way round"),
-        (grads(g_s, mask=lambda g_a: g_a), "multiply by the ReLU's mask (step 3: g_h = g_a * "
-         "(h > 0)): without it the gradient flows through units that were off"),
+        (grads(g_s, mask=lambda g_a: g_a), "multiply by the ReLU's mask (step 3): without it the gradient flows through units that were off"),
         (grads(g_s, mask=lambda g_a: np.maximum(g_a, 0)), "the ReLU's mask comes from the "
          "forward pass (h > 0), not from the sign of the gradient"),
-        (grads(g_s, dw2_input=h), "dW2 = a.T @ g_s: affine2's input is the ReLU's OUTPUT a, "
-         "not h"),
-        (grads(g_s, reduce=np.mean, over_n=n), "g_s = (p - t) / N already averages over the "
-         "batch: db is the SUM of g over the batch (axis 0), and dW needs no second / N"),
+        (grads(g_s, dw2_input=h), "dW2 comes from affine2's input, which is the ReLU's "
+         "OUTPUT a, not h"),
+        (grads(g_s, reduce=np.mean, over_n=n), "step 1 already averages over the batch "
+         "(/ N): db is the SUM of g over the batch (axis 0), and dW needs no second / N"),
     ]
     return grads(g_s), wrong
 
@@ -122,7 +122,10 @@ def check_two_layer_backward(fn):
     random = ({k: rng.standard_normal(s) for k, s in sizes.items()},
               rng.standard_normal((5, 6)), rng.integers(0, 4, 5),
               "on a random batch (N = 5, D = 6, H = 7, C = 4)")
-    for params, x, y, where in (fixed, random):
+    single = ({k: rng.standard_normal(s).astype(np.float32) for k, s in sizes.items()},
+              rng.standard_normal((3, 6)).astype(np.float32), rng.integers(0, 4, 3),
+              "on a random float32 batch (N = 3, D = 6, H = 7, C = 4)")
+    for params, x, y, where in (fixed, single, random):
         h = x @ params["affine1.W"] + params["affine1.b"]
         a = np.maximum(h, 0)
         p = softmax(a @ params["affine2.W"] + params["affine2.b"])
@@ -146,6 +149,9 @@ def check_two_layer_backward(fn):
         _, wrong = _two_layer_variants(params, x, y, h, a, p)
         reference = two_layer_backward(params, x, y, h, a, p)
         _check_grad_dict(got, reference, TWO_LAYER_KEYS, wrong, where)
+        if x.dtype == np.float32:
+            for key in TWO_LAYER_KEYS:
+                keeps_float32(f"grads[{key!r}]", got[key], where)
     net = _two_layer_net(random[0])      # ``got`` holds the gradients of the random case
     x, y = random[1], random[2]
     numeric = {name: numerical_gradient(lambda _: net.loss(x, y), param)
@@ -181,12 +187,12 @@ def check_sgd_step(fn):
                 raise ExerciseError(
                     f"params[{key!r}] is a new array {where}: params[name] = params[name] - ... "
                     f"builds a new array, and the model still holds the old one; change the "
-                    f"array in place: params[name] -= lr * grads[name]")
+                    f"array itself, in place (an augmented assignment)")
             if np.array_equal(arrays[key], before[key]):
                 if isinstance(result, dict):
                     raise ExerciseError(f"params did not change {where}: you returned new "
                                         f"arrays, but the model holds the old ones; update them "
-                                        f"in place: params[name] -= lr * grads[name]")
+                                        f"in place, the arrays the model holds")
                 raise ExerciseError(f"params[{key!r}] did not change {where}: update every "
                                     f"parameter (the biases too), in place")
             g = grads[key]
@@ -197,6 +203,8 @@ def check_sgd_step(fn):
                 "replaced the parameter by the step"),
                (before[key] - lr * g.sum(), "each parameter moves by its own gradient: "
                 "lr * grads[name], not a sum")], where)
+            if before[key].dtype == np.float32:
+                keeps_float32(f"params[{key!r}] after the step", arrays[key], where)
     correct("one SGD step moves every parameter by -lr * grad, in place, as cnnlib's SGD")
     return fn
 
@@ -234,7 +242,9 @@ def check_bad_examples(fn):
              (images, [1], "for 4 images (1, 2, 2) with a NaN in image 1"),
              (rng.random((3, 2)), [], "for 3 clean rows")]
     for x, expected, where in cases:
-        got = call("your bad_examples", fn, x.copy())
+        given = x.copy()
+        got = call("your bad_examples", fn, given)
+        caller_unchanged("x", given, x, where)
         if got is None:
             raise ExerciseError(f"your bad_examples returned None {where}: return the indices")
         got = np.asarray(got)
@@ -249,7 +259,7 @@ def check_bad_examples(fn):
         inf_only = list(np.flatnonzero(np.isinf(flat).any(axis=1)))
         if got.ndim == 1 and sorted(got.tolist()) == inf_only and inf_only != expected:
             raise ExerciseError(f"missed the NaNs {where}: np.isinf misses NaN (a NaN is not "
-                                f"infinite); ~np.isfinite(x) catches NaN, inf and -inf")
+                                f"infinite); one numpy test is False for NaN, inf and -inf")
         if got.ndim == 1 and len(set(got.tolist())) < got.size:
             raise ExerciseError(f"got {got.tolist()} {where}: name each example once: reduce "
                                 f"each example to one bool first (.any over all its values), "
@@ -261,7 +271,7 @@ def check_bad_examples(fn):
         nan_only = list(np.flatnonzero(np.isnan(flat).any(axis=1)))
         if sorted(got.tolist()) == nan_only and nan_only != expected:
             raise ExerciseError(f"missed the infinities {where}: np.isnan misses inf and -inf; "
-                                f"~np.isfinite(x) catches all three")
+                                f"one numpy test is False for all three")
         if got.size and not np.any(got) and any(expected):
             raise ExerciseError(f"the indices {where} are all zeros: expected {expected}")
         if sorted(got.tolist()) != expected:

@@ -5,7 +5,7 @@ full convolution of backprop, sums over channels, receptive fields; and computat
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Circle, Rectangle
 
 from .._checks import positive_int
 from ..conv import conv_output_size, im2col
@@ -253,45 +253,79 @@ def _layered_positions(edges):
 
 
 def draw_graph(edges, labels=None, *, title=None):
-    """Draw a small computational graph with forward values above each edge and gradients below (in red).
+    """Draw a small computational graph with forward values above each edge and gradients below
+    (in red).
 
-    edges: ``(source, target, value, gradient)`` tuples; ``gradient`` may be None before the backward
-    pass. Nodes with incoming edges are operations drawn as circles (label them with ``labels``,
-    e.g. ``{"mul1": "×"}``); nodes without incoming edges are inputs, and the last node is the output.
+    edges: ``(source, target, value, gradient)`` tuples; ``gradient`` may be None before the
+    backward pass. Nodes with incoming edges are operations drawn as circles (label them with
+    ``labels``, e.g. ``{"mul1": "×"}``); nodes without incoming edges are inputs, and the last
+    node is the output.
+    Each arrow runs from the edge of its source's box or circle to the edge of its target's; the
+    numbers sit on either side of the arrow, near its source, where converging arrows lie apart.
     """
     if not edges:
         raise ValueError("edges: expected at least one (source, target, value, gradient) edge")
     for edge in edges:
         if len(edge) != 4:
-            raise ValueError(f"edges: each edge must be (source, target, value, gradient), got {edge!r}")
+            raise ValueError(f"edges: each edge must be (source, target, value, gradient), "
+                             f"got {edge!r}")
     labels = labels or {}
-    positions, parents = _layered_positions(edges)
+    layered, parents = _layered_positions(edges)
+    positions = {node: (_GRAPH_DX * x, y) for node, (x, y) in layered.items()}
     xs = [x for x, _ in positions.values()]
     ys = [y for _, y in positions.values()]
-    fig = Figure(figsize=(2.4 * (max(xs) - min(xs) + 1) + 1, 1.3 * (max(ys) - min(ys) + 1) + 1), layout="constrained")
+    low_x, high_x = min(xs) - _GRAPH_DX / 2 - 0.2, max(xs) + _GRAPH_DX / 2 + 0.2
+    low_y, high_y = min(ys) - 0.55, max(ys) + 0.55
+    fig = Figure(figsize=(1.25 * (high_x - low_x), 1.25 * (high_y - low_y) + 0.5),
+                 layout="constrained")
     ax = fig.subplots()
     ax.set_axis_off()
+    ax.set_aspect("equal")
     sinks = {e[1] for e in edges} - {e[0] for e in edges}
+    operations = {node for node in positions if parents[node] and node not in sinks}
+    box = dict(boxstyle="round,pad=0.3", fc="#f3f3f3", ec="grey")
     for node, (x, y) in positions.items():
         text = labels.get(node, node)
-        if parents[node] and node not in sinks:
-            ax.text(x, y, text, ha="center", va="center", fontsize=13, zorder=3,
-                    bbox=dict(boxstyle="circle,pad=0.4", fc="white", ec="black", lw=1.5))
-        else:
-            ax.text(x, y, text, ha="center", va="center", fontsize=10, zorder=3,
-                    bbox=dict(boxstyle="round", fc="#f3f3f3", ec="grey"))
+        if node in operations:
+            ax.add_patch(Circle((x, y), _GRAPH_RADIUS, fc="white", ec="black", lw=1.5, zorder=3))
+            ax.text(x, y, text, ha="center", va="center", fontsize=14, zorder=4)
+        elif parents[node]:           # the output: its box starts where the arrows end
+            ax.text(x - _GRAPH_HALF_BOX, y, text, ha="left", va="center", fontsize=10, zorder=3,
+                    bbox=box)
+        else:                         # an input: its box ends where its arrows start
+            ax.text(x + _GRAPH_HALF_BOX, y, text, ha="right", va="center", fontsize=10, zorder=3,
+                    bbox=box)
     for source, target, value, grad in edges:
-        (x0, y0), (x1, y1) = positions[source], positions[target]
-        ax.annotate("", xy=(x1 - 0.22, y1), xytext=(x0 + 0.3, y0),
-                    arrowprops=dict(arrowstyle="->", color="black", lw=1.2))
-        mx, my = (x0 + 0.3 + x1 - 0.22) / 2, (y0 + y1) / 2
-        ax.text(mx, my + 0.1, _number(value), ha="center", va="bottom", fontsize=10)
-        if grad is not None:
-            ax.text(mx, my - 0.1, _number(grad), ha="center", va="top", fontsize=10, color=WRONG)
-    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
-    ax.set_title(title or "forward values (black, above) and gradients (red, below)")
+        start, end = np.array(positions[source], float), np.array(positions[target], float)
+        unit = (end - start) / np.hypot(*(end - start))
+        start = start + unit * (_GRAPH_RADIUS if source in operations else 0)
+        if source not in operations:
+            start[0] += _GRAPH_HALF_BOX + 0.12
+        end = end - unit * (_GRAPH_RADIUS if target in operations else 0)
+        if target not in operations:
+            end[0] -= _GRAPH_HALF_BOX + 0.12
+        ax.annotate("", xy=tuple(end), xytext=tuple(start), zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="black", lw=1.2, shrinkA=0, shrinkB=0,
+                                    mutation_scale=14))
+        unit = (end - start) / np.hypot(*(end - start))
+        normal = np.array([-unit[1], unit[0]])             # the left side of the arrow: "above"
+        at = start + 0.42 * (end - start)
+        for sign, number, colour in [(1, value, "black"), (-1, grad, WRONG)]:
+            if number is None:
+                continue
+            ax.text(*(at + sign * 0.13 * normal), _number(number), fontsize=10, color=colour,
+                    ha="center", va="center", rotation=np.degrees(np.arctan2(unit[1], unit[0])),
+                    rotation_mode="anchor", zorder=3,
+                    bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none"))
+    ax.set_xlim(low_x, high_x)
+    ax.set_ylim(low_y, high_y)
+    ax.set_title(title or "forward values (black, above each arrow) and gradients (red, below)")
     return fig
+
+
+_GRAPH_DX = 2.2          # data units between columns (one unit between rows)
+_GRAPH_RADIUS = 0.2      # an operation's circle
+_GRAPH_HALF_BOX = 0.45   # inputs end, the output starts, this far from their column
 
 
 

@@ -38,6 +38,79 @@ class AddByHand:
         return dout * 1, dout * 1
 
 
+class MulByProductRule:
+    """Backward by the product rule written as a gradient: d(xy) = y dx + x dy."""
+
+    def forward(self, x, y):
+        self.saved = (x, y)
+        return np.multiply(x, y)
+
+    def backward(self, dout):
+        x, y = self.saved
+        return np.multiply(y, dout), np.multiply(x, dout)
+
+
+class MulByList:
+    """Keeps its inputs in a list and swaps them for the backward pass."""
+
+    def forward(self, x, y):
+        self.inputs = [x, y]
+        return x * y
+
+    def backward(self, dout):
+        other = self.inputs[::-1]
+        return tuple(dout * v for v in other)
+
+
+class AddByNumpy:
+    """Copies dout for each input."""
+
+    def forward(self, x, y):
+        return np.add(x, y)
+
+    def backward(self, dout):
+        return np.copy(dout), np.copy(dout)
+
+
+class AddByPair:
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, dout):
+        return tuple([dout] * 2)
+
+
+def shipping_by_nodes(fruit_total, shipping, tax):
+    """Written with the learner's-style node classes of this file."""
+    add, mul = AddByHand(), MulByHand()
+    price = mul.forward(add.forward(fruit_total, shipping), tax)
+    d_sum, _ = mul.backward(1.0)
+    return price, add.backward(d_sum)[1]
+
+
+def shipping_by_calculus(fruit_total, shipping, tax):
+    return fruit_total * tax + shipping * tax, tax * 1.0
+
+
+def add_mul_by_nodes(x, y, z):
+    add, mul = AddByNumpy(), MulByList()
+    f = mul.forward(add.forward(x, y), z)
+    dq, dz = mul.backward(1.0)
+    dx, dy = add.backward(dq)
+    return f, (dx, dy, dz)
+
+
+def add_mul_expanded(x, y, z):
+    """f = xz + yz expanded, its partial derivatives by hand."""
+    return x * z + y * z, [z, z, x + y]
+
+
+def mul_in_place(self, dout):
+    dy = dout * self.x
+    dout *= self.y
+    return dout, dy
+
+
 REFERENCES = [
     (exercises.check_mul_layer, graph.MulLayer),
     (exercises.check_add_layer, graph.AddLayer),
@@ -46,6 +119,16 @@ REFERENCES = [
     (exercises.check_passes, lambda n: (2 * n, 1)),
     (exercises.check_mul_layer, MulByHand),
     (exercises.check_add_layer, AddByHand),
+    (exercises.check_mul_layer, MulByProductRule),
+    (exercises.check_mul_layer, MulByList),
+    (exercises.check_add_layer, AddByNumpy),
+    (exercises.check_add_layer, AddByPair),
+    (exercises.check_shipping, shipping_by_nodes),
+    (exercises.check_shipping, shipping_by_calculus),
+    (exercises.check_add_mul, add_mul_by_nodes),
+    (exercises.check_add_mul, add_mul_expanded),
+    (exercises.check_passes, lambda n: [n + n, 1]),
+    (exercises.check_passes, lambda n: (len(("f(v + h e_k)", "f(v - h e_k)")) * n, 1)),
 ]
 
 
@@ -85,7 +168,7 @@ WRONG = [
     (exercises.check_add_mul, stub, "not written yet"),
     (exercises.check_add_mul, lambda x, y, z: ((x + y) * z, (0, 0, 0)), "is all zeros"),
     (exercises.check_add_mul, lambda x, y, z: ((x + y) * z, (1.0, 1.0, x + y)),
-     "dx and dy are dout * z"),
+     "dx and dy: the add node passes on what the multiply node sends it"),
     (exercises.check_add_mul, lambda x, y, z: ((x + y) * z, (-z, -z, -(x + y))),
      "sign flipped"),
     (exercises.check_passes, stub, "not written yet"),
@@ -93,6 +176,14 @@ WRONG = [
     (exercises.check_passes, lambda n: (n, 1), "twice per parameter"),
     (exercises.check_passes, lambda n: (2 * n, n), "one backward pass gives the gradient of every"),
     (exercises.check_passes, lambda n: (123412, 1), "for 5 parameters"),
+    (exercises.check_mul_layer, node(graph.MulLayer, lambda self, d: (
+        d * np.asarray(self.y, dtype=float), d * np.asarray(self.x, dtype=float))),
+     "MulLayer.backward's dx on random float32 (3, 2) arrays is float64, not float32"),
+    (exercises.check_add_layer, node(graph.AddLayer, lambda self, d: (
+        d * np.ones(np.shape(d)), d * np.ones(np.shape(d)))),
+     "is float64, not float32, for float32 inputs: an array built in float64"),
+    (exercises.check_mul_layer, node(graph.MulLayer, mul_in_place),
+     "your code changed dout in place on the fixed case x=3, y=-2, dout=1"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(

@@ -113,6 +113,77 @@ def softmax_by_logsumexp(v):
     return np.exp(shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True)))
 
 
+def relu_by_where(self, dout):
+    return np.where(self.mask, dout, 0)
+
+
+def relu_by_zeroing_a_copy(self, dout):
+    grad = dout.copy()
+    grad[~self.mask] = 0
+    return grad
+
+
+def sigmoid_expanded(self, dout):
+    return dout * self.out - dout * self.out ** 2
+
+
+def sigmoid_by_logs(self, dout):
+    """y (1 - y) as exp(log y + log(1 - y))."""
+    return dout * np.exp(np.log(self.out) + np.log1p(-self.out))
+
+
+class TanhExpanded(layers.Layer):
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, dout):
+        return dout - dout * self.y * self.y
+
+
+class TanhFromInput(layers.Layer):
+    """Keeps the input and uses tanh'(x) = 1 / cosh(x)**2."""
+
+    def forward(self, x):
+        self.x = x.copy()
+        return 2 / (1 + np.exp(-2 * x)) - 1
+
+    def backward(self, dout):
+        return dout / np.cosh(self.x) ** 2
+
+
+def affine_by_outer_products(self, dout):
+    self.grads["W"] = sum(np.outer(xn, gn) for xn, gn in zip(self.x, dout))
+    self.grads["b"] = np.ones(len(dout), dout.dtype) @ dout
+    return np.dot(dout, self.params["W"].T).reshape(self.x_shape)
+
+
+def affine_by_tensordot(self, dout):
+    self.grads["W"] = np.tensordot(self.x, dout, axes=([0], [0]))
+    self.grads["b"] = np.add.reduce(dout, axis=0)
+    dx = np.tensordot(dout, self.params["W"], axes=([1], [1]))
+    return np.reshape(dx, self.x_shape)
+
+
+def softmax_by_logaddexp(v):
+    return np.exp(v - np.logaddexp.reduce(v, axis=-1, keepdims=True))
+
+
+def softmax_by_new_axis(v):
+    e = np.exp(v - v.max(-1)[..., None])
+    return e / e.sum(-1)[..., None]
+
+
+def tanh_forward_in_place(self, x):
+    self.out = np.tanh(x, out=x)
+    return self.out
+
+
+def softmax_one_hot_by_eye(p, t, dout, n):
+    """The labels rebuilt with np.eye, which is float64."""
+    return (p - np.eye(p.shape[1])[t.argmax(axis=1)]) * dout / n
+
+
 REFERENCES = [
     (exercises.check_relu, layers.ReLU),
     (exercises.check_sigmoid, layers.Sigmoid),
@@ -126,6 +197,20 @@ REFERENCES = [
     (exercises.check_affine, affine(affine_by_einsum)),
     (exercises.check_softmax_with_loss, softmax_backward(softmax_by_labels)),
     (exercises.check_softmax, softmax_by_logsumexp),
+    (exercises.check_relu, layer(layers.ReLU, relu_by_where)),
+    (exercises.check_relu, layer(layers.ReLU, relu_by_zeroing_a_copy)),
+    (exercises.check_sigmoid, layer(layers.Sigmoid, sigmoid_expanded)),
+    (exercises.check_sigmoid, layer(layers.Sigmoid, sigmoid_by_logs)),
+    (exercises.check_tanh, TanhExpanded),
+    (exercises.check_tanh, TanhFromInput),
+    (exercises.check_affine, affine(affine_by_outer_products)),
+    (exercises.check_affine, affine(affine_by_tensordot)),
+    (exercises.check_softmax_with_loss,
+     softmax_backward(lambda p, t, d, n: (p - t) / len(p) * d)),
+    (exercises.check_softmax_with_loss,
+     softmax_backward(lambda p, t, d, n: d * np.subtract(p, t) / p.shape[0])),
+    (exercises.check_softmax, softmax_by_logaddexp),
+    (exercises.check_softmax, softmax_by_new_axis),
 ]
 
 
@@ -164,7 +249,7 @@ WRONG = [
     (exercises.check_affine, affine(lambda self, d: 0 * self.x),
      "Affine.backward's dx on a fixed batch of 2 examples, 2 -> 3 features is all zeros"),
     (exercises.check_affine, affine_grads(lambda x, d: d.T @ x, lambda d: d.sum(axis=0)),
-     "grads['W'] on a fixed batch of 2 examples, 2 -> 3 features: dW = x.T @ dout, of shape "
+     "grads['W'] on a fixed batch of 2 examples, 2 -> 3 features: dW has the shape of W, "
      "(in, out); you have its transpose"),
     (exercises.check_affine, affine_grads(lambda x, d: x.T @ d, lambda d: d),
      "grads['b'] has the wrong shape on a fixed batch of 2 examples, 2 -> 3 features: expected "
@@ -230,6 +315,21 @@ WRONG = [
     (exercises.check_tanh, tanh(tanh_in_place),
      "Tanh.backward changed dout in place: compute a new array (e.g. dout * slope), not "
      "dout *= ... or dout[...] = ..."),
+    (exercises.check_relu, layer(layers.ReLU, lambda self, d: d * np.where(self.mask, 1.0, 0.0)),
+     "ReLU.backward's dx on a random float32 (2, 5) batch is float64, not float32"),
+    (exercises.check_sigmoid, layer(layers.Sigmoid,
+                                    lambda self, d: d * (self.out * (1 - self.out)).astype(float)),
+     "Sigmoid.backward's dx on a random float32 (2, 5) batch is float64, not float32"),
+    (exercises.check_tanh, type("TanhInPlace", (exercises.Tanh,),
+                                {"forward": tanh_forward_in_place}),
+     "your code changed the input x in place in Tanh.forward on the fixed input"),
+    (exercises.check_affine, affine_grads(lambda x, d: x.T @ d,
+                                          lambda d: np.ones(len(d)) @ d),
+     "Affine.backward's grads['b'] on a random float32 batch of 3 examples, 4 -> 2 is float64"),
+    (exercises.check_softmax_with_loss, softmax_backward(softmax_one_hot_by_eye),
+     "dscores on a random float32 batch of 4 is float64, not float32"),
+    (exercises.check_softmax, lambda v: softmax(v.astype(float)),
+     "softmax for a random float32 (3, 5) batch is float64, not float32"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(

@@ -16,7 +16,7 @@ def two_layer(g_s=lambda p, t, n: (p - t) / n, mask=lambda h, g_a: g_a * (h > 0)
     def backward(params, x, y, h, a, p):
         if before:
             before(params, p)
-        t = np.eye(p.shape[1])[y]
+        t = np.eye(p.shape[1], dtype=p.dtype)[y]
         gs = g_s(p, t, len(x))
         gh = mask(h, gs @ params["affine2.W"].T)
         grads = {"affine2.W": dw(a if dw2_input == "a" else h, gs), "affine2.b": db(gs),
@@ -78,6 +78,63 @@ def ten_classes(params, x, y, h, a, p):
 
 
 
+def backward_by_subtracting_one(params, x, y, h, a, p):
+    """p - t by subtracting 1 at each label; the biases' gradients by einsum."""
+    g_s = p.copy()
+    g_s[np.arange(len(y)), y] -= 1
+    g_s /= len(x)
+    g_h = (g_s @ params["affine2.W"].T) * (h > 0)
+    return {"affine1.W": x.T @ g_h, "affine1.b": np.einsum("nh->h", g_h),
+            "affine2.W": a.T @ g_s, "affine2.b": np.einsum("nc->c", g_s)}
+
+
+def backward_by_loops(params, x, y, h, a, p):
+    """One example at a time, the gradients summed with outer products."""
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    for xn, yn, hn, an, pn in zip(x, y, h, a, p):
+        g_s = pn.copy()
+        g_s[yn] -= 1
+        g_s /= len(x)
+        g_h = np.where(hn > 0, params["affine2.W"] @ g_s, 0)
+        grads["affine2.W"] += np.outer(an, g_s)
+        grads["affine2.b"] += g_s
+        grads["affine1.W"] += np.outer(xn, g_h)
+        grads["affine1.b"] += g_h
+    return grads
+
+
+def sgd_by_multiply_add(params, grads, lr):
+    for key, g in grads.items():
+        params[key] += -lr * g
+
+
+def sgd_by_items(params, grads, lr):
+    for key, value in params.items():
+        value -= np.multiply(lr, grads[key], dtype=value.dtype)
+
+
+def bad_by_loop(x):
+    return [i for i, example in enumerate(x) if not np.all(np.isfinite(example))]
+
+
+def bad_by_nan_and_inf(x):
+    flat = x.reshape(x.shape[0], -1)
+    return np.nonzero(np.isnan(flat).any(axis=1) | np.isinf(flat).any(axis=1))[0]
+
+
+def nan_to_zero(x):
+    x[~np.isfinite(x)] = 0          # "cleans" the caller's data as it looks
+    return []
+
+
+def float64_labels(params, x, y, h, a, p):
+    """The one-hot labels built with np.eye's default dtype."""
+    g_s = (p - np.eye(p.shape[1])[y]) / len(x)
+    g_h = (g_s @ params["affine2.W"].T) * (h > 0)
+    return {"affine1.W": x.T @ g_h, "affine1.b": g_h.sum(axis=0),
+            "affine2.W": a.T @ g_s, "affine2.b": g_s.sum(axis=0)}
+
+
 REFERENCES = [
     (exercises.check_two_layer_backward, exercises.two_layer_backward),
     (exercises.check_sgd_step, exercises.sgd_step),
@@ -86,6 +143,14 @@ REFERENCES = [
     (exercises.check_two_layer_backward, two_layer()),      # written with np.eye, in this file
     (exercises.check_sgd_step, sgd(lambda params, key, g, lr: np.subtract(params[key], lr * g,
                                                                           out=params[key]))),
+    (exercises.check_two_layer_backward, backward_by_subtracting_one),
+    (exercises.check_two_layer_backward, backward_by_loops),
+    (exercises.check_sgd_step, sgd_by_multiply_add),
+    (exercises.check_sgd_step, sgd_by_items),
+    (exercises.check_n_params, lambda sizes: sum((i + 1) * o for i, o in zip(sizes, sizes[1:]))),
+    (exercises.check_n_params, lambda sizes: int(np.dot(np.add(sizes[:-1], 1), sizes[1:]))),
+    (exercises.check_bad_examples, bad_by_loop),
+    (exercises.check_bad_examples, bad_by_nan_and_inf),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
@@ -123,7 +188,7 @@ WRONG = [
     (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: np.maximum(g, 0)),
      "not from the sign of the gradient"),
     (exercises.check_two_layer_backward, two_layer(dw2_input="h"),
-     "affine2's input is the ReLU's OUTPUT a, not h"),
+     "affine2's input, which is the ReLU's OUTPUT a, not h"),
     (exercises.check_two_layer_backward, two_layer(dw=lambda inp, g: g.T @ inp),
      "grads['affine2.W'] has shape (2, 3), the transpose of W's (3, 2)"),
     (exercises.check_two_layer_backward, two_layer(db=lambda g: g),
@@ -184,6 +249,10 @@ WRONG = [
      "not (row, column) pairs"),
     (exercises.check_bad_examples, lambda x: np.flatnonzero(~np.isfinite(x).all(axis=1)),
      "the bad examples for 4 images (1, 2, 2) with a NaN in image 1 are [1]"),
+    (exercises.check_bad_examples, nan_to_zero, "your code changed x in place for 5 rows"),
+    (exercises.check_two_layer_backward, float64_labels,
+     "grads['affine2.W'] on a random float32 batch (N = 3, D = 6, H = 7, C = 4) is float64, not "
+     "float32, for float32 inputs: an array built in float64 (np.eye"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
