@@ -227,12 +227,14 @@ def check_conv_forward_naive(fn):
             no_bias = forward(x, w, np.zeros_like(b), stride, pad)
             return [
                 (forward(x, w[:, :, ::-1, ::-1], b, stride, pad), "you flipped the kernel (a "
-                 "mathematician's convolution): here, as in every deep-learning library, "
-                 "out[n, f, i, j] = sum(window * w[f]) with w[f] as it is (cross-correlation)"),
-                (no_bias, "the bias is missing: add b[f] to every output of filter f, once, after "
-                 "the sum np.sum(window * w[f])"),
-                (forward(x, w, b * (c * kh * kw), stride, pad), "add b[f] once per output, after "
-                 "the sum: np.sum(window * w[f]) + b[f], not np.sum(window * w[f] + b[f])"),
+                 "mathematician's convolution): here, as in every deep-learning library, the "
+                 "window meets the filter as it is, weight (u, v) on pixel (u, v) of the window "
+                 "(cross-correlation, section 1's formula)"),
+                (no_bias, "the bias is missing: every output of filter f gets b[f] added, once, "
+                 "after the sum over the window"),
+                (forward(x, w, b * (c * kh * kw), stride, pad), "the bias was added to every "
+                 "product inside the sum, C*KH*KW times; it belongs once per output, after the "
+                 "sum: look at where b[f] sits relative to np.sum"),
                 (forward(x, w, b, 1, pad)[:, :, :oh, :ow], f"the window of output (i, j) starts "
                  f"at row i*stride, column j*stride of the padded x (stride {stride}); yours moved "
                  "by one pixel"),

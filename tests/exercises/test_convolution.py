@@ -446,9 +446,9 @@ WRONG = [
     (exercises.check_conv_forward_naive, conv_loops(flip=True), "you flipped the kernel"),
     (exercises.check_conv_forward_naive, conv_loops(bias="none"), "the bias is missing"),
     (exercises.check_conv_forward_naive, conv_loops(bias="inside"),
-     "add b[f] once per output, after the sum"),
+     "the bias was added to every product inside the sum"),
     (exercises.check_conv_forward_naive, conv_loops(bias="pixels"),  # sum(w) = 0 on the 4x4
-     "bias 1): the bias is missing: add b[f] to every output of filter f, once, after the sum"),
+     "bias 1): the bias is missing: every output of filter f gets b[f] added, once"),
     (exercises.check_conv_forward_naive, conv_loops(pad_sides=(0, 2)),
      "bias 1, pad 1): pad the same number of zeros, pad, on EVERY side"),
     (exercises.check_conv_forward_naive, conv_loops(pad_sides=(2, 0)), "on EVERY side"),
