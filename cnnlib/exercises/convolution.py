@@ -100,6 +100,17 @@ def _run(what, fn, where, *args, names=()):
     return result
 
 
+def _array_out(what, got, where):
+    """The learner's result must be a numpy array (a list compares equal but breaks the cells
+    that use it: ``@``, ``.reshape``, ``.shape``)."""
+    values = got if isinstance(got, tuple) else (got,)
+    for value in values:
+        if value is not None and not isinstance(value, np.ndarray):
+            raise ExerciseError(f"{what} returned a {type(value).__name__} {where}: return a "
+                                f"numpy array (the cells below use it with @, .reshape and "
+                                f".shape, which a {type(value).__name__} does not have)")
+
+
 def _float32(what, fn, args, names, reference, where="for float32 inputs"):
     """Run ``fn`` on ``args`` made float32: each array it returns must be float32 and match
     ``reference`` (the float64 answer, one array or a tuple)."""
@@ -218,6 +229,7 @@ def check_conv_forward_naive(fn):
                           stride, pad, names=("x", "w", "b"))
         expected = forward(x, w, b, stride, pad)
         _check_pad("out", calls, got, expected, where)
+        _array_out("your conv_forward_naive", got, where)
         _check_shape("out", got, expected.shape, _conv_shape_hints(*x.shape[:1], *w.shape[:2],
                      *x.shape[2:], *w.shape[2:], stride, pad), where)
 
@@ -269,6 +281,7 @@ def check_im2col(fn):
         got, calls = _run("your im2col", fn, where, x.copy(), kh, kw, stride, pad, names=("x",))
         expected = conv.im2col(x, kh, kw, stride, pad)
         _check_pad("cols", calls, got, expected, where)
+        _array_out("your im2col", got, where)
         n, c, height, width = x.shape
         (oh, oh0, oh1, _, _), (ow, ow0, ow1, _, _) = (_sizes(height, kh, stride, pad),
                                                       _sizes(width, kw, stride, pad))
@@ -320,6 +333,7 @@ def check_conv_forward_im2col(fn):
                       pad, names=("x", "w", "b"))
         expected = conv.conv2d_forward_naive(x, w, b, stride, pad)
         n, f, oh, ow = expected.shape
+        _array_out("your conv_forward_im2col", got, where)
         _check_shape("out", got, expected.shape, [
             ((n * oh * ow, f), "the product gives one row per window and one column per filter: "
              "bring it back to 4-D along the axes its rows and columns stand for, then put the "
@@ -424,6 +438,7 @@ def check_conv_backward_naive(fn):
                                          conv.conv2d_backward_naive(dout, x, w, stride, pad)):
                 _check_pad(name, calls, grad, right, where)
         _check_grads(got, dout, x, w, stride, pad, where)
+        _array_out("your conv_backward_naive", tuple(got), where)
     x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
     b = rng.standard_normal(2)
     dout = rng.standard_normal((2, 2, 3, 3))
@@ -536,6 +551,7 @@ def check_col2im(fn):
         got, _ = _run("your col2im", fn, where, cols.copy(), x_shape, kh, kw, stride, pad,
                       names=("cols",))
         expected = conv.col2im(cols, x_shape, kh, kw, stride, pad)
+        _array_out("your col2im", got, where)
         n, c, height, width = x_shape
         _check_shape("dx", got, x_shape, [
             ((n, c, height + 2 * pad, width + 2 * pad), f"that is the PADDED image: crop pad={pad} "
@@ -609,6 +625,7 @@ def check_dw_by_im2col(fn):
            "your dw_by_im2col", fn, where, d, x.copy(), kh, kw, stride, pad,
            names=("dout", "x")))
         expected = conv.conv2d_backward_naive(dout, x, np.zeros(w_shape), stride, pad)[1]
+        _array_out("your dw_by_im2col", got, where)
         columns = x_shape[1] * kh * kw
         _check_shape("dw", got, w_shape, [
             ((f, columns), "reshape D.T @ cols, (F, C*KH*KW), to w's shape (F, C, KH, KW)"),

@@ -636,6 +636,11 @@ WRONG = [
         d, x, kh, kw, s, p).astype(float), "your dw_by_im2col returned float64"),
     (exercises.check_blur, lambda size: [[1 / size ** 2] * size] * size, "your blur_filter "
      "returned a list for size 3: return a numpy array"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).tolist(),
+     "your im2col returned a list on the 4x4 image 0..15 of section 5 with a 3x3 window: return a "
+     "numpy array"),
+    (exercises.check_col2im, lambda *a: col2im_loops_right(*a).tolist(), "your col2im returned a "
+     "list"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
