@@ -175,7 +175,7 @@ def reference_dw(dout, x, kh, kw, stride=1, pad=0):
     return conv.conv2d_backward_naive(dout, x, w, stride, pad)[1]
 
 
-# --- right answers written with sliding windows and einsum, not cnnlib's loops ---------------------
+# --- right answers written with sliding windows and einsum, not cnnlib's loops ----------------
 
 def windows_of(x, kh, kw, stride, pad):
     """``(N, C, OH, OW, KH, KW)``: every window of the padded x, a view."""

@@ -72,7 +72,7 @@ def routed_dx(x, size, stride):
     return out, pool.max_pool2d_backward(np.ones_like(out), cache)
 
 
-# --- right answers written with sliding windows and np.add.at, not cnnlib's loops ------------------
+# --- right answers written with sliding windows and np.add.at, not cnnlib's loops -------------
 
 def windows_of(x, size, stride):
     """``(N, C, OH, OW, size * size)``: every window of x, flattened in row-major order."""
