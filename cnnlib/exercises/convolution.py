@@ -23,15 +23,15 @@ _EVERY_SIDE = "pad the same number of zeros, pad, on EVERY side: top and bottom,
 
 
 _CHANNELS = ("sum over the input channels too: each output adds the products of all C slices of "
-             "w[f] with the window (np.sum(window * w[f]) over c, u, v)")
+             "w[f] with the window")
 
 
-_PAD_ALL = ("did np.pad(x, pad) also pad the batch and channel axes? use "
-            "((0,0),(0,0),(pad,pad),(pad,pad))")
+_PAD_ALL = ("np.pad also padded the batch and channel axes: look at the widths you hand np.pad, "
+            "one (before, after) pair per axis of (N, C, H, W); only H and W get zeros")
 
 
-_PAD_PAIRS = ("np.pad takes one (before, after) pair per axis of x, four for (N, C, H, W): "
-              "((0,0),(0,0),(pad,pad),(pad,pad))")
+_PAD_PAIRS = ("np.pad takes one (before, after) pair per axis of x, four for (N, C, H, W); yours "
+              "gave fewer: look at the widths you hand np.pad")
 
 
 @contextlib.contextmanager
@@ -63,19 +63,72 @@ def _pad_mistake(calls):
     return None
 
 
-def _run(what, fn, where, *args):
+_RAGGED = ("the windows you collected do not all have one shape, so numpy cannot stack them "
+           "into one matrix (its 'inhomogeneous shape' error): windows near the border came out "
+           "smaller than KH x KW. Look at where they are cut: with pad > 0 they must be cut from "
+           "the PADDED x, which has room for every window")
+
+
+def _run(what, fn, where, *args, names=()):
     """``(fn(*args), np.pad calls)`` for the learner's ``fn``. An error raised inside it becomes an
     ExerciseError naming the case (``where``), the error and, if np.pad was misused, that
-    mistake."""
+    mistake. The arrays among ``args`` (called ``names``, in order) must come back unchanged, in
+    values and in shape."""
+    given = [(name, arg, arg.copy()) for name, arg in zip(names, args)
+             if isinstance(arg, np.ndarray)]
     with _watching_np_pad() as calls:
         try:
-            return call(what, fn, *args), calls
+            result = call(what, fn, *args), calls
         except ExerciseError:
             raise
         except Exception as err:
             mistake, kind = _pad_mistake(calls), type(err).__name__
+            if mistake is None and "inhomogeneous" in str(err):
+                mistake = _RAGGED
             raise ExerciseError(f"{what} raised {kind} {where}: " + (
                 f"{mistake} (the error: {kind}: {err})" if mistake else str(err))) from None
+    for name, arg, before in given:
+        if arg.shape != before.shape:
+            raise ExerciseError(f"{what} changed the shape of the array {name} it was given "
+                                f"({before.shape} -> {arg.shape}) {where}: setting .shape or "
+                                f"calling .resize changes the caller's array; the caller still "
+                                f"needs it as it was, so reshape into a new name instead")
+        if not np.array_equal(arg, before):
+            raise ExerciseError(f"{what} changed the values of the array {name} it was given "
+                                f"{where}: an in-place operation (+=, [...] =) on it changes the "
+                                f"caller's array; work on a new array")
+    return result
+
+
+def _array_out(what, got, where):
+    """The learner's result must be a numpy array (a list compares equal but breaks the cells
+    that use it: ``@``, ``.reshape``, ``.shape``)."""
+    values = got if isinstance(got, tuple) else (got,)
+    for value in values:
+        if value is not None and not isinstance(value, np.ndarray):
+            raise ExerciseError(f"{what} returned a {type(value).__name__} {where}: return a "
+                                f"numpy array (the cells below use it with @, .reshape and "
+                                f".shape, which a {type(value).__name__} does not have)")
+
+
+def _float32(what, fn, args, names, reference, where="for float32 inputs"):
+    """Run ``fn`` on ``args`` made float32: each array it returns must be float32 and match
+    ``reference`` (the float64 answer, one array or a tuple)."""
+    args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+    got, _ = _run(what, fn, where, *args, names=names)
+    got = got if isinstance(got, (tuple, list)) else (got,)
+    reference = reference if isinstance(reference, tuple) else (reference,)
+    for value, right in zip(got, reference):
+        dtype = getattr(value, "dtype", None)
+        if dtype != np.float32:
+            raise ExerciseError(f"{what} returned {dtype or type(value).__name__} {where}: a "
+                                f"float32 input must give a float32 result (training runs in "
+                                f"float32). Look at where your result array is created: np.zeros "
+                                f"and np.array of Python floats default to float64")
+        if not np.allclose(value, right, rtol=1e-4, atol=1e-4):
+            raise ExerciseError(f"{what} is wrong {where}, although it is right for float64: "
+                                f"look for a step that rounds or truncates, such as an integer "
+                                f"array")
 
 
 def _check_pad(name, calls, got, expected, where):
@@ -173,9 +226,10 @@ def check_conv_forward_naive(fn):
     _not_cnnlibs(fn, forward)
     for x, w, b, stride, pad, where in _conv_cases():
         got, calls = _run("your conv_forward_naive", fn, where, x.copy(), w.copy(), b.copy(),
-                          stride, pad)
+                          stride, pad, names=("x", "w", "b"))
         expected = forward(x, w, b, stride, pad)
         _check_pad("out", calls, got, expected, where)
+        _array_out("your conv_forward_naive", got, where)
         _check_shape("out", got, expected.shape, _conv_shape_hints(*x.shape[:1], *w.shape[:2],
                      *x.shape[2:], *w.shape[2:], stride, pad), where)
 
@@ -185,12 +239,14 @@ def check_conv_forward_naive(fn):
             no_bias = forward(x, w, np.zeros_like(b), stride, pad)
             return [
                 (forward(x, w[:, :, ::-1, ::-1], b, stride, pad), "you flipped the kernel (a "
-                 "mathematician's convolution): here, as in every deep-learning library, "
-                 "out[n, f, i, j] = sum(window * w[f]) with w[f] as it is (cross-correlation)"),
-                (no_bias, "the bias is missing: add b[f] to every output of filter f, once, after "
-                 "the sum np.sum(window * w[f])"),
-                (forward(x, w, b * (c * kh * kw), stride, pad), "add b[f] once per output, after "
-                 "the sum: np.sum(window * w[f]) + b[f], not np.sum(window * w[f] + b[f])"),
+                 "mathematician's convolution): here, as in every deep-learning library, the "
+                 "window meets the filter as it is, weight (u, v) on pixel (u, v) of the window "
+                 "(cross-correlation, section 1's formula)"),
+                (no_bias, "the bias is missing: every output of filter f gets b[f] added, once, "
+                 "after the sum over the window"),
+                (forward(x, w, b * (c * kh * kw), stride, pad), "the bias was added to every "
+                 "product inside the sum, C*KH*KW times; it belongs once per output, after the "
+                 "sum: look at where b[f] sits relative to np.sum"),
                 (forward(x, w, b, 1, pad)[:, :, :oh, :ow], f"the window of output (i, j) starts "
                  f"at row i*stride, column j*stride of the padded x (stride {stride}); yours moved "
                  "by one pixel"),
@@ -201,6 +257,9 @@ def check_conv_forward_naive(fn):
                 (forward(x[:, -1:], w[:, -1:], b, stride, pad), f"{_CHANNELS}; yours kept only the "
                  "last channel (= instead of +=?)")]
         _compare_lazy("out", got, expected, mistakes, where)
+    x, w, b, stride, pad, _ = _conv_cases()[4]
+    _float32("your conv_forward_naive", fn, (x, w, b, stride, pad), ("x", "w", "b"),
+             forward(x, w, b, stride, pad))
     correct("conv_forward_naive matches cnnlib (the 4x4 example, padding, stride, channels)")
     return fn
 
@@ -219,9 +278,10 @@ def check_im2col(fn):
               "on a random (3, 2, 4, 5) batch, 2x2 window")]
     _not_cnnlibs(fn, conv.im2col)
     for x, kh, kw, stride, pad, where in cases:
-        got, calls = _run("your im2col", fn, where, x.copy(), kh, kw, stride, pad)
+        got, calls = _run("your im2col", fn, where, x.copy(), kh, kw, stride, pad, names=("x",))
         expected = conv.im2col(x, kh, kw, stride, pad)
         _check_pad("cols", calls, got, expected, where)
+        _array_out("your im2col", got, where)
         n, c, height, width = x.shape
         (oh, oh0, oh1, _, _), (ow, ow0, ow1, _, _) = (_sizes(height, kh, stride, pad),
                                                       _sizes(width, kw, stride, pad))
@@ -258,6 +318,9 @@ def check_im2col(fn):
                 (conv.im2col(_one_sided(x, 0, 2 * pad), kh, kw, stride), _EVERY_SIDE),
                 (conv.im2col(_one_sided(x, 2 * pad, 0), kh, kw, stride), _EVERY_SIDE)]
         _compare_lazy("cols", got, expected, mistakes, where)
+    x, kh, kw, stride, pad, _ = cases[2]
+    _float32("your im2col", fn, (x, kh, kw, stride, pad), ("x",),
+             conv.im2col(x, kh, kw, stride, pad))
     correct("im2col matches cnnlib (row and column order, padding, stride, channels, batch)")
     return fn
 
@@ -267,13 +330,15 @@ def check_conv_forward_im2col(fn):
     matrix product; return ``fn``."""
     for x, w, b, stride, pad, where in _conv_cases():
         got, _ = _run("your conv_forward_im2col", fn, where, x.copy(), w.copy(), b.copy(), stride,
-                      pad)
+                      pad, names=("x", "w", "b"))
         expected = conv.conv2d_forward_naive(x, w, b, stride, pad)
         n, f, oh, ow = expected.shape
+        _array_out("your conv_forward_im2col", got, where)
         _check_shape("out", got, expected.shape, [
             ((n * oh * ow, f), "the product gives one row per window and one column per filter: "
-             "reshape it to (N, OH, OW, F), then move F forward with transpose(0, 3, 1, 2)"),
-            ((n, oh, ow, f), "move the filter axis forward: transpose(0, 3, 1, 2) gives NCHW")],
+             "bring it back to 4-D along the axes its rows and columns stand for, then put the "
+             "filter axis second"),
+            ((n, oh, ow, f), "the filter axis must come second, (N, F, OH, OW); yours is last")],
             where)
 
         def mistakes(expected=expected, x=x, w=w, b=b, stride=stride, pad=pad):
@@ -281,14 +346,17 @@ def check_conv_forward_im2col(fn):
             n, f, oh, ow = expected.shape
             by_columns = conv.im2col(x, *w.shape[2:], stride, pad) @ w.reshape(-1, f) + b
             return [(flat.reshape(expected.shape), "the product's rows are (n, i, j) and its "
-                     "columns f: reshape to (N, OH, OW, F) and transpose(0, 3, 1, 2); a direct "
-                     "reshape to (N, F, OH, OW) mixes filters and positions"),
+                     "columns f: a direct reshape to (N, F, OH, OW) mixes filters and positions; "
+                     "look at the order of the axes the reshape lays out"),
                     (expected - b[None, :, None, None], "add the bias b (one per filter, "
                      "a column of the product)"),
                     (by_columns.reshape(n, oh, ow, f).transpose(0, 3, 1, 2), "W = w.reshape(F, "
                      "-1) has one ROW per filter; w.reshape(-1, F) is not its transpose W.T, it "
                      "mixes the filters' weights")]
         _compare_lazy("out", got, expected, mistakes, where)
+    x, w, b, stride, pad, _ = _conv_cases()[4]
+    _float32("your conv_forward_im2col", fn, (x, w, b, stride, pad), ("x", "w", "b"),
+             conv.conv2d_forward_naive(x, w, b, stride, pad))
     correct("the convolution as one matrix product matches the loops")
     return fn
 
@@ -299,6 +367,10 @@ def check_blur(fn):
     for size in (3, 5, 1):
         where = f"for size {size}"
         got, _ = _run("your blur_filter", fn, where, size)
+        if got is not None and not isinstance(got, np.ndarray):
+            raise ExerciseError(f"your blur_filter returned a {type(got).__name__} {where}: "
+                                "return a numpy array, as every filter in this notebook is (the "
+                                "next cell calls the array methods .astype and .reshape on it)")
         compare("the filter", got, np.full((size, size), 1 / size ** 2), [
            (np.ones((size, size)), f"the weights must average the {size * size} pixels: "
             f"1/{size * size} each, not 1 (a sum makes the image brighter)"),
@@ -332,7 +404,8 @@ def _backward_loops(dout, x, w, stride, pad, *, dx_step=None, dw_step=None, over
     return dxp, dw
 
 
-_EMPTY_CROP = "pad:-pad is empty when pad = 0; crop with dxp[:, :, pad:pad + H, pad:pad + W]"
+_EMPTY_CROP = ("your crop is empty when pad = 0: a slice ending at -pad ends at -0, which is 0, "
+               "so it keeps nothing; look at how the end of the crop is written")
 
 
 def _crop(dxp, shape, pad):
@@ -358,12 +431,14 @@ def check_conv_backward_naive(fn):
     _not_cnnlibs(fn, conv.conv2d_backward_naive)
     for dout, x, w, stride, pad, where in cases:
         got, calls = copy_checked("your conv_backward_naive", dout, lambda d: _run(
-           "your conv_backward_naive", fn, where, d, x.copy(), w.copy(), stride, pad))
+           "your conv_backward_naive", fn, where, d, x.copy(), w.copy(), stride, pad,
+           names=("dout", "x", "w")))
         if isinstance(got, (tuple, list)) and len(got) == 3:
             for name, grad, right in zip(("dx", "dw", "db"), got,
                                          conv.conv2d_backward_naive(dout, x, w, stride, pad)):
                 _check_pad(name, calls, grad, right, where)
         _check_grads(got, dout, x, w, stride, pad, where)
+        _array_out("your conv_backward_naive", tuple(got), where)
     x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
     b = rng.standard_normal(2)
     dout = rng.standard_normal((2, 2, 3, 3))
@@ -375,6 +450,9 @@ def check_conv_backward_naive(fn):
     compare("dx", dx, numerical_gradient(lambda v: loss(x=v), x.copy()), where=where)
     compare("dw", dw, numerical_gradient(lambda v: loss(w=v), w.copy()), where=where)
     compare("db", db, numerical_gradient(lambda v: loss(b=v), b.copy()), where=where)
+    dout, x, w, stride, pad, _ = cases[3]
+    _float32("your conv_backward_naive", fn, (dout, x, w, stride, pad), ("dout", "x", "w"),
+             conv.conv2d_backward_naive(dout, x, w, stride, pad))
     correct("conv_backward_naive's dx, dw and db match cnnlib and the numerical gradient")
     return fn
 
@@ -393,10 +471,10 @@ def _check_grads(got, dout, x, w, stride, pad, where):
     ref_dx, ref_dw, ref_db = conv.conv2d_backward_naive(dout, x, w, stride, pad)
     n, f, oh, ow = dout.shape
     _check_shape("db", db, ref_db.shape, [
-        (dout.shape, "db sums dout over the batch AND over every output position: "
-         "dout.sum(axis=(0, 2, 3))"),
-        ((f, oh, ow), "sum over the output positions too: dout.sum(axis=(0, 2, 3))"),
-        ((n, f), "sum over the batch (axis 0) too: dout.sum(axis=(0, 2, 3))")], where)
+        (dout.shape, "db sums dout over the batch AND over every output position "
+         "(axes 0, 2 and 3)"),
+        ((f, oh, ow), "sum over the output positions (axes 2 and 3) too"),
+        ((n, f), "sum over the batch (axis 0) too")], where)
     _compare_lazy("db", db, ref_db, lambda: [
         (dout.mean(axis=(0, 2, 3)), "db is the SUM of dout over the batch and the positions, "
          "not the mean"),
@@ -409,7 +487,8 @@ def _check_grads(got, dout, x, w, stride, pad, where):
     def dw_mistakes():
         mistakes = [
             (_backward_loops(dout, x, w, stride, pad, overwrite_dw=True)[1], "every output "
-             "ADDS dout * window to dw[f] (dw[f] += ...); yours kept only the last one"),
+             "ADDS its dout * window to dw[f]; yours kept only the last one: look at the line "
+             "that writes dw[f]"),
             (_backward_loops(dout, x, w, stride, pad, dw_step=1)[1], f"output (i, j) read the "
              f"window at row i*stride, column j*stride of the padded x (stride {stride})")]
         unpadded = _backward_loops(dout, x, w, stride, pad, dw_unpadded=True)[1]
@@ -421,14 +500,14 @@ def _check_grads(got, dout, x, w, stride, pad, where):
                 (conv.conv2d_backward_naive(dout[:1], x[:1], w, stride, pad)[1], "dw sums over "
                  "every image of the batch, not only the first"),
                 (conv.conv2d_backward_naive(dout[-1:], x[-1:], w, stride, pad)[1], "dw sums over "
-                 "every image of the batch (dw[f] += ...); yours kept only the last image"),
+                 "every image of the batch; yours kept only the last image: look at where dw is "
+                 "set to zero and where it is written"),
                 (ref_dw / n, "dw is the SUM over the batch, not the mean")]
         return mistakes
     _compare_lazy("dw", dw, ref_dw, dw_mistakes, where)
     height, width = x.shape[2:]
     hints = [((n, x.shape[1], height + 2 * pad, width + 2 * pad), f"that is the gradient of the "
-              f"PADDED input: crop pad={pad} rows and columns from every side, "
-              "dxp[:, :, pad:pad + H, pad:pad + W]")] if pad else [
+              f"PADDED input: crop pad={pad} rows and columns from every side")] if pad else [
         ((n, x.shape[1], 0, 0), _EMPTY_CROP)]
     _check_shape("dx", dx, ref_dx.shape, hints, where)
 
@@ -437,17 +516,18 @@ def _check_grads(got, dout, x, w, stride, pad, where):
         padded = _backward_loops(dout, x, w, stride, pad)[0]
         return [
             (_crop(overwritten, x.shape, pad), "where windows overlap (and over the filters f), "
-             "ADD the gradients: dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]"),
+             "the gradients must ADD up; yours kept only the last one written to each pixel: "
+             "look at the line that writes into dx's window"),
             (_crop(_backward_loops(dout, x, w, stride, pad, dx_step=1)[0], x.shape, pad),
              f"output (i, j) read the window at row i*stride, column j*stride (stride {stride}): "
              "send dout * w[f] back to that window"),
             (_crop(_backward_loops(dout, x, w, stride, pad, rotate=True)[0], x.shape, pad),
              "in the loops each window gets dout * w[f] as it is; the 180° rotation belongs to "
              "the full-convolution form"),
-            (padded[:, :, :height, :width], "crop pad rows and columns from EVERY side: "
-             "dxp[:, :, pad:pad + H, pad:pad + W]"),
-            (padded[:, :, 2 * pad:, 2 * pad:], "crop pad rows and columns from EVERY side: "
-             "dxp[:, :, pad:pad + H, pad:pad + W]")]
+            (padded[:, :, :height, :width], "crop pad rows and columns from EVERY side; "
+             "yours cut them from one side only"),
+            (padded[:, :, 2 * pad:, 2 * pad:], "crop pad rows and columns from EVERY side; "
+             "yours cut them from one side only")]
     _compare_lazy("dx", dx, ref_dx, dx_mistakes, where)
 
 
@@ -468,8 +548,10 @@ def check_col2im(fn):
                       f"pad {pad}"))
     _not_cnnlibs(fn, conv.col2im)
     for cols, x_shape, kh, kw, stride, pad, where in cases:
-        got, _ = _run("your col2im", fn, where, cols.copy(), x_shape, kh, kw, stride, pad)
+        got, _ = _run("your col2im", fn, where, cols.copy(), x_shape, kh, kw, stride, pad,
+                      names=("cols",))
         expected = conv.col2im(cols, x_shape, kh, kw, stride, pad)
+        _array_out("your col2im", got, where)
         n, c, height, width = x_shape
         _check_shape("dx", got, x_shape, [
             ((n, c, height + 2 * pad, width + 2 * pad), f"that is the PADDED image: crop pad={pad} "
@@ -489,6 +571,9 @@ def check_col2im(fn):
                                 f"random x, <im2col(x), cols> = {left:.6g} but "
                                 f"<x, col2im(cols)> = {right:.6g}")
         compare("dx", got, expected, where=where)
+    cols, x_shape, kh, kw, stride, pad, _ = cases[2]
+    _float32("your col2im", fn, (cols, x_shape, kh, kw, stride, pad), ("cols",),
+             conv.col2im(cols, x_shape, kh, kw, stride, pad))
     correct("col2im is the adjoint of im2col: overlaps summed, padding cropped, as cnnlib")
     return fn
 
@@ -508,9 +593,9 @@ def _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected):
     rows, columns = cols.shape
     channel_last = cols.reshape(rows, kh, kw, c).transpose(0, 3, 1, 2).reshape(rows, columns)
     by_position = cols.reshape(oh * ow, n, columns).transpose(1, 0, 2).reshape(rows, columns)
-    every_side = "crop pad rows and columns from EVERY side: dxp[:, :, pad:pad + H, pad:pad + W]"
+    every_side = "crop pad rows and columns from EVERY side; yours cut them from one side only"
     return [
-        (_crop(overwritten, x_shape, pad), "where windows overlap, ADD the rows (+=): a pixel "
+        (_crop(overwritten, x_shape, pad), "where windows overlap, ADD the rows: a pixel "
          "copied into several rows gets the SUM of their gradients (not the last one, not their "
          "mean)"),
         (np.divide(expected, counts, out=np.zeros_like(expected), where=counts > 0),
@@ -537,8 +622,10 @@ def check_dw_by_im2col(fn):
             x, np.zeros(w_shape), np.zeros(f), stride, pad).shape)
         where = f"for x {x_shape}, {f} filter{'s' * (f > 1)} {kh}x{kw}, stride {stride}, pad {pad}"
         got, _ = copy_checked("your dw_by_im2col", dout, lambda d: _run(
-           "your dw_by_im2col", fn, where, d, x.copy(), kh, kw, stride, pad))
+           "your dw_by_im2col", fn, where, d, x.copy(), kh, kw, stride, pad,
+           names=("dout", "x")))
         expected = conv.conv2d_backward_naive(dout, x, np.zeros(w_shape), stride, pad)[1]
+        _array_out("your dw_by_im2col", got, where)
         columns = x_shape[1] * kh * kw
         _check_shape("dw", got, w_shape, [
             ((f, columns), "reshape D.T @ cols, (F, C*KH*KW), to w's shape (F, C, KH, KW)"),
@@ -548,8 +635,9 @@ def check_dw_by_im2col(fn):
             cols = conv.im2col(x, kh, kw, stride, pad)
             d = dout.transpose(0, 2, 3, 1).reshape(-1, f)
             return [((dout.reshape(-1, f).T @ cols).reshape(w_shape), "lay dout out as rows in "
-                     "im2col's order (n, i, j), one column per filter: dout.transpose(0, 2, 3, 1)"
-                     ".reshape(-1, F); a plain reshape mixes filters and positions"),
+                     "im2col's order (n, i, j), one column per filter; a plain reshape of dout "
+                     "(N, F, OH, OW) mixes filters and positions: look at the order of dout's "
+                     "axes before the reshape"),
                     ((cols.T @ d).reshape(w_shape), "dW = D.T @ cols is (F, C*KH*KW); cols.T @ D "
                      "is its transpose, and reshaping it scrambles the weights"),
                     (expected / len(cols), "dW is the SUM over all windows (the product D.T @ "
@@ -557,5 +645,8 @@ def check_dw_by_im2col(fn):
                     *([(expected / len(x), "dW is the SUM over the batch, not the mean")]
                       if len(x) > 1 else [])]
         _compare_lazy("dw", got, expected, mistakes, where)
+    x, dout = rng.standard_normal((2, 2, 6, 7)), rng.standard_normal((2, 3, 3, 4))
+    _float32("your dw_by_im2col", fn, (dout, x, 3, 2, 2, 1), ("dout", "x"),
+             conv.conv2d_backward_naive(dout, x, np.zeros((3, 2, 3, 2)), 2, 1)[1])
     correct("dW as one matrix product D.T @ cols matches the loops")
     return fn

@@ -24,8 +24,34 @@ def _pool_cases():
             (rng.standard_normal((1, 1, 4, 4)), 2, 1, "with overlapping 2x2 windows, stride 1")]
 
 
-_NO_STRIDE = ("window (i, j) starts at row i*stride, column j*stride: multiply the output "
-              "indices by the stride in the slice, x[n, c, i*stride:i*stride + size, ...]")
+_NO_STRIDE = ("window (i, j) starts at row i*stride, column j*stride; yours moved by one pixel "
+              "at a time: look at the slice that cuts the window out of x")
+
+
+def _call(what, fn, args, names, signature):
+    """``call`` of the learner's ``fn``; the arrays among ``args`` (called ``names``, in order)
+    must come back unchanged, in values and in shape."""
+    given = [(name, arg, arg.copy()) for name, arg in zip(names, args)
+             if isinstance(arg, np.ndarray)]
+    result = call(what, fn, *args, signature=signature)
+    for name, arg, before in given:
+        if arg.shape != before.shape or not np.array_equal(arg, before):
+            raise ExerciseError(f"{what} changed the array {name} it was given (its values or "
+                                f"its shape): the caller still needs it as it was, so compute "
+                                f"into a new array instead of writing into {name}")
+    return result
+
+
+def _float32(what, got, right):
+    """A float32 input must give a float32 result that matches ``right``."""
+    dtype = getattr(got, "dtype", None)
+    if dtype != np.float32:
+        raise ExerciseError(f"{what} returned {dtype or type(got).__name__} for a float32 x: a "
+                            f"float32 input must give a float32 result (training runs in float32). "
+                            f"Look at where your result array is created: np.zeros and np.full "
+                            f"default to float64")
+    if not np.allclose(got, right, rtol=1e-4, atol=1e-4):
+        raise ExerciseError(f"{what} is wrong for a float32 x, although it is right for float64")
 
 
 def _unstrided_windows(x, size, stride):
@@ -57,12 +83,16 @@ def _unstrided_backward(dout, x, size, stride):
 def check_max_pool_forward(fn):
     """Check ``fn(x, size=2, stride=None) -> out (N, C, OH, OW)``, max pooling by loops."""
     for x, size, stride, where in _pool_cases():
-        got = call("your max_pool_forward", fn, x.copy(), size, stride,
-                   signature="max_pool_forward(x, size, stride)")
+        got = _call("your max_pool_forward", fn, (x.copy(), size, stride), ("x",),
+                    "max_pool_forward(x, size, stride)")
         avg = pool.avg_pool2d_forward_naive(x, size, stride)
         compare("out", got, pool.max_pool2d_forward_naive(x, size, stride),
                 [(avg, "that is the window's MEAN: max pooling takes its maximum"),
                  (_unstrided_forward(x, size, stride), _NO_STRIDE)], where)
+    x, size, stride, _ = _pool_cases()[2]
+    _float32("your max_pool_forward", _call("your max_pool_forward", fn, (
+        x.astype(np.float32), size, stride), ("x",), "max_pool_forward(x, size, stride)"),
+        pool.max_pool2d_forward_naive(x, size, stride))
     correct("max pooling forward matches cnnlib (fixed case, channels, stride, overlap)")
 
 
@@ -93,9 +123,9 @@ def check_max_pool_backward(fn):
         if x is not POOL_X and x is not tie:
             dout = rng.standard_normal(out.shape)
         got = copy_checked("your max_pool_backward", dout,
-                           lambda d: call("your max_pool_backward", fn, d, x.copy(), size,
-                                          stride, signature="max_pool_backward(dout, x, "
-                                          "size, stride)"))
+                           lambda d: _call("your max_pool_backward", fn, (d, x.copy(), size,
+                                           stride), ("dout", "x"), "max_pool_backward(dout, x, "
+                                           "size, stride)"))
         expected = pool.max_pool2d_backward_naive(dout, x, size, stride)
         compare("dx", got, expected, [
            (_all_max(dout, x, size, stride), "tie rule: a window with several equal maxima "
@@ -107,15 +137,21 @@ def check_max_pool_backward(fn):
             "window (average pooling): max pooling routes it to the maximum only"),
            (pool.max_pool2d_backward_naive(np.ones_like(dout), x, size, stride),
             "multiply by dout: each window's maximum receives that window's dout"),
-           *[(_overwrite(dout, x, size, stride, whole), "where windows overlap, ADD the "
-              "gradients (dx[...] += ...): an input that wins two windows gets both")
+           *[(_overwrite(dout, x, size, stride, whole), "where windows overlap, the "
+              "gradients ADD up: an input that wins two windows gets both; yours kept one")
              for whole in (True, False)],
            (_unstrided_backward(dout, x, size, stride), _NO_STRIDE)], where)
     x = rng.standard_normal((1, 2, 4, 6))
     dout = rng.standard_normal((1, 2, 2, 3))
     numeric = numerical_gradient(
         lambda v: np.sum(pool.max_pool2d_forward_naive(v) * dout), x.copy())
-    compare("dx", fn(dout, x.copy(), 2, None), numeric, where="against the numerical gradient")
+    compare("dx", _call("your max_pool_backward", fn, (dout, x.copy(), 2, None), ("dout", "x"),
+                        "max_pool_backward(dout, x, size, stride)"), numeric,
+            where="against the numerical gradient")
+    _float32("your max_pool_backward", _call(
+        "your max_pool_backward", fn, (dout.astype(np.float32), x.astype(np.float32), 2, None),
+        ("dout", "x"), "max_pool_backward(dout, x, size, stride)"),
+        pool.max_pool2d_backward_naive(dout, x))
     correct("max pooling backward routes dout to the first maximum, adds overlaps, as cnnlib")
 
 
@@ -140,8 +176,8 @@ def check_routed_fraction(fn):
         x = rng.standard_normal(shape)
         out, cache = pool.max_pool2d_forward(x, size, stride)
         expected = np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out), cache)) / x.size
-        got = call("your routed_fraction", fn, x.copy(), size, stride,
-                   signature="routed_fraction(x, size, stride)")
+        got = _call("your routed_fraction", fn, (x.copy(), size, stride), ("x",),
+                    "routed_fraction(x, size, stride)")
         where = f"for {size}x{size} windows, stride {stride}, x of shape {shape}"
         windows = out.size / x.size          # the sum (or mean) of dx: one per window
         compare("the fraction", got, expected,
@@ -183,8 +219,8 @@ def check_avg_pool_as_conv(fn):
     rng = np.random.default_rng(9)
     for x, where in [(POOL_X, "on the 4x4 example"),
                      (rng.standard_normal((3, 1, 6, 8)), "on a random (3, 1, 6, 8) batch")]:
-        got, pooled = _pooling_spied(call, "your avg_pool_as_conv", fn, x.copy(),
-                                     signature="avg_pool_as_conv(x)")
+        got, pooled = _pooling_spied(_call, "your avg_pool_as_conv", fn, (x.copy(),), ("x",),
+                                     "avg_pool_as_conv(x)")
         if pooled:
             raise ExerciseError("avg_pool_as_conv called cnnlib's pooling (avg_pool2d_forward_"
                                 "naive or the like): compute it with conv2d_forward_naive and a "
@@ -193,4 +229,7 @@ def check_avg_pool_as_conv(fn):
         ones = conv.conv2d_forward_naive(x, np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
         compare("out", got, expected, [(ones, "the filter's weights must average: 1/4 each, "
                                         "not 1")], where)
+    got, _ = _pooling_spied(_call, "your avg_pool_as_conv", fn, (x.astype(np.float32),), ("x",),
+                            "avg_pool_as_conv(x)")
+    _float32("your avg_pool_as_conv", got, pool.avg_pool2d_forward_naive(x))
     correct("2x2 average pooling written as a convolution")

@@ -175,7 +175,7 @@ def reference_dw(dout, x, kh, kw, stride=1, pad=0):
     return conv.conv2d_backward_naive(dout, x, w, stride, pad)[1]
 
 
-# --- right answers written with sliding windows and einsum, not cnnlib's loops ---------------------
+# --- right answers written with sliding windows and einsum, not cnnlib's loops ----------------
 
 def windows_of(x, kh, kw, stride, pad):
     """``(N, C, OH, OW, KH, KW)``: every window of the padded x, a view."""
@@ -197,9 +197,11 @@ def scatter_windows(per_offset, x_shape, kh, kw, stride, pad):
     """The adjoint of :func:`windows_of`: ``per_offset(i, j)`` ``(N, C, OH, OW)`` added at kernel
     offset (i, j) of every window into a padded zero array, then cropped to ``x_shape``."""
     n, c, height, width = x_shape
-    xp = np.zeros((n, c, height + 2 * pad, width + 2 * pad))
+    xp = None
     for i, j in np.ndindex(kh, kw):
         part = per_offset(i, j)
+        if xp is None:
+            xp = np.zeros((n, c, height + 2 * pad, width + 2 * pad), dtype=part.dtype)
         oh, ow = part.shape[2:]
         xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += part
     return xp[:, :, pad:pad + height, pad:pad + width]
@@ -225,19 +227,199 @@ def dw_by_einsum(dout, x, kh, kw, stride=1, pad=0):
     return np.einsum("nfhw,nchwij->fcij", dout, windows_of(x, kh, kw, stride, pad))
 
 
+# --- more right answers, each written another way: loops, shifts, index arrays, tensordot -------
+
+def conv_loops_right(x, w, b, stride=1, pad=0):
+    n_images, _, height, width = x.shape
+    n_filters, _, kh, kw = w.shape
+    oh, ow = (height + 2 * pad - kh) // stride + 1, (width + 2 * pad - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((n_images, n_filters, oh, ow), dtype=x.dtype)
+    for n, f, i, j in np.ndindex(out.shape):
+        window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+        out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    return out
+
+
+def conv_by_shifts(x, w, b, stride=1, pad=0):
+    """One strided slice per kernel offset (u, v), multiplied by w[:, :, u, v] for all filters."""
+    kh, kw = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
+    out = np.zeros((len(x), len(w), oh, ow), dtype=x.dtype) + b[:, None, None]
+    for u in range(kh):
+        for v in range(kw):
+            part = xp[:, :, u:u + stride * (oh - 1) + 1:stride, v:v + stride * (ow - 1) + 1:stride]
+            out += np.tensordot(part, w[:, :, u, v], axes=([1], [1])).transpose(0, 3, 1, 2)
+    return out
+
+
+def im2col_list(x, kh, kw, stride=1, pad=0):
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
+    rows = []
+    for n in range(len(x)):
+        for i in range(oh):
+            for j in range(ow):
+                window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                rows.append(window.ravel())
+    return np.array(rows)
+
+
+def window_indices(x_shape, kh, kw, stride, pad):
+    """Index arrays (c, row, column), each (OH*OW, C*KH*KW), into one padded image."""
+    c, height, width = x_shape[1:]
+    oh, ow = (height + 2 * pad - kh) // stride + 1, (width + 2 * pad - kw) // stride + 1
+    ci, u, v = np.indices((c, kh, kw)).reshape(3, -1)
+    i, j = np.indices((oh, ow)).reshape(2, -1)
+    return ci[None, :], (i * stride)[:, None] + u[None, :], (j * stride)[:, None] + v[None, :]
+
+
+def im2col_by_indices(x, kh, kw, stride=1, pad=0):
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    ci, rows, cols = window_indices(x.shape, kh, kw, stride, pad)
+    return xp[:, ci, rows, cols].reshape(-1, ci.size)
+
+
+def forward_product_right(x, w, b, stride=1, pad=0):
+    f, _, kh, kw = w.shape
+    oh, ow = (x.shape[2] + 2 * pad - kh) // stride + 1, (x.shape[3] + 2 * pad - kw) // stride + 1
+    out = im2col_list(x, kh, kw, stride, pad) @ w.reshape(f, -1).T + b
+    return out.reshape(len(x), oh, ow, f).transpose(0, 3, 1, 2)
+
+
+def forward_product_w_first(x, w, b, stride=1, pad=0):
+    f, _, kh, kw = w.shape
+    oh, ow = (x.shape[2] + 2 * pad - kh) // stride + 1, (x.shape[3] + 2 * pad - kw) // stride + 1
+    out = w.reshape(f, -1) @ im2col_by_indices(x, kh, kw, stride, pad).T + b[:, None]
+    return out.reshape(f, len(x), oh, ow).transpose(1, 0, 2, 3)
+
+
+def forward_product_einsum(x, w, b, stride=1, pad=0):
+    f, _, kh, kw = w.shape
+    oh, ow = (x.shape[2] + 2 * pad - kh) // stride + 1, (x.shape[3] + 2 * pad - kw) // stride + 1
+    rows = im2col_by_windows(x, kh, kw, stride, pad).reshape(len(x), oh, ow, -1)
+    return np.einsum("nijk,fk->nfij", rows, w.reshape(f, -1)) + b[:, None, None]
+
+
+def backward_loops_right(dout, x, w, stride=1, pad=0):
+    kh, kw = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for n, f, i, j in np.ndindex(dout.shape):
+        rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
+        dw[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
+        dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+    return dxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], dw, dout.sum(axis=(0, 2, 3))
+
+
+def backward_by_full_convolution(dout, x, w, stride=1, pad=0):
+    """dx by notebook 05's route: dilate, pad by K-1, convolve with the rotated kernel, crop."""
+    n, f, oh, ow = dout.shape
+    kh, kw = w.shape[2:]
+    hp, wp = x.shape[2] + 2 * pad, x.shape[3] + 2 * pad
+    spread = np.zeros((n, f, hp + kh - 1, wp + kw - 1), dtype=dout.dtype)
+    spread[:, :, kh - 1:kh - 1 + stride * oh:stride, kw - 1:kw - 1 + stride * ow:stride] = dout
+    rotated = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    dxp = conv_by_shifts(spread, rotated, np.zeros(w.shape[1], dtype=w.dtype))
+    dx = dxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
+    dw = np.tensordot(dout, windows_of(x, kh, kw, stride, pad), axes=([0, 2, 3], [0, 2, 3]))
+    return dx, dw, np.einsum("nfij->f", dout)
+
+
+def col2im_loops_right(cols, x_shape, kh, kw, stride=1, pad=0):
+    n_images, c, height, width = x_shape
+    oh, ow = (height + 2 * pad - kh) // stride + 1, (width + 2 * pad - kw) // stride + 1
+    xp = np.zeros((n_images, c, height + 2 * pad, width + 2 * pad), dtype=cols.dtype)
+    rows = iter(cols)
+    for n in range(n_images):
+        for i in range(oh):
+            for j in range(ow):
+                xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += \
+                    next(rows).reshape(c, kh, kw)
+    return xp[:, :, pad:pad + height, pad:pad + width]
+
+
+def col2im_by_add_at(cols, x_shape, kh, kw, stride=1, pad=0):
+    n_images, c, height, width = x_shape
+    xp = np.zeros((n_images, c, height + 2 * pad, width + 2 * pad), dtype=cols.dtype)
+    ci, rows, columns = window_indices(x_shape, kh, kw, stride, pad)
+    per_image = cols.reshape(n_images, -1, ci.size)
+    for n in range(n_images):
+        np.add.at(xp[n], (np.broadcast_to(ci, rows.shape), rows, columns), per_image[n])
+    return xp[:, :, pad:pad + height, pad:pad + width]
+
+
+def dw_product_right(dout, x, kh, kw, stride=1, pad=0):
+    f = dout.shape[1]
+    d = dout.transpose(0, 2, 3, 1).reshape(-1, f)
+    return (d.T @ im2col_list(x, kh, kw, stride, pad)).reshape(f, x.shape[1], kh, kw)
+
+
+def dw_by_tensordot(dout, x, kh, kw, stride=1, pad=0):
+    n, f, oh, ow = dout.shape
+    rows = im2col_by_indices(x, kh, kw, stride, pad).reshape(n, oh, ow, -1)
+    return np.tensordot(dout, rows, axes=([0, 2, 3], [0, 1, 2])).reshape(f, x.shape[1], kh, kw)
+
+
+def blur_by_ones(size):
+    return np.ones((size, size)) / size ** 2
+
+
+def blur_by_outer(size):
+    row = np.full(size, 1 / size)
+    return np.outer(row, row)
+
+
+def im2col_unpadded(x, kh, kw, stride=1, pad=0):
+    """Forgets to pad but still counts the padded number of windows: ragged rows."""
+    oh, ow = (x.shape[2] + 2 * pad - kh) // stride + 1, (x.shape[3] + 2 * pad - kw) // stride + 1
+    return np.array([x[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw].ravel()
+                     for n in range(len(x)) for i in range(oh) for j in range(ow)])
+
+
+def col2im_reshaping_callers(cols, x_shape, kh, kw, stride=1, pad=0):
+    dx = col2im_loops_right(cols, x_shape, kh, kw, stride, pad)
+    cols.shape = (len(cols), x_shape[1], kh, kw)        # reshapes the caller's array
+    return dx
+
+
+def conv_upcasting(x, w, b, stride=1, pad=0):
+    return conv_loops_right(x.astype(np.float64), w, b, stride, pad)
+
+
+def backward_upcasting(dout, x, w, stride=1, pad=0):
+    return tuple(g.astype(np.float64) for g in backward_loops_right(dout, x, w, stride, pad))
+
+
+def forward_writing_into_x(x, w, b, stride=1, pad=0):
+    out = conv_loops_right(x, w, b, stride, pad)
+    x[...] = 0
+    return out
+
+
 REFERENCES = [
-    (exercises.check_conv_forward_naive, lambda *a: conv.conv2d_forward_naive(*a)),
-    (exercises.check_im2col, lambda *a: conv.im2col(*a)),
-    (exercises.check_conv_forward_im2col, forward_im2col()),
-    (exercises.check_blur, lambda size: np.full((size, size), 1 / size ** 2)),
-    (exercises.check_conv_backward_naive, lambda *a: conv.conv2d_backward_naive(*a)),
-    (exercises.check_col2im, lambda *a: conv.col2im(*a)),
-    (exercises.check_dw_by_im2col, reference_dw),
+    (exercises.check_conv_forward_naive, conv_loops_right),
     (exercises.check_conv_forward_naive, conv_by_einsum),
+    (exercises.check_conv_forward_naive, conv_by_shifts),
+    (exercises.check_im2col, im2col_list),
     (exercises.check_im2col, im2col_by_windows),
+    (exercises.check_im2col, im2col_by_indices),
+    (exercises.check_conv_forward_im2col, forward_product_right),
+    (exercises.check_conv_forward_im2col, forward_product_w_first),
+    (exercises.check_conv_forward_im2col, forward_product_einsum),
+    (exercises.check_blur, lambda size: np.full((size, size), 1 / size ** 2)),
+    (exercises.check_blur, blur_by_ones),
+    (exercises.check_blur, blur_by_outer),
+    (exercises.check_conv_backward_naive, backward_loops_right),
     (exercises.check_conv_backward_naive, conv_backward_by_einsum),
+    (exercises.check_conv_backward_naive, backward_by_full_convolution),
+    (exercises.check_col2im, col2im_loops_right),
     (exercises.check_col2im, col2im_by_offsets),
+    (exercises.check_col2im, col2im_by_add_at),
+    (exercises.check_dw_by_im2col, dw_product_right),
     (exercises.check_dw_by_im2col, dw_by_einsum),
+    (exercises.check_dw_by_im2col, dw_by_tensordot),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
@@ -264,9 +446,9 @@ WRONG = [
     (exercises.check_conv_forward_naive, conv_loops(flip=True), "you flipped the kernel"),
     (exercises.check_conv_forward_naive, conv_loops(bias="none"), "the bias is missing"),
     (exercises.check_conv_forward_naive, conv_loops(bias="inside"),
-     "add b[f] once per output, after the sum"),
+     "the bias was added to every product inside the sum"),
     (exercises.check_conv_forward_naive, conv_loops(bias="pixels"),  # sum(w) = 0 on the 4x4
-     "bias 1): the bias is missing: add b[f] to every output of filter f, once, after the sum"),
+     "bias 1): the bias is missing: every output of filter f gets b[f] added, once"),
     (exercises.check_conv_forward_naive, conv_loops(pad_sides=(0, 2)),
      "bias 1, pad 1): pad the same number of zeros, pad, on EVERY side"),
     (exercises.check_conv_forward_naive, conv_loops(pad_sides=(2, 0)), "on EVERY side"),
@@ -287,13 +469,12 @@ WRONG = [
     (exercises.check_conv_forward_naive, conv_per_channel,
      "got (1, 1, 1, 3, 3): sum over the input channels too"),
     (exercises.check_conv_forward_naive, conv_loops(pad_width=lambda p: p), "out is wrong on the "
-     "4x4 example of section 2 (filter [[1, 0], [0, -1]], bias 1, pad 1): did np.pad(x, pad) "
-     "also pad the batch and channel axes? use ((0,0),(0,0),(pad,pad),(pad,pad))"),
+     "4x4 example of section 2 (filter [[1, 0], [0, -1]], bias 1, pad 1): np.pad also padded the "
+     "batch and channel axes"),
     (exercises.check_conv_forward_naive, conv_loops(pad_width=lambda p: ((p, p), (p, p))),
      "your conv_forward_naive raised ValueError on the 4x4 example of section 2 (filter "
      "[[1, 0], [0, -1]], bias 1): np.pad takes one (before, after) pair per axis of x, four for "
-     "(N, C, H, W): ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: operands could not "
-     "be broadcast together"),
+     "(N, C, H, W); yours gave fewer"),
     (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: {}[0],
      "your conv_forward_naive raised KeyError on the 4x4 example of section 2 (filter "
      "[[1, 0], [0, -1]], bias 1): 0"),
@@ -302,8 +483,8 @@ WRONG = [
     (exercises.check_im2col, stub, "your im2col is not written yet: the hint"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_loops(x, kh, kw, s, p,
                                                                       pad_all=True),
-     "cols is wrong on the 4x4 example of section 2 with a 2x2 window, pad 1: did np.pad(x, pad) "
-     "also pad the batch and channel axes?"),
+     "cols is wrong on the 4x4 example of section 2 with a 2x2 window, pad 1: np.pad also padded "
+     "the batch and channel axes"),
     (exercises.check_im2col, conv.im2col, "that is cnnlib's own im2col"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: 0 * conv.im2col(x, kh, kw, s, p),
      "cols on the 4x4 image 0..15 of section 5 with a 3x3 window is all zeros"),
@@ -335,7 +516,7 @@ WRONG = [
      "out on a random (2, 3, 5, 6) batch with 4 filters (3, 3, 2): W = w.reshape(F, -1) "
      "has one ROW per filter; w.reshape(-1, F) is not its transpose W.T"),
     (exercises.check_conv_forward_im2col, lambda x, w, b, s=1, p=0: forward_im2col()(
-        x, w, b, s, p).transpose(0, 2, 3, 1), "move the filter axis forward"),
+        x, w, b, s, p).transpose(0, 2, 3, 1), "the filter axis must come second"),
     (exercises.check_blur, stub, "your blur_filter is not written yet"),
     (exercises.check_blur, lambda size: np.zeros((size, size)),
      "the filter for size 3 is all zeros"),
@@ -360,7 +541,7 @@ WRONG = [
     (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d.sum(axis=(2, 3))),
      "got (1, 1): sum over the batch (axis 0) too"),
     (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d.sum(axis=0)),
-     "sum over the output positions too"),
+     "sum over the output positions"),
     (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d[0].sum(axis=(1, 2))),
      "db sums over every image of the batch, not only the first"),
     (exercises.check_conv_backward_naive, backward_loops(db_rule=lambda d: d.mean(axis=(0, 2, 3))),
@@ -370,7 +551,7 @@ WRONG = [
     (exercises.check_conv_backward_naive, backward_loops(dw_sum="last image"),
      "yours kept only the last image"),
     (exercises.check_conv_backward_naive, backward_loops(overwrite=True),
-     "ADD the gradients: dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]"),
+     "the gradients must ADD up; yours kept only the last one written to each pixel"),
     (exercises.check_conv_backward_naive, backward_loops(moves=False),
      "stride 2, pad 1): output (i, j) read the window at row i*stride"),
     (exercises.check_conv_backward_naive, backward_loops(crop="none"),
@@ -379,19 +560,18 @@ WRONG = [
      "crop pad rows and columns from EVERY side"),
     (exercises.check_conv_backward_naive, backward_loops(rotate=True),
      "the 180° rotation belongs to the full-convolution form"),
-    (exercises.check_conv_backward_naive, mutating_backward, "changed dout in place"),
+    (exercises.check_conv_backward_naive, mutating_backward,
+     "changed the values of the array dout it was given"),
     (exercises.check_conv_backward_naive, backward_loops(pad_width=lambda p: p), "your "
      "conv_backward_naive raised ValueError on section 1's example (x = 0..24 as 5x5, kernel 1..9 "
-     "as 3x3, its 3x3 dout, stride 2, pad 1): did np.pad(x, pad) also pad the batch and channel "
-     "axes? use ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: non-broadcastable"),
+     "as 3x3, its 3x3 dout, stride 2, pad 1): np.pad also padded the batch and channel axes"),
     (exercises.check_conv_backward_naive, backward_loops(pad_width=lambda p: ((p, p), (p, p))),
      "your conv_backward_naive raised ValueError on section 1's example (x = 0..24 as 5x5, "
      "kernel 1..9 as 3x3, its 3x3 dout): np.pad takes one (before, after) pair per axis of x, "
-     "four for (N, C, H, W): ((0,0),(0,0),(pad,pad),(pad,pad)) (the error: ValueError: operands "
-     "could not be broadcast"),
+     "four for (N, C, H, W); yours gave fewer"),
     (exercises.check_conv_backward_naive, backward_loops(crop="pad:-pad"), "dx has the wrong "
      "shape on section 1's example (x = 0..24 as 5x5, kernel 1..9 as 3x3, its 3x3 dout): "
-     "expected (1, 1, 5, 5), got (1, 1, 0, 0): pad:-pad is empty when pad = 0"),
+     "expected (1, 1, 5, 5), got (1, 1, 0, 0): your crop is empty when pad = 0"),
     (exercises.check_conv_backward_naive, backward_loops(dw_from="x"), "dw on section 1's "
      "example (x = 0..24 as 5x5, kernel 1..9 as 3x3, its 3x3 dout, stride 2, pad 1): dw's "
      "windows come from the PADDED input xp (pad 1), as in the forward pass; yours read them "
@@ -408,7 +588,7 @@ WRONG = [
      "got (1, 1, 6, 6): that is the PADDED image: crop pad=1"),
     (exercises.check_col2im, col2im_loops(crop="top-left"), "from EVERY side"),
     (exercises.check_col2im, col2im_loops(crop="pad:-pad"), "expected (1, 1, 5, 5), got "
-     "(1, 1, 0, 0): pad:-pad is empty when pad = 0"),
+     "(1, 1, 0, 0): your crop is empty when pad = 0"),
     (exercises.check_col2im, conv.col2im, "that is cnnlib's own col2im"),
     (exercises.check_col2im, col2im_loops(moves=False), "column j*stride (stride 2)"),
     (exercises.check_col2im, col2im_loops(order=(1, 2, 0)), "the rows go image by image"),
@@ -422,7 +602,8 @@ WRONG = [
     (exercises.check_dw_by_im2col, stub, "your dw_by_im2col is not written yet"),
     (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: np.zeros(
         (d.shape[1], x.shape[1], kh, kw)), "is all zeros"),
-    (exercises.check_dw_by_im2col, dw_im2col(rows="reshape"), "a plain reshape mixes filters"),
+    (exercises.check_dw_by_im2col, dw_im2col(rows="reshape"),
+     "a plain reshape of dout (N, F, OH, OW) mixes filters"),
     (exercises.check_dw_by_im2col, dw_im2col(product="cols.T @ D"), "reshaping it scrambles"),
     (exercises.check_dw_by_im2col, dw_im2col(shape=False), "reshape D.T @ cols, (F, C*KH*KW), "
      "to w's shape"),
@@ -435,6 +616,31 @@ WRONG = [
      "3x3, stride 2, pad 0: dW is the SUM over the batch, not the mean"),
     (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: reference_dw(
         d, x, kh, kw, s, p).transpose(0, 1, 3, 2), "is transposed"),
+    (exercises.check_im2col, im2col_unpadded, "your im2col raised ValueError on the 4x4 example "
+     "of section 2 with a 2x2 window, pad 1: the windows you collected do not all have one shape"),
+    (exercises.check_col2im, col2im_reshaping_callers, "your col2im changed the shape of the "
+     "array cols it was given"),
+    (exercises.check_conv_forward_naive, forward_writing_into_x, "your conv_forward_naive changed "
+     "the values of the array x it was given"),
+    (exercises.check_conv_forward_naive, conv_upcasting, "your conv_forward_naive returned float64 "
+     "for float32 inputs"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).astype(
+        float), "your im2col returned float64 for float32 inputs"),
+    (exercises.check_conv_forward_im2col, lambda x, w, b, s=1, p=0: forward_product_right(
+        x, w, b.astype(np.float64), s, p), "your conv_forward_im2col returned float64"),
+    (exercises.check_conv_backward_naive, backward_upcasting, "your conv_backward_naive returned "
+     "float64 for float32 inputs"),
+    (exercises.check_col2im, lambda c, *a: col2im_loops_right(c.astype(float), *a),
+     "your col2im returned float64"),
+    (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: dw_product_right(
+        d, x, kh, kw, s, p).astype(float), "your dw_by_im2col returned float64"),
+    (exercises.check_blur, lambda size: [[1 / size ** 2] * size] * size, "your blur_filter "
+     "returned a list for size 3: return a numpy array"),
+    (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).tolist(),
+     "your im2col returned a list on the 4x4 image 0..15 of section 5 with a 3x3 window: return a "
+     "numpy array"),
+    (exercises.check_col2im, lambda *a: col2im_loops_right(*a).tolist(), "your col2im returned a "
+     "list"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(

@@ -72,7 +72,7 @@ def routed_dx(x, size, stride):
     return out, pool.max_pool2d_backward(np.ones_like(out), cache)
 
 
-# --- right answers written with sliding windows and np.add.at, not cnnlib's loops ------------------
+# --- right answers written with sliding windows and np.add.at, not cnnlib's loops -------------
 
 def windows_of(x, size, stride):
     """``(N, C, OH, OW, size * size)``: every window of x, flattened in row-major order."""
@@ -100,14 +100,114 @@ def routed_by_scatter(x, size, stride):
     return np.count_nonzero(max_pool_backward_by_scatter(ones, x, size, stride)) / x.size
 
 
+def max_pool_loops(x, size=2, stride=None):
+    stride = stride or size
+    oh, ow = (x.shape[2] - size) // stride + 1, (x.shape[3] - size) // stride + 1
+    out = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
+    for n, c, i, j in np.ndindex(out.shape):
+        out[n, c, i, j] = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size].max()
+    return out
+
+
+def max_pool_by_offsets(x, size=2, stride=None):
+    """np.maximum over the size * size strided slices, one per offset in the window."""
+    stride = stride or size
+    oh, ow = (x.shape[2] - size) // stride + 1, (x.shape[3] - size) // stride + 1
+    out = None
+    for u in range(size):
+        for v in range(size):
+            part = x[:, :, u:u + stride * (oh - 1) + 1:stride, v:v + stride * (ow - 1) + 1:stride]
+            out = part.copy() if out is None else np.maximum(out, part)
+    return out
+
+
+def max_pool_backward_loops(dout, x, size=2, stride=None):
+    stride = stride or size
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        r, s = divmod(int(np.argmax(window)), size)
+        dx[n, c, i * stride + r, j * stride + s] += dout[n, c, i, j]
+    return dx
+
+
+def max_pool_backward_by_offsets(dout, x, size=2, stride=None):
+    """Each offset claims the windows whose max it holds and that no earlier offset claimed."""
+    stride = stride or size
+    oh, ow = dout.shape[2:]
+    top = max_pool_by_offsets(x, size, stride)
+    claimed = np.zeros(dout.shape, dtype=bool)
+    dx = np.zeros_like(x)
+    for u in range(size):
+        for v in range(size):
+            rows, cols = slice(u, u + stride * (oh - 1) + 1, stride), slice(v, v + stride * (ow - 1)
+                                                                            + 1, stride)
+            wins = (x[:, :, rows, cols] == top) & ~claimed
+            claimed |= wins
+            dx[:, :, rows, cols] += np.where(wins, dout, 0)
+    return dx
+
+
+def routed_by_loops(x, size, stride):
+    ones = np.ones_like(max_pool_loops(x, size, stride))
+    return np.count_nonzero(max_pool_backward_loops(ones, x, size, stride)) / x.size
+
+
+def routed_by_winners(x, size, stride):
+    """The set of distinct (n, c, row, column) positions of the windows' first maxima."""
+    first = windows_of(x, size, stride).argmax(axis=-1)
+    n, c, i, j = np.indices(first.shape)
+    winners = {(a, b, i0 * stride + f // size, j0 * stride + f % size)
+               for a, b, i0, j0, f in zip(n.ravel(), c.ravel(), i.ravel(), j.ravel(),
+                                          first.ravel())}
+    return len(winners) / x.size
+
+
+def avg_by_ones(x):
+    return conv.conv2d_forward_naive(x, np.ones((1, 1, 2, 2), x.dtype) / 4, np.zeros(1, x.dtype),
+                                     stride=2)
+
+
+def avg_by_full(x):
+    return conv.conv2d_forward_naive(x, np.full((1, 1, 2, 2), 0.25, dtype=x.dtype),
+                                     np.zeros(1, dtype=x.dtype), 2, 0)
+
+
+def avg_by_halves(x):
+    half = np.asarray(0.5, dtype=x.dtype)
+    w = (np.full((2, 1), half) @ np.full((1, 2), half)).reshape(1, 1, 2, 2)
+    return conv.conv2d_forward_naive(x, w, np.zeros(1, dtype=x.dtype), stride=2)
+
+
+def max_pool_upcasting(x, size=2, stride=None):
+    return max_pool_loops(x.astype(np.float64), size, stride)
+
+
+def pool_flattening_x(x, size=2, stride=None):
+    out = max_pool_loops(x, size, stride)
+    x.shape = (x.size,)                      # reshapes the caller's array
+    return out
+
+
+def backward_writing_into_dout(dout, x, size=2, stride=None):
+    dx = max_pool_backward_loops(dout, x, size, stride)
+    dout[...] = 0
+    return dx
+
+
 REFERENCES = [
-    (exercises.check_max_pool_forward, pool.max_pool2d_forward_naive),
-    (exercises.check_max_pool_backward, pool.max_pool2d_backward_naive),
-    (exercises.check_routed_fraction, routed),
-    (exercises.check_avg_pool_as_conv, avg_conv(0.25)),
+    (exercises.check_max_pool_forward, max_pool_loops),
     (exercises.check_max_pool_forward, max_pool_by_windows),
+    (exercises.check_max_pool_forward, max_pool_by_offsets),
+    (exercises.check_max_pool_backward, max_pool_backward_loops),
     (exercises.check_max_pool_backward, max_pool_backward_by_scatter),
+    (exercises.check_max_pool_backward, max_pool_backward_by_offsets),
+    (exercises.check_routed_fraction, routed_by_loops),
     (exercises.check_routed_fraction, routed_by_scatter),
+    (exercises.check_routed_fraction, routed_by_winners),
+    (exercises.check_avg_pool_as_conv, avg_by_ones),
+    (exercises.check_avg_pool_as_conv, avg_by_full),
+    (exercises.check_avg_pool_as_conv, avg_by_halves),
 ]
 
 
@@ -132,7 +232,7 @@ WRONG = [
     (exercises.check_max_pool_backward, pool_backward(last_max),
      "tie rule: send the gradient to the FIRST maximum in row-major order; yours went to a later"),
     (exercises.check_max_pool_backward, pool_backward(first_max, overwrite=True),
-     "where windows overlap, ADD the gradients"),
+     "where windows overlap, the gradients ADD up"),
     (exercises.check_max_pool_backward, lambda d, x, s=2, st=None: pool.avg_pool2d_backward_naive(
         d, x, s, st), "that spreads dout over the window (average pooling)"),
     (exercises.check_max_pool_backward, lambda d, x, s=2, st=None: pool.max_pool2d_backward_naive(
@@ -174,6 +274,15 @@ WRONG = [
      "avg_pool_as_conv called cnnlib's pooling"),
     (exercises.check_avg_pool_as_conv, lambda x: pool.avg_pool2d_forward(x)[0],
      "compute it with conv2d_forward_naive and a constant filter"),
+    (exercises.check_max_pool_forward, max_pool_upcasting, "your max_pool_forward returned "
+     "float64 for a float32 x"),
+    (exercises.check_max_pool_backward, lambda d, x, s=2, st=None: max_pool_backward_loops(
+        d, x.astype(float), s, st), "your max_pool_backward returned float64"),
+    (exercises.check_avg_pool_as_conv, avg_conv(0.25), "your avg_pool_as_conv returned float64"),
+    (exercises.check_max_pool_backward, backward_writing_into_dout, "your max_pool_backward "
+     "changed the array dout it was given"),
+    (exercises.check_max_pool_forward, pool_flattening_x, "your max_pool_forward changed the "
+     "array x it was given"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
