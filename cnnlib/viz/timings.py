@@ -53,5 +53,5 @@ def plot_time_bars(times, *, stacked=True, title=None, unit="ms", xlabel=None):
     ax.set_xlim(0, 1.2 * largest or 1)
     ax.set(xlabel=xlabel or f"time ({unit})", title=title)
     if len(series) > 1:
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)    # outside: never over a bar
     return fig
