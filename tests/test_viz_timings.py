@@ -41,8 +41,8 @@ def test_stacked_parts_end_to_end_with_their_total():
 
 
 def test_side_by_side_series_and_a_single_mapping():
-    fig = viz.plot_time_bars({"plain": {"a": 4.0, "b": 2.0}, "tuned": {"a": 1.0, "b": 1.5}}, stacked=False,
-                             unit="s")
+    times = {"plain": {"a": 4.0, "b": 2.0}, "tuned": {"a": 1.0, "b": 1.5}}
+    fig = viz.plot_time_bars(times, stacked=False, unit="s")
     bars = _bars(fig)
     assert len(bars) == 4 and all(b.get_x() == 0 for b in bars)
     assert sorted(b.get_width() for b in bars) == [1.0, 1.5, 2.0, 4.0]

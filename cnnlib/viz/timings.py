@@ -16,12 +16,14 @@ def _series(times):
 
 
 def plot_time_bars(times, *, stacked=True, title=None, unit="ms", xlabel=None):
-    """Horizontal bars of measured times, the first label at the top, each bar labelled with its value.
+    """Horizontal bars of measured times, the first label at the top, each bar labelled with its
+    value.
 
-    ``times``: ``{label: time}``, or ``{series: {label: time}}`` with the same labels in every series
-    (e.g. ``{"forward": {"conv1": 1.2, ...}, "backward": {...}}``). ``stacked=True`` puts the series of a
-    label end to end in one bar, labelled with their total (parts of one time); ``stacked=False`` draws
-    them side by side (times to compare). Times are in ``unit``; they must be finite and >= 0.
+    ``times``: ``{label: time}``, or ``{series: {label: time}}`` with the same labels in every
+    series (e.g. ``{"forward": {"conv1": 1.2, ...}, "backward": {...}}``). ``stacked=True`` puts the
+    series of a label end to end in one bar, labelled with their total (parts of one time);
+    ``stacked=False`` draws them side by side (times to compare). Times are in ``unit``; they must
+    be finite and >= 0. With several series the legend sits right of the axes, never over a bar.
     """
     series = _series(times)
     labels = list(next(iter(series.values())))
@@ -31,7 +33,9 @@ def plot_time_bars(times, *, stacked=True, title=None, unit="ms", xlabel=None):
         bad = [k for k, v in values.items() if not (np.isfinite(v) and v >= 0)]
         if bad:
             raise ValueError(f"times[{name!r}]: times must be finite and >= 0, got {bad}")
-    fig = Figure(figsize=(7, 0.45 * len(labels) * (1 if stacked else len(series)) + 1.3), layout="constrained")
+    rows_drawn = len(labels) * (1 if stacked else len(series))
+    width = 7 + 1.8 * (len(series) > 1)
+    fig = Figure(figsize=(width, 0.45 * rows_drawn + 1.3), layout="constrained")
     ax = fig.subplots()
     rows = np.arange(len(labels))[::-1].astype(float)
     height = 0.7 if stacked else 0.8 / len(series)
@@ -53,5 +57,5 @@ def plot_time_bars(times, *, stacked=True, title=None, unit="ms", xlabel=None):
     ax.set_xlim(0, 1.2 * largest or 1)
     ax.set(xlabel=xlabel or f"time ({unit})", title=title)
     if len(series) > 1:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)    # outside: never over a bar
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     return fig
