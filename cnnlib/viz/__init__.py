@@ -7,7 +7,8 @@ once. Every figure is importable from here (``cnnlib.viz.plot_images``):
 * :mod:`~cnnlib.viz.geometry`: convolution geometry (im2col, stride and padding, the full convolution,
   receptive fields) and computational graphs;
 * :mod:`~cnnlib.viz.maps`: filters and feature maps;
-* :mod:`~cnnlib.viz.interpretation`: saliency, occlusion, adversarial examples.
+* :mod:`~cnnlib.viz.interpretation`: saliency, occlusion, adversarial examples;
+* :mod:`~cnnlib.viz.timings`: measured times as bars (the appendix on making numpy fast).
 
 The figures only the widgets draw (the convolution explorer's window, the digit reading) live in
 :mod:`cnnlib.widgets`.
@@ -43,6 +44,7 @@ from .maps import (
     plot_maps,
     plot_where_it_fires,
 )
+from .timings import plot_time_bars
 
 __all__ = ["WRONG", "DIVERGING", "interact_index",
            "plot_images", "plot_misclassified", "plot_confusion_matrix",
@@ -51,7 +53,8 @@ __all__ = ["WRONG", "DIVERGING", "interact_index",
            "plot_matrices", "plot_im2col", "plot_conv_geometry", "plot_full_convolution", "plot_conv_sum",
            "plot_receptive_field", "draw_graph",
            "plot_filters", "plot_feature_maps", "plot_filter_sets", "plot_where_it_fires", "plot_maps",
-           "plot_saliency", "plot_occlusion", "plot_adversarial"]
+           "plot_saliency", "plot_occlusion", "plot_adversarial",
+           "plot_time_bars"]
 
 
 def interact_index(plot, count, *, description="index"):
