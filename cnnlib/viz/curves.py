@@ -16,8 +16,8 @@ def _moving_average(values, window):
 
 def _plain_log_axis(ax):
     """Label a log-scaled y axis with plain numbers (0.1, 0.2, 0.5, 1, 2), not 2x10^0: ticks at
-    1, 2 and 5 times the powers of ten, the others unlabelled."""
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    1, 2, 3 and 5 times the powers of ten, the others unlabelled."""
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
