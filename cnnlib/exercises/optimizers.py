@@ -38,6 +38,8 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
                 m[key], v[key] = m_hat, v_hat
             if mistake.get("eps_inside"):
                 step = m_hat / np.sqrt(v_hat + eps)
+            elif mistake.get("eps_parentheses"):
+                step = m_hat / np.sqrt(v_hat) + eps / lr
             else:
                 step = m_hat / ((v_hat if mistake.get("no_sqrt") else np.sqrt(v_hat)) + eps)
             p[name] = p[name] - (1 if mistake.get("no_lr") else lr) * step
@@ -61,8 +63,10 @@ ADAM_MISTAKES = [
     ({"no_sqrt": True}, "divide by the square ROOT of v_hat (plus eps), not by v_hat itself"),
     ({"eps_inside": True}, "eps is inside the square root: it belongs outside, added to the "
      "root of v_hat (with a large eps such as this case's, the two differ)"),
+    ({"eps_parentheses": True}, "eps is added to the step instead of to the denominator: "
+     "mind the parentheses around the root of v_hat plus eps"),
     ({"eps_fixed": True}, "eps is fixed in your code: this case builds the optimizer with "
-     "eps = 0.1 and your steps match eps = 1e-8; use the eps the optimizer was built with"),
+     "eps = 0.1 and your steps match a tiny fixed eps; use the eps the optimizer was built with"),
     ({"swap": True}, "beta1 goes with m (the gradient's average), beta2 with v (the squared "
      "gradient's); yours are swapped"),
     ({"no_square": True}, "v averages the SQUARED gradient, g * g"),
@@ -196,6 +200,8 @@ def _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind, weight_decay=0.
             elif kind == "eps_inside":
                 root = np.sqrt(used + eps) - eps
             step = lr * g / (root + eps)
+            if kind == "eps_parentheses":
+                step = lr * g / root + eps
             p += step if kind == "ascent" else -step
         after.append({name: p.copy() for name, p in params.items()})
     return after
@@ -219,8 +225,10 @@ RMSPROP_MISTAKES = {
     "no_sqrt": "divide by the ROOT of the mean square, not by h itself",
     "eps_inside": "eps is inside the square root: it belongs outside, added to the root of h "
                   "(with a large eps such as this case's, the two differ)",
+    "eps_parentheses": "eps is added to the step instead of to the denominator: mind the "
+                       "parentheses around the root of h plus eps",
     "eps_fixed": "eps is fixed in your code: this case builds the optimizer with eps = 0.1 and "
-                 "your steps match eps = 1e-8; use self.eps",
+                 "your steps match a tiny fixed eps; use self.eps",
     "ascent": "the step goes against the gradient (p -= ...)",
     "bias_corrected": "h is divided by 1 - rho**t: that is Adam's bias correction; RMSprop uses "
                       "its running mean as it is",

@@ -27,6 +27,8 @@ def _root(kind, h, old, rho, t, eps):
         return np.sqrt(h / (1 - rho ** t)) + eps
     if kind == "eps_inside":
         return np.sqrt(h + eps)
+    if kind == "eps_parentheses":
+        return np.sqrt(h)
     return np.sqrt(used) + (1e-7 if kind == "eps_fixed" else eps)
 
 
@@ -45,6 +47,7 @@ def rmsprop(kind):
             mean = RUNNING_MEANS.get(kind, lambda h, rho, g: rho * h + (1 - rho) * g * g)
             h[...] = mean(h, self.rho, g)
             step = self.lr * g / _root(kind, h, old, self.rho, self.t, self.eps)
+            step = step + self.eps if kind == "eps_parentheses" else step
             if kind == "rebind":
                 p = p - step
             elif kind == "zeros":
@@ -92,9 +95,7 @@ class HandAdam:
                 m_hat, v_hat = m_hat / (1 - b1 ** self.t), v_hat / (1 - b2 ** self.t)
             if bad("store_corrected"):
                 self.m[key], self.v[key] = m_hat, v_hat
-            root = np.sqrt(v_hat + self.eps) - self.eps if bad("eps_inside") else (
-                v_hat if bad("no_sqrt") else np.sqrt(v_hat))
-            step = (1 if bad("no_lr") else self.lr) * m_hat / (root + self.eps)
+            step = self.step(m_hat, v_hat)
             if bad("copy"):
                 params[name] = p - step
             elif bad("rebind"):
@@ -105,6 +106,16 @@ class HandAdam:
                 p -= step
         if bad("t_late"):
             self.t += 1
+
+    def step(self, m_hat, v_hat):
+        """The step's length from the corrected averages, with the mistakes about the root, eps
+        and lr."""
+        bad = self.mistake.get
+        root = np.sqrt(v_hat + self.eps) - self.eps if bad("eps_inside") else (
+            v_hat if bad("no_sqrt") else np.sqrt(v_hat))
+        if bad("eps_parentheses"):                  # lr * m_hat / sqrt(v_hat) + eps
+            return self.lr * m_hat / root + self.eps
+        return (1 if bad("no_lr") else self.lr) * m_hat / (root + self.eps)
 
 
 def adam(**mistake):
@@ -252,6 +263,8 @@ WRONG = [
      "eps = 0.1: eps is inside the square root"),
     (exercises.check_rmsprop, rmsprop("eps_fixed"), "eps is fixed in your code: this case builds "
      "the optimizer with eps = 0.1"),
+    (exercises.check_rmsprop, rmsprop("eps_parentheses"), "eps is added to the step instead "
+     "of to the denominator"),
     (exercises.check_rmsprop, rmsprop("p_first"), "p moved with the h of the previous step"),
     (exercises.check_rmsprop, rmsprop("no_one_minus_rho"), "the new g**2 enters h without its "
      "weight 1 - rho"),
@@ -288,7 +301,9 @@ WRONG = [
     (exercises.check_adam, adam(eps_inside=True), "after step 1 on the same random parameters "
      "(float64) with eps = 0.1: eps is inside the square root"),
     (exercises.check_adam, lambda **s: DLFSAdam(**s, fixed=1e-7), "eps is fixed in your code: "
-     "this case builds the optimizer with eps = 0.1 and your steps match eps = 1e-8"),
+     "this case builds the optimizer with eps = 0.1 and your steps match a tiny fixed eps"),
+    (exercises.check_adam, adam(eps_parentheses=True), "eps is added to the step instead of "
+     "to the denominator"),
     (exercises.check_adam, GradsInPlaceAdam, "your function changed grads['w'] in place"),
     (exercises.check_adam, adam(swap=True), "beta1 goes with m"),
     (exercises.check_adam, adam(no_square=True), "v averages the SQUARED gradient"),
