@@ -165,8 +165,8 @@ def check_adam(cls):
                 compare(f"params[{key!r}]", arrays[key], form[step][key],
                         [(runs[i][step][key], message)
                          for i, (_, message) in enumerate(ADAM_MISTAKES)], at)
-    correct("Adam's update matches the textbook step after step, each parameter with its own "
-            "m and v, float32 kept, eps where it belongs")
+    correct("Adam's update matches cnnlib's Adam step after step, each parameter with its own "
+            "m and v")
     return cls
 
 
