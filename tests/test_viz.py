@@ -581,7 +581,8 @@ def test_plot_trajectories_labels_the_coordinates():
                                 xlabel="a (along)", ylabel="b (across)")
     a, b, c = fig.axes[:3]
     assert [a.get_ylabel(), b.get_ylabel(), c.get_ylabel()] == ["b (across)", "", "b (across)"]
-    assert b.get_xlabel() == "a (along)" and c.get_xlabel() == "a (along)"   # the lowest of each column
+    # the lowest panel of each column
+    assert b.get_xlabel() == "a (along)" and c.get_xlabel() == "a (along)"
 
 
 def test_log_loss_axes_have_plain_tick_labels():
