@@ -557,8 +557,9 @@ def test_plot_histories_compares_runs():
     fig = viz.plot_histories({"a": a, "b": b}, smooth=2)
     loss_ax, acc_ax = fig.axes
     np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), [1.75, 1.25, 0.9])
-    np.testing.assert_allclose(acc_ax.lines[0].get_ydata(), [0.6, 0.8])        # validation when recorded
-    np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), [0.3])             # else training
+    np.testing.assert_allclose(acc_ax.lines[0].get_ydata(), [60, 80])   # validation, in %
+    np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), [30])       # else training
+    assert acc_ax.get_ylabel() == "accuracy (%)"
     assert loss_ax.lines[1].get_color() == acc_ax.lines[1].get_color()
     assert acc_ax.get_title() == "training / validation accuracy per epoch"
     with pytest.raises(ValueError, match=r"histories\['c'\]: no iterations recorded"):
@@ -580,3 +581,40 @@ def test_plot_curves_ylim_zooms_in():
     fig = viz.plot_curves(x, {"loss": [0.6, 0.55, 0.57, 0.6, 0.65]}, ylim=(0.4, 1.0))
     assert fig.axes[0].get_ylim() == (0.4, 1.0)
     assert viz.plot_curves(x, {"loss": [0.6, 0.55, 0.57, 0.6, 0.65]}).axes[0].get_ylim()[0] <= 0
+
+
+# --- notebook 09: schedules as stairs, labelled trajectories, plain log-scale ticks ---------------
+
+def test_plot_curves_step_draws_stairs_held_to_the_next_x():
+    x = np.arange(4)
+    fig = viz.plot_curves(x, {"step": [1.0, 1.0, 0.5, 0.5]}, step=True)
+    stairs = fig.axes[0].lines[0]
+    assert stairs.get_drawstyle() == "steps-post"
+    np.testing.assert_allclose(stairs.get_xdata(), [0, 1, 2, 3, 4])   # the last stair has a width
+    np.testing.assert_allclose(stairs.get_ydata(), [1.0, 1.0, 0.5, 0.5, 0.5])
+    assert viz.plot_curves(x, {"line": [1.0, 1.0, 0.5, 0.5]}).axes[0].lines[0].get_drawstyle() \
+        == "default"
+
+
+def test_plot_trajectories_labels_the_coordinates():
+    def bowl(x, y):
+        return x ** 2 + y ** 2
+
+    paths = {name: np.zeros((2, 2)) for name in "abc"}
+    fig = viz.plot_trajectories(bowl, paths, xlim=(-1, 1), ylim=(-1, 1), ncols=2,
+                                xlabel="a (along)", ylabel="b (across)")
+    a, b, c = fig.axes[:3]
+    assert [a.get_ylabel(), b.get_ylabel(), c.get_ylabel()] == ["b (across)", "", "b (across)"]
+    # the lowest panel of each column
+    assert b.get_xlabel() == "a (along)" and c.get_xlabel() == "a (along)"
+
+
+def test_log_loss_axes_have_plain_tick_labels():
+    history = History(loss=list(np.geomspace(3.0, 0.05, 40)), train_acc=[0.5])
+    for fig in (viz.plot_histories({"a": history}, smooth=2), viz.plot_history(history, smooth=2)):
+        loss_ax = fig.axes[0]
+        fig.canvas.draw()
+        labels = [t.get_text() for t in loss_ax.get_yticklabels() if t.get_text()]
+        labels += [t.get_text() for t in loss_ax.get_yticklabels(minor=True) if t.get_text()]
+        assert labels and all("10^" not in s and "times" not in s for s in labels), labels
+        assert {"0.1", "0.2", "0.5", "1", "2"} <= set(labels)

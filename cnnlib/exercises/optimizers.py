@@ -1,27 +1,35 @@
-"""Checkers of the optimizer exercises: Adam (notebook 07) and RMSprop with weight decay
-(notebook 09), each against the update done step by step and its typical mistakes.
+"""Checkers of the optimizer exercises of notebook 09: RMSprop with weight decay, then Adam, each
+against the update done step by step (in float64, from the textbook formulas) and its typical
+mistakes. The random cases use a small eps, so that every correct form agrees; a case with a large
+eps then shows where eps goes.
 """
 
 import numpy as np
 
-from ..optim import Adam, RMSprop
 from .diagnosis import ExerciseError, call, close, compare, correct, fresh, unchanged, zeros_first
 
 
 def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
-    """Parameters after each Adam step, computed the textbook way, or with one ``mistake``."""
+    """Parameters after each Adam step, computed the textbook way, in the Adam paper's "efficient"
+    form (``folded``: the bias corrections folded into the learning rate), or with one
+    ``mistake``."""
     p = {k: v.astype(np.float64) for k, v in params.items()}
     m, v, t, runs = {}, {}, 0, []
     b1, b2 = (beta2, beta1) if mistake.get("swap") else (beta1, beta2)
+    eps = 1e-8 if mistake.get("eps_fixed") else eps
     for grads in grads_steps:
         t = 1 if mistake.get("t_fixed") else t + 1
         for name in p:
             t += bool(mistake.get("t_per_param")) and name != next(iter(p))
-            g, key = grads[name], "all" if mistake.get("shared") else name
+            g, key = grads[name].astype(np.float64), "all" if mistake.get("shared") else name
             m[key] = b1 * m.get(key, 0) + (1 - b1) * g
             v[key] = b2 * v.get(key, 0) + (1 - b2) * (np.abs(g) if mistake.get("no_square")
                                                        else g * g)
             m_hat, v_hat = m[key], v[key]
+            if mistake.get("folded"):
+                step = (lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)) * m_hat / (np.sqrt(v_hat) + eps)
+                p[name] = p[name] - step
+                continue
             if mistake.get("precedence"):
                 m_hat, v_hat = m_hat / (1 - b1) ** t, v_hat / (1 - b2) ** t
             elif not mistake.get("no_correction"):
@@ -30,6 +38,8 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
                 m[key], v[key] = m_hat, v_hat
             if mistake.get("eps_inside"):
                 step = m_hat / np.sqrt(v_hat + eps)
+            elif mistake.get("eps_parentheses"):
+                step = m_hat / np.sqrt(v_hat) + eps / lr
             else:
                 step = m_hat / ((v_hat if mistake.get("no_sqrt") else np.sqrt(v_hat)) + eps)
             p[name] = p[name] - (1 if mistake.get("no_lr") else lr) * step
@@ -38,8 +48,8 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
 
 
 ADAM_MISTAKES = [
-    ({"no_correction": True}, "bias-correct both averages: m_hat = m / (1 - beta1**t), v_hat = "
-     "v / (1 - beta2**t) (m and v start at 0, so early on they are too small)"),
+    ({"no_correction": True}, "the bias correction is missing: m and v start at 0, so during "
+     "the first steps they are too small; each must be divided by 1 - beta**t (its own beta)"),
     ({"precedence": True}, "mind the precedence: the bias correction divides by 1 - beta1**t "
      "(beta1 to the power t, subtracted from 1); (1 - beta1) ** t raises the difference to the "
      "power t"),
@@ -50,9 +60,13 @@ ADAM_MISTAKES = [
     ({"t_per_param": True}, "increment t once per update call, not once per parameter"),
     ({"shared": True}, "each parameter needs its own m and v (dicts keyed by the parameter's "
      "name); yours share them"),
-    ({"no_sqrt": True}, "divide by the square ROOT of v_hat (plus eps): sqrt(v_hat) + eps"),
-    ({"eps_inside": True}, "add eps after the square root: sqrt(v_hat) + eps, not "
-     "sqrt(v_hat + eps)"),
+    ({"no_sqrt": True}, "divide by the square ROOT of v_hat (plus eps), not by v_hat itself"),
+    ({"eps_inside": True}, "eps is inside the square root: it belongs outside, added to the "
+     "root of v_hat (with a large eps such as this case's, the two differ)"),
+    ({"eps_parentheses": True}, "eps is added to the step instead of to the denominator: "
+     "mind the parentheses around the root of v_hat plus eps"),
+    ({"eps_fixed": True}, "eps is fixed in your code: this case builds the optimizer with "
+     "eps = 0.1 and your steps match a tiny fixed eps; use the eps the optimizer was built with"),
     ({"swap": True}, "beta1 goes with m (the gradient's average), beta2 with v (the squared "
      "gradient's); yours are swapped"),
     ({"no_square": True}, "v averages the SQUARED gradient, g * g"),
@@ -82,46 +96,64 @@ def _adam_nan(optimizer, key, value, step):
             "and v_hat for one step")
 
 
-def check_adam(cls):
-    """Check an Adam class built as ``cls(lr=..., beta1=..., beta2=..., eps=...)`` whose
-    ``update(params, grads)`` changes the arrays of ``params`` in place, against
-    ``cnnlib.optim.Adam`` over several steps; returns ``cls``."""
-
+def _adam_cases():
+    """The cases check_adam runs: ``(params, grads per step, settings, where)``."""
     rng = np.random.default_rng(35)
     fixed = ({"w": np.array([1.0, -2.0])}, [{"w": np.array([0.5, -1.0])}] * 3,
              {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
              "on the fixed case w = [1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each "
              "step moves every entry by about lr)")
-    random = ({"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))},
-              [{k: rng.standard_normal((2, 3)) * rng.choice([0.1, 1, 3], (2, 3))
-                for k in "ab"} for _ in range(4)],
-              {"lr": 0.01, "beta1": 0.8, "beta2": 0.9, "eps": 0.1},
-              "on two random (2, 3) parameters over 4 steps, lr = 0.01, beta1 = 0.8, "
-              "beta2 = 0.9, eps = 0.1")
-    for params, grads_steps, settings, where in (fixed, random):
-        optimizer, reference = fresh(cls, "Adam", **settings), Adam(**settings)
+    start = {"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))}
+    # gradients of sizes 0.3 to 3 (signs mixed): sqrt(v) stays far above a small eps, so that
+    # every correct form of the update agrees within the tolerance
+    steps = [{k: rng.choice([-1.0, 1.0], (2, 3)) * rng.uniform(0.3, 3.0, (2, 3)) for k in "ab"}
+             for _ in range(4)]
+    as32 = [{k: g.astype(np.float32) for k, g in grads.items()} for grads in steps]
+    random = ({k: p.astype(np.float32) for k, p in start.items()}, as32,
+              {"lr": 0.01, "beta1": 0.8, "beta2": 0.9, "eps": 1e-8},
+              "on two random (2, 3) float32 parameters over 4 steps, lr = 0.01, beta1 = 0.8, "
+              "beta2 = 0.9, eps = 1e-8")
+    large_eps = (start, steps, {"lr": 0.01, "beta1": 0.8, "beta2": 0.9, "eps": 0.1},
+                 "on the same random parameters (float64) with eps = 0.1")
+    return fixed, random, large_eps
+
+
+def check_adam(cls):
+    """Check an Adam class built as ``cls(lr=..., beta1=..., beta2=..., eps=...)`` whose
+    ``update(params, grads)`` changes the arrays of ``params`` in place, against the textbook
+    update over several steps (the Adam paper's "efficient" form, the bias corrections folded into
+    the learning rate, passes too); returns ``cls``."""
+    for params, grads_steps, settings, where in _adam_cases():
+        optimizer = fresh(cls, "Adam", **settings)
         if getattr(optimizer, "lr", None) != settings["lr"]:
             raise ExerciseError("keep the learning rate in self.lr: fit's learning-rate "
                                 "schedule changes it there")
         arrays = {k: v.copy() for k, v in params.items()}
-        expected = {k: v.copy() for k, v in params.items()}
+        textbook = _adam_runs(params, grads_steps, **settings)
+        folded = _adam_runs(params, grads_steps, **settings, folded=True)
         runs = {i: _adam_runs(params, grads_steps, **settings, **m)
                 for i, (m, _) in enumerate(ADAM_MISTAKES)}
+        form = None                          # the correct form the answer follows
         for step, grads in enumerate(grads_steps):
             before = {k: v.copy() for k, v in arrays.items()}
             saved_grads = {k: g.copy() for k, g in grads.items()}
             given = dict(arrays)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 result = call("Adam.update", optimizer.update, given, grads)
-            reference.update(expected, grads)
             at = f"after step {step + 1} {where}"
             unchanged("grads[{key!r}]", saved_grads, grads, "the gradients are not yours to "
                       "change")
+            if form is None:
+                form = folded if all(close(arrays[k], folded[step][k]) for k in arrays) and \
+                    not all(close(arrays[k], textbook[step][k]) for k in arrays) else textbook
             for key in arrays:
                 if given.get(key) is not arrays[key] or isinstance(result, dict) and \
                         np.array_equal(arrays[key], before[key]):
                     raise ExerciseError(f"params[{key!r}] was not changed in place {at}: the "
                                         f"model holds that array, so change it with -=")
+                if arrays[key].dtype != params[key].dtype:
+                    raise ExerciseError(f"params[{key!r}] changed its dtype {at}: it was "
+                                        f"{params[key].dtype}, now {arrays[key].dtype}")
                 if not np.all(np.isfinite(arrays[key])):
                     raise ExerciseError(f"params[{key!r}] holds nan or inf {at}: "
                                         f"{_adam_nan(optimizer, key, arrays[key], step)}")
@@ -130,7 +162,7 @@ def check_adam(cls):
                                         f"the loop only points the name p at a new array, and "
                                         f"the model still holds the old one; update it in "
                                         f"place (p -= ...)")
-                compare(f"params[{key!r}]", arrays[key], expected[key],
+                compare(f"params[{key!r}]", arrays[key], form[step][key],
                         [(runs[i][step][key], message)
                          for i, (_, message) in enumerate(ADAM_MISTAKES)], at)
     correct("Adam's update matches cnnlib's Adam step after step, each parameter with its own "
@@ -139,27 +171,37 @@ def check_adam(cls):
 
 
 def _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind, weight_decay=0.0):
-    """The parameters after each of the RMSprop steps done with the typical mistake ``kind``: a
-    list of dicts, one per step."""
-    params = {name: p.copy() for name, p in params.items()}
+    """The parameters after each of the RMSprop steps done with the typical mistake ``kind``
+    (in float64): a list of dicts, one per step."""
+    params = {name: p.astype(np.float64) for name, p in params.items()}
     h = {name: np.zeros_like(p) for name, p in params.items()}
+    eps = 1e-8 if kind == "eps_fixed" else eps
     after = []
     for t, grads in enumerate(grads_per_step, 1):
         for name, p in params.items():
             decays = name.rsplit(".", 1)[-1] == "W" or kind == "decay_all"
-            g = grads[name] + (weight_decay * p if decays and kind != "no_decay" else 0)
+            g = grads[name].astype(np.float64)
+            g = g + (weight_decay * p if decays and kind != "no_decay" else 0)
+            old = h[name].copy()
             if kind == "adagrad":
                 h[name] += g * g
             elif kind == "swapped":
                 h[name] = (1 - rho) * h[name] + rho * g * g
             elif kind == "forget":
                 h[name] = (1 - rho) * g * g
+            elif kind == "no_one_minus_rho":
+                h[name] = rho * h[name] + g * g
             else:
                 h[name] = rho * h[name] + (1 - rho) * g * g
-            root = h[name] if kind == "no_sqrt" else np.sqrt(h[name])
+            used = old if kind == "p_first" else h[name]
+            root = used if kind == "no_sqrt" else np.sqrt(used)
             if kind == "bias_corrected":
-                root = np.sqrt(h[name] / (1 - rho ** t))
+                root = np.sqrt(used / (1 - rho ** t))
+            elif kind == "eps_inside":
+                root = np.sqrt(used + eps) - eps
             step = lr * g / (root + eps)
+            if kind == "eps_parentheses":
+                step = lr * g / root + eps
             p += step if kind == "ascent" else -step
         after.append({name: p.copy() for name, p in params.items()})
     return after
@@ -169,11 +211,36 @@ def _steps(n):
     return f"{n} step" if n == 1 else f"{n} steps"
 
 
-def check_rmsprop(cls):
-    """Check an RMSprop class built as ``cls(lr=..., rho=..., eps=..., weight_decay=...)`` whose
-    ``update(params, grads)`` changes the arrays of ``params`` in place:
-    ``h = rho*h + (1-rho)*g**2``, ``p -= lr * g / (sqrt(h) + eps)``, one ``h`` per parameter kept
-    between steps, ``g`` read through ``self.gradient`` (which adds the weight decay to weights)."""
+RMSPROP_MISTAKES = {
+    "adagrad": "h only grows: that is AdaGrad. RMSprop forgets: its h is a running mean that "
+               "gives the new g**2 the weight 1 - rho",
+    "swapped": "rho and 1 - rho are swapped: the running mean keeps rho of the old h and adds "
+               "1 - rho of the new g**2",
+    "no_one_minus_rho": "the new g**2 enters h without its weight 1 - rho: the two weights of a "
+                        "running mean, rho and 1 - rho, add up to 1, so h estimates g**2",
+    "forget": "h must be kept between steps, one per parameter (self.state['h'][name], updated "
+              "in place), not recomputed from the current gradient alone",
+    "p_first": "p moved with the h of the previous step: at the first step that h is 0 and the "
+               "step is lr * g / eps. Update h with this step's g before you divide by its root",
+    "no_sqrt": "divide by the ROOT of the mean square, not by h itself",
+    "eps_inside": "eps is inside the square root: it belongs outside, added to the root of h "
+                  "(with a large eps such as this case's, the two differ)",
+    "eps_parentheses": "eps is added to the step instead of to the denominator: mind the "
+                       "parentheses around the root of h plus eps",
+    "eps_fixed": "eps is fixed in your code: this case builds the optimizer with eps = 0.1 and "
+                 "your steps match a tiny fixed eps; use self.eps",
+    "ascent": "the step goes against the gradient (p -= ...)",
+    "bias_corrected": "h is divided by 1 - rho**t: that is Adam's bias correction; RMSprop uses "
+                      "its running mean as it is",
+    "no_decay": "weight_decay is ignored: read each gradient with self.gradient(name, p, grads), "
+                "which adds weight_decay * p to the weights' gradients",
+    "decay_all": "the bias decays too: only weights (names ending in '.W') decay; "
+                 "self.gradient(name, p, grads) does that for you"}
+
+
+def _rmsprop_cases():
+    """The cases check_rmsprop runs: ``(params, grads per step, lr, rho, eps, weight_decay,
+    where)``; ``where`` has a ``{steps}`` slot."""
     rng = np.random.default_rng(10)
     fixed = ({"w": np.array([1.0])}, [{"w": np.array([1.0])}] * 2, 0.01, 0.99, 1e-7, 0.0,
              "after {steps} on the fixed case p = 1, g = 1 at both steps, lr = 0.01, rho = 0.99 "
@@ -181,57 +248,69 @@ def check_rmsprop(cls):
     shapes = {"fc.W": (3, 4), "fc.b": (4,)}
     start = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
     steps = [{name: rng.standard_normal(shape) for name, shape in shapes.items()} for _ in range(4)]
-    random = (start, steps, 0.05, 0.9, 1e-8, 0.0, "after {steps} on two random parameters 'fc.W' "
-              "(3, 4) and 'fc.b' (4,), lr = 0.05, rho = 0.9")
+    start32 = {name: p.astype(np.float32) for name, p in start.items()}
+    steps32 = [{name: g.astype(np.float32) for name, g in grads.items()} for grads in steps]
+    random = (start32, steps32, 0.05, 0.9, 1e-8, 0.0, "after {steps} on two random float32 "
+              "parameters 'fc.W' (3, 4) and 'fc.b' (4,), lr = 0.05, rho = 0.9, eps = 1e-8")
     decayed = (start, steps, 0.05, 0.9, 1e-8, 0.5, "after {steps} on the same parameters with "
                "weight_decay = 0.5")
-    messages = {"adagrad": "h only grows: that is AdaGrad. RMSprop forgets: its h is a running "
-                           "mean that gives the new g**2 the weight 1 - rho",
-                "swapped": "rho and 1 - rho are swapped: the running mean keeps rho of the old h "
-                           "and adds 1 - rho of the new g**2",
-                "forget": "h must be kept between steps, one per parameter (self.state['h'][name], "
-                          "updated in place), not recomputed from the current gradient alone",
-                "no_sqrt": "divide by the ROOT of the mean square, sqrt(h) + eps",
-                "ascent": "the step goes against the gradient (p -= ...)",
-                "bias_corrected": "h is divided by 1 - rho**t: that is Adam's bias correction; "
-                                  "RMSprop uses its running mean as it is",
-                "no_decay": "weight_decay is ignored: read each gradient with self.gradient(name, "
-                            "p, grads), which adds weight_decay * p to the weights' gradients",
-                "decay_all": "the bias decays too: only weights (names ending in '.W') decay; "
-                             "self.gradient(name, p, grads) does that for you"}
-    for params, grads_per_step, lr, rho, eps, decay, where in (fixed, random, decayed):
+    large_eps = (start, steps, 0.05, 0.9, 0.1, 0.0, "after {steps} on the same parameters with "
+                 "eps = 0.1")
+    return fixed, random, decayed, large_eps
+
+
+def check_rmsprop(cls):
+    """Check an RMSprop class built as ``cls(lr=..., rho=..., eps=..., weight_decay=...)`` whose
+    ``update(params, grads)`` changes the arrays of ``params`` in place:
+    ``h = rho*h + (1-rho)*g**2``, ``p -= lr * g / (sqrt(h) + eps)``, one ``h`` per parameter kept
+    between steps, ``g`` read through ``self.gradient`` (which adds the weight decay to weights)."""
+    for params, grads_per_step, lr, rho, eps, decay, where in _rmsprop_cases():
         opt = call("RMSprop(...)", cls, lr=lr, rho=rho, eps=eps, weight_decay=decay,
                    signature="RMSprop(lr=..., rho=..., eps=..., weight_decay=...)")
-        ref, expected = (RMSprop(lr=lr, rho=rho, eps=eps, weight_decay=decay),
-                         {name: p.copy() for name, p in params.items()})
+        expected_runs = _rmsprop_variant(params, grads_per_step, lr, rho, eps, "right", decay)
         mine = {name: p.copy() for name, p in params.items()}
         trail, first_wrong = [], None
         for step, grads in enumerate(grads_per_step, 1):
+            at = where.format(steps=_steps(step))
             before = {name: p.copy() for name, p in mine.items()}
-            call("RMSprop.update", opt.update, mine, {k: g.copy() for k, g in grads.items()})
-            ref.update(expected, grads)
+            saved_grads = {k: g.copy() for k, g in grads.items()}
+            given = dict(mine)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                call("RMSprop.update", opt.update, given, grads)
+            unchanged("grads[{key!r}]", saved_grads, grads, "the gradients are not yours to "
+                      "change")
+            for name in mine:
+                if given.get(name) is not mine[name]:
+                    raise ExerciseError(f"params[{name!r}] was replaced by a new array {at}: "
+                                        f"the model holds the old one, so change it in place "
+                                        f"(p -= ...)")
+                if mine[name].dtype != params[name].dtype:
+                    raise ExerciseError(f"params[{name!r}] changed its dtype {at}: it was "
+                                        f"{params[name].dtype}, now {mine[name].dtype}")
             if first_wrong is None and all(np.array_equal(mine[k], before[k]) for k in mine):
-                raise ExerciseError(f"update left the parameters unchanged "
-                                    f"{where.format(steps=_steps(step))}: change the arrays in "
-                                    f"place (p -= ...); p = p - ... only rebinds a local name")
+                raise ExerciseError(f"update left the parameters unchanged {at}: change the "
+                                    f"arrays in place (p -= ...); p = p - ... only rebinds a "
+                                    f"local name")
             trail.append({name: p.copy() for name, p in mine.items()})
-            if first_wrong is None and not all(close(mine[k], expected[k]) for k in mine):
-                first_wrong = (step, {name: p.copy() for name, p in expected.items()})
+            if first_wrong is None and not all(close(mine[k], expected_runs[step - 1][k])
+                                               for k in mine):
+                first_wrong = step
         if first_wrong is None:
             continue
         # a mistake is named only when it explains every step (one step cannot tell AdaGrad
         # from Adam's bias correction, or a forgotten from a kept h)
-        for kind, message in messages.items():
+        for kind, message in RMSPROP_MISTAKES.items():
             wrong = _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind, decay)
             if all(close(got[k], w[k]) for got, w in zip(trail, wrong) for k in got):
                 raise ExerciseError(f"{where.format(steps=_steps(len(trail)))}: {message}")
-        step, right = first_wrong
+        step, right = first_wrong, expected_runs[first_wrong - 1]
         for name in trail[step - 1]:
             zeros_first(f"the parameter {name!r}", trail[step - 1][name], right[name],
                         where.format(steps=_steps(step)), "change p by the step (p -= ...), "
                         "do not overwrite it")
             compare(f"the parameter {name!r}", trail[step - 1][name], right[name],
                     where=where.format(steps=_steps(step)))
-    correct("RMSprop's steps match cnnlib's over two and four steps, one running mean of g**2 "
-            "per parameter, weight decay on the weights only")
+    correct("RMSprop's steps match the textbook's over two and four steps, one running mean of "
+            "g**2 per parameter, weight decay on the weights only, eps outside the root, float32 "
+            "kept")
     return cls

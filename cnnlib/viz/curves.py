@@ -4,6 +4,7 @@ functions and their derivatives, activation histograms, optimiser trajectories.
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 
 def _moving_average(values, window):
@@ -12,6 +13,13 @@ def _moving_average(values, window):
     cumulative = np.cumsum(np.insert(values, 0, 0.0))
     return (cumulative[window:] - cumulative[:-window]) / window
 
+
+def _plain_log_axis(ax):
+    """Label a log-scaled y axis with plain numbers (0.1, 0.2, 0.5, 1, 2), not 2x10^0: ticks at
+    1, 2, 3 and 5 times the powers of ten, the others unlabelled."""
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_history(history, *, smooth=50):
@@ -26,6 +34,7 @@ def plot_history(history, *, smooth=50):
     loss_ax.plot(steps[len(steps) - len(smoothed):], smoothed, color="tab:blue",
                  label=f"mean of {min(smooth, len(steps))}")
     loss_ax.set(xlabel="iteration", ylabel="loss", title="training loss", yscale="log")
+    _plain_log_axis(loss_ax)
     loss_ax.legend()
     epochs = np.arange(1, len(history.train_acc) + 1)
     acc_ax.plot(epochs, history.train_acc, "o-", label="train (during the epoch)")
@@ -38,9 +47,11 @@ def plot_history(history, *, smooth=50):
 
 
 
-def plot_curves(x, curves, *, title=None, xlabel="x", ylabel=None, ylim=None):
+def plot_curves(x, curves, *, title=None, xlabel="x", ylabel=None, ylim=None, step=False):
     """Line plot of several curves over the same ``x``: ``curves`` maps a legend label to y values.
-    ``ylim``: ``(bottom, top)`` of the y axis (by default it shows all values and 0)."""
+    ``ylim``: ``(bottom, top)`` of the y axis (by default it shows all values and 0). ``step``:
+    draw each curve as a staircase, each value held from its x to the next (a learning rate set
+    at the start of every epoch), with a point at the start of each stair."""
     x = np.asarray(x)
     for label, y in curves.items():
         if np.shape(y) != x.shape:
@@ -48,7 +59,13 @@ def plot_curves(x, curves, *, title=None, xlabel="x", ylabel=None, ylim=None):
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.subplots()
     for label, y in curves.items():
-        ax.plot(x, y, label=label)
+        if step:
+            # hold the last value for one more x step, so that the last stair has a width
+            last = x[-1] + (x[-1] - x[-2] if len(x) > 1 else 1)
+            line, = ax.step(np.append(x, last), np.append(y, y[-1]), where="post", label=label)
+            ax.plot(x, y, "o", ms=3, color=line.get_color())
+        else:
+            ax.plot(x, y, label=label)
     ax.axhline(0, color="grey", lw=0.5)
     ax.axvline(0, color="grey", lw=0.5)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
@@ -158,13 +175,15 @@ def plot_activation_histograms(runs, *, bins=30, title=None):
 
 
 
-def plot_trajectories(loss, paths, *, xlim, ylim, minimum=None, ncols=None, levels=20, title=None):
+def plot_trajectories(loss, paths, *, xlim, ylim, minimum=None, ncols=None, levels=20, title=None,
+                      xlabel=None, ylabel=None):
     """Optimizer paths over the contour plot of a 2-D loss surface, one panel per path.
 
     loss: a function of two arrays ``(x, y)`` (broadcast elementwise) giving the loss; paths:
     ``{label: (T, 2) array of points}``, the parameters after each step, starting point first;
     ``xlim``, ``ylim``: the ``(low, high)`` ranges drawn; ``minimum``: an ``(x, y)`` point to mark.
-    Each panel's title holds its label and the loss at the path's last point.
+    Each panel's title holds its label and the loss at the path's last point; ``xlabel`` and
+    ``ylabel`` name the two coordinates (on every panel of the bottom row and left column).
     """
     if not paths:
         raise ValueError("paths: expected at least one {label: (T, 2) array}")
@@ -188,6 +207,12 @@ def plot_trajectories(loss, paths, *, xlim, ylim, minimum=None, ncols=None, leve
             ax.plot(*minimum, "*", color="tab:green", ms=10)
         ax.set(xlim=xlim, ylim=ylim, title=f"{label}: loss {float(loss(*path[-1])):.2g}")
         ax.title.set_fontsize(10)
+    for index, ax in enumerate(axes.ravel()[:len(paths)]):
+        row, col = divmod(index, ncols)
+        if xlabel and (row == nrows - 1 or index + ncols >= len(paths)):
+            ax.set_xlabel(xlabel)
+        if ylabel and col == 0:
+            ax.set_ylabel(ylabel)
     if title:
         fig.suptitle(title)
     return fig
@@ -196,7 +221,8 @@ def plot_trajectories(loss, paths, *, xlim, ylim, minimum=None, ncols=None, leve
 
 def plot_histories(histories, *, smooth=20, title=None):
     """Several training runs compared: the training loss per iteration (a ``smooth``-step moving
-    average, log scale) and the accuracy per epoch (validation when recorded, else training).
+    average, log scale with plain tick labels) and the accuracy per epoch in percent (validation
+    when recorded, else training).
 
     histories: ``{label: History}`` from :func:`cnnlib.training.fit`. A run that stopped early (or
     diverged) simply ends sooner.
@@ -215,9 +241,12 @@ def plot_histories(histories, *, smooth=20, title=None):
         line, = loss_ax.plot(np.arange(window + 1, len(history.loss) + 1), smoothed, label=label)
         accuracy, kind = (history.val_acc, "validation") if history.val_acc else (history.train_acc, "training")
         kinds.add(kind)
-        acc_ax.plot(np.arange(1, len(accuracy) + 1), accuracy, "o-", color=line.get_color(), label=label)
+        acc_ax.plot(np.arange(1, len(accuracy) + 1), 100 * np.asarray(accuracy, dtype=float), "o-",
+                    color=line.get_color(), label=label)
     loss_ax.set(xlabel="iteration", ylabel="loss", yscale="log", title=f"training loss (mean of {smooth})")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title=" / ".join(sorted(kinds)) + " accuracy per epoch")
+    _plain_log_axis(loss_ax)
+    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)",
+               title=" / ".join(sorted(kinds)) + " accuracy per epoch")
     acc_ax.xaxis.get_major_locator().set_params(integer=True)
     loss_ax.legend(fontsize=8)
     acc_ax.legend(fontsize=8)
