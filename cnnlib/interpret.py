@@ -25,7 +25,6 @@ from ._checks import positive_int
 from .functions import softmax
 from .training import scores as batched_scores
 
-
 # --- argument checks ---------------------------------------------------------------------------
 
 def _check_model(model):
