@@ -41,6 +41,9 @@ def check_dropout(cls):
     if out.dtype != np.float32:
         raise ExerciseError(f"Dropout.forward returns {out.dtype} for a float32 x: build the mask "
                             f"in x's dtype (a float64 mask upcasts the product)")
+    if not np.any(out):
+        raise ExerciseError(f"Dropout.forward returns all zeros {where}: keep each value with "
+                            f"probability 1 - p")
     dropped = out == 0
     kept = ~dropped
     share = dropped.mean()
@@ -179,6 +182,10 @@ def check_random_search(fn):
             if not isinstance(trial, dict) or not {"lr", "weight_decay", "val_acc"} <= set(trial):
                 raise ExerciseError("each trial should be a dict with the keys 'lr', "
                                     "'weight_decay' and 'val_acc'")
+        for key in ("lr", "weight_decay"):
+            if not any(float(t[key]) for t in trials):
+                raise ExerciseError(f"every trial's {key} is zero: draw it from its range "
+                                    f"{SEARCH_RANGES[key]}")
         got = sorted((float(t["lr"]), float(t["weight_decay"])) for t in trials)
         if not np.allclose(got, sorted(calls)):
             raise ExerciseError("the trials' 'lr' and 'weight_decay' are not the values passed "

@@ -5,11 +5,11 @@ from cnnlib import exercises
 
 from . import (test_convolution, test_evaluation, test_feature_maps, test_graphs,
                test_interpretation, test_layers, test_lenet5, test_normalisation,
-               test_optimizers, test_pooling, test_two_layer_net)
+               test_optimizers, test_pooling, test_regularisation, test_two_layer_net)
 
 TOPICS = [test_graphs, test_layers, test_two_layer_net, test_convolution, test_pooling,
           test_lenet5, test_evaluation, test_feature_maps, test_optimizers, test_normalisation,
-          test_interpretation]
+          test_regularisation, test_interpretation]
 
 
 def test_every_checker_is_tested_with_a_stub_and_zeros():

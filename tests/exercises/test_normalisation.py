@@ -109,8 +109,6 @@ WRONG = [
     (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: None), "dx is None"),
 ]
 
-test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
-    REFERENCES, WRONG, RETURN_THE_FUNCTION)
 
 
 # --- batch norm's forward pass (three correct answers written independently) ---------------------
@@ -333,5 +331,10 @@ MORE_WRONG = [
      "dx is all zeros"),
 ]
 
-test_more_checkers_accept_a_right_answer, test_more_checkers_name_the_mistake = checker_tests(
-    MORE_REFERENCES, MORE_WRONG)
+REFERENCES += MORE_REFERENCES
+WRONG += MORE_WRONG + [(exercises.check_batchnorm_forward,
+                        lambda x, g, b, e: tuple(0 * a for a in bn_forward()(x, g, b, e)),
+                        "out is all zeros")]
+
+test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
+    REFERENCES, WRONG, RETURN_THE_FUNCTION)

@@ -173,6 +173,7 @@ RETURN_THE_FUNCTION = {exercises.check_random_search}
 WRONG = [
     (exercises.check_dropout, dropout(lambda self, x: stub()), "Dropout.forward is not written"),
     (exercises.check_dropout, dropout(lambda self, x: x), "drops nothing in training"),
+    (exercises.check_dropout, dropout(lambda self, x: 0 * x), "returns all zeros"),
     (exercises.check_dropout, dropout(forward_mistake("keep_p")), "p is the probability to DROP"),
     (exercises.check_dropout, dropout(forward_mistake("no_scale")), "are not scaled"),
     (exercises.check_dropout, dropout(forward_mistake("over_p")), "scaled by 1 / p"),
@@ -196,6 +197,9 @@ WRONG = [
     (exercises.check_dropout, dropout(forward_mistake(""), backward_mistake("in_place")),
      "changed dout in place"),
     (exercises.check_random_search, stub, "random_search is not written yet"),
+    (exercises.check_random_search,
+     lambda run, n, rng: [{"lr": 0.0, "weight_decay": 0.0, "val_acc": run(0.0, 0.0)}
+                          for _ in range(n)], "every trial's lr is zero"),
     (exercises.check_random_search, search_mistake("uniform"), "lr is sampled uniformly"),
     (exercises.check_random_search, search_mistake("grid"), "that is a grid"),
     (exercises.check_random_search, search_mistake("same_u"), "move together"),
