@@ -21,6 +21,7 @@ from .curves import (
     plot_curves,
     plot_histories,
     plot_history,
+    plot_search,
     plot_train_val_gap,
     plot_trajectories,
 )
@@ -46,7 +47,7 @@ from .maps import (
 __all__ = ["WRONG", "DIVERGING", "interact_index",
            "plot_images", "plot_misclassified", "plot_confusion_matrix",
            "plot_history", "plot_curves", "plot_curve_panels", "plot_accuracy_curves", "plot_activation_histograms",
-           "plot_trajectories", "plot_histories", "plot_train_val_gap",
+           "plot_trajectories", "plot_histories", "plot_train_val_gap", "plot_search",
            "plot_matrices", "plot_im2col", "plot_conv_geometry", "plot_full_convolution", "plot_conv_sum",
            "plot_receptive_field", "draw_graph",
            "plot_filters", "plot_feature_maps", "plot_filter_sets", "plot_where_it_fires", "plot_maps",
