@@ -9,7 +9,8 @@
 - :func:`targeted_attack`: small signed-gradient steps towards a chosen class, each projected back
   onto the images within ``epsilon`` of x (and into [0, 1]).
 - :func:`shift_images` and :func:`rotate_images`: moved and turned copies of images, to measure
-  how robust a network is to them.
+  how robust a network is to them; :func:`shifted_test_set`: the series' shifted test digits
+  (notebook 10 introduces them, notebook 13 reuses them).
 
 Every function that needs an input gradient takes a model built with ``input_grad=True`` (e.g.
 ``LeNet5(input_grad=True)``; ``model.input_grad = True`` switches it on later), and works through
@@ -23,7 +24,6 @@ import numpy as np
 from ._checks import positive_int
 from .functions import softmax
 from .training import scores as batched_scores
-
 
 # --- argument checks ---------------------------------------------------------------------------
 
@@ -264,6 +264,34 @@ def shift_images(x, dy, dx, *, fill=0.0):
         out[..., max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
             x[..., max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
     return out
+
+
+def shifted_test_set(x, y, max_shift=4, seed=0):
+    """The digits of ``x`` moved by 0, 1, ..., ``max_shift`` pixels, each in its own direction.
+
+    Every image gets one direction (right, left, down or up) drawn once from
+    ``numpy.random.default_rng(seed)``; for shift ``s`` it is moved ``s`` pixels that way with
+    :func:`shift_images` (zeros come in). Returns ``{s: (images, labels)}`` for
+    ``s = 0 .. max_shift``, each ``images`` shaped and typed like ``x`` (new arrays; ``x`` is not
+    changed) and ``labels`` a copy of ``y``. Notebooks 10 and 13 build it from the first 1,000 test
+    digits: ``shifted_test_set(x_test[:1000], y_test[:1000])``.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim < 3 or len(y) != len(x):
+        raise ValueError(f"x, y: expected images (N, ..., H, W) and N labels, got shapes "
+                         f"{x.shape} and {y.shape}")
+    if not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
+        raise ValueError(f"max_shift: expected a non-negative integer, got {max_shift!r}")
+    directions = np.random.default_rng(seed).integers(4, size=len(x))
+    steps = [(0, 1), (0, -1), (1, 0), (-1, 0)]                 # right, left, down, up
+    shifted = {}
+    for s in range(max_shift + 1):
+        images = np.empty_like(x)
+        for k, (dy, dx) in enumerate(steps):
+            chosen = directions == k
+            images[chosen] = shift_images(x[chosen], int(s * dy), int(s * dx))
+        shifted[s] = (images, y.copy())
+    return shifted
 
 
 def rotate_images(x, degrees, *, fill=0.0):

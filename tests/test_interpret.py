@@ -206,6 +206,30 @@ def test_shift_images_moves_content_and_fills_the_rest():
     np.testing.assert_array_equal(back[..., :4, 2:], x[..., :4, 2:])
 
 
+def test_shifted_test_set_moves_each_image_its_own_way_by_each_shift():
+    x = np.random.default_rng(3).random((40, 1, 8, 8)).astype(np.float32)
+    y = np.arange(40) % 10
+    before = x.copy()
+    shifted = interpret.shifted_test_set(x, y, max_shift=3, seed=0)
+    assert sorted(shifted) == [0, 1, 2, 3] and np.array_equal(x, before)
+    np.testing.assert_array_equal(shifted[0][0], x)
+    for s, (images, labels) in shifted.items():
+        assert images.shape == x.shape and images.dtype == np.float32
+        np.testing.assert_array_equal(labels, y)
+        assert labels is not y
+        for image, original in zip(images, x):
+            moves = [interpret.shift_images(original, s * dy, s * dx)
+                     for dy, dx in [(0, 1), (0, -1), (1, 0), (-1, 0)]]
+            assert any(np.array_equal(image, m) for m in moves)
+    # the seed decides the directions
+    again = interpret.shifted_test_set(x, y, max_shift=3, seed=0)
+    other = interpret.shifted_test_set(x, y, max_shift=3, seed=1)
+    assert np.array_equal(again[2][0], shifted[2][0])
+    assert not np.array_equal(other[2][0], shifted[2][0])
+    with pytest.raises(ValueError, match="max_shift"):
+        interpret.shifted_test_set(x, y, max_shift=-1)
+
+
 def test_rotate_images_by_right_angles_is_rot90():
     x = np.random.default_rng(4).random((3, 2, 7, 7))
     assert np.array_equal(interpret.rotate_images(x, 0), x)

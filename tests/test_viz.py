@@ -576,6 +576,22 @@ def test_plot_train_val_gap_shades_the_gap():
         viz.plot_train_val_gap({"x": ([1, 2], [1])})
 
 
+def test_plot_search_colours_the_trials_and_circles_the_best():
+    trials = [{"lr": 1e-3, "weight_decay": 1e-5, "val_acc": 0.9},
+              {"lr": 3e-3, "weight_decay": 1e-4, "val_acc": 0.95},
+              {"lr": 1e-4, "weight_decay": 1e-3, "val_acc": 0.8}]
+    fig = viz.plot_search(trials, title="search")
+    grid_ax, acc_ax, colour_bar = fig.axes
+    assert colour_bar.get_ylabel() == "validation accuracy (%)"
+    assert grid_ax.get_xscale() == "log" and grid_ax.get_yscale() == "log"
+    assert acc_ax.get_xscale() == "log"
+    np.testing.assert_allclose(grid_ax.collections[1].get_offsets(), [[3e-3, 1e-4]])
+    np.testing.assert_allclose(acc_ax.collections[0].get_offsets()[:, 1], [90, 95, 80])
+    assert grid_ax.get_legend().get_texts()[0].get_text() == "best: 95.0%"
+    with pytest.raises(ValueError, match="missing the keys"):
+        viz.plot_search([{"lr": 1e-3}])
+
+
 def test_plot_curves_ylim_zooms_in():
     x = np.arange(1, 6)
     fig = viz.plot_curves(x, {"loss": [0.6, 0.55, 0.57, 0.6, 0.65]}, ylim=(0.4, 1.0))

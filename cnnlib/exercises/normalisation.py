@@ -1,11 +1,21 @@
-"""Checker of batch normalisation's backward pass (notebook 09), with its typical mistakes.
+"""Checkers of batch norm's forward and backward passes and group norm's backward pass
+(notebook 10), with their typical mistakes.
 """
 
 import numpy as np
 
 from ..gradcheck import numerical_gradient
-from ..norm import BatchNorm2D, normalisation_backward
-from .diagnosis import ExerciseError, call, compare, copy_checked, correct, fresh, zeros_first
+from ..norm import BatchNorm2D, GroupNorm, normalisation_backward
+from .diagnosis import (
+    ExerciseError,
+    call,
+    close,
+    compare,
+    copy_checked,
+    correct,
+    fresh,
+    zeros_first,
+)
 
 
 def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_term=True,
@@ -26,6 +36,20 @@ def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_te
     var_path = without_var - normalisation_backward(dxhat, xhat, inv_std, axes)
     scale = 1 if m is None else np.prod([x.shape[axis] for axis in axes]) / m
     return direct - scale * (mean_term * mean_path - var_sign * var_term * var_path)
+
+
+def _bn_centred_times_inv_std(x, gamma, dout, eps):
+    """The staged backward pass with x - mu rebuilt as xhat * inv_std (it is xhat / inv_std)."""
+    axes = (0, 2, 3)
+    m = x.size // x.shape[1]
+    mean = x.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    centred = (x - mean) * inv_std * inv_std
+    dxhat = dout * gamma.reshape(1, -1, 1, 1)
+    dvar = (dxhat * centred).sum(axis=axes, keepdims=True) * -0.5 * inv_std ** 3
+    dmu = (-(dxhat * inv_std).sum(axis=axes, keepdims=True)
+           - dvar * 2 / m * centred.sum(axis=axes, keepdims=True))
+    return dxhat * inv_std + dvar * 2 * centred / m + dmu / m
 
 
 def _check_per_channel(name, got, x):
@@ -75,14 +99,25 @@ def check_batchnorm_backward(cls):
 
         def variant(**mistake):
             return _bn_backward_variant(x, gamma, dout, eps, **mistake)
+        no_var, centred = variant(var_term=False), _bn_centred_times_inv_std(x, gamma, dout, eps)
+        centred_message = ("x - mu is rebuilt wrongly from the forward pass's arrays: xhat = (x - "
+                           "mu) * inv_std, so x - mu = xhat / inv_std; the variance's path then "
+                           "comes out far too small")
+        if close(centred, no_var):          # the two cannot be told apart on this case
+            centred_message = ("dx misses the path through the variance, or that path comes out "
+                               "far too small: check the term proportional to xhat_j * "
+                               "sum(dxhat * xhat), and that x - mu is xhat / inv_std")
         zeros_first("dx", got, expected, where, "return the gradient you computed for x")
         compare("dx", got, expected, [
            (variant(mean_term=False, var_term=False), "dx misses the paths through the mean "
             "and the variance: x_j reaches the loss through xhat_j directly AND through mu and "
             "sigma^2, which every xhat_i uses; add the terms of both"),
-           (variant(var_term=False), "dx misses the path through the variance (the most common "
+           (centred, centred_message),
+           (no_var, "dx misses the path through the variance (the most common "
             "mistake): sigma^2 depends on x_j too, which adds a term proportional to xhat_j * "
             "sum(dxhat * xhat)"),
+           (variant(m=n * h * w - 1), f"the sums are divided by m - 1 = {n * h * w - 1}: the "
+            f"forward pass's mean and variance divide by m = N*H*W = {n * h * w}"),
            (variant(mean_term=False), "dx misses the path through the mean: mu depends on every "
             "x_j, which subtracts the channel's mean of dxhat (sum(dxhat) / m) before the step "
             "through inv_std"),
@@ -135,5 +170,217 @@ def check_batchnorm_backward(cls):
     for key, got in [("dx", dx), ("grads['gamma']", layer.grads["gamma"]),
                      ("grads['beta']", layer.grads["beta"])]:
         compare(key, got, numeric[key], where="against the numerical gradient")
+    layer = cls(2, dtype=np.float32)
+    x32 = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
+    layer.forward(x32)
+    dx = layer.backward(np.ones_like(x32))
+    if np.asarray(dx).dtype != np.float32:
+        raise ExerciseError(f"dx is {np.asarray(dx).dtype} for a float32 layer: keep the dtype "
+                            f"(a float64 constant or array upcasts it)")
     correct("batch norm's dx, dgamma and dbeta match cnnlib and the numerical gradient")
+    return cls
+
+
+# --- batch norm's forward pass -------------------------------------------------------------------
+
+def _bn_forward_variant(x, gamma, beta, eps, *, axes=(0, 2, 3), ddof=0, eps_inside=True,
+                        use_eps=True, sqrt=True, swap=False, affine=True):
+    """Batch norm's training-mode output with its statistics over ``axes``: the reference with the
+    defaults, a typical mistake otherwise."""
+    mean = x.mean(axis=axes, keepdims=True)
+    m = np.prod([x.shape[a] for a in axes])
+    var = ((x - mean) ** 2).sum(axis=axes, keepdims=True) / (m - ddof)
+    e = eps if use_eps else 0.0
+    if not sqrt:
+        scale = var + e
+    else:
+        scale = np.sqrt(var + e) if eps_inside else np.sqrt(var) + e
+    xhat = (x - mean) / scale
+    if not affine:
+        return xhat
+    g, b = (beta, gamma) if swap else (gamma, beta)
+    return g.reshape(1, -1, 1, 1) * xhat + b.reshape(1, -1, 1, 1)
+
+
+def check_batchnorm_forward(fn):
+    """Check ``fn(x, gamma, beta, eps)``: batch norm's forward pass in training mode for images
+    ``x`` ``(N, C, H, W)``, ``gamma``, ``beta`` ``(C,)``; returns ``(out, xhat, inv_std)`` with
+    ``out``, ``xhat`` shaped like x and ``inv_std`` ``(1, C, 1, 1)``, all of x's dtype, x unchanged.
+    """
+    rng = np.random.default_rng(12)
+    fixed = np.arange(16.0).reshape(2, 2, 2, 2)
+    cases = [(fixed, np.array([2.0, 0.5]), np.array([1.0, -1.0]), 1e-5,
+              "on the fixed case x = arange(16.0).reshape(2, 2, 2, 2), gamma = [2, 0.5], "
+              "beta = [1, -1]"),
+             (rng.standard_normal((4, 3, 3, 5)) * 2 + 1, rng.normal(1, 0.5, 3), rng.normal(0, 1, 3),
+              1e-5, "on a random (4, 3, 3, 5) batch"),
+             (rng.standard_normal((3, 2, 4, 4)) * 0.005 + 0.3, rng.normal(1, 0.5, 2),
+              rng.normal(0, 1, 2), 1e-5, "on a random (3, 2, 4, 4) batch of small values "
+              "(variance near 2.5e-5, so eps matters)")]
+    for x, gamma, beta, eps, where in cases:
+        n, c, h, w = x.shape
+        args = [x.copy(), gamma.copy(), beta.copy()]
+        result = call("batchnorm_forward", fn, *args, eps)
+        for name, given, original in zip(("x", "gamma", "beta"), args, (x, gamma, beta)):
+            if given.shape != original.shape or not np.array_equal(given, original):
+                raise ExerciseError(f"batchnorm_forward changed the caller's {name} in place "
+                                    f"({where}): compute new arrays (x - mean), not x -= ...")
+        if not isinstance(result, tuple) or len(result) != 3:
+            raise ExerciseError("batchnorm_forward should return three things: "
+                                "(out, xhat, inv_std)")
+        out, xhat, inv_std = result
+
+        def variant(**mistake):
+            return _bn_forward_variant(x, gamma, beta, eps, **mistake)
+        expected = variant()
+        zeros_first("out", out, expected, where, "return the normalised, scaled and shifted x")
+        compare("out", out, expected, [
+            (variant(ddof=1), f"the variance divides by m - 1 = {n * h * w - 1}: batch norm "
+             f"divides by m = N*H*W = {n * h * w} (the mean of the squared deviations, np.var's "
+             f"default ddof=0)"),
+            (variant(eps_inside=False), "eps is added to the standard deviation: it belongs "
+             "inside the square root, sqrt(var + eps)"),
+            (variant(use_eps=False), "eps is missing: divide by sqrt(var + eps), which keeps a "
+             "channel with (nearly) constant values finite"),
+            (variant(sqrt=False), "you divide by the variance: xhat divides by the standard "
+             "deviation, the square root of var + eps"),
+            (variant(swap=True), "gamma and beta are swapped: gamma scales xhat, beta is added"),
+            (variant(affine=False), "out is xhat alone: the layer then scales and shifts it with "
+             "gamma and beta (reshaped to (1, C, 1, 1))"),
+            (variant(axes=(0,)), "the statistics are per pixel (axis=0): batch norm takes one "
+             "mean and variance per CHANNEL, over N, H and W"),
+            (variant(axes=(1, 2, 3)), "the statistics are per example (axis=(1, 2, 3)), as layer "
+             "norm takes them: batch norm's are per channel, over N, H and W"),
+            (variant(axes=(2, 3)), "the statistics are per image and channel (axis=(2, 3)), as "
+             "instance norm takes them: batch norm's are per channel over the whole batch")],
+            where)
+        compare("xhat", xhat, variant(affine=False), [
+            (expected, "xhat is the output after gamma and beta: keep the normalised x before "
+             "them"),
+            (variant(affine=False, ddof=1), "xhat: the variance divides by m - 1: batch norm "
+             "divides by m = N*H*W (np.var's default, ddof=0)"),
+            (variant(affine=False, eps_inside=False), "xhat: eps is added to the standard "
+             "deviation: it belongs inside the square root, sqrt(var + eps)"),
+            (variant(affine=False, use_eps=False), "xhat: eps is missing: divide by "
+             "sqrt(var + eps)")], where)
+        inv = 1 / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + eps)
+        compare("inv_std", inv_std, inv, [
+            (inv.reshape(c), f"inv_std has shape ({c},): keep the reduced axes "
+             f"(keepdims=True), shape (1, {c}, 1, 1)"),
+            (1 / inv, "that is the standard deviation: inv_std = 1 / sqrt(var + eps)")], where)
+    x = (rng.standard_normal((2, 3, 2, 2)) * 3).astype(np.float32)
+    gamma, beta = np.ones(3, np.float32), np.zeros(3, np.float32)
+    result = call("batchnorm_forward", fn, x.copy(), gamma, beta, 1e-5)
+    for name, value in zip(("out", "xhat", "inv_std"), result):
+        if np.asarray(value).dtype != np.float32:
+            raise ExerciseError(f"{name} is {np.asarray(value).dtype} for a float32 x: keep x's "
+                                f"dtype (a float64 constant or np.float64 array upcasts it)")
+    correct("batch norm's forward pass: per-channel statistics over N, H and W, eps inside the "
+            "root, gamma and beta")
+
+
+# --- group norm's backward pass ------------------------------------------------------------------
+
+def _gn_backward_variant(x, gamma, dout, groups, eps, *, per="group", ddof=0, mean_term=True,
+                         var_term=True, var_sign=-1, use_gamma=True):
+    """Group norm's dx from the forward pass's per-group statistics, with the backward pass's
+    sums taken ``per`` group (the reference), per channel, or over the batch's groups too."""
+    n, c = x.shape[:2]
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    g = x.reshape(n, groups, -1)
+    xhat = (g - g.mean(axis=2, keepdims=True)) / np.sqrt(g.var(axis=2, keepdims=True) + eps)
+    inv_std = 1 / np.sqrt(g.var(axis=2, keepdims=True) + eps)
+    dxhat = (dout * gamma.reshape(shape) if use_gamma else dout).reshape(n, groups, -1)
+    xhat, inv_std_full = xhat.reshape(x.shape), (inv_std * np.ones_like(g)).reshape(x.shape)
+    dxhat = dxhat.reshape(x.shape)
+    if per == "group":
+        view = (n, groups, -1)
+        axes = (2,)
+    elif per == "channel":
+        view = (n, c, -1)
+        axes = (2,)
+    else:                                               # the batch's groups together
+        view = (n, groups, -1)
+        axes = (0, 2)
+    dh, xh, inv = (a.reshape(view) for a in (dxhat, xhat, inv_std_full))
+    m = np.prod([dh.shape[a] for a in axes]) - ddof
+    mean_path = dh.sum(axis=axes, keepdims=True) / m if mean_term else 0
+    var_path = xh * (dh * xh).sum(axis=axes, keepdims=True) / m if var_term else 0
+    return (inv * (dh - mean_path + var_sign * var_path)).reshape(x.shape)
+
+
+def check_groupnorm_backward(cls):
+    """Check a group norm class built as ``cls(C, G, dtype=...)`` on cnnlib's
+    :class:`~cnnlib.norm.GroupNorm` forward (it keeps ``xhat`` shaped like x and ``inv_std``
+    ``(N, G, 1)``): backward returns dx shaped and typed like x and sets ``grads['gamma']``,
+    ``grads['beta']`` ``(C,)``; dout unchanged."""
+    rng = np.random.default_rng(14)
+    cases = [((3, 6, 4, 4), 2, "on a random (3, 6, 4, 4) batch, 2 groups"),
+             ((4, 4, 3, 3), 1, "on a random (4, 4, 3, 3) batch, 1 group (layer norm)"),
+             ((5, 6), 3, "on a random (5, 6) batch of features, 3 groups")]
+    for shape, groups, where in cases:
+        n, c = shape[:2]
+        x = rng.standard_normal(shape) * 2 + 1
+        dout = rng.standard_normal(shape)
+        layer = fresh(cls, "GroupNorm", c, groups, dtype=np.float64)
+        ref = GroupNorm(c, groups, dtype=np.float64)
+        values = rng.standard_normal((2, c))
+        for target in (layer, ref):
+            target.params["gamma"][...] = values[0] + 1.5
+            target.params["beta"][...] = values[1]
+        layer.forward(x.copy())
+        ref.forward(x)
+        got = copy_checked("GroupNorm.backward", dout,
+                           lambda d: call("GroupNorm.backward", layer.backward, d))
+        expected = ref.backward(dout)
+        gamma, eps = ref.params["gamma"], ref.eps
+
+        def variant(**mistake):
+            return _gn_backward_variant(x, gamma, dout, groups, eps, **mistake)
+        mistakes = [
+            (variant(mean_term=False, var_term=False), "dx misses the paths through the mean "
+             "and the variance: every xhat of a group uses that group's mean and variance, which "
+             "depend on x_j too"),
+            (variant(var_term=False), "dx misses the path through the group's variance: it adds "
+             "a term proportional to xhat_j * sum(dxhat * xhat) over the group"),
+            (variant(mean_term=False), "dx misses the path through the group's mean: subtract "
+             "the group's mean of dxhat"),
+            (variant(var_sign=1), "the variance's term has the wrong sign: a larger x_j raises "
+             "the group's variance, which shrinks every xhat of the group"),
+            (variant(use_gamma=False), "you forgot gamma: dxhat = gamma * dout, gamma reshaped "
+             "per channel"),
+            (variant(ddof=1), "the sums are divided by m - 1: the forward pass divides by m, "
+             "the number of values in a group (C/G * H * W)"),
+            (variant(per="batch"), "the sums run over the whole batch, as in batch norm: group "
+             "norm's statistics come from ONE image, so sum over each image's group only")]
+        if groups < c:
+            mistakes.append((variant(per="channel"), "the sums are per channel (instance norm): "
+                             "sum over all the channels of the group, C/G of them"))
+        zeros_first("dx", got, expected, where, "return the gradient you computed for x")
+        compare("dx", got, expected, mistakes, where)
+        axes = (0,) + tuple(range(2, len(shape)))
+        grads = getattr(layer, "grads", {})
+        for key in ("gamma", "beta"):
+            if key not in grads:
+                raise ExerciseError(f"set self.grads['{key}'] in backward")
+            got_g = np.asarray(grads[key])
+            if got_g.shape == shape:
+                raise ExerciseError(f"grads['{key}'] has the shape of x {shape}: sum it over N "
+                                    f"and the pixels to one value per channel, shape ({c},)")
+            if len(shape) == 4 and got_g.shape == shape[1:]:
+                raise ExerciseError(f"grads['{key}'] has shape {got_g.shape}: summed over the "
+                                    f"batch only; sum over N, H and W to shape ({c},)")
+            compare(f"grads['{key}']", grads[key], ref.grads[key], [
+                ((dout * ref.xhat).sum(axis=axes) if key == "beta" else dout.sum(axis=axes),
+                 "dgamma and dbeta are swapped: dgamma = sum(dout * xhat), dbeta = sum(dout)")],
+                where)
+    # float32 in, float32 out
+    layer = fresh(cls, "GroupNorm", 4, 2, dtype=np.float32)
+    x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
+    layer.forward(x)
+    dx = call("GroupNorm.backward", layer.backward, np.ones_like(x))
+    if np.asarray(dx).dtype != np.float32:
+        raise ExerciseError(f"dx is {np.asarray(dx).dtype} for a float32 layer: keep the dtype "
+                            f"(a float64 constant or array upcasts it)")
+    correct("group norm's dx, dgamma and dbeta match cnnlib, per image and group")
     return cls

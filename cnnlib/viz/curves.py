@@ -307,3 +307,36 @@ def plot_gradient_norms(norms, *, title=None):
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend()
     return fig
+
+
+def plot_search(trials, *, title=None, x="lr", y="weight_decay"):
+    """A random search's trials: left, ``y`` against ``x`` on log axes, each trial a dot coloured
+    by its validation accuracy (in %), the best one circled; right, validation accuracy against
+    ``x`` (log axis). ``trials``: dicts with the keys ``x``, ``y`` and ``val_acc`` (a fraction)."""
+    trials = list(trials)
+    if not trials:
+        raise ValueError("trials: expected at least one trial")
+    for i, trial in enumerate(trials):
+        missing = {x, y, "val_acc"} - set(trial)
+        if missing:
+            raise ValueError(f"trials[{i}]: missing the keys {sorted(missing)}")
+    xs, ys = (np.array([float(t[k]) for t in trials]) for k in (x, y))
+    acc = 100 * np.array([float(t["val_acc"]) for t in trials])
+    best = int(np.argmax(acc))
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    grid_ax, acc_ax = fig.subplots(1, 2)
+    dots = grid_ax.scatter(xs, ys, c=acc, cmap="viridis", s=60, edgecolor="k", linewidth=0.5)
+    grid_ax.scatter(xs[best], ys[best], s=260, facecolor="none", edgecolor="tab:red", lw=2,
+                    label=f"best: {acc[best]:.1f}%")
+    grid_ax.set(xscale="log", yscale="log", xlabel=x.replace("_", " "),
+                ylabel=y.replace("_", " "), title="the trials (colour: validation accuracy)")
+    grid_ax.legend(loc="best")
+    fig.colorbar(dots, ax=grid_ax, label="validation accuracy (%)")
+    acc_ax.scatter(xs, acc, color="tab:blue", s=40)
+    acc_ax.scatter(xs[best], acc[best], s=260, facecolor="none", edgecolor="tab:red", lw=2)
+    acc_ax.set(xscale="log", xlabel=x.replace("_", " "), ylabel="validation accuracy (%)",
+               title="validation accuracy per trial")
+    acc_ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -5,13 +5,25 @@ import importlib.util
 
 from cnnlib import exercises
 
-from . import (test_building_blocks, test_convolution, test_evaluation, test_feature_maps,
-               test_graphs, test_interpretation, test_layers, test_lenet5, test_normalisation,
-               test_optimizers, test_pooling, test_two_layer_net)
+from . import (
+    test_building_blocks,
+    test_convolution,
+    test_evaluation,
+    test_feature_maps,
+    test_graphs,
+    test_interpretation,
+    test_layers,
+    test_lenet5,
+    test_normalisation,
+    test_optimizers,
+    test_pooling,
+    test_regularisation,
+    test_two_layer_net,
+)
 
 TOPICS = [test_graphs, test_layers, test_two_layer_net, test_convolution, test_pooling,
           test_lenet5, test_evaluation, test_feature_maps, test_optimizers, test_normalisation,
-          test_building_blocks, test_interpretation]
+          test_regularisation, test_building_blocks, test_interpretation]
 # notebook 14's checker is tested where PyTorch is installed (its tests skip without it)
 TORCH = importlib.util.find_spec("torch") is not None
 if TORCH:

@@ -1,0 +1,232 @@
+"""Checkers of inverted dropout's forward and backward passes and of a random hyperparameter
+search on a log scale (notebook 10), with their typical mistakes.
+"""
+
+import numpy as np
+
+from .diagnosis import ExerciseError, call, copy_checked, correct, fresh
+
+SEARCH_RANGES = {"lr": (1e-4, 1e-2), "weight_decay": (1e-6, 1e-2)}
+
+
+# --- dropout ------------------------------------------------------------------------------------
+
+def _forward(layer, x, where):
+    given = x.copy()
+    out = call("Dropout.forward", layer.forward, given)
+    if given.shape != x.shape or not np.array_equal(given, x):
+        raise ExerciseError(f"Dropout.forward changed the caller's x in place ({where}): return "
+                            f"a new array (x * mask), not x *= ...")
+    if out is None:
+        raise ExerciseError("Dropout.forward returned None: return the masked x")
+    out = np.asarray(out)
+    if out.shape != x.shape:
+        raise ExerciseError(f"Dropout.forward: the output has shape {out.shape}, expected x's "
+                            f"{x.shape}: draw one keep-or-drop decision per value")
+    return out
+
+
+def check_dropout(cls):
+    """Check an inverted dropout class built as ``cls(p, rng=generator)`` with ``p`` the
+    probability to DROP a value: in training, forward keeps each value with probability
+    ``1 - p`` and scales it by ``1 / (1 - p)``, drawing the mask from ``self.rng`` anew at each
+    call; in evaluation (``training = False``) it returns x unchanged; backward multiplies dout
+    by the same mask. Float32 stays float32; the caller's arrays are not changed."""
+    p = 0.3
+    where = f"with p = {p} on a (200, 500) float32 x of values near 3"
+    x = (np.random.default_rng(15).standard_normal((200, 500)) * 0.5 + 3).astype(np.float32)
+    layer = fresh(cls, "Dropout", p, rng=np.random.default_rng(0))
+    layer.training = True
+    out = _forward(layer, x, where)
+    if out.dtype != np.float32:
+        raise ExerciseError(f"Dropout.forward returns {out.dtype} for a float32 x: build the mask "
+                            f"in x's dtype (a float64 mask upcasts the product)")
+    if not np.any(out):
+        raise ExerciseError(f"Dropout.forward returns all zeros {where}: keep each value with "
+                            f"probability 1 - p")
+    dropped = out == 0
+    kept = ~dropped
+    share = dropped.mean()
+    if share == 0:
+        if np.allclose(out, x):
+            raise ExerciseError("Dropout.forward drops nothing in training: set each value to 0 "
+                                "with probability p (self.training is True here)")
+        raise ExerciseError("Dropout.forward drops nothing in training: a dropped value is 0")
+    if abs(share - (1 - p)) < 0.02:
+        raise ExerciseError(f"Dropout.forward drops {share:.0%} of the values {where}: p is the "
+                            f"probability to DROP a value, so about {p:.0%} should be 0")
+    if abs(share - p) > 0.02:
+        raise ExerciseError(f"Dropout.forward drops {share:.1%} of the values {where}; expected "
+                            f"about {p:.0%}: each value is dropped with probability p, "
+                            f"independently")
+    ratio = out[kept] / x[kept]
+    for factor, message in [
+            (1.0, "the kept values are not scaled: inverted dropout multiplies them by "
+                  "1 / (1 - p), so that the expected output equals x"),
+            (1 / p, "the kept values are scaled by 1 / p: p is the probability to drop, so the "
+                    "kept share is 1 - p"),
+            (1 - p, "the kept values are multiplied by 1 - p: inverted dropout DIVIDES by the "
+                    "kept share, 1 - p")]:
+        if np.allclose(ratio, factor, rtol=1e-5):
+            raise ExerciseError(f"Dropout.forward {where}: {message}")
+    if not np.allclose(ratio, 1 / (1 - p), rtol=1e-5):
+        raise ExerciseError(f"Dropout.forward {where}: a kept value should be x / (1 - p); got "
+                            f"ratios out / x between {ratio.min():.4g} and {ratio.max():.4g}")
+    # backward: the same mask, scaled, dout unchanged
+    dout = np.random.default_rng(16).standard_normal(x.shape).astype(np.float32)
+    dx = copy_checked("Dropout.backward", dout,
+                      lambda d: call("Dropout.backward", layer.backward, d))
+    if dx is None:
+        raise ExerciseError("Dropout.backward returned None: return dout times the mask")
+    dx = np.asarray(dx)
+    if dx.shape != x.shape:
+        raise ExerciseError(f"Dropout.backward: dx has shape {dx.shape}, expected {x.shape}")
+    expected = dout * kept / np.float32(1 - p)
+    if not np.allclose(dx, expected, rtol=1e-5, atol=1e-6):
+        if np.allclose(dx, dout):
+            message = ("dx is dout unchanged: a dropped value did not reach the loss, so its "
+                       "gradient is 0, and a kept one was multiplied by 1 / (1 - p)")
+        elif np.allclose(dx, dout * kept):
+            message = ("dx is not scaled: forward multiplied each kept value by 1 / (1 - p), "
+                       "so the chain rule multiplies its gradient by the same factor")
+        elif np.allclose(dx, dout * (1 - p)) or np.allclose(dx, dout / (1 - p)):
+            message = "dx does not use the mask: the dropped values get a zero gradient"
+        elif np.any((dx != 0) & dropped) or np.any((dx == 0) & kept & (dout != 0)):
+            message = ("dx zeroes other values than forward dropped: keep forward's mask "
+                       "(self.mask) and use it again, do not draw a new one")
+        else:
+            message = "dx should be dout times forward's mask, 0 or 1 / (1 - p)"
+        raise ExerciseError(f"Dropout.backward {where}: {message}")
+    if dx.dtype != np.float32:
+        raise ExerciseError(f"Dropout.backward returns {dx.dtype} for a float32 dout: keep the "
+                            f"dtype")
+    # the mask drawn from the layer's rng, anew at every call
+    twin = fresh(cls, "Dropout", p, rng=np.random.default_rng(0))
+    twin.training = True
+    if not np.array_equal(_forward(twin, x, where) == 0, dropped):
+        raise ExerciseError("two layers given the same seed, rng=np.random.default_rng(0), drop "
+                            "different values: draw the mask from self.rng, not from np.random "
+                            "or a generator of your own")
+    other = fresh(cls, "Dropout", p, rng=np.random.default_rng(1))
+    other.training = True
+    if np.array_equal(_forward(other, x, where) == 0, dropped):
+        raise ExerciseError("layers given different seeds drop the same values: draw the mask "
+                            "from self.rng, not from a fixed seed")
+    again = _forward(layer, x, where)
+    if np.array_equal(again == 0, dropped):
+        raise ExerciseError("Dropout.forward dropped the same values at its second call: draw a "
+                            "new mask at every call (a fixed mask is one thinned network, not "
+                            "dropout)")
+    # evaluation: the identity
+    layer.training = False
+    test = _forward(layer, x, "in evaluation mode")
+    if not np.allclose(test, x, rtol=1e-6):
+        if np.allclose(test, x * (1 - p), rtol=1e-5) or np.allclose(test, x / (1 - p), rtol=1e-5):
+            message = ("it scales at test time: inverted dropout scales in training, so "
+                       "evaluation passes x through unchanged")
+        else:
+            message = "it still drops values: in evaluation every value passes, unchanged"
+        raise ExerciseError(f"Dropout.forward in evaluation mode (training = False): {message}")
+    if test.dtype != np.float32:
+        raise ExerciseError(f"Dropout.forward in evaluation returns {test.dtype} for float32 x")
+    dx = call("Dropout.backward", layer.backward, dout.copy())
+    if dx is None or not np.allclose(dx, dout):
+        raise ExerciseError("Dropout.backward after an evaluation-mode forward pass: nothing was "
+                            "dropped, so dx is dout unchanged")
+    correct(f"inverted dropout: about {share:.1%} dropped, the rest scaled by 1 / (1 - p), the "
+            f"same mask in backward, the identity in evaluation")
+    return cls
+
+
+# --- random search ------------------------------------------------------------------------------
+
+def random_search(run_trial, n_trials, rng):
+    """cnnlib's answer to notebook 10's search exercise (its cells use it until the learner's
+    passes): ``n_trials`` trials of a learning rate and a weight decay drawn log-uniformly from
+    :data:`SEARCH_RANGES` with ``rng``; returns ``[{"lr", "weight_decay", "val_acc"}, ...]`` with
+    ``val_acc = run_trial(lr, weight_decay)``."""
+    trials = []
+    for _ in range(n_trials):
+        lr, wd = (10 ** rng.uniform(np.log10(lo), np.log10(hi))
+                  for lo, hi in (SEARCH_RANGES["lr"], SEARCH_RANGES["weight_decay"]))
+        trials.append({"lr": lr, "weight_decay": wd, "val_acc": run_trial(lr, wd)})
+    return trials
+
+
+def check_random_search(fn):
+    """Check ``fn(run_trial, n_trials, rng)``: ``n_trials`` trials, each drawing a learning rate
+    log-uniformly from ``SEARCH_RANGES['lr']`` and a weight decay log-uniformly from
+    ``SEARCH_RANGES['weight_decay']`` with ``rng``, calling ``run_trial(lr, weight_decay)`` once
+    (it returns the validation accuracy); returns a list of dicts with keys ``lr``,
+    ``weight_decay`` and ``val_acc``, one per trial."""
+    (lr_lo, lr_hi), (wd_lo, wd_hi) = SEARCH_RANGES["lr"], SEARCH_RANGES["weight_decay"]
+
+    def run(seed, n):
+        calls = []
+
+        def run_trial(lr, weight_decay):
+            calls.append((float(lr), float(weight_decay)))
+            return 0.9 + 0.01 * np.log10(lr) / 4 - 0.001 * np.log10(weight_decay)
+        trials = call("random_search", fn, run_trial, n, np.random.default_rng(seed))
+        if trials is None:
+            raise ExerciseError("random_search returned None: return the list of trials")
+        trials = list(trials)
+        if len(calls) != n:
+            raise ExerciseError(f"random_search called run_trial {len(calls)} times for "
+                                f"n_trials = {n}: one call per trial (each training run is "
+                                f"expensive)")
+        if len(trials) != n:
+            raise ExerciseError(f"random_search returned {len(trials)} trials for n_trials = {n}:"
+                                f" return one dict per trial")
+        for trial in trials:
+            if not isinstance(trial, dict) or not {"lr", "weight_decay", "val_acc"} <= set(trial):
+                raise ExerciseError("each trial should be a dict with the keys 'lr', "
+                                    "'weight_decay' and 'val_acc'")
+        for key in ("lr", "weight_decay"):
+            if not any(float(t[key]) for t in trials):
+                raise ExerciseError(f"every trial's {key} is zero (all zeros): draw it from its range "
+                                    f"{SEARCH_RANGES[key]}")
+        got = sorted((float(t["lr"]), float(t["weight_decay"])) for t in trials)
+        if not np.allclose(got, sorted(calls)):
+            raise ExerciseError("the trials' 'lr' and 'weight_decay' are not the values passed "
+                                "to run_trial: record the values each trial trained with")
+        for t in trials:
+            if not np.isclose(float(t["val_acc"]), 0.9 + 0.01 * np.log10(t["lr"]) / 4
+                              - 0.001 * np.log10(t["weight_decay"])):
+                raise ExerciseError("a trial's 'val_acc' is not what run_trial returned for its "
+                                    "lr and weight_decay")
+        return np.array(calls)
+    values = run(0, 400)
+    lr, wd = values[:, 0], values[:, 1]
+    for name, v, lo, hi in [("lr", lr, lr_lo, lr_hi), ("weight_decay", wd, wd_lo, wd_hi)]:
+        if v.min() < lo * (1 - 1e-9) or v.max() > hi * (1 + 1e-9):
+            raise ExerciseError(f"{name} leaves its range [{lo:g}, {hi:g}]: got values from "
+                                f"{v.min():.3g} to {v.max():.3g} (exponents are base 10)")
+        if len(np.unique(v)) < len(v) // 2:
+            raise ExerciseError(f"{name} repeats a few values over 400 trials: that is a grid; "
+                                f"draw a new random value for every trial")
+        middle = np.sqrt(lo * hi)                           # the middle of the range's exponents
+        below = np.mean(v < middle)
+        uniform_below = (middle - lo) / (hi - lo)
+        if abs(below - uniform_below) < 0.05:
+            raise ExerciseError(f"{name} is sampled uniformly: {below:.0%} of 400 trials fall "
+                                f"below {middle:g}, the middle of the range on a log scale, so "
+                                f"the small values are hardly tried. Sample the EXPONENT "
+                                f"uniformly instead")
+        if abs(below - 0.5) > 0.1:
+            raise ExerciseError(f"{name}: {below:.0%} of 400 trials fall below {middle:g}, the "
+                                f"middle of the range on a log scale; a log-uniform draw puts "
+                                f"about half there")
+    if abs(np.corrcoef(np.log(lr), np.log(wd))[0, 1]) > 0.3:
+        raise ExerciseError("lr and weight_decay move together: draw an independent random "
+                            "number for each")
+    if not np.array_equal(run(0, 400), values):
+        raise ExerciseError("two searches with rng = np.random.default_rng(0) tried different "
+                            "values: draw every random number from rng")
+    if np.array_equal(run(1, 400), values):
+        raise ExerciseError("searches with different seeds tried the same values: draw every "
+                            "random number from rng, not from a fixed seed")
+    run(2, 10)
+    correct("random search: independent log-uniform draws of lr and weight decay from rng, one "
+            "run per trial, every trial recorded")
+    return fn
