@@ -27,7 +27,7 @@ from .diagnosis import TOLERANCE, ExerciseError
 from .evaluation import check_confidence, check_most_confused, confidence, most_confused
 from .feature_maps import accuracy_drop, check_favourite_class, check_feature_maps, check_knockout
 from .graphs import check_add_layer, check_add_mul, check_mul_layer, check_passes, check_shipping
-from .interpretation import check_fgsm, check_saliency, check_targeted_attack
+from .interpretation import check_fgsm, check_occlusion, check_saliency, check_targeted_attack
 from .layers import (Tanh, check_affine, check_relu, check_sigmoid, check_softmax,
                      check_softmax_with_loss, check_tanh)
 from .lenet5 import LENET5_LAYERS, check_lenet5
@@ -55,6 +55,6 @@ __all__ = [
     "accuracy_drop", "check_feature_maps", "check_favourite_class", "check_knockout",
     "ADAM_MISTAKES", "check_adam", "check_rmsprop",
     "check_batchnorm_backward",
-    "check_saliency", "check_fgsm", "check_targeted_attack",
+    "check_saliency", "check_occlusion", "check_fgsm", "check_targeted_attack",
     "affine_to_linear", "check_affine_to_linear",
 ]
