@@ -60,7 +60,7 @@ def _keeps_float32(what, fn, args, case):
 
 
 class _Watched:
-    """A model as the learner's code sees it in notebook 10's checks: the same model, but a
+    """A model as the learner's code sees it in the interpretation checks: the same model, but a
     backward pass that does not follow a forward pass (or a loss call) of this call, or a
     ``dscores`` not shaped like the scores, is named instead of reading a stale cache or failing
     inside numpy."""
