@@ -131,8 +131,8 @@ def check_saliency(fn):
         got = _call_watched("your saliency", fn, model, x, target.copy())   # the learner's first
         expected = saliency(model, x, target)
         if got is not None and np.shape(got) == x.shape:
-            raise ExerciseError(f"your saliency map has the shape of x, {x.shape}: reduce the "
-                                f"channel axis with .max(axis=1) to get one map (N, H, W) "
+            raise ExerciseError(f"your saliency map has the shape of x, {x.shape}: one map (N, H, "
+                                f"W) per image keeps the largest value over the channel axis "
                                 f"(checked {case})")
         grad = score_gradient(model, x, target)
         predicted = model.forward(x).argmax(axis=1)
@@ -142,8 +142,8 @@ def check_saliency(fn):
             (grad.max(axis=1), "take the absolute value |d score / d x| (np.abs) before the max: "
              "a pixel that lowers the score matters as much as one that raises it"),
             (np.abs(grad.max(axis=1)), "take the absolute value FIRST, then the max over the "
-             "channels: np.abs(grad).max(axis=1); the max of the signed gradient misses a channel "
-             "whose gradient is large and negative"),
+             "channels: the max of the signed gradient misses a channel whose gradient is large "
+             "and negative"),
             (np.abs(grad[:, 0]), "that is channel 0 only: take the max of |gradient| over ALL "
              "channels (axis 1)"),
             (np.abs(grad).max(axis=1) / len(x), "dscores must be 1 at the target class, not 1/N: "
