@@ -1,4 +1,4 @@
-"""What a trained network looks at and how it fails (notebook 10).
+"""What a trained network looks at and how it fails (notebooks 12 and 13).
 
 - :func:`score_gradient` and :func:`saliency`: the gradient of one class score with respect to the
   input image, and its size per pixel (a saliency map).

@@ -24,7 +24,10 @@ def test_the_student_edition_covers_every_notebook_with_solutions():
     assert {"01_computational_graphs.ipynb", "02_layers.ipynb", "03_backprop_two_layer_net.ipynb",
             "04_convolution_forward.ipynb", "05_convolution_backward.ipynb", "06_pooling.ipynb",
             "07_lenet5_training.ipynb", "08_visualizing_filters_and_feature_maps.ipynb",
-            "09_optimisation.ipynb", "10_what_the_network_sees.ipynb"} <= {
+            "09_optimisation.ipynb", "10_normalisation_and_regularisation.ipynb",
+            "11_modern_building_blocks.ipynb", "12_what_the_network_sees.ipynb",
+            "13_how_it_fails.ipynb", "14_from_cnnlib_to_pytorch.ipynb",
+            "appendix_making_numpy_fast.ipynb"} <= {
         p.name for p in WORKED}
 
 

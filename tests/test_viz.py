@@ -417,7 +417,7 @@ def test_plot_receptive_field_squares_that_share_edges_stay_distinct():
     for inner, outer in [("conv1", "pool1"), ("conv2", "pool2")]:      # each pair shares a corner
         assert styles[inner][0] != styles[outer][0], "one solid, one dashed: both colours show"
         assert styles[inner][1] > styles[outer][1], "the smaller square is drawn on top"
-# --- notebook 10: saliency, occlusion, adversarial examples, accuracy curves --------------------
+# --- notebooks 12 and 13: saliency, occlusion, adversarial examples, accuracy curves ------------
 
 
 def test_plot_saliency_image_above_its_scaled_map():
@@ -432,9 +432,10 @@ def test_plot_saliency_image_above_its_scaled_map():
     assert [ax.get_title() for ax in axes] == ["true 1 / pred 1", "true 2 / pred 0",
                                                "true 3 / pred 3"] + ["saliency"] * 3
     assert axes[1].title.get_color() == viz.WRONG and axes[0].title.get_color() == "black"
-    shown = axes[3].get_images()[1].get_array()          # the map over the faint image
+    assert len(axes[3].get_images()) == 1                 # the map alone, under the outline
+    shown = axes[3].get_images()[0].get_array()
     assert shown[5, 7] == 1.0 and shown[6, 7] == 0.5     # divided by its own maximum
-    assert axes[5].get_images()[1].get_array().mask.all()   # an all-zero map shows nothing
+    assert axes[5].get_images()[0].get_array().mask.all()   # an all-zero map shows nothing
     with pytest.raises(ValueError, match=r"maps: expected one map per image, shape \(3, 28, 28\)"):
         viz.plot_saliency(images, maps[:2])
     with pytest.raises(ValueError, match="labels: expected 3 values"):
@@ -485,6 +486,13 @@ def test_plot_accuracy_curves_in_percent_with_chance():
         viz.plot_accuracy_curves([0, 1], {"cnn": [95, 90]}, xlabel="x")
     with pytest.raises(ValueError, match=r"curves\['cnn'\]: expected shape \(2,\)"):
         viz.plot_accuracy_curves([0, 1], {"cnn": [1.0]}, xlabel="x")
+
+
+def test_plot_accuracy_curves_legend_outside_the_axes():
+    fig = viz.plot_accuracy_curves([0, 1], {"cnn": [1.0, 0.5], "mlp": [0.9, 0.1]}, xlabel="x",
+                                   legend_loc="outside")
+    legend = fig.axes[0].get_legend()
+    assert legend._loc == 2 and legend.get_bbox_to_anchor().x0 > fig.axes[0].bbox.x1 - 1
 
 
 def test_plot_accuracy_curves_ticks_and_legend_where_asked():

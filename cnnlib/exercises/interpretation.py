@@ -1,29 +1,32 @@
-"""Checkers of the interpretation exercises (notebook 10): saliency, FGSM and a targeted
-attack.
+"""Checkers of the interpretation exercises: saliency and occlusion (notebook 12), FGSM and a
+targeted attack (notebook 13).
 """
+
+import functools
 
 import numpy as np
 
 from .. import layers
+from ..functions import softmax
 from ..gradcheck import numerical_gradient
-from ..interpret import fgsm, saliency, score_gradient
+from ..interpret import fgsm, occlusion, saliency, score_gradient
 from ..models import Sequential
 from .diagnosis import ExerciseError, call, close, compare, correct
 
 
-def _small_models():
-    """A linear model on 1x4x4 images whose weights a learner can read, and a small float64
-    conv net on 2x8x8 images; both built with ``input_grad=True``."""
+def _small_models(dtype=np.float64):
+    """A linear model on 1x4x4 images whose weights a learner can read, and a small conv net on
+    2x8x8 images; both built with ``input_grad=True``, float64 unless ``dtype`` says otherwise."""
 
-    linear = Sequential(("fc", layers.Affine(16, 2, dtype=np.float64,
+    linear = Sequential(("fc", layers.Affine(16, 2, dtype=dtype,
                                              rng=np.random.default_rng(0))), input_grad=True)
     linear.params["fc.W"][:] = np.stack([np.linspace(-1, 1, 16),
                                               0.3 + np.linspace(1, -1, 16) ** 3], 1)
     linear.params["fc.b"][:] = [0.5, -0.5]
     rng = np.random.default_rng(10)
-    conv_net = Sequential(("conv", layers.Conv2D(2, 3, 3, pad=1, dtype=np.float64, rng=rng)),
+    conv_net = Sequential(("conv", layers.Conv2D(2, 3, 3, pad=1, dtype=dtype, rng=rng)),
                           ("relu", layers.ReLU()), ("pool", layers.MaxPool2D(2)),
-                          ("fc", layers.Affine(48, 5, dtype=np.float64, rng=rng)), input_grad=True)
+                          ("fc", layers.Affine(48, 5, dtype=dtype, rng=rng)), input_grad=True)
     conv_net.params["conv.b"][:] = [0.1, 0.0, -0.1]
     return linear, conv_net
 
@@ -37,14 +40,27 @@ def _images_unchanged(name, x, fn):
     """``fn(copy of x)``; raise if it changed the images it was given."""
     given = x.copy()
     result = fn(given)
-    if not np.array_equal(given, x):
-        raise ExerciseError(f"{name} changed x in place: compute new images (e.g. x + ...), the "
-                            f"caller still needs the originals")
+    if given.shape != x.shape or not np.array_equal(given, x):
+        raise ExerciseError(f"{name} changed x in place (its values or its shape): work on new "
+                            f"images, the caller still needs the originals")
     return result
 
 
+def _keeps_float32(what, fn, args, case):
+    """Call ``fn`` on the float32 twin of a case (a float32 model, float32 images ``args[1]``);
+    raise unless it returns float32."""
+    got = _call_watched(what, fn, *args)
+    dtype = getattr(got, "dtype", None)
+    if dtype != np.float32:
+        raise ExerciseError(f"{what} returned {dtype} for float32 images and a float32 model "
+                            f"({case}): keep the images' dtype; look for an array created "
+                            f"without dtype= (np.zeros, np.ones, np.full default to float64) or "
+                            f"a conversion with astype")
+    return got
+
+
 class _Watched:
-    """A model as the learner's code sees it in notebook 10's checks: the same model, but a
+    """A model as the learner's code sees it in the interpretation checks: the same model, but a
     backward pass that does not follow a forward pass (or a loss call) of this call, or a
     ``dscores`` not shaped like the scores, is named instead of reading a stale cache or failing
     inside numpy."""
@@ -115,8 +131,8 @@ def check_saliency(fn):
         got = _call_watched("your saliency", fn, model, x, target.copy())   # the learner's first
         expected = saliency(model, x, target)
         if got is not None and np.shape(got) == x.shape:
-            raise ExerciseError(f"your saliency map has the shape of x, {x.shape}: reduce the "
-                                f"channel axis with .max(axis=1) to get one map (N, H, W) "
+            raise ExerciseError(f"your saliency map has the shape of x, {x.shape}: one map (N, H, "
+                                f"W) per image keeps the largest value over the channel axis "
                                 f"(checked {case})")
         grad = score_gradient(model, x, target)
         predicted = model.forward(x).argmax(axis=1)
@@ -126,8 +142,8 @@ def check_saliency(fn):
             (grad.max(axis=1), "take the absolute value |d score / d x| (np.abs) before the max: "
              "a pixel that lowers the score matters as much as one that raises it"),
             (np.abs(grad.max(axis=1)), "take the absolute value FIRST, then the max over the "
-             "channels: np.abs(grad).max(axis=1); the max of the signed gradient misses a channel "
-             "whose gradient is large and negative"),
+             "channels: the max of the signed gradient misses a channel whose gradient is large "
+             "and negative"),
             (np.abs(grad[:, 0]), "that is channel 0 only: take the max of |gradient| over ALL "
              "channels (axis 1)"),
             (np.abs(grad).max(axis=1) / len(x), "dscores must be 1 at the target class, not 1/N: "
@@ -153,6 +169,9 @@ def check_saliency(fn):
     numeric = numerical_gradient(lambda v: conv_net.forward(v)[0, 2], x.copy())
     _compare_case("your saliency map", got, np.abs(numeric).max(axis=1), (),
                   "against the numerical gradient of the class score")
+    _, conv32 = _small_models(np.float32)
+    _keeps_float32("your saliency", fn, (conv32, x_conv.astype(np.float32), np.array([3, 0, 4, 1])),
+                   "on the small conv net")
     correct("saliency = max over channels of |d score / d x|, as cnnlib and the numerical "
             "gradient")
     return fn
@@ -203,6 +222,9 @@ def check_fgsm(fn):
         if epsilon == 0:
             mistakes = []
         _compare_case("your fgsm's result", got, expected, mistakes, case)
+    _, conv32 = _small_models(np.float32)
+    _keeps_float32("your fgsm", fn, (conv32, x_conv.astype(np.float32), np.array([3, 0, 4, 1]),
+                                     0.2), "on the small conv net, epsilon = 0.2")
     correct("fgsm = clip(x + epsilon * sign(dL/dx), 0, 1), as cnnlib")
     return fn
 
@@ -220,6 +242,12 @@ def _signed_steps(model, x, labels, epsilon, step, steps, *, sign=-1, project=Tr
     return adversarial
 
 
+def _target_losses(model, x, target):
+    """Each image's cross-entropy loss of its target class, ``(N,)``."""
+    probs = softmax(np.asarray(model.forward(x), dtype=np.float64))
+    return -np.log(probs[np.arange(len(x)), target] + 1e-300)
+
+
 def check_targeted_attack(fn):
     """Exercise: ``fn(model, x, target, epsilon, step, steps)`` -> images within ``epsilon`` of x
     (max norm), in [0, 1], that the model reads as ``target``: ``steps`` signed-gradient steps
@@ -234,24 +262,31 @@ def check_targeted_attack(fn):
             f"steps = {steps}")
     got = _call_watched("your attack", fn, conv_net, x, target.copy(), epsilon, step, steps)
     expected = _signed_steps(conv_net, x, target, epsilon, step, steps)
+    few = ("the direction is right, but the images did not get far enough: count the steps "
+           "your loop takes and the size of each")
     mistakes = [
-        (_signed_steps(conv_net, x, target, epsilon, step, steps, project=False), "project back "
-         "onto the epsilon-ball after each step, np.clip(x_adv, x - epsilon, x + epsilon): "
-         "without it the steps add up to more than epsilon"),
+        (_signed_steps(conv_net, x, target, epsilon, step, steps, project=False), "the steps "
+         "add up to more than epsilon: after EACH step, bring every pixel back to within "
+         "epsilon of the ORIGINAL image"),
         (_signed_steps(conv_net, x, target, epsilon, step, steps, sign=1), "you ascended the "
-         "loss of the TARGET class, which makes it LESS likely: a targeted attack DESCENDS it, "
-         "x_adv - step * sign(dL(x_adv, target)/dx)"),
+         "loss of the TARGET class, which makes it LESS likely: a targeted attack descends it"),
         (_signed_steps(conv_net, x, predicted, epsilon, step, steps, sign=1), "that is an "
-         "untargeted attack (up the loss of the class the model reads now); go DOWN the loss of "
-         "the target labels: model.loss(x_adv, target)"),
-        (np.clip(x - epsilon * np.sign(_loss_grad(conv_net, x, target)), 0, 1), "that is one "
-         "step of size epsilon; take `steps` steps of size `step`, projecting after each"),
-        (x, "the images came back unchanged: take `steps` steps of size `step`")]
+         "untargeted attack (up the loss of the class the model reads now); the loss to lower "
+         "is that of the TARGET labels"),
+        (np.clip(x - epsilon * np.sign(_loss_grad(conv_net, x, target)), 0, 1), "that is ONE "
+         "step of size epsilon: " + few + " (`steps` steps of size `step`)"),
+        (x, "the images came back unchanged: the loop's steps never reached the images")]
+    mistakes += [(_signed_steps(conv_net, x, target, epsilon, step, k),
+                  f"you took {k} step{'s' * (k > 1)}, not `steps` = {steps}: " + few)
+                 for k in range(1, steps)]
+    mistakes += [(_signed_steps(conv_net, x, target, epsilon, epsilon, k),
+                  f"{k} step{'s' * (k > 1)} of size epsilon: " + few + " (`steps` steps of size "
+                  "`step`)") for k in range(1, 3)]
     if got is None or np.shape(got) != x.shape:
         _compare_case("your attack's result", got, expected, (), case)
     if not np.any(got):
-        raise ExerciseError(f"your attack's result is all zeros: return the adversarial images, "
-                            f"which start from x (checked {case})")
+        raise ExerciseError(f"your attack's result is all zeros: the adversarial images start "
+                            f"from x (checked {case})")
     for wrong, message in mistakes:
         if close(got, wrong) and not close(got, expected):
             raise ExerciseError(f"your attack: {message} (checked {case})")
@@ -260,18 +295,106 @@ def check_targeted_attack(fn):
         raise ExerciseError(f"your attack's result holds nan or inf (checked {case})")
     if got.min() < 0 or got.max() > 1:
         raise ExerciseError(f"your attack's pixels run from {got.min():.3g} to {got.max():.3g}: "
-                            f"clip them to [0, 1] after each step (checked {case})")
+                            f"keep them in [0, 1] after each step (checked {case})")
     largest = np.abs(got - x).max()
     if largest > epsilon + 1e-9:
-        raise ExerciseError(f"a pixel moved by {largest:.3g}, more than epsilon: project back "
-                            f"onto the epsilon-ball after each step, np.clip(x_adv, x - epsilon, "
-                            f"x + epsilon) (checked {case})")
+        raise ExerciseError(f"a pixel moved by {largest:.3g}, more than epsilon: after each step, "
+                            f"bring every pixel back to within epsilon of the ORIGINAL image "
+                            f"(checked {case})")
     read = conv_net.forward(got).argmax(axis=1)
     missed = np.flatnonzero(read != target)
     if missed.size:
-        raise ExerciseError(f"images {missed.tolist()} are read as {read[missed].tolist()}, not "
-                            f"as their targets {target[missed].tolist()}: each step should go "
-                            f"DOWN the loss of the target labels, x_adv - step * "
-                            f"sign(dL(x_adv, target)/dx) (checked {case})")
+        before = _target_losses(conv_net, x, target)[missed]
+        after = _target_losses(conv_net, got, target)[missed]
+        where = (f"images {missed.tolist()} are read as {read[missed].tolist()}, not as their "
+                 f"targets {target[missed].tolist()}")
+        if np.all(after < before):
+            raise ExerciseError(f"{where}. Your steps go the right way (the target's loss fell "
+                                f"from {before.mean():.2f} to {after.mean():.2f} on average), "
+                                f"but not far enough: count the steps your loop takes and the "
+                                f"size of each, `steps` of size `step` (checked {case})")
+        raise ExerciseError(f"{where}, and the target's loss did not fall on all of them (from "
+                            f"{before.mean():.2f} to {after.mean():.2f} on average): each step "
+                            f"should go DOWN the loss of the target labels, recomputed at the "
+                            f"current images (checked {case})")
+    _, conv32 = _small_models(np.float32)
+    _keeps_float32("your attack", fn, (conv32, x.astype(np.float32), target.copy(), epsilon,
+                                       step, steps), case)
     correct(f"the attack moved every image to its target class within epsilon = {epsilon}")
+    return fn
+
+
+def _occlusion_variant(model, x, labels, patch, fill, *, anchor="centre", channels=None,
+                       quantity="drop"):
+    """Occlusion maps ``(N, H, W)`` with one rule changed: the patch's top-left corner at the
+    pixel (``anchor="corner"``), only channel 0 covered (``channels=0``), or the map holding the
+    probability under the patch (``"covered"``), the rise (``"rise"``) or the drop of the raw
+    score (``"score"``): the typical mistakes of the occlusion exercise."""
+    n, _, height, width = x.shape
+    maps = np.empty((n, height, width))
+    before = 0 if anchor == "corner" else patch // 2
+    for k in range(n):
+        base = np.asarray(model.forward(x[k:k + 1]), dtype=np.float64)[0]
+        for i in range(height):
+            for j in range(width):
+                covered = x[k:k + 1].copy()
+                rows = slice(max(i - before, 0), i - before + patch)
+                cols = slice(max(j - before, 0), j - before + patch)
+                covered[0, slice(None) if channels is None else channels, rows, cols] = fill
+                scores = np.asarray(model.forward(covered), dtype=np.float64)[0]
+                if quantity == "score":
+                    maps[k, i, j] = base[labels[k]] - scores[labels[k]]
+                    continue
+                p, q = softmax(base[None])[0, labels[k]], softmax(scores[None])[0, labels[k]]
+                maps[k, i, j] = {"drop": p - q, "rise": q - p, "covered": q}[quantity]
+    return maps
+
+
+def check_occlusion(fn):
+    """Exercise: ``fn(model, x, labels, patch, fill) -> (N, H, W)``, the occlusion map of each
+    image: ``p(label | x) - p(label | x with a patch x patch square of fill centred on (i, j))``,
+    the square starting ``patch // 2`` rows and columns before (i, j), cut off at the edges, in
+    every channel. Returns ``fn``."""
+    linear, conv_net = _small_models()
+    rng = np.random.default_rng(14)
+    x_linear = rng.random((2, 1, 4, 4))
+    x_conv = rng.random((3, 2, 8, 8))
+    cases = [(linear, x_linear, np.array([0, 1]), 2, 0.0, "on a linear model with 2 classes, "
+              "4x4 images, patch = 2, fill = 0"),
+             (conv_net, x_conv, np.array([3, 0, 4]), 3, 0.5, "on a small conv net with 2 input "
+              "channels, 8x8 images, patch = 3, fill = 0.5"),
+             (conv_net, x_conv[:2], np.array([1, 2]), 4, 0.0, "on a small conv net, patch = 4 "
+              "(even: the square starts 2 before the pixel and ends 1 after it), fill = 0")]
+    for model, x, labels, patch, fill, case in cases:
+        got = _call_watched("your occlusion", fn, model, x, labels.copy(), patch, fill)
+        expected = occlusion(model, x, labels, patch=patch, fill=fill)
+        if got is not None and np.shape(got) == expected.shape and not np.any(got):
+            raise ExerciseError(f"your occlusion map is all zeros (checked {case}): each entry "
+                                f"is how much the class's probability drops under the patch")
+        variant = functools.partial(_occlusion_variant, model, x, labels, patch, fill)
+        predicted = model.forward(x).argmax(axis=1)
+        mistakes = [
+            (variant(quantity="covered"), "your map holds the probability WITH the patch; the map "
+             "is how much it DROPS when the patch is added (without minus with)"),
+            (variant(quantity="rise"), "your map has its sign flipped: positive must mean that "
+             "covering the place HURTS the class (the probability without the patch minus with "
+             "it)"),
+            (variant(quantity="score"), "your map uses the raw scores; occlusion compares the "
+             "class's PROBABILITY (softmax of the scores) with and without the patch"),
+            (variant(anchor="corner"), "your patch starts AT the pixel (its top-left corner); it "
+             "must be centred on it, starting patch // 2 rows and columns before"),
+            (np.swapaxes(expected, 1, 2), "rows and columns are swapped: entry (i, j) is the "
+             "patch centred on row i, column j")]
+        if x.shape[1] > 1:
+            mistakes.append((variant(channels=0), "only the first channel is covered: the patch "
+                             "covers every channel"))
+        if np.any(predicted != labels):
+            mistakes.append((occlusion(model, x, predicted, patch=patch, fill=fill), "use the "
+                             "probability of each image's class in `labels`, not of the "
+                             "predicted class"))
+        other = 0.5 if fill == 0 else 0.0
+        mistakes.append((occlusion(model, x, labels, patch=patch, fill=other), f"the patch must "
+                         f"hold the value `fill` ({fill}), not {other}"))
+        _compare_case("your occlusion map", got, expected, mistakes, case)
+    correct("occlusion = p(class) - p(class under a patch centred on each pixel), as cnnlib")
     return fn

@@ -113,7 +113,8 @@ def plot_accuracy_curves(x, curves, *, xlabel, title=None, chance=None, xticks=N
     x: ``(K,)`` sizes (epsilon, pixels, degrees); curves: ``{label: (K,) accuracies in [0, 1]}``;
     chance: an accuracy drawn as a dashed grey line (e.g. 0.1 for ten balanced classes), or None;
     xticks: the x values to label (e.g. ``x`` itself for integer shifts), or None for matplotlib's
-    choice; legend_loc: where the legend goes (a matplotlib ``loc``, e.g. "lower left").
+    choice; legend_loc: where the legend goes (a matplotlib ``loc``, e.g. "lower left", or
+    "outside": right of the axes, where it hides no point).
     """
     x = np.asarray(x, dtype=float)
     if x.ndim != 1 or len(x) == 0:
@@ -136,7 +137,10 @@ def plot_accuracy_curves(x, curves, *, xlabel, title=None, chance=None, xticks=N
     if xticks is not None:
         ax.set_xticks(np.asarray(xticks, dtype=float))
     ax.grid(alpha=0.3)
-    ax.legend(loc=legend_loc)
+    if legend_loc == "outside":                  # right of the axes, hiding no point
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(loc=legend_loc)
     return fig
 
 

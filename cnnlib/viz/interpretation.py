@@ -35,13 +35,15 @@ def _title_true_pred(ax, label, pred, name):
 
 def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, ncols=6, title=None,
                   outline=0.5):
-    """Each image above its saliency map drawn over a faint copy of it.
+    """Each image above its saliency map, with the image's outline drawn over the map.
 
     images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; maps: ``(N, H, W)``, e.g. from
     :func:`cnnlib.interpret.saliency`; labels, preds: ``(N,)`` or None (titles "true 7 / pred 1",
     wrong predictions in red; long class names on two lines). Each map is divided by its own
     maximum, so its colours run from 0 (transparent) to 1 (dark red): they show where an image's
-    gradient is large, not how large it is compared with another image's. The image's outline
+    gradient is large, not how large it is compared with another image's; values under 2% of the
+    maximum are left white, so a white pixel inside the outline is one whose gradient is (nearly)
+    zero. No copy of the image is drawn under the map: the image's outline
     (the contour at ``outline`` of its intensity range, half by default) is drawn over the map.
     """
     images = as_images(images)
@@ -58,7 +60,6 @@ def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, nc
         top.imshow(images[i], cmap="gray_r")
         _title_true_pred(top, None if labels is None else labels[i], None if preds is None else preds[i],
                          name)
-        bottom.imshow(images[i], cmap="gray_r", alpha=0.25)
         scaled = maps[i] / (maps[i].max() or 1.0)
         shown = bottom.imshow(np.ma.masked_less(scaled, 0.02), cmap="Reds", vmin=0, vmax=1, alpha=0.9)
         if images[i].max() > images[i].min():

@@ -44,6 +44,22 @@ def fgsm_without_loss(model, x, y, epsilon):
     return np.clip(x + epsilon * np.sign(model.backward()), 0, 1)
 
 
+def fgsm_reshaping_x(model, x, y, epsilon):
+    out = fgsm_by_where(model, x, y, epsilon)
+    x.shape = (len(x), -1)
+    return out
+
+
+def occlusion_variant(**kw):
+    return lambda m, x, t, p, f: interpretation._occlusion_variant(m, x, t, p, f, **kw)
+
+
+def occlusion_leaving_the_patch(model, x, labels, patch, fill):
+    maps = occlusion_by_loops(model, x, labels, patch, fill)
+    x[:, :, :patch, :patch] = fill
+    return maps
+
+
 LINEAR_10 = "(checked on a linear model, score = w . x + b, whose saliency for class c is |w_c|, "
 
 
@@ -73,6 +89,7 @@ def slow_attack(model, x, target, epsilon, step, steps):
 
 
 # --- right answers written with the model's own passes, not cnnlib.interpret ----------------------
+# three independent styles per checker
 
 def saliency_by_passes(model, x, target):
     scores = model.forward(x)
@@ -81,12 +98,132 @@ def saliency_by_passes(model, x, target):
     return np.abs(model.backward_from_scores(dscores)).max(axis=1)
 
 
+def saliency_by_eye(model, x, target):
+    scores = model.forward(x)
+    onehot = np.eye(scores.shape[1], dtype=scores.dtype)[target]
+    return np.max(np.abs(model.backward_from_scores(onehot)), axis=1)
+
+
+def saliency_image_by_image(model, x, target):
+    maps = []
+    for image, t in zip(x, target):
+        scores = model.forward(image[None])
+        d = np.zeros_like(scores)
+        d[0, t] = 1.0
+        grad = model.backward_from_scores(d)[0]
+        maps.append(np.maximum.reduce(np.abs(grad), axis=0))
+    return np.stack(maps)
+
+
+def fgsm_by_where(model, x, y, epsilon):
+    model.loss(x, y)
+    g = model.backward()
+    moved = np.where(g > 0, x + epsilon, np.where(g < 0, x - epsilon, x))
+    return np.minimum(np.maximum(moved, 0), 1)
+
+
+def fgsm_image_by_image(model, x, y, epsilon):
+    out = x.copy()
+    for n in range(len(x)):
+        model.loss(x[n:n + 1], y[n:n + 1])
+        out[n] += epsilon * np.sign(model.backward()[0])
+    np.clip(out, 0, 1, out=out)
+    return out
+
+
+def attack_with_bounds(model, x, target, epsilon, step, steps):
+    low, high = np.maximum(x - epsilon, 0), np.minimum(x + epsilon, 1)
+    adv = x.copy()
+    for _ in range(steps):
+        model.loss(adv, target)
+        adv = np.clip(adv - step * np.sign(model.backward()), low, high)
+    return adv
+
+
+def attack_on_delta(model, x, target, epsilon, step, steps):
+    delta = np.zeros_like(x)
+    for _ in range(steps):
+        model.loss(x + delta, target)
+        delta = np.clip(delta - step * np.sign(model.backward()), -epsilon, epsilon)
+        delta = np.clip(x + delta, 0, 1) - x
+    return x + delta
+
+
+def softmax_rows(s):
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def occlusion_by_loops(model, x, labels, patch, fill):
+    n, _, h, w = x.shape
+    out = np.zeros((n, h, w))
+    half = patch // 2
+    for k in range(n):
+        p = softmax_rows(model.forward(x[k:k + 1]))[0, labels[k]]
+        for i in range(h):
+            for j in range(w):
+                covered = x[k:k + 1].copy()
+                covered[:, :, max(i - half, 0):i - half + patch, max(j - half, 0):j - half + patch] = fill
+                out[k, i, j] = p - softmax_rows(model.forward(covered))[0, labels[k]]
+    return out
+
+
+def occlusion_one_batch_per_image(model, x, labels, patch, fill):
+    n, c, h, w = x.shape
+    rows, cols = np.arange(h), np.arange(w)
+    maps = []
+    for image, label in zip(x, labels):
+        batch = np.repeat(image[None], h * w, axis=0)
+        for pos in range(h * w):
+            i, j = divmod(pos, w)
+            inside_r = (rows >= i - patch // 2) & (rows < i - patch // 2 + patch)
+            inside_c = (cols >= j - patch // 2) & (cols < j - patch // 2 + patch)
+            batch[pos][:, inside_r[:, None] & inside_c[None, :]] = fill
+        scores = model.forward(batch)
+        base = model.forward(image[None])
+        probs = np.exp(scores - scores.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        p0 = np.exp(base - base.max())
+        p0 /= p0.sum()
+        maps.append((p0[0, label] - probs[:, label]).reshape(h, w))
+    return np.array(maps)
+
+
+def occlusion_by_padding(model, x, labels, patch, fill):
+    n, c, h, w = x.shape
+    before = patch // 2
+    result = np.empty((n, h, w))
+    for k in range(n):
+        scores = model.forward(x[k:k + 1])[0]
+        p = np.exp(scores[labels[k]]) / np.exp(scores).sum()
+        padded = np.pad(x[k], ((0, 0), (before, patch), (before, patch)),
+                        constant_values=np.nan)
+        for i in range(h):
+            for j in range(w):
+                covered = padded.copy()
+                covered[:, i:i + patch, j:j + patch] = fill
+                inner = covered[:, before:before + h, before:before + w]
+                s = model.forward(inner[None])[0]
+                result[k, i, j] = p - np.exp(s[labels[k]]) / np.exp(s).sum()
+    return result
+
+
 REFERENCES = [
     (exercises.check_saliency, interpret.saliency),
     (exercises.check_fgsm, interpret.fgsm),
     (exercises.check_targeted_attack, attack()),
     (exercises.check_saliency, saliency_by_passes),
+    (exercises.check_saliency, saliency_by_eye),
+    (exercises.check_saliency, saliency_image_by_image),
     (exercises.check_fgsm, fgsm_with(lambda model, x, y: np.sign(loss_grad(model, x, y)))),
+    (exercises.check_fgsm, fgsm_by_where),
+    (exercises.check_fgsm, fgsm_image_by_image),
+    (exercises.check_targeted_attack, attack_with_bounds),
+    (exercises.check_targeted_attack, attack_on_delta),
+    (exercises.check_occlusion, occlusion_by_loops),
+    (exercises.check_occlusion, occlusion_one_batch_per_image),
+    (exercises.check_occlusion, occlusion_by_padding),
+    (exercises.check_occlusion, lambda m, x, t, p, f: interpret.occlusion(m, x, t, patch=p, fill=f)),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
@@ -94,6 +231,7 @@ RETURN_THE_FUNCTION = {
     exercises.check_saliency,
     exercises.check_fgsm,
     exercises.check_targeted_attack,
+    exercises.check_occlusion,
 }
 
 
@@ -157,14 +295,43 @@ WRONG = [
     (exercises.check_targeted_attack, lambda m, x, t, e, s, n: np.zeros_like(x),
      "your attack's result is all zeros"),
     (exercises.check_targeted_attack, attack(project=False),
-     "project back onto the epsilon-ball after each step"),
+     "the steps add up to more than epsilon"),
     (exercises.check_targeted_attack, attack(sign=1), "you ascended the loss of the TARGET class"),
     (exercises.check_targeted_attack, attack(sign=1, labels="pred"),
      "that is an untargeted attack"),
     (exercises.check_targeted_attack, attack(unit=False),
-     "clip them to [0, 1] after each step"),
+     "keep them in [0, 1] after each step"),
     (exercises.check_targeted_attack, attack(steps_used=1),
-     "are read as"),
+     "you took 1 step, not `steps` = 10: the direction is right"),
+    (exercises.check_targeted_attack, attack(steps_used=4), "you took 4 steps, not"),
+    (exercises.check_targeted_attack, lambda m, x, t, e, s, n: attack()(m, x, t, e, e, 1),
+     "ONE step of size epsilon: the direction is right"),
+    (exercises.check_targeted_attack, lambda m, x, t, e, s, n: attack()(m, x, t, e, s / 5, n),
+     "Your steps go the right way"),
+    (exercises.check_targeted_attack, lambda m, x, t, e, s, n: attack()(m, x, t, e, s, n).astype(float),
+     "your attack returned float64 for float32 images"),
+    (exercises.check_saliency, lambda m, x, t: saliency_by_passes(m, x, t).astype(np.float64),
+     "your saliency returned float64 for float32 images"),
+    (exercises.check_fgsm, lambda m, x, y, e: fgsm_by_where(m, x, y, e).astype(np.float64),
+     "your fgsm returned float64 for float32 images"),
+    (exercises.check_fgsm, fgsm_reshaping_x, "your fgsm changed x in place (its values or its shape)"),
+    (exercises.check_occlusion, stub, "your occlusion is not written yet: the hint"),
+    (exercises.check_occlusion, lambda m, x, t, p, f: np.zeros((len(x),) + x.shape[2:]),
+     "your occlusion map is all zeros"),
+    (exercises.check_occlusion, occlusion_variant(quantity="covered"),
+     "your map holds the probability WITH the patch"),
+    (exercises.check_occlusion, occlusion_variant(quantity="rise"), "your map has its sign flipped"),
+    (exercises.check_occlusion, occlusion_variant(quantity="score"), "your map uses the raw scores"),
+    (exercises.check_occlusion, occlusion_variant(anchor="corner"),
+     "your patch starts AT the pixel (its top-left corner)"),
+    (exercises.check_occlusion, lambda m, x, t, p, f: occlusion_by_loops(m, x, t, p, f).transpose(0, 2, 1),
+     "rows and columns are swapped"),
+    (exercises.check_occlusion, occlusion_variant(channels=0), "only the first channel is covered"),
+    (exercises.check_occlusion, lambda m, x, t, p, f: occlusion_by_loops(m, x, t, p, 0.0),
+     "the patch must hold the value `fill` (0.5), not 0.0"),
+    (exercises.check_occlusion, occlusion_leaving_the_patch, "your occlusion changed x in place"),
+    (exercises.check_occlusion, lambda m, x, t, p, f: occlusion_by_loops(m, x, t, p, f)[:, 0],
+     "your occlusion map has the wrong shape"),
     (exercises.check_targeted_attack, lambda m, x, t, e, s, n: x.copy(),
      "the images came back unchanged"),
     (exercises.check_targeted_attack, lambda m, x, t, e, s, n: x[:, 0],
