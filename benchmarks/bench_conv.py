@@ -33,7 +33,12 @@ import numpy as np  # noqa: E402  (after the thread settings)
 
 from cnnlib import conv, tuned  # noqa: E402
 from cnnlib.conv import conv2d_backward_naive, conv2d_forward_naive  # noqa: E402
-from cnnlib.pool import max_pool2d_backward, max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_forward_naive  # noqa: E402,E501
+from cnnlib.pool import (  # noqa: E402,E501
+    max_pool2d_backward,
+    max_pool2d_backward_naive,
+    max_pool2d_forward,
+    max_pool2d_forward_naive,
+)
 
 
 def best_time(function, repeats):

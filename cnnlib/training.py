@@ -128,7 +128,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     y_int = _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, patience, clip)
     history = History() if history is None else history
     if live:
-        from .live import live_run      # imported here: matplotlib's figure only when asked for
+        from .live import live_run  # imported here: matplotlib's figure only when asked for
         live = live_run(live)
     best = _BestEpoch(patience)
     end = start_epoch + epochs

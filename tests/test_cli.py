@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_checkpoints import write_bad_file
 
 from cnnlib import __main__ as cli
 from cnnlib.__main__ import build_parser, format_confusion, main
 from cnnlib.datasets import DATA_ROOT
 from cnnlib.models import LeNet5
-from test_checkpoints import write_bad_file
 
 SHIPPED = DATA_ROOT / "lenet5_mnist.npz"
 
@@ -233,8 +233,9 @@ def test_type_errors_use_the_right_article_and_the_help_names_every_command(caps
 @pytest.fixture
 def offline_mnist(monkeypatch):
     """MNIST's mirrors replaced by a closed local port: a missing file fails without the network."""
-    from cnnlib.datasets import DATASETS, Dataset
     from test_datasets import _closed_port_url
+
+    from cnnlib.datasets import DATASETS, Dataset
     offline = Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),))
     monkeypatch.setitem(DATASETS, "mnist", offline)
     return DATASETS["mnist"].files

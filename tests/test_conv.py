@@ -3,8 +3,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlib.conv import (col2im, conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive,
-                         conv_output_size, im2col)
+from cnnlib.conv import (
+    col2im,
+    conv2d_backward,
+    conv2d_backward_naive,
+    conv2d_forward,
+    conv2d_forward_naive,
+    conv_output_size,
+    im2col,
+)
 from cnnlib.gradcheck import numerical_gradient, rel_error
 
 

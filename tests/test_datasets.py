@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from cnnlib import datasets
-from cnnlib.datasets import (DATASETS, Dataset, DownloadError, IdxFile, download, load_mnist, read_idx,
-                             write_idx)
+from cnnlib.datasets import (
+    DATASETS,
+    Dataset,
+    DownloadError,
+    IdxFile,
+    download,
+    load_mnist,
+    read_idx,
+    write_idx,
+)
 
 
 @pytest.mark.parametrize("dtype", ["u1", "i1", "i2", "i4", "f4", "f8"])

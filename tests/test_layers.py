@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from cnnlib.gradcheck import check_layer
-from cnnlib.layers import Affine, AvgPool2D, Conv2D, Flatten, MaxPool2D, ReLU, Sigmoid, SoftmaxWithLoss
+from cnnlib.layers import (
+    Affine,
+    AvgPool2D,
+    Conv2D,
+    Flatten,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    SoftmaxWithLoss,
+)
 
 F64 = dict(dtype=np.float64)
 

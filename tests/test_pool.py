@@ -4,9 +4,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlib.gradcheck import numerical_gradient, rel_error
-from cnnlib.pool import (avg_pool2d_backward, avg_pool2d_backward_naive, avg_pool2d_forward, avg_pool2d_forward_naive,
-                         first_max,
-                         max_pool2d_backward, max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_forward_naive)
+from cnnlib.pool import (
+    avg_pool2d_backward,
+    avg_pool2d_backward_naive,
+    avg_pool2d_forward,
+    avg_pool2d_forward_naive,
+    first_max,
+    max_pool2d_backward,
+    max_pool2d_backward_naive,
+    max_pool2d_forward,
+    max_pool2d_forward_naive,
+)
 
 KINDS = {
     "max": (max_pool2d_forward, max_pool2d_backward, max_pool2d_forward_naive, max_pool2d_backward_naive),

@@ -12,8 +12,12 @@ import pytest
 import cnnlib
 from cnnlib import exercises, student_edition
 from cnnlib.__main__ import main
-from cnnlib.student_edition import (NOTEBOOKS, student_edition_text, student_notebook,
-                                    worked_notebooks)
+from cnnlib.student_edition import (
+    NOTEBOOKS,
+    student_edition_text,
+    student_notebook,
+    worked_notebooks,
+)
 
 WORKED = worked_notebooks()
 STUDENT = NOTEBOOKS / "exercises"

@@ -7,8 +7,14 @@ from cnnlib.gradcheck import check_layer, numerical_gradient, rel_error
 from cnnlib.layers import Affine, Conv2D, Flatten, MaxPool2D, ReLU
 from cnnlib.models import LeNet5, Sequential
 from cnnlib.pool import max_pool2d_backward_naive, max_pool2d_forward_naive
-from cnnlib.tuned import (ConvReLUPool, TunedConv2D, conv_relu_pool_backward, conv_relu_pool_forward,
-                          first_conv_relu_pool_backward, first_conv_relu_pool_forward)
+from cnnlib.tuned import (
+    ConvReLUPool,
+    TunedConv2D,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+    first_conv_relu_pool_backward,
+    first_conv_relu_pool_forward,
+)
 
 # (x shape, w shape, pad): every case has an even convolution output
 CASES = [((3, 1, 28, 28), (6, 1, 5, 5), 2), ((2, 3, 10, 12), (4, 3, 3, 3), 1), ((2, 2, 7, 9), (3, 2, 4, 4), 1),

@@ -13,8 +13,12 @@ is tested against its plain twin:
 
 import copy
 
-from .blocks import (conv_relu_pool_backward, conv_relu_pool_forward, first_conv_relu_pool_backward,
-                     first_conv_relu_pool_forward)
+from .blocks import (
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+    first_conv_relu_pool_backward,
+    first_conv_relu_pool_forward,
+)
 from .conv import conv2d_backward, conv2d_forward
 from .layers import ConvReLUPool, TunedConv2D, fuse_layers
 

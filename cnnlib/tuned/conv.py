@@ -19,7 +19,14 @@ What each change buys is measured on LeNet-5's layers (batch 128, float32, 2 thr
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from .._checks import check_4d, check_conv, check_dout, check_stride_pad, conv_output_shape, conv_output_size
+from .._checks import (
+    check_4d,
+    check_conv,
+    check_dout,
+    check_stride_pad,
+    conv_output_shape,
+    conv_output_size,
+)
 from ..conv import col2im, pad_images
 
 __all__ = ["column_matrix", "copy_runs", "with_bias", "split_bias", "per_image", "wide_grid", "input_grad_wide",

@@ -2,8 +2,14 @@
 
 import copy
 
-from test_jupyterlab import (MAX_FIGURE_WIDTH, check_screen, executed_in_order, stream_problems,
-                             student_path_problems, stub_hints)
+from test_jupyterlab import (
+    MAX_FIGURE_WIDTH,
+    check_screen,
+    executed_in_order,
+    stream_problems,
+    stub_hints,
+    student_path_problems,
+)
 
 CLEAN = {
     "cells": [{"index": 0, "type": "code", "source": "fit(...)", "tags": [], "count": 1,
