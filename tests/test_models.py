@@ -109,5 +109,6 @@ def test_batched_prediction_has_one_implementation():
     assert training.predict is models.predict and training.scores is models.scores
     x = np.random.default_rng(0).random((7, 1, 28, 28)).astype(np.float32)
     model = LeNet5()
-    np.testing.assert_array_equal(model.predict(x, batch_size=3), models.scores(model, x).argmax(axis=1))
+    np.testing.assert_array_equal(model.predict(x, batch_size=3),
+                                  models.scores(model, x).argmax(axis=1))
     assert model.training, "predict computes in evaluation mode and restores the training mode"

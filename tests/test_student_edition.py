@@ -268,4 +268,5 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
         assert any(hint in error.evalue for hint in expected[index]), error.evalue
         shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))   # colours off
         assert str(Path(exercises.__file__).parent) not in shown, shown   # no checker frame ...
-        assert "Cell In[" in shown and f"ExerciseError: {error.evalue}" in shown, shown   # ... not these
+        # ... not these
+        assert "Cell In[" in shown and f"ExerciseError: {error.evalue}" in shown, shown

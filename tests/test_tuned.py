@@ -17,8 +17,10 @@ from cnnlib.tuned import (
 )
 
 # (x shape, w shape, pad): every case has an even convolution output
-CASES = [((3, 1, 28, 28), (6, 1, 5, 5), 2), ((2, 3, 10, 12), (4, 3, 3, 3), 1), ((2, 2, 7, 9), (3, 2, 4, 4), 1),
-         ((2, 3, 8, 8), (2, 3, 5, 5), 0), ((4, 2, 12, 10), (3, 2, 3, 3), 0), ((2, 1, 7, 7), (3, 1, 2, 2), 1),
+CASES = [((3, 1, 28, 28), (6, 1, 5, 5), 2), ((2, 3, 10, 12), (4, 3, 3, 3), 1),
+         ((2, 2, 7, 9), (3, 2, 4, 4), 1),
+         ((2, 3, 8, 8), (2, 3, 5, 5), 0), ((4, 2, 12, 10), (3, 2, 3, 3), 0),
+         ((2, 1, 7, 7), (3, 1, 2, 2), 1),
          ((1, 2, 9, 6), (5, 2, 4, 3), 1), ((2, 2, 4, 4), (2, 2, 1, 1), 0)]
 
 
@@ -88,13 +90,16 @@ def test_gradient_check(route, x_shape, w_shape, pad):
 def test_float32_preserved_and_inputs_untouched(route):
     forward, backward, gives_dx = ROUTES[route]
     rng = np.random.default_rng(0)
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((2, 1, 28, 28), (6, 1, 5, 5), (6,)))
+    x, w, b = (rng.standard_normal(s).astype(np.float32)
+               for s in ((2, 1, 28, 28), (6, 1, 5, 5), (6,)))
     x_before = x.copy()
     out, cache = forward(x, w, b, 2)
     dout = np.ones(out.shape, np.float32)
     dout_before = dout.copy()
     dx, dw, db = backward(dout, cache)
-    assert out.dtype == dw.dtype == db.dtype == np.float32 and (dx is None or dx.dtype == np.float32)
+    assert out.dtype == dw.dtype == db.dtype == np.float32 and (
+        dx is None or dx.dtype == np.float32
+    )
     np.testing.assert_array_equal(x, x_before)
     np.testing.assert_array_equal(dout, dout_before)
 
@@ -109,14 +114,16 @@ def test_bad_arguments(route):
         forward(x, np.zeros((3, 2, 3, 3)), b, 1)
     out, cache = forward(np.zeros((2, 1, 10, 10)), w, b, 1)
     assert out.shape == (2, 3, 5, 5)
-    with pytest.raises(ValueError, match=r"dout: expected the forward output's shape \(2, 3, 5, 5\)"):
+    with pytest.raises(ValueError,
+                       match=r"dout: expected the forward output's shape \(2, 3, 5, 5\)"):
         backward(np.zeros((2, 3, 5, 6)), cache)
 
 
 def test_first_route_refuses_an_input_gradient():
     x, w, b = np.zeros((1, 1, 8, 8)), np.zeros((2, 1, 3, 3)), np.zeros(2)
     out, cache = first_conv_relu_pool_forward(x, w, b, 1)
-    with pytest.raises(ValueError, match="input_grad: the space-to-depth route computes no input gradient"):
+    with pytest.raises(ValueError,
+                       match="input_grad: the space-to-depth route computes no input gradient"):
         first_conv_relu_pool_backward(out, cache, input_grad=True)
 
 
@@ -139,11 +146,13 @@ def test_tuned_conv_equals_the_plain_conv(seed):
     tuned_out, tuned_cache = tuned.conv2d_forward(x, w, b, stride, pad)
     np.testing.assert_allclose(tuned_out, out, rtol=1e-10, atol=1e-12)
     dout = rng.standard_normal(out.shape)
-    for plain, fast in zip(conv.conv2d_backward(dout, cache), tuned.conv2d_backward(dout, tuned_cache)):
+    for plain, fast in zip(conv.conv2d_backward(dout, cache),
+                           tuned.conv2d_backward(dout, tuned_cache)):
         np.testing.assert_allclose(fast, plain, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("x_shape, w_shape, pad", [((128, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)])
+@pytest.mark.parametrize("x_shape, w_shape, pad",
+                         [((128, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)])
 def test_tuned_conv_on_lenet_shapes_both_product_orders(x_shape, w_shape, pad):
     rng = np.random.default_rng(5)
     x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
@@ -151,7 +160,8 @@ def test_tuned_conv_on_lenet_shapes_both_product_orders(x_shape, w_shape, pad):
     tuned_out, tuned_cache = tuned.conv2d_forward(x, w, b, 1, pad)
     np.testing.assert_allclose(tuned_out, out, rtol=1e-10, atol=1e-10)
     dout = rng.standard_normal(out.shape)
-    for plain, fast in zip(conv.conv2d_backward(dout, cache), tuned.conv2d_backward(dout, tuned_cache)):
+    for plain, fast in zip(conv.conv2d_backward(dout, cache),
+                           tuned.conv2d_backward(dout, tuned_cache)):
         np.testing.assert_allclose(fast, plain, rtol=1e-9, atol=1e-9)
 
 
@@ -208,11 +218,13 @@ def test_conv_relu_pool_gradient_check():
 def test_fuse_rewrites_only_conv_relu_pool_triples():
     rng = np.random.default_rng(0)
     model = Sequential(("a", Conv2D(1, 2, 3, pad=1, rng=rng)), ReLU(), MaxPool2D(2, stride=1),
-                       ("b", Conv2D(2, 2, 3, pad=1, rng=rng)), ("r", ReLU()), ("p", MaxPool2D(2)), Flatten(),
+                       ("b", Conv2D(2, 2, 3, pad=1, rng=rng)), ("r", ReLU()),
+                       ("p", MaxPool2D(2)), Flatten(),
                        Affine(2 * 3 * 3, 3, rng=rng))
     fused = tuned.fuse(model)
     kinds = {name: type(layer).__name__ for name, layer in fused.layers.items()}
-    assert kinds == {"a": "TunedConv2D", "relu1": "ReLU", "maxpool2d2": "MaxPool2D", "b": "ConvReLUPool",
+    assert kinds == {"a": "TunedConv2D", "relu1": "ReLU",
+                     "maxpool2d2": "MaxPool2D", "b": "ConvReLUPool",
                      "flatten6": "Flatten", "affine7": "Affine"}
     assert list(fused.params) == list(model.params)
     x = rng.random((2, 1, 7, 7)).astype(np.float32)
@@ -229,7 +241,8 @@ def test_lenet_tuned_equals_plain(dtype, tolerance, input_grad):
     plain = LeNet5(dtype=dtype, rng=np.random.default_rng(2), input_grad=input_grad)
     fast = LeNet5(dtype=dtype, rng=np.random.default_rng(2), input_grad=input_grad, tuned=True)
     assert list(fast.params) == list(plain.params)
-    assert [type(layer).__name__ for layer in fast.layers.values()][:2] == ["ConvReLUPool", "ConvReLUPool"]
+    assert [type(layer).__name__
+            for layer in fast.layers.values()][:2] == ["ConvReLUPool", "ConvReLUPool"]
     for model in (plain, fast):
         for name, param in model.params.items():
             if name.endswith(".b"):
@@ -253,7 +266,8 @@ def test_tuned_conv_on_an_empty_batch_and_read_only_input():
     assert tuned.conv2d_backward(out, cache)[0].shape == (0, 3, 8, 8)
     x = rng.standard_normal((2, 3, 8, 8))
     x.flags.writeable = False
-    np.testing.assert_allclose(tuned.conv2d_forward(x, w, b, 1, 1)[0], conv.conv2d_forward(x, w, b, 1, 1)[0],
+    np.testing.assert_allclose(tuned.conv2d_forward(x, w, b, 1, 1)[0],
+                               conv.conv2d_forward(x, w, b, 1, 1)[0],
                                rtol=1e-12, atol=1e-12)
 
 
@@ -261,7 +275,8 @@ def test_fuse_returns_a_copy_of_the_model_with_fused_layers():
     model = LeNet5(rng=np.random.default_rng(0), input_grad=True).eval()
     fused = tuned.fuse(model)
     assert type(fused) is LeNet5 and fused is not model and not fused.training
-    assert list(fused.layers) == ["conv1", "conv2", "flatten", "fc1", "relu3", "fc2", "relu4", "fc3"]
+    assert list(fused.layers) == ["conv1", "conv2", "flatten", "fc1",
+                                  "relu3", "fc2", "relu4", "fc3"]
     assert len(model.layers) == 12, "the plain model keeps its own layers"
     assert fused.loss_layer is model.loss_layer and fused.input_grad and fused.layers["conv1"].input_grad
     x = np.random.default_rng(1).random((2, 1, 28, 28)).astype(np.float32)
