@@ -27,7 +27,7 @@ def test_score_gradient_matches_the_numerical_derivative_of_the_class_score():
     assert grad.shape == x.shape and grad.dtype == x.dtype
     for n in range(len(x)):
         one = x[n:n + 1].copy()
-        numeric = numerical_gradient(lambda v: model.forward(v)[0, target[n]], one)
+        numeric = numerical_gradient(lambda v, n=n: model.forward(v)[0, target[n]], one)
         assert rel_error(grad[n:n + 1], numeric) < 1e-7
 
 

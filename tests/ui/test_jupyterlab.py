@@ -119,8 +119,9 @@ def run_in_jupyterlab(page, lab, relative, record):
                                timeout=RUN_TIMEOUT * 1000, polling=500)
     except PageTimeout as error:
         cell = call(page, "runningCell")
-        raise Problems(relative, [(cell if cell >= 0 else None,
-                                   f"Run All did not finish within {RUN_TIMEOUT:.0f} s ({error})")])
+        problem = (cell if cell >= 0 else None,
+                   f"Run All did not finish within {RUN_TIMEOUT:.0f} s ({error})")
+        raise Problems(relative, [problem]) from error
     record["runs"][relative] = time.monotonic() - start
     samples = call(page, "stopSampling")
     record["figure_samples"] = call(page, "figureSamples")
@@ -141,6 +142,14 @@ def run_in_jupyterlab(page, lab, relative, record):
 
 def check_screen(report, samples, progress_expected):
     """Problems with rendering: widgets, figures, sideways scrolling, live progress bars."""
+    problems = widget_problems(report) + figure_problems(report) + scroll_problems(report)
+    if progress_expected:
+        problems += progress_problems(samples)
+    return problems
+
+
+def widget_problems(report):
+    """Widgets left as raw text, and widget outputs that did not render as a widget."""
     problems = []
     for render in report["renders"]:
         if render["raw"]:
@@ -154,6 +163,12 @@ def check_screen(report, samples, progress_expected):
                 if not shown or not shown[0]["widget"] or not shown[0]["height"]:
                     problems.append((cell["index"],
                                      "a widget output that did not render as a widget"))
+    return problems
+
+
+def figure_problems(report):
+    """Figures not rendered, too wide, shrunk too much, or wider than the notebook."""
+    problems = []
     for image in report["images"]:
         if image.get("hidden"):  # display: none, on purpose (DrawDigit before a drawing)
             continue
@@ -164,31 +179,40 @@ def check_screen(report, samples, progress_expected):
                                             f"shown {shown_w:.0f}x{shown_h:.0f} px"))
             continue
         if drawn > MAX_FIGURE_WIDTH:
-            problems.append((image["cell"],
-                             f"a figure {drawn} px wide (at most {MAX_FIGURE_WIDTH}): "
-                                            f"shrink its figsize"))
+            problems.append((image["cell"], f"a figure {drawn} px wide (at most "
+                                            f"{MAX_FIGURE_WIDTH}): shrink its figsize"))
         if shown_w / drawn < MIN_FIGURE_SCALE:
             problems.append((image["cell"], f"a figure shown at {shown_w / drawn:.2f} of its size "
-                                            f"({drawn} -> {shown_w:.0f} px): its labels are too small"))
+                                            f"({drawn} -> {shown_w:.0f} px): its labels are too "
+                                            f"small"))
         if image["right"] > report["notebookRight"] + 1:
             problems.append((image["cell"], "a figure wider than the notebook"))
+    return problems
+
+
+def scroll_problems(report):
+    """Outputs, code cells or the notebook scrolling sideways, and outputs past the right edge."""
+    problems = []
     for scroller in report["scrollers"]:
         problems.append((scroller["cell"] if scroller["cell"] >= 0 else None,
                          f"{scroller['where']} scrolls sideways at 1,280 px: "
-                         f"{scroller['scrollWidth']} px "
-                         f"of content in {scroller['clientWidth']} px ({scroller['cls']})"))
+                         f"{scroller['scrollWidth']} px of content in {scroller['clientWidth']} px "
+                         f"({scroller['cls']})"))
     for item in report["overflow"]:
         problems.append((item["cell"], f"an output reaches past the notebook's right edge "
                                        f"({item['right']:.0f} > {item['notebookRight']:.0f} px)"))
-    if progress_expected:
-        moving = {}
-        for sample in samples:
-            moving.setdefault(sample["cell"], set()).add((sample["width"], sample["text"]))
-        if not any(len(states) >= 2 for states in moving.values()):
-            problems.append((None,
-                             f"no live progress bar seen while training ({len(samples)} samples "
-                                   f"of bars in running cells: {sorted(moving)})"))
     return problems
+
+
+def progress_problems(samples):
+    """No progress bar seen moving (two states of one cell's bar) among the samples."""
+    moving = {}
+    for sample in samples:
+        moving.setdefault(sample["cell"], set()).add((sample["width"], sample["text"]))
+    if not any(len(states) >= 2 for states in moving.values()):
+        return [(None, f"no live progress bar seen while training ({len(samples)} samples "
+                       f"of bars in running cells: {sorted(moving)})")]
+    return []
 
 
 def stream_problems(cell, allow_errors=False):
@@ -225,7 +249,7 @@ def screenshot_on_failure(page, name, artifacts):
             page.screenshot(path=str(shot))
         except Exception as screenshot_error:  # the page may be gone; the first error matters
             print(f"no screenshot of {name}: {screenshot_error}")
-            raise error
+            raise error from screenshot_error
         print(f"screenshot of {name}: {shot}")
         raise AssertionError(f"{error}\n  screenshot: {shot}") from (
             None if isinstance(error, Problems) else error)
