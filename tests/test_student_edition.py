@@ -237,7 +237,7 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
 
     if path.name.startswith("14_"):
         pytest.importorskip("torch", reason="notebook 14 needs PyTorch: "
-                                     "pip install -r requirements-torch.txt")
+                                            "pip install -r requirements-torch.txt")
     # the kernel inherits these: BLAS on one thread here, the default in nbval's run of the worked
     # edition, so that a notebook assertion true only for some thread counts fails in CI (issue 24)
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

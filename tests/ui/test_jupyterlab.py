@@ -100,7 +100,7 @@ def run_in_jupyterlab(page, lab, relative, record):
     if dirty["model"] or dirty["tab"]:
         problems.append((None,
                          "marked modified on open, before any edit (compare its metadata with "
-                               "what JupyterLab writes: kernelspec, language_info, widget state)"))
+                         "what JupyterLab writes: kernelspec, language_info, widget state)"))
     before = call(page, "collect")
     for render in before["renders"]:
         if render["raw"]:
