@@ -29,7 +29,8 @@ __all__ = ["conv_output_size", "pad_images", "conv2d_forward_naive",
 
 
 def pad_images(x, pad):
-    """``x (N, C, H, W)`` with ``pad`` rows and columns of zeros on every side: ``(N, C, H+2p, W+2p)``."""
+    """``x (N, C, H, W)`` with ``pad`` rows and columns of zeros on every side: ``(N, C, H+2p,
+    W+2p)``."""
     if pad == 0:
         return x
     return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))

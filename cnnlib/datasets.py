@@ -58,7 +58,8 @@ class IdxFile:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset: its four files (train/test images/labels), mirrors to fetch from, extra places to look."""
+    """A dataset: its four files (train/test images/labels), mirrors to fetch from, extra places to
+    look."""
 
     files: dict
     mirrors: tuple
@@ -266,7 +267,8 @@ def _dataset(name: str) -> Dataset:
 
 
 def _fetch(url: str, target: Path, timeout: float) -> Path:
-    """Stream ``url`` to a temporary file beside ``target`` with a progress bar; return the temp path."""
+    """Stream ``url`` to a temporary file beside ``target`` with a progress bar; return the temp
+    path."""
     handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     tmp = Path(tmp)
     try:
@@ -347,7 +349,8 @@ def _download_file(name, spec, target, mirrors, timeout):
 
 
 def _check_dtype(dtype, normalize):
-    """Raise ValueError unless ``dtype`` is a float dtype, or uint8 when pixels are not normalized."""
+    """Raise ValueError unless ``dtype`` is a float dtype, or uint8 when pixels are not
+    normalized."""
     dtype = np.dtype(dtype)
     if dtype.kind != "f" and (normalize or dtype != np.uint8):
         expected = (

@@ -135,7 +135,8 @@ class Sequential:
 
 
 class TwoLayerNet(Sequential):
-    """``Affine(input, hidden) -> ReLU -> Affine(hidden, output)`` with softmax cross-entropy loss."""
+    """``Affine(input, hidden) -> ReLU -> Affine(hidden, output)`` with softmax cross-entropy
+    loss."""
 
     def __init__(self, input_size=784, hidden_size=100, output_size=10, *,
                  dtype=np.float32, rng=None,
@@ -212,5 +213,6 @@ def scores(model, x, batch_size=1000):
 
 
 def predict(model, x, batch_size=1000):
-    """Predicted class indices ``(N,)`` for ``x`` ``(N, ...)``, computed in batches in evaluation mode."""
+    """Predicted class indices ``(N,)`` for ``x`` ``(N, ...)``, computed in batches in evaluation
+    mode."""
     return scores(model, x, batch_size).argmax(axis=1)

@@ -47,7 +47,8 @@ class Optimizer:
 
     @staticmethod
     def decays(name):
-        """Whether weight decay applies to the parameter ``name``: weights (``"W"``, ``"fc1.W"``) only."""
+        """Whether weight decay applies to the parameter ``name``: weights (``"W"``, ``"fc1.W"``)
+        only."""
         return name.rsplit(".", 1)[-1] == "W"
 
     def gradient(self, name, param, grads):

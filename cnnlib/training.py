@@ -43,7 +43,8 @@ class History:
 
     @property
     def images_per_second(self):
-        """Training throughput over all epochs (examples per second of epoch time, validation excluded)."""
+        """Training throughput over all epochs (examples per second of epoch time, validation
+        excluded)."""
         return self.examples / sum(self.epoch_seconds) if self.epoch_seconds else 0.0
 
 
@@ -92,7 +93,8 @@ def confusion_matrix(y_true, y_pred, num_classes):
 
 
 def clip_grad_norm(grads, max_norm):
-    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``; return the norm before."""
+    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``; return the norm
+    before."""
     norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
     if norm > max_norm:
         for g in grads.values():
@@ -169,7 +171,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
 
 
 def _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, patience, clip):
-    """Check :func:`fit`'s arguments before any training; return the labels as int indices ``(N,)``."""
+    """Check :func:`fit`'s arguments before any training; return the labels as int indices
+    ``(N,)``."""
     positive_int("epochs", epochs, minimum=0)
     positive_int("batch_size", batch_size)
     positive_int("start_epoch", start_epoch, minimum=0)
@@ -199,7 +202,8 @@ def _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, 
 
 
 def _minibatches(n, batch_size, seed, epoch):
-    """The example indices of each minibatch of an epoch, shuffled by ``default_rng([seed, epoch])``."""
+    """The example indices of each minibatch of an epoch, shuffled by ``default_rng([seed,
+    epoch])``."""
     order = np.random.default_rng([seed, epoch]).permutation(n)
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
 
@@ -260,7 +264,8 @@ class _BestEpoch:
         self.patience, self.best_acc, self.waited, self.state = patience, -1.0, 0, None
 
     def should_stop(self, model, history, epoch):
-        """Record the epoch's validation accuracy; True when ``patience`` epochs passed without a gain."""
+        """Record the epoch's validation accuracy; True when ``patience`` epochs passed without a
+        gain."""
         if history.val_acc[-1] > self.best_acc:
             self.best_acc, self.waited, history.best_epoch = history.val_acc[-1], 0, epoch
             if self.patience is not None:

@@ -105,7 +105,8 @@ def test_load_params_without_optimizer_state_changes_nothing(tmp_path):
 
 
 def write_bad_file(path, kind):
-    """Write at ``path`` a file that is not a checkpoint, of the given kind (also used by test_cli)."""
+    """Write at ``path`` a file that is not a checkpoint, of the given kind (also used by
+    test_cli)."""
     if kind == "empty":
         path.write_bytes(b"")
     elif kind == "truncated":
@@ -140,7 +141,8 @@ def test_load_params_says_what_is_not_a_checkpoint(tmp_path, kind, reason):
 # --- optimizer state: checked in full before anything is assigned --------------------------------
 
 def _trained(optimizer, path):
-    """A TwoLayerNet after two updates with ``optimizer``, saved with that optimizer's state at ``path``."""
+    """A TwoLayerNet after two updates with ``optimizer``, saved with that optimizer's state at
+    ``path``."""
     model = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(1))
     x = np.random.default_rng(2).standard_normal((6, 2)).astype(np.float32)
     for _ in range(2):

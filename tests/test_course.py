@@ -72,7 +72,8 @@ def nbgrader(course, *args):
 
 
 def check_scores(course, notebooks):
-    """{(student, assignment): [auto score of each autograded check, in order]} from nbgrader's gradebook."""
+    """{(student, assignment): [auto score of each autograded check, in order]} from nbgrader's
+    gradebook."""
     from nbgrader.api import Gradebook
 
     scores = {}

@@ -51,7 +51,8 @@ def _imports(module):
 
 
 def _cycle(graph):
-    """One import cycle in ``graph`` (``{module: set of modules}``) as a list of modules, or None."""
+    """One import cycle in ``graph`` (``{module: set of modules}``) as a list of modules, or
+    None."""
     state = {}
 
     def visit(node, path):

@@ -30,7 +30,8 @@ ROUTES = {"general": (conv_relu_pool_forward, conv_relu_pool_backward, True),
 
 
 def _reference(x, w, b, pad, dout):
-    """Output and (dx, dw, db) of naive convolution -> ReLU -> naive 2x2 max pooling, layer after layer."""
+    """Output and (dx, dw, db) of naive convolution -> ReLU -> naive 2x2 max pooling, layer after
+    layer."""
     conv = conv2d_forward_naive(x, w, b, 1, pad)
     relu = np.maximum(conv, 0)
     out = max_pool2d_forward_naive(relu)

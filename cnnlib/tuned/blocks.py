@@ -76,7 +76,8 @@ def _route_to_first_max(d_pooled, candidates, pooled, targets):
 
 
 def _tile_offsets(conv):
-    """The four ``(F, N, OH/2, OW/2)`` views of ``conv (F, 2, N, OH/2, OW/2, 2)``, offsets (a, b) row-major."""
+    """The four ``(F, N, OH/2, OW/2)`` views of ``conv (F, 2, N, OH/2, OW/2, 2)``, offsets (a, b)
+    row-major."""
     return [conv[:, a, :, :, :, b] for a in range(2) for b in range(2)]
 
 
@@ -119,7 +120,8 @@ def conv_relu_pool_backward(dout, cache, input_grad=True):
 
 
 def _taps(kh, kw):
-    """Neighbourhood ``(TH, TW)`` of a plane that a ``kh x kw`` filter touches at some tile offset."""
+    """Neighbourhood ``(TH, TW)`` of a plane that a ``kh x kw`` filter touches at some tile
+    offset."""
     return kh // 2 + 1, kw // 2 + 1
 
 

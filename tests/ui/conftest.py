@@ -101,7 +101,8 @@ def missing_requirements():
 
 @pytest.fixture(scope="session")
 def ui_requirements():
-    """Skip the UI test where it cannot run, with the reason; under CI (``CI`` set), fail instead."""
+    """Skip the UI test where it cannot run, with the reason; under CI (``CI`` set), fail
+    instead."""
     missing = missing_requirements()
     if missing:
         message = f"UI test needs {missing}"

@@ -237,7 +237,8 @@ def executed_in_order(report):
 
 @contextlib.contextmanager
 def screenshot_on_failure(page, name, artifacts):
-    """On any failure inside: save a screenshot (scrolled to the first cell at fault), print its path."""
+    """On any failure inside: save a screenshot (scrolled to the first cell at fault), print its
+    path."""
     try:
         yield
     except Exception as error:
@@ -441,7 +442,8 @@ def draw_a_one(page, record):
 
 WIDGET_CHECKS = {"04_convolution_forward.ipynb": explore_convolution,
                  "08_visualizing_filters_and_feature_maps.ipynb": draw_a_one}
-"""Notebook -> its widgets used with the keyboard and the mouse after Run All (a list of problems)."""
+"""Notebook -> its widgets used with the keyboard and the mouse after Run All (a list of
+problems)."""
 
 
 def stub_hints(source):
