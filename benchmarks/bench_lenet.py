@@ -43,8 +43,9 @@ else:
     import torch.nn.functional as F
 
     torch.set_num_threads(int(sys.argv[4]))
-    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
                         nn.Linear(84, 10))
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -63,7 +64,8 @@ for seed in (1, 2, 3):
     started = time.perf_counter()
     one_pass(seed)
     best = min(best, time.perf_counter() - started)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        / (2**20 if sys.platform == "darwin" else 2**10))
 print(json.dumps({"images_per_second": images / best, "peak_mb": peak}))
 """
 

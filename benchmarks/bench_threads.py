@@ -51,8 +51,8 @@ def main():
     x, y = x[:args.images], y[:args.images]
     most = max((lib.num_threads for lib in blas_controllers()), default=1)
     settings = [1, most, "auto"]
-    print(f"LeNet-5 (tuned) training, {args.images:,} images, batch 128, best of {args.passes} passes; "
-          f"{multiprocessing.cpu_count()} cores, BLAS threads available: {most}")
+    print(f"LeNet-5 (tuned) training, {args.images:,} images, batch 128, best of {args.passes} "
+          f"passes; {multiprocessing.cpu_count()} cores, BLAS threads available: {most}")
     print(f"{'machine':18s}"
           + "".join(f"{str(s) + ' thread(s)':>16s}" for s in settings) + "   images/s")
     for busy in (0, args.busy):

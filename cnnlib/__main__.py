@@ -132,15 +132,16 @@ def build_parser():
                            help="replace student notebooks edited since they were written, after "
                                 "copying them to --backup-dir")
     exercises.add_argument("--backup-dir", type=Path, default=None,
-                           help="where --force keeps the notebooks it replaces, outside --notebooks "
-                                "(None: ~/.cache/cnnlib/backups/<UTC time>)")
+                           help="where --force keeps the notebooks it replaces, outside "
+                                "--notebooks (None: ~/.cache/cnnlib/backups/<UTC time>)")
     course = commands.add_parser("course",
                                  help="write an nbgrader course made from the worked notebooks",
                                  formatter_class=defaults)
     course.add_argument("directory", type=Path, help="the course directory (created; must not hold "
                                                      "these assignments yet)")
     course.add_argument("--notebooks", type=Path, nargs="+", default=None, metavar="NOTEBOOK",
-                        help="worked notebooks to include (None: every worked notebook of the series)")
+                        help="worked notebooks to include (None: every worked notebook of the "
+                             "series)")
     return parser
 
 

@@ -71,13 +71,17 @@ DATASETS = {
     "mnist": Dataset(
         files={
             "train_images": IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28),
-                                    "6bbc9ace898e44ae57da46a324031adb", ("f68b3c2dcbeaaa9fbdd348bbdeb94873",)),
+                                    "6bbc9ace898e44ae57da46a324031adb",
+                                    ("f68b3c2dcbeaaa9fbdd348bbdeb94873",)),
             "train_labels": IdxFile("train-labels-idx1-ubyte.gz", (60000,),
-                                    "a25bea736e30d166cdddb491f175f624", ("d53e105ee54ea40749a09fcbcd1e9432",)),
+                                    "a25bea736e30d166cdddb491f175f624",
+                                    ("d53e105ee54ea40749a09fcbcd1e9432",)),
             "test_images": IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28),
-                                   "2646ac647ad5339dbf082846283269ea", ("9fb629c4189551a2d022fa330f9573f3",)),
+                                   "2646ac647ad5339dbf082846283269ea",
+                                   ("9fb629c4189551a2d022fa330f9573f3",)),
             "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", (10000,),
-                                   "27ae3e4e09519cfbb04c329615203637", ("ec29112dd5afa0611ce80d1b7f02629c",)),
+                                   "27ae3e4e09519cfbb04c329615203637",
+                                   ("ec29112dd5afa0611ce80d1b7f02629c",)),
         },
         mirrors=(
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -88,16 +92,20 @@ DATASETS = {
     "fashion-mnist": Dataset(
         files={
             # .gz md5s: the upstream release; payload md5s: the files of Debian's
-            # dataset-fashion-mnist
-            # (0.0~git20200523.55506a9-1), whose .gz wrappers differ from upstream's
+            # dataset-fashion-mnist (0.0~git20200523.55506a9-1), whose .gz wrappers differ from
+            # upstream's
             "train_images": IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28),
-                                    "f4a8712d7a061bf5bd6d2ca38dc4d50a", ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",)),
+                                    "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                                    ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",)),
             "train_labels": IdxFile("train-labels-idx1-ubyte.gz", (60000,),
-                                    "9018921c3c673c538a1fc5bad174d6f9", ("25c81989df183df01b3e8a0aad5dffbe",)),
+                                    "9018921c3c673c538a1fc5bad174d6f9",
+                                    ("25c81989df183df01b3e8a0aad5dffbe",)),
             "test_images": IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28),
-                                   "8181f5470baa50b63fa0f6fddb340f0a", ("bef4ecab320f06d8554ea6380940ec79",)),
+                                   "8181f5470baa50b63fa0f6fddb340f0a",
+                                   ("bef4ecab320f06d8554ea6380940ec79",)),
             "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", (10000,),
-                                   "15d484375f8d13e6eb1aabb0c3f46965", ("bb300cfdad3c16e7a12a480ee83cd310",)),
+                                   "15d484375f8d13e6eb1aabb0c3f46965",
+                                   ("bb300cfdad3c16e7a12a480ee83cd310",)),
         },
         mirrors=(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -369,14 +377,16 @@ def _load(name, normalize, flatten, one_hot, dtype, data_dir):
             download(name, directory)
         except DownloadError as err:
             raise FileNotFoundError(
-                f"{name}: {', '.join(missing)} missing from {directory} and the download failed.\n{err}\n"
-                f"Fix: copy the four IDX .gz files into {directory} (a git clone of the repository ships "
-                f"MNIST in data/mnist/), point cnnlib at a folder that holds them (data_dir=..., or the "
-                f"environment variable CNNLIB_DATA_DIR naming a folder with a {name}/ sub-folder), or "
-                f"connect to the internet and call cnnlib.datasets.download({name!r})."
+                f"{name}: {', '.join(missing)} missing from {directory} and the download "
+                f"failed.\n{err}\n"
+                f"Fix: copy the four IDX .gz files into {directory} (a git clone of the repository "
+                f"ships MNIST in data/mnist/), point cnnlib at a folder that holds them "
+                f"(data_dir=..., or the environment variable CNNLIB_DATA_DIR naming a folder with "
+                f"a {name}/ sub-folder), or connect to the internet and call "
+                f"cnnlib.datasets.download({name!r})."
             ) from None
-    arrays = {key: verify_file(directory / spec.filename, spec) for key,
-              spec in dataset.files.items()}
+    arrays = {key: verify_file(directory / spec.filename, spec)
+              for key, spec in dataset.files.items()}
 
     def images(x):
         x = x.reshape(len(x), -1) if flatten else x[:, None, :, :]

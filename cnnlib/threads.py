@@ -75,7 +75,8 @@ class AdaptiveThreads:
             raise ValueError(f"slack: expected a fraction of a core in [0, 1), got {slack!r}")
         self.libraries = blas_controllers()
         self.most = max((lib.num_threads for lib in self.libraries), default=1)
-        self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self.cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1)
         self.interval, self.slack = interval, slack
         self.auto = threads == "auto" and self.most > 1
         self.count = {"auto": _last_count.get(self.most, self.most),

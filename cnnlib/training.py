@@ -102,9 +102,9 @@ def clip_grad_norm(grads, max_norm):
     return norm
 
 
-def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0, progress=True,
-        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None, threads="auto",
-        live=None):
+def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0,
+        progress=True, patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None,
+        threads="auto", live=None):
     """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a
     :class:`History`.
 
@@ -285,6 +285,7 @@ def _diverged_message(loss, epoch, step, iterations, xb, idx, optimizer):
     where = f"loss became {loss} at epoch {epoch + 1}, step {step + 1} (iteration {iterations + 1})"
     bad = idx[~np.isfinite(xb.reshape(len(idx), -1)).all(axis=1)]
     if len(bad):
-        return f"{where}: the input holds NaN or inf values in examples {sorted(bad.tolist())}; clean the data"
+        return (f"{where}: the input holds NaN or inf values in examples {sorted(bad.tolist())}; "
+                "clean the data")
     return (f"{where}; try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
             f"or gradient clipping (clip=1.0)")

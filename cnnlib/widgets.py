@@ -257,7 +257,8 @@ def _mosaic(maps, ncols, gap=1):
 
 
 def _reading_title(name, maps, limit):
-    return f"{name}: {np.shape(maps)[0]} maps {np.shape(maps)[1]}x{np.shape(maps)[2]}, one scale ±{limit:.2g}"
+    return (f"{name}: {np.shape(maps)[0]} maps {np.shape(maps)[1]}x{np.shape(maps)[2]}, "
+            f"one scale ±{limit:.2g}")
 
 
 def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=None, title=None):
@@ -277,7 +278,8 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
     if probabilities.ndim != 1 or len(probabilities) < 2:
         raise ValueError(f"probabilities: expected a 1-D array of class probabilities, got shape "
                          f"{probabilities.shape}")
-    names = list(class_names) if class_names is not None else [str(k) for k in range(len(probabilities))]
+    names = (list(class_names) if class_names is not None
+             else [str(k) for k in range(len(probabilities))])
     if len(names) != len(probabilities):
         raise ValueError(f"class_names: expected {len(probabilities)} names, got {len(names)}")
     for name, m in maps.items():
@@ -404,8 +406,8 @@ class ConvExplorer:
     output cell ``(row, col)``, kept inside the output when it shrinks.
     """
 
-    def __init__(self, images, labels=None, *, index=0, kernel="vertical edge (Sobel)", stride=1, pad=0,
-                 position=(0, 0), dpi=72):
+    def __init__(self, images, labels=None, *, index=0, kernel="vertical edge (Sobel)", stride=1,
+                 pad=0, position=(0, 0), dpi=72):
         import ipywidgets as w
 
         images = np.asarray(images)

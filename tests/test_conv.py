@@ -49,7 +49,8 @@ def test_fast_matches_naive_random_shapes(seed):
 ])
 def test_fast_matches_naive_on_larger_images(x_shape, w_shape, stride, pad):
     rng = np.random.default_rng(1)
-    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
     out, cache = conv2d_forward(x, w, b, stride, pad)
     np.testing.assert_allclose(out,
                                conv2d_forward_naive(x, w, b, stride, pad), rtol=1e-10, atol=1e-12)
@@ -75,7 +76,8 @@ def test_fast_matches_naive_property(n, c, f, h, w, kh, kw, stride, pad, seed):
                            np.zeros(f), stride, pad)
         return
     rng = np.random.default_rng(seed)
-    x, weights, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, kh, kw)), rng.standard_normal(f)
+    x, weights, b = (rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, kh, kw)),
+                     rng.standard_normal(f))
     out, cache = conv2d_forward(x, weights, b, stride, pad)
     np.testing.assert_allclose(
         out, conv2d_forward_naive(x, weights, b, stride, pad), rtol=1e-10, atol=1e-12
@@ -111,7 +113,8 @@ def test_im2col_rows_are_receptive_fields():
 
 
 def test_im2col_reads_views_and_read_only_inputs():
-    x = np.arange(3 * 2 * 5 * 6, dtype=np.float64).reshape(2, 3, 5, 6).transpose(1, 0, 2, 3)[:, :, :, 1:]
+    x = np.arange(3 * 2 * 5 * 6, dtype=np.float64).reshape(2, 3, 5, 6)
+    x = x.transpose(1, 0, 2, 3)[:, :, :, 1:]
     x.flags.writeable = False
     cols = im2col(x, 2, 3, stride=1, pad=1)
     padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
@@ -132,7 +135,8 @@ def test_empty_batch(x_shape, w_shape, pad):
 @pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), (3, 2)])
 def test_functions_gradient_check(stride, pad):
     rng = np.random.default_rng(7)
-    x, w, b = rng.standard_normal((2, 2, 7, 6)), rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
+    x, w, b = (rng.standard_normal((2, 2, 7, 6)), rng.standard_normal((3, 2, 3, 2)),
+               rng.standard_normal(3))
     out, cache = conv2d_forward(x, w, b, stride, pad)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = conv2d_backward(dout, cache)

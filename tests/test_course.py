@@ -28,7 +28,8 @@ def test_cells_get_nbgraders_roles():
     nb = course_notebook(worked, "nb01")
     solutions = [c for c in nb.cells if meta(c).get("solution") and c.cell_type == "code"]
     checks = [c for c in nb.cells if meta(c).get("grade") and c.cell_type == "code"]
-    assert len(solutions) == len(checks) == sum(BEGIN in c.source for c in worked.cells if c.cell_type == "code") == 5
+    assert len(solutions) == len(checks) == sum(BEGIN in c.source for c in worked.cells
+                                                if c.cell_type == "code") == 5
     assert [meta(c)["grade_id"] for c in checks] == [f"nb01-check-{k}" for k in range(1, 6)]
     assert all(meta(c)["locked"] and meta(c)["points"] == 1 for c in checks)
     assert not any(meta(c)["locked"] or meta(c)["grade"] for c in solutions)
@@ -41,7 +42,8 @@ def test_cells_get_nbgraders_roles():
 
 
 def test_hints_stay_outside_the_solution_block():
-    source = "def f(x):\n    ### BEGIN SOLUTION\n    # HINT: square it\n    return x * x\n    ### END SOLUTION"
+    source = ("def f(x):\n    ### BEGIN SOLUTION\n    # HINT: square it\n    return x * x\n"
+              "    ### END SOLUTION")
     assert _hints_above(source).splitlines() == [
         "def f(x):", "    # HINT: square it", "    ### BEGIN SOLUTION", "    return x * x",
         "    ### END SOLUTION"]

@@ -12,7 +12,8 @@ from cnnlib.training import evaluate, fit, load_params
 def test_sequential_names_and_params():
     model = Sequential(Affine(4, 3), ReLU(), ("out", Affine(3, 2)))
     assert list(model.layers) == ["affine0", "relu1", "out"]
-    assert [name for name, _, _ in model.named_params()] == ["affine0.W", "affine0.b", "out.W", "out.b"]
+    assert [name for name, _, _ in model.named_params()] == ["affine0.W", "affine0.b", "out.W",
+                                                             "out.b"]
     assert model.params["out.W"] is model.layers["out"].params["W"]
     with pytest.raises(ValueError, match="duplicate layer name 'a'"):
         Sequential(("a", ReLU()), ("a", ReLU()))

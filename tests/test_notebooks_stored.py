@@ -42,13 +42,18 @@ def test_stored_notebook_reads_well(path):
 def test_finish_gives_widgets_a_static_form():
     tool = _tool()
     state = {
-        "bar": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_left", "IPY_MODEL_p", "IPY_MODEL_right"]}},
+        "bar": {"model_name": "HBoxModel",
+                "state": {"children": ["IPY_MODEL_left", "IPY_MODEL_p", "IPY_MODEL_right"]}},
         "left": {"model_name": "HTMLModel", "state": {"value": "epoch\u20071/2:\u2007100%"}},
         "p": {"model_name": "FloatProgressModel", "state": {"value": 5.0, "max": 10.0}},
-        "right": {"model_name": "HTMLModel", "state": {"value": "\u20075/10\u2007[00:01&lt;00:01,\u2007loss=0.5]"}},
-        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
-        "slider": {"model_name": "IntSliderModel", "state": {"description": "image", "min": 0, "max": 9}},
-        "out": {"model_name": "OutputModel", "state": {"outputs": [{"data": {"image/png": "iVBOR"}}]}},
+        "right": {"model_name": "HTMLModel",
+                  "state": {"value": "\u20075/10\u2007[00:01&lt;00:01,\u2007loss=0.5]"}},
+        "box": {"model_name": "VBoxModel",
+                "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
+        "slider": {"model_name": "IntSliderModel",
+                   "state": {"description": "image", "min": 0, "max": 9}},
+        "out": {"model_name": "OutputModel",
+                "state": {"outputs": [{"data": {"image/png": "iVBOR"}}]}},
     }
     view = "application/vnd.jupyter.widget-view+json"
     nb = tool.nbformat.v4.new_notebook()
@@ -71,9 +76,12 @@ def test_finish_keeps_a_widgets_own_static_form():
     # compares that line); finish must not replace them, even when the widget holds an Output with a
     # figure
     tool = _tool()
-    state = {"box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
-             "slider": {"model_name": "IntSliderModel", "state": {"description": "stride", "min": 1, "max": 3}},
-             "out": {"model_name": "OutputModel", "state": {"outputs": [{"data": {"image/png": "iVBOR"}}]}}}
+    state = {"box": {"model_name": "VBoxModel",
+                     "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
+             "slider": {"model_name": "IntSliderModel",
+                        "state": {"description": "stride", "min": 1, "max": 3}},
+             "out": {"model_name": "OutputModel",
+                     "state": {"outputs": [{"data": {"image/png": "iVBOR"}}]}}}
     view = "application/vnd.jupyter.widget-view+json"
     nb = tool.nbformat.v4.new_notebook()
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}

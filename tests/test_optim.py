@@ -128,8 +128,9 @@ def test_boundary_values_that_make_sense_are_accepted():
 
 def test_cosine_schedule():
     schedule = cosine_schedule(0.1, 4, min_lr=0.01)
-    assert [round(schedule(e), 6) for e in range(4)] == [0.1, round(0.01 + 0.09 * (1 + np.cos(np.pi / 4)) / 2, 6),
-                                                          0.055, round(0.01 + 0.09 * (1 + np.cos(3 * np.pi / 4)) / 2, 6)]
+    assert [round(schedule(e), 6) for e in range(4)] == [
+        0.1, round(0.01 + 0.09 * (1 + np.cos(np.pi / 4)) / 2, 6),
+        0.055, round(0.01 + 0.09 * (1 + np.cos(3 * np.pi / 4)) / 2, 6)]
     with pytest.raises(ValueError, match="epochs: expected a positive integer"):
         cosine_schedule(0.1, 0)
 

@@ -17,8 +17,10 @@ from cnnlib.pool import (
 )
 
 KINDS = {
-    "max": (max_pool2d_forward, max_pool2d_backward, max_pool2d_forward_naive, max_pool2d_backward_naive),
-    "avg": (avg_pool2d_forward, avg_pool2d_backward, avg_pool2d_forward_naive, avg_pool2d_backward_naive),
+    "max": (max_pool2d_forward, max_pool2d_backward,
+            max_pool2d_forward_naive, max_pool2d_backward_naive),
+    "avg": (avg_pool2d_forward, avg_pool2d_backward,
+            avg_pool2d_forward_naive, avg_pool2d_backward_naive),
 }
 
 

@@ -56,8 +56,8 @@ def test_early_stopping_stops_and_restores_best():
     x_val, y_val = _blobs(200, seed=1)
     y_val = (y_val + 1) % 3  # validation labels the model cannot learn: accuracy peaks early
     model = TwoLayerNet(2, 8, 3)
-    history = fit(model, SGD(0.05), x, y, epochs=30, batch_size=20, x_val=x_val, y_val=y_val, patience=2,
-                  progress=False)
+    history = fit(model, SGD(0.05), x, y, epochs=30, batch_size=20, x_val=x_val, y_val=y_val,
+                  patience=2, progress=False)
     assert history.stopped_early and len(history.val_acc) == history.best_epoch + 3
     assert evaluate(model, x_val, y_val) == pytest.approx(max(history.val_acc))
     with pytest.raises(ValueError, match="needs validation data"):
@@ -89,8 +89,8 @@ def test_lr_schedule_sets_the_rate_each_epoch():
             super().update(params, grads)
 
     optimizer = Recording(0.1)
-    fit(TwoLayerNet(2, 8, 3), optimizer, x, y, epochs=3, batch_size=100, lr_schedule=lambda e: 0.1 / (e + 1),
-        progress=False)
+    fit(TwoLayerNet(2, 8, 3), optimizer, x, y, epochs=3, batch_size=100,
+        lr_schedule=lambda e: 0.1 / (e + 1), progress=False)
     assert seen == [0.1] * 3 + [0.05] * 3 + [pytest.approx(0.1 / 3)] * 3
 
 

@@ -45,7 +45,8 @@ def _reference(x, w, b, pad, dout):
 def test_matches_the_layers_one_after_another(route, x_shape, w_shape, pad, ties):
     forward, backward, gives_dx = ROUTES[route]
     rng = np.random.default_rng(len(x_shape) + sum(w_shape) + pad)
-    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
     if ties:  # small integers: many equal maxima inside the pooling tiles, and exact zeros
         x, w, b = np.round(x), np.round(w), np.round(b)
     out, cache = forward(x, w, b, pad)
@@ -63,7 +64,8 @@ def test_matches_the_layers_one_after_another(route, x_shape, w_shape, pad, ties
 
 def test_general_route_can_skip_the_input_gradient():
     rng = np.random.default_rng(4)
-    x, w, b = rng.standard_normal((2, 3, 10, 12)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    x, w, b = (rng.standard_normal((2, 3, 10, 12)), rng.standard_normal((4, 3, 3, 3)),
+               rng.standard_normal(4))
     out, cache = conv_relu_pool_forward(x, w, b, 1)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = conv_relu_pool_backward(dout, cache, input_grad=False)
@@ -78,7 +80,8 @@ def test_general_route_can_skip_the_input_gradient():
 def test_gradient_check(route, x_shape, w_shape, pad):
     forward, backward, gives_dx = ROUTES[route]
     rng = np.random.default_rng(3)
-    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
     out, cache = forward(x, w, b, pad)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = backward(dout, cache)
@@ -135,8 +138,8 @@ def _random_conv_case(rng):
     kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
     stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 3))
     h, w_ = int(rng.integers(max(kh - 2 * pad, 1), 12)), int(rng.integers(max(kw - 2 * pad, 1), 12))
-    return (rng.standard_normal((n, c, h, w_)), rng.standard_normal((f, c, kh, kw)), rng.standard_normal(f),
-            stride, pad)
+    return (rng.standard_normal((n, c, h, w_)), rng.standard_normal((f, c, kh, kw)),
+            rng.standard_normal(f), stride, pad)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -156,7 +159,8 @@ def test_tuned_conv_equals_the_plain_conv(seed):
                          [((128, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)])
 def test_tuned_conv_on_lenet_shapes_both_product_orders(x_shape, w_shape, pad):
     rng = np.random.default_rng(5)
-    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
     out, cache = conv.conv2d_forward(x, w, b, 1, pad)
     tuned_out, tuned_cache = tuned.conv2d_forward(x, w, b, 1, pad)
     np.testing.assert_allclose(tuned_out, out, rtol=1e-10, atol=1e-10)
@@ -279,6 +283,7 @@ def test_fuse_returns_a_copy_of_the_model_with_fused_layers():
     assert list(fused.layers) == ["conv1", "conv2", "flatten", "fc1",
                                   "relu3", "fc2", "relu4", "fc3"]
     assert len(model.layers) == 12, "the plain model keeps its own layers"
-    assert fused.loss_layer is model.loss_layer and fused.input_grad and fused.layers["conv1"].input_grad
+    assert fused.loss_layer is model.loss_layer
+    assert fused.input_grad and fused.layers["conv1"].input_grad
     x = np.random.default_rng(1).random((2, 1, 28, 28)).astype(np.float32)
     np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-5, atol=1e-6)

@@ -178,7 +178,8 @@ def test_plot_curves():
 def test_plot_matrices_writes_every_value():
     fig = viz.plot_matrices({"a": np.arange(6).reshape(2, 3) - 2, "b": np.eye(2)})
     a, b = fig.axes
-    assert [t.get_text() for t in a.texts] == ["-2", "-1", "0", "1", "2", "3"] and a.get_title() == "a"
+    assert [t.get_text() for t in a.texts] == ["-2", "-1", "0", "1", "2", "3"]
+    assert a.get_title() == "a"
     assert len(b.texts) == 4 and b.get_images()[0].get_clim() == (-1.0, 1.0)
     with pytest.raises(ValueError, match=r"matrices\['v'\]: expected a 2-D array"):
         viz.plot_matrices({"v": np.zeros(3)})
@@ -190,7 +191,8 @@ def test_plot_im2col_rows_are_windows():
     fig = viz.plot_im2col(np.arange(16).reshape(4, 4), 3, 3)
     image_ax, cols_ax = fig.axes
     assert len(image_ax.patches) == 4 and len(cols_ax.patches) == 4
-    assert [t.get_text() for t in cols_ax.texts][:9] == ["0", "1", "2", "4", "5", "6", "8", "9", "10"]
+    assert [t.get_text() for t in cols_ax.texts][:9] == ["0", "1", "2", "4", "5", "6", "8", "9",
+                                                         "10"]
     assert cols_ax.get_title() == "im2col: 4 windows x 9 values"
     with pytest.raises(ValueError, match="image: expected a small 2-D array"):
         viz.plot_im2col(np.zeros((1, 4, 4)), 3, 3)

@@ -109,7 +109,8 @@ def main(argv=None):
             execute(nb, path)
         changed = finish(nb)
         nbformat.write(nb, path)
-        print(f"{path}: {time.perf_counter() - started:.0f} s, {changed} widget outputs given a static form")
+        print(f"{path}: {time.perf_counter() - started:.0f} s, {changed} widget outputs given a "
+              "static form")
     return 0
 
 

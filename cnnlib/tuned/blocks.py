@@ -19,8 +19,7 @@ Two routes:
   columns are ordered with the even output rows of every image first, then the odd ones
   (``row_parity`` in :func:`~cnnlib.tuned.conv.column_matrix`), so tile offset (a, b) is every
   other element of the a-th half of each filter's output. The input gradient uses the tuned
-  convolution's
-  :func:`~cnnlib.tuned.conv.input_grad_wide`.
+  convolution's :func:`~cnnlib.tuned.conv.input_grad_wide`.
 * :func:`first_conv_relu_pool_forward` / :func:`first_conv_relu_pool_backward`, for a first layer on
   few channels (no input gradient): **space-to-depth**. The padded input is split into four planes
   by pixel parity, ``planes[c, a, b, n, Y, X] = xpad[n, c, 2Y + a, 2X + b]``. A 5x5 filter at tile
@@ -174,7 +173,8 @@ def _offset_weights(w, b):
     for i in range(2):
         for j in range(2):
             placed[i, j, :, :, i:i + kh, j:j + kw] = w
-    placed = placed.reshape(4 * n_filters, c, th, 2, tw, 2).transpose(0, 1, 3, 5, 2, 4).reshape(4 * n_filters, -1)
+    placed = placed.reshape(4 * n_filters, c, th, 2, tw, 2).transpose(0, 1, 3, 5, 2, 4)
+    placed = placed.reshape(4 * n_filters, -1)
     return np.concatenate([placed, np.tile(b, 4)[:, None]], axis=1)
 
 

@@ -323,8 +323,10 @@ def wait_for_text(page, selector, text, cell, action):
             arg=[selector, text], timeout=WIDGET_TIMEOUT * 1000, polling=100)
         return []
     except PageTimeout:
-        shown = page.locator(selector).first.inner_text() if page.locator(selector).count() else "nothing"
-        return [(cell, f"{action}: expected {text!r} within {WIDGET_TIMEOUT} s, the widget shows {shown!r}")]
+        shown = (page.locator(selector).first.inner_text() if page.locator(selector).count()
+                 else "nothing")
+        return [(cell, f"{action}: expected {text!r} within {WIDGET_TIMEOUT} s, the widget shows "
+                       f"{shown!r}")]
 
 
 def wait_for_new_image(page, selector, old_src, cell, action):
@@ -335,8 +337,8 @@ def wait_for_new_image(page, selector, old_src, cell, action):
     try:
         page.wait_for_function(
             "([selector, old]) => { const img = document.querySelector(selector);"
-            " return !!img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0"
-            " && img.getBoundingClientRect().width > 0; }",
+            " return !!img && img.getAttribute('src') !== old && img.complete"
+            " && img.naturalWidth > 0 && img.getBoundingClientRect().width > 0; }",
             arg=[selector, old_src], timeout=WIDGET_TIMEOUT * 1000, polling=100)
         return []
     except PageTimeout:

@@ -14,12 +14,16 @@ from test_jupyterlab import (
 CLEAN = {
     "cells": [{"index": 0, "type": "code", "source": "fit(...)", "tags": [], "count": 1,
                "outputs": [{"output_type": "display_data",
-                            "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "a"}}}]},
-              {"index": 1, "type": "markdown", "source": "text", "tags": [], "count": None, "outputs": []},
-              {"index": 2, "type": "code", "source": "viz.plot()", "tags": [], "count": 2, "outputs": []}],
-    "renders": [{"cell": 0, "output": 0, "text": "epoch 1/2: 100%", "tail": "", "mime": "", "widget": True,
-                 "raw": False, "width": 800, "height": 20}],
-    "images": [{"cell": 2, "natural": [1000, 400], "shown": [848, 339], "right": 1200, "asked": None}],
+                            "data": {"application/vnd.jupyter.widget-view+json":
+                                     {"model_id": "a"}}}]},
+              {"index": 1, "type": "markdown", "source": "text", "tags": [], "count": None,
+               "outputs": []},
+              {"index": 2, "type": "code", "source": "viz.plot()", "tags": [], "count": 2,
+               "outputs": []}],
+    "renders": [{"cell": 0, "output": 0, "text": "epoch 1/2: 100%", "tail": "", "mime": "",
+                 "widget": True, "raw": False, "width": 800, "height": 20}],
+    "images": [{"cell": 2, "natural": [1000, 400], "shown": [848, 339], "right": 1200,
+                "asked": None}],
     "scrollers": [], "overflow": [], "notebookRight": 1240,
 }
 LIVE = [{"cell": 0, "width": "10%", "text": "epoch 1/2: 10%"},
@@ -115,11 +119,13 @@ def student(error=None, shown="", after=3):
     """A student notebook: a stub, its check (failing with ``error``), a later cell."""
     outputs = [{"output_type": "error", "ename": error[0], "evalue": error[1]}] if error else []
     return {"cells": [
-        {"index": 0, "type": "code", "source": "def f():\n    raise NotImplementedError('double it')",
+        {"index": 0, "type": "code",
+         "source": "def f():\n    raise NotImplementedError('double it')",
          "tags": [], "count": 1, "outputs": []},
-        {"index": 1, "type": "code", "source": "f = check(f)", "tags": ["raises-exception"], "count": 2,
-         "outputs": outputs},
-        {"index": 2, "type": "code", "source": "print(f())", "tags": [], "count": after, "outputs": []}],
+        {"index": 1, "type": "code", "source": "f = check(f)", "tags": ["raises-exception"],
+         "count": 2, "outputs": outputs},
+        {"index": 2, "type": "code", "source": "print(f())", "tags": [], "count": after,
+         "outputs": []}],
         "renders": [{"cell": 1, "output": 0, "text": "", "tail": shown}]}
 
 
