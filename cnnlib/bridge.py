@@ -146,8 +146,7 @@ def _submodule(module, name):
         return module.get_submodule(name)
     except AttributeError:
         raise ValueError(f"module: has no submodule {name!r} for the cnnlib layer of that name; "
-                         "expected a module built by to_torch from a model like this "
-                         "one") from None
+                         "expected a module built by to_torch from a model like this one") from None
 
 
 def _model_dtype(model):

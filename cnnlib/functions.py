@@ -51,8 +51,7 @@ def as_targets(labels, num_examples, num_classes, dtype=np.float64):
     if labels.ndim == 2:
         if labels.shape != (num_examples, num_classes):
             raise ValueError("labels: one-hot labels must have shape "
-                             f"{(num_examples, num_classes)}, "
-                             f"got {labels.shape}")
+                             f"{(num_examples, num_classes)}, got {labels.shape}")
         return labels.astype(dtype, copy=False)
     if labels.shape != (num_examples,):
         raise ValueError(f"labels: expected int labels of shape ({num_examples},) or one-hot "

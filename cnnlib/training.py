@@ -57,8 +57,7 @@ def class_indices(name, y, n, num_classes):
         return y.argmax(axis=1)
     if y.ndim != 1 or len(y) != n:
         raise ValueError(f"{name}: expected {n} labels, as ints ({n},) or one-hot ({n}, "
-                         f"{num_classes}), "
-                         f"got shape {y.shape}")
+                         f"{num_classes}), got shape {y.shape}")
     if y.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer class indices, got dtype {y.dtype}")
     if n and (y.min() < 0 or y.max() >= num_classes):

@@ -529,15 +529,13 @@ class ConvExplorer:
         return (f"digit {self.digit.value}{label}, kernel {self.kernel_name.value}, stride "
                 f"{self.stride.value}, "
                 f"padding {self.pad.value} -> output {oh}x{ow}, out[{self.position[0]}, "
-                f"{self.position[1]}] = "
-                f"{self.output[self.position]:.2f}")
+                f"{self.position[1]}] = {self.output[self.position]:.2f}")
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["image/png"] = base64.b64encode(self.figure.value).decode("ascii")
         bundle["text/plain"] = ("A convolution explorer (digit, kernel, stride, padding, output "
-                                "cell): run the "
-                                f"notebook to use it. Stored: {self.describe()}.")
+                                f"cell): run the notebook to use it. Stored: {self.describe()}.")
         return bundle
 
 
