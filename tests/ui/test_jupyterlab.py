@@ -184,7 +184,7 @@ def figure_problems(report):
         if shown_w / drawn < MIN_FIGURE_SCALE:
             problems.append((image["cell"], f"a figure shown at {shown_w / drawn:.2f} of its size "
                                             f"({drawn} -> {shown_w:.0f} px): its labels are too "
-                                            f"small"))
+                                            "small"))
         if image["right"] > report["notebookRight"] + 1:
             problems.append((image["cell"], "a figure wider than the notebook"))
     return problems
