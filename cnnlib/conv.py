@@ -23,9 +23,8 @@ from ._checks import (
     conv_output_size,
 )
 
-__all__ = ["conv_output_size", "pad_images", "conv2d_forward_naive",
-           "conv2d_backward_naive", "im2col",
-           "col2im", "conv2d_forward", "conv2d_backward"]
+__all__ = ["conv_output_size", "pad_images", "conv2d_forward_naive", "conv2d_backward_naive",
+           "im2col", "col2im", "conv2d_forward", "conv2d_backward"]
 
 
 def pad_images(x, pad):
