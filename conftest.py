@@ -1,8 +1,9 @@
 """Test-run configuration shared by tests/ and notebooks/.
 
-nbval, when installed, re-checks every notebook's stored outputs: it is switched on here rather than in
-``addopts`` so that ``pytest tests/test_conv.py`` also works where nbval is missing. Items that execute
-notebooks carry the ``notebooks`` marker, so ``pytest -m "not notebooks and not ui"`` is the quick tier.
+nbval, when installed, re-checks every notebook's stored outputs: it is switched on here rather than
+in ``addopts`` so that ``pytest tests/test_conv.py`` also works where nbval is missing. Items that
+execute notebooks carry the ``notebooks`` marker, so ``pytest -m "not notebooks and not ui"`` is the
+quick tier.
 """
 
 from pathlib import Path

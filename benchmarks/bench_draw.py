@@ -1,14 +1,16 @@
 """How long the draw-a-digit widget (cnnlib.widgets.DrawDigit, notebook 08) takes from the end of a
 stroke to the updated figure: the kernel-side work of one mouse-up, i.e. the drawing turned into an
 MNIST-like input (mnist_like), LeNet-5's forward pass, the figure updated in place
-(widgets.update_digit_reading; the first stroke builds it) and rendered to the PNG the widget shows. The browser's share (sending the event, showing the PNG) is not included. Goal: under
-200 ms on a 2-core machine. Also times the convolution explorer's redraw after a slider change.
+(widgets.update_digit_reading; the first stroke builds it) and rendered to the PNG the widget shows.
+The browser's share (sending the event, showing the PNG) is not included. Goal: under 200 ms on a
+2-core machine. Also times the convolution explorer's redraw after a slider change.
 
     python benchmarks/bench_draw.py [--repeats 30] [--threads 1]
 
-Each stroke is replayed through the widget's own handlers (pen_down, pen_move, then the timed pen_up),
-alternating a vertical line and a 7 so that every update draws a different figure. Wall-clock times
-include waiting for a CPU on a busy machine; the process's CPU time per update is printed beside them.
+Each stroke is replayed through the widget's own handlers (pen_down, pen_move, then the timed
+pen_up), alternating a vertical line and a 7 so that every update draws a different figure.
+Wall-clock times include waiting for a CPU on a busy machine; the process's CPU time per update is
+printed beside them.
 """
 
 import argparse
@@ -18,7 +20,8 @@ import time
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
     return parser.parse_args()
@@ -44,7 +47,8 @@ def summary(name, seconds):
 
 def main():
     pad = widgets.DrawDigit()
-    stroke_end, stroke_cpu, parts = [], [], {"mnist_like": [], "LeNet-5 forward": [], "figure update": [], "PNG rendering": []}
+    stroke_end, stroke_cpu, parts = [], [], {"mnist_like": [], "LeNet-5 forward": [],
+                                             "figure update": [], "PNG rendering": []}
     for k in range(ARGS.repeats + 1):
         pad.clear()
         points = STROKES[k % 2]

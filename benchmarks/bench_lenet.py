@@ -1,9 +1,11 @@
-"""LeNet-5 training throughput (images/s) and peak memory at several batch sizes: cnnlib's tuned route
-(``LeNet5(tuned=True)``, what ``python -m cnnlib train`` and notebook 07 use), its plain route (the
-layers of notebooks 04-06, ``LeNet5()``), and, when torch is installed (it is not a requirement), the
-same network in PyTorch on the CPU with the same number of threads, batch size, optimizer (Adam) and data.
+"""LeNet-5 training throughput (images/s) and peak memory at several batch sizes: cnnlib's tuned
+route (``LeNet5(tuned=True)``, what ``python -m cnnlib train`` and notebook 07 use), its plain route
+(the layers of notebooks 04-06, ``LeNet5()``), and, when torch is installed (it is not a
+requirement), the same network in PyTorch on the CPU with the same number of threads, batch size,
+optimizer (Adam) and data.
 
-    python benchmarks/bench_lenet.py [--threads 2] [--batches 64 128 256] [--images 12800] [--no-plain]
+    python benchmarks/bench_lenet.py [--threads 2] [--batches 64 128 256] [--images 12800]
+    [--no-plain]
 
 Each configuration runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is its own;
 it includes the Python interpreter, the libraries and the 12,800 training images. Throughput is the
@@ -41,8 +43,9 @@ else:
     import torch.nn.functional as F
 
     torch.set_num_threads(int(sys.argv[4]))
-    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
                         nn.Linear(84, 10))
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -61,21 +64,25 @@ for seed in (1, 2, 3):
     started = time.perf_counter()
     one_pass(seed)
     best = min(best, time.perf_counter() - started)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        / (2**20 if sys.platform == "darwin" else 2**10))
 print(json.dumps({"images_per_second": images / best, "peak_mb": peak}))
 """
 
 
 def run(framework, batch, args):
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+               OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads))
-    result = subprocess.run([sys.executable, "-c", WORKER, framework, str(batch), str(args.images), str(args.threads)],
+    result = subprocess.run([sys.executable, "-c", WORKER, framework, str(batch),
+                             str(args.images), str(args.threads)],
                             env=env, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--images", type=int, default=12800)
@@ -86,14 +93,21 @@ def main():
         import torch  # noqa: F401
         frameworks.append("torch")
     except ImportError:
-        print("torch is not installed: measuring cnnlib only (pip install torch for the comparison)")
-    print(f"LeNet-5 training (Adam), {args.images:,} MNIST images per pass, {args.threads} threads, "
-          f"{time.strftime('%Y-%m-%d')}")
-    print(f"{'batch':>5s} " + " ".join(f"{f + ' img/s':>14s} {f + ' peak MB':>15s}" for f in frameworks)
-          + ("   tuned/torch" if "torch" in frameworks else "") + ("   tuned/plain" if "plain" in frameworks else ""))
+        print(
+            "torch is not installed: measuring cnnlib only (pip install torch for the comparison)"
+        )
+    print(
+        f"LeNet-5 training (Adam), {args.images:,} MNIST images per pass, {args.threads} threads, "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
+    print(f"{'batch':>5s} "
+          + " ".join(f"{f + ' img/s':>14s} {f + ' peak MB':>15s}" for f in frameworks)
+          + ("   tuned/torch" if "torch" in frameworks else "")
+          + ("   tuned/plain" if "plain" in frameworks else ""))
     for batch in args.batches:
         results = {f: run(f, batch, args) for f in frameworks}
-        line = f"{batch:5d} " + " ".join(f"{results[f]['images_per_second']:14,.0f} {results[f]['peak_mb']:15,.0f}"
+        line = f"{batch:5d} " + " ".join(f"{results[f]['images_per_second']:14,.0f} "
+                                         f"{results[f]['peak_mb']:15,.0f}"
                                         for f in frameworks)
         speed = {f: results[f]["images_per_second"] for f in frameworks}
         if "torch" in frameworks:

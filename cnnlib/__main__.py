@@ -132,14 +132,16 @@ def build_parser():
                            help="replace student notebooks edited since they were written, after "
                                 "copying them to --backup-dir")
     exercises.add_argument("--backup-dir", type=Path, default=None,
-                           help="where --force keeps the notebooks it replaces, outside --notebooks "
-                                "(None: ~/.cache/cnnlib/backups/<UTC time>)")
-    course = commands.add_parser("course", help="write an nbgrader course made from the worked notebooks",
+                           help="where --force keeps the notebooks it replaces, outside "
+                                "--notebooks (None: ~/.cache/cnnlib/backups/<UTC time>)")
+    course = commands.add_parser("course",
+                                 help="write an nbgrader course made from the worked notebooks",
                                  formatter_class=defaults)
     course.add_argument("directory", type=Path, help="the course directory (created; must not hold "
                                                      "these assignments yet)")
     course.add_argument("--notebooks", type=Path, nargs="+", default=None, metavar="NOTEBOOK",
-                        help="worked notebooks to include (None: every worked notebook of the series)")
+                        help="worked notebooks to include (None: every worked notebook of the "
+                             "series)")
     return parser
 
 
@@ -154,7 +156,9 @@ def write_course_command(args):
         return 2
     for path in written:
         print(f"wrote {path}")
-    print(f"next: cd {args.directory} && nbgrader generate_assignment <assignment> (README: grading)")
+    print(
+        f"next: cd {args.directory} && nbgrader generate_assignment <assignment> (README: grading)"
+    )
     return 0
 
 

@@ -1,9 +1,10 @@
 """From cnnlib to PyTorch and back: the same network as a ``torch.nn`` module (notebook 14).
 
 ``to_torch(model)`` builds a ``torch.nn.Sequential`` whose children carry the names of the cnnlib
-layers (``conv1``, ``fc1``, ...) and hold copies of their parameters and buffers; ``from_torch(module,
-model)`` copies a module's values back into the cnnlib model. torch is imported inside the functions,
-so ``import cnnlib`` never needs it (``pip install -r requirements-torch.txt``).
+layers (``conv1``, ``fc1``, ...) and hold copies of their parameters and buffers;
+``from_torch(module, model)`` copies a module's values back into the cnnlib model. torch is imported
+inside the functions, so ``import cnnlib`` never needs it (``pip install -r
+requirements-torch.txt``).
 
 What is converted, layer by layer, is a table (:data:`CONVERTERS`): for each cnnlib layer type, how
 to build its torch module and where each cnnlib parameter or buffer lives in it, with the layout
@@ -20,10 +21,11 @@ Where the two libraries differ, and how the bridge handles it:
   ``momentum=0.9``; torch ``running = (1 - momentum) * running + momentum * batch`` with
   ``momentum=0.1``: the bridge sets torch's momentum to ``1 - momentum``. ``eps`` is added to the
   variance inside the square root in both. One difference remains: in training both normalise with
-  the biased batch variance (dividing by ``m``, the values per channel), but torch puts the *unbiased*
-  variance (dividing by ``m - 1``) into ``running_var``, cnnlib the biased one. Outputs and gradients
-  in training agree, and so do outputs in evaluation from the same running statistics; after a
-  training step in each library ``running_var`` differs by ``(1 - momentum) * var * (m/(m-1) - 1)``.
+  the biased batch variance (dividing by ``m``, the values per channel), but torch puts the
+  *unbiased* variance (dividing by ``m - 1``) into ``running_var``, cnnlib the biased one. Outputs
+  and gradients in training agree, and so do outputs in evaluation from the same running statistics;
+  after a training step in each library ``running_var`` differs by ``(1 - momentum) * var * (m/(m-1)
+  - 1)``.
 * ``Dropout``: the same ``p`` and inverted scaling, but each library draws its own masks, so only
   evaluation (the identity) agrees value for value.
 * ``ConvReLUPool`` (the tuned path's fused block) becomes ``nn.Sequential(Conv2d, ReLU, MaxPool2d)``
@@ -144,7 +146,7 @@ def _submodule(module, name):
         return module.get_submodule(name)
     except AttributeError:
         raise ValueError(f"module: has no submodule {name!r} for the cnnlib layer of that name; "
-                         f"expected a module built by to_torch from a model like this one") from None
+                         "expected a module built by to_torch from a model like this one") from None
 
 
 def _model_dtype(model):
@@ -185,9 +187,11 @@ def _tensor(module, path):
     try:
         return getattr(module.get_submodule(owner) if owner else module, attr)
     except AttributeError:
-        raise ValueError(f"module: {type(module).__name__} has no {path!r}; expected a module built "
-                         f"by to_torch from a model like this one (a tuned model's blocks and a "
-                         f"plain model's layers differ)") from None
+        raise ValueError(
+            f"module: {type(module).__name__} has no {path!r}; expected a module built "
+            f"by to_torch from a model like this one (a tuned model's blocks and a "
+            f"plain model's layers differ)"
+        ) from None
 
 
 def _pairs(module, model):

@@ -1,10 +1,10 @@
 """Checkpoints: a model's parameters and buffers (and an optimizer's state) in an ``.npz`` file.
 
-``save_params`` writes with ``np.savez`` (never pickle) to a temporary file and renames it, so a failed
-write leaves the previous checkpoint intact. ``load_params`` reads the file itself: it accepts only a
-regular file holding a zip archive of plain numeric ``.npy`` arrays whose CRC-32 checksums match,
-checks every name, shape and dtype against the model (and the optimizer), and only then assigns.
-Anything else is a ValueError saying the file is "not a cnnlib checkpoint" and why.
+``save_params`` writes with ``np.savez`` (never pickle) to a temporary file and renames it, so a
+failed write leaves the previous checkpoint intact. ``load_params`` reads the file itself: it
+accepts only a regular file holding a zip archive of plain numeric ``.npy`` arrays whose CRC-32
+checksums match, checks every name, shape and dtype against the model (and the optimizer), and only
+then assigns. Anything else is a ValueError saying the file is "not a cnnlib checkpoint" and why.
 """
 
 import io
@@ -35,19 +35,20 @@ def model_state(model):
 
 
 def non_finite(arrays):
-    """The names of the float (or complex) arrays in ``arrays`` (a ``{name: array}`` dict) holding NaN
-    or inf."""
+    """The names of the float (or complex) arrays in ``arrays`` (a ``{name: array}`` dict) holding
+    NaN or inf."""
     return [name for name, a in arrays.items() if a.dtype.kind in "fc" and not np.isfinite(a).all()]
 
 
 def save_params(model, path, optimizer=None):
-    """Save every parameter and buffer of ``model`` (and ``optimizer``'s state, if given) to ``path`` with
-    ``np.savez``. Buffers (batch norm's running averages, ``model.buffers``) are saved under their
-    names beside the parameters.
+    """Save every parameter and buffer of ``model`` (and ``optimizer``'s state, if given) to
+    ``path`` with ``np.savez``. Buffers (batch norm's running averages, ``model.buffers``) are saved
+    under their names beside the parameters.
 
-    The file is written to a temporary file in the same directory and then renamed over ``path``, so a
-    failed write (a full disk, an interrupt) leaves any earlier checkpoint at ``path`` intact.
-    Raises ValueError naming the parameters when some hold NaN or inf (such weights are never saved).
+    The file is written to a temporary file in the same directory and then renamed over ``path``, so
+    a failed write (a full disk, an interrupt) leaves any earlier checkpoint at ``path`` intact.
+    Raises ValueError naming the parameters when some hold NaN or inf (such weights are never
+    saved).
     """
     arrays = model_state(model)
     if optimizer is not None:
@@ -68,7 +69,8 @@ def save_params(model, path, optimizer=None):
 
 def _read_bytes(path):
     """The contents of the regular file ``path``; ValueError for a directory, FIFO, device or socket
-    (opened without blocking, so a FIFO with no writer does not hang), FileNotFoundError if missing."""
+    (opened without blocking, so a FIFO with no writer does not hang), FileNotFoundError if
+    missing."""
     if Path(path).is_dir():    # os.open would open it, os.fdopen would not
         raise ValueError(f"{path} is a directory, {NOT_A_CHECKPOINT}")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -136,36 +138,45 @@ def _npy_problem(filenames):
 
 
 def load_params(model, path, optimizer=None):
-    """Load parameters and buffers saved by :func:`save_params` into ``model`` in place (and ``optimizer``'s
-    state).
+    """Load parameters and buffers saved by :func:`save_params` into ``model`` in place (and
+    ``optimizer``'s state).
 
     Everything is checked before anything is assigned, so on error the model (and the optimizer) are
     unchanged. Raises ValueError when ``path`` is not a readable .npz checkpoint (empty, truncated,
     damaged, a directory or FIFO, an .npy or any other file), and listing missing names, unexpected
     names, shape mismatches, arrays of the wrong kind (an int, bool or complex array for a float
-    parameter: never cast silently), arrays holding NaN or inf, and optimizer state that does not fit
-    ``optimizer`` (another optimizer's slots, other parameters). A missing file raises FileNotFoundError.
+    parameter: never cast silently), arrays holding NaN or inf, and optimizer state that does not
+    fit ``optimizer`` (another optimizer's slots, other parameters). A missing file raises
+    FileNotFoundError.
     """
     saved = read_checkpoint(path)
     bad_values = non_finite(saved)
     optimizer_state = {key.split(":", 1)[1]: saved.pop(key) for key in list(saved)
                        if key.startswith("optimizer:")}
     params = model_state(model)
-    problems = [f"missing from {path}: {name} {params[name].shape}" for name in params if name not in saved]
-    problems += [f"unexpected in {path}: {name} {saved[name].shape}" for name in saved if name not in params]
+    problems = [f"missing from {path}: {name} {params[name].shape}"
+                for name in params if name not in saved]
+    problems += [f"unexpected in {path}: {name} {saved[name].shape}"
+                 for name in saved if name not in params]
     problems += [f"shape mismatch for {name}: model {params[name].shape}, file {saved[name].shape}"
                  for name in params if name in saved and saved[name].shape != params[name].shape]
     problems += [f"dtype mismatch for {name}: model {params[name].dtype}, file {saved[name].dtype}"
-                 for name in params if name in saved and saved[name].dtype.kind != params[name].dtype.kind]
+                 for name in params if name in saved
+                 and saved[name].dtype.kind != params[name].dtype.kind]
     problems += [f"NaN or inf values in {name}" for name in bad_values]
     if optimizer is not None:
         if optimizer_state:
-            problems += [f"optimizer state: {problem}"
-                         for problem in optimizer.state_dict_problems(optimizer_state, model.params)]
+            problems += [
+                f"optimizer state: {problem}"
+                for problem in optimizer.state_dict_problems(optimizer_state, model.params)
+            ]
         else:
-            problems.append(f"no optimizer state in {path} (save it with save_params(model, path, optimizer))")
+            problems.append(
+                f"no optimizer state in {path} (save it with save_params(model, path, optimizer))"
+            )
     if problems:
-        raise ValueError("load_params: checkpoint does not fit the model:\n  " + "\n  ".join(problems))
+        raise ValueError("load_params: checkpoint does not fit the "
+                         "model:\n  " + "\n  ".join(problems))
     if optimizer is not None:
         optimizer.load_state_dict(optimizer_state)
     for name, p in params.items():

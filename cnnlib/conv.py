@@ -14,15 +14,22 @@ image. :mod:`cnnlib.tuned` computes the same numbers faster, in a less readable 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import (check_4d, check_conv, check_dout, check_stride_pad, conv_output_shape,
-                      conv_output_size)
+from ._checks import (
+    check_4d,
+    check_conv,
+    check_dout,
+    check_stride_pad,
+    conv_output_shape,
+    conv_output_size,
+)
 
-__all__ = ["conv_output_size", "pad_images", "conv2d_forward_naive", "conv2d_backward_naive", "im2col",
-           "col2im", "conv2d_forward", "conv2d_backward"]
+__all__ = ["conv_output_size", "pad_images", "conv2d_forward_naive", "conv2d_backward_naive",
+           "im2col", "col2im", "conv2d_forward", "conv2d_backward"]
 
 
 def pad_images(x, pad):
-    """``x (N, C, H, W)`` with ``pad`` rows and columns of zeros on every side: ``(N, C, H+2p, W+2p)``."""
+    """``x (N, C, H, W)`` with ``pad`` rows and columns of zeros on every side: ``(N, C, H+2p,
+    W+2p)``."""
     if pad == 0:
         return x
     return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))

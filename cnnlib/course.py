@@ -1,12 +1,13 @@
 """An nbgrader course from the worked notebooks: ``python -m cnnlib course DIR``.
 
-nbgrader (https://nbgrader.readthedocs.io) reads a course directory: ``source/<assignment>/`` holds the
-instructor's notebooks with nbgrader's cell metadata, and ``nbgrader generate_assignment`` turns them into
-the release version that learners get, replacing every ``### BEGIN SOLUTION`` ... ``### END SOLUTION``
-block with its own stub. This module writes that source version from the worked edition:
+nbgrader (https://nbgrader.readthedocs.io) reads a course directory: ``source/<assignment>/`` holds
+the instructor's notebooks with nbgrader's cell metadata, and ``nbgrader generate_assignment`` turns
+them into the release version that learners get, replacing every ``### BEGIN SOLUTION`` ... ``###
+END SOLUTION`` block with its own stub. This module writes that source version from the worked
+edition:
 
-- a code cell holding a solution block is an nbgrader *solution* cell; the block's ``# HINT:`` line is
-  moved just above the block, so that the released stub keeps the hint;
+- a code cell holding a solution block is an nbgrader *solution* cell; the block's ``# HINT:`` line
+  is moved just above the block, so that the released stub keeps the hint;
 - the code cell right after it, the exercise's check, is an *autograded test* cell (read-only, with
   points): it passes when the checker accepts the learner's answer;
 - a markdown cell holding a solution block is a written question: a *manually graded answer* cell,
@@ -14,8 +15,8 @@ block with its own stub. This module writes that source version from the worked 
 - a ``# WORKED EDITION ONLY`` cell (cnnlib's own code, which would give an answer away) becomes the
   same note as in the student edition;
 - outputs are cleared; every other cell is left as it is, except that prose quoting the markers
-  (which nbgrader would take for a solution outside a solution cell) quotes them with a no-break space
-  between the two words, which reads the same.
+  (which nbgrader would take for a solution outside a solution cell) quotes them with a no-break
+  space between the two words, which reads the same.
 
 Each notebook becomes one assignment named after its file. ``nbgrader_config.py`` names the course.
 """
@@ -39,7 +40,8 @@ c.CourseDirectory.db_assignments = {assignments!r}
 
 def _nbgrader(grade_id, *, solution, grade, locked, points=None):
     """The ``nbgrader`` cell metadata of one cell (schema 3)."""
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": SCHEMA_VERSION,
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked,
+            "schema_version": SCHEMA_VERSION,
             "solution": solution, "task": False}
     if grade:
         meta["points"] = points
@@ -73,8 +75,8 @@ def _has_solution(cell):
 def course_notebook(nb, assignment):
     """The nbgrader source version of the worked notebook ``nb`` (an nbformat node, not changed).
 
-    Grade ids are ``<assignment>-solution-<k>``, ``<assignment>-check-<k>`` and ``<assignment>-answer-<k>``,
-    k counting from 1 in the notebook's order.
+    Grade ids are ``<assignment>-solution-<k>``, ``<assignment>-check-<k>`` and
+    ``<assignment>-answer-<k>``, k counting from 1 in the notebook's order.
     """
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
@@ -90,7 +92,8 @@ def course_notebook(nb, assignment):
                                                   locked=False, points=ANSWER_POINTS)
         elif cell.cell_type == "markdown":
             for marker in (BEGIN, END):
-                cell.source = cell.source.replace(marker, marker.replace(" SOLUTION", "\u00a0SOLUTION"))
+                cell.source = cell.source.replace(marker,
+                                                  marker.replace(" SOLUTION", "\u00a0SOLUTION"))
         elif cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
@@ -100,8 +103,9 @@ def course_notebook(nb, assignment):
                                   source=worked_only_note(lines))
             elif _has_solution(cell):
                 cell.source = _hints_above(cell.source)
-                cell.metadata["nbgrader"] = _nbgrader(next_id("solution"), solution=True, grade=False,
-                                                      locked=False)
+                cell.metadata["nbgrader"] = _nbgrader(
+                    next_id("solution"), solution=True, grade=False, locked=False
+                )
                 pending = True
             elif pending and cell.source.strip():
                 cell.metadata["nbgrader"] = _nbgrader(next_id("check"), solution=False, grade=True,
@@ -116,27 +120,32 @@ def course_notebook(nb, assignment):
 
 
 def assignment_name(path):
-    """The assignment a notebook becomes: its file name without the suffix (``01_computational_graphs``)."""
+    """The assignment a notebook becomes: its file name without the suffix
+    (``01_computational_graphs``)."""
     name = Path(path).stem
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
-        raise ValueError(f"notebook {path}: an nbgrader assignment name needs letters, digits, _ or -")
+        raise ValueError(
+            f"notebook {path}: an nbgrader assignment name needs letters, digits, _ or -"
+        )
     return name
 
 
 def write_course(course_dir, notebooks=None, course_id="cnnlib"):
-    """Write an nbgrader course into ``course_dir``: ``source/<assignment>/<notebook>.ipynb`` for each worked
-    notebook in ``notebooks`` (paths; default: every worked notebook of the series) and
+    """Write an nbgrader course into ``course_dir``: ``source/<assignment>/<notebook>.ipynb`` for
+    each worked notebook in ``notebooks`` (paths; default: every worked notebook of the series) and
     ``nbgrader_config.py``. Returns the notebook paths written.
 
-    Refuses (FileExistsError) to write into a course directory that already has a ``source/`` folder for
-    one of these assignments, so an instructor's edits are never overwritten.
+    Refuses (FileExistsError) to write into a course directory that already has a ``source/`` folder
+    for one of these assignments, so an instructor's edits are never overwritten.
     """
     import nbformat
 
     course_dir = Path(course_dir)
     paths = [Path(p) for p in (worked_notebooks() if notebooks is None else notebooks)]
     if not paths:
-        raise ValueError("notebooks: no worked notebooks with solution blocks to make a course from")
+        raise ValueError(
+            "notebooks: no worked notebooks with solution blocks to make a course from"
+        )
     names = [assignment_name(p) for p in paths]
     existing = [name for name in names if (course_dir / "source" / name).exists()]
     if existing:

@@ -3,8 +3,8 @@
 The IDX format (LeCun et al.) is a big-endian header followed by raw array data:
 
     bytes 0-1   zero
-    byte  2     dtype code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)
-    byte  3     number of dimensions d
+    byte  2     dtype code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E
+    float64) byte  3     number of dimensions d
     4*d bytes   each dimension as a big-endian int32
     the rest    the values, row-major
 
@@ -58,7 +58,8 @@ class IdxFile:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset: its four files (train/test images/labels), mirrors to fetch from, extra places to look."""
+    """A dataset: its four files (train/test images/labels), mirrors to fetch from, extra places to
+    look."""
 
     files: dict
     mirrors: tuple
@@ -70,13 +71,17 @@ DATASETS = {
     "mnist": Dataset(
         files={
             "train_images": IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28),
-                                    "6bbc9ace898e44ae57da46a324031adb", ("f68b3c2dcbeaaa9fbdd348bbdeb94873",)),
+                                    "6bbc9ace898e44ae57da46a324031adb",
+                                    ("f68b3c2dcbeaaa9fbdd348bbdeb94873",)),
             "train_labels": IdxFile("train-labels-idx1-ubyte.gz", (60000,),
-                                    "a25bea736e30d166cdddb491f175f624", ("d53e105ee54ea40749a09fcbcd1e9432",)),
+                                    "a25bea736e30d166cdddb491f175f624",
+                                    ("d53e105ee54ea40749a09fcbcd1e9432",)),
             "test_images": IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28),
-                                   "2646ac647ad5339dbf082846283269ea", ("9fb629c4189551a2d022fa330f9573f3",)),
+                                   "2646ac647ad5339dbf082846283269ea",
+                                   ("9fb629c4189551a2d022fa330f9573f3",)),
             "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", (10000,),
-                                   "27ae3e4e09519cfbb04c329615203637", ("ec29112dd5afa0611ce80d1b7f02629c",)),
+                                   "27ae3e4e09519cfbb04c329615203637",
+                                   ("ec29112dd5afa0611ce80d1b7f02629c",)),
         },
         mirrors=(
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -86,16 +91,21 @@ DATASETS = {
     ),
     "fashion-mnist": Dataset(
         files={
-            # .gz md5s: the upstream release; payload md5s: the files of Debian's dataset-fashion-mnist
-            # (0.0~git20200523.55506a9-1), whose .gz wrappers differ from upstream's
+            # .gz md5s: the upstream release; payload md5s: the files of Debian's
+            # dataset-fashion-mnist (0.0~git20200523.55506a9-1), whose .gz wrappers differ from
+            # upstream's
             "train_images": IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28),
-                                    "f4a8712d7a061bf5bd6d2ca38dc4d50a", ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",)),
+                                    "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                                    ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",)),
             "train_labels": IdxFile("train-labels-idx1-ubyte.gz", (60000,),
-                                    "9018921c3c673c538a1fc5bad174d6f9", ("25c81989df183df01b3e8a0aad5dffbe",)),
+                                    "9018921c3c673c538a1fc5bad174d6f9",
+                                    ("25c81989df183df01b3e8a0aad5dffbe",)),
             "test_images": IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28),
-                                   "8181f5470baa50b63fa0f6fddb340f0a", ("bef4ecab320f06d8554ea6380940ec79",)),
+                                   "8181f5470baa50b63fa0f6fddb340f0a",
+                                   ("bef4ecab320f06d8554ea6380940ec79",)),
             "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", (10000,),
-                                   "15d484375f8d13e6eb1aabb0c3f46965", ("bb300cfdad3c16e7a12a480ee83cd310",)),
+                                   "15d484375f8d13e6eb1aabb0c3f46965",
+                                   ("bb300cfdad3c16e7a12a480ee83cd310",)),
         },
         mirrors=(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -131,10 +141,14 @@ def _read_bytes(path: Path) -> bytes:
 
 def _parse_idx(data: bytes, path) -> np.ndarray:
     if len(data) < 4:
-        raise ValueError(f"{path}: not an IDX file: only {len(data)} bytes, the header alone needs 4")
+        raise ValueError(
+            f"{path}: not an IDX file: only {len(data)} bytes, the header alone needs 4"
+        )
     zero, code, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0:
-        raise ValueError(f"{path}: bad IDX magic number 0x{data[:4].hex()}: the first two bytes must be zero")
+        raise ValueError(
+            f"{path}: bad IDX magic number 0x{data[:4].hex()}: the first two bytes must be zero"
+        )
     if code not in IDX_DTYPES:
         raise ValueError(f"{path}: unknown IDX dtype code 0x{code:02x} (expected one of "
                          f"{', '.join(f'0x{c:02x}' for c in IDX_DTYPES)})")
@@ -142,15 +156,19 @@ def _parse_idx(data: bytes, path) -> np.ndarray:
         raise ValueError(f"{path}: IDX header declares 0 dimensions")
     header_len = 4 + 4 * ndim
     if len(data) < header_len:
-        raise ValueError(f"{path}: truncated IDX header: {ndim} dimensions need {header_len} bytes, "
-                         f"file has {len(data)}")
+        raise ValueError(
+            f"{path}: truncated IDX header: {ndim} dimensions need {header_len} bytes, "
+            f"file has {len(data)}"
+        )
     dims = struct.unpack(f">{ndim}I", data[4:header_len])
     dtype = IDX_DTYPES[code]
     expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     payload = len(data) - header_len
     if payload != expected:
-        raise ValueError(f"{path}: IDX payload is {payload} bytes but the header's dimensions {dims} "
-                         f"of {dtype.name} need {expected} bytes (truncated, padded or wrong dimensions)")
+        raise ValueError(
+            f"{path}: IDX payload is {payload} bytes but the header's dimensions {dims} "
+            f"of {dtype.name} need {expected} bytes (truncated, padded or wrong dimensions)"
+        )
     array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
     return array.astype(dtype.newbyteorder("="), copy=False)
 
@@ -197,7 +215,8 @@ def verify_file(path, spec: IdxFile) -> np.ndarray:
                              f"expected one of {list(spec.gz_md5)}")
         digest = hashlib.md5(data).hexdigest()
         if digest != spec.payload_md5:
-            raise ValueError(f"{path}: payload checksum mismatch: md5 {digest}, expected {spec.payload_md5}")
+            raise ValueError(f"{path}: payload checksum mismatch: md5 {digest}, expected "
+                             f"{spec.payload_md5}")
     if array.shape != tuple(spec.shape):
         raise ValueError(f"{path}: expected shape {tuple(spec.shape)}, file has {array.shape}")
     return array
@@ -256,11 +275,15 @@ def _dataset(name: str) -> Dataset:
 
 
 def _fetch(url: str, target: Path, timeout: float) -> Path:
-    """Stream ``url`` to a temporary file beside ``target`` with a progress bar; return the temp path."""
+    """Stream ``url`` to a temporary file beside ``target`` with a progress bar; return the temp
+    path."""
     handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     tmp = Path(tmp)
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with (
+            os.fdopen(handle, "wb") as out,
+            urllib.request.urlopen(url, timeout=timeout) as response,
+        ):
             total = int(response.headers.get("Content-Length") or 0) or None
             received = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, leave=False) as bar:
@@ -334,10 +357,13 @@ def _download_file(name, spec, target, mirrors, timeout):
 
 
 def _check_dtype(dtype, normalize):
-    """Raise ValueError unless ``dtype`` is a float dtype, or uint8 when pixels are not normalized."""
+    """Raise ValueError unless ``dtype`` is a float dtype, or uint8 when pixels are not
+    normalized."""
     dtype = np.dtype(dtype)
     if dtype.kind != "f" and (normalize or dtype != np.uint8):
-        expected = "a float dtype (pixels scaled to [0, 1])" if normalize else "a float dtype or uint8"
+        expected = (
+            "a float dtype (pixels scaled to [0, 1])" if normalize else "a float dtype or uint8"
+        )
         raise ValueError(f"dtype: expected {expected}, got {dtype}")
 
 
@@ -351,13 +377,16 @@ def _load(name, normalize, flatten, one_hot, dtype, data_dir):
             download(name, directory)
         except DownloadError as err:
             raise FileNotFoundError(
-                f"{name}: {', '.join(missing)} missing from {directory} and the download failed.\n{err}\n"
-                f"Fix: copy the four IDX .gz files into {directory} (a git clone of the repository ships "
-                f"MNIST in data/mnist/), point cnnlib at a folder that holds them (data_dir=..., or the "
-                f"environment variable CNNLIB_DATA_DIR naming a folder with a {name}/ sub-folder), or "
-                f"connect to the internet and call cnnlib.datasets.download({name!r})."
+                f"{name}: {', '.join(missing)} missing from {directory} and the download "
+                f"failed.\n{err}\n"
+                f"Fix: copy the four IDX .gz files into {directory} (a git clone of the repository "
+                f"ships MNIST in data/mnist/), point cnnlib at a folder that holds them "
+                f"(data_dir=..., or the environment variable CNNLIB_DATA_DIR naming a folder with "
+                f"a {name}/ sub-folder), or connect to the internet and call "
+                f"cnnlib.datasets.download({name!r})."
             ) from None
-    arrays = {key: verify_file(directory / spec.filename, spec) for key, spec in dataset.files.items()}
+    arrays = {key: verify_file(directory / spec.filename, spec)
+              for key, spec in dataset.files.items()}
 
     def images(x):
         x = x.reshape(len(x), -1) if flatten else x[:, None, :, :]
@@ -385,12 +414,13 @@ def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, d
     return _load("mnist", normalize, flatten, one_hot, dtype, data_dir)
 
 
-def load_fashion_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, data_dir=None):
+def load_fashion_mnist(normalize=True, flatten=False, one_hot=False,
+                       dtype=np.float32, data_dir=None):
     """Load Fashion-MNIST with the same API and shapes as :func:`load_mnist`.
 
     Looks in ``data_dir``, else ``fashion-mnist/`` in :func:`data_root`, then Debian's
-    ``/usr/share/datasets/fashion-mnist/`` (package dataset-fashion-mnist), and downloads into the first
-    of these when neither has it.
+    ``/usr/share/datasets/fashion-mnist/`` (package dataset-fashion-mnist), and downloads into the
+    first of these when neither has it.
     Class names are in ``DATASETS["fashion-mnist"].class_names``.
     """
     return _load("fashion-mnist", normalize, flatten, one_hot, dtype, data_dir)
@@ -399,10 +429,11 @@ def load_fashion_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.fl
 class ScaledImages:
     """uint8 pixels that read as floats in [0, 1], one batch at a time.
 
-    ``images[index]`` returns ``pixels[index].astype(dtype) / 255``: the same numbers as indexing the
-    array that ``load_mnist()`` returns, while the whole set stays in memory as uint8, a quarter of the
-    float32 size (MNIST's 60,000 training images: 47 MB instead of 188 MB). ``fit``, ``evaluate``,
-    ``predict`` and ``scores`` read their data by indexing, so they take it wherever they take an array.
+    ``images[index]`` returns ``pixels[index].astype(dtype) / 255``: the same numbers as indexing
+    the array that ``load_mnist()`` returns, while the whole set stays in memory as uint8, a quarter
+    of the float32 size (MNIST's 60,000 training images: 47 MB instead of 188 MB). ``fit``,
+    ``evaluate``, ``predict`` and ``scores`` read their data by indexing, so they take it wherever
+    they take an array.
 
     pixels: uint8 ``(N, ...)``, e.g. ``(N, 1, 28, 28)``; dtype: the float dtype batches come out as.
     """
@@ -412,7 +443,8 @@ class ScaledImages:
         if pixels.dtype != np.uint8:
             raise TypeError(f"pixels: expected a uint8 array, got {pixels.dtype}")
         if pixels.ndim < 1:
-            raise ValueError(f"pixels: expected an array of images (N, ...), got shape {pixels.shape}")
+            raise ValueError("pixels: expected an array of images (N, ...), got shape "
+                             f"{pixels.shape}")
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise ValueError(f"dtype: expected a float dtype, got {dtype}")

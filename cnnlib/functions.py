@@ -10,8 +10,8 @@ import numpy as np
 def sigmoid(x):
     """Logistic function ``1 / (1 + exp(-x))`` without overflow for large ``|x|``.
 
-    Same shape as ``x``; same dtype for float input, float64 for int or bool input (whose dtype cannot
-    hold values in (0, 1)). Raises TypeError for other dtypes (complex, object, strings).
+    Same shape as ``x``; same dtype for float input, float64 for int or bool input (whose dtype
+    cannot hold values in (0, 1)). Raises TypeError for other dtypes (complex, object, strings).
     """
     x = np.asarray(x)
     if x.dtype.kind in "biu":
@@ -50,8 +50,8 @@ def as_targets(labels, num_examples, num_classes, dtype=np.float64):
     labels = np.asarray(labels)
     if labels.ndim == 2:
         if labels.shape != (num_examples, num_classes):
-            raise ValueError(f"labels: one-hot labels must have shape {(num_examples, num_classes)}, "
-                             f"got {labels.shape}")
+            raise ValueError("labels: one-hot labels must have shape "
+                             f"{(num_examples, num_classes)}, got {labels.shape}")
         return labels.astype(dtype, copy=False)
     if labels.shape != (num_examples,):
         raise ValueError(f"labels: expected int labels of shape ({num_examples},) or one-hot "
@@ -60,13 +60,15 @@ def as_targets(labels, num_examples, num_classes, dtype=np.float64):
 
 
 def one_hot(labels, num_classes, dtype=np.float64):
-    """Int class indices ``(N,)`` in ``[0, num_classes)`` as one-hot rows ``(N, num_classes)`` of ``dtype``.
+    """Int class indices ``(N,)`` in ``[0, num_classes)`` as one-hot rows ``(N, num_classes)`` of
+    ``dtype``.
 
     Raises TypeError for labels that are not integers and ValueError for one out of range.
     """
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise ValueError(f"labels: expected int class indices of shape (N,), got shape {labels.shape}")
+        raise ValueError("labels: expected int class indices of shape (N,), got shape "
+                         f"{labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels: int class indices expected, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
@@ -80,9 +82,9 @@ def one_hot(labels, num_classes, dtype=np.float64):
 def cross_entropy(probs, labels):
     """Mean cross-entropy ``-sum(t * log p) / N`` of probabilities ``(N, C)`` against labels.
 
-    ``labels`` are ints ``(N,)`` or one-hot ``(N, C)``; a single example may be given as ``(C,)`` with
-    a scalar label. Probabilities are clipped at the dtype's smallest positive value, so ``log(0)``
-    never happens. Returns a scalar of ``probs``' dtype.
+    ``labels`` are ints ``(N,)`` or one-hot ``(N, C)``; a single example may be given as ``(C,)``
+    with a scalar label. Probabilities are clipped at the dtype's smallest positive value, so
+    ``log(0)`` never happens. Returns a scalar of ``probs``' dtype.
     """
     probs = np.asarray(probs)
     if not np.issubdtype(probs.dtype, np.floating):

@@ -13,7 +13,8 @@ def numerical_gradient(f, x, h=1e-5):
     """``df/dx`` of a scalar function ``f(x)`` by central differences ``(f(x+h) - f(x-h)) / 2h``.
 
     ``x`` is an array of any shape; it is changed in place one element at a time (so ``f`` may read
-    it through another reference, e.g. a layer's weight) and always restored. Returns an array shaped like x.
+    it through another reference, e.g. a layer's weight) and always restored. Returns an array
+    shaped like x.
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"x: expected a float numpy array, got {type(x).__name__} "
@@ -47,11 +48,12 @@ def rel_error(a, b):
 
 
 def check_layer(layer, x, *, labels=None, seed=0):
-    """Compare a layer's backward pass with numerical gradients; return ``{"dx": err, "dW": err, ...}``.
+    """Compare a layer's backward pass with numerical gradients; return ``{"dx": err, "dW": err,
+    ...}``.
 
     The scalar checked is ``sum(layer.forward(x) * dout)`` for a random upstream gradient ``dout``
-    drawn with ``seed``, or the loss ``layer.forward(x, labels)`` for a loss layer. Pass float64 data
-    and a layer built with ``dtype=np.float64``.
+    drawn with ``seed``, or the loss ``layer.forward(x, labels)`` for a loss layer. Pass float64
+    data and a layer built with ``dtype=np.float64``.
     """
     x = np.asarray(x)
     x = np.array(x, dtype=np.float64 if x.dtype.kind != "f" else x.dtype)
@@ -77,7 +79,8 @@ def check_layer(layer, x, *, labels=None, seed=0):
 def check_model(model, x, y):
     """Compare ``model``'s backprop gradients of ``model.loss(x, y)`` with numerical ones.
 
-    Returns ``{param_name: rel_error}`` for every parameter (use a float64 model and a few examples).
+    Returns ``{param_name: rel_error}`` for every parameter (use a float64 model and a few
+    examples).
     """
     model.loss(x, y)
     model.backward()

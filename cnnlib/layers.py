@@ -1,9 +1,10 @@
-"""Layers: each has ``forward(x)``, ``backward(dout) -> dx`` and dicts ``params``/``grads`` with the same keys.
+"""Layers: each has ``forward(x)``, ``backward(dout) -> dx`` and dicts ``params``/``grads`` with the
+same keys.
 
 A layer keeps what its backward pass needs from the last forward pass. Backward never modifies the
 caller's ``dout``. Parameters are created in ``dtype`` (float32 for training, float64 for gradient
-checks) from ``rng``, a ``numpy.random.Generator``. A layer built without ``rng`` gets a stream of its
-own, the next child of one fixed ``SeedSequence``: two such layers get different weights, and a
+checks) from ``rng``, a ``numpy.random.Generator``. A layer built without ``rng`` gets a stream of
+its own, the next child of one fixed ``SeedSequence``: two such layers get different weights, and a
 program that builds its layers in the same order gets the same weights every run.
 """
 
@@ -15,20 +16,22 @@ from .functions import as_targets, log_softmax, sigmoid
 
 INITS = {
     "he": lambda fan_in: np.sqrt(2.0 / fan_in),      # for ReLU networks (He et al., 2015)
-    "xavier": lambda fan_in: np.sqrt(1.0 / fan_in),  # for sigmoid/tanh networks (Glorot & Bengio, 2010)
+    # for sigmoid/tanh networks (Glorot & Bengio, 2010)
+    "xavier": lambda fan_in: np.sqrt(1.0 / fan_in),
 }
 
 _UNSEEDED_LAYERS = np.random.SeedSequence(0)
 
 
 def new_layer_rng():
-    """A Generator on the next child stream of the fixed ``SeedSequence(0)``: for a layer built without ``rng``."""
+    """A Generator on the next child stream of the fixed ``SeedSequence(0)``: for a layer built
+    without ``rng``."""
     return np.random.default_rng(_UNSEEDED_LAYERS.spawn(1)[0])
 
 
 def init_weights(shape, fan_in, init, dtype, rng):
-    """Normal weights of ``shape`` with std ``sqrt(2/fan_in)`` ("he") or ``sqrt(1/fan_in)`` ("xavier"),
-    or a float std; returned in ``dtype``."""
+    """Normal weights of ``shape`` with std ``sqrt(2/fan_in)`` ("he") or ``sqrt(1/fan_in)``
+    ("xavier"), or a float std; returned in ``dtype``."""
     if isinstance(init, str):
         if init not in INITS:
             raise ValueError(f"init: expected one of {sorted(INITS)} or a float std, got {init!r}")
@@ -40,7 +43,8 @@ def init_weights(shape, fan_in, init, dtype, rng):
 
 
 class Layer:
-    """Base class: no parameters; subclasses set ``params``/``grads`` and implement forward/backward.
+    """Base class: no parameters; subclasses set ``params``/``grads`` and implement
+    forward/backward.
 
     ``training``: True (the default) in training mode, False in evaluation mode; only layers such as
     :class:`cnnlib.norm.BatchNorm2D` and :class:`cnnlib.norm.Dropout` behave differently.
@@ -156,11 +160,11 @@ class SoftmaxWithLoss(Layer):
 class Conv2D(Layer):
     """2-D convolution with W ``(out_channels, in_channels, KH, KW)`` and b ``(out_channels,)``.
 
-    Input ``(N, in_channels, H, W)``, output ``(N, out_channels, OH, OW)``, computed by ``forward_fn`` /
-    ``backward_fn``: :func:`cnnlib.conv.conv2d_forward` / :func:`~cnnlib.conv.conv2d_backward` (im2col and
-    col2im), or the tuned pair in :class:`cnnlib.tuned.TunedConv2D`. ``input_grad=False`` makes backward
-    skip dx and return None: a first layer needs no gradient for the images, and skipping it saves the
-    col2im work.
+    Input ``(N, in_channels, H, W)``, output ``(N, out_channels, OH, OW)``, computed by
+    ``forward_fn`` / ``backward_fn``: :func:`cnnlib.conv.conv2d_forward` /
+    :func:`~cnnlib.conv.conv2d_backward` (im2col and col2im), or the tuned pair in
+    :class:`cnnlib.tuned.TunedConv2D`. ``input_grad=False`` makes backward skip dx and return None:
+    a first layer needs no gradient for the images, and skipping it saves the col2im work.
     """
 
     forward_fn = staticmethod(conv.conv2d_forward)
@@ -174,16 +178,20 @@ class Conv2D(Layer):
         check_stride_pad(stride, pad)
         self.stride, self.pad = stride, pad
         fan_in = in_channels * kh * kw
-        self.params = {"W": init_weights((out_channels, in_channels, kh, kw), fan_in, init, dtype, rng),
+        self.params = {"W": init_weights((out_channels, in_channels, kh, kw),
+                                         fan_in, init, dtype, rng),
                        "b": np.zeros(out_channels, dtype=dtype)}
         self.zero_grads()
 
     def forward(self, x):
-        out, self.cache = type(self).forward_fn(x, self.params["W"], self.params["b"], self.stride, self.pad)
+        out, self.cache = type(self).forward_fn(x, self.params["W"],
+                                                self.params["b"], self.stride, self.pad)
         return out
 
     def backward(self, dout):
-        dx, self.grads["W"], self.grads["b"] = type(self).backward_fn(dout, self.cache, self.input_grad)
+        dx, self.grads["W"], self.grads["b"] = type(self).backward_fn(
+            dout, self.cache, self.input_grad
+        )
         return dx
 
     def __repr__(self):

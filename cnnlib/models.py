@@ -14,7 +14,8 @@ class Sequential:
     """Layers applied in order, then ``SoftmaxWithLoss`` (or ``loss=``) for training.
 
     Layers are given as ``Layer`` objects or ``(name, Layer)`` pairs; unnamed layers are called
-    ``"<type><index>"`` (e.g. ``"affine0"``). Parameters are named ``"<layer>.<key>"`` (``"conv1.W"``).
+    ``"<type><index>"`` (e.g. ``"affine0"``). Parameters are named ``"<layer>.<key>"``
+    (``"conv1.W"``).
 
     ``input_grad``: whether :meth:`backward` returns dL/dx, the gradient with respect to the input
     (saliency maps need it). Without it backward returns None, and a first layer that can skip that
@@ -24,9 +25,12 @@ class Sequential:
     def __init__(self, *layers, loss=None, input_grad=False):
         self.layers = {}
         for index, item in enumerate(layers):
-            name, layer = item if isinstance(item, tuple) else (f"{type(item).__name__.lower()}{index}", item)
+            name, layer = (
+                item if isinstance(item, tuple) else (f"{type(item).__name__.lower()}{index}", item)
+            )
             if not isinstance(layer, Layer):
-                raise TypeError(f"layers: expected Layer objects or (name, Layer) pairs, got {type(layer).__name__}")
+                raise TypeError("layers: expected Layer objects or (name, Layer) pairs, got "
+                                f"{type(layer).__name__}")
             if name in self.layers:
                 raise ValueError(f"layers: duplicate layer name {name!r}")
             self.layers[name] = layer
@@ -67,14 +71,15 @@ class Sequential:
         return self.loss_layer.forward(self.last_scores, y)
 
     def backward(self, dout=1.0):
-        """Backpropagate from the last :meth:`loss` call; fills every layer's ``grads``; returns dL/dx
-        when the model was built with ``input_grad=True``, else None."""
+        """Backpropagate from the last :meth:`loss` call; fills every layer's ``grads``; returns
+        dL/dx when the model was built with ``input_grad=True``, else None."""
         return self.backward_from_scores(self.loss_layer.backward(dout))
 
     def backward_from_scores(self, dscores):
-        """Backpropagate ``dscores`` ``(N, classes)``, a gradient with respect to the scores of the last
-        forward pass (e.g. one-hot, for the gradient of one class score); fills every layer's ``grads``;
-        returns the gradient with respect to the input when ``input_grad`` is set, else None."""
+        """Backpropagate ``dscores`` ``(N, classes)``, a gradient with respect to the scores of the
+        last forward pass (e.g. one-hot, for the gradient of one class score); fills every layer's
+        ``grads``; returns the gradient with respect to the input when ``input_grad`` is set, else
+        None."""
         d = dscores
         for layer in reversed(self.layers.values()):
             d = layer.backward(d)
@@ -113,8 +118,8 @@ class Sequential:
 
     @property
     def buffers(self):
-        """``{name: array}`` of every layer's buffers (e.g. ``"bn1.running_mean"``): state that is not a
-        parameter, saved and loaded with the parameters but never changed by an optimizer."""
+        """``{name: array}`` of every layer's buffers (e.g. ``"bn1.running_mean"``): state that is
+        not a parameter, saved and loaded with the parameters but never changed by an optimizer."""
         return {f"{layer_name}.{key}": value for layer_name, layer in self.layers.items()
                 for key, value in getattr(layer, "buffers", {}).items()}
 
@@ -130,9 +135,11 @@ class Sequential:
 
 
 class TwoLayerNet(Sequential):
-    """``Affine(input, hidden) -> ReLU -> Affine(hidden, output)`` with softmax cross-entropy loss."""
+    """``Affine(input, hidden) -> ReLU -> Affine(hidden, output)`` with softmax cross-entropy
+    loss."""
 
-    def __init__(self, input_size=784, hidden_size=100, output_size=10, *, dtype=np.float32, rng=None,
+    def __init__(self, input_size=784, hidden_size=100, output_size=10, *,
+                 dtype=np.float32, rng=None,
                  input_grad=False):
         rng = np.random.default_rng(0) if rng is None else rng
         super().__init__(("affine1", Affine(input_size, hidden_size, dtype=dtype, rng=rng)),
@@ -142,20 +149,21 @@ class TwoLayerNet(Sequential):
 
 
 class LeNet5(Sequential):
-    """LeNet-5 for 1x28x28 digits: conv6@5x5 pad 2 - ReLU - maxpool 2 - conv16@5x5 - ReLU - maxpool 2 -
-    fc120 - ReLU - fc84 - ReLU - fc10. He initialisation; float32 by default.
+    """LeNet-5 for 1x28x28 digits: conv6@5x5 pad 2 - ReLU - maxpool 2 - conv16@5x5 - ReLU - maxpool
+    2 - fc120 - ReLU - fc84 - ReLU - fc10. He initialisation; float32 by default.
 
     Shapes for a batch of N: (N,1,28,28) -> (N,6,28,28) -> (N,6,14,14) -> (N,16,10,10) -> (N,16,5,5)
     -> (N,400) -> (N,120) -> (N,84) -> (N,10).
 
-    ``tuned=True`` builds the same network on the tuned path: each conv -> ReLU -> pool block becomes
-    one :class:`~cnnlib.tuned.ConvReLUPool` layer named after its convolution (``conv1``, ``conv2``),
-    so parameter names, weights, losses and gradients are the same, and training runs about three
-    times as fast (README); ``activations`` then lists the blocks instead of their three layers.
-    ``input_grad=True``: ``backward`` returns dL/dx (it costs conv1 a col2im).
+    ``tuned=True`` builds the same network on the tuned path: each conv -> ReLU -> pool block
+    becomes one :class:`~cnnlib.tuned.ConvReLUPool` layer named after its convolution (``conv1``,
+    ``conv2``), so parameter names, weights, losses and gradients are the same, and training runs
+    about three times as fast (README); ``activations`` then lists the blocks instead of their three
+    layers. ``input_grad=True``: ``backward`` returns dL/dx (it costs conv1 a col2im).
     """
 
-    def __init__(self, *, num_classes=10, dtype=np.float32, rng=None, input_grad=False, tuned=False):
+    def __init__(self, *, num_classes=10, dtype=np.float32, rng=None,
+                 input_grad=False, tuned=False):
         if np.dtype(dtype).kind != "f":
             raise TypeError(f"dtype: expected a float dtype such as float32, got {np.dtype(dtype)}")
         rng = np.random.default_rng(0) if rng is None else rng
@@ -178,8 +186,8 @@ class LeNet5(Sequential):
 
 @contextlib.contextmanager
 def in_mode(model, training):
-    """Run a block with ``model`` in training (``True``) or evaluation (``False``) mode, then restore the
-    mode it had. Does nothing for a model without ``train()`` (and ``training``)."""
+    """Run a block with ``model`` in training (``True``) or evaluation (``False``) mode, then
+    restore the mode it had. Does nothing for a model without ``train()`` (and ``training``)."""
     if not hasattr(model, "train"):
         yield model
         return
@@ -192,16 +200,19 @@ def in_mode(model, training):
 
 
 def scores(model, x, batch_size=1000):
-    """``model.forward`` over ``x`` ``(N, ...)`` ``batch_size`` examples at a time, in evaluation mode
-    (batch norm uses its running averages and updates nothing, dropout drops nothing); returns
+    """``model.forward`` over ``x`` ``(N, ...)`` ``batch_size`` examples at a time, in evaluation
+    mode (batch norm uses its running averages and updates nothing, dropout drops nothing); returns
     ``(N, classes)``. ValueError for a bad ``batch_size`` or an empty ``x``."""
     positive_int("batch_size", batch_size)
     if len(x) == 0:
-        raise ValueError(f"x: expected at least one example, got an empty array of shape {np.shape(x)}")
+        raise ValueError("x: expected at least one example, got an empty array of shape "
+                         f"{np.shape(x)}")
     with in_mode(model, False):
-        return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        return np.concatenate([model.forward(x[i:i + batch_size])
+                               for i in range(0, len(x), batch_size)])
 
 
 def predict(model, x, batch_size=1000):
-    """Predicted class indices ``(N,)`` for ``x`` ``(N, ...)``, computed in batches in evaluation mode."""
+    """Predicted class indices ``(N,)`` for ``x`` ``(N, ...)``, computed in batches in evaluation
+    mode."""
     return scores(model, x, batch_size).argmax(axis=1)

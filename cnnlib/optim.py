@@ -1,11 +1,12 @@
 """Optimizers with the update rule ``opt.update(params, grads)`` on dicts keyed by parameter name.
 
-Every update is applied in place to the parameter arrays, so the model sees it at once. Per-parameter
-state (velocities, squared-gradient averages) is created on first use, in the parameter's dtype.
+Every update is applied in place to the parameter arrays, so the model sees it at once.
+Per-parameter state (velocities, squared-gradient averages) is created on first use, in the
+parameter's dtype.
 
 Weight decay: every optimizer takes ``weight_decay=lam`` (default 0), which adds ``lam * W`` to the
-gradient of each *weight* before the update, the gradient of an L2 penalty ``lam/2 * ||W||^2`` on the
-loss. Only weights decay: parameters named ``W`` (``"fc1.W"``, ``"conv1.W"``). Biases and batch
+gradient of each *weight* before the update, the gradient of an L2 penalty ``lam/2 * ||W||^2`` on
+the loss. Only weights decay: parameters named ``W`` (``"fc1.W"``, ``"conv1.W"``). Biases and batch
 norm's ``gamma``/``beta`` are exempt: they are few, do not make the model more complex, and pulling
 ``gamma`` towards 0 would switch channels off. (With Adam this is L2 regularisation through the
 gradient, not AdamW's decoupled decay.)
@@ -32,8 +33,9 @@ def _check_real(name, value, low, high, *, low_open=False, high_open=True):
 
 
 class Optimizer:
-    """Base class: holds ``lr``, ``weight_decay`` and per-parameter ``state`` slots; subclasses define
-    ``update`` and read each gradient through :meth:`gradient` (which adds the weight decay)."""
+    """Base class: holds ``lr``, ``weight_decay`` and per-parameter ``state`` slots; subclasses
+    define ``update`` and read each gradient through :meth:`gradient` (which adds the weight
+    decay)."""
 
     slots = ()
 
@@ -45,11 +47,13 @@ class Optimizer:
 
     @staticmethod
     def decays(name):
-        """Whether weight decay applies to the parameter ``name``: weights (``"W"``, ``"fc1.W"``) only."""
+        """Whether weight decay applies to the parameter ``name``: weights (``"W"``, ``"fc1.W"``)
+        only."""
         return name.rsplit(".", 1)[-1] == "W"
 
     def gradient(self, name, param, grads):
-        """``grads[name]``, plus ``weight_decay * param`` when the parameter is a weight (:meth:`decays`)."""
+        """``grads[name]``, plus ``weight_decay * param`` when the parameter is a weight
+        (:meth:`decays`)."""
         if self.weight_decay and self.decays(name):
             return grads[name] + param.dtype.type(self.weight_decay) * param
         return grads[name]
@@ -65,8 +69,10 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self):
-        """The optimizer's state as flat ``{"slot/param_name": array, "t": steps}``, for checkpoints."""
-        flat = {f"{slot}/{name}": value for slot, values in self.state.items() for name, value in values.items()}
+        """The optimizer's state as flat ``{"slot/param_name": array, "t": steps}``, for
+        checkpoints."""
+        flat = {f"{slot}/{name}": value for slot, values in self.state.items()
+                for name, value in values.items()}
         return {**flat, "t": np.array(self.t)}
 
     def state_dict_problems(self, flat, params):
@@ -82,7 +88,8 @@ class Optimizer:
         if keys or t > 0:
             problems += [f"missing {key}" for key in expected if key not in keys]
         problems += [f"shape mismatch for {key}: parameter {shape}, file {np.shape(flat[key])}"
-                     for key, shape in expected.items() if key in keys and np.shape(flat[key]) != shape]
+                     for key, shape in expected.items() if key in keys
+                     and np.shape(flat[key]) != shape]
         return problems
 
     def load_state_dict(self, flat):
@@ -196,7 +203,8 @@ class Adam(Optimizer):
 
 def cosine_schedule(lr, epochs, min_lr=0.0):
     """A learning-rate schedule for ``fit``: epoch ``e`` (0-based) of ``epochs`` gets
-    ``min_lr + (lr - min_lr) * (1 + cos(pi * e / epochs)) / 2``, from ``lr`` at the start towards ``min_lr``."""
+    ``min_lr + (lr - min_lr) * (1 + cos(pi * e / epochs)) / 2``, from ``lr`` at the start towards
+    ``min_lr``."""
     positive_int("epochs", epochs)
     _check_real("lr", lr, 0, np.inf, low_open=True)
     _check_real("min_lr", min_lr, 0, lr, high_open=False)
@@ -207,4 +215,5 @@ def cosine_schedule(lr, epochs, min_lr=0.0):
     return schedule
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam}
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": AdaGrad,
+              "rmsprop": RMSprop, "adam": Adam}

@@ -5,8 +5,8 @@
 hint from a ``# HINT: ...`` line in the block), outputs are cleared, cells whose first line is
 ``# WORKED EDITION ONLY`` are replaced by a note (quoting the cell's code, when short, for the
 learner to run once the check passes), and each check cell (the first code cell after a solution)
-is tagged ``raises-exception``. A written question's answer (a markdown cell holding a solution block)
-becomes ``ANSWER_PROMPT``, an empty answer for the learner to write.
+is tagged ``raises-exception``. A written question's answer (a markdown cell holding a solution
+block) becomes ``ANSWER_PROMPT``, an empty answer for the learner to write.
 
 :func:`write_student_edition` (``python -m cnnlib exercises``) writes them all, and never destroys a
 learner's work: each student notebook records in its metadata (``metadata.cnnlib``) a hash of the

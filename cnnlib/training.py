@@ -1,9 +1,10 @@
 """The training loop, evaluation in batches (accuracy, confusion matrix), and, re-exported from
 :mod:`cnnlib.checkpoints`, ``save_params``/``load_params``.
 
-``fit`` and ``evaluate`` use only a model's public API: ``loss(x, y)`` (which keeps the batch's scores in
-``last_scores``), ``backward()``, ``params``/``grads`` and ``forward(x)``, and where the model has them,
-``train()``/``eval()`` (training and evaluation mode) and ``buffers`` (batch norm's running averages).
+``fit`` and ``evaluate`` use only a model's public API: ``loss(x, y)`` (which keeps the batch's
+scores in ``last_scores``), ``backward()``, ``params``/``grads`` and ``forward(x)``, and where the
+model has them, ``train()``/``eval()`` (training and evaluation mode) and ``buffers`` (batch norm's
+running averages).
 """
 
 import numbers
@@ -42,19 +43,21 @@ class History:
 
     @property
     def images_per_second(self):
-        """Training throughput over all epochs (examples per second of epoch time, validation excluded)."""
+        """Training throughput over all epochs (examples per second of epoch time, validation
+        excluded)."""
         return self.examples / sum(self.epoch_seconds) if self.epoch_seconds else 0.0
 
 
 def class_indices(name, y, n, num_classes):
     """Labels ``y`` (ints ``(n,)`` in ``[0, num_classes)`` or one-hot ``(n, num_classes)``) as int
-    class indices ``(n,)``; ValueError (TypeError for non-integer indices) naming ``name`` otherwise."""
+    class indices ``(n,)``; ValueError (TypeError for non-integer indices) naming ``name``
+    otherwise."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape == (n, num_classes):
         return y.argmax(axis=1)
     if y.ndim != 1 or len(y) != n:
-        raise ValueError(f"{name}: expected {n} labels, as ints ({n},) or one-hot ({n}, {num_classes}), "
-                         f"got shape {y.shape}")
+        raise ValueError(f"{name}: expected {n} labels, as ints ({n},) or one-hot ({n}, "
+                         f"{num_classes}), got shape {y.shape}")
     if y.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer class indices, got dtype {y.dtype}")
     if n and (y.min() < 0 or y.max() >= num_classes):
@@ -74,19 +77,23 @@ def evaluate(model, x, y, batch_size=1000):
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
-    """Counts ``cm[i, j]`` of examples with true class i predicted as j; ``(num_classes, num_classes)`` int64."""
+    """Counts ``cm[i, j]`` of examples with true class i predicted as j; ``(num_classes,
+    num_classes)`` int64."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(f"y_true and y_pred: expected two 1-D arrays of equal length, got shapes "
                          f"{y_true.shape} and {y_pred.shape}")
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         if values.size and (values.min() < 0 or values.max() >= num_classes):
-            raise ValueError(f"{name}: values must be in [0, {num_classes}), got {values.min()}..{values.max()}")
-    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+            raise ValueError(f"{name}: values must be in [0, {num_classes}), got "
+                             f"{values.min()}..{values.max()}")
+    return np.bincount(y_true * num_classes + y_pred,
+                       minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 def clip_grad_norm(grads, max_norm):
-    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``; return the norm before."""
+    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``; return the norm
+    before."""
     norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
     if norm > max_norm:
         for g in grads.values():
@@ -94,41 +101,43 @@ def clip_grad_norm(grads, max_norm):
     return norm
 
 
-def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0, progress=True,
-        patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None, threads="auto",
-        live=None):
-    """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a :class:`History`.
+def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0,
+        progress=True, patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None,
+        threads="auto", live=None):
+    """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a
+    :class:`History`.
 
-    Each epoch's order comes from ``numpy.random.default_rng([seed, epoch])``, so the same seed gives
-    the same run, and ``start_epoch`` resumes a run at a later epoch (pass the previous ``history``
-    to extend it). ``patience``: stop when validation accuracy has not improved for that many epochs,
-    and at the end restore the weights (and buffers) of the epoch with the best validation accuracy,
-    ``history.best_epoch``, whether training stopped early or ran all its epochs. ``clip``: rescale
-    gradients to at most this joint L2 norm.
+    Each epoch's order comes from ``numpy.random.default_rng([seed, epoch])``, so the same seed
+    gives the same run, and ``start_epoch`` resumes a run at a later epoch (pass the previous
+    ``history`` to extend it). ``patience``: stop when validation accuracy has not improved for that
+    many epochs, and at the end restore the weights (and buffers) of the epoch with the best
+    validation accuracy, ``history.best_epoch``, whether training stopped early or ran all its
+    epochs. ``clip``: rescale gradients to at most this joint L2 norm.
     ``lr_schedule``: a function of the epoch (0-based) giving the learning rate to set on
-    ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``). ``threads``: the BLAS
-    thread count during training: ``"auto"`` gives BLAS the cores that other processes leave free, looking
-    again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int fixes it, None
-    leaves it alone. The thread count can change the last digits of the results: fix it where runs
-    must repeat bit for bit.
-    Training steps run in training mode (``model.train()``), validation in evaluation mode; the model
-    is left in the mode it had before.
+    ``optimizer.lr`` at the start of that epoch (e.g. ``optim.cosine_schedule``). ``threads``: the
+    BLAS thread count during training: ``"auto"`` gives BLAS the cores that other processes leave
+    free, looking again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int
+    fixes it, None leaves it alone. The thread count can change the last digits of the results: fix
+    it where runs must repeat bit for bit.
+    Training steps run in training mode (``model.train()``), validation in evaluation mode; the
+    model is left in the mode it had before.
     The progress bar shows the running loss and accuracy during an epoch, and at its end the epoch's
     mean loss, its accuracy and the validation accuracy. A NaN or infinite loss raises
     FloatingPointError naming the epoch and step; parameters that became NaN or infinite (checked at
     the end of every epoch) raise it naming the epoch and parameter.
-    Every argument is checked before training starts (ValueError or TypeError naming it): x ``(N, ...)``
-    with N >= 1, labels ``(N,)`` ints in ``[0, classes)`` or one-hot ``(N, classes)``, ``x_val`` and
-    ``y_val`` together, integer ``epochs``/``batch_size``/``start_epoch``. To learn the number of
-    classes, fit first runs the model on one example of ``x`` in evaluation mode.
+    Every argument is checked before training starts (ValueError or TypeError naming it): x ``(N,
+    ...)`` with N >= 1, labels ``(N,)`` ints in ``[0, classes)`` or one-hot ``(N, classes)``,
+    ``x_val`` and ``y_val`` together, integer ``epochs``/``batch_size``/``start_epoch``. To learn
+    the number of classes, fit first runs the model on one example of ``x`` in evaluation mode.
     ``live``: draw the loss and accuracy curves while training (:mod:`cnnlib.live`): True for a new
     figure, a ``LivePlot`` (or ``LivePlot.run(label)``) to draw several runs on one figure; in a
     Jupyter kernel only, elsewhere nothing is drawn.
     """
-    y_int = _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, patience, clip)
+    y_int = _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size,
+                            start_epoch, patience, clip)
     history = History() if history is None else history
     if live:
-        from .live import live_run      # imported here: matplotlib's figure only when asked for
+        from .live import live_run  # imported here: matplotlib's figure only when asked for
         live = live_run(live)
     best = _BestEpoch(patience)
     end = start_epoch + epochs
@@ -149,7 +158,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
             history.examples += len(x)
             history.train_acc.append(correct / len(x))
             if live:
-                live.epoch(history.train_acc[-1], history.val_acc[-1] if x_val is not None else None)
+                live.epoch(history.train_acc[-1], history.val_acc[-1]
+                           if x_val is not None else None)
             if x_val is not None and best.should_stop(model, history, epoch):
                 history.stopped_early = True
                 break
@@ -160,20 +170,23 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
 
 
 def _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, patience, clip):
-    """Check :func:`fit`'s arguments before any training; return the labels as int indices ``(N,)``."""
+    """Check :func:`fit`'s arguments before any training; return the labels as int indices
+    ``(N,)``."""
     positive_int("epochs", epochs, minimum=0)
     positive_int("batch_size", batch_size)
     positive_int("start_epoch", start_epoch, minimum=0)
     if len(x) != len(y):
         raise ValueError(f"x and y: lengths differ: {len(x)} examples, {len(y)} labels")
-    num_classes = scores(model, x[:1]).shape[1]    # one example, in evaluation mode; x must not be empty
+    # one example, in evaluation mode; x must not be empty
+    num_classes = scores(model, x[:1]).shape[1]
     y_int = class_indices("y", y, len(x), num_classes)
     if (x_val is None) != (y_val is None):
         raise ValueError(f"x_val and y_val: validation needs both, got only "
                          f"{'x_val' if y_val is None else 'y_val'}")
     if x_val is not None:
         if len(x_val) != len(y_val):
-            raise ValueError(f"x_val and y_val: lengths differ: {len(x_val)} examples, {len(y_val)} labels")
+            raise ValueError(f"x_val and y_val: lengths differ: {len(x_val)} examples, "
+                             f"{len(y_val)} labels")
         if len(x_val) == 0:
             raise ValueError(f"x_val: expected at least one example, got an empty array of shape "
                              f"{np.shape(x_val)}")
@@ -188,15 +201,16 @@ def _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size, start_epoch, 
 
 
 def _minibatches(n, batch_size, seed, epoch):
-    """The example indices of each minibatch of an epoch, shuffled by ``default_rng([seed, epoch])``."""
+    """The example indices of each minibatch of an epoch, shuffled by ``default_rng([seed,
+    epoch])``."""
     order = np.random.default_rng([seed, epoch]).permutation(n)
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
 
 
 def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch, live):
-    """One pass over ``batches``: forward and loss, backward, (clipping,) update; appends each loss to
-    ``history.loss`` (and hands it to the ``live`` plot) and returns how many training examples were
-    classified correctly."""
+    """One pass over ``batches``: forward and loss, backward, (clipping,) update; appends each loss
+    to ``history.loss`` (and hands it to the ``live`` plot) and returns how many training examples
+    were classified correctly."""
     correct = seen = 0
     for step, idx in enumerate(batches):
         blas.prepare_step()
@@ -204,7 +218,9 @@ def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, histor
         loss = model.loss(xb, y[idx])
         if not np.isfinite(loss):
             bar.close()
-            raise FloatingPointError(_diverged_message(loss, epoch, step, len(history.loss), xb, idx, optimizer))
+            raise FloatingPointError(
+                _diverged_message(loss, epoch, step, len(history.loss), xb, idx, optimizer)
+            )
         model.backward()
         grads = model.grads
         if clip is not None:
@@ -221,9 +237,9 @@ def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, histor
 
 
 def _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, train_acc, steps, live):
-    """End of an epoch: validation accuracy (when there is validation data and the weights are finite;
-    a ``live`` plot records the validation loss from the same pass), the epoch's summary on the
-    progress bar, then FloatingPointError if the weights are not finite."""
+    """End of an epoch: validation accuracy (when there is validation data and the weights are
+    finite; a ``live`` plot records the validation loss from the same pass), the epoch's summary on
+    the progress bar, then FloatingPointError if the weights are not finite."""
     summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{train_acc:.4f}"}
     if x_val is not None and not non_finite(model.params):
         validate = live.validate if live else evaluate
@@ -233,20 +249,22 @@ def _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, train_acc, s
     bar.close()
     bad = non_finite(model.params)
     if bad:
-        raise FloatingPointError(f"parameters became NaN or inf during epoch {epoch + 1}: {', '.join(bad)}; "
+        raise FloatingPointError(f"parameters became NaN or inf during epoch {epoch + 1}: "
+                                 f"{', '.join(bad)}; "
                                  f"try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
                                  f"or gradient clipping (clip=1.0)")
 
 
 class _BestEpoch:
-    """Early stopping: tracks the epoch with the best validation accuracy (``history.best_epoch``) and,
-    with ``patience``, keeps a copy of its weights and buffers to restore at the end."""
+    """Early stopping: tracks the epoch with the best validation accuracy (``history.best_epoch``)
+    and, with ``patience``, keeps a copy of its weights and buffers to restore at the end."""
 
     def __init__(self, patience):
         self.patience, self.best_acc, self.waited, self.state = patience, -1.0, 0, None
 
     def should_stop(self, model, history, epoch):
-        """Record the epoch's validation accuracy; True when ``patience`` epochs passed without a gain."""
+        """Record the epoch's validation accuracy; True when ``patience`` epochs passed without a
+        gain."""
         if history.val_acc[-1] > self.best_acc:
             self.best_acc, self.waited, history.best_epoch = history.val_acc[-1], 0, epoch
             if self.patience is not None:
@@ -266,6 +284,7 @@ def _diverged_message(loss, epoch, step, iterations, xb, idx, optimizer):
     where = f"loss became {loss} at epoch {epoch + 1}, step {step + 1} (iteration {iterations + 1})"
     bad = idx[~np.isfinite(xb.reshape(len(idx), -1)).all(axis=1)]
     if len(bad):
-        return f"{where}: the input holds NaN or inf values in examples {sorted(bad.tolist())}; clean the data"
+        return (f"{where}: the input holds NaN or inf values in examples {sorted(bad.tolist())}; "
+                "clean the data")
     return (f"{where}; try a lower learning rate (now {getattr(optimizer, 'lr', '?')}) "
             f"or gradient clipping (clip=1.0)")

@@ -1,17 +1,18 @@
 """Two widgets for JupyterLab, and the plain functions under them.
 
-* :class:`ConvExplorer` (notebook 04): pick a digit, a 3x3 kernel (notebook 04's hand-made filters, or
-  nine sliders whose numbers can also be typed), the stride, the padding and an output cell; see the
-  padded input with that cell's window, the window's values, the kernel and the output map, with the
-  output-size formula filled in.
-* :class:`DrawDigit` (notebook 08): draw a digit with the mouse on an ``ipycanvas`` canvas; when a stroke
-  ends, :func:`mnist_like` turns the drawing into an MNIST-like 28x28 input, and LeNet-5 shows its class
-  probabilities and its conv1 and conv2 feature maps.
+* :class:`ConvExplorer` (notebook 04): pick a digit, a 3x3 kernel (notebook 04's hand-made filters,
+  or nine sliders whose numbers can also be typed), the stride, the padding and an output cell; see
+  the padded input with that cell's window, the window's values, the kernel and the output map, with
+  the output-size formula filled in.
+* :class:`DrawDigit` (notebook 08): draw a digit with the mouse on an ``ipycanvas`` canvas; when a
+  stroke ends, :func:`mnist_like` turns the drawing into an MNIST-like 28x28 input, and LeNet-5
+  shows its class probabilities and its conv1 and conv2 feature maps.
 
-What a widget computes is a plain function (:func:`mnist_like`, :func:`read_digit`, :func:`draw_line`,
+What a widget computes is a plain function (:func:`mnist_like`, :func:`read_digit`,
+:func:`draw_line`,
 :func:`drawing_figure`) or a method its event handlers call, so tests drive the widgets without a
-browser. Displayed, a widget carries a static figure beside its live view (``image/png`` and a line of
-text): a notebook viewer without a kernel shows that figure instead of raw widget text, and nbval
+browser. Displayed, a widget carries a static figure beside its live view (``image/png`` and a line
+of text): a notebook viewer without a kernel shows that figure instead of raw widget text, and nbval
 compares the line of text. ipywidgets and ipycanvas are imported only when a widget is built.
 """
 
@@ -40,7 +41,8 @@ KERNELS = {
 """The explorer's ready-made 3x3 kernels: notebook 04's edge filters, a blur and the identity."""
 CUSTOM = "custom (sliders)"
 EMPTY_MESSAGE = "The canvas is empty: draw a digit with the mouse (press, drag, release)."
-EXAMPLE_STROKES = [[(62.0, 58.0), (215.0, 58.0), (190.0, 105.0), (128.0, 238.0)], [(105.0, 150.0), (200.0, 150.0)]]
+EXAMPLE_STROKES = [[(62.0, 58.0), (215.0, 58.0), (190.0, 105.0), (128.0, 238.0)],
+                   [(105.0, 150.0), (200.0, 150.0)]]
 """A 7 with a bar, as a list of strokes of canvas points ``(x, y)`` on a 280x280 canvas: the digit a
 :class:`DrawDigit` shows as its static figure."""
 
@@ -56,8 +58,9 @@ def _png(fig, dpi=72):
 
 
 def _area_weights(n_in, n_out):
-    """``(n_out, n_in)`` averaging matrix: row i weights each input pixel by the length of its overlap
-    with output pixel i's interval ``[i, i + 1) * n_in / n_out``, divided by that interval's length."""
+    """``(n_out, n_in)`` averaging matrix: row i weights each input pixel by the length of its
+    overlap with output pixel i's interval ``[i, i + 1) * n_in / n_out``, divided by that interval's
+    length."""
     scale = n_in / n_out
     edges = np.arange(n_out + 1) * scale
     k = np.arange(n_in)
@@ -66,9 +69,10 @@ def _area_weights(n_in, n_out):
 
 
 def resize_area(image, shape):
-    """``image`` ``(H, W)`` resampled to ``shape`` ``(h, w)`` by area averaging: each output pixel is the
-    mean of the input area it covers, partly covered pixels weighted by their overlap. Shrinking a
-    drawing this way anti-aliases it, as MNIST's digits are. Returns float64 ``(h, w)``."""
+    """``image`` ``(H, W)`` resampled to ``shape`` ``(h, w)`` by area averaging: each output pixel
+    is the mean of the input area it covers, partly covered pixels weighted by their overlap.
+    Shrinking a drawing this way anti-aliases it, as MNIST's digits are. Returns float64 ``(h,
+    w)``."""
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2 or min(image.shape) < 1:
         raise ValueError(f"image: expected a non-empty 2-D array (H, W), got shape {image.shape}")
@@ -81,19 +85,21 @@ def resize_area(image, shape):
 def mnist_like(image, *, box=20, size=28):
     """Turn a drawing into an input like MNIST's digits, with MNIST's own recipe.
 
-    image: ``(H, W)`` ink, any non-negative scale (larger is more ink; a canvas drawing is 1 where drawn).
-    The ink's bounding box (pixels above 1% of the peak) is cut out and resampled by area averaging so
-    that its longer side is ``box`` pixels, keeping the aspect ratio; values are scaled to a peak of 1;
-    the result is placed in a ``(size, size)`` field of zeros so that its centre of mass lands on pixel
-    ``(size / 2, size / 2)`` (where MNIST's digits have theirs, in row/column index coordinates),
-    rounded to whole pixels and kept inside the field. Returns float32 ``(size, size)`` in [0, 1].
+    image: ``(H, W)`` ink, any non-negative scale (larger is more ink; a canvas drawing is 1 where
+    drawn). The ink's bounding box (pixels above 1% of the peak) is cut out and resampled by area
+    averaging so that its longer side is ``box`` pixels, keeping the aspect ratio; values are scaled
+    to a peak of 1; the result is placed in a ``(size, size)`` field of zeros so that its centre of
+    mass lands on pixel ``(size / 2, size / 2)`` (where MNIST's digits have theirs, in row/column
+    index coordinates), rounded to whole pixels and kept inside the field. Returns float32 ``(size,
+    size)`` in [0, 1].
 
     Raises :class:`EmptyDrawingError` (a ValueError) when ``image`` has no ink.
     """
     try:
         ink = np.asarray(image, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"image: expected a 2-D array of numbers, got {type(image).__name__}") from err
+        raise TypeError("image: expected a 2-D array of numbers, got "
+                        f"{type(image).__name__}") from err
     if ink.ndim != 2 or min(ink.shape) < 1:
         raise ValueError(f"image: expected a non-empty 2-D array (H, W), got shape {ink.shape}")
     if not np.all(np.isfinite(ink)):
@@ -123,12 +129,18 @@ def mnist_like(image, *, box=20, size=28):
 
 def draw_line(ink, start, end, width):
     """Draw a stroke segment into ``ink`` ``(H, W)`` in place: every pixel whose centre lies within
-    ``width / 2`` of the segment from ``start`` to ``end`` (canvas points ``(x, y)``, x to the right,
-    y down, in pixels) becomes 1. ``start == end`` draws a dot. Returns ``ink``."""
+    ``width / 2`` of the segment from ``start`` to ``end`` (canvas points ``(x, y)``, x to the
+    right, y down, in pixels) becomes 1. ``start == end`` draws a dot. Returns ``ink``."""
     (x0, y0), (x1, y1) = start, end
     radius = width / 2
-    r0, r1 = max(0, int(np.floor(min(y0, y1) - radius))), min(ink.shape[0], int(np.ceil(max(y0, y1) + radius)) + 1)
-    c0, c1 = max(0, int(np.floor(min(x0, x1) - radius))), min(ink.shape[1], int(np.ceil(max(x0, x1) + radius)) + 1)
+    r0, r1 = (
+        max(0, int(np.floor(min(y0, y1) - radius))),
+        min(ink.shape[0], int(np.ceil(max(y0, y1) + radius)) + 1),
+    )
+    c0, c1 = (
+        max(0, int(np.floor(min(x0, x1) - radius))),
+        min(ink.shape[1], int(np.ceil(max(x0, x1) + radius)) + 1),
+    )
     if r0 >= r1 or c0 >= c1:
         return ink
     y = np.arange(r0, r1)[:, None] + 0.5
@@ -142,8 +154,8 @@ def draw_line(ink, start, end, width):
 
 
 def load_lenet5(path=None):
-    """LeNet-5 with the trained weights that ship with the series (``data/lenet5_mnist.npz``), or those
-    saved at ``path``."""
+    """LeNet-5 with the trained weights that ship with the series (``data/lenet5_mnist.npz``), or
+    those saved at ``path``."""
     from .checkpoints import load_params
     from .datasets import DATA_ROOT
     from .models import LeNet5
@@ -154,8 +166,9 @@ def load_lenet5(path=None):
 
 
 def read_digit(model, image, layers=("conv1", "conv2")):
-    """Run one ``(28, 28)`` image through ``model``; return ``(probabilities, maps)``: the softmax of the
-    last layer's scores ``(classes,)`` and ``{layer: (C, h, w)}`` for the named ``layers``."""
+    """Run one ``(28, 28)`` image through ``model``; return ``(probabilities, maps)``: the softmax
+    of the last layer's scores ``(classes,)`` and ``{layer: (C, h, w)}`` for the named
+    ``layers``."""
     image = np.asarray(image)
     if image.ndim != 2:
         raise ValueError(f"image: expected one 2-D image (H, W), got shape {image.shape}")
@@ -167,9 +180,11 @@ def read_digit(model, image, layers=("conv1", "conv2")):
     return softmax(list(outputs.values())[-1])[0], {name: outputs[name][0] for name in layers}
 
 
-# --- the figures only the widgets draw --------------------------------------------------------------
+# --- the figures only the widgets draw
+# --------------------------------------------------------------
 
-READING_AXES = ("drawing", "input", "probabilities")    # the names of a digit reading's top row of axes
+# the names of a digit reading's top row of axes
+READING_AXES = ("drawing", "input", "probabilities")
 
 
 def plot_conv_window(image, kernel, out, *, stride=1, pad=0, position=(0, 0), bias=0.0):
@@ -191,11 +206,14 @@ def plot_conv_window(image, kernel, out, *, stride=1, pad=0, position=(0, 0), bi
                          f"stride {stride}, pad {pad}; got {out.shape}")
     i, j = position
     if not (0 <= i < out.shape[0] and 0 <= j < out.shape[1]):
-        raise ValueError(f"position: expected a cell of the {out.shape[0]}x{out.shape[1]} output, got {position}")
+        raise ValueError(f"position: expected a cell of the {out.shape[0]}x{out.shape[1]} output, "
+                         f"got {position}")
     padded = np.pad(image, pad)
     window = padded[i * stride:i * stride + kh, j * stride:j * stride + kw]
     fig = Figure(figsize=(11, 3.9))
-    left, win_ax, ker_ax, right = fig.subplots(1, 4, width_ratios=[padded.shape[1], 9, 9, out.shape[1] * 1.25])
+    left, win_ax, ker_ax, right = fig.subplots(
+        1, 4, width_ratios=[padded.shape[1], 9, 9, out.shape[1] * 1.25]
+    )
     fig.subplots_adjust(left=0.02, right=0.96, bottom=0.04, top=0.8, wspace=0.25)
     left.imshow(padded, cmap="gray_r", vmin=0, vmax=max(1.0, float(image.max())))
     if pad:
@@ -204,9 +222,13 @@ def plot_conv_window(image, kernel, out, *, stride=1, pad=0, position=(0, 0), bi
         frame[..., 3] = 0.45
         frame[pad:pad + h, pad:pad + w, 3] = 0
         left.imshow(frame)
-    left.add_patch(Rectangle((j * stride - 0.5, i * stride - 0.5), kw, kh, fill=False, ec=WRONG, lw=2.5))
-    left.set_title(f"input {h}x{w}, padded to {padded.shape[0]}x{padded.shape[1]} (grey)", fontsize=10)
-    matrix_panel(win_ax, window, f"window: padded rows {i * stride}-{i * stride + kh - 1}", "{:.2f}", "Greys", False)
+    left.add_patch(Rectangle((j * stride - 0.5, i * stride - 0.5), kw, kh,
+                             fill=False, ec=WRONG, lw=2.5))
+    left.set_title(
+        f"input {h}x{w}, padded to {padded.shape[0]}x{padded.shape[1]} (grey)", fontsize=10
+    )
+    matrix_panel(win_ax, window, f"window: padded rows {i * stride}-{i * stride + kh - 1}",
+                 "{:.2f}", "Greys", False)
     matrix_panel(ker_ax, kernel, f"kernel {kh}x{kw}", "{:.3g}", DIVERGING, True)
     limit = symmetric_limit([out])
     shown = right.imshow(out, cmap=DIVERGING, vmin=-limit, vmax=limit)
@@ -217,7 +239,8 @@ def plot_conv_window(image, kernel, out, *, stride=1, pad=0, position=(0, 0), bi
         ax.set_xticks([])
         ax.set_yticks([])
     value = float(np.sum(window * kernel) + bias)
-    fig.suptitle(f"OH = (H + 2p - K) // s + 1 = ({h} + 2*{pad} - {kh}) // {stride} + 1 = {out.shape[0]}"
+    fig.suptitle(f"OH = (H + 2p - K) // s + 1 = ({h} + 2*{pad} - {kh}) // {stride} + 1 = "
+                 f"{out.shape[0]}"
                  f"        out[{i}, {j}] = sum(window * kernel) = {value:.3g}", fontsize=11)
     return fig
 
@@ -234,13 +257,15 @@ def _mosaic(maps, ncols, gap=1):
 
 
 def _reading_title(name, maps, limit):
-    return f"{name}: {np.shape(maps)[0]} maps {np.shape(maps)[1]}x{np.shape(maps)[2]}, one scale ±{limit:.2g}"
+    return (f"{name}: {np.shape(maps)[0]} maps {np.shape(maps)[1]}x{np.shape(maps)[2]}, "
+            f"one scale ±{limit:.2g}")
 
 
 def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=None, title=None):
-    """What a network reads in one digit: the input (and the raw ``drawing`` it was made from), the class
-    probabilities as bars (the most likely class highlighted), and each layer of ``maps`` as one row of
-    channel tiles on that layer's own symmetric colour scale (red positive, blue negative).
+    """What a network reads in one digit: the input (and the raw ``drawing`` it was made from), the
+    class probabilities as bars (the most likely class highlighted), and each layer of ``maps`` as
+    one row of channel tiles on that layer's own symmetric colour scale (red positive, blue
+    negative).
 
     image: ``(H, W)``; probabilities: ``(classes,)``; maps: ``{layer name: (C, h, w)}`` (at most two
     rows of 8 channels each are shown per layer, each tile numbered at its top left); drawing:
@@ -253,12 +278,14 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
     if probabilities.ndim != 1 or len(probabilities) < 2:
         raise ValueError(f"probabilities: expected a 1-D array of class probabilities, got shape "
                          f"{probabilities.shape}")
-    names = list(class_names) if class_names is not None else [str(k) for k in range(len(probabilities))]
+    names = (list(class_names) if class_names is not None
+             else [str(k) for k in range(len(probabilities))])
     if len(names) != len(probabilities):
         raise ValueError(f"class_names: expected {len(probabilities)} names, got {len(names)}")
     for name, m in maps.items():
         if np.ndim(m) != 3:
-            raise ValueError(f"maps[{name!r}]: expected (C, h, w) feature maps, got shape {np.shape(m)}")
+            raise ValueError(f"maps[{name!r}]: expected (C, h, w) feature maps, got shape "
+                             f"{np.shape(m)}")
     best = int(probabilities.argmax())
     heights = [1.3] + [0.55 + 0.25 * min(2, -(-np.shape(m)[0] // 8)) for m in maps.values()]
     fig = Figure(figsize=(9, 2.3 * sum(heights)))
@@ -291,32 +318,38 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
         ax.imshow(_mosaic(m, ncols), cmap=cmap, vmin=-limit, vmax=limit)
         for k in range(len(m)):
             r, q = divmod(k, ncols)
-            ax.text(q * (m.shape[2] + 1) - 0.3, r * (m.shape[1] + 1) - 0.3, str(k), fontsize=7, color="0.3",
+            ax.text(q * (m.shape[2] + 1) - 0.3, r * (m.shape[1] + 1) - 0.3,
+                    str(k), fontsize=7, color="0.3",
                     ha="left", va="top")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
         for side in ax.spines.values():
             side.set_visible(False)
-    fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
+    fig.suptitle(title or f"reads {names[best]} (probability "
+                          f"{probabilities[best]:.2f})", fontsize=12)
     return fig
 
 
 def update_digit_reading(fig, image, probabilities, maps, *, drawing=None, title=None):
-    """Redraw a figure made by :func:`plot_digit_reading` in place with a new reading (same layers and
-    shapes): the images, bars, colour scales and titles change, nothing is rebuilt, so a widget that
-    redraws on every stroke pays only for rendering. The axes are found by the names
-    :func:`plot_digit_reading` gave them (:data:`READING_AXES` and ``"maps: <layer>"``). Returns ``fig``."""
+    """Redraw a figure made by :func:`plot_digit_reading` in place with a new reading (same layers
+    and shapes): the images, bars, colour scales and titles change, nothing is rebuilt, so a widget
+    that redraws on every stroke pays only for rendering. The axes are found by the names
+    :func:`plot_digit_reading` gave them (:data:`READING_AXES` and ``"maps: <layer>"``). Returns
+    ``fig``."""
     image, probabilities = np.asarray(image), np.asarray(probabilities, dtype=np.float64)
     axes = {ax.get_label(): ax for ax in fig.axes}
     if not set(READING_AXES) <= set(axes):
-        raise ValueError(f"fig: expected a figure made by plot_digit_reading, with axes {READING_AXES}")
+        raise ValueError("fig: expected a figure made by plot_digit_reading, with axes "
+                         f"{READING_AXES}")
     top = [axes[label] for label in READING_AXES]
     rows = [axes[f"maps: {name}"] for name in maps if f"maps: {name}" in axes]
     layers = sum(label.startswith("maps: ") for label in axes)
     if len(rows) != len(maps) or layers != len(maps) or len(top[2].patches) != len(probabilities):
-        raise ValueError(f"maps, probabilities: expected {layers} layers and {len(top[2].patches)} classes "
-                         f"as when the figure was made, got {len(maps)} and {len(probabilities)}")
+        raise ValueError(
+            f"maps, probabilities: expected {layers} layers and {len(top[2].patches)} classes "
+            f"as when the figure was made, got {len(maps)} and {len(probabilities)}"
+        )
     if (drawing is None) != (not top[0].get_images()):
         raise ValueError("drawing: give one exactly when the figure was made with one")
     if drawing is not None:
@@ -336,12 +369,14 @@ def update_digit_reading(fig, image, probabilities, maps, *, drawing=None, title
         ncols = min(8, len(m))
         tiled = _mosaic(m, ncols)
         if tiled.shape != shown.get_array().shape:
-            raise ValueError(f"maps[{name!r}]: expected the shape the figure was made with, got {np.shape(maps[name])}")
+            raise ValueError(f"maps[{name!r}]: expected the shape the figure was made with, got "
+                             f"{np.shape(maps[name])}")
         limit = symmetric_limit([m])
         shown.set_data(tiled)
         shown.set_clim(-limit, limit)
         ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
-    fig.suptitle(title or f"reads {names[best]} (probability {probabilities[best]:.2f})", fontsize=12)
+    fig.suptitle(title or f"reads {names[best]} (probability "
+                          f"{probabilities[best]:.2f})", fontsize=12)
     return fig
 
 
@@ -360,29 +395,31 @@ def _verdict(probabilities):
 
 
 class ConvExplorer:
-    """Sliders over one convolution of a digit: digit, kernel, stride, padding and the output cell whose
-    window is highlighted. ``widget`` is the ipywidgets box; ``output`` the current output map
-    ``(OH, OW)``, ``kernel`` the current 3x3 kernel, ``position`` the highlighted cell; ``figure`` (an
-    ipywidgets Image) shows :func:`plot_conv_window` and ``formula`` (HTML) the output size.
+    """Sliders over one convolution of a digit: digit, kernel, stride, padding and the output cell
+    whose window is highlighted. ``widget`` is the ipywidgets box; ``output`` the current output map
+    ``(OH, OW)``, ``kernel`` the current 3x3 kernel, ``position`` the highlighted cell; ``figure``
+    (an ipywidgets Image) shows :func:`plot_conv_window` and ``formula`` (HTML) the output size.
     Displaying the explorer shows the live widget, with a static figure of its state beside it.
 
-    images: ``(N, H, W)`` or ``(N, 1, H, W)``; labels: ``(N,)`` or None; index: the digit shown first;
-    kernel: a name of :data:`KERNELS`; stride: 1 to 3; pad: 0 to 3; position: the highlighted output
-    cell ``(row, col)``, kept inside the output when it shrinks.
+    images: ``(N, H, W)`` or ``(N, 1, H, W)``; labels: ``(N,)`` or None; index: the digit shown
+    first; kernel: a name of :data:`KERNELS`; stride: 1 to 3; pad: 0 to 3; position: the highlighted
+    output cell ``(row, col)``, kept inside the output when it shrinks.
     """
 
-    def __init__(self, images, labels=None, *, index=0, kernel="vertical edge (Sobel)", stride=1, pad=0,
-                 position=(0, 0), dpi=72):
+    def __init__(self, images, labels=None, *, index=0, kernel="vertical edge (Sobel)", stride=1,
+                 pad=0, position=(0, 0), dpi=72):
         import ipywidgets as w
 
         images = np.asarray(images)
         if images.ndim == 4 and images.shape[1] == 1:
             images = images[:, 0]
         if images.ndim != 3 or len(images) == 0:
-            raise ValueError(f"images: expected (N, H, W) or (N, 1, H, W) with N >= 1, got shape {images.shape}")
+            raise ValueError("images: expected (N, H, W) or (N, 1, H, W) with N >= 1, got shape "
+                             f"{images.shape}")
         if kernel not in KERNELS:
             raise ValueError(f"kernel: expected one of {list(KERNELS)}, got {kernel!r}")
-        for name, value, low, high in [("index", index, 0, len(images) - 1), ("stride", stride, 1, 3),
+        for name, value, low, high in [("index", index, 0, len(images) - 1),
+                                       ("stride", stride, 1, 3),
                                        ("pad", pad, 0, 3)]:
             if not low <= value <= high:
                 raise ValueError(f"{name}: expected an int from {low} to {high}, got {value}")
@@ -391,27 +428,37 @@ class ConvExplorer:
         self.dpi = dpi
         self._busy = False
         small, wide = w.Layout(width="250px"), {"description_width": "75px"}
-        self.digit = w.IntSlider(index, 0, len(images) - 1, description="digit", layout=small, style=wide)
-        self.kernel_name = w.Dropdown(options=list(KERNELS) + [CUSTOM], value=kernel, description="kernel",
+        self.digit = w.IntSlider(index, 0, len(images) - 1, description="digit",
+                                 layout=small, style=wide)
+        self.kernel_name = w.Dropdown(options=list(KERNELS) + [CUSTOM],
+                                      value=kernel, description="kernel",
                                       layout=small, style=wide)
-        self.weights = [w.FloatSlider(float(KERNELS[kernel][r, c]), min=-3, max=3, step=0.1, readout_format=".2f",
+        self.weights = [w.FloatSlider(float(KERNELS[kernel][r, c]), min=-3, max=3,
+                                      step=0.1, readout_format=".2f",
                                       description=f"w[{r},{c}]", continuous_update=False,
-                                      layout=w.Layout(width="180px"), style={"description_width": "40px"})
+                                      layout=w.Layout(width="180px"),
+                                      style={"description_width": "40px"})
                         for r in range(3) for c in range(3)]
         self.stride = w.IntSlider(stride, 1, 3, description="stride", layout=small, style=wide)
         self.pad = w.IntSlider(pad, 0, 3, description="padding", layout=small, style=wide)
-        self.row = w.IntSlider(position[0], 0, 100, description="output row", layout=small, style=wide)
-        self.col = w.IntSlider(position[1], 0, 100, description="output col", layout=small, style=wide)
+        self.row = w.IntSlider(position[0], 0, 100, description="output row",
+                               layout=small, style=wide)
+        self.col = w.IntSlider(position[1], 0, 100, description="output col",
+                               layout=small, style=wide)
         self.formula = w.HTML()
         self.figure = w.Image(format="png")
-        for widget, name in [(self.digit, "digit"), (self.kernel_name, "kernel"), (self.stride, "stride"),
-                             (self.pad, "pad"), (self.row, "row"), (self.col, "col"), (self.formula, "formula"),
+        for widget, name in [(self.digit, "digit"),
+                             (self.kernel_name, "kernel"), (self.stride, "stride"),
+                             (self.pad, "pad"), (self.row, "row"), (self.col, "col"),
+                             (self.formula, "formula"),
                              (self.figure, "figure")]:
             widget.add_class(f"cnnlib-conv-{name}")
         for slider in self.weights:
             slider.add_class("cnnlib-conv-weight")
-        controls = w.HBox([w.VBox([self.digit, self.kernel_name, self.stride, self.pad, self.row, self.col]),
-                           w.GridBox(self.weights, layout=w.Layout(grid_template_columns="repeat(3, 185px)"))])
+        controls = w.HBox([w.VBox([self.digit, self.kernel_name, self.stride,
+                                   self.pad, self.row, self.col]),
+                           w.GridBox(self.weights,
+                                     layout=w.Layout(grid_template_columns="repeat(3, 185px)"))])
         self.widget = w.VBox([controls, self.formula, self.figure])
         self.widget.add_class("cnnlib-conv-explorer")
         for widget in (self.digit, self.stride, self.pad, self.row, self.col):
@@ -459,15 +506,18 @@ class ConvExplorer:
             image, stride, pad = self.images[self.digit.value], self.stride.value, self.pad.value
             oh, ow = (conv_output_size(n, 3, stride, pad) for n in image.shape)
             self.row.max, self.col.max = oh - 1, ow - 1
-            out, _ = conv2d_forward(image[None, None], self._kernel[None, None], np.zeros(1, np.float32), stride, pad)
+            out, _ = conv2d_forward(image[None, None], self._kernel[None, None],
+                                    np.zeros(1, np.float32), stride, pad)
             self.output = out[0, 0]
             self.position = (self.row.value, self.col.value)
             fig = plot_conv_window(image, self._kernel, self.output, stride=stride, pad=pad,
                                        position=self.position)
             self.figure.value = _png(fig, self.dpi)
             h = image.shape[0]
-            self.formula.value = (f"output size: OH = (H + 2p - K) // s + 1 = ({h} + 2*{pad} - 3) // {stride} + 1 "
-                                  f"= <b>{oh}</b>, so the output map is <b>{oh}x{ow}</b>; out[{self.position[0]}, "
+            self.formula.value = (f"output size: OH = (H + 2p - K) // s + 1 = ({h} + 2*{pad} - 3) "
+                                  f"// {stride} + 1 "
+                                  f"= <b>{oh}</b>, so the output map is <b>{oh}x{ow}</b>; "
+                                  f"out[{self.position[0]}, "
                                   f"{self.position[1]}] = <b>{self.output[self.position]:.2f}</b>")
         finally:
             self._busy = False
@@ -476,26 +526,29 @@ class ConvExplorer:
         """One line naming the current settings and the output size."""
         label = "" if self.labels is None else f" (a {self.labels[self.digit.value]})"
         oh, ow = self.output.shape
-        return (f"digit {self.digit.value}{label}, kernel {self.kernel_name.value}, stride {self.stride.value}, "
-                f"padding {self.pad.value} -> output {oh}x{ow}, out[{self.position[0]}, {self.position[1]}] = "
-                f"{self.output[self.position]:.2f}")
+        return (f"digit {self.digit.value}{label}, kernel {self.kernel_name.value}, stride "
+                f"{self.stride.value}, "
+                f"padding {self.pad.value} -> output {oh}x{ow}, out[{self.position[0]}, "
+                f"{self.position[1]}] = {self.output[self.position]:.2f}")
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["image/png"] = base64.b64encode(self.figure.value).decode("ascii")
-        bundle["text/plain"] = ("A convolution explorer (digit, kernel, stride, padding, output cell): run the "
-                                f"notebook to use it. Stored: {self.describe()}.")
+        bundle["text/plain"] = ("A convolution explorer (digit, kernel, stride, padding, output "
+                                f"cell): run the notebook to use it. Stored: {self.describe()}.")
         return bundle
 
 
 class DrawDigit:
-    """A canvas to draw a digit on with the mouse, and LeNet-5's reading of it, redrawn whenever a stroke
-    ends: class probabilities and conv1 / conv2 feature maps; a Clear button wipes the canvas.
+    """A canvas to draw a digit on with the mouse, and LeNet-5's reading of it, redrawn whenever a
+    stroke ends: class probabilities and conv1 / conv2 feature maps; a Clear button wipes the
+    canvas.
 
-    model: a trained LeNet-5 (default: the shipped weights, :func:`load_lenet5`). ``ink`` ``(size, size)``
-    holds the drawing (1 where drawn) for :func:`mnist_like`. The handlers ``pen_down``, ``pen_move`` and
-    ``pen_up`` take canvas points ``(x, y)``; ``clear`` wipes. Displayed, the widget carries a static
-    figure of LeNet-5 reading :data:`EXAMPLE_STROKES` beside the live canvas.
+    model: a trained LeNet-5 (default: the shipped weights, :func:`load_lenet5`). ``ink`` ``(size,
+    size)`` holds the drawing (1 where drawn) for :func:`mnist_like`. The handlers ``pen_down``,
+    ``pen_move`` and ``pen_up`` take canvas points ``(x, y)``; ``clear`` wipes. Displayed, the
+    widget carries a static figure of LeNet-5 reading :data:`EXAMPLE_STROKES` beside the live
+    canvas.
     """
 
     def __init__(self, model=None, *, size=280, line_width=20, dpi=72):
@@ -507,9 +560,12 @@ class DrawDigit:
         self.ink = np.zeros((size, size), dtype=np.float32)
         self.probabilities = None
         self._last = None
-        self._figure = None                        # made at the first reading, then redrawn in place
-        self.canvas = Canvas(width=size, height=size,
-                             layout=w.Layout(width=f"{size}px", height=f"{size}px", border="1px solid #888"))
+        self._figure = None  # made at the first reading, then redrawn in place
+        self.canvas = Canvas(
+            width=size,
+            height=size,
+            layout=w.Layout(width=f"{size}px", height=f"{size}px", border="1px solid #888"),
+        )
         self.canvas.add_class("cnnlib-draw-canvas")
         self.clear_button = w.Button(description="Clear", tooltip="wipe the canvas")
         self.clear_button.add_class("cnnlib-draw-clear")
@@ -596,6 +652,7 @@ class DrawDigit:
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["image/png"] = base64.b64encode(self._example_png).decode("ascii")
-        bundle["text/plain"] = ("A canvas to draw a digit on: run the notebook to draw; LeNet-5 reads the drawing "
+        bundle["text/plain"] = ("A canvas to draw a digit on: run the notebook to draw; LeNet-5 "
+                                "reads the drawing "
                                 f"when a stroke ends. Stored: a pre-drawn 7; {self._example_text}.")
         return bundle

@@ -75,7 +75,9 @@ def build(kind, seed=0, dtype=np.float64):
     for layer in model.layers.values():           # gamma and beta other than 1 and 0
         for key in ("gamma", "beta"):
             if key in layer.params:
-                layer.params[key][...] = np.random.default_rng(7).uniform(0.5, 1.5, layer.params[key].shape)
+                layer.params[key][...] = np.random.default_rng(7).uniform(
+                    0.5, 1.5, layer.params[key].shape
+                )
     return model
 
 
@@ -161,7 +163,7 @@ def test_gradients_agree_with_autograd(kind):
 
 def test_batch_norm_in_training_matches_and_only_running_var_differs():
     model = build("normed_convnet")
-    model.layers["drop"].p = 0.0                  # no random masks: everything else in training mode
+    model.layers["drop"].p = 0.0  # no random masks: everything else in training mode
     module = to_torch(model)
     module.drop.p = 0.0
     loss, torch_loss = _train_step(model, module)

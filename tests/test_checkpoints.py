@@ -1,5 +1,6 @@
-"""Checkpoints: round trip, atomic writes, validation before assigning, and damaged files (byte flips
-in every region of a real checkpoint, truncations, FIFOs) that must all be refused with a ValueError."""
+"""Checkpoints: round trip, atomic writes, validation before assigning, and damaged files (byte
+flips in every region of a real checkpoint, truncations, FIFOs) that must all be refused with a
+ValueError."""
 
 import errno
 import io
@@ -104,7 +105,8 @@ def test_load_params_without_optimizer_state_changes_nothing(tmp_path):
 
 
 def write_bad_file(path, kind):
-    """Write at ``path`` a file that is not a checkpoint, of the given kind (also used by test_cli)."""
+    """Write at ``path`` a file that is not a checkpoint, of the given kind (also used by
+    test_cli)."""
     if kind == "empty":
         path.write_bytes(b"")
     elif kind == "truncated":
@@ -123,7 +125,8 @@ def write_bad_file(path, kind):
 
 
 @pytest.mark.parametrize("kind, reason", [
-    ("empty", "the file is empty"), ("truncated", "truncated or corrupted"), ("text", "not a zip archive"),
+    ("empty", "the file is empty"), ("truncated", "truncated or corrupted"),
+    ("text", "not a zip archive"),
     ("npy", r"an \.npy file"), ("directory", "is a directory"), ("zip of text", "not .npy arrays"),
 ])
 def test_load_params_says_what_is_not_a_checkpoint(tmp_path, kind, reason):
@@ -138,7 +141,8 @@ def test_load_params_says_what_is_not_a_checkpoint(tmp_path, kind, reason):
 # --- optimizer state: checked in full before anything is assigned --------------------------------
 
 def _trained(optimizer, path):
-    """A TwoLayerNet after two updates with ``optimizer``, saved with that optimizer's state at ``path``."""
+    """A TwoLayerNet after two updates with ``optimizer``, saved with that optimizer's state at
+    ``path``."""
     model = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(1))
     x = np.random.default_rng(2).standard_normal((6, 2)).astype(np.float32)
     for _ in range(2):
@@ -153,7 +157,9 @@ def _trained(optimizer, path):
     (SGD, Adam, r"optimizer state: missing m/affine1\.W"),
     (Momentum, Adam, r"optimizer state: missing m/affine1\.W"),
 ])
-def test_load_params_checks_the_optimizer_state_before_assigning(tmp_path, saved_with, loaded_into, message):
+def test_load_params_checks_the_optimizer_state_before_assigning(
+    tmp_path, saved_with, loaded_into, message
+):
     _trained(saved_with(0.01), tmp_path / "w.npz")
     model, optimizer = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(7)), loaded_into(0.01)
     before = _params_of(model)
@@ -170,7 +176,8 @@ def test_load_params_checks_optimizer_state_shapes_and_step_count(tmp_path):
         arrays = {key: data[key] for key in data.files}
     arrays["optimizer:v/affine2.b"] = np.zeros(4, np.float32)
     np.savez(tmp_path / "shape.npz", **arrays)
-    with pytest.raises(ValueError, match=r"shape mismatch for v/affine2\.b: parameter \(3,\), file \(4,\)"):
+    with pytest.raises(ValueError,
+                       match=r"shape mismatch for v/affine2\.b: parameter \(3,\), file \(4,\)"):
         load_params(TwoLayerNet(2, 8, 3), tmp_path / "shape.npz", Adam(0.01))
     arrays["optimizer:t"] = np.array(-1)
     np.savez(tmp_path / "t.npz", **arrays)
@@ -188,12 +195,13 @@ def test_an_optimizer_checkpoint_before_any_step_loads(tmp_path):
 # --- damaged files: a ValueError, never another exception ----------------------------------------
 
 def _regions(raw):
-    """``{region: (start, stop)}`` byte ranges of the zip file ``raw``: each entry's local header, its
-    .npy header and its payload, the central directory and the end record."""
+    """``{region: (start, stop)}`` byte ranges of the zip file ``raw``: each entry's local header,
+    its .npy header and its payload, the central directory and the end record."""
     archive = zipfile.ZipFile(io.BytesIO(raw))
     regions = {}
     for info in archive.infolist():
-        name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+        name_len, extra_len = struct.unpack("<HH",
+                                            raw[info.header_offset + 26:info.header_offset + 30])
         data = info.header_offset + 30 + name_len + extra_len
         header_len = struct.unpack("<H", raw[data + 8:data + 10])[0]
         regions[f"{info.filename} local header"] = (info.header_offset, data)
@@ -207,8 +215,8 @@ def _regions(raw):
 
 
 def _load_damaged(raw, path):
-    """Load the bytes ``raw`` as a checkpoint into a fresh LeNet5: True when they load, False when they
-    are refused with the documented ValueError; any other exception fails the test."""
+    """Load the bytes ``raw`` as a checkpoint into a fresh LeNet5: True when they load, False when
+    they are refused with the documented ValueError; any other exception fails the test."""
     path.write_bytes(raw)
     try:
         load_params(LeNet5(), path)
@@ -251,11 +259,14 @@ def test_byte_flips_in_every_region_load_intact_or_are_refused(tmp_path):
             loaded = _load_damaged(bytes(damaged), path)
             if region.endswith("payload"):
                 assert not loaded, f"a flip at byte {position} ({region}) escaped the CRC-32 check"
-            if loaded:    # a field nothing reads (a timestamp, a comment length): the weights are intact
+            # a field nothing reads (a timestamp, a comment length): the weights are intact
+            if loaded:
                 model = LeNet5()
                 load_params(model, path)
                 for name, p in reference.params.items():
-                    np.testing.assert_array_equal(model.params[name], p, err_msg=f"{region}, byte {position}")
+                    np.testing.assert_array_equal(
+                        model.params[name], p, err_msg=f"{region}, byte {position}"
+                    )
 
 
 def test_truncations_at_many_lengths_are_refused(tmp_path):
@@ -268,8 +279,10 @@ def test_truncations_at_many_lengths_are_refused(tmp_path):
 
 def test_a_header_that_claims_a_huge_array_is_refused_without_allocating_it(tmp_path):
     npy = io.BytesIO()
-    np.lib.format.write_array_header_1_0(npy, {"descr": "<f4", "fortran_order": False, "shape": (10**15,)})
-    npy.write(np.zeros(3, np.float32).tobytes())    # 3 values, where the header claims 10**15 (4 PB)
+    np.lib.format.write_array_header_1_0(npy,
+                                         {"descr": "<f4",
+                                          "fortran_order": False, "shape": (10**15,)})
+    npy.write(np.zeros(3, np.float32).tobytes())  # 3 values, where the header claims 10**15 (4 PB)
     with zipfile.ZipFile(tmp_path / "w.npz", "w") as archive:
         archive.writestr("affine2.b.npy", npy.getvalue())
     with pytest.raises(ValueError, match="not a cnnlib checkpoint"):
@@ -292,7 +305,9 @@ def test_a_fifo_is_refused_without_hanging(tmp_path):
     reader.start()
     reader.join(timeout=60)
     assert not reader.is_alive(), "load_params blocked on a FIFO with no writer"
-    assert outcome and "not a regular file" in outcome[0] and "not a cnnlib checkpoint" in outcome[0]
+    assert (
+        outcome and "not a regular file" in outcome[0] and "not a cnnlib checkpoint" in outcome[0]
+    )
 
 
 def test_a_missing_file_is_file_not_found(tmp_path):

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_checkpoints import write_bad_file
 
 from cnnlib import __main__ as cli
 from cnnlib.__main__ import build_parser, format_confusion, main
 from cnnlib.datasets import DATA_ROOT
 from cnnlib.models import LeNet5
-from test_checkpoints import write_bad_file
 
 SHIPPED = DATA_ROOT / "lenet5_mnist.npz"
 
@@ -46,7 +46,8 @@ def test_evaluate_rejects_weights_of_another_model(tmp_path, capsys):
 
 def test_train_then_evaluate(tmp_path, capsys):
     out = tmp_path / "w.npz"
-    assert main(["train", "--epochs", "1", "--train-images", "512", "--batch-size", "64", "--out", str(out),
+    assert main(["train", "--epochs", "1", "--train-images", "512",
+                 "--batch-size", "64", "--out", str(out),
                  "--no-progress"]) == 0
     text = capsys.readouterr().out
     for expected in ("test accuracy:", "images/s", "peak memory:", f"saved weights to {out}"):
@@ -96,7 +97,9 @@ def test_defaults_train_to_runs_and_evaluate_the_shipped_weights(monkeypatch):
     assert cli.default_weights() == SHIPPED
 
 
-def test_train_writes_runs_by_default_and_replaces_a_file_only_with_force(quick, tmp_path, capsys, monkeypatch):
+def test_train_writes_runs_by_default_and_replaces_a_file_only_with_force(
+    quick, tmp_path, capsys, monkeypatch
+):
     shipped, real_fit = quick.read_bytes(), cli.fit
     assert main(["train", "--epochs", "1", "--no-progress"]) == 0
     out = tmp_path / "runs" / "lenet5_mnist.npz"
@@ -109,7 +112,10 @@ def test_train_writes_runs_by_default_and_replaces_a_file_only_with_force(quick,
             main(argv)
         assert info.value.code == 2
         err = capsys.readouterr().err
-        assert f"--out: {argv[-1] if len(argv) > 1 else Path('runs/lenet5_mnist.npz')} already exists" in err
+        assert (
+            f"--out: {argv[-1] if len(argv) > 1 else Path('runs/lenet5_mnist.npz')} already exists"
+            in err
+        )
         assert "--force" in err and "Traceback" not in err
     assert quick.read_bytes() == shipped and out.read_bytes() == trained
     monkeypatch.setattr(cli, "fit", real_fit)
@@ -126,7 +132,8 @@ def test_train_out_directory_is_refused_before_training(quick, tmp_path, capsys,
 
 
 def _interrupt_after(backward_calls):
-    """A stand-in for LeNet5 whose model raises KeyboardInterrupt on backward call number ``backward_calls``."""
+    """A stand-in for LeNet5 whose model raises KeyboardInterrupt on backward call number
+    ``backward_calls``."""
     def make(*args, **kwargs):
         model = LeNet5(*args, **kwargs)
         real_backward, calls = model.backward, []
@@ -158,7 +165,8 @@ def test_ctrl_c_in_the_second_epoch_saves_the_weights_so_far(quick, tmp_path, ca
 
 def test_ctrl_c_in_the_first_epoch_saves_nothing(quick, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli, "LeNet5", _interrupt_after(2))
-    assert main(["train", "--epochs", "3", "--out", str(tmp_path / "w.npz"), "--no-progress"]) == 130
+    assert main(["train", "--epochs", "3", "--out",
+                 str(tmp_path / "w.npz"), "--no-progress"]) == 130
     assert "nothing saved" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shipped"]
 
@@ -166,7 +174,8 @@ def test_ctrl_c_in_the_first_epoch_saves_nothing(quick, tmp_path, capsys, monkey
 def test_diverging_training_saves_nothing(quick, tmp_path, capsys):
     out = tmp_path / "w.npz"
     with np.errstate(all="ignore"):
-        assert main(["train", "--epochs", "2", "--lr", "1e30", "--out", str(out), "--no-progress"]) == 1
+        assert main(["train", "--epochs", "2", "--lr", "1e30", "--out",
+                     str(out), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "training diverged, nothing saved" in err and "lower learning rate" in err
     assert not out.exists()
@@ -214,7 +223,8 @@ def test_cli_works_without_the_unix_resource_module(monkeypatch):
 
 def test_the_command_line_does_not_import_matplotlib():
     code = "import sys, cnnlib.__main__; print('matplotlib' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout == "False\n"
 
 
 # --- issue 24: every user error one message and exit 2; nothing lost, nothing left behind -------
@@ -233,8 +243,9 @@ def test_type_errors_use_the_right_article_and_the_help_names_every_command(caps
 @pytest.fixture
 def offline_mnist(monkeypatch):
     """MNIST's mirrors replaced by a closed local port: a missing file fails without the network."""
-    from cnnlib.datasets import DATASETS, Dataset
     from test_datasets import _closed_port_url
+
+    from cnnlib.datasets import DATASETS, Dataset
     offline = Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),))
     monkeypatch.setitem(DATASETS, "mnist", offline)
     return DATASETS["mnist"].files

@@ -1,6 +1,6 @@
-"""The nbgrader course: written from the worked notebooks, released by nbgrader, and graded by nbgrader's
-autograder: the worked answers get every autograded point, the release untouched gets none, and a release
-with one exercise solved gets exactly that exercise's points."""
+"""The nbgrader course: written from the worked notebooks, released by nbgrader, and graded by
+nbgrader's autograder: the worked answers get every autograded point, the release untouched gets
+none, and a release with one exercise solved gets exactly that exercise's points."""
 
 import os
 import shutil
@@ -15,7 +15,8 @@ from cnnlib.course import _hints_above, course_notebook, write_course
 from cnnlib.student_edition import BEGIN, END
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = [ROOT / "notebooks" / "01_computational_graphs.ipynb", ROOT / "notebooks" / "02_layers.ipynb"]
+NOTEBOOKS = [ROOT / "notebooks" / "01_computational_graphs.ipynb",
+             ROOT / "notebooks" / "02_layers.ipynb"]
 
 
 def meta(cell):
@@ -27,17 +28,22 @@ def test_cells_get_nbgraders_roles():
     nb = course_notebook(worked, "nb01")
     solutions = [c for c in nb.cells if meta(c).get("solution") and c.cell_type == "code"]
     checks = [c for c in nb.cells if meta(c).get("grade") and c.cell_type == "code"]
-    assert len(solutions) == len(checks) == sum(BEGIN in c.source for c in worked.cells if c.cell_type == "code") == 5
+    assert len(solutions) == len(checks) == sum(BEGIN in c.source for c in worked.cells
+                                                if c.cell_type == "code") == 5
     assert [meta(c)["grade_id"] for c in checks] == [f"nb01-check-{k}" for k in range(1, 6)]
     assert all(meta(c)["locked"] and meta(c)["points"] == 1 for c in checks)
     assert not any(meta(c)["locked"] or meta(c)["grade"] for c in solutions)
     assert all(c.source.startswith("check_") or "= check_" in c.source for c in checks)
-    assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
-    assert nb.cells[0].source == worked.cells[0].source and "nbgrader" not in worked.cells[5].metadata
+    assert all(c.outputs == [] and c.execution_count is None for c in nb.cells
+               if c.cell_type == "code")
+    assert (
+        nb.cells[0].source == worked.cells[0].source and "nbgrader" not in worked.cells[5].metadata
+    )
 
 
 def test_hints_stay_outside_the_solution_block():
-    source = "def f(x):\n    ### BEGIN SOLUTION\n    # HINT: square it\n    return x * x\n    ### END SOLUTION"
+    source = ("def f(x):\n    ### BEGIN SOLUTION\n    # HINT: square it\n    return x * x\n"
+              "    ### END SOLUTION")
     assert _hints_above(source).splitlines() == [
         "def f(x):", "    # HINT: square it", "    ### BEGIN SOLUTION", "    return x * x",
         "    ### END SOLUTION"]
@@ -59,7 +65,8 @@ def test_an_existing_assignment_is_never_overwritten(tmp_path):
 
 
 def nbgrader(course, *args):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -67,7 +74,8 @@ def nbgrader(course, *args):
 
 
 def check_scores(course, notebooks):
-    """{(student, assignment): [auto score of each autograded check, in order]} from nbgrader's gradebook."""
+    """{(student, assignment): [auto score of each autograded check, in order]} from nbgrader's
+    gradebook."""
     from nbgrader.api import Gradebook
 
     scores = {}
@@ -94,7 +102,8 @@ def test_nbgrader_round_trip(tmp_path):
         release = course / "release" / name / path.name
         assert BEGIN not in release.read_text()
         solved = nbformat.read(release, as_version=4)
-        source_cells = {meta(c).get("grade_id"): c.source for c in nbformat.read(path, as_version=4).cells}
+        source_cells = {meta(c).get("grade_id"): c.source
+                        for c in nbformat.read(path, as_version=4).cells}
         for cell in solved.cells:
             if meta(cell).get("grade_id") == f"{name}-solution-1":
                 cell.source = source_cells[cell.metadata["nbgrader"]["grade_id"]]

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from cnnlib import datasets
-from cnnlib.datasets import (DATASETS, Dataset, DownloadError, IdxFile, download, load_mnist, read_idx,
-                             write_idx)
+from cnnlib.datasets import (
+    DATASETS,
+    Dataset,
+    DownloadError,
+    IdxFile,
+    download,
+    load_mnist,
+    read_idx,
+    write_idx,
+)
 
 
 @pytest.mark.parametrize("dtype", ["u1", "i1", "i2", "i4", "f4", "f8"])
@@ -36,7 +44,9 @@ def _idx_bytes(array):
 
 
 def struct_header(array):
-    return bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -111,7 +121,9 @@ def test_load_mnist_raw_pixels_accept_uint8():
 
 def test_load_mnist_detects_corruption(tmp_path):
     for spec in DATASETS["mnist"].files.values():
-        (tmp_path / spec.filename).write_bytes((datasets.DATA_ROOT / "mnist" / spec.filename).read_bytes())
+        (tmp_path / spec.filename).write_bytes(
+            (datasets.DATA_ROOT / "mnist" / spec.filename).read_bytes()
+        )
     labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
     payload = bytearray(gzip.decompress(labels.read_bytes()))
     payload[100] = (payload[100] + 1) % 10
@@ -131,7 +143,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def server(tmp_path):
     root = tmp_path / "served"
     root.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
@@ -203,7 +216,8 @@ def test_download_replaces_a_damaged_file(server, tiny, tmp_path):
     for f in tiny.iterdir():
         (out / f.name).write_bytes(f.read_bytes())
     _damage(out / "train_images.gz")
-    (root / "train_images.gz").write_bytes((tiny / "train_images.gz").read_bytes())  # the server has only this one
+    # the server has only this one
+    (root / "train_images.gz").write_bytes((tiny / "train_images.gz").read_bytes())
     download("tiny", out, mirrors=[url])
     for f in tiny.iterdir():
         assert (out / f.name).read_bytes() == f.read_bytes()
@@ -216,7 +230,8 @@ def test_download_names_a_damaged_file_it_cannot_replace(tiny, tmp_path):
     for f in tiny.iterdir():
         (out / f.name).write_bytes(f.read_bytes())
     _damage(out / "train_labels.gz")
-    with pytest.raises(DownloadError, match=r"train_labels\.gz is there but failed verification: delete it"):
+    with pytest.raises(DownloadError,
+                       match=r"train_labels\.gz is there but failed verification: delete it"):
         download("tiny", out, mirrors=[_closed_port_url()], timeout=5)
 
 
@@ -239,14 +254,16 @@ def test_download_falls_back_to_second_mirror(server, tiny, tmp_path):
 
 
 def test_missing_mnist_without_network_says_how_to_fix(monkeypatch, tmp_path):
-    monkeypatch.setitem(DATASETS, "mnist", Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),)))
+    monkeypatch.setitem(DATASETS, "mnist",
+                        Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),)))
     with pytest.raises(FileNotFoundError, match="copy the four IDX"):
         load_mnist(data_dir=tmp_path / "empty")
 
 
 @pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf")])
 def test_download_timeout_must_be_positive_and_finite(tmp_path, timeout):
-    with pytest.raises(ValueError, match=f"timeout: expected a finite number of seconds > 0, got {timeout}"):
+    with pytest.raises(ValueError,
+                       match=f"timeout: expected a finite number of seconds > 0, got {timeout}"):
         download("mnist", tmp_path / "new", timeout=timeout)
     assert not (tmp_path / "new").exists()
 
@@ -257,7 +274,8 @@ def test_unknown_dataset_name():
 
 
 def test_fashion_mnist_found_in_system_dir(monkeypatch, tmp_path):
-    """load_fashion_mnist looks in data/fashion-mnist/, then Debian's /usr/share/datasets/fashion-mnist/."""
+    """load_fashion_mnist looks in data/fashion-mnist/, then Debian's
+    /usr/share/datasets/fashion-mnist/."""
     system_dir = tmp_path / "usr-share-datasets-fashion-mnist"
     system_dir.mkdir()
     files = {}
@@ -265,9 +283,11 @@ def test_fashion_mnist_found_in_system_dir(monkeypatch, tmp_path):
                        ("test_images", (3, 28, 28)), ("test_labels", (3,))]:
         path = system_dir / f"{key}.gz"
         write_idx(path, (np.arange(np.prod(shape)) % 10).astype(np.uint8).reshape(shape))
-        files[key] = IdxFile(path.name, shape, hashlib.md5(gzip.decompress(path.read_bytes())).hexdigest())
+        files[key] = IdxFile(path.name, shape,
+                             hashlib.md5(gzip.decompress(path.read_bytes())).hexdigest())
     monkeypatch.setattr(datasets, "DATA_ROOT", tmp_path / "repo-data")
-    monkeypatch.setitem(DATASETS, "fashion-mnist", Dataset(files=files, mirrors=(), system_dirs=(str(system_dir),)))
+    monkeypatch.setitem(DATASETS, "fashion-mnist",
+                        Dataset(files=files, mirrors=(), system_dirs=(str(system_dir),)))
     (x, y), (x_test, y_test) = datasets.load_fashion_mnist(one_hot=True)
     assert x.shape == (6, 1, 28, 28) and y.shape == (6, 10) and x_test.shape == (3, 1, 28, 28)
     assert not (tmp_path / "repo-data").exists()
@@ -278,11 +298,14 @@ def test_data_root_from_the_environment(monkeypatch, tmp_path):
     assert datasets.data_root() == tmp_path
     (tmp_path / "mnist").mkdir()
     for spec in DATASETS["mnist"].files.values():
-        (tmp_path / "mnist" / spec.filename).write_bytes((datasets.DATA_ROOT / "mnist" / spec.filename).read_bytes())
+        (tmp_path / "mnist" / spec.filename).write_bytes(
+            (datasets.DATA_ROOT / "mnist" / spec.filename).read_bytes()
+        )
     (x, _), (_, y_test) = load_mnist()
     assert x.shape == (60000, 1, 28, 28) and len(y_test) == 10000
     monkeypatch.setenv("CNNLIB_DATA_DIR", str(tmp_path / "elsewhere"))
-    monkeypatch.setitem(DATASETS, "mnist", Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),)))
+    monkeypatch.setitem(DATASETS, "mnist",
+                        Dataset(files=DATASETS["mnist"].files, mirrors=(_closed_port_url(),)))
     with pytest.raises(FileNotFoundError, match="CNNLIB_DATA_DIR") as info:
         load_mnist()
     assert str(tmp_path / "elsewhere" / "mnist") in str(info.value)

@@ -87,7 +87,8 @@ def test_one_hot_rows_in_the_requested_dtype(dtype):
     (np.array([0, 3]), ValueError, r"labels: values must be in \[0, 3\), got 3"),
     (np.array([-1, 0]), ValueError, r"labels: values must be in \[0, 3\), got -1"),
     (np.array([0.0, 1.0]), TypeError, "labels: int class indices expected, got dtype float64"),
-    (np.array([[0, 1]]), ValueError, r"labels: expected int class indices of shape \(N,\), got shape \(1, 2\)"),
+    (np.array([[0, 1]]), ValueError,
+     r"labels: expected int class indices of shape \(N,\), got shape \(1, 2\)"),
 ])
 def test_one_hot_rejects_bad_labels(labels, error, message):
     with pytest.raises(error, match=message):

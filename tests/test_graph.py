@@ -12,7 +12,8 @@ def test_shopping_apples():
     assert price == pytest.approx(220)
     d_apple_total, d_tax = mul_tax.backward(1)
     d_apple_price, d_apple_count = mul_apple.backward(d_apple_total)
-    assert (d_apple_price, d_apple_count, d_tax) == (pytest.approx(2.2), pytest.approx(110), pytest.approx(200))
+    assert (d_apple_price, d_apple_count, d_tax) == (pytest.approx(2.2), pytest.approx(110),
+                                                     pytest.approx(200))
 
 
 def test_shopping_apples_and_oranges():
@@ -29,7 +30,8 @@ def test_shopping_apples_and_oranges():
 
 def test_arrays_match_numerical_gradients():
     rng = np.random.default_rng(0)
-    x, y, dout = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x, y, dout = (rng.standard_normal((3, 4)), rng.standard_normal((3, 4)),
+                  rng.standard_normal((3, 4)))
     mul = MulLayer()
     mul.forward(x, y)
     dx, dy = mul.backward(dout)

@@ -1,5 +1,6 @@
-"""The package's import structure, read from the source with ``ast`` (every import, function-local ones
-included): no import cycle, and no module reaching for another module's private (``_name``) names."""
+"""The package's import structure, read from the source with ``ast`` (every import, function-local
+ones included): no import cycle, and no module reaching for another module's private (``_name``)
+names."""
 
 import ast
 from pathlib import Path
@@ -50,7 +51,8 @@ def _imports(module):
 
 
 def _cycle(graph):
-    """One import cycle in ``graph`` (``{module: set of modules}``) as a list of modules, or None."""
+    """One import cycle in ``graph`` (``{module: set of modules}``) as a list of modules, or
+    None."""
     state = {}
 
     def visit(node, path):
@@ -76,7 +78,10 @@ def _cycle(graph):
 def test_the_import_graph_is_read_from_every_module():
     graph = {module: _imports(module)[0] for module in MODULES}
     assert {"cnnlib.training", "cnnlib.models", "cnnlib.tuned", "cnnlib.checkpoints"} <= set(graph)
-    assert "cnnlib.tuned" in graph["cnnlib.models"] and "cnnlib.checkpoints" in graph["cnnlib.training"]
+    assert (
+        "cnnlib.tuned" in graph["cnnlib.models"]
+        and "cnnlib.checkpoints" in graph["cnnlib.training"]
+    )
     assert "cnnlib.conv" in graph["cnnlib.tuned.conv"]    # a relative import two levels up
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
@@ -90,17 +95,20 @@ def test_no_import_cycle():
 def test_layers_below_the_model_do_not_import_the_training_loop():
     graph = {module: _imports(module)[0] for module in MODULES}
     assert "cnnlib.training" not in graph["cnnlib.models"]
-    assert not any(imported == "cnnlib.models" for module in MODULES if module.startswith("cnnlib.tuned")
+    assert not any(imported == "cnnlib.models" for module in MODULES
+                   if module.startswith("cnnlib.tuned")
                    for imported in graph[module])
 
 
 def _private_uses(module):
     """``module.name`` strings of the private names ``module`` takes from other cnnlib modules."""
     _, names, aliases, tree = _imports(module)
-    uses = [f"{source}.{name}" for source, name in names if name.startswith("_") and source != module]
+    uses = [f"{source}.{name}" for source, name in names
+            if name.startswith("_") and source != module]
     uses += [f"{aliases[node.value.id]}.{node.attr}" for node in ast.walk(tree)
              if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-             and node.value.id in aliases and node.attr.startswith("_") and not node.attr.startswith("__")]
+             and node.value.id in aliases and node.attr.startswith("_")
+             and not node.attr.startswith("__")]
     return uses
 
 
@@ -112,7 +120,11 @@ def test_no_module_uses_another_modules_private_names():
 def test_the_private_name_check_finds_a_use(tmp_path, monkeypatch):
     module = tmp_path / "cnnlib" / "probe.py"
     module.parent.mkdir()
-    module.write_text("from . import pool\nfrom .conv import _hidden\n\ndef f(w):\n    return pool._first_max(w)\n")
+    module.write_text("from . import pool\nfrom .conv import _hidden\n\ndef f(w):\n    return "
+                      "pool._first_max(w)\n")
     monkeypatch.setitem(MODULES, "cnnlib.probe", module)
     monkeypatch.setitem(MODULES, "cnnlib.pool", PACKAGE / "pool.py")
-    assert sorted(_private_uses("cnnlib.probe")) == ["cnnlib.conv._hidden", "cnnlib.pool._first_max"]
+    assert sorted(_private_uses("cnnlib.probe")) == [
+        "cnnlib.conv._hidden",
+        "cnnlib.pool._first_max",
+    ]

@@ -27,7 +27,7 @@ def test_score_gradient_matches_the_numerical_derivative_of_the_class_score():
     assert grad.shape == x.shape and grad.dtype == x.dtype
     for n in range(len(x)):
         one = x[n:n + 1].copy()
-        numeric = numerical_gradient(lambda v: model.forward(v)[0, target[n]], one)
+        numeric = numerical_gradient(lambda v, n=n: model.forward(v)[0, target[n]], one)
         assert rel_error(grad[n:n + 1], numeric) < 1e-7
 
 
@@ -44,7 +44,8 @@ def test_saliency_is_the_largest_absolute_gradient_over_channels():
 
 
 def test_saliency_of_a_linear_model_is_its_weights():
-    model = Sequential(Affine(16, 3, dtype=np.float64, rng=np.random.default_rng(0)), input_grad=True)
+    model = Sequential(Affine(16, 3, dtype=np.float64, rng=np.random.default_rng(0)),
+                       input_grad=True)
     x = images(2, 1)[:, :, :4, :4].copy()
     maps = interpret.saliency(model, x, np.array([0, 2]))
     w = model.params["affine0.W"]
@@ -264,8 +265,9 @@ def test_targeted_attack_reaches_its_targets_within_the_ball():
     np.testing.assert_array_equal(model.forward(moved).argmax(axis=1), target)
     # one step of size epsilon is FGSM's step DOWN the target's loss
     one = interpret.targeted_attack(model, x, target, 0.1, step=0.1, steps=1)
-    np.testing.assert_allclose(one, np.clip(x - 0.1 * interpret.loss_gradient_sign(model, x, target),
-                                            0, 1))
+    np.testing.assert_allclose(
+        one, np.clip(x - 0.1 * interpret.loss_gradient_sign(model, x, target), 0, 1)
+    )
 
 
 @pytest.mark.parametrize("kwargs, message", [

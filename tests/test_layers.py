@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from cnnlib.gradcheck import check_layer
-from cnnlib.layers import Affine, AvgPool2D, Conv2D, Flatten, MaxPool2D, ReLU, Sigmoid, SoftmaxWithLoss
+from cnnlib.layers import (
+    Affine,
+    AvgPool2D,
+    Conv2D,
+    Flatten,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    SoftmaxWithLoss,
+)
 
 F64 = dict(dtype=np.float64)
 
@@ -80,7 +89,9 @@ def test_layer_float32_by_default_and_seeded():
     assert a.params["W"].dtype == np.float32 and a.params["b"].dtype == np.float32
     np.testing.assert_array_equal(a.params["W"], b.params["W"])
     assert np.std(Affine(1000, 500).params["W"]) == pytest.approx(np.sqrt(2 / 1000), rel=0.02)
-    assert np.std(Affine(1000, 500, init="xavier").params["W"]) == pytest.approx(np.sqrt(1 / 1000), rel=0.02)
+    assert np.std(Affine(1000, 500, init="xavier").params["W"]) == pytest.approx(
+        np.sqrt(1 / 1000), rel=0.02
+    )
     with pytest.raises(ValueError, match="init"):
         Affine(3, 2, init="glorious")
 
@@ -111,7 +122,9 @@ def test_layers_built_without_rng_get_their_own_streams():
     assert not np.array_equal(c.params["W"], d.params["W"])
 
 
-@pytest.mark.parametrize("make", [lambda: Affine(3, 2, dtype=np.float64), lambda: Conv2D(2, 3, 3, dtype=np.float32)])
+@pytest.mark.parametrize("make",
+                         [lambda: Affine(3, 2, dtype=np.float64),
+                          lambda: Conv2D(2, 3, 3, dtype=np.float32)])
 def test_gradients_start_as_zeros_shaped_like_the_parameters(make):
     layer = make()
     assert list(layer.grads) == list(layer.params) == ["W", "b"]

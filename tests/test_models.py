@@ -12,7 +12,8 @@ from cnnlib.training import evaluate, fit, load_params
 def test_sequential_names_and_params():
     model = Sequential(Affine(4, 3), ReLU(), ("out", Affine(3, 2)))
     assert list(model.layers) == ["affine0", "relu1", "out"]
-    assert [name for name, _, _ in model.named_params()] == ["affine0.W", "affine0.b", "out.W", "out.b"]
+    assert [name for name, _, _ in model.named_params()] == ["affine0.W", "affine0.b", "out.W",
+                                                             "out.b"]
     assert model.params["out.W"] is model.layers["out"].params["W"]
     with pytest.raises(ValueError, match="duplicate layer name 'a'"):
         Sequential(("a", ReLU()), ("a", ReLU()))
@@ -109,5 +110,6 @@ def test_batched_prediction_has_one_implementation():
     assert training.predict is models.predict and training.scores is models.scores
     x = np.random.default_rng(0).random((7, 1, 28, 28)).astype(np.float32)
     model = LeNet5()
-    np.testing.assert_array_equal(model.predict(x, batch_size=3), models.scores(model, x).argmax(axis=1))
+    np.testing.assert_array_equal(model.predict(x, batch_size=3),
+                                  models.scores(model, x).argmax(axis=1))
     assert model.training, "predict computes in evaluation mode and restores the training mode"

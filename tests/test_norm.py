@@ -1,6 +1,6 @@
 """Normalisation and dropout layers: forward against the definitions, backward against numerical
-gradients in float64, train/eval behaviour, buffers in checkpoints, and the switch in Sequential, fit
-and evaluate."""
+gradients in float64, train/eval behaviour, buffers in checkpoints, and the switch in Sequential,
+fit and evaluate."""
 
 import numpy as np
 import pytest
@@ -33,7 +33,7 @@ def test_batchnorm2d_normalises_each_channel_over_n_h_w():
     bn = BatchNorm2D(3, dtype=np.float64)
     y = bn.forward(x)
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
-    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, rtol=1e-4)      # eps makes it a little below
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, rtol=1e-4)  # eps makes it a little below
     _random_affine(bn)
     mean, var = x.mean(axis=(0, 2, 3), keepdims=True), x.var(axis=(0, 2, 3), keepdims=True)
     expected = (bn.params["gamma"].reshape(1, 3, 1, 1) * (x - mean) / np.sqrt(var + 1e-5)
@@ -62,7 +62,8 @@ def test_batchnorm_running_averages_update_in_training_only():
     np.testing.assert_array_equal(bn.params["gamma"], 0.5)
     for key in before:
         np.testing.assert_array_equal(bn.buffers[key], before[key])
-    assert set(bn.params) == {"gamma", "beta"} and set(bn.buffers) == {"running_mean", "running_var"}
+    assert set(bn.params) == {"gamma",
+                              "beta"} and set(bn.buffers) == {"running_mean", "running_var"}
 
 
 def test_batchnorm1d_normalises_each_feature_over_the_batch():
@@ -117,7 +118,8 @@ def test_float32_stays_float32(layer):
     assert all(b.dtype == np.float32 for b in layer.buffers.values())
 
 
-# --- backward: numerical gradients in float64 ------------------------------------------------------
+# --- backward: numerical gradients in float64
+# ------------------------------------------------------
 
 @pytest.mark.parametrize("make, shape", [
     (lambda: BatchNorm2D(3, dtype=np.float64), (4, 3, 3, 3)),
@@ -173,9 +175,11 @@ def test_dropout_backward_matches_numerical_gradient_for_a_fixed_mask():
 
 def test_a_model_with_norm_layers_passes_the_gradient_check():
     rng = np.random.default_rng(0)
-    model = Sequential(Conv2D(1, 4, 3, pad=1, dtype=np.float64, rng=rng), BatchNorm2D(4, dtype=np.float64),
+    model = Sequential(Conv2D(1, 4, 3, pad=1, dtype=np.float64, rng=rng),
+                       BatchNorm2D(4, dtype=np.float64),
                        ReLU(), MaxPool2D(2), GroupNorm(4, 2, dtype=np.float64), Flatten(),
-                       Affine(16, 6, dtype=np.float64, rng=rng), BatchNorm1D(6, dtype=np.float64), ReLU(),
+                       Affine(16, 6, dtype=np.float64, rng=rng),
+                       BatchNorm1D(6, dtype=np.float64), ReLU(),
                        Affine(6, 3, dtype=np.float64, rng=rng))
     x = rng.standard_normal((5, 1, 4, 4))
     errors = check_model(model, x, np.array([0, 1, 2, 1, 0]))
@@ -189,7 +193,8 @@ def test_a_model_with_norm_layers_passes_the_gradient_check():
     assert max(errors.values()) < 1e-7, errors
 
 
-# --- bad input -------------------------------------------------------------------------------------
+# --- bad input
+# -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make, message", [
     (lambda: BatchNorm2D(0), r"num_channels: expected a positive integer, got 0"),
@@ -211,7 +216,8 @@ def test_bad_settings_are_named(make, message):
     (BatchNorm2D(3), (2, 3), r"x: expected shape \(N, 3, H, W\), got \(2, 3\)"),
     (BatchNorm1D(3), (2, 3, 1, 1), r"x: expected shape \(N, 3\), got \(2, 3, 1, 1\)"),
     (BatchNorm1D(3), (1, 3), r"more than one value per channel \(got shape \(1, 3\)\)"),
-    (GroupNorm(4, 2), (2, 3, 5, 5), r"x: expected shape \(N, 4, H, W\) or \(N, 4\), got \(2, 3, 5, 5\)"),
+    (GroupNorm(4, 2), (2, 3, 5, 5),
+     r"x: expected shape \(N, 4, H, W\) or \(N, 4\), got \(2, 3, 5, 5\)"),
 ])
 def test_bad_input_shapes_are_named(layer, shape, message):
     with pytest.raises(ValueError, match=message):
@@ -227,8 +233,10 @@ def test_integer_input_is_a_type_error():
 
 def _bn_net(seed=0):
     rng = np.random.default_rng(seed)
-    return Sequential(("conv1", Conv2D(1, 4, 3, pad=1, rng=rng)), ("bn1", BatchNorm2D(4)), ("relu1", ReLU()),
-                      ("pool1", MaxPool2D(2)), ("flatten", Flatten()), ("drop", Dropout(0.5, rng=rng)),
+    return Sequential(("conv1", Conv2D(1, 4, 3, pad=1, rng=rng)),
+                      ("bn1", BatchNorm2D(4)), ("relu1", ReLU()),
+                      ("pool1", MaxPool2D(2)), ("flatten", Flatten()),
+                      ("drop", Dropout(0.5, rng=rng)),
                       ("fc", Affine(4 * 4 * 4, 3, rng=rng)))
 
 
@@ -258,7 +266,8 @@ def test_evaluation_updates_no_running_average_and_drops_nothing():
     before = {k: v.copy() for k, v in model.buffers.items()}
     first = scores(model, x)
     assert model.training, "scores restores the mode it found"
-    for call in (lambda: evaluate(model, x, y), lambda: predict(model, x), lambda: scores(model, x, 7)):
+    for call in (lambda: evaluate(model, x, y), lambda: predict(model, x),
+                 lambda: scores(model, x, 7)):
         call()
     for key, value in model.buffers.items():
         np.testing.assert_array_equal(value, before[key])
@@ -283,7 +292,8 @@ def test_fit_trains_in_training_mode_and_validates_in_evaluation_mode():
     history = fit(model, Adam(1e-2), x, y, epochs=3, batch_size=20, x_val=x[:30], y_val=y[:30],
                   progress=False)
     assert not model.training, "fit leaves the model in the mode it found"
-    assert seen.count(True) == 9 and seen.count(False) == 1 + 3    # fit's argument check, 3 validations
+    # fit's argument check, 3 validations
+    assert seen.count(True) == 9 and seen.count(False) == 1 + 3
     assert np.all(model.buffers["bn1.running_var"] != 1), "the running averages were updated"
     assert history.val_acc[-1] > 0.6
 
@@ -291,15 +301,17 @@ def test_fit_trains_in_training_mode_and_validates_in_evaluation_mode():
 def test_early_stopping_restores_the_best_running_averages_too():
     x, y = _images()
     x_val, y_val = _images(60, seed=1)
-    y_val = (y_val + 1) % 3              # labels the model cannot learn: validation accuracy peaks early
+    y_val = (y_val + 1) % 3  # labels the model cannot learn: validation accuracy peaks early
     model = _bn_net()
-    history = fit(model, SGD(0.05), x, y, epochs=12, batch_size=20, x_val=x_val, y_val=y_val, patience=2,
+    history = fit(model, SGD(0.05), x, y, epochs=12, batch_size=20,
+                  x_val=x_val, y_val=y_val, patience=2,
                   progress=False, threads=1)
     assert history.stopped_early and history.best_epoch < len(history.val_acc) - 1
     assert evaluate(model, x_val, y_val) == pytest.approx(max(history.val_acc))
     # the same run stopped after the best epoch holds the same weights and running averages
     best = _bn_net()
-    fit(best, SGD(0.05), x, y, epochs=history.best_epoch + 1, batch_size=20, progress=False, threads=1)
+    fit(best, SGD(0.05), x, y, epochs=history.best_epoch + 1, batch_size=20,
+        progress=False, threads=1)
     for name, value in {**best.params, **best.buffers}.items():
         np.testing.assert_array_equal({**model.params, **model.buffers}[name], value, err_msg=name)
 
@@ -326,7 +338,8 @@ def test_checkpoints_save_and_load_the_buffers(tmp_path):
     with pytest.raises(ValueError, match="NaN or inf values in bn1.running_var"):
         load_params(fresh, tmp_path / "bad.npz")
     np.savez(tmp_path / "shape.npz", **{**arrays, "bn1.running_mean": np.zeros(5, np.float32)})
-    with pytest.raises(ValueError, match=r"shape mismatch for bn1.running_mean: model \(4,\), file \(5,\)"):
+    with pytest.raises(ValueError,
+                       match=r"shape mismatch for bn1.running_mean: model \(4,\), file \(5,\)"):
         load_params(fresh, tmp_path / "shape.npz")
 
 

@@ -15,7 +15,8 @@ def _one_step(optimizer, steps=1):
 def test_hand_computed_steps():
     np.testing.assert_allclose(_one_step(SGD(lr=0.1)), [0.95, -1.9])
     # momentum: v1 = -0.1 g, v2 = 0.9 v1 - 0.1 g = -0.19 g
-    np.testing.assert_allclose(_one_step(Momentum(lr=0.1, momentum=0.9), 2), [1 - 0.29 * 0.5, -2 + 0.29])
+    np.testing.assert_allclose(_one_step(Momentum(lr=0.1, momentum=0.9), 2),
+                               [1 - 0.29 * 0.5, -2 + 0.29])
     # eps=1e-300 vanishes next to sqrt(h) (eps must be positive)
     # adagrad: h = g^2, step = lr * g / |g| = lr * sign(g)
     np.testing.assert_allclose(_one_step(AdaGrad(lr=0.1, eps=1e-300)), [0.9, -1.9])
@@ -41,7 +42,8 @@ def test_adam_second_step_by_hand():
     assert param[0] == pytest.approx(p, rel=1e-12)
 
 
-@pytest.mark.parametrize("name, lr", [("sgd", 0.1), ("momentum", 0.05), ("adagrad", 0.5), ("rmsprop", 0.001),
+@pytest.mark.parametrize("name, lr",
+                         [("sgd", 0.1), ("momentum", 0.05), ("adagrad", 0.5), ("rmsprop", 0.001),
                                       ("adam", 0.1)])
 def test_converges_on_convex_quadratic(name, lr):
     # f(p) = 0.5 * p^T A p - c^T p with A positive definite; minimum at A^{-1} c
@@ -126,17 +128,20 @@ def test_boundary_values_that_make_sense_are_accepted():
 
 def test_cosine_schedule():
     schedule = cosine_schedule(0.1, 4, min_lr=0.01)
-    assert [round(schedule(e), 6) for e in range(4)] == [0.1, round(0.01 + 0.09 * (1 + np.cos(np.pi / 4)) / 2, 6),
-                                                          0.055, round(0.01 + 0.09 * (1 + np.cos(3 * np.pi / 4)) / 2, 6)]
+    assert [round(schedule(e), 6) for e in range(4)] == [
+        0.1, round(0.01 + 0.09 * (1 + np.cos(np.pi / 4)) / 2, 6),
+        0.055, round(0.01 + 0.09 * (1 + np.cos(3 * np.pi / 4)) / 2, 6)]
     with pytest.raises(ValueError, match="epochs: expected a positive integer"):
         cosine_schedule(0.1, 0)
 
 
-# --- weight decay -----------------------------------------------------------------------------------
+# --- weight decay
+# -----------------------------------------------------------------------------------
 
 def test_weight_decay_adds_lambda_w_to_the_gradient_of_weights_only():
     params = {"fc1.W": np.array([1.0, -2.0]), "fc1.b": np.array([1.0, -2.0]),
-              "bn1.gamma": np.array([1.0, 2.0]), "bn1.beta": np.array([1.0, -2.0]), "W": np.array([4.0])}
+              "bn1.gamma": np.array([1.0, 2.0]),
+              "bn1.beta": np.array([1.0, -2.0]), "W": np.array([4.0])}
     grads = {name: np.full_like(p, 0.5) for name, p in params.items()}
     SGD(lr=0.1, weight_decay=0.2).update(params, grads)
     np.testing.assert_allclose(params["fc1.W"], [1 - 0.1 * (0.5 + 0.2), -2 - 0.1 * (0.5 - 0.4)])

@@ -4,19 +4,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlib.gradcheck import numerical_gradient, rel_error
-from cnnlib.pool import (avg_pool2d_backward, avg_pool2d_backward_naive, avg_pool2d_forward, avg_pool2d_forward_naive,
-                         first_max,
-                         max_pool2d_backward, max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_forward_naive)
+from cnnlib.pool import (
+    avg_pool2d_backward,
+    avg_pool2d_backward_naive,
+    avg_pool2d_forward,
+    avg_pool2d_forward_naive,
+    first_max,
+    max_pool2d_backward,
+    max_pool2d_backward_naive,
+    max_pool2d_forward,
+    max_pool2d_forward_naive,
+)
 
 KINDS = {
-    "max": (max_pool2d_forward, max_pool2d_backward, max_pool2d_forward_naive, max_pool2d_backward_naive),
-    "avg": (avg_pool2d_forward, avg_pool2d_backward, avg_pool2d_forward_naive, avg_pool2d_backward_naive),
+    "max": (max_pool2d_forward, max_pool2d_backward,
+            max_pool2d_forward_naive, max_pool2d_backward_naive),
+    "avg": (avg_pool2d_forward, avg_pool2d_backward,
+            avg_pool2d_forward_naive, avg_pool2d_backward_naive),
 }
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=50, deadline=None)
-@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9), size=st.integers(1, 4),
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 9),
+       w=st.integers(1, 9), size=st.integers(1, 4),
        stride=st.one_of(st.none(), st.integers(1, 3)), seed=st.integers(0, 2**16))
 def test_fast_matches_naive(kind, n, c, h, w, size, stride, seed):
     forward, backward, forward_naive, backward_naive = KINDS[kind]
@@ -28,7 +39,8 @@ def test_fast_matches_naive(kind, n, c, h, w, size, stride, seed):
     out, cache = forward(x, size, stride)
     np.testing.assert_allclose(out, forward_naive(x, size, stride), rtol=1e-10)
     dout = np.random.default_rng(seed + 1).standard_normal(out.shape)
-    np.testing.assert_allclose(backward(dout, cache), backward_naive(dout, x, size, stride), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(backward(dout, cache),
+                               backward_naive(dout, x, size, stride), rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -54,7 +66,8 @@ def test_max_ties_route_to_one_input(stride):
     assert dx[0, 0, 0, 0] == (1 if stride is None else 1)
     np.testing.assert_array_equal(dx, max_pool2d_backward_naive(np.ones_like(out), x, 2, stride))
     if stride is None:
-        np.testing.assert_array_equal(dx[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+        np.testing.assert_array_equal(dx[0, 0],
+                                      [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -77,7 +90,8 @@ def test_bad_arguments(kind):
     with pytest.raises(ValueError, match="stride: expected a positive integer, got -1"):
         forward(np.zeros((1, 1, 6, 6)), 2, -1)
     out, cache = forward(np.zeros((1, 1, 6, 6)))
-    with pytest.raises(ValueError, match=r"dout: expected the forward output's shape \(1, 1, 3, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"dout: expected the forward output's shape \(1, 1, 3, 3\)"):
         KINDS[kind][1](np.zeros((1, 1, 2, 2)), cache)
 
 

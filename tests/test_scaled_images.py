@@ -51,5 +51,6 @@ def test_bad_arguments_are_named():
         ScaledImages(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="dtype: expected a float dtype, got int32"):
         ScaledImages(np.zeros((2, 3), np.uint8), dtype=np.int32)
-    with pytest.raises(ValueError, match=r"pixels: expected an array of images \(N, ...\), got shape \(\)"):
+    with pytest.raises(ValueError,
+                       match=r"pixels: expected an array of images \(N, ...\), got shape \(\)"):
         ScaledImages(np.uint8(3))

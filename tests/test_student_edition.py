@@ -12,8 +12,12 @@ import pytest
 import cnnlib
 from cnnlib import exercises, student_edition
 from cnnlib.__main__ import main
-from cnnlib.student_edition import (NOTEBOOKS, student_edition_text, student_notebook,
-                                    worked_notebooks)
+from cnnlib.student_edition import (
+    NOTEBOOKS,
+    student_edition_text,
+    student_notebook,
+    worked_notebooks,
+)
 
 WORKED = worked_notebooks()
 STUDENT = NOTEBOOKS / "exercises"
@@ -236,7 +240,7 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
 
     if path.name.startswith("14_"):
         pytest.importorskip("torch", reason="notebook 14 needs PyTorch: "
-                                     "pip install -r requirements-torch.txt")
+                                            "pip install -r requirements-torch.txt")
     # the kernel inherits these: BLAS on one thread here, the default in nbval's run of the worked
     # edition, so that a notebook assertion true only for some thread counts fails in CI (issue 24)
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -267,4 +271,5 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
         assert any(hint in error.evalue for hint in expected[index]), error.evalue
         shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))   # colours off
         assert str(Path(exercises.__file__).parent) not in shown, shown   # no checker frame ...
-        assert "Cell In[" in shown and f"ExerciseError: {error.evalue}" in shown, shown   # ... not these
+        # ... not these
+        assert "Cell In[" in shown and f"ExerciseError: {error.evalue}" in shown, shown

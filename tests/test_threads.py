@@ -136,11 +136,14 @@ def test_one_thread_from_the_environment_holds(variable):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="threads: expected 'auto', None or a positive int, got 0"):
         AdaptiveThreads(0)
-    with pytest.raises(ValueError, match="threads: expected 'auto', None or a positive int, got True"):
+    with pytest.raises(ValueError,
+                       match="threads: expected 'auto', None or a positive int, got True"):
         AdaptiveThreads(True)
-    with pytest.raises(ValueError, match=r"interval: expected a finite number of seconds >= 0, got -1"):
+    with pytest.raises(ValueError,
+                       match=r"interval: expected a finite number of seconds >= 0, got -1"):
         AdaptiveThreads(interval=-1)
-    with pytest.raises(ValueError, match=r"slack: expected a fraction of a core in \[0, 1\), got nan"):
+    with pytest.raises(ValueError,
+                       match=r"slack: expected a fraction of a core in \[0, 1\), got nan"):
         AdaptiveThreads(slack=float("nan"))
 
 
@@ -151,7 +154,8 @@ def test_training_gives_the_same_numbers_with_any_thread_count():
     results = []
     for count in (1, 2, "auto"):
         model = LeNet5(tuned=True)
-        history = fit(model, Adam(1e-3), x, y, epochs=1, batch_size=64, progress=False, threads=count)
+        history = fit(model, Adam(1e-3), x, y, epochs=1, batch_size=64,
+                      progress=False, threads=count)
         results.append((history.loss, {name: p.copy() for name, p in model.params.items()}))
     for losses, params in results[1:]:
         np.testing.assert_allclose(losses, results[0][0], rtol=1e-5)

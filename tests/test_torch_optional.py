@@ -1,5 +1,5 @@
-"""PyTorch is optional: without it, pytest skips notebook 14 (nbval) with a reason instead of failing.
-These tests run with or without torch: they hide it from a pytest run in a subprocess."""
+"""PyTorch is optional: without it, pytest skips notebook 14 (nbval) with a reason instead of
+failing. These tests run with or without torch: they hide it from a pytest run in a subprocess."""
 
 import os
 import subprocess

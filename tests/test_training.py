@@ -25,10 +25,12 @@ def test_tiny_lenet_overfits_100_images(mnist):
 
 def test_same_seed_same_history():
     x, y = _blobs()
-    runs = [fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=3, batch_size=32, seed=4, progress=False).loss
+    runs = [fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=3, batch_size=32,
+                seed=4, progress=False).loss
             for _ in range(2)]
     assert runs[0] == runs[1]
-    other = fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=3, batch_size=32, seed=5, progress=False).loss
+    other = fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=3, batch_size=32,
+                seed=5, progress=False).loss
     assert other != runs[0]
 
 
@@ -42,7 +44,8 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path):
     save_params(first, tmp_path / "ckpt.npz", optimizer)
     resumed, optimizer2 = TwoLayerNet(2, 8, 3, rng=np.random.default_rng(9)), Adam(0.01)
     load_params(resumed, tmp_path / "ckpt.npz", optimizer2)
-    fit(resumed, optimizer2, x, y, epochs=2, batch_size=32, progress=False, start_epoch=2, history=history)
+    fit(resumed, optimizer2, x, y, epochs=2, batch_size=32, progress=False,
+        start_epoch=2, history=history)
     assert history.loss == full.loss
     for name, p in straight.params.items():
         np.testing.assert_array_equal(resumed.params[name], p)
@@ -53,8 +56,8 @@ def test_early_stopping_stops_and_restores_best():
     x_val, y_val = _blobs(200, seed=1)
     y_val = (y_val + 1) % 3  # validation labels the model cannot learn: accuracy peaks early
     model = TwoLayerNet(2, 8, 3)
-    history = fit(model, SGD(0.05), x, y, epochs=30, batch_size=20, x_val=x_val, y_val=y_val, patience=2,
-                  progress=False)
+    history = fit(model, SGD(0.05), x, y, epochs=30, batch_size=20, x_val=x_val, y_val=y_val,
+                  patience=2, progress=False)
     assert history.stopped_early and len(history.val_acc) == history.best_epoch + 3
     assert evaluate(model, x_val, y_val) == pytest.approx(max(history.val_acc))
     with pytest.raises(ValueError, match="needs validation data"):
@@ -65,7 +68,8 @@ def test_nan_loss_raises_with_step():
     x, y = _blobs()
     with pytest.raises(FloatingPointError, match=r"epoch 1, step \d+.*lower learning rate"):
         with np.errstate(all="ignore"):
-            fit(TwoLayerNet(2, 8, 3), SGD(1e30), x * 1e10, y, epochs=2, batch_size=32, progress=False)
+            fit(TwoLayerNet(2, 8, 3), SGD(1e30), x * 1e10, y, epochs=2,
+                batch_size=32, progress=False)
 
 
 def test_nan_input_is_named():
@@ -85,8 +89,8 @@ def test_lr_schedule_sets_the_rate_each_epoch():
             super().update(params, grads)
 
     optimizer = Recording(0.1)
-    fit(TwoLayerNet(2, 8, 3), optimizer, x, y, epochs=3, batch_size=100, lr_schedule=lambda e: 0.1 / (e + 1),
-        progress=False)
+    fit(TwoLayerNet(2, 8, 3), optimizer, x, y, epochs=3, batch_size=100,
+        lr_schedule=lambda e: 0.1 / (e + 1), progress=False)
     assert seen == [0.1] * 3 + [0.05] * 3 + [pytest.approx(0.1 / 3)] * 3
 
 
@@ -95,7 +99,8 @@ def test_clip_grad_norm():
     assert clip_grad_norm(grads, 1.0) == pytest.approx(5.0)
     np.testing.assert_allclose([grads["a"][0], grads["b"][0]], [0.6, 0.8])
     x, y = _blobs()
-    history = fit(TwoLayerNet(2, 8, 3), SGD(0.5), x, y, epochs=1, batch_size=32, clip=0.5, progress=False)
+    history = fit(TwoLayerNet(2, 8, 3), SGD(0.5), x, y, epochs=1, batch_size=32,
+                  clip=0.5, progress=False)
     assert np.isfinite(history.loss).all()
 
 
@@ -111,7 +116,8 @@ def test_predict_and_evaluate_in_batches():
 def test_fit_checks_parameters_at_epoch_end():
     x, y = _blobs()
     # one step per epoch: the loss before the update is finite, the update makes the weights inf/NaN
-    with pytest.raises(FloatingPointError, match=r"during epoch 1: affine1\.W, .*lower learning rate"):
+    with pytest.raises(FloatingPointError,
+                       match=r"during epoch 1: affine1\.W, .*lower learning rate"):
         with np.errstate(all="ignore"):
             fit(TwoLayerNet(2, 8, 3), SGD(1e300), x, y, epochs=1, batch_size=len(x), progress=False)
 
@@ -141,14 +147,16 @@ X, Y = _blobs()
 @pytest.mark.parametrize("change, error, message", [
     (dict(x_val=X), ValueError, "x_val and y_val: validation needs both, got only x_val"),
     (dict(y_val=Y), ValueError, "x_val and y_val: validation needs both, got only y_val"),
-    (dict(x=X[:0], y=Y[:0]), ValueError, r"x: expected at least one example, got an empty array of shape \(0, 2\)"),
+    (dict(x=X[:0], y=Y[:0]), ValueError,
+     r"x: expected at least one example, got an empty array of shape \(0, 2\)"),
     (dict(y=np.r_[Y[1:], 3]), ValueError, r"y: class indices must be in \[0, 3\).*got 0\.\.3"),
     (dict(y=np.r_[Y[1:], -1]), ValueError, r"y: class indices must be in \[0, 3\)"),
     (dict(y=Y.astype(float)), TypeError, "y: expected integer class indices, got dtype float64"),
     (dict(y=np.eye(4)[Y]), ValueError, r"y: expected 300 labels, .* got shape \(300, 4\)"),
     (dict(x_val=X, y_val=np.full(300, 5)), ValueError, r"y_val: class indices must be in \[0, 3\)"),
     (dict(x_val=X[:0], y_val=Y[:0]), ValueError, "x_val: expected at least one example"),
-    (dict(x_val=X, y_val=Y[:3]), ValueError, "x_val and y_val: lengths differ: 300 examples, 3 labels"),
+    (dict(x_val=X, y_val=Y[:3]), ValueError,
+     "x_val and y_val: lengths differ: 300 examples, 3 labels"),
     (dict(batch_size=0), ValueError, "batch_size: expected a positive integer, got 0"),
     (dict(batch_size=32.0), ValueError, "batch_size: expected a positive integer, got 32.0"),
     (dict(batch_size=True), ValueError, "batch_size: expected a positive integer, got True"),
@@ -156,7 +164,8 @@ X, Y = _blobs()
     (dict(epochs=2.5), ValueError, "epochs: expected a non-negative integer, got 2.5"),
     (dict(epochs="3"), ValueError, "epochs: expected a non-negative integer, got '3'"),
     (dict(start_epoch=-2), ValueError, "start_epoch: expected a non-negative integer, got -2"),
-    (dict(x_val=X, y_val=Y, patience=0), ValueError, "patience: expected a positive integer, got 0"),
+    (dict(x_val=X, y_val=Y, patience=0), ValueError,
+     "patience: expected a positive integer, got 0"),
 ])
 def test_fit_checks_every_argument_before_training(change, error, message):
     kwargs = {"x": X, "y": Y, "epochs": 1, "batch_size": 32, **change}
@@ -171,7 +180,8 @@ def test_fit_checks_every_argument_before_training(change, error, message):
 
 def test_fit_accepts_one_hot_labels_and_numpy_integers():
     x, y = _blobs()
-    one_hot = fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, np.eye(3, dtype=np.float32)[y], epochs=np.int64(2),
+    one_hot = fit(TwoLayerNet(2, 8, 3), SGD(0.1), x,
+                  np.eye(3, dtype=np.float32)[y], epochs=np.int64(2),
                   batch_size=np.int32(32), progress=False)
     ints = fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=2, batch_size=32, progress=False)
     assert one_hot.loss == ints.loss and one_hot.train_acc == ints.train_acc
@@ -181,12 +191,14 @@ def test_fit_accepts_one_hot_labels_and_numpy_integers():
 def test_predict_and_evaluate_refuse_empty_input(call):
     x, y = _blobs()
     args = (x[:0],) if call is predict else (x[:0], y[:0])
-    with pytest.raises(ValueError, match=r"x: expected at least one example, got an empty array of shape \(0, 2\)"):
+    with pytest.raises(ValueError, match=r"x: expected at least one example, got an empty array of "
+                                         r"shape \(0, 2\)"):
         call(TwoLayerNet(2, 8, 3), *args)
 
 
 @pytest.mark.parametrize("labels, error, message", [
-    (np.full(300, 3), ValueError, r"y: class indices must be in \[0, 3\) \(the model has 3 outputs\), got 3\.\.3"),
+    (np.full(300, 3), ValueError, r"y: class indices must be in \[0, 3\) \(the model has 3 "
+                                  r"outputs\), got 3\.\.3"),
     (np.full(300, -1), ValueError, r"y: class indices must be in \[0, 3\)"),
     (np.zeros(300), TypeError, "y: expected integer class indices, got dtype float64"),
     (np.zeros((300, 5)), ValueError, r"y: expected 300 labels, .*\(300, 3\), got shape \(300, 5\)"),
@@ -200,5 +212,6 @@ def test_evaluate_refuses_labels_the_model_cannot_predict(labels, error, message
 def test_scores_and_predict_check_batch_size():
     x, _ = _blobs()
     for bad in (0, 2.0, None):
-        with pytest.raises(ValueError, match=f"batch_size: expected a positive integer, got {bad!r}"):
+        with pytest.raises(ValueError,
+                           match=f"batch_size: expected a positive integer, got {bad!r}"):
             scores(TwoLayerNet(2, 8, 3), x, batch_size=bad)

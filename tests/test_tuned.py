@@ -7,12 +7,20 @@ from cnnlib.gradcheck import check_layer, numerical_gradient, rel_error
 from cnnlib.layers import Affine, Conv2D, Flatten, MaxPool2D, ReLU
 from cnnlib.models import LeNet5, Sequential
 from cnnlib.pool import max_pool2d_backward_naive, max_pool2d_forward_naive
-from cnnlib.tuned import (ConvReLUPool, TunedConv2D, conv_relu_pool_backward, conv_relu_pool_forward,
-                          first_conv_relu_pool_backward, first_conv_relu_pool_forward)
+from cnnlib.tuned import (
+    ConvReLUPool,
+    TunedConv2D,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+    first_conv_relu_pool_backward,
+    first_conv_relu_pool_forward,
+)
 
 # (x shape, w shape, pad): every case has an even convolution output
-CASES = [((3, 1, 28, 28), (6, 1, 5, 5), 2), ((2, 3, 10, 12), (4, 3, 3, 3), 1), ((2, 2, 7, 9), (3, 2, 4, 4), 1),
-         ((2, 3, 8, 8), (2, 3, 5, 5), 0), ((4, 2, 12, 10), (3, 2, 3, 3), 0), ((2, 1, 7, 7), (3, 1, 2, 2), 1),
+CASES = [((3, 1, 28, 28), (6, 1, 5, 5), 2), ((2, 3, 10, 12), (4, 3, 3, 3), 1),
+         ((2, 2, 7, 9), (3, 2, 4, 4), 1),
+         ((2, 3, 8, 8), (2, 3, 5, 5), 0), ((4, 2, 12, 10), (3, 2, 3, 3), 0),
+         ((2, 1, 7, 7), (3, 1, 2, 2), 1),
          ((1, 2, 9, 6), (5, 2, 4, 3), 1), ((2, 2, 4, 4), (2, 2, 1, 1), 0)]
 
 
@@ -22,7 +30,8 @@ ROUTES = {"general": (conv_relu_pool_forward, conv_relu_pool_backward, True),
 
 
 def _reference(x, w, b, pad, dout):
-    """Output and (dx, dw, db) of naive convolution -> ReLU -> naive 2x2 max pooling, layer after layer."""
+    """Output and (dx, dw, db) of naive convolution -> ReLU -> naive 2x2 max pooling, layer after
+    layer."""
     conv = conv2d_forward_naive(x, w, b, 1, pad)
     relu = np.maximum(conv, 0)
     out = max_pool2d_forward_naive(relu)
@@ -36,7 +45,8 @@ def _reference(x, w, b, pad, dout):
 def test_matches_the_layers_one_after_another(route, x_shape, w_shape, pad, ties):
     forward, backward, gives_dx = ROUTES[route]
     rng = np.random.default_rng(len(x_shape) + sum(w_shape) + pad)
-    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
     if ties:  # small integers: many equal maxima inside the pooling tiles, and exact zeros
         x, w, b = np.round(x), np.round(w), np.round(b)
     out, cache = forward(x, w, b, pad)
@@ -54,7 +64,8 @@ def test_matches_the_layers_one_after_another(route, x_shape, w_shape, pad, ties
 
 def test_general_route_can_skip_the_input_gradient():
     rng = np.random.default_rng(4)
-    x, w, b = rng.standard_normal((2, 3, 10, 12)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    x, w, b = (rng.standard_normal((2, 3, 10, 12)), rng.standard_normal((4, 3, 3, 3)),
+               rng.standard_normal(4))
     out, cache = conv_relu_pool_forward(x, w, b, 1)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = conv_relu_pool_backward(dout, cache, input_grad=False)
@@ -69,7 +80,8 @@ def test_general_route_can_skip_the_input_gradient():
 def test_gradient_check(route, x_shape, w_shape, pad):
     forward, backward, gives_dx = ROUTES[route]
     rng = np.random.default_rng(3)
-    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
     out, cache = forward(x, w, b, pad)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = backward(dout, cache)
@@ -82,13 +94,16 @@ def test_gradient_check(route, x_shape, w_shape, pad):
 def test_float32_preserved_and_inputs_untouched(route):
     forward, backward, gives_dx = ROUTES[route]
     rng = np.random.default_rng(0)
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((2, 1, 28, 28), (6, 1, 5, 5), (6,)))
+    x, w, b = (rng.standard_normal(s).astype(np.float32)
+               for s in ((2, 1, 28, 28), (6, 1, 5, 5), (6,)))
     x_before = x.copy()
     out, cache = forward(x, w, b, 2)
     dout = np.ones(out.shape, np.float32)
     dout_before = dout.copy()
     dx, dw, db = backward(dout, cache)
-    assert out.dtype == dw.dtype == db.dtype == np.float32 and (dx is None or dx.dtype == np.float32)
+    assert out.dtype == dw.dtype == db.dtype == np.float32 and (
+        dx is None or dx.dtype == np.float32
+    )
     np.testing.assert_array_equal(x, x_before)
     np.testing.assert_array_equal(dout, dout_before)
 
@@ -103,14 +118,16 @@ def test_bad_arguments(route):
         forward(x, np.zeros((3, 2, 3, 3)), b, 1)
     out, cache = forward(np.zeros((2, 1, 10, 10)), w, b, 1)
     assert out.shape == (2, 3, 5, 5)
-    with pytest.raises(ValueError, match=r"dout: expected the forward output's shape \(2, 3, 5, 5\)"):
+    with pytest.raises(ValueError,
+                       match=r"dout: expected the forward output's shape \(2, 3, 5, 5\)"):
         backward(np.zeros((2, 3, 5, 6)), cache)
 
 
 def test_first_route_refuses_an_input_gradient():
     x, w, b = np.zeros((1, 1, 8, 8)), np.zeros((2, 1, 3, 3)), np.zeros(2)
     out, cache = first_conv_relu_pool_forward(x, w, b, 1)
-    with pytest.raises(ValueError, match="input_grad: the space-to-depth route computes no input gradient"):
+    with pytest.raises(ValueError,
+                       match="input_grad: the space-to-depth route computes no input gradient"):
         first_conv_relu_pool_backward(out, cache, input_grad=True)
 
 
@@ -121,8 +138,8 @@ def _random_conv_case(rng):
     kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
     stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 3))
     h, w_ = int(rng.integers(max(kh - 2 * pad, 1), 12)), int(rng.integers(max(kw - 2 * pad, 1), 12))
-    return (rng.standard_normal((n, c, h, w_)), rng.standard_normal((f, c, kh, kw)), rng.standard_normal(f),
-            stride, pad)
+    return (rng.standard_normal((n, c, h, w_)), rng.standard_normal((f, c, kh, kw)),
+            rng.standard_normal(f), stride, pad)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -133,19 +150,23 @@ def test_tuned_conv_equals_the_plain_conv(seed):
     tuned_out, tuned_cache = tuned.conv2d_forward(x, w, b, stride, pad)
     np.testing.assert_allclose(tuned_out, out, rtol=1e-10, atol=1e-12)
     dout = rng.standard_normal(out.shape)
-    for plain, fast in zip(conv.conv2d_backward(dout, cache), tuned.conv2d_backward(dout, tuned_cache)):
+    for plain, fast in zip(conv.conv2d_backward(dout, cache),
+                           tuned.conv2d_backward(dout, tuned_cache)):
         np.testing.assert_allclose(fast, plain, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("x_shape, w_shape, pad", [((128, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)])
+@pytest.mark.parametrize("x_shape, w_shape, pad",
+                         [((128, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)])
 def test_tuned_conv_on_lenet_shapes_both_product_orders(x_shape, w_shape, pad):
     rng = np.random.default_rng(5)
-    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
     out, cache = conv.conv2d_forward(x, w, b, 1, pad)
     tuned_out, tuned_cache = tuned.conv2d_forward(x, w, b, 1, pad)
     np.testing.assert_allclose(tuned_out, out, rtol=1e-10, atol=1e-10)
     dout = rng.standard_normal(out.shape)
-    for plain, fast in zip(conv.conv2d_backward(dout, cache), tuned.conv2d_backward(dout, tuned_cache)):
+    for plain, fast in zip(conv.conv2d_backward(dout, cache),
+                           tuned.conv2d_backward(dout, tuned_cache)):
         np.testing.assert_allclose(fast, plain, rtol=1e-9, atol=1e-9)
 
 
@@ -202,11 +223,13 @@ def test_conv_relu_pool_gradient_check():
 def test_fuse_rewrites_only_conv_relu_pool_triples():
     rng = np.random.default_rng(0)
     model = Sequential(("a", Conv2D(1, 2, 3, pad=1, rng=rng)), ReLU(), MaxPool2D(2, stride=1),
-                       ("b", Conv2D(2, 2, 3, pad=1, rng=rng)), ("r", ReLU()), ("p", MaxPool2D(2)), Flatten(),
+                       ("b", Conv2D(2, 2, 3, pad=1, rng=rng)), ("r", ReLU()),
+                       ("p", MaxPool2D(2)), Flatten(),
                        Affine(2 * 3 * 3, 3, rng=rng))
     fused = tuned.fuse(model)
     kinds = {name: type(layer).__name__ for name, layer in fused.layers.items()}
-    assert kinds == {"a": "TunedConv2D", "relu1": "ReLU", "maxpool2d2": "MaxPool2D", "b": "ConvReLUPool",
+    assert kinds == {"a": "TunedConv2D", "relu1": "ReLU",
+                     "maxpool2d2": "MaxPool2D", "b": "ConvReLUPool",
                      "flatten6": "Flatten", "affine7": "Affine"}
     assert list(fused.params) == list(model.params)
     x = rng.random((2, 1, 7, 7)).astype(np.float32)
@@ -223,7 +246,8 @@ def test_lenet_tuned_equals_plain(dtype, tolerance, input_grad):
     plain = LeNet5(dtype=dtype, rng=np.random.default_rng(2), input_grad=input_grad)
     fast = LeNet5(dtype=dtype, rng=np.random.default_rng(2), input_grad=input_grad, tuned=True)
     assert list(fast.params) == list(plain.params)
-    assert [type(layer).__name__ for layer in fast.layers.values()][:2] == ["ConvReLUPool", "ConvReLUPool"]
+    assert [type(layer).__name__
+            for layer in fast.layers.values()][:2] == ["ConvReLUPool", "ConvReLUPool"]
     for model in (plain, fast):
         for name, param in model.params.items():
             if name.endswith(".b"):
@@ -247,7 +271,8 @@ def test_tuned_conv_on_an_empty_batch_and_read_only_input():
     assert tuned.conv2d_backward(out, cache)[0].shape == (0, 3, 8, 8)
     x = rng.standard_normal((2, 3, 8, 8))
     x.flags.writeable = False
-    np.testing.assert_allclose(tuned.conv2d_forward(x, w, b, 1, 1)[0], conv.conv2d_forward(x, w, b, 1, 1)[0],
+    np.testing.assert_allclose(tuned.conv2d_forward(x, w, b, 1, 1)[0],
+                               conv.conv2d_forward(x, w, b, 1, 1)[0],
                                rtol=1e-12, atol=1e-12)
 
 
@@ -255,8 +280,10 @@ def test_fuse_returns_a_copy_of_the_model_with_fused_layers():
     model = LeNet5(rng=np.random.default_rng(0), input_grad=True).eval()
     fused = tuned.fuse(model)
     assert type(fused) is LeNet5 and fused is not model and not fused.training
-    assert list(fused.layers) == ["conv1", "conv2", "flatten", "fc1", "relu3", "fc2", "relu4", "fc3"]
+    assert list(fused.layers) == ["conv1", "conv2", "flatten", "fc1",
+                                  "relu3", "fc2", "relu4", "fc3"]
     assert len(model.layers) == 12, "the plain model keeps its own layers"
-    assert fused.loss_layer is model.loss_layer and fused.input_grad and fused.layers["conv1"].input_grad
+    assert fused.loss_layer is model.loss_layer
+    assert fused.input_grad and fused.layers["conv1"].input_grad
     x = np.random.default_rng(1).random((2, 1, 28, 28)).astype(np.float32)
     np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-5, atol=1e-6)

@@ -39,23 +39,28 @@ def test_plot_images_titles_and_colours():
     assert axes[7].get_title() == "true 7 / pred 7"
     assert axes[9].get_title() == "true 9 / pred 1" and axes[9].title.get_color() == viz.WRONG
     assert axes[0].title.get_color() == "black"
-    assert _image_axes(viz.plot_images(_images(3).reshape(3, 784), labels[:3]))[2].get_title() == "true 2"
+    assert _image_axes(viz.plot_images(_images(3).reshape(3, 784),
+                                       labels[:3]))[2].get_title() == "true 2"
     assert len(_image_axes(viz.plot_images(_images(4)[:, 0]))) == 4
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: viz.plot_images(np.zeros((2, 3, 28, 28))), r"images: expected .* got shape \(2, 3, 28, 28\)"),
-    (lambda: viz.plot_images(np.zeros((2, 28, 28)), labels=[1, 2, 3]), "labels: expected 2 values.*got 3"),
+    (lambda: viz.plot_images(np.zeros((2, 3, 28, 28))),
+     r"images: expected .* got shape \(2, 3, 28, 28\)"),
+    (lambda: viz.plot_images(np.zeros((2, 28, 28)), labels=[1, 2, 3]),
+     "labels: expected 2 values.*got 3"),
     (lambda: viz.plot_images(np.zeros((2, 28, 28)), preds=[1]), "preds: expected 2 values"),
     (lambda: viz.plot_images(np.zeros((2, 783))), "square images"),
-    (lambda: viz.plot_confusion_matrix(np.zeros((3, 4))), r"cm: expected a square 2-D matrix, got shape \(3, 4\)"),
+    (lambda: viz.plot_confusion_matrix(np.zeros((3, 4))),
+     r"cm: expected a square 2-D matrix, got shape \(3, 4\)"),
     (lambda: viz.plot_confusion_matrix(np.eye(3), ["a"]), "class_names: expected 3 names, got 1"),
     (lambda: confusion_matrix([0, 1], [0], 2), "equal length"),
     (lambda: confusion_matrix([0, 5], [0, 1], 3), r"y_true: values must be in \[0, 3\)"),
     (lambda: viz.plot_filters(np.zeros((6, 5, 5))), r"w: expected conv weights \(F, C, KH, KW\)"),
     (lambda: viz.plot_filters(np.zeros((6, 2, 5, 5)), channel=2), "channel: expected 0..1, got 2"),
     (lambda: viz.plot_history(History()), "no iterations"),
-    (lambda: viz.plot_misclassified(np.zeros(3, int), _images(4), np.zeros(4, int)), "predictions: expected 4"),
+    (lambda: viz.plot_misclassified(np.zeros(3, int), _images(4), np.zeros(4, int)),
+     "predictions: expected 4"),
     (lambda: viz.draw_graph([("a", "b", 1.0)]), "each edge must be"),
     (lambda: viz.draw_graph([]), "at least one"),
 ])
@@ -89,7 +94,8 @@ def test_plot_misclassified_with_predictions_and_model():
 
 
 def test_plot_history():
-    history = History(loss=list(np.linspace(2, 0.1, 300)), train_acc=[0.9, 0.95, 0.97], val_acc=[0.91, 0.94, 0.96])
+    history = History(loss=list(np.linspace(2, 0.1, 300)), train_acc=[0.9, 0.95, 0.97],
+                      val_acc=[0.91, 0.94, 0.96])
     fig = viz.plot_history(history, smooth=20)
     loss_ax, acc_ax = fig.axes
     assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 2
@@ -122,7 +128,8 @@ def test_plot_feature_maps_labels():
     assert "conv1 ch 5" in titles and "pool2 ch 15" in titles
     assert len(titles) == 1 + 6 * 3 + 16 * 3
     fig = viz.plot_feature_maps(model, _images(1), layers=["conv2"], max_channels=4)
-    assert [ax.get_title() for ax in _image_axes(fig)] == ["input"] + [f"conv2 ch {k}" for k in range(4)]
+    assert [ax.get_title()
+            for ax in _image_axes(fig)] == ["input"] + [f"conv2 ch {k}" for k in range(4)]
     with pytest.raises(ValueError, match="layers: unknown"):
         viz.plot_feature_maps(model, _images(1), layers=["conv9"])
     with pytest.raises(ValueError, match="do not output feature maps"):
@@ -195,7 +202,8 @@ def test_plot_curves():
 def test_plot_matrices_writes_every_value():
     fig = viz.plot_matrices({"a": np.arange(6).reshape(2, 3) - 2, "b": np.eye(2)})
     a, b = fig.axes
-    assert [t.get_text() for t in a.texts] == ["-2", "-1", "0", "1", "2", "3"] and a.get_title() == "a"
+    assert [t.get_text() for t in a.texts] == ["-2", "-1", "0", "1", "2", "3"]
+    assert a.get_title() == "a"
     assert len(b.texts) == 4 and b.get_images()[0].get_clim() == (-1.0, 1.0)
     with pytest.raises(ValueError, match=r"matrices\['v'\]: expected a 2-D array"):
         viz.plot_matrices({"v": np.zeros(3)})
@@ -207,7 +215,8 @@ def test_plot_im2col_rows_are_windows():
     fig = viz.plot_im2col(np.arange(16).reshape(4, 4), 3, 3)
     image_ax, cols_ax = fig.axes
     assert len(image_ax.patches) == 4 and len(cols_ax.patches) == 4
-    assert [t.get_text() for t in cols_ax.texts][:9] == ["0", "1", "2", "4", "5", "6", "8", "9", "10"]
+    assert [t.get_text() for t in cols_ax.texts][:9] == ["0", "1", "2", "4", "5", "6", "8", "9",
+                                                         "10"]
     assert cols_ax.get_title() == "im2col: 4 windows x 9 values"
     with pytest.raises(ValueError, match="image: expected a small 2-D array"):
         viz.plot_im2col(np.zeros((1, 4, 4)), 3, 3)
@@ -257,8 +266,9 @@ def test_plot_full_convolution_draws_the_input_gradient(stride, kernel_shape):
 
 
 def test_plot_full_convolution_window_products_and_errors():
-    fig = viz.plot_full_convolution(np.array([[2.0, 1.0], [-2.0, 0.0]]), np.arange(1, 10).reshape(3, 3),
-                                    window=(1, 0))
+    fig = viz.plot_full_convolution(
+        np.array([[2.0, 1.0], [-2.0, 0.0]]), np.arange(1, 10).reshape(3, 3), window=(1, 0)
+    )
     assert fig.axes[3].get_xlabel().split("\n")[0] == "dx[1,0] = (2)×4 + (-2)×1 = 6"
     corner = viz.plot_full_convolution(np.ones((2, 2)), np.ones((2, 2)), window=(0, 2))
     assert corner.axes[3].get_xlabel().startswith("dx[0,2] = (1)×1 = 1")
@@ -292,7 +302,8 @@ def test_feature_maps_share_one_symmetric_scale_per_layer():
     # one colour bar per layer, labelled blocks
     assert len([ax for ax in fig.axes if ax.get_label() == "<colorbar>"]) == 2
     suptitles = [sub._suptitle.get_text() for sub in fig.subfigs[1].subfigs]
-    assert suptitles[0].startswith("conv1: 6 maps of 28x28") and suptitles[1].startswith("relu2: 16 maps")
+    assert suptitles[0].startswith("conv1: 6 maps of "
+                                   "28x28") and suptitles[1].startswith("relu2: 16 maps")
 
 
 def test_feature_maps_wrap_channels_and_stay_narrow():
@@ -337,7 +348,8 @@ def test_plot_conv_sum_rows_and_scales():
     inputs, kernels = rng.standard_normal((6, 14, 14)), rng.standard_normal((6, 5, 5))
     parts = rng.standard_normal((6, 10, 10))
     output = parts.sum(axis=0) + 0.5
-    fig = viz.plot_conv_sum(inputs, kernels, parts, output, input_label="pool1", output_label="conv2 ch 8")
+    fig = viz.plot_conv_sum(inputs, kernels, parts, output, input_label="pool1",
+                            output_label="conv2 ch 8")
     titles = [ax.get_title() for ax in _image_axes(fig)]
     assert titles[:6] == [f"pool1 ch {c}" for c in range(6)]
     assert titles[6:12] == [f"weights {c}" for c in range(6)]
@@ -522,11 +534,13 @@ def test_plot_conv_geometry_draws_windows_on_the_grid_lines():
     fig = viz.plot_conv_geometry([(7, 3, 2, 1)])
     windows = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
     corners = sorted({(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in windows})
-    # the windows of outputs (0, 0), (0, 1), (1, 0) at stride 2 start at cells (0, 0), (0, 2), (2, 0)
+    # the windows of outputs (0, 0), (0, 1), (1, 0) at stride 2 start at cells (0, 0), (0, 2), (2,
+    # 0)
     assert corners == [(-0.5, -0.5, 3, 3), (-0.5, 1.5, 3, 3), (1.5, -0.5, 3, 3)]
 
 
-# --- notebook 09: training well ---------------------------------------------------------------------
+# --- notebook 09: training well
+# ---------------------------------------------------------------------
 
 def test_plot_activation_histograms_rows_columns_and_spread():
     rng = np.random.default_rng(0)
@@ -535,8 +549,12 @@ def test_plot_activation_histograms_rows_columns_and_spread():
     fig = viz.plot_activation_histograms(runs, bins=10)
     assert isinstance(fig, Figure)
     axes = fig.axes
-    assert len(axes) == 4 and not axes[3].axison, "a row with fewer layers leaves its last panel empty"
-    assert axes[0].get_title() == "layer 1: std 0.1" and axes[1].get_title().startswith("layer 2: std 0.0")
+    assert len(axes) == 4 and not axes[3].axison, (
+        "a row with fewer layers leaves its last panel empty"
+    )
+    assert axes[0].get_title() == "layer 1: std 0.1" and axes[1].get_title().startswith(
+        "layer 2: std 0.0"
+    )
     assert axes[0].get_ylabel() == "small" and axes[2].get_ylabel() == "He"
     assert len(axes[0].patches) == 10
     assert axes[0].get_xlim() == axes[1].get_xlim(), "a row shares one value range"
@@ -548,14 +566,16 @@ def test_plot_trajectories_one_panel_per_path_over_contours():
     def bowl(x, y):
         return x ** 2 / 4 + y ** 2
 
-    paths = {"SGD": np.array([[-3.0, 2.0], [-2.0, 1.0], [0.0, 0.0]]), "Adam": np.array([[-3.0, 2.0], [1.0, 0.5]])}
+    paths = {"SGD": np.array([[-3.0, 2.0], [-2.0, 1.0], [0.0, 0.0]]),
+             "Adam": np.array([[-3.0, 2.0], [1.0, 0.5]])}
     fig = viz.plot_trajectories(bowl, paths, xlim=(-4, 4), ylim=(-3, 3), minimum=(0, 0))
     axes = fig.axes
     assert [ax.get_title() for ax in axes] == ["SGD: loss 0", "Adam: loss 0.5"]
     assert axes[0].collections, "the contour lines are drawn"
     np.testing.assert_array_equal(axes[0].lines[0].get_xydata(), paths["SGD"])
     assert axes[0].get_xlim() == (-4, 4)
-    with pytest.raises(ValueError, match=r"paths\['x'\]: expected a \(T, 2\) array of points, got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"paths\['x'\]: expected a \(T, 2\) array of points, got "
+                                         r"shape \(3,\)"):
         viz.plot_trajectories(bowl, {"x": np.zeros(3)}, xlim=(-1, 1), ylim=(-1, 1))
 
 
@@ -578,7 +598,10 @@ def test_plot_train_val_gap_shades_the_gap():
     fig = viz.plot_train_val_gap({"plain": ([0.5, 0.9, 1.0], [0.5, 0.7, 0.75]),
                                   "dropout": ([0.4, 0.8, 0.9], [0.45, 0.75, 0.85])})
     axes = fig.axes
-    assert [ax.get_title() for ax in axes] == ["plain: gap +25.0 points", "dropout: gap +5.0 points"]
+    assert [ax.get_title() for ax in axes] == [
+        "plain: gap +25.0 points",
+        "dropout: gap +5.0 points",
+    ]
     assert len(axes[0].collections) == 1 and len(axes[0].lines) == 2
     with pytest.raises(ValueError, match=r"curves\['x'\]: expected \(train, val\)"):
         viz.plot_train_val_gap({"x": ([1, 2], [1])})

@@ -74,13 +74,17 @@ def test_mnist_digits_keep_their_class_through_the_recipe(lenet, digits):
 
 @pytest.mark.parametrize("ink", [np.zeros((280, 280)), -np.ones((10, 10))])
 def test_an_empty_canvas_gives_a_message_not_a_prediction(ink):
-    with pytest.raises(widgets.EmptyDrawingError, match=r"image: no ink \(no value above 0\)\. The canvas is empty: draw a digit"):
+    with pytest.raises(
+        widgets.EmptyDrawingError,
+        match=r"image: no ink \(no value above 0\)\. The canvas is empty: draw a digit",
+    ):
         widgets.mnist_like(ink)
     assert issubclass(widgets.EmptyDrawingError, ValueError)
 
 
 def test_mnist_like_rejects_bad_input():
-    with pytest.raises(ValueError, match=r"image: expected a non-empty 2-D array \(H, W\), got shape \(1, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"image: expected a non-empty 2-D array \(H, W\), got "
+                                         r"shape \(1, 28, 28\)"):
         widgets.mnist_like(np.ones((1, 28, 28)))
     with pytest.raises(ValueError, match="image: expected finite values"):
         widgets.mnist_like(np.full((5, 5), np.nan))
@@ -116,7 +120,7 @@ def _event(canvas, kind, x, y):
 def test_a_vertical_line_drawn_with_the_mouse_reads_as_a_one(lenet):
     pad = widgets.DrawDigit(lenet)
     assert pad.message.value == widgets.EMPTY_MESSAGE and pad.figure.layout.display == "none"
-    _event(pad.canvas, "mouse_move", 140, 30)                       # moving without the button: no ink
+    _event(pad.canvas, "mouse_move", 140, 30)  # moving without the button: no ink
     assert not pad.ink.any()
     _event(pad.canvas, "mouse_down", 140, 40)
     for y in range(50, 250, 10):
@@ -133,14 +137,16 @@ def test_a_vertical_line_drawn_with_the_mouse_reads_as_a_one(lenet):
 
 def test_touch_strokes_and_a_stroke_leaving_the_canvas(lenet):
     pad = widgets.DrawDigit(lenet)
-    pad.canvas._handle_frontend_event(pad.canvas, {"event": "touch_start", "touches": [{"x": 60, "y": 60}]}, [])
-    pad.canvas._handle_frontend_event(pad.canvas, {"event": "touch_move", "touches": [{"x": 220, "y": 60}]}, [])
+    pad.canvas._handle_frontend_event(pad.canvas,
+                                      {"event": "touch_start", "touches": [{"x": 60, "y": 60}]}, [])
+    pad.canvas._handle_frontend_event(pad.canvas,
+                                      {"event": "touch_move", "touches": [{"x": 220, "y": 60}]}, [])
     pad.canvas._handle_frontend_event(pad.canvas, {"event": "touch_end", "touches": []}, [])
     assert pad.ink[60, 60:220].all() and pad.probabilities is not None
     first = pad.probabilities
     _event(pad.canvas, "mouse_down", 215, 60)
     _event(pad.canvas, "mouse_move", 130, 240)
-    _event(pad.canvas, "mouse_out", 128, 279)                       # leaving the canvas ends the stroke
+    _event(pad.canvas, "mouse_out", 128, 279)  # leaving the canvas ends the stroke
     assert pad.ink[150, 165:180].all() and pad.probabilities is not first
     assert int(np.argmax(pad.probabilities)) == 7
 
@@ -149,7 +155,9 @@ def test_draw_digit_displays_a_static_reading_of_an_example(lenet):
     bundle = widgets.DrawDigit(lenet)._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert base64.b64decode(bundle["image/png"]).startswith(PNG)
-    assert bundle["text/plain"].endswith("Stored: a pre-drawn 7; LeNet-5 reads a 7 (probability 1.00).")
+    assert bundle["text/plain"].endswith(
+        "Stored: a pre-drawn 7; LeNet-5 reads a 7 (probability 1.00)."
+    )
 
 
 def test_drawing_figure_and_read_digit(lenet):
@@ -158,7 +166,8 @@ def test_drawing_figure_and_read_digit(lenet):
     assert probabilities.shape == (10,) and np.isclose(probabilities.sum(), 1, atol=1e-5)
     assert fig.texts[0].get_text().startswith(f"reads {int(np.argmax(probabilities))}")
     probabilities, maps = widgets.read_digit(lenet, widgets.mnist_like(ink))
-    assert {name: m.shape for name, m in maps.items()} == {"conv1": (6, 28, 28), "conv2": (16, 10, 10)}
+    assert {name: m.shape for name,
+            m in maps.items()} == {"conv1": (6, 28, 28), "conv2": (16, 10, 10)}
     with pytest.raises(ValueError, match="layers: unknown"):
         widgets.read_digit(lenet, np.zeros((28, 28)), layers=("conv9",))
     with pytest.raises(widgets.EmptyDrawingError):
@@ -174,7 +183,8 @@ def explorer(digits):
 def _naive(explorer):
     image = explorer.images[explorer.digit.value][None, None]
     w = explorer.kernel[None, None]
-    return conv2d_forward_naive(image, w, np.zeros(1, np.float32), explorer.stride.value, explorer.pad.value)[0, 0]
+    return conv2d_forward_naive(image, w, np.zeros(1, np.float32), explorer.stride.value,
+                                explorer.pad.value)[0, 0]
 
 
 def test_the_explorer_computes_the_loops_result_for_every_setting(explorer):
@@ -182,14 +192,18 @@ def test_the_explorer_computes_the_loops_result_for_every_setting(explorer):
     assert np.allclose(explorer.output, _naive(explorer), atol=1e-5)
     first = explorer.figure.value
     explorer.stride.value = 3
-    assert explorer.output.shape == (10, 10) and np.allclose(explorer.output, _naive(explorer), atol=1e-5)
+    assert explorer.output.shape == (10, 10) and np.allclose(
+        explorer.output, _naive(explorer), atol=1e-5
+    )
     assert explorer.figure.value != first
     explorer.pad.value = 0
     explorer.digit.value = 7
     explorer.kernel_name.value = "diagonal"
     assert np.array_equal(explorer.kernel, widgets.KERNELS["diagonal"])
     assert [s.value for s in explorer.weights] == widgets.KERNELS["diagonal"].ravel().tolist()
-    assert explorer.output.shape == (9, 9) and np.allclose(explorer.output, _naive(explorer), atol=1e-5)
+    assert explorer.output.shape == (9, 9) and np.allclose(
+        explorer.output, _naive(explorer), atol=1e-5
+    )
     assert "(28 + 2*0 - 3) // 3 + 1 = <b>9</b>" in explorer.formula.value
 
 
@@ -200,14 +214,15 @@ def test_the_explorer_kernel_sliders_make_a_custom_kernel(explorer):
     expected[1, 1] = 2.5
     assert np.array_equal(explorer.kernel, expected)
     assert np.allclose(explorer.output, _naive(explorer), atol=1e-5)
-    explorer.kernel_name.value = "blur"                                  # a preset moves the sliders back
-    assert np.allclose([s.value for s in explorer.weights], 1 / 9) and explorer.kernel_name.value == "blur"
+    explorer.kernel_name.value = "blur"  # a preset moves the sliders back
+    assert np.allclose([s.value for s in explorer.weights],
+                       1 / 9) and explorer.kernel_name.value == "blur"
 
 
 def test_the_highlighted_cell_stays_inside_the_output(explorer):
     explorer.row.value, explorer.col.value = 13, 13
     assert explorer.position == (13, 13)
-    explorer.stride.value = 3                                            # the output shrinks to 10x10
+    explorer.stride.value = 3  # the output shrinks to 10x10
     assert (explorer.row.max, explorer.col.max) == (9, 9) and explorer.position == (9, 9)
     window = np.pad(explorer.images[3], 1)[27:30, 27:30]
     assert np.isclose(explorer.output[9, 9], np.sum(window * explorer.kernel), atol=1e-5)
@@ -218,8 +233,10 @@ def test_the_explorer_displays_a_static_figure(explorer):
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert base64.b64decode(bundle["image/png"]) == bytes(explorer.figure.value)
-    assert ("Stored: digit 3 (a 0), kernel vertical edge (Sobel), stride 2, padding 1 -> output 14x14, "
-            f"out[6, 7] = {explorer.output[6, 7]:.2f}.") in bundle["text/plain"]
+    assert (
+        "Stored: digit 3 (a 0), kernel vertical edge (Sobel), stride 2, padding 1 -> output 14x14, "
+        f"out[6, 7] = {explorer.output[6, 7]:.2f}."
+    ) in bundle["text/plain"]
 
 
 def test_the_explorer_rejects_bad_arguments(digits):
@@ -233,12 +250,14 @@ def test_the_explorer_rejects_bad_arguments(digits):
         widgets.ConvExplorer(digits[0][:2], stride=0)
 
 
-# --- the figures only the widgets draw -------------------------------------------------------------
+# --- the figures only the widgets draw
+# -------------------------------------------------------------
 
 def test_plot_conv_window_outlines_the_window_and_fills_in_the_formula():
     image = np.arange(36.0).reshape(6, 6) / 36
     kernel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
-    out = conv2d_forward_naive(image[None, None], kernel[None, None], np.zeros(1), stride=2, pad=1)[0, 0]
+    out = conv2d_forward_naive(image[None, None], kernel[None, None],
+                               np.zeros(1), stride=2, pad=1)[0, 0]
     fig = widgets.plot_conv_window(image, kernel, out, stride=2, pad=1, position=(1, 2))
     assert isinstance(fig, Figure)
     padded_ax, window_ax, kernel_ax, out_ax = fig.axes[:4]
@@ -249,7 +268,10 @@ def test_plot_conv_window_outlines_the_window_and_fills_in_the_formula():
     assert np.allclose(window_ax.get_images()[0].get_array(), window)
     assert out_ax.patches[-1].get_xy() == (2 - 0.5, 1 - 0.5)
     title = fig._suptitle.get_text()
-    assert "(6 + 2*1 - 3) // 2 + 1 = 3" in title and f"out[1, 2] = sum(window * kernel) = {out[1, 2]:.3g}" in title
+    assert (
+        "(6 + 2*1 - 3) // 2 + 1 = 3" in title
+        and f"out[1, 2] = sum(window * kernel) = {out[1, 2]:.3g}" in title
+    )
     with pytest.raises(ValueError, match=r"out: expected shape \(3, 3\)"):
         widgets.plot_conv_window(image, kernel, out[:2], stride=2, pad=1)
     with pytest.raises(ValueError, match="position: expected a cell of the 3x3 output"):
@@ -260,14 +282,16 @@ def test_plot_digit_reading_bars_and_map_mosaics():
     probabilities = np.full(10, 0.02)
     probabilities[3] = 0.82
     maps = {"conv1": np.ones((6, 28, 28)), "conv2": -np.ones((16, 10, 10))}
-    fig = widgets.plot_digit_reading(np.zeros((28, 28)), probabilities, maps, drawing=np.zeros((50, 50)))
+    fig = widgets.plot_digit_reading(np.zeros((28, 28)), probabilities, maps,
+                                     drawing=np.zeros((50, 50)))
     assert fig._suptitle.get_text() == "reads 3 (probability 0.82)"
     axes = {ax.get_label(): ax for ax in fig.axes}
     assert list(axes) == ["drawing", "input", "probabilities", "maps: conv1", "maps: conv2"]
     bars = axes["probabilities"].patches
     assert len(bars) == 10 and bars[3].get_facecolor() != bars[0].get_facecolor()
     conv1, conv2 = (axes[f"maps: {name}"].get_images()[0] for name in maps)
-    assert conv1.get_array().shape == (28, 6 * 29 - 1) and conv2.get_array().shape == (21, 8 * 11 - 1)
+    assert conv1.get_array().shape == (28,
+                                       6 * 29 - 1) and conv2.get_array().shape == (21, 8 * 11 - 1)
     assert conv2.get_clim() == (-1.0, 1.0) and np.ma.count_masked(conv1.get_array()) == 28 * 5
     assert [t.get_text() for t in axes["maps: conv2"].texts] == [str(k) for k in range(16)]
     with pytest.raises(ValueError, match=r"maps\['conv1'\]: expected \(C, h, w\)"):
@@ -279,7 +303,8 @@ def test_plot_digit_reading_bars_and_map_mosaics():
 def test_update_digit_reading_redraws_like_a_new_figure():
     rng = np.random.default_rng(0)
     readings = [(rng.random((28, 28)), rng.dirichlet(np.ones(10)),
-                 {"conv1": rng.standard_normal((6, 28, 28)), "conv2": rng.standard_normal((16, 10, 10))})
+                 {"conv1": rng.standard_normal((6, 28, 28)),
+                  "conv2": rng.standard_normal((16, 10, 10))})
                 for _ in range(2)]
     updated = widgets.plot_digit_reading(*readings[0], drawing=np.zeros((40, 40)))
     assert widgets.update_digit_reading(updated, *readings[1], drawing=np.ones((40, 40))) is updated
@@ -290,10 +315,12 @@ def test_update_digit_reading_redraws_like_a_new_figure():
         assert [p.get_height() for p in a.patches] == [p.get_height() for p in b.patches]
         assert [p.get_facecolor() for p in a.patches] == [p.get_facecolor() for p in b.patches]
         for x, y in zip(a.get_images(), b.get_images()):
-            np.testing.assert_array_equal(np.ma.filled(x.get_array(), np.nan), np.ma.filled(y.get_array(), np.nan))
+            np.testing.assert_array_equal(np.ma.filled(x.get_array(), np.nan),
+                                          np.ma.filled(y.get_array(), np.nan))
             assert x.get_clim() == y.get_clim()
     with pytest.raises(ValueError, match="expected 2 layers and 10 classes"):
-        widgets.update_digit_reading(updated, readings[0][0], readings[0][1], {"conv1": readings[0][2]["conv1"]},
+        widgets.update_digit_reading(updated, readings[0][0], readings[0][1],
+                                     {"conv1": readings[0][2]["conv1"]},
                                  drawing=np.ones((40, 40)))
     with pytest.raises(ValueError, match="drawing: give one exactly when"):
         widgets.update_digit_reading(updated, *readings[0])
@@ -309,7 +336,8 @@ def test_update_digit_reading_finds_the_axes_by_name_not_position():
     fig.axes[0].remove()
     fig.add_subplot(4, 4, 1, label="added later")
     fig.add_subplot(4, 4, 2, label="drawing")
-    widgets.update_digit_reading(fig, rng.random((28, 28)), np.eye(10)[4], {k: -m for k, m in maps.items()})
+    widgets.update_digit_reading(fig, rng.random((28, 28)), np.eye(10)[4],
+                                 {k: -m for k, m in maps.items()})
     axes = {ax.get_label(): ax for ax in fig.axes}
     assert [p.get_height() for p in axes["probabilities"].patches] == list(np.eye(10)[4])
     assert fig._suptitle.get_text() == "reads 4 (probability 1.00)"

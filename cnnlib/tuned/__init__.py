@@ -4,30 +4,37 @@ The plain path (:mod:`cnnlib.conv`, :mod:`cnnlib.pool`, :mod:`cnnlib.layers`) is
 derive, line by line. This subpackage is an explicit optimisation beside it, and every function here
 is tested against its plain twin:
 
-* :mod:`cnnlib.tuned.conv`: ``conv2d_forward`` / ``conv2d_backward`` with the signatures of the plain
-  pair (run copies, the bias as a row of ones, per-image products, the wide-grid input gradient);
+* :mod:`cnnlib.tuned.conv`: ``conv2d_forward`` / ``conv2d_backward`` with the signatures of the
+  plain pair (run copies, the bias as a row of ones, per-image products, the wide-grid input
+  gradient);
 * :mod:`cnnlib.tuned.blocks`: conv -> ReLU -> 2x2 max pool fused into one step, two routes;
-* :mod:`cnnlib.tuned.layers`: :class:`TunedConv2D`, :class:`ConvReLUPool` and :func:`fuse_layers`, and
+* :mod:`cnnlib.tuned.layers`: :class:`TunedConv2D`, :class:`ConvReLUPool` and :func:`fuse_layers`,
+  and
   :func:`fuse` below, which turn a plain model into a tuned one (``LeNet5(tuned=True)`` uses them).
 """
 
 import copy
 
-from .blocks import (conv_relu_pool_backward, conv_relu_pool_forward, first_conv_relu_pool_backward,
-                     first_conv_relu_pool_forward)
+from .blocks import (
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+    first_conv_relu_pool_backward,
+    first_conv_relu_pool_forward,
+)
 from .conv import conv2d_backward, conv2d_forward
 from .layers import ConvReLUPool, TunedConv2D, fuse_layers
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv_relu_pool_forward", "conv_relu_pool_backward",
-           "first_conv_relu_pool_forward", "first_conv_relu_pool_backward", "TunedConv2D", "ConvReLUPool",
+           "first_conv_relu_pool_forward", "first_conv_relu_pool_backward",
+           "TunedConv2D", "ConvReLUPool",
            "fuse_layers", "fuse"]
 
 
 def fuse(model):
-    """A model that computes what ``model`` (a :class:`~cnnlib.models.Sequential`) computes on the tuned
-    path: a copy of it whose layers are :func:`fuse_layers` of its layers, sharing ``model``'s parameter
-    arrays, loss layer, mode and ``input_grad``. (A copy, not a new ``Sequential``: this package sits
-    below :mod:`cnnlib.models` and does not import it.)"""
+    """A model that computes what ``model`` (a :class:`~cnnlib.models.Sequential`) computes on the
+    tuned path: a copy of it whose layers are :func:`fuse_layers` of its layers, sharing ``model``'s
+    parameter arrays, loss layer, mode and ``input_grad``. (A copy, not a new ``Sequential``: this
+    package sits below :mod:`cnnlib.models` and does not import it.)"""
     fused = copy.copy(model)
     fused.layers = dict(fuse_layers(model.layers.items()))
     fused.last_scores = None

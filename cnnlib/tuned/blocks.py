@@ -10,21 +10,22 @@ pooling reads and writes every other pixel of short image rows.
 * **ReLU after pooling**, on a quarter of the values: ``max(relu(.)) == relu(max(.))``, and the
   gradients agree as well (a tile whose maximum is not positive passes no gradient either way).
 * **Gradient to the first maximum** (tile offsets in row-major order, like ``max_pool2d_backward``)
-  by multiplying with "candidate equals the maximum" and subtracting what was sent, offset by offset.
+  by multiplying with "candidate equals the maximum" and subtracting what was sent, offset by
+  offset.
 
 Two routes:
 
-* :func:`conv_relu_pool_forward` / :func:`conv_relu_pool_backward`, for any block: the im2col columns
-  are ordered with the even output rows of every image first, then the odd ones
+* :func:`conv_relu_pool_forward` / :func:`conv_relu_pool_backward`, for any block: the im2col
+  columns are ordered with the even output rows of every image first, then the odd ones
   (``row_parity`` in :func:`~cnnlib.tuned.conv.column_matrix`), so tile offset (a, b) is every
-  other element of the a-th half of each filter's output. The input gradient uses the tuned convolution's
-  :func:`~cnnlib.tuned.conv.input_grad_wide`.
+  other element of the a-th half of each filter's output. The input gradient uses the tuned
+  convolution's :func:`~cnnlib.tuned.conv.input_grad_wide`.
 * :func:`first_conv_relu_pool_forward` / :func:`first_conv_relu_pool_backward`, for a first layer on
   few channels (no input gradient): **space-to-depth**. The padded input is split into four planes
   by pixel parity, ``planes[c, a, b, n, Y, X] = xpad[n, c, 2Y + a, 2X + b]``. A 5x5 filter at tile
   offset (i, j) then only touches a 3x3 neighbourhood of each plane, so one im2col matrix of
-  4 x 3 x 3 = 36 rows per channel (instead of 4 x 25) serves all four offsets, and one product with a
-  ``(4F, 36C + 1)`` weight matrix (each filter placed at the four offsets, plus the bias column)
+  4 x 3 x 3 = 36 rows per channel (instead of 4 x 25) serves all four offsets, and one product with
+  a ``(4F, 36C + 1)`` weight matrix (each filter placed at the four offsets, plus the bias column)
   gives the four offsets as four contiguous blocks. Pooled positions live on a "wide" grid of
   ``GH x GW`` per image, slightly larger than the pooled output, so that every im2col row is one
   shifted slice of a plane; the extra positions hold garbage that is cropped and gets zero gradient.
@@ -44,7 +45,8 @@ __all__ = ["conv_relu_pool_forward", "conv_relu_pool_backward", "first_conv_relu
 
 def _pooled_conv_size(x, w, pad):
     """The stride-1 convolution's output ``(OH, OW)``; ValueError unless both are even."""
-    oh, ow = conv_output_size(x.shape[2], w.shape[2], 1, pad), conv_output_size(x.shape[3], w.shape[3], 1, pad)
+    oh, ow = conv_output_size(x.shape[2], w.shape[2], 1,
+                              pad), conv_output_size(x.shape[3], w.shape[3], 1, pad)
     if oh % 2 or ow % 2:
         raise ValueError(f"2x2 pooling needs an even convolution output, got {oh}x{ow} "
                          f"(x shape {x.shape}, w shape {w.shape}, pad {pad})")
@@ -60,7 +62,8 @@ def _pool_and_relu(candidates):
 
 
 def _route_to_first_max(d_pooled, candidates, pooled, targets):
-    """Write into ``targets[k]`` the part of ``d_pooled`` whose tile has its first maximum at offset k.
+    """Write into ``targets[k]`` the part of ``d_pooled`` whose tile has its first maximum at offset
+    k.
 
     ``d_pooled`` is used up: what offset k takes is subtracted from it, so a later equal candidate
     gets zero, and the last offset takes what is left.
@@ -72,15 +75,17 @@ def _route_to_first_max(d_pooled, candidates, pooled, targets):
 
 
 def _tile_offsets(conv):
-    """The four ``(F, N, OH/2, OW/2)`` views of ``conv (F, 2, N, OH/2, OW/2, 2)``, offsets (a, b) row-major."""
+    """The four ``(F, N, OH/2, OW/2)`` views of ``conv (F, 2, N, OH/2, OW/2, 2)``, offsets (a, b)
+    row-major."""
     return [conv[:, a, :, :, :, b] for a in range(2) for b in range(2)]
 
 
 def conv_relu_pool_forward(x, w, b, pad=0):
     """``relu(max_pool2d(conv2d(x, w, b, stride=1, pad=pad), 2))``; returns ``(out, cache)``.
 
-    x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``, where OH x OW is
-    the convolution's output size, which must be even. ``out`` is a view of a filter-major array.
+    x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``, where OH x
+    OW is the convolution's output size, which must be even. ``out`` is a view of a filter-major
+    array.
     """
     check_conv(x, w, b, 1, pad)
     oh, ow = _pooled_conv_size(x, w, pad)
@@ -114,7 +119,8 @@ def conv_relu_pool_backward(dout, cache, input_grad=True):
 
 
 def _taps(kh, kw):
-    """Neighbourhood ``(TH, TW)`` of a plane that a ``kh x kw`` filter touches at some tile offset."""
+    """Neighbourhood ``(TH, TW)`` of a plane that a ``kh x kw`` filter touches at some tile
+    offset."""
     return kh // 2 + 1, kw // 2 + 1
 
 
@@ -134,7 +140,9 @@ def first_conv_relu_pool_forward(x, w, b, pad=0):
     padded = np.zeros((n, c, 2 * gh, 2 * gw), dtype=x.dtype)
     padded[:, :, pad:pad + height, pad:pad + width] = x
     planes = np.zeros((c, 2, 2, size + (th - 1) * gw + tw - 1), dtype=x.dtype)
-    planes[..., :size].reshape(c, 2, 2, n, gh, gw)[...] = padded.reshape(n, c, gh, 2, gw, 2).transpose(1, 3, 5, 0, 2, 4)
+    planes[..., :size].reshape(c, 2, 2, n, gh, gw)[...] = padded.reshape(
+        n, c, gh, 2, gw, 2
+    ).transpose(1, 3, 5, 0, 2, 4)
 
     rows = c * 4 * th * tw
     cols = np.empty((rows + 1, size), dtype=x.dtype)
@@ -152,10 +160,12 @@ def first_conv_relu_pool_forward(x, w, b, pad=0):
 
 
 def _offset_weights(w, b):
-    """``(4F, 4*C*TH*TW + 1)``: row (i, j, f) holds filter f moved to tile offset (i, j), then its bias.
+    """``(4F, 4*C*TH*TW + 1)``: row (i, j, f) holds filter f moved to tile offset (i, j), then its
+    bias.
 
     Filter tap (ki, kj) at offset (i, j) reads pixel (2Y + i + ki, 2X + j + kj), which is plane
-    ``((i+ki) % 2, (j+kj) % 2)`` at neighbour ``((i+ki) // 2, (j+kj) // 2)``: the column order of cols.
+    ``((i+ki) % 2, (j+kj) % 2)`` at neighbour ``((i+ki) // 2, (j+kj) // 2)``: the column order of
+    cols.
     """
     n_filters, c, kh, kw = w.shape
     th, tw = _taps(kh, kw)
@@ -163,7 +173,8 @@ def _offset_weights(w, b):
     for i in range(2):
         for j in range(2):
             placed[i, j, :, :, i:i + kh, j:j + kw] = w
-    placed = placed.reshape(4 * n_filters, c, th, 2, tw, 2).transpose(0, 1, 3, 5, 2, 4).reshape(4 * n_filters, -1)
+    placed = placed.reshape(4 * n_filters, c, th, 2, tw, 2).transpose(0, 1, 3, 5, 2, 4)
+    placed = placed.reshape(4 * n_filters, -1)
     return np.concatenate([placed, np.tile(b, 4)[:, None]], axis=1)
 
 
@@ -186,7 +197,8 @@ def first_conv_relu_pool_backward(dout, cache, input_grad=False):
 
     d_weights = np.matmul(d_blocks.reshape(4 * n_filters, n, gh * gw).transpose(1, 0, 2),
                           cols.reshape(len(cols), n, gh * gw).transpose(1, 2, 0)).sum(axis=0)
-    placed = d_weights[:, :-1].reshape(2, 2, n_filters, c, 2, 2, th, tw).transpose(0, 1, 2, 3, 6, 4, 7, 5)
+    placed = d_weights[:, :-1].reshape(2, 2, n_filters, c, 2, 2, th,
+                                       tw).transpose(0, 1, 2, 3, 6, 4, 7, 5)
     placed = placed.reshape(2, 2, n_filters, c, 2 * th, 2 * tw)
     dw = sum(placed[i, j, :, :, i:i + kh, j:j + kw] for i in range(2) for j in range(2))
     db = d_weights[:, -1].reshape(4, n_filters).sum(axis=0)

@@ -1,28 +1,39 @@
-"""The tuned convolution: the same numbers as :func:`cnnlib.conv.conv2d_forward` / ``conv2d_backward``
-(same signatures, the tests compare them), computed in ways that suit numpy and OpenBLAS better.
+"""The tuned convolution: the same numbers as :func:`cnnlib.conv.conv2d_forward` /
+``conv2d_backward`` (same signatures, the tests compare them), computed in ways that suit numpy and
+OpenBLAS better.
 
 What each change buys is measured on LeNet-5's layers (batch 128, float32, 2 threads; README):
 
-* **Transposed column matrix.** :func:`column_matrix` builds ``im2col(x).T``, ``(C*KH*KW, N*OH*OW)``,
-  so every copied run is a stretch of an image row, and ``[W | b] @ cols`` comes out filter-major.
-* **Run copies.** With stride 1, the ``OW`` pixels that one kernel offset reads for one output row are
-  contiguous in the padded input; :func:`copy_runs` moves each such run as a single item instead of
-  pixel by pixel (conv2's column matrix: 1.09 -> 0.74 ms).
+* **Transposed column matrix.** :func:`column_matrix` builds ``im2col(x).T``, ``(C*KH*KW,
+  N*OH*OW)``, so every copied run is a stretch of an image row, and ``[W | b] @ cols`` comes out
+  filter-major.
+* **Run copies.** With stride 1, the ``OW`` pixels that one kernel offset reads for one output row
+  are contiguous in the padded input; :func:`copy_runs` moves each such run as a single item instead
+  of pixel by pixel (conv2's column matrix: 1.09 -> 0.74 ms).
 * **Bias through a row of ones.** ``[W | b] @ [cols; 1]`` is the convolution plus bias, and the last
   column of the weight-gradient product is the bias gradient: no separate add or sum.
-* **Per-image products** for small filter banks (:func:`per_image`): BLAS runs a very skinny product slowly.
-* **Wide-grid input gradient** (:func:`input_grad_wide`): ``col2im`` adds short strided slices, which
-  numpy pays for run by run; on a grid as wide as the padded input every kernel shift is one
+* **Per-image products** for small filter banks (:func:`per_image`): BLAS runs a very skinny product
+  slowly.
+* **Wide-grid input gradient** (:func:`input_grad_wide`): ``col2im`` adds short strided slices,
+  which numpy pays for run by run; on a grid as wide as the padded input every kernel shift is one
   contiguous slice (conv2's dx: 1.97 -> 1.42 ms).
 """
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from .._checks import check_4d, check_conv, check_dout, check_stride_pad, conv_output_shape, conv_output_size
+from .._checks import (
+    check_4d,
+    check_conv,
+    check_dout,
+    check_stride_pad,
+    conv_output_shape,
+    conv_output_size,
+)
 from ..conv import col2im, pad_images
 
-__all__ = ["column_matrix", "copy_runs", "with_bias", "split_bias", "per_image", "wide_grid", "input_grad_wide",
+__all__ = ["column_matrix", "copy_runs", "with_bias", "split_bias", "per_image",
+           "wide_grid", "input_grad_wide",
            "conv2d_forward", "conv2d_backward"]
 
 
@@ -30,8 +41,8 @@ def column_matrix(x, kh, kw, stride=1, pad=0, *, ones_row=False, row_parity=Fals
     """``im2col(x).T``, C-ordered ``(C*KH*KW, N*OH*OW)``, with a last row of ones if ``ones_row``.
 
     Columns run over (image, output row, output column). ``row_parity`` (stride 1, even OH) orders
-    them (a, n, Y, ox) for output row ``oy = 2Y + a``: the even output rows of every image first, then
-    the odd ones, which is what :func:`cnnlib.tuned.conv_relu_pool_forward` pools from.
+    them (a, n, Y, ox) for output row ``oy = 2Y + a``: the even output rows of every image first,
+    then the odd ones, which is what :func:`cnnlib.tuned.conv_relu_pool_forward` pools from.
     """
     check_4d("x", x)
     check_stride_pad(stride, pad)
@@ -59,15 +70,16 @@ def column_matrix(x, kh, kw, stride=1, pad=0, *, ones_row=False, row_parity=Fals
 
 def copy_runs(source, out, starts_shape, starts_strides):
     """Fill ``out (*starts_shape, L)`` with runs of L consecutive elements of ``source``'s rows
-    (whose last axis must be contiguous), starting at the byte offsets ``sum(index * starts_strides)``
-    from ``source``'s first element; each run moves as one item.
+    (whose last axis must be contiguous), starting at the byte offsets ``sum(index *
+    starts_strides)`` from ``source``'s first element; each run moves as one item.
 
     Viewing every run as a single ``L * itemsize``-byte item lets numpy copy it in one step; copied
     pixel by pixel, the per-element overhead of these short runs dominates.
     """
     length = out.shape[-1]
     run = np.dtype((np.void, length * source.itemsize))
-    runs = as_strided(source, shape=(*starts_shape, length), strides=(*starts_strides, source.itemsize),
+    runs = as_strided(source, shape=(*starts_shape, length),
+                      strides=(*starts_strides, source.itemsize),
                       writeable=False)
     np.copyto(out.view(run)[..., 0], runs.view(run)[..., 0])
 
@@ -89,7 +101,8 @@ def per_image(w, out_pixels):
     With a small filter matrix (``F*C*KH*KW <= 512``) and many output pixels per image (``>= 256``),
     the single product is so skinny that BLAS runs it slowly; one product per image is faster and
     comes out in NCHW order. Measured on LeNet's conv1 (batch 128, 2 threads): forward product
-    1.2 -> 0.7 ms, weight gradient 3.0 -> 0.7 ms. Larger layers (LeNet's conv2) are faster in one product.
+    1.2 -> 0.7 ms, weight gradient 3.0 -> 0.7 ms. Larger layers (LeNet's conv2) are faster in one
+    product.
     """
     return w.size <= 512 and out_pixels >= 256
 
@@ -97,9 +110,9 @@ def per_image(w, out_pixels):
 def conv2d_forward(x, w, b, stride=1, pad=0):
     """:func:`cnnlib.conv.conv2d_forward`, tuned; returns ``(out (N, F, OH, OW), cache)``.
 
-    ``[W | b] @ cols`` with ``cols = column_matrix(x, ones_row=True)`` comes out filter-major: ``out``
-    is an NCHW view of that ``(F, N, OH, OW)`` array (no copy). For small filter banks, one such
-    product per image, which comes out in NCHW order.
+    ``[W | b] @ cols`` with ``cols = column_matrix(x, ones_row=True)`` comes out filter-major:
+    ``out`` is an NCHW view of that ``(F, N, OH, OW)`` array (no copy). For small filter banks, one
+    such product per image, which comes out in NCHW order.
     """
     check_conv(x, w, b, stride, pad)
     n, n_filters, oh, ow = conv_output_shape(x.shape, w.shape, stride, pad)
@@ -116,8 +129,8 @@ def conv2d_backward(dout, cache, input_grad=True):
     """:func:`cnnlib.conv.conv2d_backward`, tuned; returns ``(dx, dw, db)`` shaped like x, w, b.
 
     With ``D = dout`` as ``(F, N*OH*OW)``: ``[dw | db] = (cols @ D.T).T`` (OpenBLAS runs this
-    orientation faster; the row of ones in cols gives the bias gradient) and ``dx = col2im(D.T @ W)``,
-    for stride 1 by :func:`input_grad_wide`. ``input_grad=False`` skips dx (returns None).
+    orientation faster; the row of ones in cols gives the bias gradient) and ``dx = col2im(D.T @
+    W)``, for stride 1 by :func:`input_grad_wide`. ``input_grad=False`` skips dx (returns None).
     """
     x_shape, w, cols, stride, pad = cache
     n_filters, c, kh, kw = w.shape
@@ -135,7 +148,8 @@ def conv2d_backward(dout, cache, input_grad=True):
         return None, dw, db
     if per_image(w, oh * ow):
         d_cols = np.matmul(w.reshape(n_filters, -1).T, d)                 # (N, C*KH*KW, OH*OW)
-        return col2im(d_cols.transpose(0, 2, 1).reshape(n * oh * ow, -1), x_shape, kh, kw, stride, pad), dw, db
+        return col2im(d_cols.transpose(0, 2, 1).reshape(n * oh * ow, -1), x_shape,
+                      kh, kw, stride, pad), dw, db
     if stride == 1:
         d_wide, grid = wide_grid(n_filters, n, oh, x_shape[3] + 2 * pad, kw, d_t.dtype)
         grid[..., :ow] = d_t.reshape(n_filters, n, oh, ow)
@@ -155,13 +169,13 @@ def input_grad_wide(d_wide, w, x_shape, pad):
     """``col2im(D @ W)`` for stride 1, without short strided adds; D is given on the wide grid.
 
     The wide grid holds ``OH x WP`` per image (each output row widened to the padded input's width,
-    zeros in the ``KW - 1`` extra columns), the batch flattened (see :func:`wide_grid`). On it, kernel
-    column offset j moves every contribution by j places (what crosses a row end lands on zeros), and
-    kernel row offset i by ``i*WP``. So: one copy of D shifted by each j (rows ``(f, j)``), one matrix
-    product that sums over filters and column offsets, giving one row per (channel, kernel row i), and
-    one add per i, shifted by i padded rows within each image. The product's row count is rounded up
-    to a multiple of 8 with zero weights: OpenBLAS runs it faster so (LeNet's conv2: 30 rows 0.78 ms,
-    32 rows 0.53 ms). Returns dx ``x_shape``.
+    zeros in the ``KW - 1`` extra columns), the batch flattened (see :func:`wide_grid`). On it,
+    kernel column offset j moves every contribution by j places (what crosses a row end lands on
+    zeros), and kernel row offset i by ``i*WP``. So: one copy of D shifted by each j (rows ``(f,
+    j)``), one matrix product that sums over filters and column offsets, giving one row per
+    (channel, kernel row i), and one add per i, shifted by i padded rows within each image. The
+    product's row count is rounded up to a multiple of 8 with zero weights: OpenBLAS runs it faster
+    so (LeNet's conv2: 30 rows 0.78 ms, 32 rows 0.53 ms). Returns dx ``x_shape``.
     """
     n, c, height, width = x_shape
     n_filters, _, kh, kw = w.shape

@@ -10,9 +10,10 @@ __all__ = ["TunedConv2D", "ConvReLUPool", "fuse_layers"]
 
 
 class TunedConv2D(Conv2D):
-    """:class:`~cnnlib.layers.Conv2D` computed by the tuned pair :func:`cnnlib.tuned.conv2d_forward` /
-    :func:`~cnnlib.tuned.conv2d_backward`: the same numbers, faster. Build it like ``Conv2D``, or from
-    an existing layer with :meth:`sharing`."""
+    """:class:`~cnnlib.layers.Conv2D` computed by the tuned pair :func:`cnnlib.tuned.conv2d_forward`
+    /
+    :func:`~cnnlib.tuned.conv2d_backward`: the same numbers, faster. Build it like ``Conv2D``, or
+    from an existing layer with :meth:`sharing`."""
 
     forward_fn = staticmethod(conv.conv2d_forward)
     backward_fn = staticmethod(conv.conv2d_backward)
@@ -26,12 +27,13 @@ class TunedConv2D(Conv2D):
 
 
 class ConvReLUPool(Layer):
-    """``conv -> ReLU -> 2x2 max pool`` as one tuned step (:mod:`cnnlib.tuned.blocks`), for a stride-1
+    """``conv -> ReLU -> 2x2 max pool`` as one tuned step (:mod:`cnnlib.tuned.blocks`), for a
+    stride-1
     :class:`~cnnlib.layers.Conv2D` ``conv`` whose ``params``/``grads`` dicts it shares.
 
     Input ``(N, C, H, W)``, output ``(N, F, OH/2, OW/2)`` (the convolution's output OH x OW must be
-    even). ``input_grad`` (from ``conv``) says whether backward returns dx or None. Without dx and on
-    at most 4 input channels it takes the space-to-depth route, else the general one.
+    even). ``input_grad`` (from ``conv``) says whether backward returns dx or None. Without dx and
+    on at most 4 input channels it takes the space-to-depth route, else the general one.
     """
 
     def __init__(self, conv_layer):
@@ -45,9 +47,15 @@ class ConvReLUPool(Layer):
     def forward(self, x):
         w, b = self.params["W"], self.params["b"]
         if not self.input_grad and w.shape[1] <= 4:
-            forward, self.backward_fn = blocks.first_conv_relu_pool_forward, blocks.first_conv_relu_pool_backward
+            forward, self.backward_fn = (
+                blocks.first_conv_relu_pool_forward,
+                blocks.first_conv_relu_pool_backward,
+            )
         else:
-            forward, self.backward_fn = blocks.conv_relu_pool_forward, blocks.conv_relu_pool_backward
+            forward, self.backward_fn = (
+                blocks.conv_relu_pool_forward,
+                blocks.conv_relu_pool_backward,
+            )
         out, self.cache = forward(x, w, b, self.conv.pad)
         return out
 

@@ -1,15 +1,15 @@
 """Fixtures of the UI test: a JupyterLab server on a copy of the notebooks, and headless Chromium.
 
-Nothing here is imported from playwright at module level, so that ``python -m pytest`` collects the UI
-test on a machine without it and skips it there (or fails it when ``CI`` is set: CI must run it).
+Nothing here is imported from playwright at module level, so that ``python -m pytest`` collects the
+UI test on a machine without it and skips it there (or fails it when ``CI`` is set: CI must run it).
 
 Environment variables:
 
 * ``CNNLIB_UI_BROWSER``: the Chromium (or Chrome) executable; default: ``chromium``,
   ``chromium-browser``, ``google-chrome`` on PATH. Playwright drives it; its own browser download
   (``playwright install``) is never needed.
-* ``CNNLIB_UI_ARTIFACTS``: where screenshots of failing notebooks and JupyterLab's log go; default: a
-  pytest temporary directory (the path is printed on failure).
+* ``CNNLIB_UI_ARTIFACTS``: where screenshots of failing notebooks and JupyterLab's log go; default:
+  a pytest temporary directory (the path is printed on failure).
 * ``CNNLIB_UI_TIMEOUT``: seconds one notebook may take to run all its cells (default 600).
 """
 
@@ -49,9 +49,10 @@ RECORD = pytest.StashKey[dict]()
 
 @pytest.fixture
 def ui_record(request):
-    """What the UI test measured, summed up after the run: ``runs`` ``{notebook: seconds}`` of "Restart
-    Kernel and Run All Cells", ``figures`` ``[(notebook, cell, drawn width, shown / drawn)]``,
-    ``widgets`` lines saying what the widget checks did (and how fast LeNet-5 read a drawing)."""
+    """What the UI test measured, summed up after the run: ``runs`` ``{notebook: seconds}`` of
+    "Restart Kernel and Run All Cells", ``figures`` ``[(notebook, cell, drawn width, shown /
+    drawn)]``, ``widgets`` lines saying what the widget checks did (and how fast LeNet-5 read a
+    drawing)."""
     return request.config.stash.setdefault(RECORD, {"runs": {}, "figures": []})
 
 
@@ -61,12 +62,14 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     runs, figures = record["runs"], record["figures"]
     terminalreporter.write_sep("-", f"JupyterLab, Run All: {sum(runs.values()):.0f} s in all")
-    terminalreporter.write_line(", ".join(f"{name} {seconds:.0f} s" for name, seconds in runs.items()))
+    terminalreporter.write_line(", ".join(f"{name} {seconds:.0f} s" for name,
+                                          seconds in runs.items()))
     if figures:
         widest = max(figures, key=lambda f: f[2])
         smallest = min(figures, key=lambda f: f[3])
         terminalreporter.write_line(
-            f"{len(figures)} figures; widest {widest[2]} px as drawn ({widest[0]}, cell {widest[1]}); "
+            f"{len(figures)} figures; widest {widest[2]} px as drawn ({widest[0]}, cell "
+            f"{widest[1]}); "
             f"smallest shown at {smallest[3]:.2f} of its size ({smallest[0]}, cell {smallest[1]})")
     for line in record.get("widgets", []):
         terminalreporter.write_line(line)
@@ -98,7 +101,8 @@ def missing_requirements():
 
 @pytest.fixture(scope="session")
 def ui_requirements():
-    """Skip the UI test where it cannot run, with the reason; under CI (``CI`` set), fail instead."""
+    """Skip the UI test where it cannot run, with the reason; under CI (``CI`` set), fail
+    instead."""
     missing = missing_requirements()
     if missing:
         message = f"UI test needs {missing}"
@@ -132,10 +136,11 @@ def copy_notebooks(target):
     """Copy notebooks/ (both editions) to ``target``; returns ``target``.
 
     One change in the copy: each notebook's ``language_info.version`` becomes this Python's version.
-    JupyterLab writes the kernel's Python version there when it opens a notebook and marks the notebook
-    modified if that changes it; the committed notebooks carry the version they were executed with, so
-    on any other Python they would look modified for a reason no notebook can avoid. With the version
-    matched, "modified on open" flags only what the notebooks themselves store wrong.
+    JupyterLab writes the kernel's Python version there when it opens a notebook and marks the
+    notebook modified if that changes it; the committed notebooks carry the version they were
+    executed with, so on any other Python they would look modified for a reason no notebook can
+    avoid. With the version matched, "modified on open" flags only what the notebooks themselves
+    store wrong.
     """
     shutil.copytree(ROOT / "notebooks", target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     for path in target.rglob("*.ipynb"):
@@ -175,7 +180,8 @@ class Lab:
 @pytest.fixture(scope="session")
 def lab(ui_requirements, tmp_path_factory, artifacts):
     """JupyterLab on 127.0.0.1 (a free port, a random token) serving a copy of notebooks/, so that
-    autosave of half-run notebooks never touches the working tree. Stopped at the end, even on failure."""
+    autosave of half-run notebooks never touches the working tree. Stopped at the end, even on
+    failure."""
     work = tmp_path_factory.mktemp("jupyterlab")
     root = copy_notebooks(work / "notebooks")
     settings = work / "settings"
@@ -236,7 +242,9 @@ def browser(ui_requirements):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=browser_executable(), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=browser_executable(), args=CHROMIUM_ARGS
+        )
         try:
             yield chromium
         finally:

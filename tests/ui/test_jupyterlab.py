@@ -1,12 +1,13 @@
 """The notebooks as a learner sees them: JupyterLab in headless Chromium, a 1,280 px wide window.
 
-For every notebook in notebooks/ (and every student notebook in notebooks/exercises/) the test opens it
-in JupyterLab, checks that opening it does not mark it modified, runs Kernel > "Restart Kernel and Run
-All Cells" (the command behind the menu item, with its confirmation dialog), waits for the kernel, and
-checks what is on screen:
+For every notebook in notebooks/ (and every student notebook in notebooks/exercises/) the test opens
+it in JupyterLab, checks that opening it does not mark it modified, runs Kernel > "Restart Kernel
+and Run All Cells" (the command behind the menu item, with its confirmation dialog), waits for the
+kernel, and checks what is on screen:
 
-* no error and nothing on stderr (in the student edition: errors only in the check cells of unwritten
-  exercises, each an ExerciseError with its exercise's hint, and every later cell still ran);
+* no error and nothing on stderr (in the student edition: errors only in the check cells of
+  unwritten exercises, each an ExerciseError with its exercise's hint, and every later cell still
+  ran);
 * every widget rendered as a widget: none left as raw text or "Loading widget...";
 * every figure rendered with a non-zero size, no wider than the notebook, at most MAX_FIGURE_WIDTH
   pixels wide as drawn, and shown at no less than MIN_FIGURE_SCALE of that width (see below);
@@ -16,20 +17,21 @@ checks what is on screen:
 * a live training figure (``fit(..., live=True)``, LIVE_FIGURES): in its cell, the figure seen
   redrawn at least twice while the cell ran, and exactly one figure in the output when it ended.
 
-Figure legibility. JupyterLab shrinks an image wider than the output area to fit, which also shrinks its
-labels. The inline backend draws at 100 dpi, so matplotlib's 10-point labels are 13.9 px tall as drawn;
-MIN_FIGURE_SCALE = 0.6 keeps them at least 8.3 px tall on screen (the series' smallest annotations, 7
-points, at least 5.8 px). At 1,280 px with the file browser open the output area is about 850 px wide,
-so MAX_FIGURE_WIDTH = 1,400 px is the same limit seen from the figure's side.
+Figure legibility. JupyterLab shrinks an image wider than the output area to fit, which also shrinks
+its labels. The inline backend draws at 100 dpi, so matplotlib's 10-point labels are 13.9 px tall as
+drawn; MIN_FIGURE_SCALE = 0.6 keeps them at least 8.3 px tall on screen (the series' smallest
+annotations, 7 points, at least 5.8 px). At 1,280 px with the file browser open the output area is
+about 850 px wide, so MAX_FIGURE_WIDTH = 1,400 px is the same limit seen from the figure's side.
 
 Then, in the notebooks with interactive widgets, the test uses them with the keyboard and the mouse
-(WIDGET_CHECKS): in 04 it types a stride into ConvExplorer's slider and drags the padding slider's handle,
-and sees the output size and the figure change; in 08 it draws a vertical stroke on DrawDigit's canvas
-and sees LeNet-5 read a 1 (the time from releasing the mouse to the reading on screen is printed in the
-summary, never asserted), then clears the canvas.
+(WIDGET_CHECKS): in 04 it types a stride into ConvExplorer's slider and drags the padding slider's
+handle, and sees the output size and the figure change; in 08 it draws a vertical stroke on
+DrawDigit's canvas and sees LeNet-5 read a 1 (the time from releasing the mouse to the reading on
+screen is printed in the summary, never asserted), then clears the canvas.
 
-On failure the test saves a screenshot of the notebook (scrolled to the first cell at fault) and prints
-its path. JupyterLab runs on a copy of notebooks/ (see conftest.py): the working tree is never written.
+On failure the test saves a screenshot of the notebook (scrolled to the first cell at fault) and
+prints its path. JupyterLab runs on a copy of notebooks/ (see conftest.py): the working tree is
+never written.
 """
 
 import ast
@@ -58,14 +60,16 @@ pytestmark = pytest.mark.ui
 
 
 def stores_progress_bars(path):
-    """True when the committed notebook holds tqdm progress bars (widget state of a FloatProgress)."""
+    """True when the committed notebook holds tqdm progress bars (widget state of a
+    FloatProgress)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     return any(m.get("model_name") == "FloatProgressModel" for m in state.get("state", {}).values())
 
 
 class Problems(AssertionError):
-    """Everything wrong with one notebook, and the first cell at fault (to show on the screenshot)."""
+    """Everything wrong with one notebook, and the first cell at fault (to show on the
+    screenshot)."""
 
     def __init__(self, name, problems):
         self.cell = next((cell for cell, _ in problems if cell is not None), None)
@@ -79,8 +83,9 @@ def call(page, function, *args):
 
 
 def run_in_jupyterlab(page, lab, relative, record):
-    """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and return
-    ``(report, samples, problems)``: what the page shows, progress-bar samples, problems found so far."""
+    """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and
+    return ``(report, samples, problems)``: what the page shows, progress-bar samples, problems
+    found so far."""
     from playwright.sync_api import TimeoutError as PageTimeout
 
     problems = []
@@ -88,16 +93,20 @@ def run_in_jupyterlab(page, lab, relative, record):
     page.goto(lab.url(relative, workspace))
     page.wait_for_function("() => !!window.jupyterapp", timeout=OPEN_TIMEOUT * 1000)
     page.add_script_tag(content=HELPERS)
-    page.wait_for_function("() => window.cnnlibUI.ready()", timeout=OPEN_TIMEOUT * 1000, polling=250)
+    page.wait_for_function("() => window.cnnlibUI.ready()",
+                           timeout=OPEN_TIMEOUT * 1000, polling=250)
     page.wait_for_timeout(1000)          # metadata JupyterLab writes once the kernel is up
     dirty = call(page, "dirty")
     if dirty["model"] or dirty["tab"]:
-        problems.append((None, "marked modified on open, before any edit (compare its metadata with "
-                               "what JupyterLab writes: kernelspec, language_info, widget state)"))
+        problems.append((None,
+                         "marked modified on open, before any edit (compare its metadata with "
+                         "what JupyterLab writes: kernelspec, language_info, widget state)"))
     before = call(page, "collect")
     for render in before["renders"]:
         if render["raw"]:
-            problems.append((render["cell"], f"on open, a widget shows as raw text: {render['text'][:80]!r}"))
+            problems.append(
+                (render["cell"], f"on open, a widget shows as raw text: {render['text'][:80]!r}")
+            )
 
     call(page, "startSampling")
     call(page, "restartRunAll")
@@ -110,8 +119,9 @@ def run_in_jupyterlab(page, lab, relative, record):
                                timeout=RUN_TIMEOUT * 1000, polling=500)
     except PageTimeout as error:
         cell = call(page, "runningCell")
-        raise Problems(relative, [(cell if cell >= 0 else None,
-                                   f"Run All did not finish within {RUN_TIMEOUT:.0f} s ({error})")])
+        problem = (cell if cell >= 0 else None,
+                   f"Run All did not finish within {RUN_TIMEOUT:.0f} s ({error})")
+        raise Problems(relative, [problem]) from error
     record["runs"][relative] = time.monotonic() - start
     samples = call(page, "stopSampling")
     record["figure_samples"] = call(page, "figureSamples")
@@ -132,6 +142,14 @@ def run_in_jupyterlab(page, lab, relative, record):
 
 def check_screen(report, samples, progress_expected):
     """Problems with rendering: widgets, figures, sideways scrolling, live progress bars."""
+    problems = widget_problems(report) + figure_problems(report) + scroll_problems(report)
+    if progress_expected:
+        problems += progress_problems(samples)
+    return problems
+
+
+def widget_problems(report):
+    """Widgets left as raw text, and widget outputs that did not render as a widget."""
     problems = []
     for render in report["renders"]:
         if render["raw"]:
@@ -140,11 +158,19 @@ def check_screen(report, samples, progress_expected):
     for cell in report["cells"]:
         for k, output in enumerate(cell["outputs"]):
             if "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
-                shown = [r for r in report["renders"] if r["cell"] == cell["index"] and r["output"] == k]
+                shown = [r for r in report["renders"]
+                         if r["cell"] == cell["index"] and r["output"] == k]
                 if not shown or not shown[0]["widget"] or not shown[0]["height"]:
-                    problems.append((cell["index"], "a widget output that did not render as a widget"))
+                    problems.append((cell["index"],
+                                     "a widget output that did not render as a widget"))
+    return problems
+
+
+def figure_problems(report):
+    """Figures not rendered, too wide, shrunk too much, or wider than the notebook."""
+    problems = []
     for image in report["images"]:
-        if image.get("hidden"):               # display: none, on purpose (DrawDigit before a drawing)
+        if image.get("hidden"):  # display: none, on purpose (DrawDigit before a drawing)
             continue
         (nat_w, nat_h), (shown_w, shown_h) = image["natural"], image["shown"]
         drawn = image["asked"] or nat_w              # the width the figure asks for (retina: half)
@@ -153,28 +179,40 @@ def check_screen(report, samples, progress_expected):
                                             f"shown {shown_w:.0f}x{shown_h:.0f} px"))
             continue
         if drawn > MAX_FIGURE_WIDTH:
-            problems.append((image["cell"], f"a figure {drawn} px wide (at most {MAX_FIGURE_WIDTH}): "
-                                            f"shrink its figsize"))
+            problems.append((image["cell"], f"a figure {drawn} px wide (at most "
+                                            f"{MAX_FIGURE_WIDTH}): shrink its figsize"))
         if shown_w / drawn < MIN_FIGURE_SCALE:
             problems.append((image["cell"], f"a figure shown at {shown_w / drawn:.2f} of its size "
-                                            f"({drawn} -> {shown_w:.0f} px): its labels are too small"))
+                                            f"({drawn} -> {shown_w:.0f} px): its labels are too "
+                                            "small"))
         if image["right"] > report["notebookRight"] + 1:
             problems.append((image["cell"], "a figure wider than the notebook"))
+    return problems
+
+
+def scroll_problems(report):
+    """Outputs, code cells or the notebook scrolling sideways, and outputs past the right edge."""
+    problems = []
     for scroller in report["scrollers"]:
         problems.append((scroller["cell"] if scroller["cell"] >= 0 else None,
-                         f"{scroller['where']} scrolls sideways at 1,280 px: {scroller['scrollWidth']} px "
-                         f"of content in {scroller['clientWidth']} px ({scroller['cls']})"))
+                         f"{scroller['where']} scrolls sideways at 1,280 px: "
+                         f"{scroller['scrollWidth']} px of content in {scroller['clientWidth']} px "
+                         f"({scroller['cls']})"))
     for item in report["overflow"]:
         problems.append((item["cell"], f"an output reaches past the notebook's right edge "
                                        f"({item['right']:.0f} > {item['notebookRight']:.0f} px)"))
-    if progress_expected:
-        moving = {}
-        for sample in samples:
-            moving.setdefault(sample["cell"], set()).add((sample["width"], sample["text"]))
-        if not any(len(states) >= 2 for states in moving.values()):
-            problems.append((None, f"no live progress bar seen while training ({len(samples)} samples "
-                                   f"of bars in running cells: {sorted(moving)})"))
     return problems
+
+
+def progress_problems(samples):
+    """No progress bar seen moving (two states of one cell's bar) among the samples."""
+    moving = {}
+    for sample in samples:
+        moving.setdefault(sample["cell"], set()).add((sample["width"], sample["text"]))
+    if not any(len(states) >= 2 for states in moving.values()):
+        return [(None, f"no live progress bar seen while training ({len(samples)} samples "
+                       f"of bars in running cells: {sorted(moving)})")]
+    return []
 
 
 def stream_problems(cell, allow_errors=False):
@@ -199,7 +237,8 @@ def executed_in_order(report):
 
 @contextlib.contextmanager
 def screenshot_on_failure(page, name, artifacts):
-    """On any failure inside: save a screenshot (scrolled to the first cell at fault), print its path."""
+    """On any failure inside: save a screenshot (scrolled to the first cell at fault), print its
+    path."""
     try:
         yield
     except Exception as error:
@@ -211,7 +250,7 @@ def screenshot_on_failure(page, name, artifacts):
             page.screenshot(path=str(shot))
         except Exception as screenshot_error:  # the page may be gone; the first error matters
             print(f"no screenshot of {name}: {screenshot_error}")
-            raise error
+            raise error from screenshot_error
         print(f"screenshot of {name}: {shot}")
         raise AssertionError(f"{error}\n  screenshot: {shot}") from (
             None if isinstance(error, Problems) else error)
@@ -284,20 +323,22 @@ def wait_for_text(page, selector, text, cell, action):
             arg=[selector, text], timeout=WIDGET_TIMEOUT * 1000, polling=100)
         return []
     except PageTimeout:
-        shown = page.locator(selector).first.inner_text() if page.locator(selector).count() else "nothing"
-        return [(cell, f"{action}: expected {text!r} within {WIDGET_TIMEOUT} s, the widget shows {shown!r}")]
+        shown = (page.locator(selector).first.inner_text() if page.locator(selector).count()
+                 else "nothing")
+        return [(cell, f"{action}: expected {text!r} within {WIDGET_TIMEOUT} s, the widget shows "
+                       f"{shown!r}")]
 
 
 def wait_for_new_image(page, selector, old_src, cell, action):
-    """Wait until the image matching ``selector`` has a source other than ``old_src`` and has loaded it
-    at a non-zero size; ``[]`` or one problem."""
+    """Wait until the image matching ``selector`` has a source other than ``old_src`` and has loaded
+    it at a non-zero size; ``[]`` or one problem."""
     from playwright.sync_api import TimeoutError as PageTimeout
 
     try:
         page.wait_for_function(
             "([selector, old]) => { const img = document.querySelector(selector);"
-            " return !!img && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0"
-            " && img.getBoundingClientRect().width > 0; }",
+            " return !!img && img.getAttribute('src') !== old && img.complete"
+            " && img.naturalWidth > 0 && img.getBoundingClientRect().width > 0; }",
             arg=[selector, old_src], timeout=WIDGET_TIMEOUT * 1000, polling=100)
         return []
     except PageTimeout:
@@ -307,14 +348,15 @@ def wait_for_new_image(page, selector, old_src, cell, action):
 
 def explore_convolution(page, record):
     """Notebook 04's ConvExplorer (shown with stride 2, padding 1 on a 28x28 digit): type 3 into the
-    stride slider's readout, then drag the padding slider's handle to its left end with the mouse; after
-    each, the output-size formula and the figure must change. Returns problems."""
+    stride slider's readout, then drag the padding slider's handle to its left end with the mouse;
+    after each, the output-size formula and the figure must change. Returns problems."""
     cell = call(page, "cellWith", ".cnnlib-conv-explorer")
     if cell < 0:
         return [(None, "no ConvExplorer (.cnnlib-conv-explorer) on screen to try")]
     formula, figure = ".cnnlib-conv-formula", "img.cnnlib-conv-figure"
     page.locator(".cnnlib-conv-explorer").scroll_into_view_if_needed()
-    problems = wait_for_text(page, formula, "(28 + 2*1 - 3) // 2 + 1 = 14,", cell, "the explorer as stored")
+    problems = wait_for_text(page, formula, "(28 + 2*1 - 3) // 2 + 1 = 14,", cell,
+                             "the explorer as stored")
     if problems:
         return problems
     src = page.locator(figure).get_attribute("src")
@@ -329,20 +371,26 @@ def explore_convolution(page, record):
     src = page.locator(figure).get_attribute("src")
     handle = page.locator(".cnnlib-conv-pad .noUi-handle")
     handle.scroll_into_view_if_needed()
-    grip, track = handle.bounding_box(), page.locator(".cnnlib-conv-pad .noUi-target").bounding_box()
+    grip, track = (
+        handle.bounding_box(),
+        page.locator(".cnnlib-conv-pad .noUi-target").bounding_box(),
+    )
     y = grip["y"] + grip["height"] / 2
     page.mouse.move(grip["x"] + grip["width"] / 2, y)
     page.mouse.down()
-    page.mouse.move(track["x"] - 20, y, steps=15)          # past the left end: the slider stops at 0
+    page.mouse.move(track["x"] - 20, y, steps=15)  # past the left end: the slider stops at 0
     page.mouse.up()
-    problems = wait_for_text(page, formula, "(28 + 2*0 - 3) // 3 + 1 = 9,", cell, "padding slider dragged to 0")
+    problems = wait_for_text(page, formula, "(28 + 2*0 - 3) // 3 + 1 = 9,", cell,
+                             "padding slider dragged to 0")
     problems += wait_for_new_image(page, figure, src, cell, "padding slider dragged to 0")
     readout = page.locator(".cnnlib-conv-pad .widget-readout").inner_text().strip()
     if readout != "0":
-        problems.append((cell, f"padding slider dragged to its left end reads {readout!r}, expected '0'"))
+        problems.append((cell,
+                         f"padding slider dragged to its left end reads {readout!r}, expected '0'"))
     if not problems:
         record.setdefault("widgets", []).append(
-            "04 ConvExplorer: stride typed (14x14 -> 10x10), padding dragged (10x10 -> 9x9), figure redrawn")
+            "04 ConvExplorer: stride typed (14x14 -> 10x10), padding dragged (10x10 -> 9x9), "
+            "figure redrawn")
     return problems
 
 
@@ -357,7 +405,8 @@ def draw_a_one(page, record):
     canvas = page.locator("canvas.cnnlib-draw-canvas")
     canvas.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
-    problems = wait_for_text(page, prediction, "The canvas is empty", cell, "the canvas before drawing")
+    problems = wait_for_text(page, prediction, "The canvas is empty", cell,
+                             "the canvas before drawing")
     if problems:
         return problems
     src = page.locator(figure).get_attribute("src")
@@ -374,16 +423,20 @@ def draw_a_one(page, record):
     seconds = call(page, "readingTime")
     reading = page.locator(prediction).inner_text().strip()
     if "reads a 1 " not in reading + " ":
-        problems.append((cell, f"a vertical stroke should read as a 1; the widget says {reading!r}"))
+        problems.append((cell,
+                         f"a vertical stroke should read as a 1; the widget says {reading!r}"))
     problems += wait_for_new_image(page, figure, src, cell, "a vertical stroke drawn")
     if problems:
         return problems
     page.locator(".cnnlib-draw-clear").click()
     problems += wait_for_text(page, prediction, "The canvas is empty", cell, "Clear clicked")
     if not problems and page.locator(figure).is_visible():
-        problems.append((cell, "Clear clicked: the canvas is empty but LeNet-5's figure is still shown"))
+        problems.append((cell,
+                         "Clear clicked: the canvas is empty but LeNet-5's figure is still shown"))
     if not problems:
-        timing = "not measured" if seconds is None else f"{seconds:.2f} s from mouse-up to the reading"
+        timing = (
+            "not measured" if seconds is None else f"{seconds:.2f} s from mouse-up to the reading"
+        )
         record.setdefault("widgets", []).append(
             f"08 DrawDigit: a vertical stroke -> {reading!r}, {timing}; Clear empties it")
     return problems
@@ -391,11 +444,13 @@ def draw_a_one(page, record):
 
 WIDGET_CHECKS = {"04_convolution_forward.ipynb": explore_convolution,
                  "08_visualizing_filters_and_feature_maps.ipynb": draw_a_one}
-"""Notebook -> its widgets used with the keyboard and the mouse after Run All (a list of problems)."""
+"""Notebook -> its widgets used with the keyboard and the mouse after Run All (a list of
+problems)."""
 
 
 def stub_hints(source):
-    """The hints of the stubs in a student-edition cell: the messages of its NotImplementedErrors."""
+    """The hints of the stubs in a student-edition cell: the messages of its
+    NotImplementedErrors."""
     hints = []
     try:
         tree = ast.parse(TransformerManager().transform_cell(source))     # %magics to Python
@@ -412,7 +467,8 @@ def stub_hints(source):
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: f"exercises/{p.name}")
 def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_record, path):
     """A learner opens the student edition and runs it all before writing anything: each check cell
-    shows its exercise's hint (ExerciseError "... not written yet: <hint>") and every later cell runs."""
+    shows its exercise's hint (ExerciseError "... not written yet: <hint>") and every later cell
+    runs."""
     name = f"exercises/{path.name}"
     with screenshot_on_failure(page, name, artifacts):
         report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
@@ -423,8 +479,8 @@ def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_record
 
 def student_path_problems(report):
     """Problems unless each check cell (tagged raises-exception) shows, on screen, the ExerciseError
-    "... not written yet: <hint>" of a stub above it, no other cell errs or writes to stderr, and the
-    cells after the first failing check ran."""
+    "... not written yet: <hint>" of a stub above it, no other cell errs or writes to stderr, and
+    the cells after the first failing check ran."""
     problems, hints, checks = [], [], 0
     for cell in report["cells"]:
         if cell["type"] != "code":
@@ -439,16 +495,22 @@ def student_path_problems(report):
         shown = " ".join(r["tail"] for r in report["renders"] if r["cell"] == cell["index"])
         messages = [f"not written yet: {hint}" for hint in hints]
         if not errors:
-            problems.append((cell["index"], "a check cell after an unwritten exercise did not fail"))
-        elif errors[0]["ename"] != "ExerciseError" or not any(m in errors[0]["evalue"] for m in messages):
+            problems.append((cell["index"],
+                             "a check cell after an unwritten exercise did not fail"))
+        elif errors[0]["ename"] != "ExerciseError" or not any(
+            m in errors[0]["evalue"] for m in messages
+        ):
             problems.append((cell["index"], f"the check does not show the hint of its stub "
-                                            f"{hints}: {errors[0]['ename']}: {errors[0]['evalue'][:200]}"))
+                                            f"{hints}: {errors[0]['ename']}: "
+                                            f"{errors[0]['evalue'][:200]}"))
         elif not any(m in shown for m in messages):
             problems.append((cell["index"], "the check's hint is not on screen"))
         hints = []
     if not checks:
         problems.append((None, "no check cell tagged raises-exception"))
-    first = min((c["index"] for c in report["cells"] if "raises-exception" in c["tags"]), default=None)
+    first = min(
+        (c["index"] for c in report["cells"] if "raises-exception" in c["tags"]), default=None
+    )
     if first is not None and not any(c["type"] == "code" and c["index"] > first and c["count"]
                                      for c in report["cells"]):
         problems.append((first, "no code cell after the first failing check ran"))

@@ -2,21 +2,32 @@
 
 import copy
 
-from test_jupyterlab import (MAX_FIGURE_WIDTH, check_screen, executed_in_order, stream_problems,
-                             student_path_problems, stub_hints)
+from test_jupyterlab import (
+    MAX_FIGURE_WIDTH,
+    check_screen,
+    executed_in_order,
+    stream_problems,
+    stub_hints,
+    student_path_problems,
+)
 
 CLEAN = {
     "cells": [{"index": 0, "type": "code", "source": "fit(...)", "tags": [], "count": 1,
                "outputs": [{"output_type": "display_data",
-                            "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "a"}}}]},
-              {"index": 1, "type": "markdown", "source": "text", "tags": [], "count": None, "outputs": []},
-              {"index": 2, "type": "code", "source": "viz.plot()", "tags": [], "count": 2, "outputs": []}],
-    "renders": [{"cell": 0, "output": 0, "text": "epoch 1/2: 100%", "tail": "", "mime": "", "widget": True,
-                 "raw": False, "width": 800, "height": 20}],
-    "images": [{"cell": 2, "natural": [1000, 400], "shown": [848, 339], "right": 1200, "asked": None}],
+                            "data": {"application/vnd.jupyter.widget-view+json":
+                                     {"model_id": "a"}}}]},
+              {"index": 1, "type": "markdown", "source": "text", "tags": [], "count": None,
+               "outputs": []},
+              {"index": 2, "type": "code", "source": "viz.plot()", "tags": [], "count": 2,
+               "outputs": []}],
+    "renders": [{"cell": 0, "output": 0, "text": "epoch 1/2: 100%", "tail": "", "mime": "",
+                 "widget": True, "raw": False, "width": 800, "height": 20}],
+    "images": [{"cell": 2, "natural": [1000, 400], "shown": [848, 339], "right": 1200,
+                "asked": None}],
     "scrollers": [], "overflow": [], "notebookRight": 1240,
 }
-LIVE = [{"cell": 0, "width": "10%", "text": "epoch 1/2: 10%"}, {"cell": 0, "width": "60%", "text": "60%"}]
+LIVE = [{"cell": 0, "width": "10%", "text": "epoch 1/2: 10%"},
+        {"cell": 0, "width": "60%", "text": "60%"}]
 
 
 def changed(**edits):
@@ -39,32 +50,44 @@ def test_a_clean_page_passes():
 
 def test_widgets_left_as_text_or_not_rendered_are_reported():
     assert "raw text" in messages(check_screen(changed(renders__raw=True), LIVE, True))
-    assert "did not render as a widget" in messages(check_screen(changed(renders__widget=False), LIVE, True))
+    assert "did not render as a widget" in messages(
+        check_screen(changed(renders__widget=False), LIVE, True)
+    )
 
 
 def test_figures_unrendered_too_wide_or_shrunk_are_reported():
     assert "not rendered" in messages(check_screen(changed(images__shown=[0, 0]), LIVE, True))
     wide = changed(images__natural=[MAX_FIGURE_WIDTH + 100, 400])
     assert f"{MAX_FIGURE_WIDTH + 100} px wide" in messages(check_screen(wide, LIVE, True))
-    assert "labels are too small" in messages(check_screen(changed(images__shown=[400, 160]), LIVE, True))
-    retina = changed(images__natural=[2000, 800], images__asked=1000)    # drawn at 2x, asks for 1000
+    assert "labels are too small" in messages(
+        check_screen(changed(images__shown=[400, 160]), LIVE, True)
+    )
+    retina = changed(images__natural=[2000, 800], images__asked=1000)  # drawn at 2x, asks for 1000
     assert check_screen(retina, LIVE, True) == []
-    assert "wider than the notebook" in messages(check_screen(changed(images__right=1300), LIVE, True))
+    assert "wider than the notebook" in messages(
+        check_screen(changed(images__right=1300), LIVE, True)
+    )
 
 
 def test_a_figure_hidden_on_purpose_is_not_a_missing_figure():
     empty = dict(images__natural=[0, 0], images__shown=[0, 0])
-    assert check_screen(changed(images__hidden=True, **empty), LIVE, True) == []   # DrawDigit, nothing drawn
-    assert "not rendered" in messages(check_screen(changed(images__hidden=False, **empty), LIVE, True))
+    # DrawDigit, nothing drawn
+    assert check_screen(changed(images__hidden=True, **empty), LIVE, True) == []
+    assert "not rendered" in messages(
+        check_screen(changed(images__hidden=False, **empty), LIVE, True)
+    )
 
 
 def test_sideways_scrolling_and_overflow_are_reported():
     report = copy.deepcopy(CLEAN)
-    report["scrollers"] = [{"cell": 2, "where": "output", "scrollWidth": 1400, "clientWidth": 848, "cls": "pre"}]
+    report["scrollers"] = [{"cell": 2, "where": "output", "scrollWidth": 1400,
+                            "clientWidth": 848, "cls": "pre"}]
     report["overflow"] = [{"cell": 2, "right": 1500, "notebookRight": 1240}]
     problems = check_screen(report, LIVE, True)
     assert [cell for cell, _ in problems] == [2, 2]
-    assert "output scrolls sideways" in messages(problems) and "past the notebook's right edge" in messages(problems)
+    assert "output scrolls sideways" in messages(
+        problems
+    ) and "past the notebook's right edge" in messages(problems)
 
 
 def test_a_progress_bar_must_be_seen_moving_where_one_is_expected():
@@ -74,8 +97,10 @@ def test_a_progress_bar_must_be_seen_moving_where_one_is_expected():
 
 
 def test_errors_stderr_and_unexecuted_cells_are_reported():
-    cell = {"index": 4, "outputs": [{"output_type": "error", "ename": "ValueError", "evalue": "bad"},
-                                    {"output_type": "stream", "name": "stderr", "text": ["warn\n"]}]}
+    cell = {"index": 4,
+            "outputs": [{"output_type": "error", "ename": "ValueError", "evalue": "bad"},
+                                    {"output_type": "stream",
+                                     "name": "stderr", "text": ["warn\n"]}]}
     assert messages(stream_problems(cell)) == "ValueError: bad | stderr: 'warn\\n'"
     assert messages(stream_problems(cell, allow_errors=True)) == "stderr: 'warn\\n'"
     assert executed_in_order(changed(cells__count=None)) == [(0, "not executed by Run All")]
@@ -94,11 +119,13 @@ def student(error=None, shown="", after=3):
     """A student notebook: a stub, its check (failing with ``error``), a later cell."""
     outputs = [{"output_type": "error", "ename": error[0], "evalue": error[1]}] if error else []
     return {"cells": [
-        {"index": 0, "type": "code", "source": "def f():\n    raise NotImplementedError('double it')",
+        {"index": 0, "type": "code",
+         "source": "def f():\n    raise NotImplementedError('double it')",
          "tags": [], "count": 1, "outputs": []},
-        {"index": 1, "type": "code", "source": "f = check(f)", "tags": ["raises-exception"], "count": 2,
-         "outputs": outputs},
-        {"index": 2, "type": "code", "source": "print(f())", "tags": [], "count": after, "outputs": []}],
+        {"index": 1, "type": "code", "source": "f = check(f)", "tags": ["raises-exception"],
+         "count": 2, "outputs": outputs},
+        {"index": 2, "type": "code", "source": "print(f())", "tags": [], "count": after,
+         "outputs": []}],
         "renders": [{"cell": 1, "output": 0, "text": "", "tail": shown}]}
 
 
@@ -108,7 +135,11 @@ def test_the_learners_path_needs_each_check_to_fail_with_its_hint_and_later_cell
     assert "did not fail" in messages(student_path_problems(student()))
     wrong = student(("ExerciseError", "f is not written yet: halve it"), "halve it")
     assert "does not show the hint" in messages(student_path_problems(wrong))
-    assert "does not show the hint" in messages(student_path_problems(student(("NameError", message))))
-    assert "not on screen" in messages(student_path_problems(student(("ExerciseError", message), "")))
+    assert "does not show the hint" in messages(
+        student_path_problems(student(("NameError", message)))
+    )
+    assert "not on screen" in messages(
+        student_path_problems(student(("ExerciseError", message), ""))
+    )
     assert "after the first failing check" in messages(
         student_path_problems(student(("ExerciseError", message), message, after=None)))
