@@ -23,52 +23,24 @@ edition of the notebooks is written by :mod:`cnnlib.student_edition`.
 """
 
 from .building_blocks import check_conv1x1, check_global_avg_pool, check_residual
-from .convolution import (
-                          CONV_W,
-                          CONV_X,
-                          check_blur,
-                          check_col2im,
-                          check_conv_backward_naive,
-                          check_conv_forward_im2col,
-                          check_conv_forward_naive,
-                          check_dw_by_im2col,
-                          check_im2col,
-)
+from .convolution import (CONV_W, CONV_X, check_blur, check_col2im, check_conv_backward_naive,
+                          check_conv_forward_im2col, check_conv_forward_naive, check_dw_by_im2col,
+                          check_im2col)
 from .diagnosis import TOLERANCE, ExerciseError
 from .evaluation import check_confidence, check_most_confused, confidence, most_confused
 from .feature_maps import accuracy_drop, check_favourite_class, check_feature_maps, check_knockout
 from .graphs import check_add_layer, check_add_mul, check_mul_layer, check_passes, check_shipping
 from .interpretation import check_fgsm, check_saliency, check_targeted_attack
-from .layers import (
-                          Tanh,
-                          check_affine,
-                          check_relu,
-                          check_sigmoid,
-                          check_softmax,
-                          check_softmax_with_loss,
-                          check_tanh,
-)
+from .layers import (Tanh, check_affine, check_relu, check_sigmoid, check_softmax,
+                     check_softmax_with_loss, check_tanh)
 from .lenet5 import LENET5_LAYERS, check_lenet5
 from .normalisation import check_batchnorm_backward
 from .optimizers import ADAM_MISTAKES, check_adam, check_rmsprop, check_sgd_momentum
-from .pooling import (
-                          POOL_X,
-                          check_avg_pool_as_conv,
-                          check_max_pool_backward,
-                          check_max_pool_forward,
-                          check_routed_fraction,
-)
+from .pooling import (POOL_X, check_avg_pool_as_conv, check_max_pool_backward,
+                      check_max_pool_forward, check_routed_fraction)
 from .torch_bridge import affine_to_linear, check_affine_to_linear
-from .two_layer_net import (
-                          FIXED_TWO_LAYER,
-                          TWO_LAYER_KEYS,
-                          check_bad_examples,
-                          check_n_params,
-                          check_sgd_step,
-                          check_two_layer_backward,
-                          sgd_step,
-                          two_layer_backward,
-)
+from .two_layer_net import (FIXED_TWO_LAYER, TWO_LAYER_KEYS, check_bad_examples, check_n_params,
+                            check_sgd_step, check_two_layer_backward, sgd_step, two_layer_backward)
 
 __all__ = [
     "TOLERANCE", "ExerciseError",
