@@ -4,12 +4,14 @@ stub, zeros and at least two more wrong answers."""
 from cnnlib import exercises
 
 from . import (test_convolution, test_evaluation, test_feature_maps, test_graphs,
-               test_interpretation, test_layers, test_lenet5, test_normalisation,
-               test_optimizers, test_pooling, test_two_layer_net)
+               test_interpretation, test_layers, test_lenet5, test_momentum,
+               test_normalisation, test_optimizers, test_pooling, test_two_layer_net)
 
 TOPICS = [test_graphs, test_layers, test_two_layer_net, test_convolution, test_pooling,
-          test_lenet5, test_evaluation, test_feature_maps, test_optimizers, test_normalisation,
-          test_interpretation]
+          test_lenet5, test_evaluation, test_feature_maps, test_optimizers, test_momentum,
+          test_normalisation, test_interpretation]
+# test modules named after their exercise rather than their checker module
+MODULE_OF = {"momentum": "optimizers"}
 
 
 def test_every_checker_is_tested_with_a_stub_and_zeros():
@@ -28,5 +30,6 @@ def test_every_checker_is_tested_with_a_stub_and_zeros():
 def test_each_topic_tests_only_its_own_module_checkers():
     for topic in TOPICS:
         module = topic.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+        module = MODULE_OF.get(module, module)
         for checker, *_ in topic.REFERENCES + topic.WRONG:
             assert checker.__module__ == f"cnnlib.exercises.{module}", (topic, checker)
