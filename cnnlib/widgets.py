@@ -265,7 +265,7 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
     """What a network reads in one digit: the input (and the raw ``drawing`` it was made from), the
     class probabilities as bars (the most likely class highlighted), and each layer of ``maps`` as
     one row of channel tiles on that layer's own symmetric colour scale (red positive, blue
-    negative).
+    negative), with its colour bar.
 
     image: ``(H, W)``; probabilities: ``(classes,)``; maps: ``{layer name: (C, h, w)}`` (at most two
     rows of 8 channels each are shown per layer, each tile numbered at its top left); drawing:
@@ -315,12 +315,13 @@ def plot_digit_reading(image, probabilities, maps, *, drawing=None, class_names=
         ncols = min(8, len(m))
         limit = symmetric_limit([m])
         ax = fig.add_subplot(grid[row, :], label=f"maps: {name}")
-        ax.imshow(_mosaic(m, ncols), cmap=cmap, vmin=-limit, vmax=limit)
+        shown = ax.imshow(_mosaic(m, ncols), cmap=cmap, vmin=-limit, vmax=limit)
+        fig.colorbar(shown, ax=ax, fraction=0.025, pad=0.01)
         for k in range(len(m)):
             r, q = divmod(k, ncols)
-            ax.text(q * (m.shape[2] + 1) - 0.3, r * (m.shape[1] + 1) - 0.3,
-                    str(k), fontsize=7, color="0.3",
-                    ha="left", va="top")
+            ax.text(q * (m.shape[2] + 1) - 0.3, r * (m.shape[1] + 1) - 0.3, f"ch {k}",
+                    fontsize=9, color="black", ha="left", va="top",
+                    bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "linewidth": 0})
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(_reading_title(name, maps[name], limit), fontsize=10)
@@ -590,7 +591,9 @@ class DrawDigit:
             for start, end in zip(stroke[:-1], stroke[1:]):
                 draw_line(example, start, end, line_width)
         fig, probabilities = drawing_figure(self.model, example)
-        self._example_png, self._example_text = _png(fig, dpi), _verdict(probabilities)
+        # the stored view is read without a kernel: drawn larger than the live one (which redraws
+        # on every stroke), so that its channel labels and colour bars are legible
+        self._example_png, self._example_text = _png(fig, max(dpi, 110)), _verdict(probabilities)
 
     def _paper(self):
         self.canvas.clear()

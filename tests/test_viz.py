@@ -288,7 +288,7 @@ def _digit(seed=0):
     return np.random.default_rng(seed).random((1, 28, 28)).astype(np.float32)
 
 
-def test_feature_maps_share_one_symmetric_scale_per_layer():
+def test_feature_maps_share_one_scale_per_layer_from_zero_when_nonnegative():
     model = LeNet5()
     fig = viz.plot_feature_maps(model, _digit(), layers=["conv1", "relu2"])
     outputs = model.activations(_digit()[None])
@@ -298,7 +298,10 @@ def test_feature_maps_share_one_symmetric_scale_per_layer():
         assert len(axes) == outputs[name].shape[1]
         for ax in axes:
             low, high = ax.get_images()[0].get_clim()
-            assert low == pytest.approx(-limit) and high == pytest.approx(limit)
+            # relu2 cannot be negative: a sequential scale from 0, not a symmetric one
+            assert low == pytest.approx(0 if name == "relu2" else -limit)
+            assert high == pytest.approx(limit)
+            assert ax.get_images()[0].get_cmap().name == ("Reds" if name == "relu2" else "RdBu_r")
     # one colour bar per layer, labelled blocks
     assert len([ax for ax in fig.axes if ax.get_label() == "<colorbar>"]) == 2
     suptitles = [sub._suptitle.get_text() for sub in fig.subfigs[1].subfigs]

@@ -285,15 +285,18 @@ def test_plot_digit_reading_bars_and_map_mosaics():
     fig = widgets.plot_digit_reading(np.zeros((28, 28)), probabilities, maps,
                                      drawing=np.zeros((50, 50)))
     assert fig._suptitle.get_text() == "reads 3 (probability 0.82)"
-    axes = {ax.get_label(): ax for ax in fig.axes}
+    axes = {ax.get_label(): ax for ax in fig.axes if ax.get_label() != "<colorbar>"}
     assert list(axes) == ["drawing", "input", "probabilities", "maps: conv1", "maps: conv2"]
+    assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 2, "one colour bar per layer"
     bars = axes["probabilities"].patches
     assert len(bars) == 10 and bars[3].get_facecolor() != bars[0].get_facecolor()
     conv1, conv2 = (axes[f"maps: {name}"].get_images()[0] for name in maps)
     assert conv1.get_array().shape == (28,
                                        6 * 29 - 1) and conv2.get_array().shape == (21, 8 * 11 - 1)
     assert conv2.get_clim() == (-1.0, 1.0) and np.ma.count_masked(conv1.get_array()) == 28 * 5
-    assert [t.get_text() for t in axes["maps: conv2"].texts] == [str(k) for k in range(16)]
+    labels = axes["maps: conv2"].texts
+    assert [t.get_text() for t in labels] == [f"ch {k}" for k in range(16)]
+    assert all(t.get_fontsize() >= 9 for t in labels), "channel labels legible in the stored view"
     with pytest.raises(ValueError, match=r"maps\['conv1'\]: expected \(C, h, w\)"):
         widgets.plot_digit_reading(np.zeros((28, 28)), probabilities, {"conv1": np.zeros((28, 28))})
     with pytest.raises(ValueError, match="class_names: expected 10 names"):

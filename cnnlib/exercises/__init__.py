@@ -14,7 +14,8 @@ code, comparing and naming the mistake), then by topic :mod:`~cnnlib.exercises.g
 :mod:`~cnnlib.exercises.layers`, :mod:`~cnnlib.exercises.two_layer_net`,
 :mod:`~cnnlib.exercises.convolution`, :mod:`~cnnlib.exercises.pooling`,
 :mod:`~cnnlib.exercises.lenet5`, :mod:`~cnnlib.exercises.evaluation`,
-:mod:`~cnnlib.exercises.feature_maps`, :mod:`~cnnlib.exercises.optimizers`,
+:mod:`~cnnlib.exercises.feature_maps`, :mod:`~cnnlib.exercises.optimizers` (SGD with momentum,
+RMSprop, Adam),
 :mod:`~cnnlib.exercises.normalisation`, :mod:`~cnnlib.exercises.regularisation`,
 :mod:`~cnnlib.exercises.interpretation`, :mod:`~cnnlib.exercises.building_blocks` and
 :mod:`~cnnlib.exercises.torch_bridge` (PyTorch imported only when its checker runs). The student
@@ -53,7 +54,7 @@ from .normalisation import (
     check_batchnorm_forward,
     check_groupnorm_backward,
 )
-from .optimizers import ADAM_MISTAKES, check_adam, check_rmsprop
+from .optimizers import ADAM_MISTAKES, check_adam, check_rmsprop, check_sgd_momentum
 from .pooling import (
     POOL_X,
     check_avg_pool_as_conv,
@@ -88,7 +89,7 @@ __all__ = [
     "LENET5_LAYERS", "check_lenet5",
     "most_confused", "confidence", "check_most_confused", "check_confidence",
     "accuracy_drop", "check_feature_maps", "check_favourite_class", "check_knockout",
-    "ADAM_MISTAKES", "check_adam", "check_rmsprop",
+    "ADAM_MISTAKES", "check_adam", "check_rmsprop", "check_sgd_momentum",
     "check_batchnorm_forward", "check_batchnorm_backward", "check_groupnorm_backward",
     "check_dropout", "SEARCH_RANGES", "random_search", "check_random_search",
     "check_saliency", "check_occlusion", "check_fgsm", "check_targeted_attack",

@@ -8,6 +8,16 @@ from ..functions import softmax
 from .diagnosis import ExerciseError, call, compare, correct
 
 
+def _caller_unchanged(who, what, saved, given, advice):
+    """Raise if ``given``, the array handed to the learner's function, no longer equals ``saved``
+    (values, shape or dtype)."""
+    if given.shape != saved.shape:
+        raise ExerciseError(f"{who} changed the shape of {what} it was given, {saved.shape} -> "
+                            f"{given.shape}: {advice}")
+    if given.dtype != saved.dtype or not np.array_equal(given, saved):
+        raise ExerciseError(f"{who} changed {what} it was given, in place: {advice}")
+
+
 def check_most_confused(fn):
     """Check ``fn(cm) -> (worst_digit, confused_with)`` for a confusion matrix ``cm`` (rows: true
     classes, columns: predictions): the class with the most mistakes, and its most frequent wrong
@@ -16,11 +26,17 @@ def check_most_confused(fn):
                       [0, 40, 5, 0],
                       [3, 1, 30, 2],
                       [0, 0, 0, 90]])
-    rng = np.random.default_rng(36)
+    # seed 40: no two rows have the same number of mistakes, and the worst row has one largest
+    # wrong answer, so any way of breaking ties gives the same answer
+    rng = np.random.default_rng(40)
     random = rng.permutation(100).reshape(10, 10) + np.diag(rng.integers(500, 900, 10))
     for cm, where in [(fixed, f"for the matrix {fixed.tolist()}"),
                       (random, "for a random 10 x 10 matrix")]:
-        got = call("your most_confused", fn, cm.copy())
+        given = cm.copy()
+        got = call("your most_confused", fn, given)
+        _caller_unchanged("your most_confused", "the confusion matrix", cm, given,
+                          "the caller still needs its counts: find the mistakes without writing "
+                          "into the matrix you were given")
         errors = cm - np.diag(np.diag(cm))
         worst = int(errors.sum(axis=1).argmax())
         by_column = int(errors.sum(axis=0).argmax())
@@ -68,13 +84,21 @@ def check_confidence(fn):
     fixed = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.2, 0.3, 0.5], [0.4, 0.35, 0.25]])
     rng = np.random.default_rng(37)
     random = softmax(rng.standard_normal((50, 10)) * 3)
+    float32 = softmax(rng.standard_normal((40, 10)).astype(np.float32) * 3)
     for probs, labels, where in [(fixed, np.array([0, 2, 2, 1]), "for the four examples "
                                   f"{fixed.tolist()} with labels [0, 2, 2, 1]"),
-                                 (random, rng.integers(0, 10, 50), "for 50 random examples")]:
-        got = call("your confidence", fn, probs.copy(), labels.copy())
+                                 (random, rng.integers(0, 10, 50), "for 50 random examples"),
+                                 (float32, rng.integers(0, 10, 40),
+                                  "for 40 random float32 examples")]:
+        given_probs, given_labels = probs.copy(), labels.copy()
+        got = call("your confidence", fn, given_probs, given_labels)
+        for saved, given, what in [(probs, given_probs, "probs"), (labels, given_labels, "labels")]:
+            _caller_unchanged("your confidence", what, saved, given, "the caller still needs "
+                              "them: compute new arrays instead of writing into these")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise ExerciseError(f"return a pair (confidence_right, confidence_wrong), got {got!r}")
         right = probs.argmax(axis=1) == labels
+        probs = probs.astype(np.float64)
         top, true = probs.max(axis=1), probs[np.arange(len(labels)), labels]
         expected = [top[right].mean(), top[~right].mean()]
         compare("(confidence_right, confidence_wrong)", np.array(got, dtype=float), expected, [

@@ -158,8 +158,14 @@ def check_favourite_class(fn):
              (strength, labels, "on random strengths of 300 images, 16 channels, classes of "
               "unequal size", "")]
     for s, y, where, detail in cases:
-        got = call("your favourite_class", fn, s.copy(), y.copy(),
+        given_s, given_y = s.copy(), y.copy()
+        got = call("your favourite_class", fn, given_s, given_y,
                    signature="favourite_class(strength, labels)")
+        for saved, given, what in [(s, given_s, "strength"), (y, given_y, "labels")]:
+            if given.shape != saved.shape or not np.array_equal(given, saved):
+                raise ExerciseError(f"your favourite_class changed the {what} it was given "
+                                    f"(values or shape): the caller still needs them; compute "
+                                    f"new arrays instead of writing into these")
         try:
             _check_favourites(got, s, y, where)
         except ExerciseError as err:

@@ -92,6 +92,33 @@ def _check_lenet5_layer(index, got_name, layer, spec, x):
     return out
 
 
+def _check_order(index, got, spec):
+    """Name a pooling layer placed before the ReLU it should follow."""
+    if (spec[1] == "ReLU" and index + 1 < len(got) and isinstance(got[index][1], layers.MaxPool2D)
+            and isinstance(got[index + 1][1], layers.ReLU)):
+        raise ExerciseError(
+            f"layers {index + 1} and {index + 2} are in the other order: yours pools before "
+            f"the ReLU after {LENET5_LAYERS[index - 1][0]}. LeNet-5 is conv, ReLU, pool "
+            f"(max pooling and ReLU commute, so the scores agree, but the layer names, "
+            f"the activations and the checkpoints follow the table's order)")
+
+
+def _check_seeds(fn, model):
+    """The same seed must build the same weights, two seeds different ones."""
+    again = call("your LeNet-5 builder", fn, rng=np.random.default_rng(0))
+    if any(not np.array_equal(p, again.params[k]) for k, p in model.params.items()):
+        raise ExerciseError("two builds with the same rng gave different weights: pass rng=rng "
+                            "to every Conv2D and Affine, so that every run starts the same")
+    other = call("your LeNet-5 builder", fn, rng=np.random.default_rng(1))
+    same = [k for k, p in model.params.items()
+            if np.any(p) and k in other.params and np.array_equal(p, other.params[k])]
+    if same:
+        raise ExerciseError(f"two different seeds gave the same weights for {', '.join(same)}: "
+                            f"those layers ignore the rng the builder is given (a seed fixed "
+                            f"inside the builder, or a new generator per layer); every Conv2D "
+                            f"and Affine should draw from the one rng passed in")
+
+
 def check_lenet5(fn):
     """Check ``fn(rng=...) -> Sequential``, LeNet-5 assembled from cnnlib's layers: conv6@5x5 pad 2
     - ReLU - maxpool 2 - conv16@5x5 - ReLU - maxpool 2 - flatten - fc120 - ReLU - fc84 - ReLU -
@@ -103,6 +130,7 @@ def check_lenet5(fn):
     got = list(model.layers.items())
     x = np.random.default_rng(33).random((2, 1, 28, 28), dtype=np.float32)
     for index, spec in enumerate(LENET5_LAYERS):
+        _check_order(index, got, spec)
         if index >= len(got):
             missing = ", ".join(s[0] for s in LENET5_LAYERS[index:])
             raise ExerciseError(f"the network stops after {len(got)} layers: missing: {missing}")
@@ -121,10 +149,7 @@ def check_lenet5(fn):
                                 f"checkpoints are loaded by them")
     if not isinstance(model.loss_layer, layers.SoftmaxWithLoss):
         raise ExerciseError("train with SoftmaxWithLoss, Sequential's default loss")
-    again = call("your LeNet-5 builder", fn, rng=np.random.default_rng(0))
-    if any(not np.array_equal(p, again.params[k]) for k, p in model.params.items()):
-        raise ExerciseError("two builds with the same rng gave different weights: pass rng=rng "
-                            "to every Conv2D and Affine, so that every run starts the same")
+    _check_seeds(fn, model)
     reference = LeNet5(rng=np.random.default_rng(1))
     for name, param in model.params.items():
         param[...] = reference.params[name]

@@ -1,7 +1,7 @@
-"""Checkers of the optimizer exercises of notebook 09: RMSprop with weight decay, then Adam, each
-against the update done step by step (in float64, from the textbook formulas) and its typical
-mistakes. The random cases use a small eps, so that every correct form agrees; a case with a large
-eps then shows where eps goes.
+"""Checkers of the optimizer exercises: SGD with momentum (notebook 07), then RMSprop with weight
+decay and Adam (notebook 09), each against the update done step by step (in float64, from the
+textbook formulas) and its typical mistakes. The random cases of RMSprop and Adam use a small eps,
+so that every correct form agrees; a case with a large eps then shows where eps goes.
 """
 
 import numpy as np
@@ -313,4 +313,115 @@ def check_rmsprop(cls):
     correct("RMSprop's steps match the textbook's over two and four steps, one running mean of "
             "g**2 per parameter, weight decay on the weights only, eps outside the root, float32 "
             "kept")
+    return cls
+
+
+def _momentum_runs(params, grads_steps, lr, momentum, mistake=None):
+    """Parameters after each step of SGD with momentum (``v = momentum * v - lr * g; p += v``),
+    computed in float64, or with one ``mistake``."""
+    p = {k: v.astype(np.float64) for k, v in params.items()}
+    v, runs = {}, []
+    for grads in grads_steps:
+        for name in p:
+            g, key = grads[name], "all" if mistake == "shared" else name
+            old = v.get(key, 0.0)
+            mu = 0.9 if mistake == "fixed_momentum" else momentum
+            if mistake == "no_memory":
+                v[key] = -lr * g
+            elif mistake == "average":
+                v[key] = mu * old - (1 - mu) * lr * g
+            elif mistake == "ascent":
+                v[key] = mu * old + lr * g
+            elif mistake == "no_lr":
+                v[key] = mu * old - g
+            else:
+                v[key] = mu * old - lr * g
+            p[name] = p[name] + (old if mistake == "stale" else v[key])
+        runs.append({k: a.copy() for k, a in p.items()})
+    return runs
+
+
+MOMENTUM_MISTAKES = [
+    ("no_memory", "each step moves only by this step's gradient, as plain SGD does: the velocity "
+     "must be kept from one call to the next (in self.v) and decay by the momentum factor"),
+    ("shared", "each parameter needs its own velocity (a dict keyed by the parameter's name); "
+     "yours share one"),
+    ("fixed_momentum", "use the momentum the optimizer was built with (self.momentum), not a "
+     "fixed 0.9"),
+    ("average", "the new gradient enters the velocity scaled by the learning rate only: yours "
+     "also scales it by (1 - momentum), an average as in Adam's m, which shrinks every step"),
+    ("ascent", "the parameters move UP the gradient: the velocity should point downhill, "
+     "against the gradient"),
+    ("no_lr", "the gradient enters the velocity without the learning rate lr"),
+    ("stale", "the parameters move by the velocity of the step BEFORE: update the velocity "
+     "with this step's gradient first, then move by it"),
+]
+
+
+def check_sgd_momentum(cls):
+    """Check an SGD-with-momentum class built as ``cls(lr=..., momentum=...)`` whose
+    ``update(params, grads)`` changes the arrays of ``params`` in place, against
+    ``v = momentum * v - lr * g; p += v`` (``cnnlib.optim.Momentum``) over several steps; any
+    equivalent form passes (``v = momentum * v + g; p -= lr * v`` too, at a fixed lr). Float32
+    parameters stay float32. Returns ``cls``."""
+    rng = np.random.default_rng(38)
+    fixed = ({"w": np.array([1.0, -2.0])}, [{"w": np.array([0.5, -1.0])}] * 3,
+             {"lr": 0.1, "momentum": 0.9},
+             "on the fixed case w = [1, -2] with the constant gradient [0.5, -1], lr = 0.1, "
+             "momentum = 0.9 (the steps grow: 0.05, 0.095, 0.1355 for w[0])")
+    random = ({"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))},
+              [{"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))}
+               for _ in range(4)],
+              {"lr": 0.05, "momentum": 0.7},
+              "on two random (2, 3) parameters over 4 steps, lr = 0.05, momentum = 0.7")
+    single = ({"w": rng.standard_normal((4, 5)).astype(np.float32)},
+              [{"w": rng.standard_normal((4, 5)).astype(np.float32)} for _ in range(3)],
+              {"lr": 0.1, "momentum": 0.8},
+              "on a float32 (4, 5) parameter over 3 steps, lr = 0.1, momentum = 0.8")
+    for params, grads_steps, settings, where in (fixed, random, single):
+        optimizer = fresh(cls, "SGD with momentum", **settings)
+        if getattr(optimizer, "lr", None) != settings["lr"]:
+            raise ExerciseError("keep the learning rate in self.lr: fit's learning-rate "
+                                "schedule changes it there")
+        arrays = {k: v.copy() for k, v in params.items()}
+        runs = {kind: _momentum_runs(params, grads_steps, **settings, mistake=kind)
+                for kind, _ in MOMENTUM_MISTAKES}
+        expected = _momentum_runs(params, grads_steps, **settings)
+        for step, grads in enumerate(grads_steps):
+            before = {k: v.copy() for k, v in arrays.items()}
+            saved_grads = {k: g.copy() for k, g in grads.items()}
+            given = dict(arrays)
+            call("update", optimizer.update, given, grads)
+            at = f"after step {step + 1} {where}"
+            unchanged("grads[{key!r}]", saved_grads, grads, "the gradients are not yours to "
+                      "change")
+            for key, array in arrays.items():
+                if given.get(key) is array and np.array_equal(array, before[key]) and \
+                        np.allclose(runs["stale"][step][key], before[key]):
+                    raise ExerciseError(f"params[{key!r}] was not changed in place, or did not "
+                                        f"move, {at}: either p = p + ... only pointed the name p "
+                                        f"at a new array (change it with += or -=), or "
+                                        f"{MOMENTUM_MISTAKES[-1][1]}")
+                if given.get(key) is not array or np.array_equal(array, before[key]):
+                    raise ExerciseError(f"params[{key!r}] was not changed in place {at}: the "
+                                        f"model holds that array, so change it with += or -= "
+                                        f"(p = p + ... only points the name p at a new array)")
+                if array.dtype != params[key].dtype or array.shape != params[key].shape:
+                    raise ExerciseError(f"params[{key!r}] is now {array.dtype} {array.shape} "
+                                        f"{at}, was {params[key].dtype} {params[key].shape}")
+                if array.dtype == np.float32:
+                    # float32 arithmetic: compare with float32's precision, mistakes first
+                    for kind, message in MOMENTUM_MISTAKES:
+                        if np.allclose(array, runs[kind][step][key], rtol=1e-5, atol=1e-6) and \
+                                not np.allclose(array, expected[step][key], rtol=1e-5, atol=1e-6):
+                            raise ExerciseError(f"params[{key!r}] {at}: {message}")
+                    if not np.allclose(array, expected[step][key], rtol=1e-5, atol=1e-6):
+                        compare(f"params[{key!r}]", array, expected[step][key], (), at)
+                        raise ExerciseError(f"params[{key!r}] is wrong {at}")
+                    continue
+                compare(f"params[{key!r}]", array, expected[step][key],
+                        [(runs[kind][step][key], message) for kind, message in MOMENTUM_MISTAKES],
+                        at)
+    correct("SGD with momentum matches v = momentum * v - lr * g, p += v step after step, each "
+            "parameter with its own velocity")
     return cls

@@ -9,6 +9,8 @@ from matplotlib.patches import Rectangle
 from .._checks import positive_int
 from ._base import DIVERGING, WRONG, as_images, check_length, symmetric_limit
 
+SEQUENTIAL = "Reds"       # non-negative maps: white at 0, darker red for stronger responses
+
 
 def _draw_kernel_rows(axes, rows, limit, fontsize):
     """Draw ``rows``, ``[(label or None, kernels (F, KH, KW))]``, into ``axes`` (rows x F) on the symmetric
@@ -62,9 +64,11 @@ def plot_feature_maps(model, image, layers=None, *, max_channels=16, ncols=8):
     image: ``(C, H, W)`` or ``(1, C, H, W)``. layers: layer names (default: every layer with a
     4-D output). Each layer is a block of panels, ``ncols`` to a row (further channels wrap onto
     more rows), up to ``max_channels`` panels labelled "<layer> ch <k>". All channels of a layer
-    share one symmetric colour scale (red positive, blue negative, white zero) with its own colour
-    bar, so maps of one layer compare directly: a nearly white map is nearly empty. The input
-    image comes first, at the top left.
+    share one colour scale with its own colour bar, so maps of one layer compare directly: a
+    symmetric one (red positive, blue negative, white zero) where a map has negative values, a
+    sequential one from 0 (white) to the largest value (dark) where none can be negative (ReLU and
+    pooling outputs); a nearly white map is nearly empty. The input image comes first, at the top
+    left.
     """
     image = np.asarray(image)
     if image.ndim == 3:
@@ -97,15 +101,20 @@ def plot_feature_maps(model, image, layers=None, *, max_channels=16, ncols=8):
     for block, name, count, nrows in zip(blocks, layers, counts, rows):
         maps = outputs[name][0, :count]
         limit = symmetric_limit([maps])
+        # maps that cannot be negative (after a ReLU, or pooling of one) get a sequential scale
+        # from 0: a symmetric one would leave half of it unused and show impossible negatives
+        nonnegative = bool(np.all(outputs[name] >= 0))
+        cmap, low, scale = (SEQUENTIAL, 0.0, f"0 to {limit:.2g}") if nonnegative else \
+            (DIVERGING, -limit, f"±{limit:.2g}")
         axes = block.subplots(nrows, ncols, squeeze=False)
         for k, ax in enumerate(axes.ravel()):
             ax.set_axis_off()
             if k < count:
-                shown = ax.imshow(maps[k], cmap=DIVERGING, vmin=-limit, vmax=limit)
+                shown = ax.imshow(maps[k], cmap=cmap, vmin=low, vmax=limit)
                 ax.set_title(f"{name} ch {k}", fontsize=9)
         block.colorbar(shown, ax=axes, shrink=0.9, aspect=12 * nrows)
         block.suptitle(f"{name}: {outputs[name].shape[1]} maps of {maps.shape[1]}x{maps.shape[2]}, "
-                       f"one colour scale ±{limit:.2g}", fontsize=10)
+                       f"one colour scale {scale}", fontsize=10)
     return fig
 
 

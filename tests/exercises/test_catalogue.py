@@ -14,6 +14,7 @@ from . import (
     test_interpretation,
     test_layers,
     test_lenet5,
+    test_momentum,
     test_normalisation,
     test_optimizers,
     test_pooling,
@@ -22,7 +23,8 @@ from . import (
 )
 
 TOPICS = [test_graphs, test_layers, test_two_layer_net, test_convolution, test_pooling,
-          test_lenet5, test_evaluation, test_feature_maps, test_optimizers, test_normalisation,
+          test_lenet5, test_evaluation, test_feature_maps, test_optimizers, test_momentum,
+          test_normalisation,
           test_regularisation, test_building_blocks, test_interpretation]
 # notebook 14's checker is tested where PyTorch is installed (its tests skip without it)
 TORCH = importlib.util.find_spec("torch") is not None
@@ -30,6 +32,8 @@ if TORCH:
     from . import test_torch_bridge
 
     TOPICS.append(test_torch_bridge)
+# test modules named after their exercise rather than their checker module
+MODULE_OF = {"momentum": "optimizers"}
 
 
 def test_every_checker_is_tested_with_a_stub_and_zeros():
@@ -50,5 +54,6 @@ def test_every_checker_is_tested_with_a_stub_and_zeros():
 def test_each_topic_tests_only_its_own_module_checkers():
     for topic in TOPICS:
         module = topic.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+        module = MODULE_OF.get(module, module)
         for checker, *_ in topic.REFERENCES + topic.WRONG:
             assert checker.__module__ == f"cnnlib.exercises.{module}", (topic, checker)

@@ -20,6 +20,57 @@ def confidence(probs, labels, top=lambda p, y: p.max(axis=1)):
     return value[right].mean(), value[~right].mean()
 
 
+def most_confused_by_loops(cm):
+    """Plain Python: count each row's mistakes, then the row's largest off-diagonal cell."""
+    n = len(cm)
+    totals = [sum(int(cm[i][j]) for j in range(n) if j != i) for i in range(n)]
+    worst = max(range(n), key=lambda i: totals[i])
+    return worst, max((j for j in range(n) if j != worst), key=lambda j: cm[worst][j])
+
+
+def most_confused_stable_sort(cm):
+    """Ties broken the other way: the LAST of equal rows and cells (a stable sort, reversed)."""
+    errors = cm.astype(float)
+    errors[np.diag_indices_from(errors)] = 0
+    worst = sorted(range(len(cm)), key=lambda i: errors[i].sum())[-1]
+    return int(worst), int(sorted(range(len(cm)), key=lambda j: errors[worst, j])[-1])
+
+
+def most_confused_masked(cm):
+    errors = np.where(np.eye(len(cm), dtype=bool), 0, cm)
+    worst = np.argmax(errors.sum(1))
+    return int(worst), int(np.argmax(errors[worst]))
+
+
+def zeroes_the_diagonal(cm):
+    np.fill_diagonal(cm, 0)
+    return most_confused(cm)
+
+
+def reshapes_the_matrix(cm):
+    answer = most_confused(cm)
+    cm.shape = (-1,)
+    return answer
+
+
+def confidence_by_loops(probs, labels):
+    right, wrong = [], []
+    for p, y in zip(probs, labels):
+        (right if int(np.argmax(p)) == y else wrong).append(float(max(p)))
+    return sum(right) / len(right), sum(wrong) / len(wrong)
+
+
+def confidence_sorted_top(probs, labels):
+    top = np.sort(probs, axis=1)[:, -1]
+    hit = np.argmax(probs, axis=1) == labels
+    return np.average(top, weights=hit), np.average(top, weights=~hit)
+
+
+def confidence_normalises_in_place(probs, labels):
+    probs /= probs.sum(axis=1, keepdims=True) * 2
+    return confidence(probs, labels)
+
+
 def largest_cell(cm):
     errors = cm - np.diag(np.diag(cm))
     return tuple(int(i) for i in np.unravel_index(errors.argmax(), errors.shape))
@@ -28,6 +79,11 @@ def largest_cell(cm):
 REFERENCES = [
     (exercises.check_most_confused, most_confused),
     (exercises.check_most_confused, exercises.most_confused),
+    (exercises.check_most_confused, most_confused_by_loops),
+    (exercises.check_most_confused, most_confused_stable_sort),
+    (exercises.check_most_confused, most_confused_masked),
+    (exercises.check_confidence, confidence_by_loops),
+    (exercises.check_confidence, confidence_sorted_top),
     (exercises.check_confidence, confidence),
     (exercises.check_confidence, exercises.confidence),
 ]
@@ -57,6 +113,12 @@ WRONG = [
     (exercises.check_most_confused, lambda cm: (2, 3), "confused_with is a digit (np.argmax), "
      "not a count"),
     (exercises.check_most_confused, lambda cm: 1, "return a pair (worst_digit, confused_with)"),
+    (exercises.check_most_confused, zeroes_the_diagonal, "your most_confused changed the "
+     "confusion matrix it was given, in place"),
+    (exercises.check_most_confused, reshapes_the_matrix, "your most_confused changed the shape "
+     "of the confusion matrix it was given"),
+    (exercises.check_confidence, confidence_normalises_in_place, "your confidence changed probs "
+     "it was given, in place"),
     (exercises.check_confidence, stub, "your confidence is not written yet"),
     (exercises.check_confidence, lambda p, y: (0.0, 0.0), "is all zeros"),
     (exercises.check_confidence, lambda p, y: confidence(p, y)[::-1],

@@ -92,15 +92,64 @@ def accuracy_drop(model, x, y, f, *, keep_bias=False, scale=100, in_place=False,
     return scale * (before - evaluate(damaged, x, y))
 
 
+def feature_maps_recursive(model, x, layer_name):
+    """Written as a recursion over the list of layers."""
+    def run(items, out):
+        name, layer = items[0]
+        out = layer.forward(out)
+        return out if name == layer_name else run(items[1:], out)
+    return run(list(model.layers.items()), x)
+
+
+def feature_maps_until(model, x, layer_name):
+    """Collects the layers up to the named one, then runs them."""
+    names = list(model.layers)
+    out = x
+    for name in names[:names.index(layer_name) + 1]:
+        out = model.layers[name].forward(out)
+    return out
+
+
+def favourite_by_loops(strength, labels):
+    """Plain Python loops over channels and classes."""
+    result = []
+    for c in range(strength.shape[1]):
+        means = []
+        for k in range(10):
+            column = [strength[i, c] for i in range(len(labels)) if labels[i] == k]
+            means.append(sum(column) / len(column))
+        result.append(max(range(10), key=lambda k: means[k]))
+    return np.array(result)
+
+
+def favourite_by_bincount(strength, labels):
+    counts = np.bincount(labels, minlength=10)
+    sums = np.stack([np.bincount(labels, weights=strength[:, c], minlength=10)
+                     for c in range(strength.shape[1])], axis=1)
+    return np.argmax(sums / counts[:, None], axis=0)
+
+
+def favourite_sorts_in_place(strength, labels):
+    answer = favourite(strength, labels)
+    labels.sort()
+    return answer
+
+
 REFERENCES = [
     (exercises.check_feature_maps, feature_maps),
+    (exercises.check_feature_maps, feature_maps_recursive),
+    (exercises.check_feature_maps, feature_maps_until),
     (exercises.check_favourite_class, favourite),
+    (exercises.check_favourite_class, favourite_by_loops),
+    (exercises.check_favourite_class, favourite_by_bincount),
 ]
 
 RETURN_THE_FUNCTION = set()
 
 
 WRONG = [
+    (exercises.check_favourite_class, favourite_sorts_in_place, "your favourite_class changed the "
+     "labels it was given"),
     (exercises.check_feature_maps, stub, "your feature_maps is not written yet: the hint"),
     (exercises.check_feature_maps, lambda m, x, n: 0 * feature_maps(m, x, n),
      "feature_maps(model, x, 'conv') on a tiny net (conv that passes the centre pixel with bias "

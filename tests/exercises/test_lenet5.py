@@ -2,6 +2,8 @@
 (written independently of cnnlib where the exercise allows) and name each typical mistake."""
 
 
+import numpy as np
+
 from cnnlib import exercises, layers
 from cnnlib.models import LeNet5, Sequential
 
@@ -39,9 +41,53 @@ def lenet_by_hand(rng=None):
         ("fc3", layers.Affine(84, 10, rng=rng)))
 
 
+def lenet_from_a_table(rng):
+    """LeNet-5 built in a loop from a table of (kind, settings), names counted per kind."""
+    table = [("conv", (1, 6, 2)), ("relu", ()), ("pool", ()), ("conv", (6, 16, 0)), ("relu", ()),
+             ("pool", ()), ("flatten", ()), ("fc", (400, 120)), ("relu", ()), ("fc", (120, 84)),
+             ("relu", ()), ("fc", (84, 10))]
+    counts, pairs = {}, []
+    for kind, args in table:
+        counts[kind] = counts.get(kind, 0) + 1
+        name = kind if kind == "flatten" else f"{kind}{counts[kind]}"
+        if kind == "conv":
+            layer = layers.Conv2D(args[0], args[1], 5, pad=args[2], rng=rng)
+        elif kind == "fc":
+            layer = layers.Affine(*args, rng=rng)
+        else:
+            layer = {"relu": layers.ReLU, "pool": lambda: layers.MaxPool2D(2),
+                     "flatten": layers.Flatten}[kind]()
+        pairs.append((name, layer))
+    return Sequential(*pairs)
+
+
+def lenet_in_stages(rng):
+    """LeNet-5 as two conv stages and a classifier, concatenated."""
+    def stage(i, c_in, c_out, pad):
+        return [(f"conv{i}", layers.Conv2D(c_in, c_out, kernel_size=5, stride=1, pad=pad,
+                                           rng=rng)),
+                (f"relu{i}", layers.ReLU()), (f"pool{i}", layers.MaxPool2D(size=2, stride=2))]
+    head = [("flatten", layers.Flatten()), ("fc1", layers.Affine(16 * 5 * 5, 120, rng=rng)),
+            ("relu3", layers.ReLU()), ("fc2", layers.Affine(120, 84, rng=rng)),
+            ("relu4", layers.ReLU()), ("fc3", layers.Affine(84, 10, rng=rng))]
+    return Sequential(*(stage(1, 1, 6, 2) + stage(2, 6, 16, 0) + head))
+
+
+def fixed_seed_per_layer(rng):
+    """Ignores ``rng``: every layer with weights draws from its own fixed seed."""
+    return lenet_by_hand(rng=np.random.default_rng(7))
+
+
+def pool_before_relu(items, rng):
+    items[1], items[2] = items[2], items[1]
+    return items
+
+
 REFERENCES = [
     (exercises.check_lenet5, LeNet5),
     (exercises.check_lenet5, lenet_by_hand),
+    (exercises.check_lenet5, lenet_from_a_table),
+    (exercises.check_lenet5, lenet_in_stages),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
@@ -79,6 +125,10 @@ WRONG = [
     (exercises.check_lenet5, lenet(replace(0, lambda r: layers.Conv2D(1, 6, 5, pad=2))),
      "two builds with the same rng gave different "
      "weights: pass rng=rng to every Conv2D and Affine"),
+    (exercises.check_lenet5, fixed_seed_per_layer, "two different seeds gave the same weights "
+     "for conv1.W"),
+    (exercises.check_lenet5, lenet(pool_before_relu), "layers 2 and 3 are in the other order: "
+     "yours pools before the ReLU after conv1"),
     (exercises.check_lenet5, lambda rng: list(LeNet5(rng=rng).layers.values()),
      "return the network as a Sequential of the layers, got list"),
 ]
