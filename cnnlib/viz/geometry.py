@@ -276,7 +276,8 @@ def draw_graph(edges, labels=None, *, title=None):
     ys = [y for _, y in positions.values()]
     low_x, high_x = min(xs) - _GRAPH_DX / 2 - 0.2, max(xs) + _GRAPH_DX / 2 + 0.2
     low_y, high_y = min(ys) - 0.55, max(ys) + 0.55
-    fig = Figure(figsize=(1.25 * (high_x - low_x), 1.25 * (high_y - low_y) + 0.5),
+    inches = min(1.25, _GRAPH_MAX_WIDTH / (high_x - low_x))     # per unit; a wide graph is scaled down
+    fig = Figure(figsize=(inches * (high_x - low_x), inches * (high_y - low_y) + 0.5),
                  layout="constrained")
     ax = fig.subplots()
     ax.set_axis_off()
@@ -324,6 +325,7 @@ def draw_graph(edges, labels=None, *, title=None):
 
 
 _GRAPH_DX = 2.2          # data units between columns (one unit between rows)
+_GRAPH_MAX_WIDTH = 12.0   # inches: about 1,200 px, shown at 0.7 or more in a 1,280 px JupyterLab
 _GRAPH_RADIUS = 0.2      # an operation's circle
 _GRAPH_HALF_BOX = 0.45   # inputs end, the output starts, this far from their column
 
