@@ -105,7 +105,8 @@ def check_shipping(fn):
         fruit_total, shipping, tax = args
         where = f"for fruit_total={fruit_total}, shipping={shipping}, tax={tax}"
         compare("price", got[0], (fruit_total + shipping) * tax, where=where)
-        numeric = numerical_gradient(lambda s: (fruit_total + s[0]) * tax, np.array([shipping]))
+        numeric = numerical_gradient(lambda s, fruit_total=fruit_total, tax=tax:
+                                     (fruit_total + s[0]) * tax, np.array([shipping]))
         compare("d_shipping", got[1], numeric[0], [(1.0, "the add node passes on dout, which "
                                                     "here is d price / d sum = tax, not 1")],
                 where)

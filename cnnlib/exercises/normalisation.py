@@ -94,10 +94,10 @@ def check_batchnorm_backward(cls):
         compare("BatchNorm2D.forward", call("BatchNorm2D.forward", layer.forward, x.copy()),
                 ref.forward(x), where=where)
         got = copy_checked("BatchNorm2D.backward", dout,
-                           lambda d: call("BatchNorm2D.backward", layer.backward, d))
+                           lambda d, layer=layer: call("BatchNorm2D.backward", layer.backward, d))
         expected = ref.backward(dout)
 
-        def variant(**mistake):
+        def variant(x=x, gamma=gamma, dout=dout, eps=eps, **mistake):
             return _bn_backward_variant(x, gamma, dout, eps, **mistake)
         no_var, centred = variant(var_term=False), _bn_centred_times_inv_std(x, gamma, dout, eps)
         centred_message = ("x - mu is rebuilt wrongly from the forward pass's arrays: xhat = (x - "
@@ -230,7 +230,7 @@ def check_batchnorm_forward(fn):
                                 "(out, xhat, inv_std)")
         out, xhat, inv_std = result
 
-        def variant(**mistake):
+        def variant(x=x, gamma=gamma, beta=beta, eps=eps, **mistake):
             return _bn_forward_variant(x, gamma, beta, eps, **mistake)
         expected = variant()
         zeros_first("out", out, expected, where, "return the normalised, scaled and shifted x")
@@ -331,11 +331,11 @@ def check_groupnorm_backward(cls):
         layer.forward(x.copy())
         ref.forward(x)
         got = copy_checked("GroupNorm.backward", dout,
-                           lambda d: call("GroupNorm.backward", layer.backward, d))
+                           lambda d, layer=layer: call("GroupNorm.backward", layer.backward, d))
         expected = ref.backward(dout)
         gamma, eps = ref.params["gamma"], ref.eps
 
-        def variant(**mistake):
+        def variant(x=x, gamma=gamma, dout=dout, groups=groups, eps=eps, **mistake):
             return _gn_backward_variant(x, gamma, dout, groups, eps, **mistake)
         mistakes = [
             (variant(mean_term=False, var_term=False), "dx misses the paths through the mean "
