@@ -64,6 +64,23 @@ def _check_per_channel(name, got, x):
                             f"N, H and W (axis=(0, 2, 3)) to shape ({c},)")
 
 
+def _bn_training_pair(cls, c, seed):
+    """The learner's ``cls(c)`` and cnnlib's BatchNorm2D, in training mode, with one random gamma
+    and beta drawn from ``seed``."""
+    layer = fresh(cls, "BatchNorm2D", c, dtype=np.float64)
+    ref = BatchNorm2D(c, dtype=np.float64)
+    for key in ("gamma", "beta"):
+        if key not in getattr(layer, "params", {}):
+            raise ExerciseError(f"BatchNorm2D has no params['{key}']: build it on cnnlib's "
+                                f"BatchNorm2D")
+    values = np.random.default_rng(seed).standard_normal((2, c))
+    for target in (layer, ref):
+        target.params["gamma"][...] = values[0] + 1.5
+        target.params["beta"][...] = values[1]
+        target.training = True
+    return layer, ref
+
+
 def check_batchnorm_backward(cls):
     """Check a spatial batch norm class built as ``cls(C, dtype=np.float64)`` (cnnlib's
     :class:`~cnnlib.norm.BatchNorm2D` forward: it keeps ``xhat`` and ``inv_std``): in training mode,
@@ -79,17 +96,7 @@ def check_batchnorm_backward(cls):
         n, c, h, w = x.shape
         dout = rng.standard_normal(x.shape) if dout is None else dout
         seed = int(rng.integers(1 << 30))
-        layer = fresh(cls, "BatchNorm2D", c, dtype=np.float64)
-        ref = BatchNorm2D(c, dtype=np.float64)
-        for key in ("gamma", "beta"):
-            if key not in getattr(layer, "params", {}):
-                raise ExerciseError(f"BatchNorm2D has no params['{key}']: build it on cnnlib's "
-                                    f"BatchNorm2D")
-        values = np.random.default_rng(seed).standard_normal((2, c))
-        for target in (layer, ref):
-            target.params["gamma"][...] = values[0] + 1.5
-            target.params["beta"][...] = values[1]
-            target.training = True
+        layer, ref = _bn_training_pair(cls, c, seed)
         gamma, eps = ref.params["gamma"], ref.eps
         compare("BatchNorm2D.forward", call("BatchNorm2D.forward", layer.forward, x.copy()),
                 ref.forward(x), where=where)
