@@ -75,7 +75,8 @@ def _check_node(cls, reference, name, mistakes_of):
 def check_mul_layer(cls):
     """Check a MulLayer class: ``forward(x, y) -> x*y``, ``backward(dout) -> (dout*y, dout*x)``."""
     def mistakes(x, y, dout):
-        swapped = "each input gets dout times the OTHER input, not its own (see the local derivatives)"
+        swapped = ("each input gets dout times the OTHER input, not its own (see the local "
+                   "derivatives)")
         no_dout = "multiply by dout: the gradient from further down the graph (chain rule)"
         return ([(dout * x, swapped), (np.broadcast_to(y, np.shape(dout)), no_dout)],
                 [(dout * y, swapped), (np.broadcast_to(x, np.shape(dout)), no_dout)])
