@@ -13,6 +13,7 @@ from ..blocks import Block, GlobalAvgPool2D
 from ..layers import Conv2D, ReLU
 from .diagnosis import ExerciseError, call, compare
 
+
 def _unchanged(name, given, original):
     if not np.array_equal(given, original):
         raise ExerciseError(f"{name} changed its input array in place: compute a new array "

@@ -430,7 +430,8 @@ def check_conv_backward_naive(fn):
                       f"stride {stride}, pad {pad}"))
     _not_cnnlibs(fn, conv.conv2d_backward_naive)
     for dout, x, w, stride, pad, where in cases:
-        got, calls = copy_checked("your conv_backward_naive", dout, lambda d: _run(
+        got, calls = copy_checked("your conv_backward_naive", dout,
+                                  lambda d, where=where, x=x, w=w, stride=stride, pad=pad: _run(
            "your conv_backward_naive", fn, where, d, x.copy(), w.copy(), stride, pad,
            names=("dout", "x", "w")))
         if isinstance(got, (tuple, list)) and len(got) == 3:
@@ -621,9 +622,11 @@ def check_dw_by_im2col(fn):
         dout = rng.standard_normal(conv.conv2d_forward_naive(
             x, np.zeros(w_shape), np.zeros(f), stride, pad).shape)
         where = f"for x {x_shape}, {f} filter{'s' * (f > 1)} {kh}x{kw}, stride {stride}, pad {pad}"
-        got, _ = copy_checked("your dw_by_im2col", dout, lambda d: _run(
-           "your dw_by_im2col", fn, where, d, x.copy(), kh, kw, stride, pad,
-           names=("dout", "x")))
+        got, _ = copy_checked(
+            "your dw_by_im2col", dout,
+            lambda d, where=where, x=x, kh=kh, kw=kw, stride=stride, pad=pad: _run(
+                "your dw_by_im2col", fn, where, d, x.copy(), kh, kw, stride, pad,
+                names=("dout", "x")))
         expected = conv.conv2d_backward_naive(dout, x, np.zeros(w_shape), stride, pad)[1]
         _array_out("your dw_by_im2col", got, where)
         columns = x_shape[1] * kh * kw
@@ -631,7 +634,8 @@ def check_dw_by_im2col(fn):
             ((f, columns), "reshape D.T @ cols, (F, C*KH*KW), to w's shape (F, C, KH, KW)"),
             ((columns, f), "dW = D.T @ cols is (F, C*KH*KW); yours is its transpose")], where)
 
-        def mistakes(dout=dout, x=x, kh=kh, kw=kw, stride=stride, pad=pad, f=f, w_shape=w_shape):
+        def mistakes(dout=dout, x=x, kh=kh, kw=kw, stride=stride, pad=pad, f=f, w_shape=w_shape,
+                     expected=expected):
             cols = conv.im2col(x, kh, kw, stride, pad)
             d = dout.transpose(0, 2, 3, 1).reshape(-1, f)
             return [((dout.reshape(-1, f).T @ cols).reshape(w_shape), "lay dout out as rows in "

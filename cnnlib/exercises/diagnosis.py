@@ -78,6 +78,16 @@ def close(a, b):
     return a.shape == b.shape and bool(np.all(np.isfinite(a))) and rel_error(a, b) < TOLERANCE
 
 
+def _shape_hint(got, expected):
+    """A hint on how shape ``got`` differs from ``expected`` (with a leading space), or ""."""
+    if len(got) >= 2 and got == expected[:-2] + expected[:-3:-1]:
+        return " (transposed?)"
+    if got[1:] == expected and len(got) == len(expected) + 1:
+        return (" (drop the kept axis of length 1: keepdims=False, or reshape)"
+                if got[0] == 1 else " (a sum over the batch, axis 0, is missing)")
+    return ""
+
+
 def compare(name, got, expected, mistakes=(), where=""):
     """Raise ExerciseError unless ``got`` matches ``expected``; say how it differs.
 
@@ -99,14 +109,8 @@ def compare(name, got, expected, mistakes=(), where=""):
         if close(got, wrong):
             raise ExerciseError(f"{name}{where}: {message}")
     if got.shape != expected.shape:
-        extra = ""
-        if got.ndim >= 2 and got.shape == expected.shape[:-2] + expected.shape[:-3:-1]:
-            extra = " (transposed?)"
-        elif got.shape[1:] == expected.shape and got.ndim == expected.ndim + 1:
-            extra = (" (drop the kept axis of length 1: keepdims=False, or reshape)"
-                     if got.shape[0] == 1 else " (a sum over the batch, axis 0, is missing)")
         raise ExerciseError(f"{name} has the wrong shape{where}: expected {expected.shape}, got "
-                            f"{got.shape}{extra}")
+                            f"{got.shape}{_shape_hint(got.shape, expected.shape)}")
     if not np.all(np.isfinite(got)):
         raise ExerciseError(f"{name}{where} holds nan or inf")
     if not np.any(got) and np.any(expected):

@@ -75,7 +75,8 @@ def _check_node(cls, reference, name, mistakes_of):
 def check_mul_layer(cls):
     """Check a MulLayer class: ``forward(x, y) -> x*y``, ``backward(dout) -> (dout*y, dout*x)``."""
     def mistakes(x, y, dout):
-        swapped = "each input gets dout times the OTHER input, not its own (see the local derivatives)"
+        swapped = ("each input gets dout times the OTHER input, not its own (see the local "
+                   "derivatives)")
         no_dout = "multiply by dout: the gradient from further down the graph (chain rule)"
         return ([(dout * x, swapped), (np.broadcast_to(y, np.shape(dout)), no_dout)],
                 [(dout * y, swapped), (np.broadcast_to(x, np.shape(dout)), no_dout)])
@@ -105,7 +106,8 @@ def check_shipping(fn):
         fruit_total, shipping, tax = args
         where = f"for fruit_total={fruit_total}, shipping={shipping}, tax={tax}"
         compare("price", got[0], (fruit_total + shipping) * tax, where=where)
-        numeric = numerical_gradient(lambda s: (fruit_total + s[0]) * tax, np.array([shipping]))
+        numeric = numerical_gradient(lambda s, fruit_total=fruit_total, tax=tax:
+                                     (fruit_total + s[0]) * tax, np.array([shipping]))
         compare("d_shipping", got[1], numeric[0], [(1.0, "the add node passes on dout, which "
                                                     "here is d price / d sum = tax, not 1")],
                 where)

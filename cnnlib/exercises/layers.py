@@ -27,7 +27,7 @@ def _check_activation(cls, reference, name, fixed_x, mistakes_of):
         compare(f"{name}.forward", out, ref.forward(x), where=where)
         caller_unchanged("the input x", given, x, f"in {name}.forward {where}")
         got = copy_checked(f"{name}.backward", dout,
-                           lambda d: call(f"{name}.backward", layer.backward, d))
+                           lambda d, layer=layer: call(f"{name}.backward", layer.backward, d))
         compare(f"{name}.backward", got, ref.backward(dout), mistakes_of(x, dout), where)
         if x.dtype == np.float32:
             keeps_float32(f"{name}.forward's output", out, where)
@@ -114,7 +114,7 @@ def check_affine(cls):
         compare("Affine.forward", call("Affine.forward", layer.forward, given),
                 ref.forward(x), where=where)
         dx = copy_checked("Affine.backward", dout,
-                          lambda d: call("Affine.backward", layer.backward, d))
+                          lambda d, layer=layer: call("Affine.backward", layer.backward, d))
         caller_unchanged("the input x", given, x, f"in Affine's forward or backward {where}")
         dx_ref = ref.backward(dout)
         x2, w = x.reshape(len(x), -1), ref.params["W"]

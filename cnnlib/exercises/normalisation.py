@@ -64,6 +64,23 @@ def _check_per_channel(name, got, x):
                             f"N, H and W (axis=(0, 2, 3)) to shape ({c},)")
 
 
+def _bn_training_pair(cls, c, seed):
+    """The learner's ``cls(c)`` and cnnlib's BatchNorm2D, in training mode, with one random gamma
+    and beta drawn from ``seed``."""
+    layer = fresh(cls, "BatchNorm2D", c, dtype=np.float64)
+    ref = BatchNorm2D(c, dtype=np.float64)
+    for key in ("gamma", "beta"):
+        if key not in getattr(layer, "params", {}):
+            raise ExerciseError(f"BatchNorm2D has no params['{key}']: build it on cnnlib's "
+                                f"BatchNorm2D")
+    values = np.random.default_rng(seed).standard_normal((2, c))
+    for target in (layer, ref):
+        target.params["gamma"][...] = values[0] + 1.5
+        target.params["beta"][...] = values[1]
+        target.training = True
+    return layer, ref
+
+
 def check_batchnorm_backward(cls):
     """Check a spatial batch norm class built as ``cls(C, dtype=np.float64)`` (cnnlib's
     :class:`~cnnlib.norm.BatchNorm2D` forward: it keeps ``xhat`` and ``inv_std``): in training mode,
@@ -79,25 +96,15 @@ def check_batchnorm_backward(cls):
         n, c, h, w = x.shape
         dout = rng.standard_normal(x.shape) if dout is None else dout
         seed = int(rng.integers(1 << 30))
-        layer = fresh(cls, "BatchNorm2D", c, dtype=np.float64)
-        ref = BatchNorm2D(c, dtype=np.float64)
-        for key in ("gamma", "beta"):
-            if key not in getattr(layer, "params", {}):
-                raise ExerciseError(f"BatchNorm2D has no params['{key}']: build it on cnnlib's "
-                                    f"BatchNorm2D")
-        values = np.random.default_rng(seed).standard_normal((2, c))
-        for target in (layer, ref):
-            target.params["gamma"][...] = values[0] + 1.5
-            target.params["beta"][...] = values[1]
-            target.training = True
+        layer, ref = _bn_training_pair(cls, c, seed)
         gamma, eps = ref.params["gamma"], ref.eps
         compare("BatchNorm2D.forward", call("BatchNorm2D.forward", layer.forward, x.copy()),
                 ref.forward(x), where=where)
         got = copy_checked("BatchNorm2D.backward", dout,
-                           lambda d: call("BatchNorm2D.backward", layer.backward, d))
+                           lambda d, layer=layer: call("BatchNorm2D.backward", layer.backward, d))
         expected = ref.backward(dout)
 
-        def variant(**mistake):
+        def variant(x=x, gamma=gamma, dout=dout, eps=eps, **mistake):
             return _bn_backward_variant(x, gamma, dout, eps, **mistake)
         no_var, centred = variant(var_term=False), _bn_centred_times_inv_std(x, gamma, dout, eps)
         centred_message = ("x - mu is rebuilt wrongly from the forward pass's arrays: xhat = (x - "
@@ -230,7 +237,7 @@ def check_batchnorm_forward(fn):
                                 "(out, xhat, inv_std)")
         out, xhat, inv_std = result
 
-        def variant(**mistake):
+        def variant(x=x, gamma=gamma, beta=beta, eps=eps, **mistake):
             return _bn_forward_variant(x, gamma, beta, eps, **mistake)
         expected = variant()
         zeros_first("out", out, expected, where, "return the normalised, scaled and shifted x")
@@ -331,11 +338,11 @@ def check_groupnorm_backward(cls):
         layer.forward(x.copy())
         ref.forward(x)
         got = copy_checked("GroupNorm.backward", dout,
-                           lambda d: call("GroupNorm.backward", layer.backward, d))
+                           lambda d, layer=layer: call("GroupNorm.backward", layer.backward, d))
         expected = ref.backward(dout)
         gamma, eps = ref.params["gamma"], ref.eps
 
-        def variant(**mistake):
+        def variant(x=x, gamma=gamma, dout=dout, groups=groups, eps=eps, **mistake):
             return _gn_backward_variant(x, gamma, dout, groups, eps, **mistake)
         mistakes = [
             (variant(mean_term=False, var_term=False), "dx misses the paths through the mean "

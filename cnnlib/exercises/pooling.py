@@ -123,9 +123,9 @@ def check_max_pool_backward(fn):
         if x is not POOL_X and x is not tie:
             dout = rng.standard_normal(out.shape)
         got = copy_checked("your max_pool_backward", dout,
-                           lambda d: _call("your max_pool_backward", fn, (d, x.copy(), size,
-                                           stride), ("dout", "x"), "max_pool_backward(dout, x, "
-                                           "size, stride)"))
+                           lambda d, x=x, size=size, stride=stride: _call(
+                               "your max_pool_backward", fn, (d, x.copy(), size, stride),
+                               ("dout", "x"), "max_pool_backward(dout, x, size, stride)"))
         expected = pool.max_pool2d_backward_naive(dout, x, size, stride)
         compare("dx", got, expected, [
            (_all_max(dout, x, size, stride), "tie rule: a window with several equal maxima "

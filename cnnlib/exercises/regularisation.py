@@ -26,17 +26,9 @@ def _forward(layer, x, where):
     return out
 
 
-def check_dropout(cls):
-    """Check an inverted dropout class built as ``cls(p, rng=generator)`` with ``p`` the
-    probability to DROP a value: in training, forward keeps each value with probability
-    ``1 - p`` and scales it by ``1 / (1 - p)``, drawing the mask from ``self.rng`` anew at each
-    call; in evaluation (``training = False``) it returns x unchanged; backward multiplies dout
-    by the same mask. Float32 stays float32; the caller's arrays are not changed."""
-    p = 0.3
-    where = f"with p = {p} on a (200, 500) float32 x of values near 3"
-    x = (np.random.default_rng(15).standard_normal((200, 500)) * 0.5 + 3).astype(np.float32)
-    layer = fresh(cls, "Dropout", p, rng=np.random.default_rng(0))
-    layer.training = True
+def _check_dropout_training(layer, x, p, where):
+    """Dropout.forward in training on ``x``: the share dropped and the scaling of the kept values;
+    returns ``(dropped, kept, share)``."""
     out = _forward(layer, x, where)
     if out.dtype != np.float32:
         raise ExerciseError(f"Dropout.forward returns {out.dtype} for a float32 x: build the mask "
@@ -72,7 +64,11 @@ def check_dropout(cls):
     if not np.allclose(ratio, 1 / (1 - p), rtol=1e-5):
         raise ExerciseError(f"Dropout.forward {where}: a kept value should be x / (1 - p); got "
                             f"ratios out / x between {ratio.min():.4g} and {ratio.max():.4g}")
-    # backward: the same mask, scaled, dout unchanged
+    return dropped, kept, share
+
+
+def _check_dropout_backward(layer, x, p, dropped, kept, where):
+    """Dropout.backward: the same mask, scaled, dout unchanged; returns the dout it used."""
     dout = np.random.default_rng(16).standard_normal(x.shape).astype(np.float32)
     dx = copy_checked("Dropout.backward", dout,
                       lambda d: call("Dropout.backward", layer.backward, d))
@@ -100,7 +96,11 @@ def check_dropout(cls):
     if dx.dtype != np.float32:
         raise ExerciseError(f"Dropout.backward returns {dx.dtype} for a float32 dout: keep the "
                             f"dtype")
-    # the mask drawn from the layer's rng, anew at every call
+    return dout
+
+
+def _check_dropout_rng(cls, layer, x, p, dropped, where):
+    """The mask drawn from the layer's rng, anew at every call."""
     twin = fresh(cls, "Dropout", p, rng=np.random.default_rng(0))
     twin.training = True
     if not np.array_equal(_forward(twin, x, where) == 0, dropped):
@@ -117,7 +117,10 @@ def check_dropout(cls):
         raise ExerciseError("Dropout.forward dropped the same values at its second call: draw a "
                             "new mask at every call (a fixed mask is one thinned network, not "
                             "dropout)")
-    # evaluation: the identity
+
+
+def _check_dropout_evaluation(layer, x, p, dout):
+    """Evaluation mode (training = False): forward is the identity, backward passes dout."""
     layer.training = False
     test = _forward(layer, x, "in evaluation mode")
     if not np.allclose(test, x, rtol=1e-6):
@@ -133,6 +136,23 @@ def check_dropout(cls):
     if dx is None or not np.allclose(dx, dout):
         raise ExerciseError("Dropout.backward after an evaluation-mode forward pass: nothing was "
                             "dropped, so dx is dout unchanged")
+
+
+def check_dropout(cls):
+    """Check an inverted dropout class built as ``cls(p, rng=generator)`` with ``p`` the
+    probability to DROP a value: in training, forward keeps each value with probability
+    ``1 - p`` and scales it by ``1 / (1 - p)``, drawing the mask from ``self.rng`` anew at each
+    call; in evaluation (``training = False``) it returns x unchanged; backward multiplies dout
+    by the same mask. Float32 stays float32; the caller's arrays are not changed."""
+    p = 0.3
+    where = f"with p = {p} on a (200, 500) float32 x of values near 3"
+    x = (np.random.default_rng(15).standard_normal((200, 500)) * 0.5 + 3).astype(np.float32)
+    layer = fresh(cls, "Dropout", p, rng=np.random.default_rng(0))
+    layer.training = True
+    dropped, kept, share = _check_dropout_training(layer, x, p, where)
+    dout = _check_dropout_backward(layer, x, p, dropped, kept, where)
+    _check_dropout_rng(cls, layer, x, p, dropped, where)
+    _check_dropout_evaluation(layer, x, p, dout)
     correct(f"inverted dropout: about {share:.1%} dropped, the rest scaled by 1 / (1 - p), the "
             f"same mask in backward, the identity in evaluation")
     return cls
@@ -153,6 +173,67 @@ def random_search(run_trial, n_trials, rng):
     return trials
 
 
+def _run_search(fn, seed, n):
+    """``fn`` called once with ``n_trials = n`` and ``rng = np.random.default_rng(seed)``: its
+    trials checked against the calls to run_trial; returns those calls, an array ``(n, 2)``."""
+    calls = []
+
+    def run_trial(lr, weight_decay):
+        calls.append((float(lr), float(weight_decay)))
+        return 0.9 + 0.01 * np.log10(lr) / 4 - 0.001 * np.log10(weight_decay)
+    trials = call("random_search", fn, run_trial, n, np.random.default_rng(seed))
+    if trials is None:
+        raise ExerciseError("random_search returned None: return the list of trials")
+    trials = list(trials)
+    if len(calls) != n:
+        raise ExerciseError(f"random_search called run_trial {len(calls)} times for "
+                            f"n_trials = {n}: one call per trial (each training run is "
+                            f"expensive)")
+    if len(trials) != n:
+        raise ExerciseError(f"random_search returned {len(trials)} trials for n_trials = {n}:"
+                            f" return one dict per trial")
+    for trial in trials:
+        if not isinstance(trial, dict) or not {"lr", "weight_decay", "val_acc"} <= set(trial):
+            raise ExerciseError("each trial should be a dict with the keys 'lr', "
+                                "'weight_decay' and 'val_acc'")
+    for key in ("lr", "weight_decay"):
+        if not any(float(t[key]) for t in trials):
+            raise ExerciseError(f"every trial's {key} is zero (all zeros): draw it from its range "
+                                f"{SEARCH_RANGES[key]}")
+    got = sorted((float(t["lr"]), float(t["weight_decay"])) for t in trials)
+    if not np.allclose(got, sorted(calls)):
+        raise ExerciseError("the trials' 'lr' and 'weight_decay' are not the values passed "
+                            "to run_trial: record the values each trial trained with")
+    for t in trials:
+        if not np.isclose(float(t["val_acc"]), 0.9 + 0.01 * np.log10(t["lr"]) / 4
+                          - 0.001 * np.log10(t["weight_decay"])):
+            raise ExerciseError("a trial's 'val_acc' is not what run_trial returned for its "
+                                "lr and weight_decay")
+    return np.array(calls)
+
+
+def _check_log_uniform(name, v, lo, hi):
+    """The 400 values ``v`` of ``name`` drawn log-uniformly from ``[lo, hi]``."""
+    if v.min() < lo * (1 - 1e-9) or v.max() > hi * (1 + 1e-9):
+        raise ExerciseError(f"{name} leaves its range [{lo:g}, {hi:g}]: got values from "
+                            f"{v.min():.3g} to {v.max():.3g} (exponents are base 10)")
+    if len(np.unique(v)) < len(v) // 2:
+        raise ExerciseError(f"{name} repeats a few values over 400 trials: that is a grid; "
+                            f"draw a new random value for every trial")
+    middle = np.sqrt(lo * hi)                           # the middle of the range's exponents
+    below = np.mean(v < middle)
+    uniform_below = (middle - lo) / (hi - lo)
+    if abs(below - uniform_below) < 0.05:
+        raise ExerciseError(f"{name} is sampled uniformly: {below:.0%} of 400 trials fall "
+                            f"below {middle:g}, the middle of the range on a log scale, so "
+                            f"the small values are hardly tried. Sample the EXPONENT "
+                            f"uniformly instead")
+    if abs(below - 0.5) > 0.1:
+        raise ExerciseError(f"{name}: {below:.0%} of 400 trials fall below {middle:g}, the "
+                            f"middle of the range on a log scale; a log-uniform draw puts "
+                            f"about half there")
+
+
 def check_random_search(fn):
     """Check ``fn(run_trial, n_trials, rng)``: ``n_trials`` trials, each drawing a learning rate
     log-uniformly from ``SEARCH_RANGES['lr']`` and a weight decay log-uniformly from
@@ -160,73 +241,20 @@ def check_random_search(fn):
     (it returns the validation accuracy); returns a list of dicts with keys ``lr``,
     ``weight_decay`` and ``val_acc``, one per trial."""
     (lr_lo, lr_hi), (wd_lo, wd_hi) = SEARCH_RANGES["lr"], SEARCH_RANGES["weight_decay"]
-
-    def run(seed, n):
-        calls = []
-
-        def run_trial(lr, weight_decay):
-            calls.append((float(lr), float(weight_decay)))
-            return 0.9 + 0.01 * np.log10(lr) / 4 - 0.001 * np.log10(weight_decay)
-        trials = call("random_search", fn, run_trial, n, np.random.default_rng(seed))
-        if trials is None:
-            raise ExerciseError("random_search returned None: return the list of trials")
-        trials = list(trials)
-        if len(calls) != n:
-            raise ExerciseError(f"random_search called run_trial {len(calls)} times for "
-                                f"n_trials = {n}: one call per trial (each training run is "
-                                f"expensive)")
-        if len(trials) != n:
-            raise ExerciseError(f"random_search returned {len(trials)} trials for n_trials = {n}:"
-                                f" return one dict per trial")
-        for trial in trials:
-            if not isinstance(trial, dict) or not {"lr", "weight_decay", "val_acc"} <= set(trial):
-                raise ExerciseError("each trial should be a dict with the keys 'lr', "
-                                    "'weight_decay' and 'val_acc'")
-        for key in ("lr", "weight_decay"):
-            if not any(float(t[key]) for t in trials):
-                raise ExerciseError(f"every trial's {key} is zero (all zeros): draw it from its range "
-                                    f"{SEARCH_RANGES[key]}")
-        got = sorted((float(t["lr"]), float(t["weight_decay"])) for t in trials)
-        if not np.allclose(got, sorted(calls)):
-            raise ExerciseError("the trials' 'lr' and 'weight_decay' are not the values passed "
-                                "to run_trial: record the values each trial trained with")
-        for t in trials:
-            if not np.isclose(float(t["val_acc"]), 0.9 + 0.01 * np.log10(t["lr"]) / 4
-                              - 0.001 * np.log10(t["weight_decay"])):
-                raise ExerciseError("a trial's 'val_acc' is not what run_trial returned for its "
-                                    "lr and weight_decay")
-        return np.array(calls)
-    values = run(0, 400)
+    values = _run_search(fn, 0, 400)
     lr, wd = values[:, 0], values[:, 1]
     for name, v, lo, hi in [("lr", lr, lr_lo, lr_hi), ("weight_decay", wd, wd_lo, wd_hi)]:
-        if v.min() < lo * (1 - 1e-9) or v.max() > hi * (1 + 1e-9):
-            raise ExerciseError(f"{name} leaves its range [{lo:g}, {hi:g}]: got values from "
-                                f"{v.min():.3g} to {v.max():.3g} (exponents are base 10)")
-        if len(np.unique(v)) < len(v) // 2:
-            raise ExerciseError(f"{name} repeats a few values over 400 trials: that is a grid; "
-                                f"draw a new random value for every trial")
-        middle = np.sqrt(lo * hi)                           # the middle of the range's exponents
-        below = np.mean(v < middle)
-        uniform_below = (middle - lo) / (hi - lo)
-        if abs(below - uniform_below) < 0.05:
-            raise ExerciseError(f"{name} is sampled uniformly: {below:.0%} of 400 trials fall "
-                                f"below {middle:g}, the middle of the range on a log scale, so "
-                                f"the small values are hardly tried. Sample the EXPONENT "
-                                f"uniformly instead")
-        if abs(below - 0.5) > 0.1:
-            raise ExerciseError(f"{name}: {below:.0%} of 400 trials fall below {middle:g}, the "
-                                f"middle of the range on a log scale; a log-uniform draw puts "
-                                f"about half there")
+        _check_log_uniform(name, v, lo, hi)
     if abs(np.corrcoef(np.log(lr), np.log(wd))[0, 1]) > 0.3:
         raise ExerciseError("lr and weight_decay move together: draw an independent random "
                             "number for each")
-    if not np.array_equal(run(0, 400), values):
+    if not np.array_equal(_run_search(fn, 0, 400), values):
         raise ExerciseError("two searches with rng = np.random.default_rng(0) tried different "
                             "values: draw every random number from rng")
-    if np.array_equal(run(1, 400), values):
+    if np.array_equal(_run_search(fn, 1, 400), values):
         raise ExerciseError("searches with different seeds tried the same values: draw every "
                             "random number from rng, not from a fixed seed")
-    run(2, 10)
+    _run_search(fn, 2, 10)
     correct("random search: independent log-uniform draws of lr and weight decay from rng, one "
             "run per trial, every trial recorded")
     return fn

@@ -1,4 +1,5 @@
-"""The checker of notebook 14's exercise: an ``Affine`` layer converted by hand into ``torch.nn.Linear``.
+"""The checker of notebook 14's exercise: an ``Affine`` layer converted by hand into
+``torch.nn.Linear``.
 
 :func:`check_affine_to_linear` calls the learner's ``affine_to_linear(layer)`` on float64 layers
 (one with more inputs than outputs, where a missing transpose shows in the shape, and a square one,
@@ -46,7 +47,8 @@ def _parameter(linear, key, where):
 
     value = getattr(linear, key, None)
     if value is None:
-        extra = " (nn.Linear(..., bias=False) leaves it out; keep the default)" if key == "bias" else ""
+        extra = (" (nn.Linear(..., bias=False) leaves it out; keep the default)"
+                 if key == "bias" else "")
         raise ExerciseError(f"the Linear {where} has no {key}{extra}")
     if not isinstance(value, torch.nn.Parameter):
         raise ExerciseError(f"the Linear's {key} {where} is a {type(value).__name__}, not a "
@@ -57,25 +59,11 @@ def _parameter(linear, key, where):
     return value
 
 
-def _check_one(fn, layer, where):
+def _check_layout(weight, bias, w, b, where):
+    """The Linear's weight and bias against the Affine's ``w`` and ``b``: shapes, dtypes, and no
+    memory shared."""
     import torch
 
-    w, b = layer.params["W"], layer.params["b"]
-    kept = {"W": w.copy(), "b": b.copy()}
-    linear = _convert(fn, layer)
-    if linear is None:
-        raise ExerciseError(f"affine_to_linear returned None {where}: did you forget to return "
-                            f"the Linear?")
-    if not isinstance(linear, torch.nn.Linear):
-        raise ExerciseError(f"affine_to_linear returned a {type(linear).__name__} {where}, "
-                            f"expected a torch.nn.Linear")
-    for key in ("W", "b"):
-        if layer.params[key] is not (w if key == "W" else b) or not np.array_equal(
-                layer.params[key], kept[key]):
-            raise ExerciseError(f"affine_to_linear changed the Affine's params['{key}'] {where}: "
-                                f"read the layer, never write to it (W.T is a new view; no "
-                                f"transposing in place, no assignment)")
-    weight, bias = _parameter(linear, "weight", where), _parameter(linear, "bias", where)
     n_in, n_out = w.shape
     if tuple(weight.shape) != (n_out, n_in):
         extra = (": nn.Linear stores (out, in), the transpose of Affine's W (in, out)"
@@ -98,12 +86,36 @@ def _check_one(fn, layer, where):
                                 f"params['{'W' if key == 'weight' else 'b'}'] {where}: "
                                 f"torch.from_numpy does not copy, so a torch optimizer step would "
                                 f"change the cnnlib layer too; copy it (.clone() or np.copy)")
+
+
+def _check_one(fn, layer, where):
+    import torch
+
+    w, b = layer.params["W"], layer.params["b"]
+    kept = {"W": w.copy(), "b": b.copy()}
+    linear = _convert(fn, layer)
+    if linear is None:
+        raise ExerciseError(f"affine_to_linear returned None {where}: did you forget to return "
+                            f"the Linear?")
+    if not isinstance(linear, torch.nn.Linear):
+        raise ExerciseError(f"affine_to_linear returned a {type(linear).__name__} {where}, "
+                            f"expected a torch.nn.Linear")
+    for key in ("W", "b"):
+        if layer.params[key] is not (w if key == "W" else b) or not np.array_equal(
+                layer.params[key], kept[key]):
+            raise ExerciseError(f"affine_to_linear changed the Affine's params['{key}'] {where}: "
+                                f"read the layer, never write to it (W.T is a new view; no "
+                                f"transposing in place, no assignment)")
+    weight, bias = _parameter(linear, "weight", where), _parameter(linear, "bias", where)
+    _check_layout(weight, bias, w, b, where)
+    n_in, n_out = w.shape
     got_w, got_b = weight.detach().numpy(), bias.detach().numpy()
     if n_in == n_out and rel_error(got_w, w) < TOLERANCE and rel_error(got_w, w.T) >= TOLERANCE:
         raise ExerciseError(f"the Linear's weight is the Affine's W itself {where}: nn.Linear "
                             f"computes x @ weight.T, so weight must be W.T")
     if not np.any(got_w):
-        raise ExerciseError(f"the Linear's weight is all zeros {where}: copy the Affine's W.T into it")
+        raise ExerciseError(f"the Linear's weight is all zeros {where}: copy the Affine's W.T "
+                            f"into it")
     if rel_error(got_w, w.T) >= TOLERANCE:
         raise ExerciseError(f"the Linear's weight differs from the Affine's W.T {where}: relative "
                             f"error {rel_error(got_w, w.T):.1e} (a fresh Linear's random weights?)")

@@ -73,7 +73,8 @@ def _two_layer_variants(params, x, y, h, a, p):
          "(units that were on) and blocks it elsewhere; your mask is the other way round"),
         (grads(g_s, mask=lambda g_a: g_a * (h < 0)), "the ReLU passes the gradient where h > 0 "
          "(units that were on) and blocks it elsewhere; your mask is the other way round"),
-        (grads(g_s, mask=lambda g_a: g_a), "multiply by the ReLU's mask (step 3): without it the gradient flows through units that were off"),
+        (grads(g_s, mask=lambda g_a: g_a), "multiply by the ReLU's mask (step 3): without it the "
+         "gradient flows through units that were off"),
         (grads(g_s, mask=lambda g_a: np.maximum(g_a, 0)), "the ReLU's mask comes from the "
          "forward pass (h > 0), not from the sign of the gradient"),
         (grads(g_s, dw2_input=h), "dW2 comes from affine2's input, which is the ReLU's "

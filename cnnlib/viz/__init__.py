@@ -1,11 +1,12 @@
-"""Every figure of the series, one module per kind of figure. Each function takes the data it draws and
-returns a ``matplotlib.figure.Figure`` built without pyplot, so nothing stays open and a notebook shows it
-once. Every figure is importable from here (``cnnlib.viz.plot_images``):
+"""Every figure of the series, one module per kind of figure. Each function takes the data it draws
+and returns a ``matplotlib.figure.Figure`` built without pyplot, so nothing stays open and a
+notebook shows it once. Every figure is importable from here (``cnnlib.viz.plot_images``):
 
-* :mod:`~cnnlib.viz.images`: images and predictions (grids, misclassified examples, confusion matrix);
+* :mod:`~cnnlib.viz.images`: images and predictions (grids, misclassified examples, confusion
+  matrix);
 * :mod:`~cnnlib.viz.curves`: training histories and other curves;
-* :mod:`~cnnlib.viz.geometry`: convolution geometry (im2col, stride and padding, the full convolution,
-  receptive fields) and computational graphs;
+* :mod:`~cnnlib.viz.geometry`: convolution geometry (im2col, stride and padding, the full
+  convolution, receptive fields) and computational graphs;
 * :mod:`~cnnlib.viz.maps`: filters and feature maps;
 * :mod:`~cnnlib.viz.interpretation`: saliency, occlusion, adversarial examples;
 * :mod:`~cnnlib.viz.timings`: measured times as bars (the appendix on making numpy fast).
@@ -49,12 +50,15 @@ from .timings import plot_time_bars
 
 __all__ = ["WRONG", "DIVERGING", "interact_index",
            "plot_images", "plot_misclassified", "plot_confusion_matrix",
-           "plot_history", "plot_curves", "plot_curve_panels", "plot_accuracy_curves", "plot_activation_histograms",
+           "plot_history", "plot_curves", "plot_curve_panels", "plot_accuracy_curves",
+           "plot_activation_histograms",
            "plot_trajectories", "plot_histories", "plot_train_val_gap", "plot_gradient_norms",
            "plot_search",
-           "plot_matrices", "plot_im2col", "plot_conv_geometry", "plot_full_convolution", "plot_conv_sum",
+           "plot_matrices", "plot_im2col", "plot_conv_geometry", "plot_full_convolution",
+           "plot_conv_sum",
            "plot_receptive_field", "draw_graph",
-           "plot_filters", "plot_feature_maps", "plot_filter_sets", "plot_where_it_fires", "plot_maps",
+           "plot_filters", "plot_feature_maps", "plot_filter_sets", "plot_where_it_fires",
+           "plot_maps",
            "plot_saliency", "plot_occlusion", "plot_adversarial",
            "plot_time_bars"]
 
@@ -73,4 +77,5 @@ def interact_index(plot, count, *, description="index"):
     def show(i):
         display(plot(i))
 
-    return ipywidgets.interactive(show, i=ipywidgets.IntSlider(0, 0, count - 1, description=description))
+    return ipywidgets.interactive(show, i=ipywidgets.IntSlider(0, 0, count - 1,
+                                                               description=description))

@@ -1,6 +1,6 @@
-"""What the figure modules (and the figures in :mod:`cnnlib.widgets`) share: the colours, reading image
-batches, checking lengths, one symmetric colour scale, a matrix drawn with its values. (A private
-module: these are cnnlib's own, not part of its public API.)
+"""What the figure modules (and the figures in :mod:`cnnlib.widgets`) share: the colours, reading
+image batches, checking lengths, one symmetric colour scale, a matrix drawn with its values. (A
+private module: these are cnnlib's own, not part of its public API.)
 """
 
 import numpy as np
@@ -10,7 +10,8 @@ DIVERGING = "RdBu_r"
 
 
 def as_images(images):
-    """``(N, H, W)`` from ``(N, H, W)``, ``(N, 1, H, W)`` or flattened square ``(N, H*W)`` images."""
+    """``(N, H, W)`` from ``(N, H, W)``, ``(N, 1, H, W)`` or flattened square ``(N, H*W)``
+    images."""
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[1] == 1:
         return images[:, 0]
@@ -32,7 +33,8 @@ def check_length(name, values, n):
 
 
 def symmetric_limit(arrays):
-    """The largest absolute value over ``arrays`` (1.0 when all are zero): the ends of a symmetric scale."""
+    """The largest absolute value over ``arrays`` (1.0 when all are zero): the ends of a symmetric
+    scale."""
     return max((float(np.abs(np.asarray(a)).max()) for a in arrays), default=0.0) or 1.0
 
 
@@ -43,7 +45,8 @@ def matrix_panel(ax, matrix, title, fmt, cmap, symmetric):
     image = ax.imshow(matrix, cmap=cmap, vmin=low, vmax=high if high > low else low + 1)
     if matrix.size <= 400:
         for (i, j), value in np.ndenumerate(matrix):
-            strong = abs(image.norm(value) - (0.5 if symmetric else 0.0)) > (0.3 if symmetric else 0.6)
+            strong = (abs(image.norm(value) - (0.5 if symmetric else 0.0))
+                      > (0.3 if symmetric else 0.6))
             ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8,
                     color="white" if strong else "black")
     ax.set_xticks([])

@@ -1,5 +1,5 @@
-"""Curves: training histories (loss, accuracy, the train-validation gap), accuracy against a setting,
-functions and their derivatives, activation histograms, optimiser trajectories.
+"""Curves: training histories (loss, accuracy, the train-validation gap), accuracy against a
+setting, functions and their derivatives, activation histograms, optimiser trajectories.
 """
 
 import numpy as np
@@ -23,7 +23,8 @@ def _plain_log_axis(ax):
 
 
 def plot_history(history, *, smooth=50):
-    """Two panels: loss per iteration (raw, faint, and a ``smooth``-step moving average) and accuracy per epoch."""
+    """Two panels: loss per iteration (raw, faint, and a ``smooth``-step moving average) and
+    accuracy per epoch."""
     if not history.loss:
         raise ValueError("history: no iterations recorded (history.loss is empty)")
     fig = Figure(figsize=(10, 3.5), layout="constrained")
@@ -55,7 +56,8 @@ def plot_curves(x, curves, *, title=None, xlabel="x", ylabel=None, ylim=None, st
     x = np.asarray(x)
     for label, y in curves.items():
         if np.shape(y) != x.shape:
-            raise ValueError(f"curves[{label!r}]: expected shape {x.shape} like x, got {np.shape(y)}")
+            raise ValueError(f"curves[{label!r}]: expected shape {x.shape} like x, got "
+                             f"{np.shape(y)}")
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.subplots()
     for label, y in curves.items():
@@ -126,7 +128,8 @@ def plot_accuracy_curves(x, curves, *, xlabel, title=None, chance=None, xticks=N
         if y.shape != x.shape:
             raise ValueError(f"curves[{label!r}]: expected shape {x.shape} like x, got {y.shape}")
         if np.any((y < 0) | (y > 1)):
-            raise ValueError(f"curves[{label!r}]: accuracies must be in [0, 1], got {y.min()}..{y.max()}")
+            raise ValueError(f"curves[{label!r}]: accuracies must be in [0, 1], got "
+                             f"{y.min()}..{y.max()}")
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.subplots()
     for k, (label, y) in enumerate(curves.items()):
@@ -148,8 +151,8 @@ def plot_accuracy_curves(x, curves, *, xlabel, title=None, chance=None, xticks=N
 def plot_activation_histograms(runs, *, bins=30, title=None):
     """Histograms of activations, one row per run and one column per layer.
 
-    runs: ``{row label: {layer label: array of activations}}`` (any shapes; every value counts), e.g.
-    one row per initialisation scale, one column per layer of a deep stack. Each row shares one
+    runs: ``{row label: {layer label: array of activations}}`` (any shapes; every value counts),
+    e.g. one row per initialisation scale, one column per layer of a deep stack. Each row shares one
     value range, so the spread shrinking or saturating from layer to layer is visible; each panel
     is titled with its layer and the standard deviation of its values.
     """
@@ -193,7 +196,8 @@ def plot_trajectories(loss, paths, *, xlim, ylim, minimum=None, ncols=None, leve
         raise ValueError("paths: expected at least one {label: (T, 2) array}")
     for label, path in paths.items():
         if np.ndim(path) != 2 or np.shape(path)[1] != 2:
-            raise ValueError(f"paths[{label!r}]: expected a (T, 2) array of points, got shape {np.shape(path)}")
+            raise ValueError(f"paths[{label!r}]: expected a (T, 2) array of points, got shape "
+                             f"{np.shape(path)}")
     ncols = len(paths) if ncols is None else max(1, min(ncols, len(paths)))
     nrows = -(-len(paths) // ncols)
     gx, gy = np.meshgrid(np.linspace(*xlim, 200), np.linspace(*ylim, 200))
@@ -235,7 +239,8 @@ def plot_histories(histories, *, smooth=20, title=None):
         raise ValueError("histories: expected at least one {label: History}")
     for label, history in histories.items():
         if not history.loss:
-            raise ValueError(f"histories[{label!r}]: no iterations recorded (history.loss is empty)")
+            raise ValueError(f"histories[{label!r}]: no iterations recorded (history.loss is "
+                             f"empty)")
     fig = Figure(figsize=(10, 3.5), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     kinds = set()
@@ -243,11 +248,13 @@ def plot_histories(histories, *, smooth=20, title=None):
         smoothed = _moving_average(history.loss, smooth)
         window = len(history.loss) - len(smoothed)
         line, = loss_ax.plot(np.arange(window + 1, len(history.loss) + 1), smoothed, label=label)
-        accuracy, kind = (history.val_acc, "validation") if history.val_acc else (history.train_acc, "training")
+        accuracy, kind = ((history.val_acc, "validation") if history.val_acc
+                          else (history.train_acc, "training"))
         kinds.add(kind)
         acc_ax.plot(np.arange(1, len(accuracy) + 1), 100 * np.asarray(accuracy, dtype=float), "o-",
                     color=line.get_color(), label=label)
-    loss_ax.set(xlabel="iteration", ylabel="loss", yscale="log", title=f"training loss (mean of {smooth})")
+    loss_ax.set(xlabel="iteration", ylabel="loss", yscale="log",
+                title=f"training loss (mean of {smooth})")
     _plain_log_axis(loss_ax)
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)",
                title=" / ".join(sorted(kinds)) + " accuracy per epoch")
@@ -261,7 +268,8 @@ def plot_histories(histories, *, smooth=20, title=None):
 
 
 def plot_train_val_gap(curves, *, title=None):
-    """Training against validation accuracy per epoch, one panel per run, the gap between them shaded.
+    """Training against validation accuracy per epoch, one panel per run, the gap between them
+    shaded.
 
     curves: ``{label: (train_accuracy, val_accuracy)}``, two sequences of the same length (one value
     per epoch). Each panel's title gives the gap after the last epoch, in percentage points; all
@@ -271,7 +279,8 @@ def plot_train_val_gap(curves, *, title=None):
         raise ValueError("curves: expected at least one {label: (train, val)}")
     for label, pair in curves.items():
         if len(pair) != 2 or np.shape(pair[0]) != np.shape(pair[1]) or np.ndim(pair[0]) != 1:
-            raise ValueError(f"curves[{label!r}]: expected (train, val), two 1-D sequences of equal length")
+            raise ValueError(f"curves[{label!r}]: expected (train, val), two 1-D sequences of "
+                             f"equal length")
     fig = Figure(figsize=(3.4 * len(curves), 3.2), layout="constrained")
     axes = fig.subplots(1, len(curves), squeeze=False, sharey=True)[0]
     for ax, (label, (train, val)) in zip(axes, curves.items()):
@@ -290,11 +299,12 @@ def plot_train_val_gap(curves, *, title=None):
 
 
 def plot_gradient_norms(norms, *, title=None):
-    """The gradient norm of each layer's weights, layer by layer from the input, for several networks.
+    """The gradient norm of each layer's weights, layer by layer from the input, for several
+    networks.
 
     norms: ``{label: {layer name: norm}}`` (e.g. ``{"plain": {...}, "residual": {...}}``), each
-    inner dict in order from the first layer to the last; the x axis is the layer's depth (1 = first)
-    and the y axis is logarithmic, so a factor lost per layer shows as a straight slope.
+    inner dict in order from the first layer to the last; the x axis is the layer's depth
+    (1 = first) and the y axis is logarithmic, so a factor lost per layer shows as a straight slope.
     """
     if not norms:
         raise ValueError("norms: expected at least one {label: {layer name: norm}}")

@@ -1,6 +1,6 @@
-"""Convolution geometry: small matrices with their values, im2col windows, stride and padding on grids, the
-full convolution of backprop, sums over channels, receptive fields; and computational graphs (notebook
-01).
+"""Convolution geometry: small matrices with their values, im2col windows, stride and padding on
+grids, the full convolution of backprop, sums over channels, receptive fields; and computational
+graphs (notebook 01).
 """
 
 import numpy as np
@@ -13,7 +13,8 @@ from ._base import DIVERGING, WRONG, as_images, matrix_panel, symmetric_limit
 
 
 def plot_matrices(matrices, *, fmt="{:g}", cmap=DIVERGING, symmetric=True):
-    """Small 2-D arrays side by side, each value written in its cell; ``matrices`` maps a title to an array.
+    """Small 2-D arrays side by side, each value written in its cell; ``matrices`` maps a title to
+    an array.
 
     With ``symmetric`` each panel's colours are centred on zero (red positive, blue negative).
     """
@@ -21,10 +22,12 @@ def plot_matrices(matrices, *, fmt="{:g}", cmap=DIVERGING, symmetric=True):
         raise ValueError("matrices: expected at least one {title: 2-D array}")
     for title, matrix in matrices.items():
         if np.ndim(matrix) != 2:
-            raise ValueError(f"matrices[{title!r}]: expected a 2-D array, got shape {np.shape(matrix)}")
+            raise ValueError(f"matrices[{title!r}]: expected a 2-D array, got shape "
+                             f"{np.shape(matrix)}")
     widths = [max(np.shape(m)[1], 2) for m in matrices.values()]
     height = max(np.shape(m)[0] for m in matrices.values())
-    fig = Figure(figsize=(0.45 * sum(widths) + 0.6 * len(widths), 0.45 * height + 0.8), layout="constrained")
+    fig = Figure(figsize=(0.45 * sum(widths) + 0.6 * len(widths), 0.45 * height + 0.8),
+                 layout="constrained")
     axes = fig.subplots(1, len(matrices), squeeze=False, width_ratios=widths)[0]
     for ax, (title, matrix) in zip(axes, matrices.items()):
         matrix_panel(ax, np.asarray(matrix), title, fmt, cmap, symmetric)
@@ -40,27 +43,33 @@ def plot_im2col(image, kh, kw, stride=1):
         raise ValueError(f"image: expected a small 2-D array (H, W), got shape {image.shape}")
     cols = im2col(image[None, None], kh, kw, stride)
     oh = conv_output_size(image.shape[0], kh, stride)
-    fig = Figure(figsize=(0.45 * (image.shape[1] + kh * kw) + 2, 0.45 * max(image.shape[0], len(cols)) + 1),
+    fig = Figure(figsize=(0.45 * (image.shape[1] + kh * kw) + 2,
+                          0.45 * max(image.shape[0], len(cols)) + 1),
                  layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=[image.shape[1], kh * kw])
-    matrix_panel(left, image, f"image {image.shape[0]}x{image.shape[1]}, {kh}x{kw} windows, stride {stride}",
-                  "{:g}", "Greys", False)
+    matrix_panel(left, image,
+                 f"image {image.shape[0]}x{image.shape[1]}, {kh}x{kw} windows, stride {stride}",
+                 "{:g}", "Greys", False)
     colours = [f"C{k % 10}" for k in range(len(cols))]
     for row in range(len(cols)):
         i, j = divmod(row, len(cols) // oh)
-        left.add_patch(Rectangle((j * stride - 0.45, i * stride - 0.45), kw - 0.1, kh - 0.1, fill=False,
-                                 ec=colours[row], lw=2.5 if row == 0 else 1, ls="-" if row == 0 else ":"))
-    matrix_panel(right, cols, f"im2col: {cols.shape[0]} windows x {cols.shape[1]} values", "{:g}", "Greys", False)
+        left.add_patch(Rectangle((j * stride - 0.45, i * stride - 0.45), kw - 0.1, kh - 0.1,
+                                 fill=False, ec=colours[row], lw=2.5 if row == 0 else 1,
+                                 ls="-" if row == 0 else ":"))
+    matrix_panel(right, cols, f"im2col: {cols.shape[0]} windows x {cols.shape[1]} values", "{:g}",
+                 "Greys", False)
     for row in range(len(cols)):
-        right.add_patch(Rectangle((-0.5, row - 0.5), kh * kw, 1, fill=False, ec=colours[row], lw=1.5))
+        right.add_patch(Rectangle((-0.5, row - 0.5), kh * kw, 1, fill=False, ec=colours[row],
+                                  lw=1.5))
     return fig
 
 
 
 def plot_conv_geometry(configs):
-    """Stride, padding and receptive field on square grids, one row per ``(size, kernel, stride, pad)``:
-    the padded input (padding cells grey) with the windows of the first two outputs of the top row and
-    the first of the second row outlined, and the output grid with those outputs in the same colours."""
+    """Stride, padding and receptive field on square grids, one row per
+    ``(size, kernel, stride, pad)``: the padded input (padding cells grey) with the windows of the
+    first two outputs of the top row and the first of the second row outlined, and the output grid
+    with those outputs in the same colours."""
     configs = [tuple(c) for c in configs]
     if not configs or any(len(c) != 4 for c in configs):
         raise ValueError(f"configs: expected (size, kernel, stride, pad) tuples, got {configs}")
@@ -70,24 +79,28 @@ def plot_conv_geometry(configs):
         try:
             out = conv_output_size(size, kernel, stride, pad)
         except ValueError:
-            raise ValueError(f"configs: kernel {kernel} does not fit size {size} with pad {pad}") from None
+            raise ValueError(f"configs: kernel {kernel} does not fit size {size} with pad "
+                             f"{pad}") from None
         full = size + 2 * pad
         grid = np.zeros((full, full))
         grid[pad:pad + size, pad:pad + size] = 1
         left.imshow(grid, cmap="Greys_r", vmin=-0.6, vmax=1)
         picks = [(0, 0), (0, 1), (1, 0)][:min(3, out * out)]
         for k, (i, j) in enumerate(picks):
-            # on the grid lines; where outlines coincide, the later (thinner, dashed) one stays visible
+            # on the grid lines; where outlines coincide, the later (thinner, dashed) one stays
+            # visible
             corner = (j * stride - 0.5, i * stride - 0.5)
             left.add_patch(Rectangle(corner, kernel, kernel, color=f"C{k}", alpha=0.18))
-            left.add_patch(Rectangle(corner, kernel, kernel, fill=False, ec=f"C{k}", lw=(4, 2.5, 2)[k],
-                                     ls=("-", "--", ":")[k], zorder=3 + k, clip_on=False))
-        left.set_title(f"input {size}x{size}, pad {pad} (grey), {kernel}x{kernel} windows, stride {stride}",
-                       fontsize=10)
+            left.add_patch(Rectangle(corner, kernel, kernel, fill=False, ec=f"C{k}",
+                                     lw=(4, 2.5, 2)[k], ls=("-", "--", ":")[k], zorder=3 + k,
+                                     clip_on=False))
+        left.set_title(f"input {size}x{size}, pad {pad} (grey), {kernel}x{kernel} windows, "
+                       f"stride {stride}", fontsize=10)
         right.imshow(np.ones((out, out)), cmap="Greys", vmin=0, vmax=4)
         for k, (i, j) in enumerate(picks):
             right.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color=f"C{k}", alpha=0.7))
-        right.set_title(f"output {out}x{out} = ({size} + 2*{pad} - {kernel}) // {stride} + 1", fontsize=10)
+        right.set_title(f"output {out}x{out} = ({size} + 2*{pad} - {kernel}) // {stride} + 1",
+                        fontsize=10)
         for ax, n in ((left, full), (right, out)):
             ax.set_xticks(np.arange(-0.5, n, 1), minor=True)
             ax.set_yticks(np.arange(-0.5, n, 1), minor=True)
@@ -99,12 +112,12 @@ def plot_conv_geometry(configs):
 
 def plot_full_convolution(delta, kernel, stride=1, window=(0, 0)):
     """The input gradient of a 1-channel convolution as a *full* convolution, in four panels: the
-    kernel w, w rotated by 180°, the upstream gradient ``delta`` dilated by ``stride`` (``stride - 1``
-    zeros between entries) and zero-padded by ``K - 1`` on every side with one ``K x K`` window of the
-    rotated kernel outlined, and the result dx, where that window's sum of products lands (outlined in
-    the same colour). ``delta`` is ``(OH, OW)``, ``kernel`` ``(KH, KW)``; ``window = (p, q)`` picks the
-    window, i.e. the entry ``dx[p, q]``. dx has ``(OH - 1) * stride + KH`` rows (columns likewise): the
-    input rows that some window read.
+    kernel w, w rotated by 180°, the upstream gradient ``delta`` dilated by ``stride``
+    (``stride - 1`` zeros between entries) and zero-padded by ``K - 1`` on every side with one
+    ``K x K`` window of the rotated kernel outlined, and the result dx, where that window's sum of
+    products lands (outlined in the same colour). ``delta`` is ``(OH, OW)``, ``kernel``
+    ``(KH, KW)``; ``window = (p, q)`` picks the window, i.e. the entry ``dx[p, q]``. dx has
+    ``(OH - 1) * stride + KH`` rows (columns likewise): the input rows that some window read.
     """
     delta, kernel = np.asarray(delta, dtype=float), np.asarray(kernel, dtype=float)
     for name, array in (("delta", delta), ("kernel", kernel)):
@@ -119,7 +132,8 @@ def plot_full_convolution(delta, kernel, stride=1, window=(0, 0)):
     height, width = padded.shape[0] - kh + 1, padded.shape[1] - kw + 1
     p, q = window
     if not (0 <= p < height and 0 <= q < width):
-        raise ValueError(f"window: expected (p, q) with 0 <= p < {height} and 0 <= q < {width}, got {window}")
+        raise ValueError(f"window: expected (p, q) with 0 <= p < {height} and 0 <= q < {width}, "
+                         f"got {window}")
     dx = np.array([[np.sum(padded[i:i + kh, j:j + kw] * rotated) for j in range(width)]
                    for i in range(height)])
 
@@ -150,8 +164,8 @@ def plot_full_convolution(delta, kernel, stride=1, window=(0, 0)):
 
 
 
-def plot_conv_sum(inputs, kernels, contributions, output, *, input_label="input", output_label="output",
-                  title=None):
+def plot_conv_sum(inputs, kernels, contributions, output, *, input_label="input",
+                  output_label="output", title=None):
     """How one output channel of a convolution adds up its input channels.
 
     inputs ``(C, H, W)``: the input maps; kernels ``(C, KH, KW)``: the filter's slice for each;
@@ -163,13 +177,14 @@ def plot_conv_sum(inputs, kernels, contributions, output, *, input_label="input"
     inputs, kernels = np.asarray(inputs), np.asarray(kernels)
     contributions, output = np.asarray(contributions), np.asarray(output)
     if inputs.ndim != 3 or kernels.ndim != 3 or contributions.ndim != 3 or output.ndim != 2:
-        raise ValueError(f"expected inputs (C, H, W), kernels (C, KH, KW), contributions (C, OH, OW) and "
-                         f"output (OH, OW), got shapes {inputs.shape}, {kernels.shape}, "
-                         f"{contributions.shape}, {output.shape}")
-    if not len(inputs) == len(kernels) == len(contributions) or contributions.shape[1:] != output.shape:
-        raise ValueError(f"expected one kernel and one contribution per input channel and contributions "
-                         f"shaped like the output, got shapes {inputs.shape}, {kernels.shape}, "
-                         f"{contributions.shape}, {output.shape}")
+        raise ValueError(f"expected inputs (C, H, W), kernels (C, KH, KW), contributions "
+                         f"(C, OH, OW) and output (OH, OW), got shapes {inputs.shape}, "
+                         f"{kernels.shape}, {contributions.shape}, {output.shape}")
+    if (not len(inputs) == len(kernels) == len(contributions)
+            or contributions.shape[1:] != output.shape):
+        raise ValueError(f"expected one kernel and one contribution per input channel and "
+                         f"contributions shaped like the output, got shapes {inputs.shape}, "
+                         f"{kernels.shape}, {contributions.shape}, {output.shape}")
     n = len(inputs)
     fig = Figure(figsize=(1.3 * (n + 1) + 1.4, 4.8), layout="constrained")
     axes = fig.subplots(3, n + 1, squeeze=False)
@@ -196,7 +211,8 @@ def plot_conv_sum(inputs, kernels, contributions, output, *, input_label="input"
 
 
 def plot_receptive_field(image, fields, *, title=None):
-    """One grey image with nested squares: ``fields`` maps a label to ``(top, left, size)`` in pixels.
+    """One grey image with nested squares: ``fields`` maps a label to ``(top, left, size)`` in
+    pixels.
 
     Each square outlines the input pixels that one unit of a layer can see (its receptive field);
     squares may reach past the image edge, into the zero padding. Nested fields often share an
@@ -229,7 +245,8 @@ def plot_receptive_field(image, fields, *, title=None):
 
 
 def _layered_positions(edges):
-    """x = depth (longest path from a source; a source sits just left of its first target), y spread per column."""
+    """x = depth (longest path from a source; a source sits just left of its first target), y spread
+    per column."""
     nodes = list(dict.fromkeys([e[0] for e in edges] + [e[1] for e in edges]))
     parents = {n: [e[0] for e in edges if e[1] == n] for n in nodes}
     depth = {}

@@ -1,5 +1,5 @@
-"""Images and what the network predicted for them: grids of digits, the misclassified ones, the confusion
-matrix.
+"""Images and what the network predicted for them: grids of digits, the misclassified ones, the
+confusion matrix.
 """
 
 import numpy as np
@@ -54,7 +54,8 @@ def plot_misclassified(model_or_preds, x, y, n=16, *, ncols=8, class_names=None)
 
     ``model_or_preds``: a model (anything with ``forward``) or precomputed predictions ``(N,)``.
     """
-    preds = predict(model_or_preds, x) if hasattr(model_or_preds, "forward") else np.asarray(model_or_preds)
+    preds = (predict(model_or_preds, x) if hasattr(model_or_preds, "forward")
+             else np.asarray(model_or_preds))
     y = np.asarray(y)
     check_length("y", y, len(x))
     check_length("predictions", preds, len(x))
@@ -64,12 +65,14 @@ def plot_misclassified(model_or_preds, x, y, n=16, *, ncols=8, class_names=None)
         fig.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
         return fig
     return plot_images(x[wrong], y[wrong], preds[wrong], ncols=ncols, class_names=class_names,
-                       title=f"{np.sum(preds != y)} of {len(y)} misclassified; the first {len(wrong)}")
+                       title=f"{np.sum(preds != y)} of {len(y)} misclassified; the first "
+                             f"{len(wrong)}")
 
 
 
 def plot_confusion_matrix(cm, class_names=None, *, title=None):
-    """The confusion matrix as a heat map with every count written in its cell (rows: true, columns: predicted)."""
+    """The confusion matrix as a heat map with every count written in its cell (rows: true,
+    columns: predicted)."""
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"cm: expected a square 2-D matrix, got shape {cm.shape}")

@@ -1,5 +1,5 @@
-"""Interpretation: saliency and occlusion maps beside their images, and adversarial examples with the
-perturbation that made them.
+"""Interpretation: saliency and occlusion maps beside their images, and adversarial examples with
+the perturbation that made them.
 """
 
 import numpy as np
@@ -14,7 +14,8 @@ def _image_and_map_columns(n, ncols, rows_per_image=2, cell=1.45):
     wrap after ``ncols``."""
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(cell * ncols + 1.2, cell * rows_per_image * nrows + 0.5), layout="constrained")
+    fig = Figure(figsize=(cell * ncols + 1.2, cell * rows_per_image * nrows + 0.5),
+                 layout="constrained")
     grid = fig.subplots(rows_per_image * nrows, ncols, squeeze=False)
     for ax in grid.ravel():
         ax.set_axis_off()
@@ -28,7 +29,8 @@ def _title_true_pred(ax, label, pred, name):
     parts = ([f"true {name(int(label))}"] if label is not None else []) + \
         ([f"pred {name(int(pred))}"] if pred is not None else [])
     wrong = label is not None and pred is not None and int(label) != int(pred)
-    text = " / ".join(parts) if sum(map(len, parts)) <= 18 else "\n".join(parts)   # long class names
+    # long class names on two lines
+    text = " / ".join(parts) if sum(map(len, parts)) <= 18 else "\n".join(parts)
     ax.set_title(text, fontsize=8, color=WRONG if wrong else "black")
 
 
@@ -49,7 +51,8 @@ def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, nc
     images = as_images(images)
     maps = np.asarray(maps, dtype=float)
     if maps.shape != images.shape:
-        raise ValueError(f"maps: expected one map per image, shape {images.shape}, got {maps.shape}")
+        raise ValueError(f"maps: expected one map per image, shape {images.shape}, got "
+                         f"{maps.shape}")
     check_length("labels", labels, len(images))
     check_length("preds", preds, len(images))
     if len(images) == 0:
@@ -58,10 +61,11 @@ def plot_saliency(images, maps, labels=None, preds=None, *, class_names=None, nc
     fig, axes, grid = _image_and_map_columns(len(images), ncols)
     for i, (top, bottom) in enumerate(axes):
         top.imshow(images[i], cmap="gray_r")
-        _title_true_pred(top, None if labels is None else labels[i], None if preds is None else preds[i],
-                         name)
+        _title_true_pred(top, None if labels is None else labels[i],
+                         None if preds is None else preds[i], name)
         scaled = maps[i] / (maps[i].max() or 1.0)
-        shown = bottom.imshow(np.ma.masked_less(scaled, 0.02), cmap="Reds", vmin=0, vmax=1, alpha=0.9)
+        shown = bottom.imshow(np.ma.masked_less(scaled, 0.02), cmap="Reds", vmin=0, vmax=1,
+                              alpha=0.9)
         if images[i].max() > images[i].min():
             low, high = float(images[i].min()), float(images[i].max())
             bottom.contour(images[i], levels=[low + outline * (high - low)], colors="black",
@@ -79,11 +83,11 @@ def plot_occlusion(images, maps, *, titles=None, stride=1, ncols=6, title=None,
     """Each image above its occlusion map, all maps on ONE symmetric colour scale with a colour bar.
 
     images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; maps: ``(N, OH, OW)`` from
-    :func:`cnnlib.interpret.occlusion` with the same ``stride`` (map cell ``(i, j)`` is drawn centred
-    on pixel ``(i * stride, j * stride)``); titles: N strings. Red: covering that place lowers the
-    class's probability; blue: it raises it. The image's outline, the contour at ``outline``
-    times its maximum (half by default; lower it for light objects such as garments), is drawn
-    over each map.
+    :func:`cnnlib.interpret.occlusion` with the same ``stride`` (map cell ``(i, j)`` is drawn
+    centred on pixel ``(i * stride, j * stride)``); titles: N strings. Red: covering that place
+    lowers the class's probability; blue: it raises it. The image's outline, the contour at
+    ``outline`` times its maximum (half by default; lower it for light objects such as garments), is
+    drawn over each map.
     """
     images = as_images(images)
     maps = np.asarray(maps, dtype=float)
@@ -144,7 +148,8 @@ def plot_adversarial(images, adversarial, labels, preds, adv_preds, *, class_nam
         middle.set_title("perturbation", fontsize=8)
         bottom.imshow(adversarial[i], cmap="gray_r", vmin=0, vmax=1)
         wrong = int(adv_preds[i]) != int(labels[i])
-        bottom.set_title(f"now {name(int(adv_preds[i]))}", fontsize=8, color=WRONG if wrong else "black")
+        bottom.set_title(f"now {name(int(adv_preds[i]))}", fontsize=8,
+                         color=WRONG if wrong else "black")
     fig.colorbar(shown, ax=grid, shrink=0.5, label="change of the pixel")
     if title:
         fig.suptitle(title)

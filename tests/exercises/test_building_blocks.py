@@ -104,8 +104,8 @@ def test_check_residual_forward_mistakes_and_accepts(capsys):
     assert "correct:" in capsys.readouterr().out
 
 
-# --- the tables the catalogue (test_catalogue.py) reads: for a checker of two functions the answer is
-# the pair (forward, backward) ---------------------------------------------------------------------
+# --- the tables the catalogue (test_catalogue.py) reads: for a checker of two functions the answer
+# is the pair (forward, backward) -----------------------------------------------------------------
 
 def conv1x1_einsum(x, w, b):
     return np.einsum("nchw,fc->nfhw", x, w[:, :, 0, 0]) + b[:, None, None]

@@ -163,7 +163,8 @@ def occlusion_by_loops(model, x, labels, patch, fill):
         for i in range(h):
             for j in range(w):
                 covered = x[k:k + 1].copy()
-                covered[:, :, max(i - half, 0):i - half + patch, max(j - half, 0):j - half + patch] = fill
+                covered[:, :, max(i - half, 0):i - half + patch,
+                        max(j - half, 0):j - half + patch] = fill
                 out[k, i, j] = p - softmax_rows(model.forward(covered))[0, labels[k]]
     return out
 
@@ -223,7 +224,8 @@ REFERENCES = [
     (exercises.check_occlusion, occlusion_by_loops),
     (exercises.check_occlusion, occlusion_one_batch_per_image),
     (exercises.check_occlusion, occlusion_by_padding),
-    (exercises.check_occlusion, lambda m, x, t, p, f: interpret.occlusion(m, x, t, patch=p, fill=f)),
+    (exercises.check_occlusion,
+     lambda m, x, t, p, f: interpret.occlusion(m, x, t, patch=p, fill=f)),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
@@ -241,12 +243,14 @@ WRONG = [
      "your saliency map is all zeros " + LINEAR_10 + "the class's weights)"),
     (exercises.check_saliency, lambda m, x, t: interpret.score_gradient(m, x, t).max(axis=1),
      "take the absolute value |d score / d x| (np.abs) before the max"),
-    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t).max(axis=1)),
+    (exercises.check_saliency,
+     lambda m, x, t: np.abs(interpret.score_gradient(m, x, t).max(axis=1)),
      "take the absolute value FIRST, then the max over the channels"),
     (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)[:, 0]),
      "your saliency map: that is channel 0 only: take the max of |gradient| over ALL channels "
      "(axis 1) " + CONV_10),
-    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).max(axis=1) / len(x),
+    (exercises.check_saliency,
+     lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).max(axis=1) / len(x),
      "dscores must be 1 at the target class, not 1/N"),
     (exercises.check_saliency, saliency_eye10,
      "dscores must be shaped like the scores (N, number of classes) = (3, 2), got (3, 10)"),
@@ -258,11 +262,13 @@ WRONG = [
     (exercises.check_saliency, lambda m, x, t: np.abs(
         m.backward_from_scores(np.ones_like(m.forward(x)))).max(axis=1),
      "dscores must be one-hot: 1 at the target class only"),
-    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).sum(axis=1),
+    (exercises.check_saliency,
+     lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).sum(axis=1),
      "take the MAX over the channel axis (axis 1), not the sum " + CONV_10),
     (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)),
      "your saliency map has the shape of x, (3, 1, 4, 4)"),
-    (exercises.check_saliency, lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).max(axis=1).sum(axis=0),
+    (exercises.check_saliency,
+     lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).max(axis=1).sum(axis=0),
      "your saliency map has the wrong shape: expected (3, 4, 4), got (4, 4) " + LINEAR_10),
     (exercises.check_saliency, lambda m, x, t: np.abs(
         interpret.score_gradient(m, x, m.forward(x).argmax(axis=1))).max(axis=1),
@@ -308,23 +314,28 @@ WRONG = [
      "ONE step of size epsilon: the direction is right"),
     (exercises.check_targeted_attack, lambda m, x, t, e, s, n: attack()(m, x, t, e, s / 5, n),
      "Your steps go the right way"),
-    (exercises.check_targeted_attack, lambda m, x, t, e, s, n: attack()(m, x, t, e, s, n).astype(float),
+    (exercises.check_targeted_attack,
+     lambda m, x, t, e, s, n: attack()(m, x, t, e, s, n).astype(float),
      "your attack returned float64 for float32 images"),
     (exercises.check_saliency, lambda m, x, t: saliency_by_passes(m, x, t).astype(np.float64),
      "your saliency returned float64 for float32 images"),
     (exercises.check_fgsm, lambda m, x, y, e: fgsm_by_where(m, x, y, e).astype(np.float64),
      "your fgsm returned float64 for float32 images"),
-    (exercises.check_fgsm, fgsm_reshaping_x, "your fgsm changed x in place (its values or its shape)"),
+    (exercises.check_fgsm, fgsm_reshaping_x,
+     "your fgsm changed x in place (its values or its shape)"),
     (exercises.check_occlusion, stub, "your occlusion is not written yet: the hint"),
     (exercises.check_occlusion, lambda m, x, t, p, f: np.zeros((len(x),) + x.shape[2:]),
      "your occlusion map is all zeros"),
     (exercises.check_occlusion, occlusion_variant(quantity="covered"),
      "your map holds the probability WITH the patch"),
-    (exercises.check_occlusion, occlusion_variant(quantity="rise"), "your map has its sign flipped"),
-    (exercises.check_occlusion, occlusion_variant(quantity="score"), "your map uses the raw scores"),
+    (exercises.check_occlusion, occlusion_variant(quantity="rise"),
+     "your map has its sign flipped"),
+    (exercises.check_occlusion, occlusion_variant(quantity="score"),
+     "your map uses the raw scores"),
     (exercises.check_occlusion, occlusion_variant(anchor="corner"),
      "your patch starts AT the pixel (its top-left corner)"),
-    (exercises.check_occlusion, lambda m, x, t, p, f: occlusion_by_loops(m, x, t, p, f).transpose(0, 2, 1),
+    (exercises.check_occlusion,
+     lambda m, x, t, p, f: occlusion_by_loops(m, x, t, p, f).transpose(0, 2, 1),
      "rows and columns are swapped"),
     (exercises.check_occlusion, occlusion_variant(channels=0), "only the first channel is covered"),
     (exercises.check_occlusion, lambda m, x, t, p, f: occlusion_by_loops(m, x, t, p, 0.0),

@@ -8,14 +8,15 @@ from cnnlib import exercises, norm
 from .helpers import checker_tests, layer, stub
 
 
-def batchnorm(axes=(0, 2, 3), per="channel", mean_term=True, var_term=True, var_sign=-1, use_gamma=True,
-              dgamma=None, dbeta=None):
-    """A BatchNorm2D whose backward sums over ``axes`` (dividing by the count of those values, or by N
-    with ``per="batch"``), optionally without the mean's or the variance's term, with the variance's
-    term added, without gamma, and with dgamma/dbeta rules."""
+def batchnorm(axes=(0, 2, 3), per="channel", mean_term=True, var_term=True, var_sign=-1,
+              use_gamma=True, dgamma=None, dbeta=None):
+    """A BatchNorm2D whose backward sums over ``axes`` (dividing by the count of those values, or by
+    N with ``per="batch"``), optionally without the mean's or the variance's term, with the
+    variance's term added, without gamma, and with dgamma/dbeta rules."""
     def backward(self, dout):
         xhat, gamma = self.xhat, self.params["gamma"].reshape(1, -1, 1, 1)
-        self.grads["gamma"] = (dout * xhat).sum(axis=(0, 2, 3)) if dgamma is None else dgamma(self, dout)
+        self.grads["gamma"] = ((dout * xhat).sum(axis=(0, 2, 3)) if dgamma is None
+                               else dgamma(self, dout))
         self.grads["beta"] = dout.sum(axis=(0, 2, 3)) if dbeta is None else dbeta(self, dout)
         dxhat = dout * gamma if use_gamma else dout
         if (per, mean_term, var_term, var_sign) == ("channel", True, True, -1):
@@ -76,10 +77,13 @@ WRONG = [
      "dx misses the paths through the mean and the variance"),
     (exercises.check_batchnorm_backward, batchnorm(var_term=False),
      "dx misses the path through the variance"),
-    (exercises.check_batchnorm_backward, batchnorm(mean_term=False), "dx misses the path through the mean:"),
-    (exercises.check_batchnorm_backward, batchnorm(var_sign=1), "the variance's term has the wrong sign"),
+    (exercises.check_batchnorm_backward, batchnorm(mean_term=False),
+     "dx misses the path through the mean:"),
+    (exercises.check_batchnorm_backward, batchnorm(var_sign=1),
+     "the variance's term has the wrong sign"),
     (exercises.check_batchnorm_backward, batchnorm(
-        dgamma=lambda self, d: (d * self.params["gamma"].reshape(1, -1, 1, 1) * self.xhat).sum(axis=(0, 2, 3))),
+        dgamma=lambda self, d: (d * self.params["gamma"].reshape(1, -1, 1, 1)
+                                * self.xhat).sum(axis=(0, 2, 3))),
      "grads['gamma'] is multiplied by gamma"),
     (exercises.check_batchnorm_backward, batchnorm(use_gamma=False), "you forgot gamma"),
     (exercises.check_batchnorm_backward, batchnorm(per="batch"),
@@ -99,14 +103,17 @@ WRONG = [
      "self.grads['beta']"),
     (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: 0 * d),
      "dx is all zeros (on the fixed case"),
-    (exercises.check_batchnorm_backward, batchnorm(dgamma=lambda self, d: d.sum(axis=(0, 2, 3)),
-                                                   dbeta=lambda self, d: (d * self.xhat).sum(axis=(0, 2, 3))),
+    (exercises.check_batchnorm_backward, batchnorm(
+        dgamma=lambda self, d: d.sum(axis=(0, 2, 3)),
+        dbeta=lambda self, d: (d * self.xhat).sum(axis=(0, 2, 3))),
      "that is dbeta: dgamma = sum(dout * xhat)"),
     (exercises.check_batchnorm_backward, batchnorm(
         dbeta=lambda self, d: (d * self.params["gamma"].reshape(1, -1, 1, 1)).sum(axis=(0, 2, 3))),
      "dbeta = sum(dout): beta is added as it is, not times gamma"),
-    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, batchnorm_in_place), "changed dout in place"),
-    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: None), "dx is None"),
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, batchnorm_in_place),
+     "changed dout in place"),
+    (exercises.check_batchnorm_backward, layer(norm.BatchNorm2D, lambda self, d: None),
+     "dx is None"),
 ]
 
 
@@ -316,7 +323,8 @@ MORE_WRONG = [
      "dx misses the path through the group's variance"),
     (exercises.check_groupnorm_backward, gn_backward(mean_term=False),
      "dx misses the path through the group's mean"),
-    (exercises.check_groupnorm_backward, gn_backward(var_sign=1), "the variance's term has the wrong"),
+    (exercises.check_groupnorm_backward, gn_backward(var_sign=1),
+     "the variance's term has the wrong"),
     (exercises.check_groupnorm_backward, gn_backward(use_gamma=False), "you forgot gamma"),
     (exercises.check_groupnorm_backward, gn_backward(ddof=1), "the sums are divided by m - 1"),
     (exercises.check_groupnorm_backward, gn_backward(per="batch"), "as in batch norm"),

@@ -171,7 +171,8 @@ REFERENCES = [
 RETURN_THE_FUNCTION = {exercises.check_random_search}
 
 WRONG = [
-    (exercises.check_dropout, dropout(lambda self, x: stub()), "Dropout.forward is not written yet"),
+    (exercises.check_dropout, dropout(lambda self, x: stub()),
+     "Dropout.forward is not written yet"),
     (exercises.check_dropout, dropout(lambda self, x: x), "drops nothing in training"),
     (exercises.check_dropout, dropout(lambda self, x: 0 * x), "returns all zeros"),
     (exercises.check_dropout, dropout(forward_mistake("keep_p")), "p is the probability to DROP"),
