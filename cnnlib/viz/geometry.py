@@ -293,7 +293,7 @@ def draw_graph(edges, labels=None, *, title=None):
     ys = [y for _, y in positions.values()]
     low_x, high_x = min(xs) - _GRAPH_DX / 2 - 0.2, max(xs) + _GRAPH_DX / 2 + 0.2
     low_y, high_y = min(ys) - 0.55, max(ys) + 0.55
-    inches = min(1.25, _GRAPH_MAX_WIDTH / (high_x - low_x))     # per unit; a wide graph is scaled down
+    inches = min(1.25, _GRAPH_MAX_WIDTH / (high_x - low_x))  # per unit; a wide graph is scaled down
     fig = Figure(figsize=(inches * (high_x - low_x), inches * (high_y - low_y) + 0.5),
                  layout="constrained")
     ax = fig.subplots()

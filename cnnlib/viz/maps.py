@@ -1,5 +1,5 @@
-"""Filters and feature maps: the learned kernels on one symmetric colour scale, a layer's outputs labelled
-with layer and channel, and where a channel fires in the input.
+"""Filters and feature maps: the learned kernels on one symmetric colour scale, a layer's outputs
+labelled with layer and channel, and where a channel fires in the input.
 """
 
 import numpy as np
@@ -13,9 +13,9 @@ SEQUENTIAL = "Reds"       # non-negative maps: white at 0, darker red for strong
 
 
 def _draw_kernel_rows(axes, rows, limit, fontsize):
-    """Draw ``rows``, ``[(label or None, kernels (F, KH, KW))]``, into ``axes`` (rows x F) on the symmetric
-    scale ``±limit``: filter numbers above the first row, each label left of its row. Returns the last
-    image, for a colour bar."""
+    """Draw ``rows``, ``[(label or None, kernels (F, KH, KW))]``, into ``axes`` (rows x F) on the
+    symmetric scale ``±limit``: filter numbers above the first row, each label left of its row.
+    Returns the last image, for a colour bar."""
     for r, (label, kernels) in enumerate(rows):
         for f, kernel in enumerate(kernels):
             ax = axes[r, f]
@@ -31,10 +31,11 @@ def _draw_kernel_rows(axes, rows, limit, fontsize):
 
 
 def plot_filters(w, channel=None, *, title=None):
-    """Conv weights ``(F, C, KH, KW)`` as a grid on one symmetric diverging colour scale, with a colour bar.
+    """Conv weights ``(F, C, KH, KW)`` as a grid on one symmetric diverging colour scale, with a
+    colour bar.
 
-    One row of F filters when C == 1 or ``channel`` picks an input channel; otherwise C rows (one per
-    input channel) by F columns. Red is positive, blue negative, white zero.
+    One row of F filters when C == 1 or ``channel`` picks an input channel; otherwise C rows (one
+    per input channel) by F columns. Red is positive, blue negative, white zero.
     """
     w = np.asarray(w)
     if w.ndim != 4:
@@ -46,7 +47,7 @@ def plot_filters(w, channel=None, *, title=None):
         w = w[:, channel:channel + 1]
     rows = w.shape[1]
     limit = float(np.abs(w).max()) or 1.0
-    cell = 0.9 if n_filters <= 8 else 0.72          # 16 filters stay under 13 inches (1,300 px) wide
+    cell = 0.9 if n_filters <= 8 else 0.72      # 16 filters stay under 13 inches (1,300 px) wide
     fig = Figure(figsize=(cell * n_filters + 1.2, cell * rows + 0.7), layout="constrained")
     axes = fig.subplots(rows, n_filters, squeeze=False)
     labels = [f"in {c if channel is None else channel}" if rows > 1 else None for c in range(rows)]
@@ -74,7 +75,8 @@ def plot_feature_maps(model, image, layers=None, *, max_channels=16, ncols=8):
     if image.ndim == 3:
         image = image[None]
     if image.ndim != 4 or len(image) != 1:
-        raise ValueError(f"image: expected one image (C, H, W) or (1, C, H, W), got shape {image.shape}")
+        raise ValueError(f"image: expected one image (C, H, W) or (1, C, H, W), got shape "
+                         f"{image.shape}")
     positive_int("ncols", ncols)
     positive_int("max_channels", max_channels)
     outputs = model.activations(image.astype(next(iter(model.params.values())).dtype, copy=False))
@@ -97,7 +99,8 @@ def plot_feature_maps(model, image, layers=None, *, max_channels=16, ncols=8):
     input_ax.imshow(image[0, 0], cmap="gray_r")
     input_ax.set_title("input", fontsize=10)
     input_ax.set_axis_off()
-    blocks = right.subfigures(len(layers), 1, height_ratios=[r + 0.35 for r in rows], squeeze=False)[:, 0]
+    blocks = right.subfigures(len(layers), 1, height_ratios=[r + 0.35 for r in rows],
+                              squeeze=False)[:, 0]
     for block, name, count, nrows in zip(blocks, layers, counts, rows):
         maps = outputs[name][0, :count]
         limit = symmetric_limit([maps])
@@ -120,11 +123,13 @@ def plot_feature_maps(model, image, layers=None, *, max_channels=16, ncols=8):
 
 
 def plot_filter_sets(filter_sets, *, channel=0, title=None):
-    """Several sets of conv filters, one row per set, on ONE symmetric colour scale with a colour bar.
+    """Several sets of conv filters, one row per set, on ONE symmetric colour scale with a colour
+    bar.
 
-    filter_sets: maps a row label (e.g. "initialised", "trained") to conv weights ``(F, C, KH, KW)``;
-    every set must have the same shape. Row r shows input channel ``channel`` of every filter of set r,
-    so the same filter before and after training sits in the same column.
+    filter_sets: maps a row label (e.g. "initialised", "trained") to conv weights
+    ``(F, C, KH, KW)``; every set must have the same shape. Row r shows input channel ``channel``
+    of every filter of set r, so the same filter before and after training sits in the same
+    column.
     """
     if not filter_sets:
         raise ValueError("filter_sets: expected at least one {label: (F, C, KH, KW) weights}")
@@ -139,7 +144,8 @@ def plot_filter_sets(filter_sets, *, channel=0, title=None):
     limit = symmetric_limit(sets.values())
     fig = Figure(figsize=(1.1 * n_filters + 2.2, 1.1 * len(sets) + 0.8), layout="constrained")
     axes = fig.subplots(len(sets), n_filters, squeeze=False)
-    shown = _draw_kernel_rows(axes, [(label, w[:, channel]) for label, w in sets.items()], limit, 10)
+    shown = _draw_kernel_rows(axes, [(label, w[:, channel]) for label, w in sets.items()], limit,
+                              10)
     fig.colorbar(shown, ax=axes, shrink=0.9, label="weight")
     if title:
         fig.suptitle(title)
@@ -148,19 +154,23 @@ def plot_filter_sets(filter_sets, *, channel=0, title=None):
 
 
 def plot_where_it_fires(images, boxes, *, titles=None, ncols=6, title=None):
-    """Each image with a box around the region that produced a response, and that region enlarged below.
+    """Each image with a box around the region that produced a response, and that region enlarged
+    below.
 
-    images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; boxes: ``(N, 4)`` as (top, left, height,
-    width) in pixels, possibly reaching into the zero padding beyond the edge; titles: N strings.
+    images: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H*W)``; boxes: ``(N, 4)`` as (top, left,
+    height, width) in pixels, possibly reaching into the zero padding beyond the edge; titles: N
+    strings.
     """
     images = as_images(images)
     boxes = np.asarray(boxes, dtype=int)
     if boxes.shape != (len(images), 4):
-        raise ValueError(f"boxes: expected ({len(images)}, 4) as (top, left, height, width), got {boxes.shape}")
+        raise ValueError(f"boxes: expected ({len(images)}, 4) as (top, left, height, width), got "
+                         f"{boxes.shape}")
     check_length("titles", titles, len(images))
     ncols = max(1, min(ncols, len(images)))
     nrows = -(-len(images) // ncols)
-    pad = int(max(0, -boxes[:, :2].min(), (boxes[:, :2] + boxes[:, 2:]).max() - min(images.shape[1:])))
+    pad = int(max(0, -boxes[:, :2].min(),
+                  (boxes[:, :2] + boxes[:, 2:]).max() - min(images.shape[1:])))
     padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad)))
     fig = Figure(figsize=(1.45 * ncols, 2.9 * nrows + 0.5), layout="constrained")
     axes = fig.subplots(2 * nrows, ncols, squeeze=False)
@@ -171,11 +181,12 @@ def plot_where_it_fires(images, boxes, *, titles=None, ncols=6, title=None):
         row, col = 2 * (i // ncols), i % ncols
         whole, crop = axes[row, col], axes[row + 1, col]
         whole.imshow(images[i], cmap="gray_r", vmin=0, vmax=limit)
-        whole.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec=WRONG, lw=2))
+        whole.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec=WRONG,
+                                  lw=2))
         if titles is not None:
             whole.set_title(titles[i], fontsize=10)
-        crop.imshow(padded[i, top + pad:top + pad + height, left + pad:left + pad + width], cmap="gray_r",
-                    vmin=0, vmax=limit)
+        crop.imshow(padded[i, top + pad:top + pad + height, left + pad:left + pad + width],
+                    cmap="gray_r", vmin=0, vmax=limit)
         crop.add_patch(Rectangle((-0.5, -0.5), width, height, fill=False, ec=WRONG, lw=2))
         crop.set_title(f"{height}x{width} window", fontsize=9)
     if title:
@@ -185,7 +196,8 @@ def plot_where_it_fires(images, boxes, *, titles=None, ncols=6, title=None):
 
 
 def plot_maps(maps, *, ncols=5, title=None, label="value"):
-    """2-D maps side by side on ONE symmetric colour scale (red positive, blue negative) with a colour bar.
+    """2-D maps side by side on ONE symmetric colour scale (red positive, blue negative) with a
+    colour bar.
 
     maps: a dict mapping each panel's title to a 2-D array. Pixel rows and columns are marked every
     10 pixels, so that a shift between two maps can be read off.
