@@ -195,8 +195,8 @@ WRONG = [
      "alone applied to the input x: each layer must receive the previous layer's output"),
     (exercises.check_feature_maps, not_fed, "each layer must receive the previous layer's output"),
     (exercises.check_feature_maps, lambda m, x, n: feature_maps(m, DIGITS, n),
-     "got maps of shape (5, 1, 28, 28), those of 28x28 digits, where x holds 1 image of 4x4 pixels: "
-     "did you run another array than x (a global such as x_test?)"),
+     "got maps of shape (5, 1, 28, 28), those of 28x28 digits, where x holds 1 image of 4x4 "
+     "pixels: did you run another array than x (a global such as x_test?)"),
     (exercises.check_favourite_class, class_means,
      "the favourite classes on the fixed case of 18 images, 2 channels: that is a (10, C) table, "
      "one row per class: take the argmax over the classes (axis 0)"),
