@@ -71,6 +71,34 @@ def _feature_map_mistakes(outputs, x, name, alone=None):
     return wrong
 
 
+def _check_maps_shape(got, expected, x, probe, name, asked, where):
+    """Name a list returned for an array, or maps of another batch than ``x`` (another size, or
+    28x28 digits where ``x`` holds other images); return the shape of ``got`` (None if it has
+    none)."""
+    if isinstance(got, (list, tuple)):
+        what = ("a list or tuple holding it" if len(got) == 1 else
+                f"a {type(got).__name__} of {len(got)} items")
+        raise ExerciseError(f"{asked} {where}: return the maps themselves, one array "
+                            f"(N, C, H, W), not {what}")
+    try:
+        got_shape = np.shape(got)
+    except (TypeError, ValueError):
+        got_shape = None
+    elsewhere = ("did you run another array than x (a global such as x_test?) through "
+                 "the layers?")
+    if got_shape is not None and len(got_shape) == 4 and \
+            got_shape[1:] == expected.shape[1:] and got_shape[0] != len(x):
+        raise ExerciseError(f"{asked} {where}: expected the maps of the {len(x)} images "
+                            f"of x, got {got_shape[0]}: {elsewhere}")
+    if probe is not None and got_shape is not None and len(got_shape) == 4 and \
+            got_shape != expected.shape and got_shape[1:] == probe[name].shape[1:]:
+        images = f"{len(x)} image{'s' if len(x) > 1 else ''}"
+        raise ExerciseError(f"{asked} {where}: got maps of shape {got_shape}, those of "
+                            f"28x28 digits, where x holds {images} of "
+                            f"{x.shape[-2]}x{x.shape[-1]} pixels: {elsewhere}")
+    return got_shape
+
+
 def check_feature_maps(fn):
     """Check ``fn(model, x, layer_name) -> maps``: the output of the layer called ``layer_name``
     when the batch ``x`` runs through ``model.layers`` in order, shaped ``(N, C, H, W)``."""
@@ -100,27 +128,7 @@ def check_feature_maps(fn):
                                     "layer's output to the next in a new variable")
             expected = outputs[name]
             asked = f"feature_maps(model, x, {name!r})"
-            if isinstance(got, (list, tuple)):
-                what = ("a list or tuple holding it" if len(got) == 1 else
-                        f"a {type(got).__name__} of {len(got)} items")
-                raise ExerciseError(f"{asked} {where}: return the maps themselves, one array "
-                                    f"(N, C, H, W), not {what}")
-            try:
-                got_shape = np.shape(got)
-            except (TypeError, ValueError):
-                got_shape = None
-            elsewhere = ("did you run another array than x (a global such as x_test?) through "
-                         "the layers?")
-            if got_shape is not None and len(got_shape) == 4 and \
-                    got_shape[1:] == expected.shape[1:] and got_shape[0] != len(x):
-                raise ExerciseError(f"{asked} {where}: expected the maps of the {len(x)} images "
-                                    f"of x, got {got_shape[0]}: {elsewhere}")
-            if probe is not None and got_shape is not None and len(got_shape) == 4 and \
-                    got_shape != expected.shape and got_shape[1:] == probe[name].shape[1:]:
-                images = f"{len(x)} image{'s' if len(x) > 1 else ''}"
-                raise ExerciseError(f"{asked} {where}: got maps of shape {got_shape}, those of "
-                                    f"28x28 digits, where x holds {images} of "
-                                    f"{x.shape[-2]}x{x.shape[-1]} pixels: {elsewhere}")
+            got_shape = _check_maps_shape(got, expected, x, probe, name, asked, where)
             mistakes = _feature_map_mistakes(outputs, x, name, _layer_alone(model, x, name))
             if got_shape == expected.shape and len(x) > 1 and not close(got, expected):
                 for wrong, message in mistakes:
@@ -217,6 +225,28 @@ def accuracy_drop(model, x, y, f):
     return 100 * (evaluate(model, x, y) - evaluate(_knocked_out(model, f), x, y))
 
 
+def _knockout_mistakes(model, xs, ys, f, base, expected):
+    """The usual wrong drops for filter ``f``, as (thunk, message): each thunk computes its value
+    only when called, since each costs evaluations."""
+    def drop_of(other, keep_bias=False):
+        return 100 * (base - evaluate(_knocked_out(model, other, keep_bias), xs, ys))
+    mistakes = [(lambda: 0.0, "0 points: knocking out a filter changes some predictions; did "
+                 "you evaluate the same (undamaged or damaged) model twice? model.params "
+                 "builds a new dict on each call, so damaged.params['conv1.W'] = ... is "
+                 "lost: change the arrays in place (damaged.params['conv1.W'][f] = 0)"),
+                (lambda: expected / 100, "give the drop in percentage POINTS: 100 * "
+                 "(accuracy before - accuracy after)"),
+                (lambda: -expected, "accuracy BEFORE minus accuracy after: a damaged model "
+                 "that does worse has a positive drop"),
+                (lambda: drop_of(f, keep_bias=True), "set the filter's bias to zero too "
+                 "(params['conv1.b'][f]): with only its weights zeroed the filter still adds "
+                 "its bias everywhere")]
+    mistakes += [(lambda other=other: drop_of(other), f"that is the drop for filter {other}: "
+                  f"knock out filter f = {f}, the argument")
+                 for other in range(model.params["conv1.W"].shape[0]) if other != f]
+    return mistakes
+
+
 def check_knockout(fn, model, x, y):
     """Check ``fn(model, x, y, f) -> drop``: the test accuracy of ``model`` on ``x, y`` minus that
     of a copy whose conv1 filter ``f`` (weights and bias) is zero, in percentage points; ``model``
@@ -246,22 +276,7 @@ def check_knockout(fn, model, x, y):
             compare("the drop", got, expected, where=where)     # says what it got instead
         if close(got, expected):
             continue
-        def drop_of(other, keep_bias=False):
-            return 100 * (base - evaluate(_knocked_out(model, other, keep_bias), xs, ys))
-        mistakes = [(lambda: 0.0, "0 points: knocking out a filter changes some predictions; did "
-                     "you evaluate the same (undamaged or damaged) model twice? model.params "
-                     "builds a new dict on each call, so damaged.params['conv1.W'] = ... is "
-                     "lost: change the arrays in place (damaged.params['conv1.W'][f] = 0)"),
-                    (lambda: expected / 100, "give the drop in percentage POINTS: 100 * "
-                     "(accuracy before - accuracy after)"),
-                    (lambda: -expected, "accuracy BEFORE minus accuracy after: a damaged model "
-                     "that does worse has a positive drop"),
-                    (lambda: drop_of(f, keep_bias=True), "set the filter's bias to zero too "
-                     "(params['conv1.b'][f]): with only its weights zeroed the filter still adds "
-                     "its bias everywhere")]
-        mistakes += [(lambda other=other: drop_of(other), f"that is the drop for filter {other}: "
-                      f"knock out filter f = {f}, the argument")
-                     for other in range(model.params["conv1.W"].shape[0]) if other != f]
+        mistakes = _knockout_mistakes(model, xs, ys, f, base, expected)
         for wrong, message in mistakes:          # computed one at a time: each costs evaluations
             if close(got, wrong()):
                 raise ExerciseError(f"the drop {where}: {message}")
