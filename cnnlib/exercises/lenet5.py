@@ -33,6 +33,23 @@ def _fc1_inputs(pad1, pad2):
     return 16 * size * size
 
 
+def _wrong_type(index, layer, kind, label):
+    """Raise for a layer of the wrong type, naming a missing ReLU, average pooling or a missing
+    Flatten."""
+    previous = LENET5_LAYERS[index - 1][0] if index else "the input"
+    following = [s for s in LENET5_LAYERS[index + 1:index + 2]
+                 if isinstance(layer, getattr(layers, s[1]))]
+    if kind == "ReLU" and following:
+        raise ExerciseError(f"a ReLU is missing after {previous}: {label} should be ReLU(), "
+                            f"got {layer!r}")
+    if kind == "MaxPool2D" and isinstance(layer, layers.AvgPool2D):
+        raise ExerciseError(f"{label} is average pooling: LeNet-5 here takes each window's "
+                            f"maximum, MaxPool2D(2)")
+    if kind == "Flatten" and isinstance(layer, layers.Affine):
+        raise ExerciseError(f"{label}: add Flatten() before fc1, (N, 16, 5, 5) -> (N, 400)")
+    raise ExerciseError(f"{label} should be a {kind}, got {layer!r}")
+
+
 def _check_lenet5_layer(index, got_name, layer, spec, x):
     """Check one layer's type, settings, parameters and output for the input ``x``; return the
     output."""
@@ -40,18 +57,7 @@ def _check_lenet5_layer(index, got_name, layer, spec, x):
     label = f"layer {index + 1} ({name}, LeNet-5's {kind})"
     expected_type = getattr(layers, kind)
     if not isinstance(layer, expected_type):
-        previous = LENET5_LAYERS[index - 1][0] if index else "the input"
-        following = [s for s in LENET5_LAYERS[index + 1:index + 2]
-                     if isinstance(layer, getattr(layers, s[1]))]
-        if kind == "ReLU" and following:
-            raise ExerciseError(f"a ReLU is missing after {previous}: {label} should be ReLU(), "
-                                f"got {layer!r}")
-        if kind == "MaxPool2D" and isinstance(layer, layers.AvgPool2D):
-            raise ExerciseError(f"{label} is average pooling: LeNet-5 here takes each window's "
-                                f"maximum, MaxPool2D(2)")
-        if kind == "Flatten" and isinstance(layer, layers.Affine):
-            raise ExerciseError(f"{label}: add Flatten() before fc1, (N, 16, 5, 5) -> (N, 400)")
-        raise ExerciseError(f"{label} should be a {kind}, got {layer!r}")
+        _wrong_type(index, layer, kind, label)
     if kind == "Conv2D":
         w = layer.params["W"]
         if w.shape != settings["W"]:
