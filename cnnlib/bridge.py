@@ -32,6 +32,13 @@ Where the two libraries differ, and how the bridge handles it:
   under the block's name, so ``conv1.W`` is ``conv1.0.weight``.
 * Max pooling with ties: both send a window's gradient to its first maximum in row-major order
   (torch's CPU kernel; the tests check it).
+* Notebook 11's blocks (:mod:`cnnlib.blocks`) nest: a ``Block`` becomes an ``nn.Sequential`` of its
+  converted layers under their own names, a ``Residual`` a :class:`TorchResidual` (its body's layers
+  in order, then ``shortcut`` when there is a projection; forward ``x + body(x)`` or ``shortcut(x) +
+  body(x)``, nothing after the sum: the ReLU that follows is a layer of its own in both), so the
+  dotted cnnlib name ``stage1.block0.conv1.W`` is ``stage1.block0.conv1.weight`` and
+  ``stage2.block0.shortcut.bn.gamma`` is ``stage2.block0.shortcut.bn.weight``. ``GlobalAvgPool2D``
+  is ``nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())``.
 
 dtype follows the model: float64 parameters give a float64 module. Mode follows the model
 (``model.training``).
@@ -42,10 +49,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import norm
+from .blocks import Block, GlobalAvgPool2D, Residual
 from .layers import Affine, AvgPool2D, Conv2D, Flatten, MaxPool2D, ReLU, Sigmoid
 from .tuned import ConvReLUPool, TunedConv2D
 
 __all__ = ["CONVERTERS", "Converter", "from_torch", "to_torch", "torch_grads", "torch_parameters"]
+# TorchResidual (the torch module of a Residual) is built on first use: see __getattr__ below
 
 
 def _same(array):
@@ -64,12 +73,16 @@ class Converter:
     bridge then overwrites; ``params`` and ``buffers``: ``{cnnlib key: torch path}`` (the path
     relative to the module, e.g. ``"weight"`` or ``"0.weight"``); ``layouts``: ``{cnnlib key:
     (to torch, to cnnlib)}`` array functions for keys whose layout differs (default: unchanged).
+    ``children``: for a layer that holds layers (a ``Block``), ``children(layer) -> (name, layer)
+    pairs``; the bridge converts each one through the table and adds it to the built module under
+    its name, so parameter names nest (``"block0.conv1.W"`` is ``block0.conv1.weight``).
     """
 
     build: object
     params: dict = field(default_factory=dict)
     buffers: dict = field(default_factory=dict)
     layouts: dict = field(default_factory=dict)
+    children: object = None
 
     def layout(self, key):
         """``(to torch, to cnnlib)`` for the cnnlib key ``key``."""
@@ -88,6 +101,47 @@ def _pool(kind):
 def _batch_norm(kind):
     return lambda layer, nn: getattr(nn, kind)(layer.num_channels, eps=layer.eps,
                                                momentum=1 - layer.momentum)
+
+
+_TORCH_CLASSES = {}
+
+
+def _torch_residual():
+    """The class :class:`TorchResidual`, defined on first use (it subclasses ``torch.nn.Module``,
+    and torch is imported only when needed)."""
+    if "TorchResidual" not in _TORCH_CLASSES:
+        from torch import nn
+
+        class TorchResidual(nn.Module):
+            """A cnnlib ``Residual`` in torch: ``x + body(x)``, or ``shortcut(x) + body(x)`` when
+            there is a child named ``shortcut``; the body is every other child, in order."""
+
+            def forward(self, x):
+                out = x
+                for name, child in self.named_children():
+                    if name != "shortcut":
+                        out = child(out)
+                shortcut = self._modules.get("shortcut")
+                return (x if shortcut is None else shortcut(x)) + out
+
+            def extra_repr(self):
+                skip = "x" if self._modules.get("shortcut") is None else "shortcut(x)"
+                return f"{skip} + body(x)"
+
+        TorchResidual.__module__, TorchResidual.__qualname__ = __name__, "TorchResidual"
+        _TORCH_CLASSES["TorchResidual"] = TorchResidual
+    return _TORCH_CLASSES["TorchResidual"]
+
+
+def __getattr__(name):
+    # cnnlib.bridge.TorchResidual without importing torch at import time (pickle finds it here)
+    if name == "TorchResidual":
+        return _torch_residual()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _children(layer):
+    return layer.children()
 
 
 WEIGHT_BIAS = {"W": "weight", "b": "bias"}
@@ -112,6 +166,10 @@ CONVERTERS = {
     norm.GroupNorm: Converter(lambda layer, nn: nn.GroupNorm(layer.num_groups, layer.num_channels,
                                                              eps=layer.eps), AFFINE_PARAMS),
     norm.Dropout: Converter(lambda layer, nn: nn.Dropout(layer.p)),
+    GlobalAvgPool2D: Converter(lambda layer, nn: nn.Sequential(nn.AdaptiveAvgPool2d(1),
+                                                               nn.Flatten())),
+    Block: Converter(lambda layer, nn: nn.Sequential(), children=_children),
+    Residual: Converter(lambda layer, nn: _torch_residual()(), children=_children),
 }
 """``{cnnlib layer type: Converter}``; looked up by exact type, so a subclass that may compute
 something else is refused until it has an entry of its own."""
@@ -134,19 +192,37 @@ def _check_model(model):
 
 
 def _entries(model, module=None):
-    """Yield ``(cnnlib layer name, layer, converter, torch submodule or None)`` for every layer."""
+    """Yield ``(cnnlib layer name, layer, converter, torch submodule or None)`` for every layer,
+    the layers inside blocks too (after their block, under dotted names: ``"stage1.block0"``)."""
     _check_model(model)
-    for name, layer in model.layers.items():
-        converter = _converter(name, layer)
-        yield name, layer, converter, None if module is None else _submodule(module, name)
+    yield from _walk(model.layers.items(), module, "")
 
 
-def _submodule(module, name):
+def _walk(items, module, prefix):
+    for name, layer in items:
+        converter = _converter(prefix + name, layer)
+        child = None if module is None else _submodule(module, name, prefix)
+        yield prefix + name, layer, converter, child
+        if converter.children is not None:
+            yield from _walk(converter.children(layer), child, f"{prefix}{name}.")
+
+
+def _submodule(module, name, prefix=""):
     try:
         return module.get_submodule(name)
     except AttributeError:
-        raise ValueError(f"module: has no submodule {name!r} for the cnnlib layer of that name; "
-                         "expected a module built by to_torch from a model like this one") from None
+        raise ValueError(f"module: has no submodule {prefix + name!r} for the cnnlib layer of that "
+                         "name; expected a module built by to_torch from a model like this "
+                         "one") from None
+
+
+def _build(name, layer, nn):
+    """The torch module of ``layer`` (called ``name`` in the model), its children converted."""
+    converter = _converter(name, layer)
+    module = converter.build(layer, nn)
+    for child_name, child in (converter.children(layer) if converter.children else ()):
+        module.add_module(child_name, _build(f"{name}.{child_name}", child, nn))
+    return module
 
 
 def _model_dtype(model):
@@ -160,21 +236,23 @@ def _model_dtype(model):
 def to_torch(model):
     """A ``torch.nn.Sequential`` that computes what the cnnlib ``model`` computes.
 
-    ``model``: a cnnlib ``Sequential`` (``LeNet5`` plain or tuned, ``TwoLayerNet``, ...) of layers
-    in :data:`CONVERTERS`. Children are named like the cnnlib layers; parameters and buffers are
-    copies (the model is never changed, and later changes to either side do not reach the other),
-    in the model's dtype; the module is in training mode if the model is. Input ``(N, C, H, W)``
-    (or ``(N, features)`` for a model starting with an Affine), output the scores ``(N, classes)``
-    (the loss, softmax cross-entropy, is ``torch.nn.functional.cross_entropy``). A layer type the
-    bridge does not know is a TypeError naming the layer.
+    ``model``: a cnnlib ``Sequential`` (``LeNet5`` plain or tuned, ``TwoLayerNet``,
+    ``small_resnet``, ...) of layers in :data:`CONVERTERS`, blocks nested at any depth. Children
+    are named like the cnnlib layers (a block's layers inside its module); parameters and buffers
+    are copies (the model is never changed, and later changes to either side do not reach the
+    other), in the model's dtype; the module is in training mode if the model is. Input ``(N, C, H,
+    W)`` (or ``(N, features)`` for a model starting with an Affine), output the scores ``(N,
+    classes)`` (the loss, softmax cross-entropy, is ``torch.nn.functional.cross_entropy``). A layer
+    type the bridge does not know is a TypeError naming the layer (dotted inside a block).
     """
     import torch
     from torch import nn
 
     dtype = getattr(torch, _model_dtype(model).name)
     module = nn.Sequential()
-    for name, layer, converter, _ in _entries(model):
-        module.add_module(name, converter.build(layer, nn))
+    _check_model(model)
+    for name, layer in model.layers.items():
+        module.add_module(name, _build(name, layer, nn))
     module.to(dtype)
     with torch.no_grad():
         for _, array, tensor, (to_torch_layout, _) in _pairs(module, model):
