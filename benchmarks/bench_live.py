@@ -19,11 +19,11 @@ its end.
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 
 import numpy as np
+from machine import describe
 
 
 def kernel_like_display(bundle, raw=True, display_id=True):
@@ -74,25 +74,6 @@ def median_seconds(function, repeats):
     return statistics.median(times)
 
 
-def machine():
-    """CPU, cores, load, the BLAS threadpoolctl names and the OpenBLAS variables that are set."""
-    from threadpoolctl import threadpool_info
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} "
-                     f"{i['num_threads']} threads"
-                     for i in threadpool_info() if i["user_api"] == "blas")
-    env = " ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-                   if k in os.environ)
-    return (f"{cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; BLAS: {blas}; "
-            f"{env or 'OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE not set'}")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,7 +96,7 @@ def main():
     n_val = args.images // 11
     x, y = x_all[:args.images], y_all[:args.images]
     x_val, y_val = x_all[args.images:args.images + n_val], y_all[args.images:args.images + n_val]
-    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {machine()}")
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {describe()}")
     print(f"07's training (LeNet5(tuned=True), batch 128, Adam, cosine) on {args.images:,} images "
           f"+ {n_val:,} for validation, {args.epochs} epochs; live: interval {interval:g} s, "
           f"budget {budget:g}")

@@ -17,10 +17,11 @@ changed: unset them on the command line to measure without them).
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+
+from machine import describe  # benchmarks/machine.py, beside this script
 
 WORKER = r"""
 import json, sys, time
@@ -124,26 +125,6 @@ print(json.dumps(result))
 """
 
 
-def machine():
-    """One line: CPU model, cores, load average, BLAS library and kernel, OPENBLAS_* variables."""
-    import numpy  # noqa: F401  (loads numpy's BLAS so threadpoolctl can see it)
-    from threadpoolctl import threadpool_info
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    blas = ", ".join(f"{pool['internal_api']} {pool.get('version', '')} "
-                     f"kernel {pool.get('architecture', '?')}"
-                     for pool in threadpool_info() if pool["user_api"] == "blas")
-    variables = {key: value for key, value in os.environ.items() if key.startswith("OPENBLAS_")
-                 and key != "OPENBLAS_NUM_THREADS"}
-    return (f"{cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
-            f"BLAS: {blas or 'none found'}; OPENBLAS_* variables: {variables or 'none set'}")
-
-
 def run(framework, args):
     threads = str(args.threads)
     env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
@@ -195,7 +176,7 @@ def main():
     print(f"Small ResNet (16/32/64 channels, one block per stage, batch norm) training with Adam, "
           f"batch {args.batch}, {args.images:,} MNIST images per pass, {args.threads} threads, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     results = {f: run(f, args) for f in frameworks}
     for framework, result in results.items():
         label = "cnnlib plain" if framework == "plain" else f"PyTorch {result['version']} CPU"
