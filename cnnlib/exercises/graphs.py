@@ -35,6 +35,11 @@ def caller_unchanged(name, given, saved, where=""):
                             f"x -= ..., x *= ... or x[...] = ...; the caller may still need it")
 
 
+def _is_pair(got, length=2):
+    """Whether ``got`` is a tuple or a list of ``length`` items (a caller unpacks either)."""
+    return isinstance(got, (tuple, list)) and len(got) == length
+
+
 def _check_node(cls, reference, name, mistakes_of):
     rng = np.random.default_rng(0)
     cases = [(3.0, -2.0, 1.0, "on the fixed case x=3, y=-2, dout=1"),
@@ -49,7 +54,7 @@ def _check_node(cls, reference, name, mistakes_of):
         out = call(f"{name}.forward", node.forward, given["x"], given["y"])
         compare(f"{name}.forward", out, ref.forward(x, y), where=where)
         got = call(f"{name}.backward", node.backward, given["dout"])
-        if not isinstance(got, tuple) or len(got) != 2:
+        if not _is_pair(got):
             raise ExerciseError(f"{name}.backward must return a pair (dx, dy), got {got!r}")
         for key, value in (("x", x), ("y", y), ("dout", dout)):
             caller_unchanged(key, given[key], value, where)
@@ -101,10 +106,14 @@ def check_shipping(fn):
     """Exercise: ``fn(fruit_total, shipping, tax) -> (price, d_shipping)`` through graph nodes."""
     for args in [(650.0, 30.0, 1.1), (100.0, 5.0, 1.2), (10.0, 0.0, 2.0)]:
         got = call("your function", fn, *args)
-        if not isinstance(got, tuple) or len(got) != 2:
+        if not _is_pair(got):
             raise ExerciseError(f"return a pair (price, d_shipping), got {got!r}")
         fruit_total, shipping, tax = args
         where = f"for fruit_total={fruit_total}, shipping={shipping}, tax={tax}"
+        if np.ndim(got[1]) != 0:
+            raise ExerciseError(f"d_shipping {where} should be one number, got {got[1]!r}: the "
+                                f"add node's backward returns a gradient for each of its two "
+                                f"inputs; which one is the shipping fee's?")
         compare("price", got[0], (fruit_total + shipping) * tax, where=where)
         numeric = numerical_gradient(lambda s, fruit_total=fruit_total, tax=tax:
                                      (fruit_total + s[0]) * tax, np.array([shipping]))
@@ -118,7 +127,7 @@ def check_add_mul(fn):
     """Exercise: ``fn(x, y, z) -> (f, (dx, dy, dz))`` for ``f = (x + y) * z``."""
     for x, y, z in [(-2.0, 5.0, -4.0), (1.0, 2.0, 3.0), (0.5, -1.5, 2.0)]:
         got = call("your function", fn, x, y, z)
-        if not isinstance(got, tuple) or len(got) != 2 or len(got[1]) != 3:
+        if not _is_pair(got) or np.ndim(got[1]) != 1 or len(got[1]) != 3:
             raise ExerciseError(f"return (f, (dx, dy, dz)), got {got!r}")
         where = f"at x={x}, y={y}, z={z}"
         compare("f", got[0], (x + y) * z, where=where)
@@ -135,6 +144,11 @@ def check_passes(fn):
         got = call("your function", fn, n)
         compare("(numeric_evals, backward_passes)", np.array(got, dtype=float), [2 * n, 1],
                 [([n, 1], "central differences evaluate the function twice per parameter"),
+                 ([n + 1, 1], "that counts forward differences, f(v + h e_k) and one f(v); "
+                  "section 4's central difference uses two evaluations per parameter and "
+                  "no f(v)"),
+                 ([2 * n + 1, 1], "section 4's central difference never evaluates f(v) "
+                  "itself: two evaluations per parameter, nothing more"),
                  ([2 * n, n], "one backward pass gives the gradient of every parameter at once")],
                 f"for {n} parameters")
     correct("two evaluations per parameter numerically, one backward pass for all")

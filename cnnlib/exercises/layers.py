@@ -11,6 +11,23 @@ from .diagnosis import TOLERANCE, ExerciseError, call, compare, copy_checked, co
 from .graphs import caller_unchanged, keeps_float32
 
 
+def _an_array(name, got, where):
+    """Raise unless ``got`` is a numpy array: the next layer does array arithmetic on it."""
+    if got is not None and not isinstance(got, np.ndarray):
+        raise ExerciseError(f"{name} {where} is a {type(got).__name__}, not a numpy array: the "
+                            f"layer that receives it computes with arrays, so return one")
+
+
+def _same_twice(name, first, second, where):
+    """Raise unless a second backward pass gave ``first`` again: backward must leave what forward
+    kept as it was."""
+    if not np.array_equal(np.asarray(first), np.asarray(second), equal_nan=True):
+        raise ExerciseError(f"{name} gives another answer when it is called a second time "
+                            f"{where}: it changed what forward kept (an attribute such as "
+                            f"self.out, self.mask or self.probs) in place; compute a new array "
+                            f"and leave those as they were")
+
+
 def _check_activation(cls, reference, name, fixed_x, mistakes_of):
     """Forward and backward of an elementwise layer against cnnlib and the numerical gradient."""
     rng = np.random.default_rng(1)
@@ -28,7 +45,10 @@ def _check_activation(cls, reference, name, fixed_x, mistakes_of):
         caller_unchanged("the input x", given, x, f"in {name}.forward {where}")
         got = copy_checked(f"{name}.backward", dout,
                            lambda d, layer=layer: call(f"{name}.backward", layer.backward, d))
+        _an_array(f"{name}.forward's output", out, where)
         compare(f"{name}.backward", got, ref.backward(dout), mistakes_of(x, dout), where)
+        _an_array(f"{name}.backward's dx", got, where)
+        _same_twice(f"{name}.backward", got, layer.backward(dout.copy()), where)
         if x.dtype == np.float32:
             keeps_float32(f"{name}.forward's output", out, where)
             keeps_float32(f"{name}.backward's dx", got, where)
@@ -45,7 +65,11 @@ def check_relu(cls):
     def mistakes(x, dout):
         return [(dout * (x >= 0), "at x = 0 the slope is 0: use x > 0, not x >= 0"),
                 ((x > 0).astype(float), "multiply the mask by dout (chain rule)"),
-                (dout * (x <= 0), "the gradient passes where the input was POSITIVE")]
+                (dout * (x <= 0), "the gradient passes where the input was POSITIVE"),
+                (dout, "multiply dout by the mask: without it the gradient also flows where the "
+                 "input was negative")] + ([
+                (dout * (dout > 0), "the mask comes from the forward pass's input (what forward "
+                 "kept), not from the sign of dout")] if np.any(dout < 0) else [])
     _check_activation(cls, layers.ReLU, "ReLU", np.array([[1.0, -0.5, 0.0, 3.0]]), mistakes)
     correct("ReLU matches cnnlib and the numerical gradient; dout is left unchanged")
     return cls
@@ -57,6 +81,7 @@ def check_sigmoid(cls):
         y = 1 / (1 + np.exp(-x))
         sy = 1 / (1 + np.exp(-y))
         return [(dout * y, "the slope is y * (1 - y), not y"),
+                (dout * (1 - y), "the slope is y * (1 - y): the factor y is missing"),
                 (y * (1 - y), "multiply the slope by dout (chain rule)"),
                 (dout * sy * (1 - sy), "use the saved OUTPUT y: the slope is y * (1 - y); you "
                  "applied the sigmoid to it again"),
@@ -84,7 +109,13 @@ def check_tanh(cls):
         y = np.tanh(x)
         return [(dout * (1 - x ** 2), "the slope is 1 - y**2 with the output y, not the input x"),
                 (1 - y ** 2, "multiply the slope by dout (chain rule)"),
-                (dout * (1 - y), "the slope is 1 - y**2 (y squared)")]
+                (dout * (1 - y), "the slope is 1 - y**2 (y squared)"),
+                (dout * (1 - y) ** 2, "the slope is 1 - y**2: square y alone, not 1 - y"),
+                (dout * (1 - np.tanh(y) ** 2), "use the saved OUTPUT y: the slope is 1 - y**2; "
+                 "you applied tanh to it again"),
+                (dout * y * (1 - y), "y * (1 - y) is the sigmoid's slope; tanh's is 1 - y**2"),
+                (dout - y ** 2, "multiply dout by the whole slope 1 - y**2: mind the precedence "
+                 "(* binds before -)")]
     _check_activation(cls, Tanh, "Tanh", np.array([[0.0, 1.0, -1.0]]), mistakes)
     correct("Tanh matches tanh and the numerical gradient; dout is left unchanged")
     return cls
@@ -118,6 +149,11 @@ def check_affine(cls):
         caller_unchanged("the input x", given, x, f"in Affine's forward or backward {where}")
         dx_ref = ref.backward(dout)
         x2, w = x.reshape(len(x), -1), ref.params["W"]
+        db = layer.grads.get("b")
+        if np.shape(db) == (len(x),) and len(x) != d_out:
+            raise ExerciseError(f"grads['b'] has shape {np.shape(db)} {where}, one value per "
+                                f"example: b has one entry per output, so sum dout over the "
+                                f"batch (axis 0), not over the outputs (axis 1)")
         compare("Affine.backward's dx", dx, dx_ref,
                 [((dout @ w.T).reshape(len(x), -1), "give dx back in the shape of x "
                   "(forward kept it)")], where)
@@ -128,6 +164,13 @@ def check_affine(cls):
                 [(dout.mean(axis=0), "db is the SUM of dout over the batch, not the mean"),
                  (dout[0], "db sums dout over the whole batch (axis 0), not only the first row")],
                 where)
+        for label, value in [("dx", dx), ("grads['W']", layer.grads["W"]),
+                             ("grads['b']", layer.grads["b"])]:
+            _an_array(f"Affine.backward's {label}", value, where)
+        first = {"dx": dx, "W": np.copy(layer.grads["W"]), "b": np.copy(layer.grads["b"])}
+        again = {"dx": layer.backward(dout.copy()), "W": layer.grads["W"], "b": layer.grads["b"]}
+        for key in first:
+            _same_twice(f"Affine.backward ({key})", first[key], again[key], where)
         if x.dtype == np.float32:
             for label, value in [("dx", dx), ("grads['W']", layer.grads["W"]),
                                  ("grads['b']", layer.grads["b"])]:
@@ -180,7 +223,11 @@ def check_softmax_with_loss(cls):
         compare("dscores", got, ref.backward(dout), unscaled + [
                  ((t - p) * dout / n, "the sign is flipped: the gradient is p - t, not t - p"),
                  ((p - t) / n, "multiply by dout (it is 1 at the end of the graph, not always)"),
-                 (p * dout / n, "subtract the one-hot targets t (step 3)")], where)
+                 (p * dout / n, "subtract the one-hot targets t (step 3)"),
+                 ((p - t / n) * dout, "divide the whole difference p - t by N: mind the "
+                  "precedence (/ binds before -)")], where)
+        _an_array("dscores", got, where)
+        _same_twice("SoftmaxWithLoss.backward", got, layer.backward(dout), where)
     layer = fresh(cls, "SoftmaxWithLoss")
     scores, labels = rng.standard_normal((4, 3)), np.array([0, 2, 1, 1])
     layer.forward(scores, labels)
@@ -257,6 +304,7 @@ def check_softmax(fn):
                     raise ExerciseError(f"softmax {where} holds nan or inf: {message}")
         compare("softmax", got, softmax(v), [m for m in mistakes if np.all(np.isfinite(m[0]))],
                 where)
+        _an_array("softmax", got, where)
         if v.dtype == np.float32:
             keeps_float32("softmax", got, where)
     correct("softmax is right and finite for large scores, row by row")

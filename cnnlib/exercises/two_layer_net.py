@@ -77,6 +77,10 @@ def _two_layer_variants(params, x, y, h, a, p):
          "gradient flows through units that were off"),
         (grads(g_s, mask=lambda g_a: np.maximum(g_a, 0)), "the ReLU's mask comes from the "
          "forward pass (h > 0), not from the sign of the gradient"),
+        (grads(g_s, mask=lambda g_a: g_a * a), "the ReLU's factor is its slope, 1 where h > 0 "
+         "and 0 elsewhere, not the activation a itself"),
+        (grads((p - t) / p.shape[1]), "divide by the batch size N (rows of p), not by the "
+         "number of classes C (columns): the loss is the mean over the examples"),
         (grads(g_s, dw2_input=h), "dW2 comes from affine2's input, which is the ReLU's "
          "OUTPUT a, not h"),
         (grads(g_s, reduce=np.mean, over_n=n), "step 1 already averages over the batch "
@@ -96,6 +100,9 @@ def _check_grad_dict(got, expected, keys, wrong=(), where=""):
         if key not in got:
             raise ExerciseError(f"the gradients have no {key!r}: return one for every parameter, "
                                 f"the biases too (db = g summed over the batch)")
+        if not isinstance(got[key], np.ndarray):
+            raise ExerciseError(f"grads[{key!r}] is a {type(got[key]).__name__}, not a numpy "
+                                f"array: the SGD step subtracts it from an array, so return one")
         value, shape = np.asarray(got[key]), expected[key].shape
         if value.ndim == 2 and value.shape == shape[::-1] and shape[0] != shape[1]:
             raise ExerciseError(f"grads[{key!r}] has shape {value.shape}, the transpose of W's "
@@ -139,9 +146,10 @@ def check_two_layer_backward(fn):
             raise
         except Exception as err:
             raise ExerciseError(
-                f"your backward raised {type(err).__name__} {where}: {err}. Take every size "
-                f"from the arrays (N = len(x), C = p.shape[1] classes); nothing may be "
-                f"hard-coded (784, 50, 10)") from err
+                f"your backward raised {type(err).__name__} {where}: {err}. Check the shape of "
+                f"each factor of each product against the table (g_s is (N, C), W2 is (H, C), "
+                f"g_h is (N, H)), and take every size from the arrays (N = len(x), C = "
+                f"p.shape[1] classes): nothing may be hard-coded (784, 50, 10)") from err
         unchanged("params[{key!r}]", saved_params, params, "the backward pass only computes "
                   "gradients; the step comes after it, once every gradient is known (step 2 "
                   "needs W2 as it was in the forward pass)")
@@ -216,13 +224,46 @@ def check_n_params(fn):
     for sizes in [(784, 100, 10), (2, 3, 1), (784, 50, 20, 10), (5, 5)]:
         pairs = list(zip(sizes[:-1], sizes[1:]))
         got = call("your n_params", fn, sizes)
+        if np.ndim(got) == 1 and len(got) == len(pairs) > 1:
+            raise ExerciseError(f"got {len(got)} numbers for the layer sizes {sizes}, one per "
+                                f"layer: return the total, one number")
         compare("the count", got, sum(i * o + o for i, o in pairs), [
            (sum(i * o for i, o in pairs), "add the biases: each layer has one per output"),
            (sum(i * o + i for i, o in pairs), "a layer's bias has one entry per OUTPUT (b has "
             "shape (out,)), not per input"),
-           (sum(sizes), "count the weights and biases, not the units: W is (in, out)")],
+           (sum(sizes), "count the weights and biases, not the units: W is (in, out)"),
+           (sum(i * o for i, o in pairs) + sum(sizes), "the input units have no bias: a layer's "
+            "bias has one entry per OUTPUT"),
+           (sum(i * o + o for i, o in pairs[:-1]), "the last layer is missing: k sizes make "
+            "k - 1 layers, and the last one joins the last two sizes"),
+           (sum(i * o + o for i, o in pairs[1:]), "the first layer is missing: k sizes make "
+            "k - 1 layers, and the first one joins the first two sizes")],
            f"for the layer sizes {sizes}")
     correct("weights (in * out) and biases (out) of every layer, for any sizes")
+
+
+def _as_indices(got, where):
+    """``got`` as an array of indices, or ExerciseError naming what else it is (None, the tuple
+    of np.nonzero, a count, a mask, (row, column) pairs)."""
+    if got is None:
+        raise ExerciseError(f"your bad_examples returned None {where}: return the indices")
+    if isinstance(got, tuple) and all(isinstance(v, np.ndarray) for v in got):
+        raise ExerciseError(f"got a tuple of {len(got)} array(s) {where}: np.nonzero and "
+                            f"np.where with one argument return a tuple, one index array per "
+                            f"axis of the mask; return the array of example indices itself")
+    got = np.asarray(got)
+    if got.ndim == 0:
+        raise ExerciseError(f"got the single number {got.item()!r} {where}: return the "
+                            f"indices of the bad examples, one per example, not their "
+                            f"count or a flag")
+    if got.dtype == bool:
+        raise ExerciseError(f"return the indices of the bad examples (np.flatnonzero of a "
+                            f"mask), not a mask of {got.size} booleans")
+    if got.ndim == 2:
+        raise ExerciseError(f"got an array of shape {got.shape} {where}: return one index "
+                            f"per bad example, not (row, column) pairs; reduce over each "
+                            f"example's values with .any(axis=...)")
+    return got
 
 
 def check_bad_examples(fn):
@@ -246,17 +287,8 @@ def check_bad_examples(fn):
         given = x.copy()
         got = call("your bad_examples", fn, given)
         caller_unchanged("x", given, x, where)
-        if got is None:
-            raise ExerciseError(f"your bad_examples returned None {where}: return the indices")
-        got = np.asarray(got)
+        got = _as_indices(got, where)
         flat = x.reshape(len(x), -1)
-        if got.dtype == bool:
-            raise ExerciseError(f"return the indices of the bad examples (np.flatnonzero of a "
-                                f"mask), not a mask of {got.size} booleans")
-        if got.ndim == 2:
-            raise ExerciseError(f"got an array of shape {got.shape} {where}: return one index "
-                                f"per bad example, not (row, column) pairs; reduce over each "
-                                f"example's values with .any(axis=...)")
         inf_only = list(np.flatnonzero(np.isinf(flat).any(axis=1)))
         if got.ndim == 1 and sorted(got.tolist()) == inf_only and inf_only != expected:
             raise ExerciseError(f"missed the NaNs {where}: np.isinf misses NaN (a NaN is not "
@@ -277,4 +309,7 @@ def check_bad_examples(fn):
             raise ExerciseError(f"the indices {where} are all zeros: expected {expected}")
         if sorted(got.tolist()) != expected:
             raise ExerciseError(f"the bad examples {where} are {expected}, got {got.tolist()}")
+        if got.tolist() != expected:
+            raise ExerciseError(f"got {got.tolist()} {where}: the right examples, but return "
+                                f"them sorted, in increasing order")
     correct("every example holding NaN, inf or -inf, and no other")

@@ -111,7 +111,30 @@ def mul_in_place(self, dout):
     return dout, dy
 
 
+class MulReturningAList:
+    """Returns the pair as a list, which the caller unpacks just as well."""
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return x * y
+
+    def backward(self, dout):
+        return [dout * self.y, dout * self.x]
+
+
+class AddReturningAList:
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, dout):
+        return [dout, dout]
+
+
 REFERENCES = [
+    (exercises.check_mul_layer, MulReturningAList),
+    (exercises.check_add_layer, AddReturningAList),
+    (exercises.check_shipping, lambda f, s, t: [(f + s) * t, t]),
+    (exercises.check_add_mul, lambda x, y, z: [(x + y) * z, np.array([z, z, x + y])]),
     (exercises.check_mul_layer, graph.MulLayer),
     (exercises.check_add_layer, graph.AddLayer),
     (exercises.check_shipping, lambda f, s, t: ((f + s) * t, t)),
@@ -182,6 +205,15 @@ WRONG = [
     (exercises.check_add_layer, node(graph.AddLayer, lambda self, d: (
         d * np.ones(np.shape(d)), d * np.ones(np.shape(d)))),
      "is float64, not float32, for float32 inputs: an array built in float64"),
+    (exercises.check_shipping, lambda f, s, t: ((f + s) * t, (t, t)),
+     "d_shipping for fruit_total=650.0, shipping=30.0, tax=1.1 should be one number"),
+    (exercises.check_add_mul, lambda x, y, z: ((x + y) * z, z, z, x + y),
+     "return (f, (dx, dy, dz))"),
+    (exercises.check_passes, lambda n: (n + 1, 1), "that counts forward differences"),
+    (exercises.check_passes, lambda n: (2 * n + 1, 1), "never evaluates f(v) itself"),
+    (exercises.check_mul_layer, node(graph.MulLayer, lambda self, d: (d * self.y, d * self.y)),
+     "MulLayer.backward's dy on the fixed case x=3, y=-2, dout=1: each input gets dout times "
+     "the OTHER input"),
     (exercises.check_mul_layer, node(graph.MulLayer, mul_in_place),
      "your code changed dout in place on the fixed case x=3, y=-2, dout=1"),
 ]

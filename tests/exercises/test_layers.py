@@ -184,7 +184,68 @@ def softmax_one_hot_by_eye(p, t, dout, n):
     return (p - np.eye(p.shape[1])[t.argmax(axis=1)]) * dout / n
 
 
+def relu_by_loop(self, dout):
+    dx = np.zeros_like(dout)
+    for index in np.ndindex(dout.shape):
+        if self.mask[index]:
+            dx[index] = dout[index]
+    return dx
+
+
+def affine_by_loops(self, dout):
+    w = self.params["W"]
+    dw, db, dx = np.zeros_like(w), np.zeros_like(self.params["b"]), np.zeros_like(self.x)
+    for n in range(len(self.x)):
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                dw[i, j] += self.x[n, i] * dout[n, j]
+                dx[n, i] += dout[n, j] * w[i, j]
+        db += dout[n]
+    self.grads["W"], self.grads["b"] = dw, db
+    return dx.reshape(self.x_shape)
+
+
+def softmax_loss_by_a_copy(p, t, dout, n):
+    grad = p.copy()
+    grad -= t
+    grad *= dout / n
+    return grad
+
+
+def softmax_by_transposing(x):
+    """DLFS's form: a batch is transposed so that the max and the sum run down the columns."""
+    if x.ndim == 2:
+        x = x.T - np.max(x.T, axis=0)
+        return (np.exp(x) / np.sum(np.exp(x), axis=0)).T
+    x = x - np.max(x)
+    return np.exp(x) / np.sum(np.exp(x))
+
+
+class TanhBySigmoid(layers.Layer):
+    def forward(self, x):
+        self.out = 2 / (1 + np.exp(-2 * x)) - 1
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1 + self.out) * (1 - self.out)
+
+
+def probs_in_place(self, dout=1.0):
+    self.probs -= self.targets          # changes what forward kept: a second call differs
+    return self.probs * dout / len(self.probs)
+
+
+def sigmoid_out_in_place(self, dout):
+    self.out *= 1 - self.out
+    return dout * self.out
+
+
 REFERENCES = [
+    (exercises.check_relu, layer(layers.ReLU, relu_by_loop)),
+    (exercises.check_affine, affine(affine_by_loops)),
+    (exercises.check_softmax_with_loss, softmax_backward(softmax_loss_by_a_copy)),
+    (exercises.check_softmax, softmax_by_transposing),
+    (exercises.check_tanh, TanhBySigmoid),
     (exercises.check_relu, layers.ReLU),
     (exercises.check_sigmoid, layers.Sigmoid),
     (exercises.check_tanh, exercises.Tanh),
@@ -330,6 +391,37 @@ WRONG = [
      "dscores on a random float32 batch of 4 is float64, not float32"),
     (exercises.check_softmax, lambda v: softmax(v.astype(float)),
      "softmax for a random float32 (3, 5) batch is float64, not float32"),
+    (exercises.check_relu, layer(layers.ReLU, lambda self, d: d),
+     "multiply dout by the mask: without it the gradient also flows where the input was "
+     "negative"),
+    (exercises.check_relu, layer(layers.ReLU, lambda self, d: d * (d > 0)),
+     "multiply dout by the mask"),
+    (exercises.check_relu, layer(layers.ReLU, lambda self, d: (d * self.mask).tolist()),
+     "ReLU.backward's dx on the fixed input [[1.0, -0.5, 0.0, 3.0]] with dout = 2 is a list, "
+     "not a numpy array"),
+    (exercises.check_sigmoid, layer(layers.Sigmoid, lambda self, d: d * (1 - self.out)),
+     "the factor y is missing"),
+    (exercises.check_sigmoid, layer(layers.Sigmoid, sigmoid_out_in_place),
+     "Sigmoid.backward gives another answer when it is called a second time"),
+    (exercises.check_tanh, tanh(lambda self, d: d * (1 - self.out) ** 2),
+     "square y alone, not 1 - y"),
+    (exercises.check_tanh, tanh(lambda self, d: d * 1 - self.out ** 2),
+     "multiply dout by the whole slope 1 - y**2: mind the precedence"),
+    (exercises.check_tanh, tanh(lambda self, d: d * (1 - np.tanh(self.out) ** 2)),
+     "you applied tanh to it again"),
+    (exercises.check_tanh, tanh(lambda self, d: d * self.out * (1 - self.out)),
+     "y * (1 - y) is the sigmoid's slope"),
+    (exercises.check_affine, affine_grads(lambda x, d: x.T @ d, lambda d: d.sum(axis=1)),
+     "grads['b'] has shape (2,) on a fixed batch of 2 examples, 2 -> 3 features, one value per "
+     "example: b has one entry per output"),
+    (exercises.check_softmax_with_loss,
+     softmax_backward(lambda p, t, d, n: (p - t / n) * d),
+     "divide the whole difference p - t by N: mind the precedence"),
+    (exercises.check_softmax_with_loss, layer(layers.SoftmaxWithLoss, probs_in_place),
+     "SoftmaxWithLoss.backward gives another answer when it is called a second time on the "
+     "fixed case scores (2, 1, 0), label 1: it changed what forward kept"),
+    (exercises.check_softmax, lambda v: softmax(v).tolist(),
+     "softmax for the scores (1, 2, 3) is a list, not a numpy array"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(

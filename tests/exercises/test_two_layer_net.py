@@ -135,7 +135,28 @@ def float64_labels(params, x, y, h, a, p):
             "affine2.W": a.T @ g_s, "affine2.b": g_s.sum(axis=0)}
 
 
+def backward_dividing_last(params, x, y, h, a, p):
+    """The mean's 1/N applied to each gradient at the end; the mask by np.where."""
+    n, g_s = len(x), p - np.eye(p.shape[1], dtype=p.dtype)[y]
+    g_h = np.where(h > 0, g_s @ params["affine2.W"].T, 0)
+    return {"affine2.W": a.T @ g_s / n, "affine2.b": g_s.sum(axis=0) / n,
+            "affine1.W": x.T @ g_h / n, "affine1.b": g_h.sum(axis=0) / n}
+
+
+def bad_by_index_loop(x):
+    bad = []
+    for i in range(x.shape[0]):
+        if np.isnan(x[i]).any() or np.isinf(x[i]).any():
+            bad.append(i)
+    return bad
+
+
 REFERENCES = [
+    (exercises.check_two_layer_backward, backward_dividing_last),
+    (exercises.check_bad_examples, bad_by_index_loop),
+    (exercises.check_bad_examples, lambda x: np.unique(np.argwhere(~np.isfinite(x))[:, 0])),
+    (exercises.check_n_params,
+     lambda sizes: sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))),
     (exercises.check_two_layer_backward, exercises.two_layer_backward),
     (exercises.check_sgd_step, exercises.sgd_step),
     (exercises.check_n_params, n_params(lambda i, o: i * o + o)),
@@ -250,6 +271,34 @@ WRONG = [
     (exercises.check_bad_examples, lambda x: np.flatnonzero(~np.isfinite(x).all(axis=1)),
      "the bad examples for 4 images (1, 2, 2) with a NaN in image 1 are [1]"),
     (exercises.check_bad_examples, nan_to_zero, "your code changed x in place for 5 rows"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g * np.maximum(h, 0)),
+     "the ReLU's factor is its slope, 1 where h > 0 and 0 elsewhere, not the activation a"),
+    (exercises.check_two_layer_backward, two_layer(g_s=lambda p, t, n: (p - t) / p.shape[1]),
+     "divide by the batch size N (rows of p), not by the number of classes C"),
+    (exercises.check_two_layer_backward, two_layer(mask=lambda h, g: g.T @ h),
+     "Check the shape of each factor of each product against the table"),
+    (exercises.check_two_layer_backward, two_layer(db=lambda g: g.sum(axis=0).tolist()),
+     "grads['affine2.b'] is a list, not a numpy array"),
+    (exercises.check_n_params, lambda s: sum(s[i] * s[i + 1] + s[i + 1]
+                                             for i in range(len(s) - 2)),
+     "the last layer is missing"),
+    (exercises.check_n_params, lambda s: sum(s[i] * s[i + 1] + s[i + 1]
+                                             for i in range(1, len(s) - 1)),
+     "the first layer is missing"),
+    (exercises.check_n_params, lambda s: sum(i * o for i, o in zip(s, s[1:])) + sum(s),
+     "the input units have no bias"),
+    (exercises.check_n_params, lambda s: [i * o + o for i, o in zip(s, s[1:])],
+     "got 2 numbers for the layer sizes (784, 100, 10), one per layer: return the total"),
+    (exercises.check_bad_examples,
+     lambda x: np.nonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1)),
+     "got a tuple of 1 array(s) for 5 rows holding inf (row 0), -inf (row 3) and NaN (row 4): "
+     "np.nonzero and np.where with one argument return a tuple"),
+    (exercises.check_bad_examples,
+     lambda x: int((~np.isfinite(x.reshape(len(x), -1)).all(axis=1)).sum()),
+     "got the single number 3 for 5 rows"),
+    (exercises.check_bad_examples, lambda x: bad_rows(x)[::-1],
+     "got [4, 3, 0] for 5 rows holding inf (row 0), -inf (row 3) and NaN (row 4): the right "
+     "examples, but return them sorted"),
     (exercises.check_two_layer_backward, float64_labels,
      "grads['affine2.W'] on a random float32 batch (N = 3, D = 6, H = 7, C = 4) is float64, not "
      "float32, for float32 inputs: an array built in float64 (np.eye"),
