@@ -24,8 +24,8 @@ def _same_twice(name, first, second, where):
     if not np.array_equal(np.asarray(first), np.asarray(second), equal_nan=True):
         raise ExerciseError(f"{name} gives another answer when it is called a second time "
                             f"{where}: it changed what forward kept (an attribute such as "
-                            f"self.out, self.mask or self.probs) in place; compute a new array "
-                            f"and leave those as they were")
+                            f"self.out, self.mask or self.probs); compute the result in a new "
+                            f"array and leave those as they were")
 
 
 def _check_activation(cls, reference, name, fixed_x, mistakes_of):
@@ -169,6 +169,12 @@ def check_affine(cls):
             _an_array(f"Affine.backward's {label}", value, where)
         first = {"dx": dx, "W": np.copy(layer.grads["W"]), "b": np.copy(layer.grads["b"])}
         again = {"dx": layer.backward(dout.copy()), "W": layer.grads["W"], "b": layer.grads["b"]}
+        for key in ("W", "b"):
+            if np.any(first[key]) and np.allclose(again[key], 2 * first[key]):
+                raise ExerciseError(f"grads['{key}'] doubled when backward ran a second time "
+                                    f"{where}: you add to the stored gradient; each backward "
+                                    f"pass stores its own gradient afresh (nothing resets "
+                                    f"grads between steps)")
         for key in first:
             _same_twice(f"Affine.backward ({key})", first[key], again[key], where)
         if x.dtype == np.float32:

@@ -240,6 +240,12 @@ def sigmoid_out_in_place(self, dout):
     return dout * self.out
 
 
+def affine_accumulating(self, dout):
+    self.grads["W"] += self.x.T @ dout
+    self.grads["b"] += dout.sum(axis=0)
+    return (dout @ self.params["W"].T).reshape(self.x_shape)
+
+
 REFERENCES = [
     (exercises.check_relu, layer(layers.ReLU, relu_by_loop)),
     (exercises.check_affine, affine(affine_by_loops)),
@@ -420,6 +426,9 @@ WRONG = [
     (exercises.check_softmax_with_loss, layer(layers.SoftmaxWithLoss, probs_in_place),
      "SoftmaxWithLoss.backward gives another answer when it is called a second time on the "
      "fixed case scores (2, 1, 0), label 1: it changed what forward kept"),
+    (exercises.check_affine, affine(affine_accumulating),
+     "grads['W'] doubled when backward ran a second time on a fixed batch of 2 examples, "
+     "2 -> 3 features: you add to the stored gradient"),
     (exercises.check_softmax, lambda v: softmax(v).tolist(),
      "softmax for the scores (1, 2, 3) is a list, not a numpy array"),
 ]
