@@ -244,7 +244,7 @@ def _train_epoch(model, step, optimizer, x, y, y_int, batches, clip, blas, bar, 
         history.loss.append(float(loss))
         correct += int(np.sum(model.last_scores.argmax(axis=1) == y_int[idx]))
         seen += len(idx)
-        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.2%}", refresh=False)
         bar.update()
         if live:
             live.step(history.loss[-1])
@@ -255,11 +255,11 @@ def _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, train_acc, s
     """End of an epoch: validation accuracy (when there is validation data and the weights are
     finite; a ``live`` plot records the validation loss from the same pass), the epoch's summary on
     the progress bar, then FloatingPointError if the weights are not finite."""
-    summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{train_acc:.4f}"}
+    summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{train_acc:.2%}"}
     if x_val is not None and not non_finite(model.params):
         validate = live.validate if live else evaluate
         history.val_acc.append(validate(model, x_val, y_val))
-        summary["val_acc"] = f"{history.val_acc[-1]:.4f}"
+        summary["val_acc"] = f"{history.val_acc[-1]:.2%}"
     bar.set_postfix(summary)
     bar.close()
     bad = non_finite(model.params)
