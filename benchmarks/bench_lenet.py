@@ -1,8 +1,9 @@
 """LeNet-5 training throughput (images/s) and peak memory at several batch sizes: cnnlib's tuned
-route (``LeNet5(tuned=True)``, what ``python -m cnnlib train`` and notebook 07 use), its plain route
-(the layers of notebooks 04-06, ``LeNet5()``), and, when torch is installed (it is not a
-requirement), the same network in PyTorch on the CPU with the same number of threads, batch size,
-optimizer (Adam) and data.
+route (``LeNet5(tuned=True)``, what notebook 07 uses; BLAS threads share each product), the tuned
+route with each batch split across worker threads (``fit(..., workers=threads)``, one BLAS thread
+each; what ``python -m cnnlib train`` uses), its plain route (the layers of notebooks 04-06,
+``LeNet5()``), and, when torch is installed (it is not a requirement), the same network in PyTorch
+on the CPU with the same number of threads, batch size, optimizer (Adam) and data.
 
     python benchmarks/bench_lenet.py [--threads 2] [--batches 64 128 256] [--images 12800]
     [--no-plain]
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from machine import describe  # benchmarks/machine.py, beside this script
+
 WORKER = r"""
 import json, resource, sys, time
 import numpy as np
@@ -28,15 +31,17 @@ framework, batch, images = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 (x, y), _ = load_mnist()
 x, y = x[:images], y[:images]
 
-if framework in ("tuned", "plain"):
+if framework in ("tuned", "split", "plain"):
     from cnnlib.models import LeNet5
     from cnnlib.optim import Adam
     from cnnlib.training import fit
 
-    model, optimizer = LeNet5(tuned=framework == "tuned"), Adam(1e-3)
+    model, optimizer = LeNet5(tuned=framework != "plain"), Adam(1e-3)
+    workers = int(sys.argv[4]) if framework == "split" else 1
 
     def one_pass(seed):
-        fit(model, optimizer, x, y, epochs=1, batch_size=batch, seed=seed, progress=False)
+        fit(model, optimizer, x, y, epochs=1, batch_size=batch, seed=seed, progress=False,
+            workers=workers)
 else:
     import torch
     import torch.nn as nn
@@ -88,7 +93,7 @@ def main():
     parser.add_argument("--images", type=int, default=12800)
     parser.add_argument("--no-plain", action="store_true", help="skip cnnlib's plain route")
     args = parser.parse_args()
-    frameworks = ["tuned"] if args.no_plain else ["tuned", "plain"]
+    frameworks = ["tuned", "split"] if args.no_plain else ["tuned", "split", "plain"]
     try:
         import torch  # noqa: F401
         frameworks.append("torch")
@@ -100,9 +105,10 @@ def main():
         f"LeNet-5 training (Adam), {args.images:,} MNIST images per pass, {args.threads} threads, "
         f"{time.strftime('%Y-%m-%d')}"
     )
+    print(describe())
     print(f"{'batch':>5s} "
           + " ".join(f"{f + ' img/s':>14s} {f + ' peak MB':>15s}" for f in frameworks)
-          + ("   tuned/torch" if "torch" in frameworks else "")
+          + ("   tuned/torch   split/torch" if "torch" in frameworks else "")
           + ("   tuned/plain" if "plain" in frameworks else ""))
     for batch in args.batches:
         results = {f: run(f, batch, args) for f in frameworks}
@@ -111,7 +117,8 @@ def main():
                                         for f in frameworks)
         speed = {f: results[f]["images_per_second"] for f in frameworks}
         if "torch" in frameworks:
-            line += f"   {speed['tuned'] / speed['torch']:10.2f}x"
+            line += (f"   {speed['tuned'] / speed['torch']:10.2f}x"
+                     f"   {speed['split'] / speed['torch']:10.2f}x")
         if "plain" in frameworks:
             line += f"   {speed['tuned'] / speed['plain']:10.2f}x"
         print(line)

@@ -7,6 +7,7 @@ model has them, ``train()``/``eval()`` (training and evaluation mode) and ``buff
 running averages).
 """
 
+import contextlib
 import numbers
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from ._checks import positive_int
 from .checkpoints import load_params, model_state, non_finite, save_params
 from .models import in_mode, predict, scores
 from .threads import AdaptiveThreads
+from .tuned import SplitBatch
 
 __all__ = ["History", "fit", "evaluate", "predict", "scores", "confusion_matrix", "clip_grad_norm",
            "save_params", "load_params"]
@@ -103,7 +105,7 @@ def clip_grad_norm(grads, max_norm):
 
 def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=None, seed=0,
         progress=True, patience=None, clip=None, lr_schedule=None, start_epoch=0, history=None,
-        threads="auto", live=None):
+        threads="auto", live=None, workers=1):
     """Train ``model`` with ``optimizer`` on ``x``/``y`` in shuffled minibatches; return a
     :class:`History`.
 
@@ -118,7 +120,10 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     BLAS thread count during training: ``"auto"`` gives BLAS the cores that other processes leave
     free, looking again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int
     fixes it, None leaves it alone. The thread count can change the last digits of the results: fix
-    it where runs must repeat bit for bit.
+    it where runs must repeat bit for bit. ``workers``: split every batch into that many slices run
+    at once in threads (:class:`cnnlib.tuned.SplitBatch`), each with one BLAS thread (``threads`` is
+    then ignored); faster on several cores for models without batch norm or dropout, and the same
+    numbers up to rounding.
     Training steps run in training mode (``model.train()``), validation in evaluation mode; the
     model is left in the mode it had before.
     The progress bar shows the running loss and accuracy during an epoch, and at its end the epoch's
@@ -135,13 +140,15 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     """
     y_int = _check_fit_args(model, x, y, x_val, y_val, epochs, batch_size,
                             start_epoch, patience, clip)
+    workers = positive_int("workers", workers)
     history = History() if history is None else history
     if live:
         from .live import live_run  # imported here: matplotlib's figure only when asked for
         live = live_run(live)
     best = _BestEpoch(patience)
     end = start_epoch + epochs
-    with AdaptiveThreads(threads) as blas, in_mode(model, True):
+    with (AdaptiveThreads(1 if workers > 1 else threads) as blas, in_mode(model, True),
+          _stepper(model, workers) as step):
         for epoch in range(start_epoch, end):
             if lr_schedule is not None:
                 optimizer.lr = float(lr_schedule(epoch))
@@ -149,8 +156,8 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
             bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{end}", disable=not progress,
                        unit="batch", leave=True)
             started = time.perf_counter()
-            correct = _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history,
-                                   epoch, live)
+            correct = _train_epoch(model, step, optimizer, x, y, y_int, batches, clip, blas, bar,
+                                   history, epoch, live)
             seconds = time.perf_counter() - started
             _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, correct / len(x),
                        len(batches), live)
@@ -207,21 +214,29 @@ def _minibatches(n, batch_size, seed, epoch):
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
 
 
-def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch, live):
-    """One pass over ``batches``: forward and loss, backward, (clipping,) update; appends each loss
-    to ``history.loss`` (and hands it to the ``live`` plot) and returns how many training examples
+def _stepper(model, workers):
+    """What computes a training step's loss and gradients: ``model`` itself, or a
+    :class:`~cnnlib.tuned.SplitBatch` of it for several ``workers``."""
+    return SplitBatch(model, workers) if workers > 1 else contextlib.nullcontext(model)
+
+
+def _train_epoch(model, step, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch,
+                 live):
+    """One pass over ``batches``: forward and loss (by ``step``: the model or its
+    :class:`~cnnlib.tuned.SplitBatch`), backward, (clipping,) update; appends each loss to
+    ``history.loss`` (and hands it to the ``live`` plot) and returns how many training examples
     were classified correctly."""
     correct = seen = 0
-    for step, idx in enumerate(batches):
+    for index, idx in enumerate(batches):
         blas.prepare_step()
         xb = x[idx]
-        loss = model.loss(xb, y[idx])
+        loss = step.loss(xb, y[idx])
         if not np.isfinite(loss):
             bar.close()
             raise FloatingPointError(
-                _diverged_message(loss, epoch, step, len(history.loss), xb, idx, optimizer)
+                _diverged_message(loss, epoch, index, len(history.loss), xb, idx, optimizer)
             )
-        model.backward()
+        step.backward()
         grads = model.grads
         if clip is not None:
             clip_grad_norm(grads, clip)
@@ -229,7 +244,7 @@ def _train_epoch(model, optimizer, x, y, y_int, batches, clip, blas, bar, histor
         history.loss.append(float(loss))
         correct += int(np.sum(model.last_scores.argmax(axis=1) == y_int[idx]))
         seen += len(idx)
-        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.2%}", refresh=False)
         bar.update()
         if live:
             live.step(history.loss[-1])
@@ -240,11 +255,11 @@ def _end_epoch(model, optimizer, x_val, y_val, history, bar, epoch, train_acc, s
     """End of an epoch: validation accuracy (when there is validation data and the weights are
     finite; a ``live`` plot records the validation loss from the same pass), the epoch's summary on
     the progress bar, then FloatingPointError if the weights are not finite."""
-    summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{train_acc:.4f}"}
+    summary = {"loss": f"{np.mean(history.loss[-steps:]):.4f}", "acc": f"{train_acc:.2%}"}
     if x_val is not None and not non_finite(model.params):
         validate = live.validate if live else evaluate
         history.val_acc.append(validate(model, x_val, y_val))
-        summary["val_acc"] = f"{history.val_acc[-1]:.4f}"
+        summary["val_acc"] = f"{history.val_acc[-1]:.2%}"
     bar.set_postfix(summary)
     bar.close()
     bad = non_finite(model.params)

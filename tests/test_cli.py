@@ -27,6 +27,7 @@ SHIPPED = DATA_ROOT / "lenet5_mnist.npz"
     (["train", "--lr", "inf"], "--lr: must be finite, got inf"),
     (["train", "--seed", "-1"], "--seed: must be a non-negative int, got -1"),
     (["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+    (["train", "--workers", "0"], "--workers: must be positive, got 0"),
     (["evaluate", "--weights", "/no/such/file.npz"], "no such file"),
 ])
 def test_bad_arguments_give_usage_errors(capsys, argv, message):
@@ -56,6 +57,23 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert main(["evaluate", "--weights", str(out)]) == 0
     text = capsys.readouterr().out
     assert "on 10,000 images" in text and "true\\pred" in text
+
+
+def test_train_hands_workers_to_fit(quick, tmp_path, capsys, monkeypatch):
+    """--workers N reaches fit (which splits each batch across N threads; tests/test_split_batch.py
+    checks the numbers); the default is one worker."""
+    seen, real_fit = [], cli.fit
+
+    def recording_fit(*args, **kwargs):
+        seen.append(kwargs["workers"])
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "fit", recording_fit)
+    for extra in ([], ["--workers", "2"]):
+        assert main(["train", "--epochs", "1", "--batch-size", "256", "--no-progress", "--out",
+                     str(tmp_path / f"w{len(extra)}.npz"), *extra]) == 0
+    assert "test accuracy:" in capsys.readouterr().out
+    assert seen == [1, 2]
 
 
 def test_format_confusion():

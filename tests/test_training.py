@@ -1,4 +1,6 @@
 
+import re
+
 import numpy as np
 import pytest
 
@@ -215,3 +217,12 @@ def test_scores_and_predict_check_batch_size():
         with pytest.raises(ValueError,
                            match=f"batch_size: expected a positive integer, got {bad!r}"):
             scores(TwoLayerNet(2, 8, 3), x, batch_size=bad)
+
+
+def test_the_progress_bar_shows_accuracy_as_a_percentage(capsys):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 6)), rng.integers(0, 3, 40)
+    fit(TwoLayerNet(6, 5, 3), SGD(0.1), x, y, epochs=1, batch_size=20, x_val=x[:10],
+        y_val=y[:10])
+    bar = capsys.readouterr().err
+    assert re.search(r"acc=\d+\.\d\d%", bar) and re.search(r"val_acc=\d+\.\d\d%", bar), bar

@@ -10,7 +10,9 @@ is tested against its plain twin:
 * :mod:`cnnlib.tuned.blocks`: conv -> ReLU -> 2x2 max pool fused into one step, two routes;
 * :mod:`cnnlib.tuned.layers`: :class:`TunedConv2D`, :class:`ConvReLUPool` and :func:`fuse_layers`,
   and
-  :func:`fuse` below, which turn a plain model into a tuned one (``LeNet5(tuned=True)`` uses them).
+  :func:`fuse` below, which turn a plain model into a tuned one (``LeNet5(tuned=True)`` uses them);
+* :mod:`cnnlib.tuned.parallel`: :class:`SplitBatch`, a training step split across threads
+  (``fit(..., workers=2)``).
 """
 
 import copy
@@ -23,11 +25,12 @@ from .blocks import (
 )
 from .conv import conv2d_backward, conv2d_forward
 from .layers import ConvReLUPool, TunedConv2D, fuse_layers
+from .parallel import SplitBatch, check_splittable
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv_relu_pool_forward", "conv_relu_pool_backward",
            "first_conv_relu_pool_forward", "first_conv_relu_pool_backward",
            "TunedConv2D", "ConvReLUPool",
-           "fuse_layers", "fuse"]
+           "fuse_layers", "fuse", "SplitBatch", "check_splittable"]
 
 
 def fuse(model):

@@ -1,0 +1,71 @@
+"""The README's results table, measured in one run: the machine, then ``python -m cnnlib train``
+(test accuracy, wall time, peak resident memory) and LeNet-5's training throughput against PyTorch
+(``bench_lenet.py``'s workers) at batch 64, 128 and 256, printed as Markdown with the date.
+
+    python benchmarks/results.py [--threads 2] [--images 12800] [--epochs 10]
+
+Run it on an otherwise idle machine: every figure depends on the load (the machine line prints it).
+The train command runs with its defaults (10 epochs, batch 128, seed 0) and writes its weights to a
+temporary folder, never over ``data/``.
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_lenet import run  # benchmarks/, beside this script
+from machine import describe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def train_figures(epochs, workers):
+    """Run ``python -m cnnlib train`` and return its test accuracy (%), wall seconds and peak MB."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, "-m", "cnnlib", "train", "--no-progress", "--epochs",
+                   str(epochs), "--out", str(Path(folder) / "weights.npz")]
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        started = time.perf_counter()
+        output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout
+        wall = time.perf_counter() - started
+    accuracy = float(re.search(r"test accuracy: ([\d.]+)", output).group(1))
+    peak = float(re.search(r"peak memory: ([\d.]+) MB", output).group(1))
+    return {"command": " ".join(["python", *command[1:-2]]), "accuracy": 100 * accuracy,
+            "wall": wall, "peak": peak}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--images", type=int, default=12800)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batches", type=int, nargs="+", default=[64, 128, 256])
+    args = parser.parse_args()
+    print(f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')}: {describe()}\n")
+    print("| what | figure |\n|---|---|")
+    for workers in (1, args.threads):
+        figures = train_figures(args.epochs, workers)
+        print(f"| `{figures['command']}` | {figures['accuracy']:.2f}% test accuracy, "
+              f"{figures['wall']:.0f} s wall, peak {figures['peak']:.0f} MB resident |")
+    print("\n| batch | tuned img/s | split img/s | PyTorch img/s | tuned / PyTorch "
+          "| split / PyTorch | peak MB split / PyTorch |\n|---|---|---|---|---|---|---|")
+    for batch in args.batches:
+        speed = {route: run(route, batch, args) for route in ("tuned", "split", "torch")}
+        ips = {route: result["images_per_second"] for route, result in speed.items()}
+        print(f"| {batch} | {ips['tuned']:,.0f} | {ips['split']:,.0f} | {ips['torch']:,.0f} | "
+              f"{ips['tuned'] / ips['torch']:.2f}x | {ips['split'] / ips['torch']:.2f}x | "
+              f"{speed['split']['peak_mb']:.0f} / {speed['torch']['peak_mb']:.0f} |")
+    print(f"\n({args.threads} threads for every route: BLAS threads for 'tuned', worker threads "
+          f"with one BLAS thread each for 'split', torch.set_num_threads for PyTorch; "
+          f"{args.images:,} MNIST images per pass, best of three passes, Adam.)")
+
+
+if __name__ == "__main__":
+    main()
