@@ -152,7 +152,9 @@ class LivePlot:
         brought up to date and returned (the same figure every time: a redraw only moves the data):
         loss per step (raw, faint, and smoothed) with the validation loss per epoch (squares, at the
         step that ended the epoch), and accuracy per epoch (validation solid, training dashed); one
-        colour per run, named in a legend when there are several runs or the one has a label."""
+        colour per run, named in a legend when there are several runs or the one has a label. The
+        accuracies are drawn in percent; :attr:`runs` keeps them as fractions, as ``History``
+        does."""
         if self._figure is None:
             self._figure = self._empty_figure()
         loss_ax, acc_ax = self._figure.axes
@@ -171,8 +173,9 @@ class LivePlot:
             smoothed.set_data(steps, _moving_average(run["loss"], self.smooth))
             val_loss.set_data(run["val_step"], run["val_loss"])
             epochs = np.arange(1, len(run["train_acc"]) + 1)
-            train_acc.set_data(epochs, run["train_acc"])
-            val_acc.set_data(epochs[:len(run["val_acc"])], run["val_acc"])
+            train_acc.set_data(epochs, 100 * np.asarray(run["train_acc"], dtype=float))
+            val_acc.set_data(epochs[:len(run["val_acc"])],
+                             100 * np.asarray(run["val_acc"], dtype=float))
         if loss_ax.get_yscale() == "linear" and any(r["loss"] for r in self.runs):
             loss_ax.set_yscale("log")
         named = len(self.runs) > 1 or self.runs and self.runs[0]["label"] != "run 1"
@@ -194,7 +197,7 @@ class LivePlot:
         loss_ax.set(xlabel="step", ylabel="loss")
         loss_ax.set_title(f"loss: training (faint: each step; line: mean of {self.smooth})\n"
                           "and validation (squares, at each epoch's end)", fontsize=10)
-        acc_ax.set(xlabel="epoch", ylabel="accuracy")
+        acc_ax.set(xlabel="epoch", ylabel="accuracy (%)")
         acc_ax.set_title("accuracy per epoch: validation (squares)\n"
                          "and training (circles, during the epoch)", fontsize=10)
         acc_ax.xaxis.get_major_locator().set_params(integer=True)

@@ -140,6 +140,17 @@ def test_fit_records_the_curves_and_changes_no_number():
     assert len(display.shown) == 1 and len(display.updates) == 8 + 2 + 1   # steps, epochs, end
 
 
+def test_accuracy_is_drawn_in_percent():
+    plot = LivePlot(display=FakeDisplay(), clock=Clock())
+    _, history = _train(plot.run("a"), epochs=2)
+    acc_ax = plot.draw().axes[1]
+    assert acc_ax.get_ylabel() == "accuracy (%)"
+    train_line, val_line = acc_ax.get_lines()
+    np.testing.assert_allclose(train_line.get_ydata(), 100 * np.array(history.train_acc))
+    np.testing.assert_allclose(val_line.get_ydata(), 100 * np.array(history.val_acc))
+    assert plot.runs[0]["val_acc"] == history.val_acc          # the record keeps fractions
+
+
 def test_several_runs_share_the_axes_each_labelled():
     plot = LivePlot(display=FakeDisplay(), clock=Clock())
     _train(plot.run("lr 0.1"))

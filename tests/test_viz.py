@@ -99,8 +99,9 @@ def test_plot_history():
     fig = viz.plot_history(history, smooth=20)
     loss_ax, acc_ax = fig.axes
     assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 2
-    assert acc_ax.get_title() == "accuracy per epoch"
-    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), [0.91, 0.94, 0.96])
+    assert acc_ax.get_title() == "accuracy per epoch" and acc_ax.get_ylabel() == "accuracy (%)"
+    np.testing.assert_allclose(acc_ax.lines[0].get_ydata(), [90, 95, 97])      # in percent
+    np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), [91, 94, 96])
     assert len(viz.plot_history(History(loss=[1.0, 0.5], train_acc=[0.5])).axes[1].lines) == 1
 
 
@@ -606,6 +607,9 @@ def test_plot_train_val_gap_shades_the_gap():
         "dropout: gap +5.0 points",
     ]
     assert len(axes[0].collections) == 1 and len(axes[0].lines) == 2
+    assert axes[0].get_ylabel() == "accuracy (%)"
+    np.testing.assert_allclose(axes[0].lines[0].get_ydata(), [50, 90, 100])     # in percent
+    np.testing.assert_allclose(axes[1].lines[1].get_ydata(), [45, 75, 85])
     with pytest.raises(ValueError, match=r"curves\['x'\]: expected \(train, val\)"):
         viz.plot_train_val_gap({"x": ([1, 2], [1])})
 

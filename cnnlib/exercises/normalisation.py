@@ -19,7 +19,7 @@ from .diagnosis import (
 
 
 def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_term=True,
-                         var_term=True, var_sign=-1, use_gamma=True):
+                         var_term=True, var_sign=-1, use_gamma=True, var_scale=1.0):
     """Batch norm's dx with per-channel statistics as the forward pass computes them, and the
     backward pass's sums over ``axes`` divided by ``m``: the reference with the defaults, a typical
     mistake otherwise (a path left out, the variance's term added, no gamma).
@@ -35,7 +35,19 @@ def _bn_backward_variant(x, gamma, dout, eps, *, axes=(0, 2, 3), m=None, mean_te
     mean_path = direct - without_var
     var_path = without_var - normalisation_backward(dxhat, xhat, inv_std, axes)
     scale = 1 if m is None else np.prod([x.shape[axis] for axis in axes]) / m
-    return direct - scale * (mean_term * mean_path - var_sign * var_term * var_path)
+    return direct - scale * (mean_term * mean_path
+                             - var_sign * var_term * var_scale * var_path)
+
+
+def _bn_backward_unkept(x, gamma, dout, eps):
+    """The compact backward pass with its two per-channel sums of shape (C,), not (1, C, 1, 1):
+    broadcast against (N, C, H, W) they line up with W (possible only when W == C)."""
+    axes = (0, 2, 3)
+    m = x.size // x.shape[1]
+    inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    xhat = (x - x.mean(axis=axes, keepdims=True)) * inv_std
+    dxhat = dout * gamma.reshape(1, -1, 1, 1)
+    return inv_std / m * (m * dxhat - dxhat.sum(axis=axes) - xhat * (dxhat * xhat).sum(axis=axes))
 
 
 def _bn_centred_times_inv_std(x, gamma, dout, eps):
@@ -139,7 +151,20 @@ def check_batchnorm_backward(cls):
            (variant(axes=(1, 2, 3), m=c * h * w), "those sums are per example (axis=(1, 2, 3)): "
             "batch norm's statistics are per CHANNEL, over N, H and W (axis=(0, 2, 3))"),
            (variant(axes=(2, 3), m=h * w), "those sums are per image and channel (axis=(2, 3)): "
-            "batch norm's statistics are per channel over the whole batch, axis=(0, 2, 3)")],
+            "batch norm's statistics are per channel over the whole batch, axis=(0, 2, 3)"),
+           (variant(m=n * c * h * w), f"the sums are divided by N*C*H*W = {n * c * h * w}, every "
+            f"value of the batch: each channel's mean and variance come from its own m = N*H*W "
+            f"= {n * h * w} values"),
+           (expected / ref.inv_std, "dx misses the factor 1/s = inv_std: every path from x to "
+            "xhat passes through the division by s"),
+           (variant(var_scale=2), "the variance's path comes out twice too large: the "
+            "derivative of (sigma^2 + eps)**(-1/2) is -1/2 * (sigma^2 + eps)**(-3/2); is the -1/2 "
+            "missing?"),
+           (variant(var_scale=1 / ref.inv_std), "the variance's path is s times too large: the "
+            "derivative of (sigma^2 + eps)**(-1/2) has the power -3/2, inv_std**3")]
+           + ([(_bn_backward_unkept(x, gamma, dout, eps), "a per-channel sum of shape (C,) is "
+                "broadcast against (N, C, H, W): it lines up with the LAST axis, W, not with "
+                "the channels; keep the reduced axes (keepdims=True)")] if w == c else []),
            where)
         xhat = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(
             x.var(axis=(0, 2, 3), keepdims=True) + eps)
@@ -191,7 +216,7 @@ def check_batchnorm_backward(cls):
 # --- batch norm's forward pass -------------------------------------------------------------------
 
 def _bn_forward_variant(x, gamma, beta, eps, *, axes=(0, 2, 3), ddof=0, eps_inside=True,
-                        use_eps=True, sqrt=True, swap=False, affine=True):
+                        use_eps=True, sqrt=True, swap=False, affine=True, per=(1, -1, 1, 1)):
     """Batch norm's training-mode output with its statistics over ``axes``: the reference with the
     defaults, a typical mistake otherwise."""
     mean = x.mean(axis=axes, keepdims=True)
@@ -206,7 +231,7 @@ def _bn_forward_variant(x, gamma, beta, eps, *, axes=(0, 2, 3), ddof=0, eps_insi
     if not affine:
         return xhat
     g, b = (beta, gamma) if swap else (gamma, beta)
-    return g.reshape(1, -1, 1, 1) * xhat + b.reshape(1, -1, 1, 1)
+    return g.reshape(per) * xhat + b.reshape(per)
 
 
 def check_batchnorm_forward(fn):
@@ -259,7 +284,16 @@ def check_batchnorm_forward(fn):
             (variant(axes=(1, 2, 3)), "the statistics are per example (axis=(1, 2, 3)), as layer "
              "norm takes them: batch norm's are per channel, over N, H and W"),
             (variant(axes=(2, 3)), "the statistics are per image and channel (axis=(2, 3)), as "
-             "instance norm takes them: batch norm's are per channel over the whole batch")],
+             "instance norm takes them: batch norm's are per channel over the whole batch"),
+            (variant(axes=(1,)), "the statistics are over the channels (axis=1): batch norm "
+             "takes one mean and variance per CHANNEL, over N, H and W"),
+            (variant(axes=(0, 2)), "the statistics leave out the W axis: each channel's mean "
+             "and variance run over N, H AND W"),
+            (variant(axes=(0, 3)), "the statistics leave out the H axis: each channel's mean "
+             "and variance run over N, H AND W")]
+            + ([(variant(per=(1, 1, 1, -1)), "gamma and beta of shape (C,) broadcast against "
+                 "(N, C, H, W) line up with the LAST axis, W: reshape them to (1, C, 1, 1)")]
+               if w == c else []),
             where)
         compare("xhat", xhat, variant(affine=False), [
             (expected, "xhat is the output after gamma and beta: keep the normalised x before "
@@ -274,7 +308,9 @@ def check_batchnorm_forward(fn):
         compare("inv_std", inv_std, inv, [
             (inv.reshape(c), f"inv_std has shape ({c},): keep the reduced axes "
              f"(keepdims=True), shape (1, {c}, 1, 1)"),
-            (1 / inv, "that is the standard deviation: inv_std = 1 / sqrt(var + eps)")], where)
+            (1 / inv, "that is the standard deviation: inv_std = 1 / sqrt(var + eps)"),
+            (x.var(axis=(0, 2, 3), keepdims=True), "that is the variance: inv_std = "
+             "1 / sqrt(var + eps)")], where)
     x = (rng.standard_normal((2, 3, 2, 2)) * 3).astype(np.float32)
     gamma, beta = np.ones(3, np.float32), np.zeros(3, np.float32)
     result = call("batchnorm_forward", fn, x.copy(), gamma, beta, 1e-5)
@@ -359,7 +395,10 @@ def check_groupnorm_backward(cls):
             (variant(ddof=1), "the sums are divided by m - 1: the forward pass divides by m, "
              "the number of values in a group (C/G * H * W)"),
             (variant(per="batch"), "the sums run over the whole batch, as in batch norm: group "
-             "norm's statistics come from ONE image, so sum over each image's group only")]
+             "norm's statistics come from ONE image, so sum over each image's group only"),
+            (expected / (ref.inv_std * np.ones((n, groups, x.size // (n * groups)))).reshape(
+                shape), "dx misses the factor 1/s = self.inv_std: every path from x to xhat "
+             "passes through the division by s")]
         if groups < c:
             mistakes.append((variant(per="channel"), "the sums are per channel (instance norm): "
                              "sum over all the channels of the group, C/G of them"))

@@ -14,7 +14,7 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
     form (``folded``: the bias corrections folded into the learning rate), or with one
     ``mistake``."""
     p = {k: v.astype(np.float64) for k, v in params.items()}
-    m, v, t, runs = {}, {}, 0, []
+    m, v, t, runs = {}, {}, int(bool(mistake.get("t_offset"))), []
     b1, b2 = (beta2, beta1) if mistake.get("swap") else (beta1, beta2)
     eps = 1e-8 if mistake.get("eps_fixed") else eps
     for grads in grads_steps:
@@ -22,9 +22,9 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
         for name in p:
             t += bool(mistake.get("t_per_param")) and name != next(iter(p))
             g, key = grads[name].astype(np.float64), "all" if mistake.get("shared") else name
-            m[key] = b1 * m.get(key, 0) + (1 - b1) * g
-            v[key] = b2 * v.get(key, 0) + (1 - b2) * (np.abs(g) if mistake.get("no_square")
-                                                       else g * g)
+            m[key] = b1 * m.get(key, 0) + (1 if mistake.get("m_whole_g") else 1 - b1) * g
+            v[key] = b2 * v.get(key, 0) + (1 if mistake.get("v_whole_g") else 1 - b2) * (
+                np.abs(g) if mistake.get("no_square") else g * g)
             m_hat, v_hat = m[key], v[key]
             if mistake.get("folded"):
                 step = (lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)) * m_hat / (np.sqrt(v_hat) + eps)
@@ -33,7 +33,10 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
             if mistake.get("precedence"):
                 m_hat, v_hat = m_hat / (1 - b1) ** t, v_hat / (1 - b2) ** t
             elif not mistake.get("no_correction"):
-                m_hat, v_hat = m_hat / (1 - b1 ** t), v_hat / (1 - b2 ** t)
+                m_hat = m_hat if mistake.get("m_uncorrected") else m_hat / (1 - b1 ** t)
+                v_hat = v_hat if mistake.get("v_uncorrected") else v_hat / (1 - b2 ** t)
+            if mistake.get("g_not_m"):
+                m_hat = g
             if mistake.get("store_corrected"):
                 m[key], v[key] = m_hat, v_hat
             if mistake.get("eps_inside"):
@@ -42,6 +45,7 @@ def _adam_runs(params, grads_steps, lr, beta1, beta2, eps, **mistake):
                 step = m_hat / np.sqrt(v_hat) + eps / lr
             else:
                 step = m_hat / ((v_hat if mistake.get("no_sqrt") else np.sqrt(v_hat)) + eps)
+            step = -step if mistake.get("ascent") else step
             p[name] = p[name] - (1 if mistake.get("no_lr") else lr) * step
         runs.append({k: a.copy() for k, a in p.items()})
     return runs
@@ -71,6 +75,19 @@ ADAM_MISTAKES = [
      "gradient's); yours are swapped"),
     ({"no_square": True}, "v averages the SQUARED gradient, g * g"),
     ({"no_lr": True}, "multiply the step by the learning rate lr"),
+    ({"m_whole_g": True}, "m takes in the whole new gradient: a running mean gives the new g "
+     "the weight 1 - beta1, so that the two weights add up to 1"),
+    ({"v_whole_g": True}, "v takes in the whole new g * g: a running mean gives it the weight "
+     "1 - beta2, so that the two weights add up to 1"),
+    ({"m_uncorrected": True}, "only v is bias-corrected: m starts at 0 too and needs its own "
+     "division by 1 - beta1**t"),
+    ({"v_uncorrected": True}, "only m is bias-corrected: v starts at 0 too and needs its own "
+     "division by 1 - beta2**t"),
+    ({"g_not_m": True}, "the step's numerator is this step's gradient g: Adam moves along its "
+     "running mean, the bias-corrected m, which is where its momentum comes from"),
+    ({"ascent": True}, "the step goes up the gradient: subtract it (p -= ...)"),
+    ({"t_offset": True}, "t is 2 at the first update: t counts the updates done, so it starts "
+     "at 0 and the first update's bias correction uses t = 1"),
 ]
 
 
@@ -100,8 +117,8 @@ def _adam_cases():
     """The cases check_adam runs: ``(params, grads per step, settings, where)``."""
     rng = np.random.default_rng(35)
     fixed = ({"w": np.array([1.0, -2.0])}, [{"w": np.array([0.5, -1.0])}] * 3,
-             {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-             "on the fixed case w = [1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each "
+             {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+             "on the fixed case w = [1, -2] with the constant gradient [0.5, -1], lr = 0.05 (each "
              "step moves every entry by about lr)")
     start = {"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))}
     # gradients of sizes 0.3 to 3 (signs mixed): sqrt(v) stays far above a small eps, so that
@@ -189,6 +206,8 @@ def _rmsprop_variant(params, grads_per_step, lr, rho, eps, kind, weight_decay=0.
                 h[name] = (1 - rho) * h[name] + rho * g * g
             elif kind == "forget":
                 h[name] = (1 - rho) * g * g
+            elif kind == "no_rho":
+                h[name] += (1 - rho) * g * g
             elif kind == "no_one_minus_rho":
                 h[name] = rho * h[name] + g * g
             else:
@@ -218,6 +237,8 @@ RMSPROP_MISTAKES = {
                "1 - rho of the new g**2",
     "no_one_minus_rho": "the new g**2 enters h without its weight 1 - rho: the two weights of a "
                         "running mean, rho and 1 - rho, add up to 1, so h estimates g**2",
+    "no_rho": "the old h is never multiplied by rho: a running mean keeps only the share rho "
+              "of its old value, so old gradients fade; yours add up for ever",
     "forget": "h must be kept between steps, one per parameter (self.state['h'][name], updated "
               "in place), not recomputed from the current gradient alone",
     "p_first": "p moved with the h of the previous step: at the first step that h is 0 and the "

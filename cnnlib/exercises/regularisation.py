@@ -19,6 +19,9 @@ def _forward(layer, x, where):
                             f"a new array (x * mask), not x *= ...")
     if out is None:
         raise ExerciseError("Dropout.forward returned None: return the masked x")
+    if not isinstance(out, np.ndarray):
+        raise ExerciseError(f"Dropout.forward returned a {type(out).__name__}: return a numpy "
+                            f"array shaped like x, which the next layer can use")
     out = np.asarray(out)
     if out.shape != x.shape:
         raise ExerciseError(f"Dropout.forward: the output has shape {out.shape}, expected x's "
@@ -39,6 +42,14 @@ def _check_dropout_training(layer, x, p, where):
     dropped = out == 0
     kept = ~dropped
     share = dropped.mean()
+    if 0 < share < 1 and np.all(dropped == dropped[:1]):
+        raise ExerciseError(f"Dropout.forward {where}: every example (row of x) gets the same "
+                            f"mask: draw one keep-or-drop decision per VALUE, a mask shaped "
+                            f"like x")
+    if 0 < share < 1 and np.all(dropped == dropped[:, :1]):
+        raise ExerciseError(f"Dropout.forward {where}: all the values of an example share one "
+                            f"decision: draw one keep-or-drop decision per VALUE, a mask shaped "
+                            f"like x")
     if share == 0:
         if np.allclose(out, x):
             raise ExerciseError("Dropout.forward drops nothing in training: set each value to 0 "
@@ -74,6 +85,9 @@ def _check_dropout_backward(layer, x, p, dropped, kept, where):
                       lambda d: call("Dropout.backward", layer.backward, d))
     if dx is None:
         raise ExerciseError("Dropout.backward returned None: return dout times the mask")
+    if not isinstance(dx, np.ndarray):
+        raise ExerciseError(f"Dropout.backward returned a {type(dx).__name__}: return a numpy "
+                            f"array shaped like dout, which the layer before can use")
     dx = np.asarray(dx)
     if dx.shape != x.shape:
         raise ExerciseError(f"Dropout.backward: dx has shape {dx.shape}, expected {x.shape}")
@@ -173,18 +187,8 @@ def random_search(run_trial, n_trials, rng):
     return trials
 
 
-def _run_search(fn, seed, n):
-    """``fn`` called once with ``n_trials = n`` and ``rng = np.random.default_rng(seed)``: its
-    trials checked against the calls to run_trial; returns those calls, an array ``(n, 2)``."""
-    calls = []
-
-    def run_trial(lr, weight_decay):
-        calls.append((float(lr), float(weight_decay)))
-        return 0.9 + 0.01 * np.log10(lr) / 4 - 0.001 * np.log10(weight_decay)
-    trials = call("random_search", fn, run_trial, n, np.random.default_rng(seed))
-    if trials is None:
-        raise ExerciseError("random_search returned None: return the list of trials")
-    trials = list(trials)
+def _check_trials(trials, n, calls):
+    """The list of trials a search returned, against the ``n`` calls it made to run_trial."""
     if len(calls) != n:
         raise ExerciseError(f"random_search called run_trial {len(calls)} times for "
                             f"n_trials = {n}: one call per trial (each training run is "
@@ -200,6 +204,11 @@ def _run_search(fn, seed, n):
         if not any(float(t[key]) for t in trials):
             raise ExerciseError(f"every trial's {key} is zero (all zeros): draw it from its range "
                                 f"{SEARCH_RANGES[key]}")
+    for key in ("lr", "weight_decay"):
+        bad = [float(t[key]) for t in trials if not float(t[key]) > 0]
+        if bad:
+            raise ExerciseError(f"a trial's {key} is {bad[0]:.3g}, not a positive number: draw "
+                                f"its EXPONENT uniformly, then raise 10 to it")
     got = sorted((float(t["lr"]), float(t["weight_decay"])) for t in trials)
     if not np.allclose(got, sorted(calls)):
         raise ExerciseError("the trials' 'lr' and 'weight_decay' are not the values passed "
@@ -209,6 +218,24 @@ def _run_search(fn, seed, n):
                           - 0.001 * np.log10(t["weight_decay"])):
             raise ExerciseError("a trial's 'val_acc' is not what run_trial returned for its "
                                 "lr and weight_decay")
+
+
+def _run_search(fn, seed, n):
+    """``fn`` called once with ``n_trials = n`` and ``rng = np.random.default_rng(seed)``: its
+    trials checked against the calls to run_trial; returns those calls, an array ``(n, 2)``."""
+    calls = []
+
+    def run_trial(lr, weight_decay):
+        calls.append((float(lr), float(weight_decay)))
+        with np.errstate(invalid="ignore", divide="ignore"):     # a wrong answer's lr <= 0
+            return 0.9 + 0.01 * np.log10(lr) / 4 - 0.001 * np.log10(weight_decay)
+    trials = call("random_search", fn, run_trial, n, np.random.default_rng(seed))
+    if trials is None:
+        raise ExerciseError("random_search returned None: return the list of trials")
+    if isinstance(trials, dict):
+        raise ExerciseError("random_search returned one dict: return the list of ALL the "
+                            "trials, one dict per trial (the cells after it pick the best)")
+    _check_trials(list(trials), n, calls)
     return np.array(calls)
 
 
@@ -251,9 +278,15 @@ def check_random_search(fn):
     if not np.array_equal(_run_search(fn, 0, 400), values):
         raise ExerciseError("two searches with rng = np.random.default_rng(0) tried different "
                             "values: draw every random number from rng")
-    if np.array_equal(_run_search(fn, 1, 400), values):
+    other = _run_search(fn, 1, 400)
+    if np.array_equal(other, values):
         raise ExerciseError("searches with different seeds tried the same values: draw every "
                             "random number from rng, not from a fixed seed")
+    for column, name in enumerate(("lr", "weight_decay")):
+        if np.allclose(np.sort(other[:, column]), np.sort(values[:, column])):
+            raise ExerciseError(f"searches with different seeds tried the same {name} values, "
+                                f"only in another order: a fixed list (np.logspace, a grid) "
+                                f"shuffled is still a grid; draw each value from rng")
     _run_search(fn, 2, 10)
     correct("random search: independent log-uniform draws of lr and weight decay from rng, one "
             "run per trial, every trial recorded")

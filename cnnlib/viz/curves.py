@@ -24,7 +24,7 @@ def _plain_log_axis(ax):
 
 def plot_history(history, *, smooth=50):
     """Two panels: loss per iteration (raw, faint, and a ``smooth``-step moving average) and
-    accuracy per epoch."""
+    accuracy per epoch in percent (the history keeps fractions)."""
     if not history.loss:
         raise ValueError("history: no iterations recorded (history.loss is empty)")
     fig = Figure(figsize=(10, 3.5), layout="constrained")
@@ -38,10 +38,12 @@ def plot_history(history, *, smooth=50):
     _plain_log_axis(loss_ax)
     loss_ax.legend()
     epochs = np.arange(1, len(history.train_acc) + 1)
-    acc_ax.plot(epochs, history.train_acc, "o-", label="train (during the epoch)")
+    acc_ax.plot(epochs, 100 * np.asarray(history.train_acc, dtype=float), "o-",
+                label="train (during the epoch)")
     if history.val_acc:
-        acc_ax.plot(epochs, history.val_acc, "s-", label="validation")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy per epoch")
+        acc_ax.plot(epochs[:len(history.val_acc)], 100 * np.asarray(history.val_acc, dtype=float),
+                    "s-", label="validation")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy per epoch")
     acc_ax.xaxis.get_major_locator().set_params(integer=True)
     acc_ax.legend()
     return fig
@@ -272,8 +274,8 @@ def plot_train_val_gap(curves, *, title=None):
     shaded.
 
     curves: ``{label: (train_accuracy, val_accuracy)}``, two sequences of the same length (one value
-    per epoch). Each panel's title gives the gap after the last epoch, in percentage points; all
-    panels share the y axis.
+    per epoch), as fractions, drawn in percent. Each panel's title gives the gap after the last
+    epoch, in percentage points; all panels share the y axis.
     """
     if not curves:
         raise ValueError("curves: expected at least one {label: (train, val)}")
@@ -286,12 +288,12 @@ def plot_train_val_gap(curves, *, title=None):
     for ax, (label, (train, val)) in zip(axes, curves.items()):
         train, val = np.asarray(train, dtype=float), np.asarray(val, dtype=float)
         epochs = np.arange(1, len(train) + 1)
-        ax.plot(epochs, train, "-", color="tab:blue", label="training")
-        ax.plot(epochs, val, "-", color="tab:orange", label="validation")
-        ax.fill_between(epochs, val, train, color="tab:red", alpha=0.15, label="gap")
+        ax.plot(epochs, 100 * train, "-", color="tab:blue", label="training")
+        ax.plot(epochs, 100 * val, "-", color="tab:orange", label="validation")
+        ax.fill_between(epochs, 100 * val, 100 * train, color="tab:red", alpha=0.15, label="gap")
         ax.set(xlabel="epoch", title=f"{label}: gap {100 * (train[-1] - val[-1]):+.1f} points")
         ax.title.set_fontsize(10)
-    axes[0].set_ylabel("accuracy")
+    axes[0].set_ylabel("accuracy (%)")
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)

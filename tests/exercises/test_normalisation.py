@@ -344,5 +344,75 @@ WRONG += MORE_WRONG + [(exercises.check_batchnorm_forward,
                         lambda x, g, b, e: tuple(0 * a for a in bn_forward()(x, g, b, e)),
                         "out is all zeros")]
 
+
+# --- found by the learner trial of session 7: each had a generic message before ------------------
+
+def bn_backward_staged_with(*, half=True, power=3, outer=True, m_all=False, keepdims=True):
+    """The staged backward pass with one slip: the -1/2 of the variance's derivative missing, the
+    power of inv_std, the outer 1/s left out, m counted over every value, the sums' axes dropped."""
+    def backward(self, dout):
+        axes = (0, 2, 3)
+        gamma = self.params["gamma"].reshape(1, -1, 1, 1)
+        self.grads["gamma"] = (dout * self.xhat).sum(axis=axes)
+        self.grads["beta"] = dout.sum(axis=axes)
+        m = dout.size if m_all else dout.size // dout.shape[1]
+        dxhat = dout * gamma
+        if not keepdims:
+            s1, s2 = dxhat.sum(axis=axes), (dxhat * self.xhat).sum(axis=axes)
+            return self.inv_std / m * (m * dxhat - s1 - self.xhat * s2)
+        centred = self.xhat / self.inv_std
+        dvar = (dxhat * centred).sum(axis=axes, keepdims=True) * (-0.5 if half else -1.0) \
+            * self.inv_std ** power
+        dmu = -(dxhat * self.inv_std).sum(axis=axes, keepdims=True)
+        dx = dxhat * self.inv_std + dvar * 2 * centred / m + dmu / m
+        return dx if outer else dx / self.inv_std
+    return layer(norm.BatchNorm2D, backward)
+
+
+def bn_forward_with(*, axes=(0, 2, 3), gamma_shape=(1, -1, 1, 1), give_var=False):
+    def forward(x, gamma, beta, eps):
+        mu, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+        xhat = (x - mu) / np.sqrt(var + eps)
+        out = gamma.reshape(gamma_shape) * xhat + beta.reshape(gamma_shape)
+        inv_std = 1 / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + eps)
+        return out, xhat, var if give_var else inv_std
+    return forward
+
+
+def gn_backward_no_inv_std(self, dout):
+    n, g = len(dout), self.num_groups
+    axes = (0,) + tuple(range(2, dout.ndim))
+    self.grads["gamma"] = (dout * self.xhat).sum(axis=axes)
+    self.grads["beta"] = dout.sum(axis=axes)
+    d = (dout * self.params["gamma"].reshape((1, -1) + (1,) * (dout.ndim - 2))).reshape(n, g, -1)
+    xh = self.xhat.reshape(n, g, -1)
+    return (d - d.mean(axis=2, keepdims=True)
+            - xh * (d * xh).mean(axis=2, keepdims=True)).reshape(dout.shape)
+
+
+WRONG += [
+    (exercises.check_batchnorm_backward, bn_backward_staged_with(half=False),
+     "the variance's path comes out twice too large"),
+    (exercises.check_batchnorm_backward, bn_backward_staged_with(power=2),
+     "the variance's path is s times too large"),
+    (exercises.check_batchnorm_backward, bn_backward_staged_with(outer=False),
+     "dx misses the factor 1/s = inv_std"),
+    (exercises.check_batchnorm_backward, bn_backward_staged_with(m_all=True),
+     "the sums are divided by N*C*H*W = 16"),
+    (exercises.check_batchnorm_backward, bn_backward_staged_with(keepdims=False),
+     "it lines up with the LAST axis, W, not with the channels"),
+    (exercises.check_batchnorm_forward, bn_forward_with(gamma_shape=(-1,)),
+     "gamma and beta of shape (C,) broadcast against (N, C, H, W) line up with the LAST axis"),
+    (exercises.check_batchnorm_forward, bn_forward_with(axes=(1,)),
+     "the statistics are over the channels (axis=1)"),
+    (exercises.check_batchnorm_forward, bn_forward_with(axes=(0, 2)),
+     "the statistics leave out the W axis"),
+    (exercises.check_batchnorm_forward, bn_forward_with(axes=(0, 3)),
+     "the statistics leave out the H axis"),
+    (exercises.check_batchnorm_forward, bn_forward_with(give_var=True), "that is the variance"),
+    (exercises.check_groupnorm_backward, layer(norm.GroupNorm, gn_backward_no_inv_std),
+     "dx misses the factor 1/s = self.inv_std"),
+]
+
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
     REFERENCES, WRONG, RETURN_THE_FUNCTION)

@@ -15,6 +15,7 @@ RUNNING_MEANS = {                      # how each kind updates h (in place) from
     "no_one_minus_rho": lambda h, rho, g: rho * h + g * g,
     "forget": lambda h, rho, g: (1 - rho) * g * g,
     "swapped": lambda h, rho, g: (1 - rho) * h + rho * g * g,
+    "no_rho": lambda h, rho, g: h + (1 - rho) * g * g,
 }
 
 
@@ -67,7 +68,8 @@ class HandAdam:
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **mistake):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
-        self.mistake, self.t, self.m, self.v = mistake, 0, {}, {}
+        self.mistake, self.m, self.v = mistake, {}, {}
+        self.t = 1 if mistake.get("t_offset") else 0
 
     def update(self, params, grads):
         bad = self.mistake.get
@@ -78,9 +80,9 @@ class HandAdam:
                 self.t += 1
             g, key = grads[name], "all" if bad("shared") else name
             if not bad("alias"):
-                self.m[key] = b1 * self.m.get(key, 0) + (1 - b1) * g
-                self.v[key] = b2 * self.v.get(key, 0) + (1 - b2) * (abs(g) if bad("no_square")
-                                                                     else g * g)
+                self.m[key] = b1 * self.m.get(key, 0) + (1 if bad("m_whole_g") else 1 - b1) * g
+                self.v[key] = b2 * self.v.get(key, 0) + (1 if bad("v_whole_g") else 1 - b2) * (
+                    abs(g) if bad("no_square") else g * g)
             else:                             # m and v one array, updated in place
                 if key not in self.m:
                     self.m[key] = self.v[key] = np.zeros_like(p)
@@ -88,11 +90,7 @@ class HandAdam:
                 self.m[key] += (1 - b1) * g
                 self.v[key] *= b2
                 self.v[key] += (1 - b2) * g * g
-            m_hat, v_hat = self.m[key], self.v[key]
-            if bad("precedence"):
-                m_hat, v_hat = m_hat / (1 - b1) ** self.t, v_hat / (1 - b2) ** self.t
-            elif not bad("no_correction"):
-                m_hat, v_hat = m_hat / (1 - b1 ** self.t), v_hat / (1 - b2 ** self.t)
+            m_hat, v_hat = self.corrected(self.m[key], self.v[key], b1, b2, g)
             if bad("store_corrected"):
                 self.m[key], self.v[key] = m_hat, v_hat
             step = self.step(m_hat, v_hat)
@@ -102,10 +100,22 @@ class HandAdam:
                 p = p - step
             elif bad("zeros"):
                 p[...] = 0
+            elif bad("ascent"):
+                p += step
             else:
                 p -= step
         if bad("t_late"):
             self.t += 1
+
+    def corrected(self, m_hat, v_hat, b1, b2, g):
+        """m_hat and v_hat, with the mistakes about the bias correction."""
+        bad = self.mistake.get
+        if bad("precedence"):
+            m_hat, v_hat = m_hat / (1 - b1) ** self.t, v_hat / (1 - b2) ** self.t
+        elif not bad("no_correction"):
+            m_hat = m_hat if bad("m_uncorrected") else m_hat / (1 - b1 ** self.t)
+            v_hat = v_hat if bad("v_uncorrected") else v_hat / (1 - b2 ** self.t)
+        return (g if bad("g_not_m") else m_hat), v_hat
 
     def step(self, m_hat, v_hat):
         """The step's length from the corrected averages, with the mistakes about the root, eps
@@ -274,20 +284,20 @@ WRONG = [
      "step on the fixed case"),
     (exercises.check_adam, StubAdam, "Adam.update is not written yet: the hint"),
     (exercises.check_adam, adam(zeros=True), f"params['w'] {ADAM_FIXED} with the constant "
-     "gradient [0.5, -1], lr = 0.1 (each step moves every entry by about lr) is all zeros"),
+     "gradient [0.5, -1], lr = 0.05 (each step moves every entry by about lr) is all zeros"),
     (exercises.check_adam, adam(no_correction=True), "the bias correction is missing"),
     (exercises.check_adam, adam(t_fixed=True), "t counts the updates: increment it on every call"),
     (exercises.check_adam, adam(t0=True), "holds nan or inf after step 1 on the fixed case w = "
-     "[1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each step moves every entry by "
+     "[1, -2] with the constant gradient [0.5, -1], lr = 0.05 (each step moves every entry by "
      "about lr): with t = 0 at the bias correction, 1 - beta1**t is 0 and m / 0 / sqrt(v / 0) "
      "is nan: t must be 1 on the first update"),
     (exercises.check_adam, adam(t_late=True), "with t = 0 at the bias correction, 1 - beta1**t "
      "is 0"),
     (exercises.check_adam, adam(alias=True), "holds nan or inf after step 1 on the fixed case "
-     "w = [1, -2] with the constant gradient [0.5, -1], lr = 0.1 (each step moves every entry "
+     "w = [1, -2] with the constant gradient [0.5, -1], lr = 0.05 (each step moves every entry "
      "by about lr): sqrt of a negative v? self.m[name] and self.v[name] are one array"),
     (exercises.check_adam, adam(rebind=True), f"params['w'] did not change {ADAM_FIXED} with the "
-     "constant gradient [0.5, -1], lr = 0.1 (each step moves every entry by about lr): p = p - "
+     "constant gradient [0.5, -1], lr = 0.05 (each step moves every entry by about lr): p = p - "
      "... in the loop only points the name p at a new array"),
     (exercises.check_adam, adam(precedence=True), "mind the precedence: the bias correction "
      "divides by 1 - beta1**t"),
@@ -310,6 +320,17 @@ WRONG = [
     (exercises.check_adam, adam(no_lr=True), "multiply the step by the learning rate lr"),
     (exercises.check_adam, adam(copy=True), "params['w'] was not changed in place after step 1"),
     (exercises.check_adam, RenamedLR, "keep the learning rate in self.lr"),
+    # found by the learner trial of session 7: each had a generic or a wrong message
+    (exercises.check_adam, adam(m_whole_g=True), f"params['w'] {ADAM_FIXED} with the constant "
+     "gradient [0.5, -1], lr = 0.05 (each step moves every entry by about lr): m takes in the "
+     "whole new gradient"),
+    (exercises.check_adam, adam(v_whole_g=True), "v takes in the whole new g * g"),
+    (exercises.check_adam, adam(m_uncorrected=True), "only v is bias-corrected"),
+    (exercises.check_adam, adam(v_uncorrected=True), "only m is bias-corrected"),
+    (exercises.check_adam, adam(g_not_m=True), "the step's numerator is this step's gradient g"),
+    (exercises.check_adam, adam(ascent=True), "the step goes up the gradient"),
+    (exercises.check_adam, adam(t_offset=True), "t is 2 at the first update"),
+    (exercises.check_rmsprop, rmsprop("no_rho"), "the old h is never multiplied by rho"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(

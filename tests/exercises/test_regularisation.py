@@ -133,6 +133,34 @@ def search_loguniform_ratio(run_trial, n_trials, rng):
     return results
 
 
+def shared_mask_forward(self, x):
+    """One mask for the whole batch (drawn for one example, broadcast over the rows)."""
+    if not self.training:
+        self.keep = None
+        return x
+    self.keep = self.rng.random(x.shape[1:]) >= self.p
+    return x * self.keep / x.dtype.type(1 - self.p)
+
+
+def list_backward(self, dout):
+    return list(dout if self.keep is None else dout * self.keep / dout.dtype.type(1 - self.p))
+
+
+def search_exponent_only(run_trial, n_trials, rng):
+    """The exponents recorded and trained with, never raised to the power."""
+    trials = []
+    for _ in range(n_trials):
+        lr, wd = rng.uniform(-4, -2), rng.uniform(-6, -2)
+        trials.append({"lr": lr, "weight_decay": wd, "val_acc": run_trial(lr, wd)})
+    return trials
+
+
+def search_logspace(run_trial, n_trials, rng):
+    """np.logspace grids, the weight decays shuffled: a grid in another order."""
+    lrs, wds = np.logspace(-4, -2, n_trials), rng.permutation(np.logspace(-6, -2, n_trials))
+    return [{"lr": a, "weight_decay": b, "val_acc": run_trial(a, b)} for a, b in zip(lrs, wds)]
+
+
 def search_mistake(kind):
     def search(run_trial, n_trials, rng):
         source = np.random.default_rng(0) if kind == "fixed_seed" else rng
@@ -208,6 +236,18 @@ WRONG = [
     (exercises.check_random_search, search_mistake("fixed_seed"), "not from a fixed seed"),
     (exercises.check_random_search, search_mistake("twice"), "one call per trial"),
     (exercises.check_random_search, search_mistake("short"), "returned 399 trials"),
+    # found by the learner trial of session 7 (accepted, or a misleading message, before)
+    (exercises.check_dropout, dropout(shared_mask_forward, backward_keep_mask),
+     "every example (row of x) gets the same mask"),
+    (exercises.check_dropout, dropout(forward_keep_mask, list_backward),
+     "Dropout.backward returned a list"),
+    (exercises.check_dropout, dropout(lambda self, x: list(forward_keep_mask(self, x))),
+     "Dropout.forward returned a list"),
+    (exercises.check_random_search, search_exponent_only, "a trial's lr is"),
+    (exercises.check_random_search, lambda run, n, rng: max(search_exponents(run, n, rng),
+                                                            key=lambda t: t["val_acc"]),
+     "random_search returned one dict"),
+    (exercises.check_random_search, search_logspace, "the same lr values, only in another order"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
