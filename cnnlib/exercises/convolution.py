@@ -8,7 +8,16 @@ import numpy as np
 
 from .. import conv
 from ..gradcheck import numerical_gradient
-from .diagnosis import ExerciseError, call, close, compare, copy_checked, correct
+from .diagnosis import (
+    ExerciseError,
+    call,
+    caller_unchanged,
+    close,
+    compare,
+    copy_checked,
+    correct,
+    keeps_float32,
+)
 
 CONV_X = np.array([[1, 2, 3, 0],
                    [4, 5, 6, 1],
@@ -88,15 +97,7 @@ def _run(what, fn, where, *args, names=()):
             raise ExerciseError(f"{what} raised {kind} {where}: " + (
                 f"{mistake} (the error: {kind}: {err})" if mistake else str(err))) from None
     for name, arg, before in given:
-        if arg.shape != before.shape:
-            raise ExerciseError(f"{what} changed the shape of the array {name} it was given "
-                                f"({before.shape} -> {arg.shape}) {where}: setting .shape or "
-                                f"calling .resize changes the caller's array; the caller still "
-                                f"needs it as it was, so reshape into a new name instead")
-        if not np.array_equal(arg, before):
-            raise ExerciseError(f"{what} changed the values of the array {name} it was given "
-                                f"{where}: an in-place operation (+=, [...] =) on it changes the "
-                                f"caller's array; work on a new array")
+        caller_unchanged(name, arg, before, where, who=what)
     return result
 
 
@@ -111,24 +112,17 @@ def _array_out(what, got, where):
                                 f".shape, which a {type(value).__name__} does not have)")
 
 
-def _float32(what, fn, args, names, reference, where="for float32 inputs"):
-    """Run ``fn`` on ``args`` made float32: each array it returns must be float32 and match
-    ``reference`` (the float64 answer, one array or a tuple)."""
+def _run_float32(what, fn, args, names, reference, where="for float32 inputs"):
+    """Run ``fn`` on ``args`` made float32: each array it returns must pass
+    :func:`~cnnlib.exercises.diagnosis.keeps_float32` against ``reference`` (the float64 answer,
+    one array or a tuple)."""
     args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
     got, _ = _run(what, fn, where, *args, names=names)
     got = got if isinstance(got, (tuple, list)) else (got,)
     reference = reference if isinstance(reference, tuple) else (reference,)
-    for value, right in zip(got, reference):
-        dtype = getattr(value, "dtype", None)
-        if dtype != np.float32:
-            raise ExerciseError(f"{what} returned {dtype or type(value).__name__} {where}: a "
-                                f"float32 input must give a float32 result (training runs in "
-                                f"float32). Look at where your result array is created: np.zeros "
-                                f"and np.array of Python floats default to float64")
-        if not np.allclose(value, right, rtol=1e-4, atol=1e-4):
-            raise ExerciseError(f"{what} is wrong {where}, although it is right for float64: "
-                                f"look for a step that rounds or truncates, such as an integer "
-                                f"array")
+    labels = ("dx", "dw", "db") if len(reference) == 3 else ("result",)
+    for value, right, label in zip(got, reference, labels):
+        keeps_float32(f"{what}'s {label}", value, where, expected=right)
 
 
 def _check_pad(name, calls, got, expected, where):
@@ -258,7 +252,7 @@ def check_conv_forward_naive(fn):
                  "last channel (= instead of +=?)")]
         _compare_lazy("out", got, expected, mistakes, where)
     x, w, b, stride, pad, _ = _conv_cases()[4]
-    _float32("your conv_forward_naive", fn, (x, w, b, stride, pad), ("x", "w", "b"),
+    _run_float32("your conv_forward_naive", fn, (x, w, b, stride, pad), ("x", "w", "b"),
              forward(x, w, b, stride, pad))
     correct("conv_forward_naive matches cnnlib (the 4x4 example, padding, stride, channels)")
     return fn
@@ -319,7 +313,7 @@ def check_im2col(fn):
                 (conv.im2col(_one_sided(x, 2 * pad, 0), kh, kw, stride), _EVERY_SIDE)]
         _compare_lazy("cols", got, expected, mistakes, where)
     x, kh, kw, stride, pad, _ = cases[2]
-    _float32("your im2col", fn, (x, kh, kw, stride, pad), ("x",),
+    _run_float32("your im2col", fn, (x, kh, kw, stride, pad), ("x",),
              conv.im2col(x, kh, kw, stride, pad))
     correct("im2col matches cnnlib (row and column order, padding, stride, channels, batch)")
     return fn
@@ -355,7 +349,7 @@ def check_conv_forward_im2col(fn):
                      "mixes the filters' weights")]
         _compare_lazy("out", got, expected, mistakes, where)
     x, w, b, stride, pad, _ = _conv_cases()[4]
-    _float32("your conv_forward_im2col", fn, (x, w, b, stride, pad), ("x", "w", "b"),
+    _run_float32("your conv_forward_im2col", fn, (x, w, b, stride, pad), ("x", "w", "b"),
              conv.conv2d_forward_naive(x, w, b, stride, pad))
     correct("the convolution as one matrix product matches the loops")
     return fn
@@ -452,7 +446,7 @@ def check_conv_backward_naive(fn):
     compare("dw", dw, numerical_gradient(lambda v: loss(w=v), w.copy()), where=where)
     compare("db", db, numerical_gradient(lambda v: loss(b=v), b.copy()), where=where)
     dout, x, w, stride, pad, _ = cases[3]
-    _float32("your conv_backward_naive", fn, (dout, x, w, stride, pad), ("dout", "x", "w"),
+    _run_float32("your conv_backward_naive", fn, (dout, x, w, stride, pad), ("dout", "x", "w"),
              conv.conv2d_backward_naive(dout, x, w, stride, pad))
     correct("conv_backward_naive's dx, dw and db match cnnlib and the numerical gradient")
     return fn
@@ -573,7 +567,7 @@ def check_col2im(fn):
                                 f"<x, col2im(cols)> = {right:.6g}")
         compare("dx", got, expected, where=where)
     cols, x_shape, kh, kw, stride, pad, _ = cases[2]
-    _float32("your col2im", fn, (cols, x_shape, kh, kw, stride, pad), ("cols",),
+    _run_float32("your col2im", fn, (cols, x_shape, kh, kw, stride, pad), ("cols",),
              conv.col2im(cols, x_shape, kh, kw, stride, pad))
     correct("col2im is the adjoint of im2col: overlaps summed, padding cropped, as cnnlib")
     return fn
@@ -650,7 +644,7 @@ def check_dw_by_im2col(fn):
                       if len(x) > 1 else [])]
         _compare_lazy("dw", got, expected, mistakes, where)
     x, dout = rng.standard_normal((2, 2, 6, 7)), rng.standard_normal((2, 3, 3, 4))
-    _float32("your dw_by_im2col", fn, (dout, x, 3, 2, 2, 1), ("dout", "x"),
+    _run_float32("your dw_by_im2col", fn, (dout, x, 3, 2, 2, 1), ("dout", "x"),
              conv.conv2d_backward_naive(dout, x, np.zeros((3, 2, 3, 2)), 2, 1)[1])
     correct("dW as one matrix product D.T @ cols matches the loops")
     return fn

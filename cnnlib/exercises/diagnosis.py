@@ -126,14 +126,52 @@ def compare(name, got, expected, mistakes=(), where=""):
                         f"{got[index]:.6g}")
 
 
+UPCAST = ("an array built in float64 (np.eye, np.ones, np.zeros or np.where with 1.0 and no "
+          "dtype, or an astype(float)) upcasts the result; keep the dtype of the arrays you are "
+          "given")
+
+
+def keeps_float32(name, got, where="", expected=None):
+    """Raise ExerciseError unless ``got`` is a float32 array (the check fed float32 inputs):
+    ``name`` names the result. With ``expected`` (the float64 answer), its values must also match
+    that answer to float32 precision. Every checker's float32 guard."""
+    where = f" {where}" if where else ""
+    dtype = getattr(got, "dtype", None)
+    if dtype != np.float32:
+        found = dtype if dtype is not None else type(got).__name__
+        raise ExerciseError(f"{name}{where} is {found}, not float32, for float32 inputs: {UPCAST}")
+    if expected is not None and not (np.shape(got) == np.shape(expected) and np.allclose(
+            got, expected, rtol=1e-4, atol=1e-4)):
+        raise ExerciseError(f"{name}{where} is wrong for float32 inputs, although it is right "
+                            f"for float64 ones: look for a step that rounds or truncates, such "
+                            f"as an integer array")
+
+
+def caller_unchanged(name, given, saved, where="", who="your code"):
+    """Raise ExerciseError if the caller's array ``given`` differs from its copy ``saved`` in shape
+    or values: ``name`` names the argument, ``who`` the learner's function. Every checker's guard
+    of the caller's arrays."""
+    where = f" {where}" if where else ""
+    var = name.split()[-1]                 # "the input x" -> x, for the code in the advice
+    if np.shape(given) != np.shape(saved):
+        raise ExerciseError(f"{who} changed the shape of {name}{where}: it should stay "
+                            f"{np.shape(saved)}, it came back {np.shape(given)}: reshape a view "
+                            f"or a copy ({var}.reshape(...)), not the caller's array "
+                            f"({var}.shape = ... or {var}.resize)")
+    if not np.array_equal(given, saved, equal_nan=True):
+        changed = int(np.sum(~((given == saved) | (np.isnan(given) & np.isnan(saved)))))
+        raise ExerciseError(f"{who} changed {name} in place{where} ({changed} of "
+                            f"{np.size(saved)} entries): compute a new array, not {var} -= "
+                            f"..., {var} *= ... or {var}[...] = ...; the caller may still need "
+                            f"it")
+
+
 def copy_checked(name, dout, fn):
-    """Call ``fn(dout_copy)`` and raise if it changed the array it was given."""
+    """Call ``fn(dout_copy)`` and raise (through :func:`caller_unchanged`) if it changed the
+    array it was given; ``name`` names the learner's function."""
     given = dout.copy()
     result = fn(given)
-    if not np.array_equal(given, dout):
-        raise ExerciseError(f"{name} changed dout in place: compute a new array (e.g. dout * "
-                            f"slope), not dout *= ... or dout[...] = ...; the caller may still "
-                            f"need dout")
+    caller_unchanged("dout", given, dout, who=name)
     return result
 
 

@@ -8,7 +8,15 @@ import numpy as np
 
 from .. import conv, pool
 from ..gradcheck import numerical_gradient
-from .diagnosis import ExerciseError, call, compare, copy_checked, correct
+from .diagnosis import (
+    ExerciseError,
+    call,
+    caller_unchanged,
+    compare,
+    copy_checked,
+    correct,
+    keeps_float32,
+)
 
 POOL_X = np.array([[1, 3, 2, 0],
                    [4, 2, 1, 1],
@@ -35,23 +43,8 @@ def _call(what, fn, args, names, signature):
              if isinstance(arg, np.ndarray)]
     result = call(what, fn, *args, signature=signature)
     for name, arg, before in given:
-        if arg.shape != before.shape or not np.array_equal(arg, before):
-            raise ExerciseError(f"{what} changed the array {name} it was given (its values or "
-                                f"its shape): the caller still needs it as it was, so compute "
-                                f"into a new array instead of writing into {name}")
+        caller_unchanged(name, arg, before, who=what)
     return result
-
-
-def _float32(what, got, right):
-    """A float32 input must give a float32 result that matches ``right``."""
-    dtype = getattr(got, "dtype", None)
-    if dtype != np.float32:
-        raise ExerciseError(f"{what} returned {dtype or type(got).__name__} for a float32 x: a "
-                            f"float32 input must give a float32 result (training runs in float32). "
-                            f"Look at where your result array is created: np.zeros and np.full "
-                            f"default to float64")
-    if not np.allclose(got, right, rtol=1e-4, atol=1e-4):
-        raise ExerciseError(f"{what} is wrong for a float32 x, although it is right for float64")
 
 
 def _unstrided_windows(x, size, stride):
@@ -90,9 +83,10 @@ def check_max_pool_forward(fn):
                 [(avg, "that is the window's MEAN: max pooling takes its maximum"),
                  (_unstrided_forward(x, size, stride), _NO_STRIDE)], where)
     x, size, stride, _ = _pool_cases()[2]
-    _float32("your max_pool_forward", _call("your max_pool_forward", fn, (
-        x.astype(np.float32), size, stride), ("x",), "max_pool_forward(x, size, stride)"),
-        pool.max_pool2d_forward_naive(x, size, stride))
+    got = _call("your max_pool_forward", fn, (x.astype(np.float32), size, stride), ("x",),
+                "max_pool_forward(x, size, stride)")
+    keeps_float32("your max_pool_forward's out", got, "for a float32 x",
+                  expected=pool.max_pool2d_forward_naive(x, size, stride))
     correct("max pooling forward matches cnnlib (fixed case, channels, stride, overlap)")
 
 
@@ -148,10 +142,10 @@ def check_max_pool_backward(fn):
     compare("dx", _call("your max_pool_backward", fn, (dout, x.copy(), 2, None), ("dout", "x"),
                         "max_pool_backward(dout, x, size, stride)"), numeric,
             where="against the numerical gradient")
-    _float32("your max_pool_backward", _call(
-        "your max_pool_backward", fn, (dout.astype(np.float32), x.astype(np.float32), 2, None),
-        ("dout", "x"), "max_pool_backward(dout, x, size, stride)"),
-        pool.max_pool2d_backward_naive(dout, x))
+    got = _call("your max_pool_backward", fn, (dout.astype(np.float32), x.astype(np.float32), 2,
+                None), ("dout", "x"), "max_pool_backward(dout, x, size, stride)")
+    keeps_float32("your max_pool_backward's dx", got, "for a float32 x",
+                  expected=pool.max_pool2d_backward_naive(dout, x))
     correct("max pooling backward routes dout to the first maximum, adds overlaps, as cnnlib")
 
 
@@ -231,5 +225,6 @@ def check_avg_pool_as_conv(fn):
                                         "not 1")], where)
     got, _ = _pooling_spied(_call, "your avg_pool_as_conv", fn, (x.astype(np.float32),), ("x",),
                             "avg_pool_as_conv(x)")
-    _float32("your avg_pool_as_conv", got, pool.avg_pool2d_forward_naive(x))
+    keeps_float32("your avg_pool_as_conv's out", got, "for a float32 x",
+                  expected=pool.avg_pool2d_forward_naive(x))
     correct("2x2 average pooling written as a convolution")

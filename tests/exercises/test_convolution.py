@@ -561,7 +561,7 @@ WRONG = [
     (exercises.check_conv_backward_naive, backward_loops(rotate=True),
      "the 180° rotation belongs to the full-convolution form"),
     (exercises.check_conv_backward_naive, mutating_backward,
-     "changed the values of the array dout it was given"),
+     "your conv_backward_naive changed dout in place on section 1's example"),
     (exercises.check_conv_backward_naive, backward_loops(pad_width=lambda p: p), "your "
      "conv_backward_naive raised ValueError on section 1's example (x = 0..24 as 5x5, kernel 1..9 "
      "as 3x3, its 3x3 dout, stride 2, pad 1): np.pad also padded the batch and channel axes"),
@@ -618,22 +618,22 @@ WRONG = [
         d, x, kh, kw, s, p).transpose(0, 1, 3, 2), "is transposed"),
     (exercises.check_im2col, im2col_unpadded, "your im2col raised ValueError on the 4x4 example "
      "of section 2 with a 2x2 window, pad 1: the windows you collected do not all have one shape"),
-    (exercises.check_col2im, col2im_reshaping_callers, "your col2im changed the shape of the "
-     "array cols it was given"),
+    (exercises.check_col2im, col2im_reshaping_callers, "your col2im changed the shape of "
+     "cols for rows of ones"),
     (exercises.check_conv_forward_naive, forward_writing_into_x, "your conv_forward_naive changed "
-     "the values of the array x it was given"),
-    (exercises.check_conv_forward_naive, conv_upcasting, "your conv_forward_naive returned float64 "
-     "for float32 inputs"),
+     "x in place on the 4x4 example"),
+    (exercises.check_conv_forward_naive, conv_upcasting, "your conv_forward_naive's result "
+     "for float32 inputs is float64, not float32, for float32 inputs: an array built in float64"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).astype(
-        float), "your im2col returned float64 for float32 inputs"),
+        float), "your im2col's result for float32 inputs is float64"),
     (exercises.check_conv_forward_im2col, lambda x, w, b, s=1, p=0: forward_product_right(
-        x, w, b.astype(np.float64), s, p), "your conv_forward_im2col returned float64"),
-    (exercises.check_conv_backward_naive, backward_upcasting, "your conv_backward_naive returned "
-     "float64 for float32 inputs"),
+        x, w, b.astype(np.float64), s, p), "your conv_forward_im2col's result for float32 inputs is float64"),
+    (exercises.check_conv_backward_naive, backward_upcasting, "your conv_backward_naive's "
+     "dx for float32 inputs is float64"),
     (exercises.check_col2im, lambda c, *a: col2im_loops_right(c.astype(float), *a),
-     "your col2im returned float64"),
+     "your col2im's result for float32 inputs is float64"),
     (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: dw_product_right(
-        d, x, kh, kw, s, p).astype(float), "your dw_by_im2col returned float64"),
+        d, x, kh, kw, s, p).astype(float), "your dw_by_im2col's result for float32 inputs is float64"),
     (exercises.check_blur, lambda size: [[1 / size ** 2] * size] * size, "your blur_filter "
      "returned a list for size 3: return a numpy array"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).tolist(),

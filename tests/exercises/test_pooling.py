@@ -274,15 +274,15 @@ WRONG = [
      "avg_pool_as_conv called cnnlib's pooling"),
     (exercises.check_avg_pool_as_conv, lambda x: pool.avg_pool2d_forward(x)[0],
      "compute it with conv2d_forward_naive and a constant filter"),
-    (exercises.check_max_pool_forward, max_pool_upcasting, "your max_pool_forward returned "
-     "float64 for a float32 x"),
+    (exercises.check_max_pool_forward, max_pool_upcasting, "your max_pool_forward's out "
+     "for a float32 x is float64, not float32, for float32 inputs"),
     (exercises.check_max_pool_backward, lambda d, x, s=2, st=None: max_pool_backward_loops(
-        d, x.astype(float), s, st), "your max_pool_backward returned float64"),
-    (exercises.check_avg_pool_as_conv, avg_conv(0.25), "your avg_pool_as_conv returned float64"),
+        d, x.astype(float), s, st), "your max_pool_backward's dx for a float32 x is float64"),
+    (exercises.check_avg_pool_as_conv, avg_conv(0.25), "your avg_pool_as_conv's out for a float32 x is float64"),
     (exercises.check_max_pool_backward, backward_writing_into_dout, "your max_pool_backward "
-     "changed the array dout it was given"),
+     "changed dout in place ("),
     (exercises.check_max_pool_forward, pool_flattening_x, "your max_pool_forward changed the "
-     "array x it was given"),
+     "shape of x: it should stay (1, 1, 4, 4), it came back (16,)"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
