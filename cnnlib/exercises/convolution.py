@@ -249,7 +249,12 @@ def check_conv_forward_naive(fn):
                 (forward(x[:, :1], w[:, :1], b, stride, pad), f"{_CHANNELS}; yours used only the "
                  "first channel"),
                 (forward(x[:, -1:], w[:, -1:], b, stride, pad), f"{_CHANNELS}; yours kept only the "
-                 "last channel (= instead of +=?)")]
+                 "last channel (= instead of +=?)"),
+                (np.maximum(expected, 0), "a convolution has no ReLU: its negative outputs stay "
+                 "negative (the ReLU is a layer of its own)"),
+                *([(no_bias + b[:len(x), None, None, None], "each output of filter f gets "
+                    "filter f's bias, b[f]; yours took the bias by the image's index")]
+                  if 1 < len(x) <= len(b) else [])]
         _compare_lazy("out", got, expected, mistakes, where)
     x, w, b, stride, pad, _ = _conv_cases()[4]
     _run_float32("your conv_forward_naive", fn, (x, w, b, stride, pad), ("x", "w", "b"),
@@ -344,6 +349,11 @@ def check_conv_forward_im2col(fn):
                      "look at the order of the axes the reshape lays out"),
                     (expected - b[None, :, None, None], "add the bias b (one per filter, "
                      "a column of the product)"),
+                    *[(wrong.reshape(f, n, oh, ow).transpose(1, 0, 2, 3) + bias, "the product "
+                       "is (N*OH*OW, F): its rows are (n, i, j) and its columns f, so reshape it "
+                       "along those axes; yours read it as if the filters came first "
+                       "(F, N, OH, OW)") for wrong, bias in (
+                        (flat, 0), (flat - np.tile(b, n * oh * ow), b[None, :, None, None]))],
                     (by_columns.reshape(n, oh, ow, f).transpose(0, 3, 1, 2), "W = w.reshape(F, "
                      "-1) has one ROW per filter; w.reshape(-1, F) is not its transpose W.T, it "
                      "mixes the filters' weights")]
@@ -498,6 +508,10 @@ def _check_grads(got, dout, x, w, stride, pad, where):
                  "every image of the batch; yours kept only the last image: look at where dw is "
                  "set to zero and where it is written"),
                 (ref_dw / n, "dw is the SUM over the batch, not the mean")]
+        mistakes.append((conv.conv2d_backward_naive(np.ones_like(dout), x, w, stride, pad)[1],
+                         "each window's contribution to dw[f] is weighted by its output's "
+                         "upstream gradient dout[n, f, i, j] (chain rule); yours adds the bare "
+                         "windows"))
         return mistakes
     _compare_lazy("dw", dw, ref_dw, dw_mistakes, where)
     height, width = x.shape[2:]
@@ -522,7 +536,10 @@ def _check_grads(got, dout, x, w, stride, pad, where):
             (padded[:, :, :height, :width], "crop pad rows and columns from EVERY side; "
              "yours cut them from one side only"),
             (padded[:, :, 2 * pad:, 2 * pad:], "crop pad rows and columns from EVERY side; "
-             "yours cut them from one side only")]
+             "yours cut them from one side only"),
+            (conv.conv2d_backward_naive(np.ones_like(dout), x, w, stride, pad)[0], "each output "
+             "sends back w[f] weighted by its upstream gradient dout[n, f, i, j] (chain rule); "
+             "yours sends the bare weights")]
     _compare_lazy("dx", dx, ref_dx, dx_mistakes, where)
 
 
@@ -588,6 +605,7 @@ def _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected):
     rows, columns = cols.shape
     channel_last = cols.reshape(rows, kh, kw, c).transpose(0, 3, 1, 2).reshape(rows, columns)
     by_position = cols.reshape(oh * ow, n, columns).transpose(1, 0, 2).reshape(rows, columns)
+    first_image = np.tile(cols[:oh * ow], (n, 1))
     every_side = "crop pad rows and columns from EVERY side; yours cut them from one side only"
     return [
         (_crop(overwritten, x_shape, pad), "where windows overlap, ADD the rows: a pixel "
@@ -602,7 +620,10 @@ def _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected):
         (conv.col2im(channel_last, x_shape, kh, kw, stride, pad), "read each row in im2col's "
          "column order (channel, kernel row, kernel column); yours read it channel-last"),
         (conv.col2im(by_position, x_shape, kh, kw, stride, pad), "the rows go image by image "
-         "(order n, i, j), as im2col writes them")]
+         "(order n, i, j), as im2col writes them"),
+        *([(conv.col2im(first_image, x_shape, kh, kw, stride, pad), "every image read the rows "
+            "of image 0: row r belongs to image r // (OH*OW), so the row count runs on across "
+            "the batch (look at where your row counter starts again)")] if n > 1 else [])]
 
 
 def check_dw_by_im2col(fn):
@@ -638,6 +659,13 @@ def check_dw_by_im2col(fn):
                      "axes before the reshape"),
                     ((cols.T @ d).reshape(w_shape), "dW = D.T @ cols is (F, C*KH*KW); cols.T @ D "
                      "is its transpose, and reshaping it scrambles the weights"),
+                    *([((dout.transpose(0, 3, 2, 1).reshape(-1, f).T @ cols).reshape(w_shape),
+                        "D's rows must run in im2col's order (n, i, j), along each output row "
+                        "first; yours run down the columns (n, j, i)")]
+                      if dout.shape[2] == dout.shape[3] else []),
+                    ((dout.transpose(2, 3, 0, 1).reshape(-1, f).T @ cols).reshape(w_shape),
+                     "D's rows must run in im2col's order (n, i, j), image by image; yours go "
+                     "position by position across the batch"),
                     (expected / len(cols), "dW is the SUM over all windows (the product D.T @ "
                      "cols), not the mean"),
                     *([(expected / len(x), "dW is the SUM over the batch, not the mean")]

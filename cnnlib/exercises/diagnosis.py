@@ -99,6 +99,7 @@ def compare(name, got, expected, mistakes=(), where=""):
         raise ExerciseError(f"{name} is None{where}: did you forget to return it?")
     expected = np.asarray(expected, dtype=np.float64)
     try:
+        integer = np.issubdtype(np.asarray(got).dtype, np.integer)
         got = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
         raise ExerciseError(f"{name}{where}: expected a number or array, got {type(got).__name__}")\
@@ -113,6 +114,10 @@ def compare(name, got, expected, mistakes=(), where=""):
                             f"{got.shape}{_shape_hint(got.shape, expected.shape)}")
     if not np.all(np.isfinite(got)):
         raise ExerciseError(f"{name}{where} holds nan or inf")
+    if integer and np.all(np.isfinite(expected)) and np.any(expected != np.round(expected)):
+        raise ExerciseError(f"{name}{where} holds whole numbers only: it is an integer array, "
+                            f"which truncates every value written into it; look at the dtype of "
+                            f"the array you create for the result")
     if not np.any(got) and np.any(expected):
         raise ExerciseError(f"{name}{where} is all zeros")
     if np.any(expected) and close(-got, expected):

@@ -134,7 +134,12 @@ def check_max_pool_backward(fn):
            *[(_overwrite(dout, x, size, stride, whole), "where windows overlap, the "
               "gradients ADD up: an input that wins two windows gets both; yours kept one")
              for whole in (True, False)],
-           (_unstrided_backward(dout, x, size, stride), _NO_STRIDE)], where)
+           (_unstrided_backward(dout, x, size, stride), _NO_STRIDE),
+           *[(_misplaced(dout, x, size, stride, how), message) for how, message in (
+               ("origin", "the maximum's row and column inside the window are offsets: add the "
+                "window's first row i*stride and first column j*stride to place it in x"),
+               ("swapped", "the row and the column of the maximum are swapped: np.unravel_index "
+                "gives (row, column) in that order"))]], where)
     x = rng.standard_normal((1, 2, 4, 6))
     dout = rng.standard_normal((1, 2, 2, 3))
     numeric = numerical_gradient(
@@ -147,6 +152,22 @@ def check_max_pool_backward(fn):
     keeps_float32("your max_pool_backward's dx", got, "for a float32 x",
                   expected=pool.max_pool2d_backward_naive(dout, x))
     correct("max pooling backward routes dout to the first maximum, adds overlaps, as cnnlib")
+
+
+def _misplaced(dout, x, size, stride, how):
+    """The typical mistakes placing a window's maximum, found at (r, q) inside the window, in dx:
+    at (r, q) of x (``how="origin"``: the window's origin left out), or at column r, row q
+    (``"swapped"``); overlapping gradients added."""
+    stride = stride or size
+    dx = np.zeros_like(x)
+    height, width = x.shape[2:]
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        r, q = np.unravel_index(np.argmax(window), window.shape)
+        row, col = (r, q) if how == "origin" else (i * stride + q, j * stride + r)
+        if row < height and col < width:
+            dx[n, c, row, col] += dout[n, c, i, j]
+    return dx
 
 
 def _overwrite(dout, x, size, stride, whole):
@@ -174,6 +195,11 @@ def check_routed_fraction(fn):
                     "routed_fraction(x, size, stride)")
         where = f"for {size}x{size} windows, stride {stride}, x of shape {shape}"
         windows = out.size / x.size          # the sum (or mean) of dx: one per window
+        routed = pool.max_pool2d_backward(np.ones_like(out), cache)
+        once = np.count_nonzero(routed == 1) / x.size
+        out_default, cache_default = pool.max_pool2d_forward(x)
+        default = np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out_default),
+                                                             cache_default)) / x.size
         compare("the fraction", got, expected,
                 [(1 / size ** 2, "1/size**2 holds only when windows tile the input; count the "
                   "nonzero entries of a backward pass of ones instead"),
@@ -185,7 +211,12 @@ def check_routed_fraction(fn):
                   "divide by x.size"),
                  (expected * x.size / out.size, "divide by x.size, the number of inputs, not "
                   "by out.size"),
-                 (100 * expected, "give a fraction between 0 and 1, not a percentage")], where)
+                 (100 * expected, "give a fraction between 0 and 1, not a percentage"),
+                 *([(default, "pass size and stride on to the pooling: yours pooled with its "
+                     "defaults, 2x2 windows at stride 2")] if (size, stride) != (2, 2) else []),
+                 *([(once, "an input that wins several overlapping windows receives more than "
+                     "1 from a backward pass of ones: count every input that receives gradient, "
+                     "not those that received exactly 1")] if once != expected else [])], where)
     correct("the routed fraction for tiling and for overlapping windows")
 
 

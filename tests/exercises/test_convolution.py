@@ -398,6 +398,57 @@ def forward_writing_into_x(x, w, b, stride=1, pad=0):
     return out
 
 
+
+# --- mistakes found by a learner trial (s7) -------------------------------------------------------
+
+def conv_bias_by_image(x, w, b, stride=1, pad=0):
+    out = conv_loops_right(x, w, np.zeros_like(b), stride, pad)
+    return out + b[:len(x), None, None, None]          # b[n] instead of b[f]
+
+
+def conv_into_integers(x, w, b, stride=1, pad=0):
+    out = conv_loops_right(x, w, b, stride, pad)
+    return out.astype(int)                             # as np.zeros(..., dtype=int) would
+
+
+def forward_filters_first(x, w, b, stride=1, pad=0):
+    f = len(w)
+    oh = conv.conv_output_size(x.shape[2], w.shape[2], stride, pad)
+    product = im2col_list(x, *w.shape[2:], stride, pad) @ w.reshape(f, -1).T
+    return product.reshape(f, len(x), oh, -1).transpose(1, 0, 2, 3) + b[None, :, None, None]
+
+
+def backward_without_dout(grad):
+    def backward(dout, x, w, stride=1, pad=0):
+        ones = backward_loops_right(np.ones_like(dout), x, w, stride, pad)
+        right = backward_loops_right(dout, x, w, stride, pad)
+        return tuple(ones[k] if name == grad else right[k]
+                     for k, name in enumerate(("dx", "dw", "db")))
+    return backward
+
+
+def col2im_counter_per_image(cols, x_shape, kh, kw, stride=1, pad=0):
+    n_images, c, height, width = x_shape
+    oh, ow = (height + 2 * pad - kh) // stride + 1, (width + 2 * pad - kw) // stride + 1
+    xp = np.zeros((n_images, c, height + 2 * pad, width + 2 * pad), dtype=cols.dtype)
+    for n in range(n_images):
+        r = 0                                          # starts again for every image
+        for i in range(oh):
+            for j in range(ow):
+                xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += \
+                    cols[r].reshape(c, kh, kw)
+                r += 1
+    return xp[:, :, pad:pad + height, pad:pad + width]
+
+
+def dw_rows_in_order(axes):
+    def dw(dout, x, kh, kw, stride=1, pad=0):
+        f = dout.shape[1]
+        d = dout.transpose(*axes).reshape(-1, f)
+        return (d.T @ im2col_list(x, kh, kw, stride, pad)).reshape(f, x.shape[1], kh, kw)
+    return dw
+
+
 REFERENCES = [
     (exercises.check_conv_forward_naive, conv_loops_right),
     (exercises.check_conv_forward_naive, conv_by_einsum),
@@ -627,13 +678,15 @@ WRONG = [
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).astype(
         float), "your im2col's result for float32 inputs is float64"),
     (exercises.check_conv_forward_im2col, lambda x, w, b, s=1, p=0: forward_product_right(
-        x, w, b.astype(np.float64), s, p), "your conv_forward_im2col's result for float32 inputs is float64"),
+        x, w, b.astype(np.float64), s, p), "your conv_forward_im2col's result for float32 "
+     "inputs is float64"),
     (exercises.check_conv_backward_naive, backward_upcasting, "your conv_backward_naive's "
      "dx for float32 inputs is float64"),
     (exercises.check_col2im, lambda c, *a: col2im_loops_right(c.astype(float), *a),
      "your col2im's result for float32 inputs is float64"),
     (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: dw_product_right(
-        d, x, kh, kw, s, p).astype(float), "your dw_by_im2col's result for float32 inputs is float64"),
+        d, x, kh, kw, s, p).astype(float), "your dw_by_im2col's result for float32 inputs is "
+     "float64"),
     (exercises.check_blur, lambda size: [[1 / size ** 2] * size] * size, "your blur_filter "
      "returned a list for size 3: return a numpy array"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).tolist(),
@@ -641,6 +694,23 @@ WRONG = [
      "numpy array"),
     (exercises.check_col2im, lambda *a: col2im_loops_right(*a).tolist(), "your col2im returned a "
      "list"),
+    (exercises.check_conv_forward_naive, conv_bias_by_image, "yours took the bias by the image's "
+     "index"),
+    (exercises.check_conv_forward_naive, conv_into_integers, "holds whole numbers only: it is an "
+     "integer array"),
+    (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: np.maximum(
+        conv_loops_right(x, w, b, s, p), 0), "a convolution has no ReLU"),
+    (exercises.check_conv_forward_im2col, forward_filters_first, "yours read it as if the filters "
+     "came first (F, N, OH, OW)"),
+    (exercises.check_conv_backward_naive, backward_without_dout("dw"), "each window's "
+     "contribution to dw[f] is weighted by its output's upstream gradient"),
+    (exercises.check_conv_backward_naive, backward_without_dout("dx"), "yours sends the bare "
+     "weights"),
+    (exercises.check_col2im, col2im_counter_per_image, "every image read the rows of image 0"),
+    (exercises.check_dw_by_im2col, dw_rows_in_order((0, 3, 2, 1)), "yours run down the columns "
+     "(n, j, i)"),
+    (exercises.check_dw_by_im2col, dw_rows_in_order((2, 3, 0, 1)), "yours go position by "
+     "position across the batch"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
