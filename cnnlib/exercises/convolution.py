@@ -17,6 +17,7 @@ from .diagnosis import (
     copy_checked,
     correct,
     keeps_float32,
+    learners_line,
 )
 
 CONV_X = np.array([[1, 2, 3, 0],
@@ -94,8 +95,10 @@ def _run(what, fn, where, *args, names=()):
             mistake, kind = _pad_mistake(calls), type(err).__name__
             if mistake is None and "inhomogeneous" in str(err):
                 mistake = _RAGGED
+            said = str(err).strip()
             raise ExerciseError(f"{what} raised {kind} {where}: " + (
-                f"{mistake} (the error: {kind}: {err})" if mistake else str(err))) from None
+                f"{mistake} (the error: {kind}: {said})" if mistake else said)
+                + learners_line(err)) from None
     for name, arg, before in given:
         caller_unchanged(name, arg, before, where, who=what)
     return result

@@ -3,6 +3,7 @@ checkers' own frames), calling the learner's code (:func:`call`), comparing an a
 expected one and naming how it differs (:func:`compare`), and the line a passing check prints.
 """
 
+import linecache
 import types
 from pathlib import Path
 
@@ -34,6 +35,22 @@ class ExerciseError(AssertionError):
         for tb in reversed(kept):
             short = types.TracebackType(short, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
         return shell.InteractiveTB.structured_traceback(type(self), self, short)
+
+
+def learners_line(err):
+    """`` (at your line: `...`)`` for the deepest frame of ``err``'s traceback outside cnnlib and
+    numpy (the learner's line that raised it), or "" when there is none."""
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not (Path(name).parent == PACKAGE or PACKAGE.parent in Path(name).parents
+                or "site-packages" in name or "/numpy/" in name):
+            found = tb
+        tb = tb.tb_next
+    if found is None:
+        return ""
+    line = linecache.getline(found.tb_frame.f_code.co_filename, found.tb_lineno).strip()
+    return f" (at your line: `{line}`)" if line else ""
 
 
 def describe(value):

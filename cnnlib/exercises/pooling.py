@@ -16,6 +16,7 @@ from .diagnosis import (
     copy_checked,
     correct,
     keeps_float32,
+    learners_line,
 )
 
 POOL_X = np.array([[1, 3, 2, 0],
@@ -41,7 +42,14 @@ def _call(what, fn, args, names, signature):
     must come back unchanged, in values and in shape."""
     given = [(name, arg, arg.copy()) for name, arg in zip(names, args)
              if isinstance(arg, np.ndarray)]
-    result = call(what, fn, *args, signature=signature)
+    try:
+        result = call(what, fn, *args, signature=signature)
+    except ExerciseError:
+        raise
+    except Exception as err:
+        raise ExerciseError(f"{what} raised {type(err).__name__}: {str(err).strip()}"
+                            f"{learners_line(err)}")\
+            from None
     for name, arg, before in given:
         caller_unchanged(name, arg, before, who=what)
     return result

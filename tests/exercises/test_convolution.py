@@ -406,6 +406,18 @@ def conv_bias_by_image(x, w, b, stride=1, pad=0):
     return out + b[:len(x), None, None, None]          # b[n] instead of b[f]
 
 
+def conv_kernel_transposed(x, w, b, stride=1, pad=0):
+    kh, kw = w.shape[2:]
+    oh = conv.conv_output_size(x.shape[2], kh, stride, pad)
+    ow = conv.conv_output_size(x.shape[3], kw, stride, pad)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((len(x), len(w), oh, ow), dtype=x.dtype)
+    for n, f, i, j in np.ndindex(out.shape):
+        window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+        out[n, f, i, j] = np.sum(window * w[f].transpose(0, 2, 1)) + b[f]
+    return out
+
+
 def conv_into_integers(x, w, b, stride=1, pad=0):
     out = conv_loops_right(x, w, b, stride, pad)
     return out.astype(int)                             # as np.zeros(..., dtype=int) would
@@ -707,6 +719,9 @@ WRONG = [
     (exercises.check_conv_backward_naive, backward_without_dout("dx"), "yours sends the bare "
      "weights"),
     (exercises.check_col2im, col2im_counter_per_image, "every image read the rows of image 0"),
+    (exercises.check_conv_forward_naive, conv_kernel_transposed, "operands could not be broadcast "
+     "together with shapes (3,3,2) (3,2,3) (at your line: `out[n, f, i, j] = np.sum(window * "
+     "w[f].transpose(0, 2, 1)) + b[f]`)"),
     (exercises.check_dw_by_im2col, dw_rows_in_order((0, 3, 2, 1)), "yours run down the columns "
      "(n, j, i)"),
     (exercises.check_dw_by_im2col, dw_rows_in_order((2, 3, 0, 1)), "yours go position by "
