@@ -1,6 +1,8 @@
 """The machinery every checker shares: :class:`ExerciseError` (shown in Jupyter without the
 checkers' own frames), calling the learner's code (:func:`call`), comparing an answer with the
-expected one and naming how it differs (:func:`compare`), and the line a passing check prints.
+expected one and naming how it differs (:func:`compare`), the two guards the checkers share
+(:func:`keeps_float32`: float32 in, float32 out; :func:`caller_unchanged`: the caller's arrays keep
+their values and shape) and the line a passing check prints.
 """
 
 import linecache
