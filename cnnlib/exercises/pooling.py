@@ -112,12 +112,21 @@ def _last_max(dout, x, size, stride):
     return pool.pool2d_backward_naive(dout, x, last, size, stride)
 
 
+def _column_first_max(dout, x, size, stride):
+    def first_down_the_columns(window):
+        grad = np.zeros_like(window)
+        column, row = np.unravel_index(np.argmax(window.T), window.T.shape)
+        grad[row, column] = 1
+        return grad
+    return pool.pool2d_backward_naive(dout, x, first_down_the_columns, size, stride)
+
+
 def check_max_pool_backward(fn):
     """Check ``fn(dout, x, size=2, stride=None) -> dx``: each dout to its window's FIRST maximum."""
     rng = np.random.default_rng(7)
-    tie = np.array([[2, 2, 0, 1], [1, 0, 3, 3], [5, 1, 4, 4], [5, 5, 4, 4]],
+    tie = np.array([[2, 2, 0, 3], [1, 0, 3, 1], [5, 1, 4, 4], [5, 5, 4, 4]],
                    dtype=np.float64).reshape(1, 1, 4, 4)
-    cases = [*_pool_cases(), (tie, 2, None, "on [[2, 2, 0, 1], [1, 0, 3, 3], [5, 1, 4, 4], "
+    cases = [*_pool_cases(), (tie, 2, None, "on [[2, 2, 0, 3], [1, 0, 3, 1], [5, 1, 4, 4], "
                               "[5, 5, 4, 4]], whose windows hold tied maxima")]
     for x, size, stride, where in cases:
         out = pool.max_pool2d_forward_naive(x, size, stride)
@@ -135,6 +144,9 @@ def check_max_pool_backward(fn):
             "every one"),
            (_last_max(dout, x, size, stride), "tie rule: send the gradient to the FIRST "
             "maximum in row-major order; yours went to a later one"),
+           (_column_first_max(dout, x, size, stride), "tie rule: the FIRST maximum in row-major "
+            "order, along the window's first row, then its second...; yours took the first one "
+            "down the columns"),
            (pool.avg_pool2d_backward_naive(dout, x, size, stride), "that spreads dout over the "
             "window (average pooling): max pooling routes it to the maximum only"),
            (pool.max_pool2d_backward_naive(np.ones_like(dout), x, size, stride),

@@ -227,6 +227,16 @@ def max_pool_backward_out_of_bounds(dout, x, size=2, stride=None):
     return dx
 
 
+def max_pool_backward_down_the_columns(dout, x, size=2, stride=None):
+    stride = stride or size
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        q, r = np.unravel_index(np.argmax(window.T), window.T.shape)
+        dx[n, c, i * stride + r, j * stride + q] += dout[n, c, i, j]
+    return dx
+
+
 def routed_with_defaults(x, size, stride):
     out, cache = pool.max_pool2d_forward(x)
     return np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out), cache)) / x.size
@@ -334,6 +344,8 @@ WRONG = [
     (exercises.check_routed_fraction, routed_with_defaults, "pass size and stride on to the "
      "pooling"),
     (exercises.check_routed_fraction, routed_exactly_once, "not those that received exactly 1"),
+    (exercises.check_max_pool_backward, max_pool_backward_down_the_columns, "yours took the first "
+     "one down the columns"),
     (exercises.check_max_pool_backward, max_pool_backward_out_of_bounds, "your max_pool_backward "
      "raised IndexError: index 4 is out of bounds for axis 3 with size 4 (at your line: `dx[n, c, "
      "i * stride + r, j * stride + q] += dout[n, c, i, j]`)"),
