@@ -8,7 +8,17 @@ import numpy as np
 
 from .. import conv
 from ..gradcheck import numerical_gradient
-from .diagnosis import ExerciseError, call, close, compare, copy_checked, correct
+from .diagnosis import (
+    ExerciseError,
+    call,
+    caller_unchanged,
+    close,
+    compare,
+    copy_checked,
+    correct,
+    keeps_float32,
+    learners_line,
+)
 
 CONV_X = np.array([[1, 2, 3, 0],
                    [4, 5, 6, 1],
@@ -85,18 +95,12 @@ def _run(what, fn, where, *args, names=()):
             mistake, kind = _pad_mistake(calls), type(err).__name__
             if mistake is None and "inhomogeneous" in str(err):
                 mistake = _RAGGED
+            said = str(err).strip()
             raise ExerciseError(f"{what} raised {kind} {where}: " + (
-                f"{mistake} (the error: {kind}: {err})" if mistake else str(err))) from None
+                f"{mistake} (the error: {kind}: {said})" if mistake else said)
+                + learners_line(err)) from None
     for name, arg, before in given:
-        if arg.shape != before.shape:
-            raise ExerciseError(f"{what} changed the shape of the array {name} it was given "
-                                f"({before.shape} -> {arg.shape}) {where}: setting .shape or "
-                                f"calling .resize changes the caller's array; the caller still "
-                                f"needs it as it was, so reshape into a new name instead")
-        if not np.array_equal(arg, before):
-            raise ExerciseError(f"{what} changed the values of the array {name} it was given "
-                                f"{where}: an in-place operation (+=, [...] =) on it changes the "
-                                f"caller's array; work on a new array")
+        caller_unchanged(name, arg, before, where, who=what)
     return result
 
 
@@ -111,24 +115,17 @@ def _array_out(what, got, where):
                                 f".shape, which a {type(value).__name__} does not have)")
 
 
-def _float32(what, fn, args, names, reference, where="for float32 inputs"):
-    """Run ``fn`` on ``args`` made float32: each array it returns must be float32 and match
-    ``reference`` (the float64 answer, one array or a tuple)."""
+def _run_float32(what, fn, args, names, reference, where="for float32 inputs"):
+    """Run ``fn`` on ``args`` made float32: each array it returns must pass
+    :func:`~cnnlib.exercises.diagnosis.keeps_float32` against ``reference`` (the float64 answer,
+    one array or a tuple)."""
     args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
     got, _ = _run(what, fn, where, *args, names=names)
     got = got if isinstance(got, (tuple, list)) else (got,)
     reference = reference if isinstance(reference, tuple) else (reference,)
-    for value, right in zip(got, reference):
-        dtype = getattr(value, "dtype", None)
-        if dtype != np.float32:
-            raise ExerciseError(f"{what} returned {dtype or type(value).__name__} {where}: a "
-                                f"float32 input must give a float32 result (training runs in "
-                                f"float32). Look at where your result array is created: np.zeros "
-                                f"and np.array of Python floats default to float64")
-        if not np.allclose(value, right, rtol=1e-4, atol=1e-4):
-            raise ExerciseError(f"{what} is wrong {where}, although it is right for float64: "
-                                f"look for a step that rounds or truncates, such as an integer "
-                                f"array")
+    labels = ("dx", "dw", "db") if len(reference) == 3 else ("result",)
+    for value, right, label in zip(got, reference, labels):
+        keeps_float32(f"{what}'s {label}", value, where, expected=right)
 
 
 def _check_pad(name, calls, got, expected, where):
@@ -255,10 +252,15 @@ def check_conv_forward_naive(fn):
                 (forward(x[:, :1], w[:, :1], b, stride, pad), f"{_CHANNELS}; yours used only the "
                  "first channel"),
                 (forward(x[:, -1:], w[:, -1:], b, stride, pad), f"{_CHANNELS}; yours kept only the "
-                 "last channel (= instead of +=?)")]
+                 "last channel (= instead of +=?)"),
+                (np.maximum(expected, 0), "a convolution has no ReLU: its negative outputs stay "
+                 "negative (the ReLU is a layer of its own)"),
+                *([(no_bias + b[:len(x), None, None, None], "each output of filter f gets "
+                    "filter f's bias, b[f]; yours took the bias by the image's index")]
+                  if 1 < len(x) <= len(b) else [])]
         _compare_lazy("out", got, expected, mistakes, where)
     x, w, b, stride, pad, _ = _conv_cases()[4]
-    _float32("your conv_forward_naive", fn, (x, w, b, stride, pad), ("x", "w", "b"),
+    _run_float32("your conv_forward_naive", fn, (x, w, b, stride, pad), ("x", "w", "b"),
              forward(x, w, b, stride, pad))
     correct("conv_forward_naive matches cnnlib (the 4x4 example, padding, stride, channels)")
     return fn
@@ -319,7 +321,7 @@ def check_im2col(fn):
                 (conv.im2col(_one_sided(x, 2 * pad, 0), kh, kw, stride), _EVERY_SIDE)]
         _compare_lazy("cols", got, expected, mistakes, where)
     x, kh, kw, stride, pad, _ = cases[2]
-    _float32("your im2col", fn, (x, kh, kw, stride, pad), ("x",),
+    _run_float32("your im2col", fn, (x, kh, kw, stride, pad), ("x",),
              conv.im2col(x, kh, kw, stride, pad))
     correct("im2col matches cnnlib (row and column order, padding, stride, channels, batch)")
     return fn
@@ -350,12 +352,17 @@ def check_conv_forward_im2col(fn):
                      "look at the order of the axes the reshape lays out"),
                     (expected - b[None, :, None, None], "add the bias b (one per filter, "
                      "a column of the product)"),
+                    *[(wrong.reshape(f, n, oh, ow).transpose(1, 0, 2, 3) + bias, "the product "
+                       "is (N*OH*OW, F): its rows are (n, i, j) and its columns f, so reshape it "
+                       "along those axes; yours read it as if the filters came first "
+                       "(F, N, OH, OW)") for wrong, bias in (
+                        (flat, 0), (flat - np.tile(b, n * oh * ow), b[None, :, None, None]))],
                     (by_columns.reshape(n, oh, ow, f).transpose(0, 3, 1, 2), "W = w.reshape(F, "
                      "-1) has one ROW per filter; w.reshape(-1, F) is not its transpose W.T, it "
                      "mixes the filters' weights")]
         _compare_lazy("out", got, expected, mistakes, where)
     x, w, b, stride, pad, _ = _conv_cases()[4]
-    _float32("your conv_forward_im2col", fn, (x, w, b, stride, pad), ("x", "w", "b"),
+    _run_float32("your conv_forward_im2col", fn, (x, w, b, stride, pad), ("x", "w", "b"),
              conv.conv2d_forward_naive(x, w, b, stride, pad))
     correct("the convolution as one matrix product matches the loops")
     return fn
@@ -452,7 +459,7 @@ def check_conv_backward_naive(fn):
     compare("dw", dw, numerical_gradient(lambda v: loss(w=v), w.copy()), where=where)
     compare("db", db, numerical_gradient(lambda v: loss(b=v), b.copy()), where=where)
     dout, x, w, stride, pad, _ = cases[3]
-    _float32("your conv_backward_naive", fn, (dout, x, w, stride, pad), ("dout", "x", "w"),
+    _run_float32("your conv_backward_naive", fn, (dout, x, w, stride, pad), ("dout", "x", "w"),
              conv.conv2d_backward_naive(dout, x, w, stride, pad))
     correct("conv_backward_naive's dx, dw and db match cnnlib and the numerical gradient")
     return fn
@@ -504,6 +511,10 @@ def _check_grads(got, dout, x, w, stride, pad, where):
                  "every image of the batch; yours kept only the last image: look at where dw is "
                  "set to zero and where it is written"),
                 (ref_dw / n, "dw is the SUM over the batch, not the mean")]
+        mistakes.append((conv.conv2d_backward_naive(np.ones_like(dout), x, w, stride, pad)[1],
+                         "each window's contribution to dw[f] is weighted by its output's "
+                         "upstream gradient dout[n, f, i, j] (chain rule); yours adds the bare "
+                         "windows"))
         return mistakes
     _compare_lazy("dw", dw, ref_dw, dw_mistakes, where)
     height, width = x.shape[2:]
@@ -528,7 +539,10 @@ def _check_grads(got, dout, x, w, stride, pad, where):
             (padded[:, :, :height, :width], "crop pad rows and columns from EVERY side; "
              "yours cut them from one side only"),
             (padded[:, :, 2 * pad:, 2 * pad:], "crop pad rows and columns from EVERY side; "
-             "yours cut them from one side only")]
+             "yours cut them from one side only"),
+            (conv.conv2d_backward_naive(np.ones_like(dout), x, w, stride, pad)[0], "each output "
+             "sends back w[f] weighted by its upstream gradient dout[n, f, i, j] (chain rule); "
+             "yours sends the bare weights")]
     _compare_lazy("dx", dx, ref_dx, dx_mistakes, where)
 
 
@@ -573,7 +587,7 @@ def check_col2im(fn):
                                 f"<x, col2im(cols)> = {right:.6g}")
         compare("dx", got, expected, where=where)
     cols, x_shape, kh, kw, stride, pad, _ = cases[2]
-    _float32("your col2im", fn, (cols, x_shape, kh, kw, stride, pad), ("cols",),
+    _run_float32("your col2im", fn, (cols, x_shape, kh, kw, stride, pad), ("cols",),
              conv.col2im(cols, x_shape, kh, kw, stride, pad))
     correct("col2im is the adjoint of im2col: overlaps summed, padding cropped, as cnnlib")
     return fn
@@ -594,6 +608,7 @@ def _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected):
     rows, columns = cols.shape
     channel_last = cols.reshape(rows, kh, kw, c).transpose(0, 3, 1, 2).reshape(rows, columns)
     by_position = cols.reshape(oh * ow, n, columns).transpose(1, 0, 2).reshape(rows, columns)
+    first_image = np.tile(cols[:oh * ow], (n, 1))
     every_side = "crop pad rows and columns from EVERY side; yours cut them from one side only"
     return [
         (_crop(overwritten, x_shape, pad), "where windows overlap, ADD the rows: a pixel "
@@ -608,7 +623,10 @@ def _col2im_mistakes(cols, x_shape, kh, kw, stride, pad, expected):
         (conv.col2im(channel_last, x_shape, kh, kw, stride, pad), "read each row in im2col's "
          "column order (channel, kernel row, kernel column); yours read it channel-last"),
         (conv.col2im(by_position, x_shape, kh, kw, stride, pad), "the rows go image by image "
-         "(order n, i, j), as im2col writes them")]
+         "(order n, i, j), as im2col writes them"),
+        *([(conv.col2im(first_image, x_shape, kh, kw, stride, pad), "every image read the rows "
+            "of image 0: row r belongs to image r // (OH*OW), so the row count runs on across "
+            "the batch (look at where your row counter starts again)")] if n > 1 else [])]
 
 
 def check_dw_by_im2col(fn):
@@ -644,13 +662,20 @@ def check_dw_by_im2col(fn):
                      "axes before the reshape"),
                     ((cols.T @ d).reshape(w_shape), "dW = D.T @ cols is (F, C*KH*KW); cols.T @ D "
                      "is its transpose, and reshaping it scrambles the weights"),
+                    *([((dout.transpose(0, 3, 2, 1).reshape(-1, f).T @ cols).reshape(w_shape),
+                        "D's rows must run in im2col's order (n, i, j), along each output row "
+                        "first; yours run down the columns (n, j, i)")]
+                      if dout.shape[2] == dout.shape[3] else []),
+                    ((dout.transpose(2, 3, 0, 1).reshape(-1, f).T @ cols).reshape(w_shape),
+                     "D's rows must run in im2col's order (n, i, j), image by image; yours go "
+                     "position by position across the batch"),
                     (expected / len(cols), "dW is the SUM over all windows (the product D.T @ "
                      "cols), not the mean"),
                     *([(expected / len(x), "dW is the SUM over the batch, not the mean")]
                       if len(x) > 1 else [])]
         _compare_lazy("dw", got, expected, mistakes, where)
     x, dout = rng.standard_normal((2, 2, 6, 7)), rng.standard_normal((2, 3, 3, 4))
-    _float32("your dw_by_im2col", fn, (dout, x, 3, 2, 2, 1), ("dout", "x"),
+    _run_float32("your dw_by_im2col", fn, (dout, x, 3, 2, 2, 1), ("dout", "x"),
              conv.conv2d_backward_naive(dout, x, np.zeros((3, 2, 3, 2)), 2, 1)[1])
     correct("dW as one matrix product D.T @ cols matches the loops")
     return fn

@@ -1,8 +1,11 @@
 """The machinery every checker shares: :class:`ExerciseError` (shown in Jupyter without the
 checkers' own frames), calling the learner's code (:func:`call`), comparing an answer with the
-expected one and naming how it differs (:func:`compare`), and the line a passing check prints.
+expected one and naming how it differs (:func:`compare`), the two guards the checkers share
+(:func:`keeps_float32`: float32 in, float32 out; :func:`caller_unchanged`: the caller's arrays keep
+their values and shape) and the line a passing check prints.
 """
 
+import linecache
 import types
 from pathlib import Path
 
@@ -34,6 +37,22 @@ class ExerciseError(AssertionError):
         for tb in reversed(kept):
             short = types.TracebackType(short, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
         return shell.InteractiveTB.structured_traceback(type(self), self, short)
+
+
+def learners_line(err):
+    """`` (at your line: `...`)`` for the deepest frame of ``err``'s traceback outside cnnlib and
+    numpy (the learner's line that raised it), or "" when there is none."""
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not (Path(name).parent == PACKAGE or PACKAGE.parent in Path(name).parents
+                or "site-packages" in name or "/numpy/" in name):
+            found = tb
+        tb = tb.tb_next
+    if found is None:
+        return ""
+    line = linecache.getline(found.tb_frame.f_code.co_filename, found.tb_lineno).strip()
+    return f" (at your line: `{line}`)" if line else ""
 
 
 def describe(value):
@@ -99,6 +118,7 @@ def compare(name, got, expected, mistakes=(), where=""):
         raise ExerciseError(f"{name} is None{where}: did you forget to return it?")
     expected = np.asarray(expected, dtype=np.float64)
     try:
+        integer = np.issubdtype(np.asarray(got).dtype, np.integer)
         got = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
         raise ExerciseError(f"{name}{where}: expected a number or array, got {type(got).__name__}")\
@@ -113,6 +133,10 @@ def compare(name, got, expected, mistakes=(), where=""):
                             f"{got.shape}{_shape_hint(got.shape, expected.shape)}")
     if not np.all(np.isfinite(got)):
         raise ExerciseError(f"{name}{where} holds nan or inf")
+    if integer and np.all(np.isfinite(expected)) and np.any(expected != np.round(expected)):
+        raise ExerciseError(f"{name}{where} holds whole numbers only: it is an integer array, "
+                            f"which truncates every value written into it; look at the dtype of "
+                            f"the array you create for the result")
     if not np.any(got) and np.any(expected):
         raise ExerciseError(f"{name}{where} is all zeros")
     if np.any(expected) and close(-got, expected):
@@ -126,14 +150,52 @@ def compare(name, got, expected, mistakes=(), where=""):
                         f"{got[index]:.6g}")
 
 
+UPCAST = ("an array built in float64 (np.eye, np.ones, np.zeros or np.where with 1.0 and no "
+          "dtype, or an astype(float)) upcasts the result; keep the dtype of the arrays you are "
+          "given")
+
+
+def keeps_float32(name, got, where="", expected=None):
+    """Raise ExerciseError unless ``got`` is a float32 array (the check fed float32 inputs):
+    ``name`` names the result. With ``expected`` (the float64 answer), its values must also match
+    that answer to float32 precision. Every checker's float32 guard."""
+    where = f" {where}" if where else ""
+    dtype = getattr(got, "dtype", None)
+    if dtype != np.float32:
+        found = dtype if dtype is not None else type(got).__name__
+        raise ExerciseError(f"{name}{where} is {found}, not float32, for float32 inputs: {UPCAST}")
+    if expected is not None and not (np.shape(got) == np.shape(expected) and np.allclose(
+            got, expected, rtol=1e-4, atol=1e-4)):
+        raise ExerciseError(f"{name}{where} is wrong for float32 inputs, although it is right "
+                            f"for float64 ones: look for a step that rounds or truncates, such "
+                            f"as an integer array")
+
+
+def caller_unchanged(name, given, saved, where="", who="your code"):
+    """Raise ExerciseError if the caller's array ``given`` differs from its copy ``saved`` in shape
+    or values: ``name`` names the argument, ``who`` the learner's function. Every checker's guard
+    of the caller's arrays."""
+    where = f" {where}" if where else ""
+    var = name.split()[-1]                 # "the input x" -> x, for the code in the advice
+    if np.shape(given) != np.shape(saved):
+        raise ExerciseError(f"{who} changed the shape of {name}{where}: it should stay "
+                            f"{np.shape(saved)}, it came back {np.shape(given)}: reshape a view "
+                            f"or a copy ({var}.reshape(...)), not the caller's array "
+                            f"({var}.shape = ... or {var}.resize)")
+    if not np.array_equal(given, saved, equal_nan=True):
+        changed = int(np.sum(~((given == saved) | (np.isnan(given) & np.isnan(saved)))))
+        raise ExerciseError(f"{who} changed {name} in place{where} ({changed} of "
+                            f"{np.size(saved)} entries): compute a new array, not {var} -= "
+                            f"..., {var} *= ... or {var}[...] = ...; the caller may still need "
+                            f"it")
+
+
 def copy_checked(name, dout, fn):
-    """Call ``fn(dout_copy)`` and raise if it changed the array it was given."""
+    """Call ``fn(dout_copy)`` and raise (through :func:`caller_unchanged`) if it changed the
+    array it was given; ``name`` names the learner's function."""
     given = dout.copy()
     result = fn(given)
-    if not np.array_equal(given, dout):
-        raise ExerciseError(f"{name} changed dout in place: compute a new array (e.g. dout * "
-                            f"slope), not dout *= ... or dout[...] = ...; the caller may still "
-                            f"need dout")
+    caller_unchanged("dout", given, dout, who=name)
     return result
 
 

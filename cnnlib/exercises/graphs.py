@@ -6,33 +6,14 @@ import numpy as np
 
 from .. import graph
 from ..gradcheck import numerical_gradient
-from .diagnosis import ExerciseError, call, compare, correct
-
-UPCAST = ("an array built in float64 (np.eye, np.ones, np.zeros or np.where with 1.0 and no "
-          "dtype, or an astype(float)) upcasts the result; keep the dtype of the arrays you are "
-          "given")
-
-
-def keeps_float32(name, got, where=""):
-    """Raise ExerciseError unless ``got`` is float32 (the check fed float32 arrays)."""
-    dtype = getattr(got, "dtype", None)
-    if dtype != np.float32:
-        where = f" {where}" if where else ""
-        found = dtype if dtype is not None else type(got).__name__
-        raise ExerciseError(f"{name}{where} is {found}, not float32, for float32 inputs: {UPCAST}")
-
-
-def caller_unchanged(name, given, saved, where=""):
-    """Raise ExerciseError if the caller's array ``given`` differs from its copy ``saved`` in shape
-    or values: ``name`` says whose array it is."""
-    where = f" {where}" if where else ""
-    if np.shape(given) != np.shape(saved):
-        raise ExerciseError(f"your code changed the shape of {name}{where} (from {np.shape(saved)} "
-                            f"to {np.shape(given)}): reshape a view or a copy (x.reshape(...)), "
-                            f"not the caller's array (x.shape = ...)")
-    if not np.array_equal(given, saved, equal_nan=True):
-        raise ExerciseError(f"your code changed {name} in place{where}: compute a new array, not "
-                            f"x -= ..., x *= ... or x[...] = ...; the caller may still need it")
+from .diagnosis import (
+    ExerciseError,
+    call,
+    caller_unchanged,
+    compare,
+    correct,
+    keeps_float32,
+)
 
 
 def _is_pair(got, length=2):

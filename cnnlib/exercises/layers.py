@@ -7,8 +7,17 @@ import numpy as np
 from .. import layers
 from ..functions import softmax
 from ..gradcheck import numerical_gradient, rel_error
-from .diagnosis import TOLERANCE, ExerciseError, call, compare, copy_checked, correct, fresh
-from .graphs import caller_unchanged, keeps_float32
+from .diagnosis import (
+    TOLERANCE,
+    ExerciseError,
+    call,
+    caller_unchanged,
+    compare,
+    copy_checked,
+    correct,
+    fresh,
+    keeps_float32,
+)
 
 
 def _an_array(name, got, where):

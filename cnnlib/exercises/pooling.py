@@ -8,7 +8,16 @@ import numpy as np
 
 from .. import conv, pool
 from ..gradcheck import numerical_gradient
-from .diagnosis import ExerciseError, call, compare, copy_checked, correct
+from .diagnosis import (
+    ExerciseError,
+    call,
+    caller_unchanged,
+    compare,
+    copy_checked,
+    correct,
+    keeps_float32,
+    learners_line,
+)
 
 POOL_X = np.array([[1, 3, 2, 0],
                    [4, 2, 1, 1],
@@ -33,25 +42,17 @@ def _call(what, fn, args, names, signature):
     must come back unchanged, in values and in shape."""
     given = [(name, arg, arg.copy()) for name, arg in zip(names, args)
              if isinstance(arg, np.ndarray)]
-    result = call(what, fn, *args, signature=signature)
+    try:
+        result = call(what, fn, *args, signature=signature)
+    except ExerciseError:
+        raise
+    except Exception as err:
+        raise ExerciseError(f"{what} raised {type(err).__name__}: {str(err).strip()}"
+                            f"{learners_line(err)}")\
+            from None
     for name, arg, before in given:
-        if arg.shape != before.shape or not np.array_equal(arg, before):
-            raise ExerciseError(f"{what} changed the array {name} it was given (its values or "
-                                f"its shape): the caller still needs it as it was, so compute "
-                                f"into a new array instead of writing into {name}")
+        caller_unchanged(name, arg, before, who=what)
     return result
-
-
-def _float32(what, got, right):
-    """A float32 input must give a float32 result that matches ``right``."""
-    dtype = getattr(got, "dtype", None)
-    if dtype != np.float32:
-        raise ExerciseError(f"{what} returned {dtype or type(got).__name__} for a float32 x: a "
-                            f"float32 input must give a float32 result (training runs in float32). "
-                            f"Look at where your result array is created: np.zeros and np.full "
-                            f"default to float64")
-    if not np.allclose(got, right, rtol=1e-4, atol=1e-4):
-        raise ExerciseError(f"{what} is wrong for a float32 x, although it is right for float64")
 
 
 def _unstrided_windows(x, size, stride):
@@ -90,9 +91,10 @@ def check_max_pool_forward(fn):
                 [(avg, "that is the window's MEAN: max pooling takes its maximum"),
                  (_unstrided_forward(x, size, stride), _NO_STRIDE)], where)
     x, size, stride, _ = _pool_cases()[2]
-    _float32("your max_pool_forward", _call("your max_pool_forward", fn, (
-        x.astype(np.float32), size, stride), ("x",), "max_pool_forward(x, size, stride)"),
-        pool.max_pool2d_forward_naive(x, size, stride))
+    got = _call("your max_pool_forward", fn, (x.astype(np.float32), size, stride), ("x",),
+                "max_pool_forward(x, size, stride)")
+    keeps_float32("your max_pool_forward's out", got, "for a float32 x",
+                  expected=pool.max_pool2d_forward_naive(x, size, stride))
     correct("max pooling forward matches cnnlib (fixed case, channels, stride, overlap)")
 
 
@@ -110,12 +112,21 @@ def _last_max(dout, x, size, stride):
     return pool.pool2d_backward_naive(dout, x, last, size, stride)
 
 
+def _column_first_max(dout, x, size, stride):
+    def first_down_the_columns(window):
+        grad = np.zeros_like(window)
+        column, row = np.unravel_index(np.argmax(window.T), window.T.shape)
+        grad[row, column] = 1
+        return grad
+    return pool.pool2d_backward_naive(dout, x, first_down_the_columns, size, stride)
+
+
 def check_max_pool_backward(fn):
     """Check ``fn(dout, x, size=2, stride=None) -> dx``: each dout to its window's FIRST maximum."""
     rng = np.random.default_rng(7)
-    tie = np.array([[2, 2, 0, 1], [1, 0, 3, 3], [5, 1, 4, 4], [5, 5, 4, 4]],
+    tie = np.array([[2, 2, 0, 3], [1, 0, 3, 1], [5, 1, 4, 4], [5, 5, 4, 4]],
                    dtype=np.float64).reshape(1, 1, 4, 4)
-    cases = [*_pool_cases(), (tie, 2, None, "on [[2, 2, 0, 1], [1, 0, 3, 3], [5, 1, 4, 4], "
+    cases = [*_pool_cases(), (tie, 2, None, "on [[2, 2, 0, 3], [1, 0, 3, 1], [5, 1, 4, 4], "
                               "[5, 5, 4, 4]], whose windows hold tied maxima")]
     for x, size, stride, where in cases:
         out = pool.max_pool2d_forward_naive(x, size, stride)
@@ -133,6 +144,9 @@ def check_max_pool_backward(fn):
             "every one"),
            (_last_max(dout, x, size, stride), "tie rule: send the gradient to the FIRST "
             "maximum in row-major order; yours went to a later one"),
+           (_column_first_max(dout, x, size, stride), "tie rule: the FIRST maximum in row-major "
+            "order, along the window's first row, then its second...; yours took the first one "
+            "down the columns"),
            (pool.avg_pool2d_backward_naive(dout, x, size, stride), "that spreads dout over the "
             "window (average pooling): max pooling routes it to the maximum only"),
            (pool.max_pool2d_backward_naive(np.ones_like(dout), x, size, stride),
@@ -140,7 +154,12 @@ def check_max_pool_backward(fn):
            *[(_overwrite(dout, x, size, stride, whole), "where windows overlap, the "
               "gradients ADD up: an input that wins two windows gets both; yours kept one")
              for whole in (True, False)],
-           (_unstrided_backward(dout, x, size, stride), _NO_STRIDE)], where)
+           (_unstrided_backward(dout, x, size, stride), _NO_STRIDE),
+           *[(_misplaced(dout, x, size, stride, how), message) for how, message in (
+               ("origin", "the maximum's row and column inside the window are offsets: add the "
+                "window's first row i*stride and first column j*stride to place it in x"),
+               ("swapped", "the row and the column of the maximum are swapped: np.unravel_index "
+                "gives (row, column) in that order"))]], where)
     x = rng.standard_normal((1, 2, 4, 6))
     dout = rng.standard_normal((1, 2, 2, 3))
     numeric = numerical_gradient(
@@ -148,11 +167,27 @@ def check_max_pool_backward(fn):
     compare("dx", _call("your max_pool_backward", fn, (dout, x.copy(), 2, None), ("dout", "x"),
                         "max_pool_backward(dout, x, size, stride)"), numeric,
             where="against the numerical gradient")
-    _float32("your max_pool_backward", _call(
-        "your max_pool_backward", fn, (dout.astype(np.float32), x.astype(np.float32), 2, None),
-        ("dout", "x"), "max_pool_backward(dout, x, size, stride)"),
-        pool.max_pool2d_backward_naive(dout, x))
+    got = _call("your max_pool_backward", fn, (dout.astype(np.float32), x.astype(np.float32), 2,
+                None), ("dout", "x"), "max_pool_backward(dout, x, size, stride)")
+    keeps_float32("your max_pool_backward's dx", got, "for a float32 x",
+                  expected=pool.max_pool2d_backward_naive(dout, x))
     correct("max pooling backward routes dout to the first maximum, adds overlaps, as cnnlib")
+
+
+def _misplaced(dout, x, size, stride, how):
+    """The typical mistakes placing a window's maximum, found at (r, q) inside the window, in dx:
+    at (r, q) of x (``how="origin"``: the window's origin left out), or at column r, row q
+    (``"swapped"``); overlapping gradients added."""
+    stride = stride or size
+    dx = np.zeros_like(x)
+    height, width = x.shape[2:]
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        r, q = np.unravel_index(np.argmax(window), window.shape)
+        row, col = (r, q) if how == "origin" else (i * stride + q, j * stride + r)
+        if row < height and col < width:
+            dx[n, c, row, col] += dout[n, c, i, j]
+    return dx
 
 
 def _overwrite(dout, x, size, stride, whole):
@@ -180,6 +215,11 @@ def check_routed_fraction(fn):
                     "routed_fraction(x, size, stride)")
         where = f"for {size}x{size} windows, stride {stride}, x of shape {shape}"
         windows = out.size / x.size          # the sum (or mean) of dx: one per window
+        routed = pool.max_pool2d_backward(np.ones_like(out), cache)
+        once = np.count_nonzero(routed == 1) / x.size
+        out_default, cache_default = pool.max_pool2d_forward(x)
+        default = np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out_default),
+                                                             cache_default)) / x.size
         compare("the fraction", got, expected,
                 [(1 / size ** 2, "1/size**2 holds only when windows tile the input; count the "
                   "nonzero entries of a backward pass of ones instead"),
@@ -191,7 +231,12 @@ def check_routed_fraction(fn):
                   "divide by x.size"),
                  (expected * x.size / out.size, "divide by x.size, the number of inputs, not "
                   "by out.size"),
-                 (100 * expected, "give a fraction between 0 and 1, not a percentage")], where)
+                 (100 * expected, "give a fraction between 0 and 1, not a percentage"),
+                 *([(default, "pass size and stride on to the pooling: yours pooled with its "
+                     "defaults, 2x2 windows at stride 2")] if (size, stride) != (2, 2) else []),
+                 *([(once, "an input that wins several overlapping windows receives more than "
+                     "1 from a backward pass of ones: count every input that receives gradient, "
+                     "not those that received exactly 1")] if once != expected else [])], where)
     correct("the routed fraction for tiling and for overlapping windows")
 
 
@@ -231,5 +276,6 @@ def check_avg_pool_as_conv(fn):
                                         "not 1")], where)
     got, _ = _pooling_spied(_call, "your avg_pool_as_conv", fn, (x.astype(np.float32),), ("x",),
                             "avg_pool_as_conv(x)")
-    _float32("your avg_pool_as_conv", got, pool.avg_pool2d_forward_naive(x))
+    keeps_float32("your avg_pool_as_conv's out", got, "for a float32 x",
+                  expected=pool.avg_pool2d_forward_naive(x))
     correct("2x2 average pooling written as a convolution")

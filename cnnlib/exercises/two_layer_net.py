@@ -9,8 +9,15 @@ from ..functions import softmax
 from ..gradcheck import numerical_gradient
 from ..models import TwoLayerNet
 from ..optim import SGD
-from .diagnosis import ExerciseError, call, compare, correct, unchanged
-from .graphs import caller_unchanged, keeps_float32
+from .diagnosis import (
+    ExerciseError,
+    call,
+    caller_unchanged,
+    compare,
+    correct,
+    keeps_float32,
+    unchanged,
+)
 
 TWO_LAYER_KEYS = ("affine2.W", "affine2.b", "affine1.W", "affine1.b")   # in backprop order
 

@@ -398,6 +398,69 @@ def forward_writing_into_x(x, w, b, stride=1, pad=0):
     return out
 
 
+
+# --- mistakes found by a learner trial (s7) -------------------------------------------------------
+
+def conv_bias_by_image(x, w, b, stride=1, pad=0):
+    out = conv_loops_right(x, w, np.zeros_like(b), stride, pad)
+    return out + b[:len(x), None, None, None]          # b[n] instead of b[f]
+
+
+def conv_kernel_transposed(x, w, b, stride=1, pad=0):
+    kh, kw = w.shape[2:]
+    oh = conv.conv_output_size(x.shape[2], kh, stride, pad)
+    ow = conv.conv_output_size(x.shape[3], kw, stride, pad)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((len(x), len(w), oh, ow), dtype=x.dtype)
+    for n, f, i, j in np.ndindex(out.shape):
+        window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+        out[n, f, i, j] = np.sum(window * w[f].transpose(0, 2, 1)) + b[f]
+    return out
+
+
+def conv_into_integers(x, w, b, stride=1, pad=0):
+    out = conv_loops_right(x, w, b, stride, pad)
+    return out.astype(int)                             # as np.zeros(..., dtype=int) would
+
+
+def forward_filters_first(x, w, b, stride=1, pad=0):
+    f = len(w)
+    oh = conv.conv_output_size(x.shape[2], w.shape[2], stride, pad)
+    product = im2col_list(x, *w.shape[2:], stride, pad) @ w.reshape(f, -1).T
+    return product.reshape(f, len(x), oh, -1).transpose(1, 0, 2, 3) + b[None, :, None, None]
+
+
+def backward_without_dout(grad):
+    def backward(dout, x, w, stride=1, pad=0):
+        ones = backward_loops_right(np.ones_like(dout), x, w, stride, pad)
+        right = backward_loops_right(dout, x, w, stride, pad)
+        return tuple(ones[k] if name == grad else right[k]
+                     for k, name in enumerate(("dx", "dw", "db")))
+    return backward
+
+
+def col2im_counter_per_image(cols, x_shape, kh, kw, stride=1, pad=0):
+    n_images, c, height, width = x_shape
+    oh, ow = (height + 2 * pad - kh) // stride + 1, (width + 2 * pad - kw) // stride + 1
+    xp = np.zeros((n_images, c, height + 2 * pad, width + 2 * pad), dtype=cols.dtype)
+    for n in range(n_images):
+        r = 0                                          # starts again for every image
+        for i in range(oh):
+            for j in range(ow):
+                xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += \
+                    cols[r].reshape(c, kh, kw)
+                r += 1
+    return xp[:, :, pad:pad + height, pad:pad + width]
+
+
+def dw_rows_in_order(axes):
+    def dw(dout, x, kh, kw, stride=1, pad=0):
+        f = dout.shape[1]
+        d = dout.transpose(*axes).reshape(-1, f)
+        return (d.T @ im2col_list(x, kh, kw, stride, pad)).reshape(f, x.shape[1], kh, kw)
+    return dw
+
+
 REFERENCES = [
     (exercises.check_conv_forward_naive, conv_loops_right),
     (exercises.check_conv_forward_naive, conv_by_einsum),
@@ -561,7 +624,7 @@ WRONG = [
     (exercises.check_conv_backward_naive, backward_loops(rotate=True),
      "the 180° rotation belongs to the full-convolution form"),
     (exercises.check_conv_backward_naive, mutating_backward,
-     "changed the values of the array dout it was given"),
+     "your conv_backward_naive changed dout in place on section 1's example"),
     (exercises.check_conv_backward_naive, backward_loops(pad_width=lambda p: p), "your "
      "conv_backward_naive raised ValueError on section 1's example (x = 0..24 as 5x5, kernel 1..9 "
      "as 3x3, its 3x3 dout, stride 2, pad 1): np.pad also padded the batch and channel axes"),
@@ -618,22 +681,24 @@ WRONG = [
         d, x, kh, kw, s, p).transpose(0, 1, 3, 2), "is transposed"),
     (exercises.check_im2col, im2col_unpadded, "your im2col raised ValueError on the 4x4 example "
      "of section 2 with a 2x2 window, pad 1: the windows you collected do not all have one shape"),
-    (exercises.check_col2im, col2im_reshaping_callers, "your col2im changed the shape of the "
-     "array cols it was given"),
+    (exercises.check_col2im, col2im_reshaping_callers, "your col2im changed the shape of "
+     "cols for rows of ones"),
     (exercises.check_conv_forward_naive, forward_writing_into_x, "your conv_forward_naive changed "
-     "the values of the array x it was given"),
-    (exercises.check_conv_forward_naive, conv_upcasting, "your conv_forward_naive returned float64 "
-     "for float32 inputs"),
+     "x in place on the 4x4 example"),
+    (exercises.check_conv_forward_naive, conv_upcasting, "your conv_forward_naive's result "
+     "for float32 inputs is float64, not float32, for float32 inputs: an array built in float64"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).astype(
-        float), "your im2col returned float64 for float32 inputs"),
+        float), "your im2col's result for float32 inputs is float64"),
     (exercises.check_conv_forward_im2col, lambda x, w, b, s=1, p=0: forward_product_right(
-        x, w, b.astype(np.float64), s, p), "your conv_forward_im2col returned float64"),
-    (exercises.check_conv_backward_naive, backward_upcasting, "your conv_backward_naive returned "
-     "float64 for float32 inputs"),
+        x, w, b.astype(np.float64), s, p), "your conv_forward_im2col's result for float32 "
+     "inputs is float64"),
+    (exercises.check_conv_backward_naive, backward_upcasting, "your conv_backward_naive's "
+     "dx for float32 inputs is float64"),
     (exercises.check_col2im, lambda c, *a: col2im_loops_right(c.astype(float), *a),
-     "your col2im returned float64"),
+     "your col2im's result for float32 inputs is float64"),
     (exercises.check_dw_by_im2col, lambda d, x, kh, kw, s=1, p=0: dw_product_right(
-        d, x, kh, kw, s, p).astype(float), "your dw_by_im2col returned float64"),
+        d, x, kh, kw, s, p).astype(float), "your dw_by_im2col's result for float32 inputs is "
+     "float64"),
     (exercises.check_blur, lambda size: [[1 / size ** 2] * size] * size, "your blur_filter "
      "returned a list for size 3: return a numpy array"),
     (exercises.check_im2col, lambda x, kh, kw, s=1, p=0: im2col_list(x, kh, kw, s, p).tolist(),
@@ -641,6 +706,26 @@ WRONG = [
      "numpy array"),
     (exercises.check_col2im, lambda *a: col2im_loops_right(*a).tolist(), "your col2im returned a "
      "list"),
+    (exercises.check_conv_forward_naive, conv_bias_by_image, "yours took the bias by the image's "
+     "index"),
+    (exercises.check_conv_forward_naive, conv_into_integers, "holds whole numbers only: it is an "
+     "integer array"),
+    (exercises.check_conv_forward_naive, lambda x, w, b, s=1, p=0: np.maximum(
+        conv_loops_right(x, w, b, s, p), 0), "a convolution has no ReLU"),
+    (exercises.check_conv_forward_im2col, forward_filters_first, "yours read it as if the filters "
+     "came first (F, N, OH, OW)"),
+    (exercises.check_conv_backward_naive, backward_without_dout("dw"), "each window's "
+     "contribution to dw[f] is weighted by its output's upstream gradient"),
+    (exercises.check_conv_backward_naive, backward_without_dout("dx"), "yours sends the bare "
+     "weights"),
+    (exercises.check_col2im, col2im_counter_per_image, "every image read the rows of image 0"),
+    (exercises.check_conv_forward_naive, conv_kernel_transposed, "operands could not be broadcast "
+     "together with shapes (3,3,2) (3,2,3) (at your line: `out[n, f, i, j] = np.sum(window * "
+     "w[f].transpose(0, 2, 1)) + b[f]`)"),
+    (exercises.check_dw_by_im2col, dw_rows_in_order((0, 3, 2, 1)), "yours run down the columns "
+     "(n, j, i)"),
+    (exercises.check_dw_by_im2col, dw_rows_in_order((2, 3, 0, 1)), "yours go position by "
+     "position across the batch"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(

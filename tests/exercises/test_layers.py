@@ -380,8 +380,8 @@ WRONG = [
                                           lambda d: d.sum(axis=0, keepdims=True)),
      "expected (3,), got (1, 3) (drop the kept axis of length 1: keepdims=False, or reshape)"),
     (exercises.check_tanh, tanh(tanh_in_place),
-     "Tanh.backward changed dout in place: compute a new array (e.g. dout * slope), not "
-     "dout *= ... or dout[...] = ..."),
+     "entries): compute a new array, not dout -= ..., dout *= ... or dout[...] = ...; the "
+     "caller may still need it"),
     (exercises.check_relu, layer(layers.ReLU, lambda self, d: d * np.where(self.mask, 1.0, 0.0)),
      "ReLU.backward's dx on a random float32 (2, 5) batch is float64, not float32"),
     (exercises.check_sigmoid, layer(layers.Sigmoid,

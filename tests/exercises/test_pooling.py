@@ -195,6 +195,58 @@ def backward_writing_into_dout(dout, x, size=2, stride=None):
     return dx
 
 
+
+# --- mistakes found by a learner trial (s7) -------------------------------------------------------
+
+def max_pool_into_integers(x, size=2, stride=None):
+    return max_pool_loops(x, size, stride).astype(int)
+
+
+def max_pool_backward_placing(how):
+    def backward(dout, x, size=2, stride=None):
+        stride = stride or size
+        dx = np.zeros_like(x)
+        for n, c, i, j in np.ndindex(dout.shape):
+            window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+            r, q = np.unravel_index(np.argmax(window), window.shape)
+            if how == "no origin":
+                dx[n, c, r, q] += dout[n, c, i, j]
+            else:                                      # row and column swapped
+                dx[n, c, i * stride + q, j * stride + r] += dout[n, c, i, j]
+        return dx
+    return backward
+
+
+def max_pool_backward_out_of_bounds(dout, x, size=2, stride=None):
+    stride = stride or size
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        r, q = divmod(int(np.argmax(window)), size + 1)          # divides by the wrong width
+        dx[n, c, i * stride + r, j * stride + q] += dout[n, c, i, j]
+    return dx
+
+
+def max_pool_backward_down_the_columns(dout, x, size=2, stride=None):
+    stride = stride or size
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        q, r = np.unravel_index(np.argmax(window.T), window.T.shape)
+        dx[n, c, i * stride + r, j * stride + q] += dout[n, c, i, j]
+    return dx
+
+
+def routed_with_defaults(x, size, stride):
+    out, cache = pool.max_pool2d_forward(x)
+    return np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out), cache)) / x.size
+
+
+def routed_exactly_once(x, size, stride):
+    out, cache = pool.max_pool2d_forward(x, size, stride)
+    return np.count_nonzero(pool.max_pool2d_backward(np.ones_like(out), cache) == 1) / x.size
+
+
 REFERENCES = [
     (exercises.check_max_pool_forward, max_pool_loops),
     (exercises.check_max_pool_forward, max_pool_by_windows),
@@ -274,15 +326,29 @@ WRONG = [
      "avg_pool_as_conv called cnnlib's pooling"),
     (exercises.check_avg_pool_as_conv, lambda x: pool.avg_pool2d_forward(x)[0],
      "compute it with conv2d_forward_naive and a constant filter"),
-    (exercises.check_max_pool_forward, max_pool_upcasting, "your max_pool_forward returned "
-     "float64 for a float32 x"),
+    (exercises.check_max_pool_forward, max_pool_upcasting, "your max_pool_forward's out "
+     "for a float32 x is float64, not float32, for float32 inputs"),
     (exercises.check_max_pool_backward, lambda d, x, s=2, st=None: max_pool_backward_loops(
-        d, x.astype(float), s, st), "your max_pool_backward returned float64"),
-    (exercises.check_avg_pool_as_conv, avg_conv(0.25), "your avg_pool_as_conv returned float64"),
+        d, x.astype(float), s, st), "your max_pool_backward's dx for a float32 x is float64"),
+    (exercises.check_avg_pool_as_conv, avg_conv(0.25), "your avg_pool_as_conv's out for a "
+     "float32 x is float64"),
     (exercises.check_max_pool_backward, backward_writing_into_dout, "your max_pool_backward "
-     "changed the array dout it was given"),
+     "changed dout in place ("),
     (exercises.check_max_pool_forward, pool_flattening_x, "your max_pool_forward changed the "
-     "array x it was given"),
+     "shape of x: it should stay (1, 1, 4, 4), it came back (16,)"),
+    (exercises.check_max_pool_forward, max_pool_into_integers, "holds whole numbers only"),
+    (exercises.check_max_pool_backward, max_pool_backward_placing("no origin"), "add the window's "
+     "first row i*stride and first column j*stride"),
+    (exercises.check_max_pool_backward, max_pool_backward_placing("swapped"), "the row and the "
+     "column of the maximum are swapped"),
+    (exercises.check_routed_fraction, routed_with_defaults, "pass size and stride on to the "
+     "pooling"),
+    (exercises.check_routed_fraction, routed_exactly_once, "not those that received exactly 1"),
+    (exercises.check_max_pool_backward, max_pool_backward_down_the_columns, "yours took the first "
+     "one down the columns"),
+    (exercises.check_max_pool_backward, max_pool_backward_out_of_bounds, "your max_pool_backward "
+     "raised IndexError: index 4 is out of bounds for axis 3 with size 4 (at your line: `dx[n, c, "
+     "i * stride + r, j * stride + q] += dout[n, c, i, j]`)"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(
