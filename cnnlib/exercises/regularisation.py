@@ -4,7 +4,15 @@ search on a log scale (notebook 10), with their typical mistakes.
 
 import numpy as np
 
-from .diagnosis import ExerciseError, call, copy_checked, correct, fresh
+from .diagnosis import (
+    ExerciseError,
+    call,
+    caller_unchanged,
+    copy_checked,
+    correct,
+    fresh,
+    keeps_float32,
+)
 
 SEARCH_RANGES = {"lr": (1e-4, 1e-2), "weight_decay": (1e-6, 1e-2)}
 
@@ -14,9 +22,7 @@ SEARCH_RANGES = {"lr": (1e-4, 1e-2), "weight_decay": (1e-6, 1e-2)}
 def _forward(layer, x, where):
     given = x.copy()
     out = call("Dropout.forward", layer.forward, given)
-    if given.shape != x.shape or not np.array_equal(given, x):
-        raise ExerciseError(f"Dropout.forward changed the caller's x in place ({where}): return "
-                            f"a new array (x * mask), not x *= ...")
+    caller_unchanged("the caller's x", given, x, where, who="Dropout.forward")
     if out is None:
         raise ExerciseError("Dropout.forward returned None: return the masked x")
     if not isinstance(out, np.ndarray):
@@ -33,9 +39,7 @@ def _check_dropout_training(layer, x, p, where):
     """Dropout.forward in training on ``x``: the share dropped and the scaling of the kept values;
     returns ``(dropped, kept, share)``."""
     out = _forward(layer, x, where)
-    if out.dtype != np.float32:
-        raise ExerciseError(f"Dropout.forward returns {out.dtype} for a float32 x: build the mask "
-                            f"in x's dtype (a float64 mask upcasts the product)")
+    keeps_float32("Dropout.forward's output", out)
     if not np.any(out):
         raise ExerciseError(f"Dropout.forward returns all zeros {where}: keep each value with "
                             f"probability 1 - p")
@@ -107,9 +111,7 @@ def _check_dropout_backward(layer, x, p, dropped, kept, where):
         else:
             message = "dx should be dout times forward's mask, 0 or 1 / (1 - p)"
         raise ExerciseError(f"Dropout.backward {where}: {message}")
-    if dx.dtype != np.float32:
-        raise ExerciseError(f"Dropout.backward returns {dx.dtype} for a float32 dout: keep the "
-                            f"dtype")
+    keeps_float32("Dropout.backward's dx", dx)
     return dout
 
 
@@ -144,8 +146,7 @@ def _check_dropout_evaluation(layer, x, p, dout):
         else:
             message = "it still drops values: in evaluation every value passes, unchanged"
         raise ExerciseError(f"Dropout.forward in evaluation mode (training = False): {message}")
-    if test.dtype != np.float32:
-        raise ExerciseError(f"Dropout.forward in evaluation returns {test.dtype} for float32 x")
+    keeps_float32("Dropout.forward's output", test, "in evaluation mode")
     dx = call("Dropout.backward", layer.backward, dout.copy())
     if dx is None or not np.allclose(dx, dout):
         raise ExerciseError("Dropout.backward after an evaluation-mode forward pass: nothing was "
