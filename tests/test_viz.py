@@ -361,6 +361,13 @@ def test_plot_conv_sum_rows_and_scales():
     limit = max(np.abs(parts).max(), np.abs(output).max())
     for ax in _image_axes(fig)[12:]:
         assert ax.get_images()[0].get_clim() == (-limit, limit)
+    assert _image_axes(fig)[0].get_images()[0].get_clim()[0] < 0     # signed inputs: red-blue
+    relu = np.maximum(inputs, 0)             # maps of a ReLU or pooling layer: from 0, in reds
+    fig = viz.plot_conv_sum(relu, kernels, parts, output)
+    for ax in _image_axes(fig)[:6]:
+        image = ax.get_images()[0]
+        assert image.get_clim() == (0, relu.max()) and image.get_cmap().name == "Reds"
+    assert _image_axes(fig)[6].get_images()[0].get_clim()[0] < 0      # the weights keep theirs
     with pytest.raises(ValueError, match="one kernel and one contribution per input channel"):
         viz.plot_conv_sum(inputs, kernels[:5], parts, output)
     with pytest.raises(ValueError, match="expected inputs"):

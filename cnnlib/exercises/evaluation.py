@@ -30,7 +30,14 @@ def check_most_confused(fn):
     # wrong answer, so any way of breaking ties gives the same answer
     rng = np.random.default_rng(40)
     random = rng.permutation(100).reshape(10, 10) + np.diag(rng.integers(500, 900, 10))
+    # rows of very different sizes: the most mistakes, the highest error rate and the fewest
+    # correct answers are three different rows
+    sizes = np.array([[10, 1, 2, 5],
+                      [7, 100, 4, 1],
+                      [0, 0, 5, 1],
+                      [1, 3, 1, 50]])
     for cm, where in [(fixed, f"for the matrix {fixed.tolist()}"),
+                      (sizes, f"for the matrix {sizes.tolist()}"),
                       (random, "for a random 10 x 10 matrix")]:
         given = cm.copy()
         got = call("your most_confused", fn, given)
@@ -42,7 +49,10 @@ def check_most_confused(fn):
         by_column = int(errors.sum(axis=0).argmax())
         with_diagonal = int(cm.sum(axis=1).argmax())
         cell = [int(i) for i in np.unravel_index(errors.argmax(), errors.shape)]
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
+        rate = int((errors.sum(axis=1) / cm.sum(axis=1)).argmax())
+        fewest_right = int(np.diag(cm).argmin())
+        pair = isinstance(got, (tuple, list)) or (isinstance(got, np.ndarray) and got.ndim == 1)
+        if not pair or len(got) != 2:
             raise ExerciseError(f"return a pair (worst_digit, confused_with), got {got!r}")
         compare("(worst_digit, confused_with)", np.array(got, dtype=float),
                 [worst, errors[worst].argmax()], [
@@ -54,6 +64,19 @@ def check_most_confused(fn):
                      "most frequent wrong prediction: a digit is not confused with itself"),
                     ([worst, errors[worst].max()], "confused_with is a digit (np.argmax), not "
                      "a count"),
+                    ([errors[worst].argmax(), worst], "the pair is in the other order: first "
+                     "the digit with the most mistakes, then the digit it is most often taken "
+                     "for"),
+                    ([worst + 1, errors[worst].argmax() + 1], "digits count from 0: row i is "
+                     "digit i, and argmax already gives that index"),
+                    ([errors.sum(axis=1).max(), errors[worst].argmax()], "worst_digit is a "
+                     "digit (np.argmax), not its number of mistakes"),
+                    ([rate, errors[rate].argmax()], "worst_digit is the digit with the most "
+                     "mistakes, a count, not the one with the highest error rate (mistakes "
+                     "divided by the row's total)"),
+                    ([fewest_right, errors[fewest_right].argmax()], "the digit with the fewest "
+                     "correct answers is not always the one with the most mistakes, since the "
+                     "digits have different numbers of images: count each row's mistakes"),
                     (cell, "worst_digit is the digit with the most mistakes in total (the sum "
                      "of its row without the diagonal), not the row of the largest single "
                      "cell; then look along that row for its most frequent wrong answer")],
@@ -97,6 +120,9 @@ def check_confidence(fn):
                               "them: compute new arrays instead of writing into these")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise ExerciseError(f"return a pair (confidence_right, confidence_wrong), got {got!r}")
+        if any(np.ndim(value) != 0 for value in got):
+            raise ExerciseError(f"confidence_right and confidence_wrong should each be one "
+                                f"number, a mean; got {got!r}")
         right = probs.argmax(axis=1) == labels
         probs = probs.astype(np.float64)
         top, true = probs.max(axis=1), probs[np.arange(len(labels)), labels]

@@ -112,7 +112,9 @@ def check_feature_maps(fn):
               ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"],
               "on a LeNet5 (random weights) and a batch of 3 random images"),
              (lambda: LeNet5(dtype=np.float64, rng=np.random.default_rng(1)), lenet_x[1:2],
-              ["relu2"], "on a LeNet5 and a batch of ONE image")]
+              ["relu2"], "on a LeNet5 and a batch of ONE image"),
+             (lambda: LeNet5(rng=np.random.default_rng(2)), lenet_x[:2].astype(np.float32),
+              ["pool1", "relu2"], "on a float32 LeNet5 (as notebook 08's) and 2 float32 images")]
     for build, x, names, where in cases:
         model = build()
         outputs = type(model).activations(model, x)
@@ -129,6 +131,10 @@ def check_feature_maps(fn):
             expected = outputs[name]
             asked = f"feature_maps(model, x, {name!r})"
             got_shape = _check_maps_shape(got, expected, x, probe, name, asked, where)
+            if isinstance(got, np.ndarray) and got.dtype != expected.dtype:
+                raise ExerciseError(f"{asked} {where}: the maps are {got.dtype}, where the layers "
+                                    f"give {expected.dtype}: hand x to the first layer as it is, "
+                                    f"without converting it")
             mistakes = _feature_map_mistakes(outputs, x, name, _layer_alone(model, x, name))
             if got_shape == expected.shape and len(x) > 1 and not close(got, expected):
                 for wrong, message in mistakes:
@@ -225,22 +231,33 @@ def accuracy_drop(model, x, y, f):
     return 100 * (evaluate(model, x, y) - evaluate(_knocked_out(model, f), x, y))
 
 
-def _knockout_mistakes(model, xs, ys, f, base, expected):
-    """The usual wrong drops for filter ``f``, as (thunk, message): each thunk computes its value
-    only when called, since each costs evaluations."""
+def _knockout_mistakes(model, xs, ys, f, base, expected, x, y):
+    """The usual wrong drops for filter ``f`` on ``xs, ys`` (the first images of ``x, y``), as
+    (thunk, message): each thunk computes its value only when called, since each costs
+    evaluations."""
     def drop_of(other, keep_bias=False):
         return 100 * (base - evaluate(_knocked_out(model, other, keep_bias), xs, ys))
     mistakes = [(lambda: 0.0, "0 points: knocking out a filter changes some predictions; did "
                  "you evaluate the same (undamaged or damaged) model twice? model.params "
-                 "builds a new dict on each call, so damaged.params['conv1.W'] = ... is "
-                 "lost: change the arrays in place (damaged.params['conv1.W'][f] = 0)"),
-                (lambda: expected / 100, "give the drop in percentage POINTS: 100 * "
-                 "(accuracy before - accuracy after)"),
+                 "builds a new dict on each call, so putting a new array into that dict is "
+                 "lost: write zeros into the arrays it holds, by indexing into them"),
+                (lambda: expected / 100, "give the drop in percentage POINTS: the two "
+                 "accuracies as percentages, before minus after"),
+                (lambda: expected / base, "that is the drop relative to the accuracy before; "
+                 "give it in percentage POINTS, the plain difference of the two accuracies as "
+                 "percentages"),
+                (lambda: 100 * base - expected, "that is the damaged copy's accuracy: return the "
+                 "DROP, the accuracy before minus the accuracy after"),
                 (lambda: -expected, "accuracy BEFORE minus accuracy after: a damaged model "
                  "that does worse has a positive drop"),
                 (lambda: drop_of(f, keep_bias=True), "set the filter's bias to zero too "
                  "(params['conv1.b'][f]): with only its weights zeroed the filter still adds "
                  "its bias everywhere")]
+    if len(xs) < len(x):
+        mistakes.append((lambda: 100 * (evaluate(model, x, y) - evaluate(_knocked_out(model, f),
+                                                                       x, y)),
+                         f"that is the drop on {len(x)} images, not on the {len(xs)} the check "
+                         f"passed: use the x and y given, not a global such as x_test"))
     mistakes += [(lambda other=other: drop_of(other), f"that is the drop for filter {other}: "
                   f"knock out filter f = {f}, the argument")
                  for other in range(model.params["conv1.W"].shape[0]) if other != f]
@@ -265,8 +282,9 @@ def check_knockout(fn, model, x, y):
             for name in changed:
                 model.params[name][...] = before[name]
             raise ExerciseError(f"accuracy_drop changed the model it was given "
-                                f"({', '.join(changed)}; restored now): damage a copy "
-                                f"(copy.deepcopy(model)), the caller still needs the original")
+                                f"({', '.join(changed)}; restored now): damage a deep copy (a "
+                                f"shallow copy shares the layers' arrays with the model), the "
+                                f"caller still needs the original")
         base = evaluate(model, xs, ys)
         expected = 100 * (base - evaluate(_knocked_out(model, f), xs, ys))
         where = f"for filter {f} on {n} images"
@@ -276,7 +294,7 @@ def check_knockout(fn, model, x, y):
             compare("the drop", got, expected, where=where)     # says what it got instead
         if close(got, expected):
             continue
-        mistakes = _knockout_mistakes(model, xs, ys, f, base, expected)
+        mistakes = _knockout_mistakes(model, xs, ys, f, base, expected, x, y)
         for wrong, message in mistakes:          # computed one at a time: each costs evaluations
             if close(got, wrong()):
                 raise ExerciseError(f"the drop {where}: {message}")

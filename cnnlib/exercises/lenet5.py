@@ -109,6 +109,20 @@ def _check_order(index, got, spec):
             f"the activations and the checkpoints follow the table's order)")
 
 
+def _check_distinct(got):
+    """Name one layer object used at two places of the network (``relu = ReLU()`` reused): its
+    forward pass would overwrite what it keeps for the backward pass of the other place."""
+    seen = {}
+    for name, layer in got:
+        if id(layer) in seen:
+            raise ExerciseError(
+                f"{seen[id(layer)]!r} and {name!r} are the same {type(layer).__name__} object: a "
+                f"layer keeps what its forward pass saw for its backward pass (a ReLU its mask, a "
+                f"pooling layer where each maximum was), so the second use would overwrite the "
+                f"first one's; give every place of the table its own layer")
+        seen[id(layer)] = name
+
+
 def _check_seeds(fn, model):
     """The same seed must build the same weights, two seeds different ones."""
     again = call("your LeNet-5 builder", fn, rng=np.random.default_rng(0))
@@ -134,6 +148,7 @@ def check_lenet5(fn):
         raise ExerciseError(f"return the network as a Sequential of the layers, got "
                             f"{type(model).__name__}")
     got = list(model.layers.items())
+    _check_distinct(got)
     x = np.random.default_rng(33).random((2, 1, 28, 28), dtype=np.float32)
     for index, spec in enumerate(LENET5_LAYERS):
         _check_order(index, got, spec)

@@ -337,12 +337,15 @@ def check_rmsprop(cls):
     return cls
 
 
-def _momentum_runs(params, grads_steps, lr, momentum, mistake=None):
+def _momentum_runs(params, grads_steps, lr, momentum, mistake=None, lrs=None):
     """Parameters after each step of SGD with momentum (``v = momentum * v - lr * g; p += v``),
-    computed in float64, or with one ``mistake``."""
+    computed in float64, or with one ``mistake``; ``lrs``: the learning rate of each step (a
+    schedule), by default ``lr`` throughout. ``mistake="torch"`` is PyTorch's form
+    (``v = momentum * v + g; p -= lr * v``), which takes the same steps until lr changes."""
     p = {k: v.astype(np.float64) for k, v in params.items()}
+    lrs = [lr] * len(grads_steps) if lrs is None else lrs
     v, runs = {}, []
-    for grads in grads_steps:
+    for grads, lr in zip(grads_steps, lrs):
         for name in p:
             g, key = grads[name], "all" if mistake == "shared" else name
             old = v.get(key, 0.0)
@@ -355,9 +358,20 @@ def _momentum_runs(params, grads_steps, lr, momentum, mistake=None):
                 v[key] = mu * old + lr * g
             elif mistake == "no_lr":
                 v[key] = mu * old - g
+            elif mistake == "swapped":
+                v[key] = lr * old - mu * g
+            elif mistake == "torch":
+                v[key] = mu * old - g
             else:
                 v[key] = mu * old - lr * g
-            p[name] = p[name] + (old if mistake == "stale" else v[key])
+            if mistake == "stale":
+                p[name] = p[name] + old
+            elif mistake == "nesterov":
+                p[name] = p[name] - mu * old + (1 + mu) * v[key]
+            elif mistake == "torch":
+                p[name] = p[name] + lr * v[key]
+            else:
+                p[name] = p[name] + v[key]
         runs.append({k: a.copy() for k, a in p.items()})
     return runs
 
@@ -374,75 +388,124 @@ MOMENTUM_MISTAKES = [
     ("ascent", "the parameters move UP the gradient: the velocity should point downhill, "
      "against the gradient"),
     ("no_lr", "the gradient enters the velocity without the learning rate lr"),
+    ("swapped", "the learning rate and the momentum are swapped: the momentum scales the old "
+     "velocity, the learning rate scales the gradient"),
+    ("nesterov", "that is Nesterov's momentum, which moves by a look-ahead of the velocity; "
+     "this exercise asks for the classical rule of the text: move by the new velocity itself"),
     ("stale", "the parameters move by the velocity of the step BEFORE: update the velocity "
      "with this step's gradient first, then move by it"),
 ]
+
+
+def _momentum_schedule(array, key, got_runs, at):
+    """The scheduled case: the parameter must follow the rule at the learning rate fit's schedule
+    set in ``optimizer.lr`` before each step (CS231n's or PyTorch's convention)."""
+    expected, torch, fixed = got_runs
+    if np.allclose(array, expected[key], rtol=1e-7, atol=1e-10) or \
+            np.allclose(array, torch[key], rtol=1e-7, atol=1e-10):
+        return
+    if np.allclose(array, fixed[key], rtol=1e-7, atol=1e-10):
+        raise ExerciseError(f"params[{key!r}] {at}: your steps ignore the new learning rate: "
+                            f"read it from self.lr at every step, since a learning-rate schedule "
+                            f"changes self.lr between steps (a copy made in __init__ keeps the "
+                            f"old value)")
+    compare(f"params[{key!r}]", array, expected[key], (), at)
+
+
+def _momentum_param(key, array, given, before, returned, at, original, schedule_runs, wrong,
+                    expected):
+    """Check one parameter after one step: changed in place, dtype and shape kept, equal to
+    ``expected`` (or, in the scheduled case, to one of ``schedule_runs``); name the mistake of
+    ``wrong`` (kind: value) it matches."""
+    if isinstance(returned, dict) and np.array_equal(array, before[key]):
+        raise ExerciseError(f"update returned a dict and left params[{key!r}] as it was {at}: "
+                            f"the model holds those arrays and ignores what update returns, so "
+                            f"change them in place (+= or -=)")
+    if given.get(key) is array and np.array_equal(array, before[key]) and \
+            np.allclose(wrong["stale"], before[key]):
+        raise ExerciseError(f"params[{key!r}] was not changed in place, or did not move, {at}: "
+                            f"either p = p + ... only pointed the name p at a new array (change "
+                            f"it with += or -=), or {MOMENTUM_MISTAKES[-1][1]}")
+    if given.get(key) is not array or np.array_equal(array, before[key]):
+        raise ExerciseError(f"params[{key!r}] was not changed in place {at}: the model holds "
+                            f"that array, so change it with += or -= (p = p + ... only points "
+                            f"the name p at a new array)")
+    if array.dtype != original.dtype or array.shape != original.shape:
+        raise ExerciseError(f"params[{key!r}] is now {array.dtype} {array.shape} {at}, was "
+                            f"{original.dtype} {original.shape}")
+    if schedule_runs is not None:
+        _momentum_schedule(array, key, schedule_runs, at)
+        return
+    messages = dict(MOMENTUM_MISTAKES)
+    if array.dtype == np.float32:
+        # float32 arithmetic: compare with float32's precision, mistakes first
+        if np.allclose(array, expected, rtol=1e-5, atol=1e-6):
+            return
+        for kind, value in wrong.items():
+            if np.allclose(array, value, rtol=1e-5, atol=1e-6):
+                raise ExerciseError(f"params[{key!r}] {at}: {messages[kind]}")
+        compare(f"params[{key!r}]", array, expected, (), at)
+        raise ExerciseError(f"params[{key!r}] is wrong {at}")
+    compare(f"params[{key!r}]", array, expected,
+            [(wrong[kind], message) for kind, message in MOMENTUM_MISTAKES], at)
 
 
 def check_sgd_momentum(cls):
     """Check an SGD-with-momentum class built as ``cls(lr=..., momentum=...)`` whose
     ``update(params, grads)`` changes the arrays of ``params`` in place, against
     ``v = momentum * v - lr * g; p += v`` (``cnnlib.optim.Momentum``) over several steps; any
-    equivalent form passes (``v = momentum * v + g; p -= lr * v`` too, at a fixed lr). Float32
-    parameters stay float32. Returns ``cls``."""
+    equivalent form passes (``v = momentum * v + g; p -= lr * v`` too, PyTorch's form, which
+    differs once lr changes). A last case changes ``self.lr`` between steps, as ``fit``'s
+    learning-rate schedule does, and the steps must follow it. Float32 parameters stay float32.
+    Returns ``cls``."""
     rng = np.random.default_rng(38)
     fixed = ({"w": np.array([1.0, -2.0])}, [{"w": np.array([0.5, -1.0])}] * 3,
              {"lr": 0.1, "momentum": 0.9},
              "on the fixed case w = [1, -2] with the constant gradient [0.5, -1], lr = 0.1, "
-             "momentum = 0.9 (the steps grow: 0.05, 0.095, 0.1355 for w[0])")
+             "momentum = 0.9 (the steps grow: 0.05, 0.095, 0.1355 for w[0])", None)
     random = ({"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))},
               [{"a": rng.standard_normal((2, 3)), "b": rng.standard_normal((2, 3))}
                for _ in range(4)],
               {"lr": 0.05, "momentum": 0.7},
-              "on two random (2, 3) parameters over 4 steps, lr = 0.05, momentum = 0.7")
+              "on two random (2, 3) parameters over 4 steps, lr = 0.05, momentum = 0.7", None)
     single = ({"w": rng.standard_normal((4, 5)).astype(np.float32)},
               [{"w": rng.standard_normal((4, 5)).astype(np.float32)} for _ in range(3)],
               {"lr": 0.1, "momentum": 0.8},
-              "on a float32 (4, 5) parameter over 3 steps, lr = 0.1, momentum = 0.8")
-    for params, grads_steps, settings, where in (fixed, random, single):
+              "on a float32 (4, 5) parameter over 3 steps, lr = 0.1, momentum = 0.8", None)
+    scheduled = ({"w": rng.standard_normal(3)}, [{"w": rng.standard_normal(3)} for _ in range(4)],
+                 {"lr": 0.1, "momentum": 0.9},
+                 "on a (3,) parameter over 4 steps, momentum = 0.9, with self.lr set to 0.1, "
+                 "0.1, 0.05, 0.02 before each step (as fit's learning-rate schedule does)",
+                 [0.1, 0.1, 0.05, 0.02])
+    for params, grads_steps, settings, where, lrs in (fixed, random, single, scheduled):
         optimizer = fresh(cls, "SGD with momentum", **settings)
         if getattr(optimizer, "lr", None) != settings["lr"]:
             raise ExerciseError("keep the learning rate in self.lr: fit's learning-rate "
                                 "schedule changes it there")
         arrays = {k: v.copy() for k, v in params.items()}
-        runs = {kind: _momentum_runs(params, grads_steps, **settings, mistake=kind)
+        runs = {kind: _momentum_runs(params, grads_steps, **settings, mistake=kind, lrs=lrs)
                 for kind, _ in MOMENTUM_MISTAKES}
-        expected = _momentum_runs(params, grads_steps, **settings)
+        expected = _momentum_runs(params, grads_steps, **settings, lrs=lrs)
+        if lrs is not None:
+            schedule_runs = (expected,
+                             _momentum_runs(params, grads_steps, **settings, mistake="torch",
+                                            lrs=lrs),
+                             _momentum_runs(params, grads_steps, **settings))
         for step, grads in enumerate(grads_steps):
+            if lrs is not None:
+                optimizer.lr = lrs[step]
             before = {k: v.copy() for k, v in arrays.items()}
             saved_grads = {k: g.copy() for k, g in grads.items()}
             given = dict(arrays)
-            call("update", optimizer.update, given, grads)
+            returned = call("update", optimizer.update, given, grads)
             at = f"after step {step + 1} {where}"
             unchanged("grads[{key!r}]", saved_grads, grads, "the gradients are not yours to "
                       "change")
             for key, array in arrays.items():
-                if given.get(key) is array and np.array_equal(array, before[key]) and \
-                        np.allclose(runs["stale"][step][key], before[key]):
-                    raise ExerciseError(f"params[{key!r}] was not changed in place, or did not "
-                                        f"move, {at}: either p = p + ... only pointed the name p "
-                                        f"at a new array (change it with += or -=), or "
-                                        f"{MOMENTUM_MISTAKES[-1][1]}")
-                if given.get(key) is not array or np.array_equal(array, before[key]):
-                    raise ExerciseError(f"params[{key!r}] was not changed in place {at}: the "
-                                        f"model holds that array, so change it with += or -= "
-                                        f"(p = p + ... only points the name p at a new array)")
-                if array.dtype != params[key].dtype or array.shape != params[key].shape:
-                    raise ExerciseError(f"params[{key!r}] is now {array.dtype} {array.shape} "
-                                        f"{at}, was {params[key].dtype} {params[key].shape}")
-                if array.dtype == np.float32:
-                    # float32 arithmetic: compare with float32's precision, mistakes first
-                    for kind, message in MOMENTUM_MISTAKES:
-                        if np.allclose(array, runs[kind][step][key], rtol=1e-5, atol=1e-6) and \
-                                not np.allclose(array, expected[step][key], rtol=1e-5, atol=1e-6):
-                            raise ExerciseError(f"params[{key!r}] {at}: {message}")
-                    if not np.allclose(array, expected[step][key], rtol=1e-5, atol=1e-6):
-                        compare(f"params[{key!r}]", array, expected[step][key], (), at)
-                        raise ExerciseError(f"params[{key!r}] is wrong {at}")
-                    continue
-                compare(f"params[{key!r}]", array, expected[step][key],
-                        [(runs[kind][step][key], message) for kind, message in MOMENTUM_MISTAKES],
-                        at)
+                _momentum_param(key, array, given, before, returned, at, params[key],
+                                [run[step] for run in schedule_runs] if lrs else None,
+                                {kind: run[step][key] for kind, run in runs.items()},
+                                expected[step][key])
     correct("SGD with momentum matches v = momentum * v - lr * g, p += v step after step, each "
-            "parameter with its own velocity")
+            "parameter with its own velocity, at the learning rate in self.lr")
     return cls

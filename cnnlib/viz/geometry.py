@@ -10,6 +10,7 @@ from matplotlib.patches import Circle, Rectangle
 from .._checks import positive_int
 from ..conv import conv_output_size, im2col
 from ._base import DIVERGING, WRONG, as_images, matrix_panel, symmetric_limit
+from .maps import SEQUENTIAL
 
 
 def plot_matrices(matrices, *, fmt="{:g}", cmap=DIVERGING, symmetric=True):
@@ -171,8 +172,10 @@ def plot_conv_sum(inputs, kernels, contributions, output, *, input_label="input"
     inputs ``(C, H, W)``: the input maps; kernels ``(C, KH, KW)``: the filter's slice for each;
     contributions ``(C, OH, OW)``: each input map convolved with its slice; output ``(OH, OW)``:
     their sum plus the bias. Panels are titled "<input_label> ch c", "weights c", "from ch c" and
-    "= <output_label>". Three rows (inputs, kernels, contributions), each on its own symmetric
-    colour scale with a colour bar; the contributions share theirs with the output, drawn last.
+    "= <output_label>". Three rows (inputs, kernels, contributions), each on its own colour
+    scale with a colour bar: symmetric, red-blue, except for inputs that are all >= 0 (ReLU or
+    pooling maps), drawn white at 0 to dark red at their largest value; the contributions share
+    their scale with the output, drawn last.
     """
     inputs, kernels = np.asarray(inputs), np.asarray(kernels)
     contributions, output = np.asarray(contributions), np.asarray(output)
@@ -197,8 +200,9 @@ def plot_conv_sum(inputs, kernels, contributions, output, *, input_label="input"
             (contributions, "from ch {}", "value")]
     for r, (arrays, label, bar) in enumerate(rows):
         limit = symmetric_limit([arrays] + ([output] if r == 2 else []))
+        cmap, low = (SEQUENTIAL, 0.0) if r == 0 and inputs.min() >= 0 else (DIVERGING, -limit)
         for c in range(n):
-            shown = axes[r, c].imshow(arrays[c], cmap=DIVERGING, vmin=-limit, vmax=limit)
+            shown = axes[r, c].imshow(arrays[c], cmap=cmap, vmin=low, vmax=limit)
             axes[r, c].set_title(label.format(c), fontsize=10)
         if r == 2:
             axes[r, n].imshow(output, cmap=DIVERGING, vmin=-limit, vmax=limit)

@@ -71,6 +71,34 @@ def confidence_normalises_in_place(probs, labels):
     return confidence(probs, labels)
 
 
+def most_confused_as_array(cm):
+    """The pair as one numpy array, via a copy whose diagonal is filled with zeros."""
+    errors = cm.copy()
+    np.fill_diagonal(errors, 0)
+    worst = errors.sum(axis=1).argmax()
+    return np.array([worst, errors[worst].argmax()])
+
+
+def most_confused_variant(kind):
+    """A most_confused with the mistake ``kind``."""
+    def answer(cm):
+        errors = cm - np.diag(np.diag(cm))
+        worst = int(errors.sum(axis=1).argmax())
+        if kind == "rate":
+            worst = int((errors.sum(axis=1) / cm.sum(axis=1)).argmax())
+        elif kind == "fewest_right":
+            worst = int(np.diag(cm).argmin())
+        confused = int(errors[worst].argmax())
+        if kind == "swapped":
+            return confused, worst
+        if kind == "one_based":
+            return worst + 1, confused + 1
+        if kind == "count":
+            return int(errors.sum(axis=1).max()), confused
+        return worst, confused
+    return answer
+
+
 def largest_cell(cm):
     errors = cm - np.diag(np.diag(cm))
     return tuple(int(i) for i in np.unravel_index(errors.argmax(), errors.shape))
@@ -82,6 +110,7 @@ REFERENCES = [
     (exercises.check_most_confused, most_confused_by_loops),
     (exercises.check_most_confused, most_confused_stable_sort),
     (exercises.check_most_confused, most_confused_masked),
+    (exercises.check_most_confused, most_confused_as_array),
     (exercises.check_confidence, confidence_by_loops),
     (exercises.check_confidence, confidence_sorted_top),
     (exercises.check_confidence, confidence),
@@ -97,6 +126,17 @@ RETURN_THE_FUNCTION = {
 
 WRONG = [
     (exercises.check_most_confused, stub, "your most_confused is not written yet"),
+    (exercises.check_most_confused, most_confused_variant("swapped"), "the pair is in the other "
+     "order"),
+    (exercises.check_most_confused, most_confused_variant("one_based"), "digits count from 0"),
+    (exercises.check_most_confused, most_confused_variant("count"), "worst_digit is a digit "
+     "(np.argmax), not its number of mistakes"),
+    (exercises.check_most_confused, most_confused_variant("rate"), "not the one with the highest "
+     "error rate"),
+    (exercises.check_most_confused, most_confused_variant("fewest_right"), "the digit with the "
+     "fewest correct answers is not always the one with the most mistakes"),
+    (exercises.check_confidence, lambda p, y: tuple([v] for v in confidence(p, y)),
+     "should each be one number, a mean"),
     (exercises.check_most_confused, lambda cm: (0, 0), "(worst_digit, confused_with) for the "
      "matrix [[50, 0, 1, 0], [0, 40, 5, 0], [3, 1, 30, 2], [0, 0, 0, 90]] is all zeros"),
     (exercises.check_most_confused, largest_cell, "for the matrix [[50, 0, 1, 0], [0, 40, 5, 0], "

@@ -11,7 +11,7 @@ from cnnlib import exercises
 from cnnlib.datasets import DATA_ROOT
 from cnnlib.exercises import ExerciseError
 from cnnlib.models import LeNet5
-from cnnlib.training import evaluate, load_params
+from cnnlib.training import evaluate, load_params, predict
 
 from .helpers import checker_tests, names_the_mistake, stub
 
@@ -73,6 +73,7 @@ def trained_lenet(mnist):
     model = LeNet5()
     load_params(model, DATA_ROOT / "lenet5_mnist.npz")
     _, (x_test, y_test) = mnist
+    GLOBAL["x"], GLOBAL["y"] = x_test[:500], y_test[:500]
     return model, x_test[:500], y_test[:500]
 
 
@@ -90,6 +91,67 @@ def accuracy_drop(model, x, y, f, *, keep_bias=False, scale=100, in_place=False,
     if not keep_bias:
         damaged.params["conv1.b"][f] = 0
     return scale * (before - evaluate(damaged, x, y))
+
+
+def drop_restoring(model, x, y, f):
+    """Damages the model itself, measures, then puts the filter back."""
+    w, b = model.params["conv1.W"], model.params["conv1.b"]
+    before = np.mean(predict(model, x) == y)
+    saved = w[f].copy(), b[f].copy()
+    w[f], b[f] = 0, 0
+    after = np.mean(predict(model, x) == y)
+    w[f], b[f] = saved
+    return 100 * (before - after)
+
+
+def drop_in_a_new_network(model, x, y, f):
+    """Copies every parameter into a new LeNet5, then scales the filter by 0."""
+    damaged = LeNet5()
+    for name, param in model.params.items():
+        damaged.params[name][...] = param
+    damaged.params["conv1.W"][f] *= 0
+    damaged.params["conv1.b"][f] *= 0
+    percent = lambda net: 100 * (predict(net, x) == y).sum() / len(y)    # noqa: E731
+    return percent(model) - percent(damaged)
+
+
+def drop_by_conv2_slices(model, x, y, f):
+    """The same knockout one layer later: conv2 ignores input channel f (the map a silent
+    conv1 filter f would give is all zeros after its ReLU and pooling)."""
+    damaged = copy.deepcopy(model)
+    damaged.layers["conv2"].params["W"][:, f] = 0
+    return float(100 * evaluate(model, x, y) - 100 * evaluate(damaged, x, y))
+
+
+GLOBAL = {}          # the notebook's x_test[:500], y_test[:500], set by the trained_lenet fixture
+
+
+def drop_on_a_global(model, x, y, f):
+    """Measures on the notebook's first 500 test digits whatever x it was given."""
+    return accuracy_drop(model, GLOBAL["x"], GLOBAL["y"], f)
+
+
+def shallow_copy_drop(model, x, y, f):
+    damaged = copy.copy(model)
+    damaged.params["conv1.W"][f] = 0
+    damaged.params["conv1.b"][f] = 0
+    return 100 * (evaluate(model, x, y) - evaluate(damaged, x, y))
+
+
+def relative_drop(model, x, y, f):
+    return accuracy_drop(model, x, y, f) / evaluate(model, x, y)
+
+
+def accuracy_after(model, x, y, f):
+    return 100 * evaluate(model, x, y) - accuracy_drop(model, x, y, f)
+
+
+def feature_maps_as_float64(model, x, layer_name):
+    out = np.asarray(x, dtype=np.float64)
+    for name, layer_ in model.layers.items():
+        out = layer_.forward(out)
+        if name == layer_name:
+            return out
 
 
 def feature_maps_recursive(model, x, layer_name):
@@ -175,6 +237,8 @@ WRONG = [
      "expected the maps of the 3 images of x, got 1: did you run another array than x"),
     (exercises.check_feature_maps, lambda m, x, n: m.activations(x)[n],
      "model.activations does that for every layer at once: it is what this exercise rebuilds"),
+    (exercises.check_feature_maps, feature_maps_as_float64, "on a float32 LeNet5 (as notebook "
+     "08's) and 2 float32 images: the maps are float64, where the layers give float32"),
     (exercises.check_favourite_class, stub, "your favourite_class is not written yet"),
     (exercises.check_favourite_class, lambda s, y: np.zeros(s.shape[1], dtype=int),
      "the favourite classes on the fixed case of 18 images, 2 channels is all zeros (the fixed "
@@ -221,6 +285,11 @@ KNOCKOUT_WRONG = [
     (lambda m, x, y, f: None, "the drop is None for filter 0 on 500 images"),
     (lambda m, x, y, f: np.zeros(3), "the drop has the wrong shape"),
     (lambda m, x, y: 1.0, "the check calls accuracy_drop(model, x, y, 0)"),
+    (shallow_copy_drop, "damage a deep copy (a shallow copy shares the layers' arrays"),
+    (relative_drop, "that is the drop relative to the accuracy before"),
+    (accuracy_after, "that is the damaged copy's accuracy"),
+    (drop_on_a_global, "the drop for filter 1 on 300 images: that is the drop on 500 images, "
+     "not on the 300 the check passed"),
     (reassigning_drop,
      "the drop for filter 0 on 500 images: 0 points: knocking out a filter changes some "
      "predictions; did you evaluate the same (undamaged or damaged) model twice? model.params "
@@ -231,8 +300,10 @@ test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_te
     REFERENCES, WRONG, RETURN_THE_FUNCTION)
 
 
-def test_the_knockout_check_accepts_a_right_answer(capsys, check_knockout):
-    assert check_knockout(accuracy_drop) is accuracy_drop
+@pytest.mark.parametrize("answer", [accuracy_drop, drop_restoring, drop_in_a_new_network,
+                                    drop_by_conv2_slices])
+def test_the_knockout_check_accepts_a_right_answer(capsys, check_knockout, answer):
+    assert check_knockout(answer) is answer
     assert capsys.readouterr().out.startswith("correct: ")
 
 

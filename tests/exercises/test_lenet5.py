@@ -78,6 +78,12 @@ def fixed_seed_per_layer(rng):
     return lenet_by_hand(rng=np.random.default_rng(7))
 
 
+def one_relu_object(items, rng):
+    """One ReLU() reused at all four places, as ``relu = ReLU()`` written once would."""
+    relu = layers.ReLU()
+    return [(name, relu if isinstance(layer, layers.ReLU) else layer) for name, layer in items]
+
+
 def pool_before_relu(items, rng):
     items[1], items[2] = items[2], items[1]
     return items
@@ -129,6 +135,8 @@ WRONG = [
      "for conv1.W"),
     (exercises.check_lenet5, lenet(pool_before_relu), "layers 2 and 3 are in the other order: "
      "yours pools before the ReLU after conv1"),
+    (exercises.check_lenet5, lenet(one_relu_object), "'relu1' and 'relu2' are the same ReLU "
+     "object"),
     (exercises.check_lenet5, lambda rng: list(LeNet5(rng=rng).layers.values()),
      "return the network as a Sequential of the layers, got list"),
 ]

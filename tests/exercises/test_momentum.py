@@ -54,6 +54,15 @@ class DlfsMomentum:
             params[key] += self.v[key]
 
 
+VELOCITIES = {                      # the new velocity of each kind of mistake
+    "no_memory": lambda mu, old, lr, g: -lr * g,
+    "average": lambda mu, old, lr, g: mu * old - (1 - mu) * lr * g,
+    "ascent": lambda mu, old, lr, g: mu * old + lr * g,
+    "no_lr": lambda mu, old, lr, g: mu * old - g,
+    "swapped": lambda mu, old, lr, g: lr * old - mu * g,
+}
+
+
 def wrong(kind):
     """A momentum optimizer with the mistake ``kind``."""
     class Wrong(Cs231nMomentum):
@@ -63,16 +72,8 @@ def wrong(kind):
                 old = self.v.get(key, np.zeros_like(p))
                 mu = 0.9 if kind == "fixed_momentum" else self.momentum
                 g = grads[name]
-                if kind == "no_memory":
-                    new = -self.lr * g
-                elif kind == "average":
-                    new = mu * old - (1 - mu) * self.lr * g
-                elif kind == "ascent":
-                    new = mu * old + self.lr * g
-                elif kind == "no_lr":
-                    new = mu * old - g
-                else:
-                    new = mu * old - self.lr * g
+                new = VELOCITIES.get(kind, lambda mu, old, lr, g: mu * old - lr * g)(
+                    mu, old, self.lr, g)
                 self.v[key] = new
                 if kind == "rebind":
                     p = p + new
@@ -83,9 +84,50 @@ def wrong(kind):
                     p += new
                 elif kind == "float64":
                     params[name] = (p + new).astype(np.float64)
+                elif kind == "nesterov":
+                    p += -mu * old + (1 + mu) * new
                 else:
                     p += old if kind == "stale" else new
     return Wrong
+
+
+class LrCopied(Cs231nMomentum):
+    """Reads the learning rate from a copy made in __init__: a schedule's changes are lost."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__(lr, momentum)
+        self.step_size = lr
+
+    def update(self, params, grads):
+        for name, p in params.items():
+            self.v[name] = self.momentum * self.v.get(name, 0.0) - self.step_size * grads[name]
+            p += self.v[name]
+
+
+class ReturnsNewParams(Cs231nMomentum):
+    """Returns new arrays in a dict instead of changing the model's."""
+
+    def update(self, params, grads):
+        new = {}
+        for name, p in params.items():
+            self.v[name] = self.momentum * self.v.get(name, 0.0) - self.lr * grads[name]
+            new[name] = p + self.v[name]
+        return new
+
+
+class LrOutsideVelocity:
+    """v = mu * v - g; p += lr * v, written with explicit loops over a flat view."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, {}
+
+    def update(self, params, grads):
+        for name in params:
+            p, g = params[name].reshape(-1), grads[name].reshape(-1)
+            v = self.v.setdefault(name, [0.0] * p.size)
+            for i in range(p.size):
+                v[i] = self.momentum * v[i] - g[i]
+                p[i] += self.lr * v[i]
 
 
 class NoLr:
@@ -104,6 +146,7 @@ REFERENCES = [
     (exercises.check_sgd_momentum, TorchStyleMomentum),
     (exercises.check_sgd_momentum, DlfsMomentum),
     (exercises.check_sgd_momentum, optim.Momentum),
+    (exercises.check_sgd_momentum, LrOutsideVelocity),
 ]
 
 RETURN_THE_FUNCTION = set()
@@ -123,6 +166,10 @@ WRONG = [
     (CHECK, wrong("rebind"), "was not changed in place"),
     (CHECK, wrong("grads"), "the gradients are not yours to change"),
     (CHECK, wrong("float64"), "was not changed in place"),
+    (CHECK, wrong("swapped"), "the learning rate and the momentum are swapped"),
+    (CHECK, wrong("nesterov"), "that is Nesterov's momentum"),
+    (CHECK, LrCopied, "your steps ignore the new learning rate"),
+    (CHECK, ReturnsNewParams, "update returned a dict and left params['w'] as it was"),
     (CHECK, NoLr, "cannot be called the way the exercise asks"),
     (CHECK, LrElsewhere, "keep the learning rate in self.lr"),
 ]
