@@ -131,8 +131,9 @@ def occlusion(model, x, labels, *, patch=6, stride=1, fill=0.5, batch_size=1000)
     position ``(i, j)`` a ``patch x patch`` square of value ``fill`` is centred on pixel
     ``(i * stride, j * stride)`` (cut off at the edges) in every channel, and the map holds
     ``p(label | x) - p(label | occluded x)``. Returns ``(N, ceil(H / stride), ceil(W / stride))``
-    (``(N, H, W)`` at stride 1, aligned with the pixels): positive where covering the image hurts
-    the class, negative where it helps. All positions of an image run as batches of ``batch_size``.
+    (``(N, H, W)`` at stride 1, aligned with the pixels), typed like x: positive where covering
+    the image hurts the class, negative where it helps. All positions of an image run as batches
+    of ``batch_size``.
     Choose ``fill`` as the image's background: on a black background (MNIST) ``fill = 0`` erases
     what the patch covers, while the default grey 0.5 would ADD ink there (Zeiler & Fergus, 2014,
     covered with grey on natural images).
@@ -158,7 +159,7 @@ def occlusion(model, x, labels, *, patch=6, stride=1, fill=0.5, batch_size=1000)
             covered = np.where(chunk, fill, x[k][None])
             probs = softmax(model.forward(covered).astype(np.float64))
             maps[k, start:start + len(chunk)] = base[labels[k]] - probs[:, labels[k]]
-    return maps.reshape(n, *map_shape)
+    return maps.reshape(n, *map_shape).astype(x.dtype, copy=False)
 
 
 # --- adversarial examples ----------------------------------------------------------------------

@@ -149,6 +149,16 @@ def test_occlusion_of_several_images_and_channels():
     covered[..., 1:5, 4:8] = 0.5
     p, q = softmax(model.forward(x[2:3]))[0, 2], softmax(model.forward(covered))[0, 2]
     np.testing.assert_allclose(maps[2, 1, 2], p - q)
+    assert maps.dtype == np.float64
+
+
+def test_occlusion_keeps_float32():
+    model, x = small_net(), images()
+    maps = interpret.occlusion(model, x.astype(np.float32), np.array([0, 1, 2]), patch=4,
+                               stride=3)
+    assert maps.dtype == np.float32
+    np.testing.assert_allclose(maps, interpret.occlusion(model, x, np.array([0, 1, 2]), patch=4,
+                                                         stride=3), atol=1e-5)
 
 
 def loss_of(model, x, y):

@@ -116,12 +116,17 @@ def _check_one(fn, layer, where):
     if not np.any(got_w):
         raise ExerciseError(f"the Linear's weight is all zeros {where}: copy the Affine's W.T "
                             f"into it")
+    if rel_error(got_w, w.reshape(n_out, n_in)) < TOLERANCE and n_in != n_out:
+        raise ExerciseError(f"the Linear's weight is the Affine's W reshaped to (out, in) "
+                            f"{where}: reshape keeps the values in their memory order, so its "
+                            f"rows are not W's columns; the layout change is a transpose")
     if rel_error(got_w, w.T) >= TOLERANCE:
         raise ExerciseError(f"the Linear's weight differs from the Affine's W.T {where}: relative "
                             f"error {rel_error(got_w, w.T):.1e} (a fresh Linear's random weights?)")
     if rel_error(got_b, b) >= TOLERANCE:
         raise ExerciseError(f"the Linear's bias differs from the Affine's b {where}: relative "
-                            f"error {rel_error(got_b, b):.1e}")
+                            f"error {rel_error(got_b, b):.1e} (a fresh Linear's random bias, "
+                            f"never overwritten?)")
     x = np.random.default_rng(4).standard_normal((5, n_in))
     with torch.no_grad():
         out = linear(torch.from_numpy(x)).numpy()

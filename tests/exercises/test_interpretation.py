@@ -156,7 +156,7 @@ def softmax_rows(s):
 
 def occlusion_by_loops(model, x, labels, patch, fill):
     n, _, h, w = x.shape
-    out = np.zeros((n, h, w))
+    out = np.zeros((n, h, w), dtype=x.dtype)
     half = patch // 2
     for k in range(n):
         p = softmax_rows(model.forward(x[k:k + 1]))[0, labels[k]]
@@ -193,7 +193,7 @@ def occlusion_one_batch_per_image(model, x, labels, patch, fill):
 def occlusion_by_padding(model, x, labels, patch, fill):
     n, c, h, w = x.shape
     before = patch // 2
-    result = np.empty((n, h, w))
+    result = np.empty((n, h, w), dtype=x.dtype)
     for k in range(n):
         scores = model.forward(x[k:k + 1])[0]
         p = np.exp(scores[labels[k]]) / np.exp(scores).sum()
@@ -207,6 +207,135 @@ def occlusion_by_padding(model, x, labels, patch, fill):
                 s = model.forward(inner[None])[0]
                 result[k, i, j] = p - np.exp(s[labels[k]]) / np.exp(s).sum()
     return result
+
+
+def saliency_put_along(model, x, target):
+    scores = model.forward(x)
+    d = np.zeros_like(scores)
+    np.put_along_axis(d, np.asarray(target)[:, None], 1, axis=1)
+    g = model.backward_from_scores(d)
+    return np.sqrt(np.max(g * g, axis=-3))          # |g| as the root of its square
+
+
+def fgsm_sign_by_division(model, x, y, epsilon):
+    g = loss_grad(model, x, y)
+    unit = np.divide(g, np.abs(g), out=np.zeros_like(g), where=g != 0)
+    return (x + epsilon * unit).clip(0, 1)
+
+
+def attack_stopping_early(model, x, target, epsilon, step, steps):
+    adv = x.copy()
+    for _ in range(steps):
+        if np.all(model.forward(adv).argmax(axis=1) == target):
+            break                                   # every image already reads as its target
+        model.loss(adv, target)
+        adv -= step * np.sign(model.backward())
+        np.clip(adv, x - epsilon, x + epsilon, out=adv)
+        np.clip(adv, 0, 1, out=adv)
+    return adv
+
+
+def attack_clipping_in_the_other_order(model, x, target, epsilon, step, steps):
+    adv = x.copy()
+    for _ in range(steps):
+        model.loss(adv, target)
+        adv = np.clip(np.clip(adv - step * np.sign(model.backward()), 0, 1), x - epsilon,
+                      x + epsilon)
+    return adv
+
+
+def occlusion_by_masks(model, x, labels, patch, fill):
+    n, c, h, w = x.shape
+    b, r, q = patch // 2, np.arange(h), np.arange(w)
+    rows = (r[None, :] >= r[:, None] - b) & (r[None, :] < r[:, None] - b + patch)
+    cols = (q[None, :] >= q[:, None] - b) & (q[None, :] < q[:, None] - b + patch)
+    masks = (rows[:, None, :, None] & cols[None, :, None, :]).reshape(h * w, 1, h, w)
+    out = np.empty((n, h, w), dtype=x.dtype)
+    for k in range(n):
+        covered = np.where(masks, fill, x[k][None]).astype(x.dtype)
+        p0 = softmax_rows(model.forward(x[k:k + 1]))[0, labels[k]]
+        out[k] = (p0 - softmax_rows(model.forward(covered))[:, labels[k]]).reshape(h, w)
+    return out
+
+
+def occlusion_with(**kw):
+    """occlusion_by_loops with its slice rule, softmax or dtype changed: learners' mistakes."""
+    def fn(model, x, labels, patch, fill):
+        n, _, h, w = x.shape
+        half = patch // 2
+        low = kw.get("low", lambda i, p: max(i - half, 0))
+        high = kw.get("high", lambda i, p: i - half + p)
+        out = np.zeros((n, h, w), dtype=kw.get("dtype", x.dtype))
+        for k in range(n):
+            p = softmax_rows(model.forward(x[k:k + 1]))[0, labels[k]]
+            for i in range(h):
+                for j in range(w):
+                    covered = x[k:k + 1].copy()
+                    covered[:, :, low(i, patch):high(i, patch), low(j, patch):high(j, patch)] = fill
+                    out[k, i, j] = p - softmax_rows(model.forward(covered))[0, labels[k]]
+        return out
+    return fn
+
+
+def occlusion_softmax_without_axis(model, x, labels, patch, fill):
+    n, _, h, w = x.shape
+    out = np.zeros((n, h, w), dtype=x.dtype)
+    for k in range(n):
+        copies = np.repeat(x[k:k + 1], h * w, axis=0)
+        for i in range(h):
+            for j in range(w):
+                copies[i * w + j, :, max(i - patch // 2, 0):i - patch // 2 + patch,
+                       max(j - patch // 2, 0):j - patch // 2 + patch] = fill
+        s = model.forward(copies)
+        p_covered = np.exp(s) / np.exp(s).sum()                  # no axis: the whole batch
+        p = softmax_rows(model.forward(x[k:k + 1]))[0, labels[k]]
+        out[k] = (p - p_covered[:, labels[k]]).reshape(h, w)
+    return out
+
+
+def saliency_of_the_probability(model, x, target):
+    s = model.forward(x)
+    p = softmax_rows(s)
+    onehot = np.eye(s.shape[1])[target]
+    d = p[np.arange(len(x)), target][:, None] * (onehot - p)
+    return np.abs(model.backward_from_scores(d)).max(axis=1)
+
+
+def saliency_by_columns(model, x, target):
+    s = model.forward(x)
+    d = np.zeros_like(s)
+    d[:, target] = 1
+    return np.abs(model.backward_from_scores(d)).max(axis=1)
+
+
+def fgsm_where(model, x, y, epsilon, strict=True):
+    g = loss_grad(model, x, y)
+    return np.clip(x + epsilon * np.where(g > 0 if strict else g >= 0, 1.0, -1.0), 0, 1)
+
+
+def attack_with_one_sign(model, x, target, epsilon, step, steps):
+    model.loss(x, target)
+    s = np.sign(model.backward())                   # computed once, at x
+    adv = x.copy()
+    for _ in range(steps):
+        adv = np.clip(np.clip(adv - step * s, x - epsilon, x + epsilon), 0, 1)
+    return adv
+
+
+def attack_raw_gradient(model, x, target, epsilon, step, steps):
+    adv = x.copy()
+    for _ in range(steps):
+        model.loss(adv, target)
+        adv = np.clip(np.clip(adv - step * model.backward(), x - epsilon, x + epsilon), 0, 1)
+    return adv
+
+
+def attack_projecting_at_the_end(model, x, target, epsilon, step, steps):
+    adv = x.copy()
+    for _ in range(steps):
+        model.loss(adv, target)
+        adv = adv - step * np.sign(model.backward())
+    return np.clip(np.clip(adv, x - epsilon, x + epsilon), 0, 1)
 
 
 REFERENCES = [
@@ -226,6 +355,11 @@ REFERENCES = [
     (exercises.check_occlusion, occlusion_by_padding),
     (exercises.check_occlusion,
      lambda m, x, t, p, f: interpret.occlusion(m, x, t, patch=p, fill=f)),
+    (exercises.check_saliency, saliency_put_along),
+    (exercises.check_fgsm, fgsm_sign_by_division),
+    (exercises.check_targeted_attack, attack_stopping_early),
+    (exercises.check_targeted_attack, attack_clipping_in_the_other_order),
+    (exercises.check_occlusion, occlusion_by_masks),
 ]
 
 # checkers of functions that later cells use: a notebook writes f = check_f(my_f)
@@ -261,7 +395,7 @@ WRONG = [
      "that is the gradient of the LOSS; a saliency map uses the class SCORE"),
     (exercises.check_saliency, lambda m, x, t: np.abs(
         m.backward_from_scores(np.ones_like(m.forward(x)))).max(axis=1),
-     "dscores must be one-hot: 1 at the target class only"),
+     "dscores must be one-hot: in each ROW, 1 at that image's target class only"),
     (exercises.check_saliency,
      lambda m, x, t: np.abs(interpret.score_gradient(m, x, t)).sum(axis=1),
      "take the MAX over the channel axis (axis 1), not the sum " + CONV_10),
@@ -311,7 +445,7 @@ WRONG = [
      "you took 1 step, not `steps` = 10: the direction is right"),
     (exercises.check_targeted_attack, attack(steps_used=4), "you took 4 steps, not"),
     (exercises.check_targeted_attack, lambda m, x, t, e, s, n: attack()(m, x, t, e, e, 1),
-     "ONE step of size epsilon: the direction is right"),
+     "that is ONE signed step of size epsilon from x: either one step of size epsilon"),
     (exercises.check_targeted_attack, lambda m, x, t, e, s, n: attack()(m, x, t, e, s / 5, n),
      "Your steps go the right way"),
     (exercises.check_targeted_attack,
@@ -347,6 +481,40 @@ WRONG = [
      "the images came back unchanged"),
     (exercises.check_targeted_attack, lambda m, x, t, e, s, n: x[:, 0],
      "your attack's result has the wrong shape"),
+    # found by a learner trial: each with the message that names it
+    (exercises.check_saliency, saliency_of_the_probability,
+     "that is the gradient of the PROBABILITY p_c (after softmax)"),
+    (exercises.check_saliency, saliency_by_columns, "in each ROW, 1 at that image's target class"),
+    (exercises.check_saliency, lambda m, x, t: list(saliency_by_passes(m, x, t)),
+     "your saliency returned a list, not a numpy array"),
+    (exercises.check_fgsm, fgsm_where, "a pixel whose gradient is exactly 0 must stay where it "
+     "is (its sign is 0); yours moved it by -epsilon"),
+    (exercises.check_fgsm, lambda m, x, y, e: fgsm_where(m, x, y, e, strict=False),
+     "yours moved it by +epsilon"),
+    (exercises.check_fgsm, lambda m, x, y, e: (fgsm_by_where(m, x, y, e), loss_grad(m, x, y)),
+     "your fgsm returned a tuple, not a numpy array"),
+    (exercises.check_targeted_attack, attack_with_one_sign,
+     "or the gradient's sign computed once, at x, and reused in every step"),
+    (exercises.check_targeted_attack, attack_raw_gradient, "use the SIGN of the gradient in each "
+     "step"),
+    (exercises.check_targeted_attack, attack_projecting_at_the_end,
+     "only once, after the loop; the method projects after EACH step"),
+    (exercises.check_targeted_attack, attack(steps_used=9), "you took 9 steps, not `steps` = 10"),
+    (exercises.check_targeted_attack, attack(steps_used=11), "you took 11 steps, not `steps` = 10"),
+    (exercises.check_targeted_attack, lambda m, x, t, e, s, n: list(attack()(m, x, t, e, s, n)),
+     "your attack returned a list, not a numpy array"),
+    (exercises.check_occlusion, occlusion_with(high=lambda i, p: i + p // 2),
+     "your square is one row and one column short"),
+    (exercises.check_occlusion, occlusion_with(high=lambda i, p: i + p // 2 + 1),
+     "your square is one row and one column too long"),
+    (exercises.check_occlusion, occlusion_with(low=lambda i, p: i - p // 2),
+     "Python counts a negative slice start from the END of the axis"),
+    (exercises.check_occlusion, occlusion_softmax_without_axis,
+     "normalised over the whole batch of covered copies"),
+    (exercises.check_occlusion, occlusion_with(dtype=np.float64),
+     "your occlusion returned float64 for float32 images"),
+    (exercises.check_occlusion, lambda m, x, t, p, f: list(occlusion_by_loops(m, x, t, p, f)),
+     "your occlusion returned a list, not a numpy array"),
 ]
 
 test_checker_accepts_a_right_answer, test_checker_names_the_mistake = checker_tests(

@@ -34,8 +34,25 @@ def through_state_dict(layer):
     return linear
 
 
+def slice_assignment(layer):
+    w, b = layer.params["W"], layer.params["b"]
+    linear = nn.Linear(*w.shape).double()
+    with torch.no_grad():
+        linear.weight[:] = torch.from_numpy(w.T)            # writes into the Linear's own memory
+        linear.bias[:] = torch.from_numpy(b)
+    return linear
+
+
+def data_of_a_clone(layer):
+    w, b = layer.params["W"], layer.params["b"]
+    linear = nn.Linear(w.shape[0], w.shape[1], dtype=getattr(torch, str(w.dtype)))
+    linear.weight.data = torch.as_tensor(w).T.clone()
+    linear.bias.data = torch.as_tensor(b).clone()
+    return linear
+
+
 @pytest.mark.parametrize("answer", [affine_to_linear, copy_into_fresh_linear, new_parameters,
-                                    through_state_dict])
+                                    through_state_dict, slice_assignment, data_of_a_clone])
 def test_right_answers_pass(answer, capsys):
     assert check_affine_to_linear(answer) is answer
     assert capsys.readouterr().out.startswith("correct: ")
@@ -109,6 +126,21 @@ def forgets_to_return(layer):
     copy_into_fresh_linear(layer)
 
 
+def reshaped(layer):
+    w = layer.params["W"]
+    linear = copy_into_fresh_linear(layer)
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(w.reshape(w.shape[1], w.shape[0])))
+    return linear
+
+
+def bias_left_random(layer):
+    linear = nn.Linear(layer.in_features, layer.out_features, dtype=torch.float64)
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(layer.params["W"].T))
+    return linear
+
+
 def not_written(layer):
     raise NotImplementedError("nn.Linear stores (out, in)")
 
@@ -121,7 +153,8 @@ def zero_weights(layer):
 
 
 REFERENCES = [(check_affine_to_linear, answer) for answer in
-              (affine_to_linear, copy_into_fresh_linear, new_parameters, through_state_dict)]
+              (affine_to_linear, copy_into_fresh_linear, new_parameters, through_state_dict,
+               slice_assignment, data_of_a_clone)]
 
 WRONG = [(check_affine_to_linear, answer, message) for answer, message in [
     (no_transpose, r"weight has shape \(6, 3\).*nn.Linear stores \(out, in\), the transpose"),
@@ -136,6 +169,8 @@ WRONG = [(check_affine_to_linear, answer, message) for answer, message in [
     (forgets_to_return, r"returned None.*forget to return"),
     (not_written, r"affine_to_linear is not written yet: nn.Linear stores \(out, in\)"),
     (zero_weights, r"weight is all zeros for an Affine\(6, 3\)"),
+    (reshaped, r"weight is the Affine's W reshaped to \(out, in\).*a transpose"),
+    (bias_left_random, r"bias differs from the Affine's b.*random bias"),
 ]]
 
 
