@@ -5,17 +5,7 @@ confidence of each prediction, with the references :func:`most_confused` and :fu
 import numpy as np
 
 from ..functions import softmax
-from .diagnosis import ExerciseError, call, compare, correct
-
-
-def _caller_unchanged(who, what, saved, given, advice):
-    """Raise if ``given``, the array handed to the learner's function, no longer equals ``saved``
-    (values, shape or dtype)."""
-    if given.shape != saved.shape:
-        raise ExerciseError(f"{who} changed the shape of {what} it was given, {saved.shape} -> "
-                            f"{given.shape}: {advice}")
-    if given.dtype != saved.dtype or not np.array_equal(given, saved):
-        raise ExerciseError(f"{who} changed {what} it was given, in place: {advice}")
+from .diagnosis import ExerciseError, call, caller_unchanged, compare, correct
 
 
 def check_most_confused(fn):
@@ -41,9 +31,7 @@ def check_most_confused(fn):
                       (random, "for a random 10 x 10 matrix")]:
         given = cm.copy()
         got = call("your most_confused", fn, given)
-        _caller_unchanged("your most_confused", "the confusion matrix", cm, given,
-                          "the caller still needs its counts: find the mistakes without writing "
-                          "into the matrix you were given")
+        caller_unchanged("the confusion matrix cm", given, cm, where, who="your most_confused")
         errors = cm - np.diag(np.diag(cm))
         worst = int(errors.sum(axis=1).argmax())
         by_column = int(errors.sum(axis=0).argmax())
@@ -116,8 +104,7 @@ def check_confidence(fn):
         given_probs, given_labels = probs.copy(), labels.copy()
         got = call("your confidence", fn, given_probs, given_labels)
         for saved, given, what in [(probs, given_probs, "probs"), (labels, given_labels, "labels")]:
-            _caller_unchanged("your confidence", what, saved, given, "the caller still needs "
-                              "them: compute new arrays instead of writing into these")
+            caller_unchanged(what, given, saved, where, who="your confidence")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise ExerciseError(f"return a pair (confidence_right, confidence_wrong), got {got!r}")
         if any(np.ndim(value) != 0 for value in got):

@@ -11,7 +11,7 @@ from ..functions import softmax
 from ..gradcheck import numerical_gradient
 from ..interpret import fgsm, occlusion, saliency, score_gradient
 from ..models import Sequential
-from .diagnosis import ExerciseError, call, close, compare, correct
+from .diagnosis import ExerciseError, call, caller_unchanged, close, compare, correct, keeps_float32
 
 
 def _small_models(dtype=np.float64):
@@ -40,9 +40,7 @@ def _images_unchanged(name, x, fn):
     """``fn(copy of x)``; raise if it changed the images it was given."""
     given = x.copy()
     result = fn(given)
-    if given.shape != x.shape or not np.array_equal(given, x):
-        raise ExerciseError(f"{name} changed x in place (its values or its shape): work on new "
-                            f"images, the caller still needs the originals")
+    caller_unchanged("the images x", given, x, who=name)
     return result
 
 
@@ -61,12 +59,7 @@ def _keeps_float32(what, fn, args, case):
     """Call ``fn`` on the float32 twin of a case (a float32 model, float32 images ``args[1]``);
     raise unless it returns float32."""
     got = _one_array(what, _call_watched(what, fn, *args), case)
-    dtype = getattr(got, "dtype", None)
-    if dtype != np.float32:
-        raise ExerciseError(f"{what} returned {dtype} for float32 images and a float32 model "
-                            f"({case}): keep the images' dtype; look for an array created "
-                            f"without dtype= (np.zeros, np.ones, np.full default to float64) or "
-                            f"a conversion with astype")
+    keeps_float32(f"what {what} returned", got, f"({case}, a float32 model)")
     return got
 
 

@@ -154,11 +154,11 @@ WRONG = [
      "not a count"),
     (exercises.check_most_confused, lambda cm: 1, "return a pair (worst_digit, confused_with)"),
     (exercises.check_most_confused, zeroes_the_diagonal, "your most_confused changed the "
-     "confusion matrix it was given, in place"),
+     "confusion matrix cm in place"),
     (exercises.check_most_confused, reshapes_the_matrix, "your most_confused changed the shape "
-     "of the confusion matrix it was given"),
+     "of the confusion matrix cm"),
     (exercises.check_confidence, confidence_normalises_in_place, "your confidence changed probs "
-     "it was given, in place"),
+     "in place"),
     (exercises.check_confidence, stub, "your confidence is not written yet"),
     (exercises.check_confidence, lambda p, y: (0.0, 0.0), "is all zeros"),
     (exercises.check_confidence, lambda p, y: confidence(p, y)[::-1],
