@@ -115,7 +115,7 @@ window.cnnlibUI = (() => {
     const report = {cells: [], images: [], scrollers: [], overflow: [], renders: []};
     cells().forEach((cell, index) => {
       const model = cell.model;
-      const entry = {index, type: model.type, source: model.sharedModel.getSource(),
+      const entry = {index, id: model.id, type: model.type, source: model.sharedModel.getSource(),
                      tags: model.getMetadata ? (model.getMetadata('tags') || []) : [],
                      count: null, outputs: []};
       if (model.type === 'code') {

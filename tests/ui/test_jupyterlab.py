@@ -42,12 +42,12 @@ import re
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKED = sorted((ROOT / "notebooks").glob("*.ipynb"))
-STUDENT = sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb"))
 HELPERS = (Path(__file__).parent / "lab.js").read_text(encoding="utf-8")
 
 MAX_FIGURE_WIDTH = 1400     # pixels, as drawn
@@ -82,12 +82,9 @@ def call(page, function, *args):
     return page.evaluate(f"(args) => window.cnnlibUI.{function}(...args)", list(args))
 
 
-def run_in_jupyterlab(page, lab, relative, record):
-    """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and
-    return ``(report, samples, problems)``: what the page shows, progress-bar samples, problems
-    found so far."""
-    from playwright.sync_api import TimeoutError as PageTimeout
-
+def open_in_jupyterlab(page, lab, relative):
+    """Open ``relative`` (a path under notebooks/), wait for its kernel and check it on open;
+    returns ``(report, problems)``: what the page shows (the stored outputs) and problems found."""
     problems = []
     workspace = re.sub(r"\W", "-", relative)
     page.goto(lab.url(relative, workspace))
@@ -107,7 +104,16 @@ def run_in_jupyterlab(page, lab, relative, record):
             problems.append(
                 (render["cell"], f"on open, a widget shows as raw text: {render['text'][:80]!r}")
             )
+    return before, problems
 
+
+def run_in_jupyterlab(page, lab, relative, record):
+    """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and
+    return ``(report, samples, problems)``: what the page shows, progress-bar samples, problems
+    found so far."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    _, problems = open_in_jupyterlab(page, lab, relative)
     call(page, "startSampling")
     call(page, "restartRunAll")
     dialog = page.wait_for_selector(".jp-Dialog", timeout=30_000)
@@ -264,18 +270,27 @@ def assert_no_problems(name, problems, page):
 
 
 @pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
-def test_notebook_runs_cleanly_in_jupyterlab(page, lab, artifacts, ui_record, path):
+def test_worked_edition_opens_cleanly(page, lab, artifacts, ui_record, path):
+    """The worked edition as a learner opens it, with its stored outputs (never run here: nbval
+    runs it headless and proves that a fresh run prints what is stored): not marked modified on
+    open, no widget left as raw text, no error or stderr output, every figure at a legible width
+    and nothing scrolling sideways. What it does when run (progress bars, the live figure, the
+    widgets) is checked on the student edition, which shares every cell but the exercises'."""
     name = path.name
     with screenshot_on_failure(page, name, artifacts):
-        report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
-        problems += executed_in_order(report)
+        report, problems = open_in_jupyterlab(page, lab, name)
+        try:
+            page.wait_for_function("() => window.cnnlibUI.settled()", timeout=30_000, polling=250)
+        except Exception:  # reported below as unloaded images
+            pass
+        report = call(page, "collect")
+        for image in report["images"]:
+            drawn = image["asked"] or image["natural"][0]
+            if drawn:
+                ui_record["figures"].append((name, image["cell"], drawn, image["shown"][0] / drawn))
         for cell in report["cells"]:
             problems += stream_problems(cell)
-        problems += check_screen(report, samples, stores_progress_bars(path))
-        if name in WIDGET_CHECKS:
-            problems += WIDGET_CHECKS[name](page, ui_record)
-        if name in LIVE_FIGURES:
-            problems += live_figure_problems(report, ui_record, LIVE_FIGURES[name])
+        problems += figure_problems(report) + scroll_problems(report)
         assert_no_problems(name, problems, page)
 
 
@@ -464,16 +479,34 @@ def stub_hints(source):
     return hints
 
 
-@pytest.mark.parametrize("path", STUDENT, ids=lambda p: f"exercises/{p.name}")
+@pytest.mark.parametrize("path", WORKED, ids=lambda p: f"exercises/{p.name}")
 def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_record, path):
     """A learner opens the student edition and runs it all before writing anything: each check cell
     shows its exercise's hint (ExerciseError "... not written yet: <hint>") and every later cell
-    runs."""
+    runs. This is the one run of the student edition (BLAS on one thread, conftest.py): the
+    headless student-edition checks (tests/test_student_edition.py, ``student_run_problems``) are
+    applied to the outputs JupyterLab holds, and what the worked edition does when run is checked
+    here, on the cells the two editions share: live progress bars where the worked notebook stores
+    them, the live training figure, the widgets used with the keyboard and the mouse."""
+    from test_student_edition import student_run_problems
+
     name = f"exercises/{path.name}"
+    student = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     with screenshot_on_failure(page, name, artifacts):
         report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
         problems += executed_in_order(report) + student_path_problems(report)
         problems += check_screen(report, samples, stores_progress_bars(path))
+        if [c["id"] for c in report["cells"]] != [c.id for c in student.cells]:
+            problems.append((None, "JupyterLab's cells are not the notebook's (cell ids differ)"))
+        else:
+            cells = {c["id"]: (c["tags"], c["outputs"]) for c in report["cells"]
+                     if c["type"] == "code"}
+            problems += [(None, text) for text in
+                         student_run_problems(nbformat.read(path, as_version=4), cells)]
+        if path.name in WIDGET_CHECKS:
+            problems += WIDGET_CHECKS[path.name](page, ui_record)
+        if path.name in LIVE_FIGURES:
+            problems += live_figure_problems(report, ui_record, LIVE_FIGURES[path.name])
         assert_no_problems(name, problems, page)
 
 
