@@ -16,6 +16,8 @@ Chromium or playwright, CI not set), the headless run does it instead.
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent
 HEADLESS_STUDENT_RUN = "test_student_notebook_runs_and_fails_only_in_its_checks"
 BROWSER_STUDENT_RUN = "test_student_edition_shows_hints_and_runs_on"
@@ -48,12 +50,15 @@ def browser_can_run(config):
     return False
 
 
-def pytest_collection_modifyitems(config, items):
-    import pytest
+def pytest_itemcollected(item):
+    if item.path.suffix == ".ipynb":                # before -m selects: "not notebooks" sees it
+        item.add_marker(pytest.mark.notebooks)
 
-    for item in items:
-        if item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.notebooks)
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Skips each headless student run that the browser run replaces. Runs after ``-m`` and ``-k``
+    have deselected items (``trylast``), so it sees what will really run."""
     in_browser = {notebook_param(item) for item in items
                   if getattr(item, "originalname", None) == BROWSER_STUDENT_RUN}
     if not in_browser or not browser_can_run(config):
