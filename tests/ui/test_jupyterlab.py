@@ -1,21 +1,35 @@
 """The notebooks as a learner sees them: JupyterLab in headless Chromium, a 1,280 px wide window.
 
-For every notebook in notebooks/ (and every student notebook in notebooks/exercises/) the test opens
-it in JupyterLab, checks that opening it does not mark it modified, runs Kernel > "Restart Kernel
-and Run All Cells" (the command behind the menu item, with its confirmation dialog), waits for the
-kernel, and checks what is on screen:
+Each edition is executed once per CI run (CONTRIBUTING.md, "Which runner executes which edition"):
+nbval executes the worked edition headless and compares its outputs with the stored ones; this test
+executes the student edition, and only opens the worked one.
 
-* no error and nothing on stderr (in the student edition: errors only in the check cells of
-  unwritten exercises, each an ExerciseError with its exercise's hint, and every later cell still
-  ran);
+Student edition (notebooks/exercises/, every notebook): the test opens it, checks that opening it
+does not mark it modified, runs Kernel > "Restart Kernel and Run All Cells" (the command behind the
+menu item, with its confirmation dialog) with BLAS on one thread, waits for the kernel, and checks:
+
+* errors only in the check cells of unwritten exercises, each an ExerciseError with its exercise's
+  hint on screen, every later cell still ran, nothing on stderr; and, on the outputs JupyterLab
+  holds, the checks of the headless student run (tests/test_student_edition.py,
+  ``student_run_problems``: the failing cells are exactly the check cells, their tracebacks show the
+  learner's cell and no checker frame), which is skipped when this test runs;
 * every widget rendered as a widget: none left as raw text or "Loading widget...";
 * every figure rendered with a non-zero size, no wider than the notebook, at most MAX_FIGURE_WIDTH
   pixels wide as drawn, and shown at no less than MIN_FIGURE_SCALE of that width (see below);
 * nothing that scrolls sideways: no output, no code cell, not the notebook;
-* a progress bar live during training: in each notebook that stores tqdm bars (03, 07, ...), a bar
-  seen moving while its cell ran;
+* a progress bar live during training: in each notebook whose worked edition stores tqdm bars (03,
+  07, ...), a bar seen moving while its cell ran;
 * a live training figure (``fit(..., live=True)``, LIVE_FIGURES): in its cell, the figure seen
   redrawn at least twice while the cell ran, and exactly one figure in the output when it ended.
+
+The two editions share every cell but the exercises' solution and check cells and the cells marked
+"WORKED EDITION ONLY", so what the worked edition does when run (progress bars, the live figure in
+07, the widgets of 04 and 08) is checked here on the student edition. Worked edition (notebooks/):
+the test opens it with its stored outputs, as a learner does, and checks what those show: not
+modified on open, no widget left as raw text, no error or stderr output, every figure at a legible
+width, nothing scrolling sideways. That covers the outputs only the worked edition has (in the
+series of 2026-12-03: the solution and check cells' output, one figure, 04's check of the blur
+filter, and printed source); nbval proves that a fresh run prints what is stored.
 
 Figure legibility. JupyterLab shrinks an image wider than the output area to fit, which also shrinks
 its labels. The inline backend draws at 100 dpi, so matplotlib's 10-point labels are 13.9 px tall as
@@ -23,11 +37,11 @@ drawn; MIN_FIGURE_SCALE = 0.6 keeps them at least 8.3 px tall on screen (the ser
 annotations, 7 points, at least 5.8 px). At 1,280 px with the file browser open the output area is
 about 850 px wide, so MAX_FIGURE_WIDTH = 1,400 px is the same limit seen from the figure's side.
 
-Then, in the notebooks with interactive widgets, the test uses them with the keyboard and the mouse
-(WIDGET_CHECKS): in 04 it types a stride into ConvExplorer's slider and drags the padding slider's
-handle, and sees the output size and the figure change; in 08 it draws a vertical stroke on
-DrawDigit's canvas and sees LeNet-5 read a 1 (the time from releasing the mouse to the reading on
-screen is printed in the summary, never asserted), then clears the canvas.
+Then, in the student notebooks with interactive widgets, the test uses them with the keyboard and
+the mouse (WIDGET_CHECKS): in 04 it types a stride into ConvExplorer's slider and drags the padding
+slider's handle, and sees the output size and the figure change; in 08 it draws a vertical stroke
+on DrawDigit's canvas and sees LeNet-5 read a 1 (the time from releasing the mouse to the reading
+on screen is printed in the summary, never asserted), then clears the canvas.
 
 On failure the test saves a screenshot of the notebook (scrolled to the first cell at fault) and
 prints its path. JupyterLab runs on a copy of notebooks/ (see conftest.py): the working tree is
