@@ -20,6 +20,7 @@ from cnnlib.student_edition import (
 )
 
 WORKED = worked_notebooks()
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 STUDENT = NOTEBOOKS / "exercises"
 
 
@@ -233,6 +234,71 @@ def solution_hints(source):
     return hints
 
 
+def expected_check_hints(worked):
+    """{cell id: hints} of the worked notebook's check cells: the hints of the solution cell just
+    before each."""
+    expected, hints = {}, None
+    for cell in (c for c in worked.cells if c.cell_type == "code"):
+        if student_edition.BEGIN in cell.source:
+            hints = solution_hints(cell.source)
+        elif hints is not None:
+            expected[cell.id], hints = hints, None
+    return expected
+
+
+def student_run_problems(worked, cells):
+    """What is wrong with a run of the student edition before anything is written, as a list of
+    messages: ``worked`` is the worked notebook, ``cells`` the executed student code cells as
+    ``{cell id: (tags, outputs)}`` (outputs as nbformat dicts: ``output_type``, ``ename``,
+    ``evalue``, ``traceback``). Only the check cells may fail, each tagged raises-exception, with
+    an ExerciseError "... not written yet: <hint of its exercise>", and the traceback shows the
+    learner's cell and the message but no frame of the checkers. Used by the browser test
+    (tests/ui, on the outputs JupyterLab shows) and by the headless run below."""
+    expected = expected_check_hints(worked)
+    failed = {i: next(o for o in outputs if o["output_type"] == "error")
+              for i, (_, outputs) in cells.items()
+              if any(o["output_type"] == "error" for o in outputs)}
+    if sorted(failed) != sorted(expected):
+        unexpected = {i: f"{e['ename']}: {e['evalue'][:200]}" for i, e in failed.items()
+                      if i not in expected}
+        return [f"the failing cells are not the check cells: unexpected failures {unexpected}, "
+                f"checks that did not fail {sorted(set(expected) - set(failed))}"]
+    problems = []
+    for index, error in failed.items():
+        name = f"check cell {index}"
+        if "raises-exception" not in cells[index][0]:
+            problems.append(f"{name} is not tagged raises-exception")
+        if error["ename"] != "ExerciseError":
+            problems.append(f"{name} fails with {error['ename']}, not ExerciseError")
+        if not re.search(r"not written yet: ", error["evalue"]):
+            problems.append(f"{name} does not say 'not written yet': {error['evalue'][:200]}")
+        if not any(hint in error["evalue"] for hint in expected[index]):
+            problems.append(f"{name} does not show its exercise's hint {expected[index]}: "
+                            f"{error['evalue'][:200]}")
+        shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.get("traceback", [])))  # colours off
+        if str(Path(exercises.__file__).parent) in shown:                # no checker frame ...
+            problems.append(f"{name}'s traceback shows a frame of the checkers: {shown[-300:]}")
+        if "Cell In[" not in shown or f"ExerciseError: {error['evalue']}" not in shown:  # ... these
+            problems.append(f"{name}'s traceback does not show the cell and the message: "
+                            f"{shown[-300:]}")
+    return problems
+
+
+@pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
+def test_the_student_edition_is_stored_without_solutions_or_outputs(path):
+    student = nbformat.read(STUDENT / path.name, as_version=4)
+    assert not any(student_edition.BEGIN in c.source for c in student.cells
+                   if c.cell_type == "code")
+    assert not any(c.get("outputs") for c in student.cells if c.cell_type == "code")
+
+
+HEADLESS_RUN = "test_student_notebook_runs_and_fails_only_in_its_checks"
+"""Skipped (conftest.py) for each notebook whose student edition the browser test runs in the same
+session: that run applies ``student_run_problems`` to what JupyterLab shows, with BLAS on one
+thread too, so each edition is executed once per CI run. Without a browser (and without CI set)
+this headless run does it."""
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
 def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
@@ -243,33 +309,55 @@ def test_student_notebook_runs_and_fails_only_in_its_checks(path, monkeypatch):
                                             "pip install -r requirements-torch.txt")
     # the kernel inherits these: BLAS on one thread here, the default in nbval's run of the worked
     # edition, so that a notebook assertion true only for some thread counts fails in CI (issue 24)
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for variable in ONE_THREAD:
         monkeypatch.setenv(variable, "1")
-
-    worked = nbformat.read(path, as_version=4)
     student = nbformat.read(STUDENT / path.name, as_version=4)
-    assert not any(student_edition.BEGIN in c.source for c in student.cells
-                   if c.cell_type == "code")
-    assert not any(c.get("outputs") for c in student.cells if c.cell_type == "code")
-    # the hints each check cell must show: those of the solution cell just before it
-    expected, hints = {}, None
-    for cell in (c for c in worked.cells if c.cell_type == "code"):
-        if student_edition.BEGIN in cell.source:
-            hints = solution_hints(cell.source)
-        elif hints is not None:
-            expected[cell.id], hints = hints, None
     ExecutePreprocessor(timeout=600, kernel_name="python3", allow_errors=True).preprocess(
         student, {"metadata": {"path": str(STUDENT)}})
-    cells = {c.id: c for c in student.cells if c.cell_type == "code"}
-    failed = {i: next(o for o in c.outputs if o.output_type == "error")
-              for i, c in cells.items() if any(o.output_type == "error" for o in c.outputs)}
-    assert sorted(failed) == sorted(expected), {i: cells[i].source for i in failed}
-    for index, error in failed.items():
-        assert "raises-exception" in cells[index].metadata.get("tags", [])
-        assert error.ename == "ExerciseError"
-        assert re.search(r"not written yet: ", error.evalue), error.evalue
-        assert any(hint in error.evalue for hint in expected[index]), error.evalue
-        shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))   # colours off
-        assert str(Path(exercises.__file__).parent) not in shown, shown   # no checker frame ...
-        # ... not these
-        assert "Cell In[" in shown and f"ExerciseError: {error.evalue}" in shown, shown
+    cells = {c.id: (c.metadata.get("tags", []), c.outputs) for c in student.cells
+             if c.cell_type == "code"}
+    problems = student_run_problems(nbformat.read(path, as_version=4), cells)
+    assert not problems, "\n".join(problems)
+
+
+def student_run(error=None, tags=("raises-exception",), traceback=None, extra=None):
+    """A worked notebook (one exercise and its check) and a run of its student edition: the check
+    failing with ``error`` (ename, evalue), ``extra`` an error in the cell after it."""
+    worked = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    # HINT: double it\n"
+                                  "    return 2 * x\n    ### END SOLUTION", id="stub"),
+        nbformat.v4.new_code_cell("check(f)", id="check"),
+        nbformat.v4.new_code_cell("print(1)", id="after")])
+
+    def outputs(failure, shown=None):
+        if failure is None:
+            return []
+        ename, evalue = failure
+        shown = shown if shown is not None else [
+            "\x1b[0;31mExerciseError\x1b[0m  Traceback", "Cell In[2], line 1",
+            f"ExerciseError: {evalue}"]
+        return [{"output_type": "error", "ename": ename, "evalue": evalue, "traceback": shown}]
+
+    cells = {"stub": ([], []), "check": (list(tags), outputs(error, traceback)),
+             "after": ([], outputs(extra))}
+    return worked, cells
+
+
+def test_student_run_problems_accepts_a_clean_run_and_names_each_fault():
+    ok = ("ExerciseError", "f is not written yet: double it")
+    assert student_run_problems(*student_run(ok)) == []
+    faults = {
+        "checks that did not fail": student_run(None),
+        "unexpected failures": student_run(ok, extra=("NameError", "f")),
+        "not tagged raises-exception": student_run(ok, tags=()),
+        "not ExerciseError": student_run(("NotImplementedError", "not written yet: double it")),
+        "'not written yet'": student_run(("ExerciseError", "f: double it")),
+        "hint": student_run(("ExerciseError", "f is not written yet: halve it")),
+        "frame of the checkers": student_run(ok, traceback=[
+            f"File {Path(exercises.__file__).parent}/basics.py:3", "Cell In[2]",
+            f"ExerciseError: {ok[1]}"]),
+        "the cell and the message": student_run(ok, traceback=["ExerciseError: other"]),
+    }
+    for words, run in faults.items():
+        problems = student_run_problems(*run)
+        assert problems and words in " ".join(problems), (words, problems)

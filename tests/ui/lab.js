@@ -29,16 +29,26 @@ window.cnnlibUI = (() => {
     return `${src.length}:${hash}`;
   };
 
-  // Sample the progress bars and figures of running cells every 100 ms while the notebook runs.
-  function startSampling() {
+  // Sample the progress bars of every cell, and the figures of the cells whose source holds
+  // `figureMarker` (the live training cells), every 100 ms while the notebook runs. Not only the
+  // cells marked running ('*'): once a check cell has failed (the student edition), JupyterLab drops
+  // the '*' of the cells queued after it, which still run. A bar seen in two states moved while the
+  // notebook ran; nothing but a run changes one.
+  function startSampling(figureMarker) {
     window.cnnlibSamples = [];
     window.cnnlibFigureSamples = [];
+    const watched = cells().map((cell) => !!figureMarker && cell.model.type === 'code'
+                                && cell.model.sharedModel.getSource().includes(figureMarker));
     window.cnnlibSampler = setInterval(() => {
       cells().forEach((cell, index) => {
-        if (!running(cell)) return;
-        const images = [...cell.outputArea.node.querySelectorAll('img')];
-        window.cnnlibFigureSamples.push({cell: index, count: images.length,
-                                         figures: images.map((img) => fingerprint(img.src))});
+        if (cell.model.type !== 'code') return;
+        if (watched[index]) {
+          const images = [...cell.outputArea.node.querySelectorAll('img')];
+          // running: no execution count yet (Run All clears them; the reply sets the count)
+          window.cnnlibFigureSamples.push({cell: index, count: images.length,
+                                           running: cell.model.executionCount === null,
+                                           figures: images.map((img) => fingerprint(img.src))});
+        }
         cell.node.querySelectorAll('.jp-OutputArea .widget-hprogress').forEach((bar) => {
           const box = bar.parentElement;
           const fill = bar.querySelector('.progress-bar');
@@ -115,7 +125,7 @@ window.cnnlibUI = (() => {
     const report = {cells: [], images: [], scrollers: [], overflow: [], renders: []};
     cells().forEach((cell, index) => {
       const model = cell.model;
-      const entry = {index, type: model.type, source: model.sharedModel.getSource(),
+      const entry = {index, id: model.id, type: model.type, source: model.sharedModel.getSource(),
                      tags: model.getMetadata ? (model.getMetadata('tags') || []) : [],
                      count: null, outputs: []};
       if (model.type === 'code') {

@@ -1,21 +1,35 @@
 """The notebooks as a learner sees them: JupyterLab in headless Chromium, a 1,280 px wide window.
 
-For every notebook in notebooks/ (and every student notebook in notebooks/exercises/) the test opens
-it in JupyterLab, checks that opening it does not mark it modified, runs Kernel > "Restart Kernel
-and Run All Cells" (the command behind the menu item, with its confirmation dialog), waits for the
-kernel, and checks what is on screen:
+Each edition is executed once per CI run (CONTRIBUTING.md, "Which runner executes which edition"):
+nbval executes the worked edition headless and compares its outputs with the stored ones; this test
+executes the student edition, and only opens the worked one.
 
-* no error and nothing on stderr (in the student edition: errors only in the check cells of
-  unwritten exercises, each an ExerciseError with its exercise's hint, and every later cell still
-  ran);
+Student edition (notebooks/exercises/, every notebook): the test opens it, checks that opening it
+does not mark it modified, runs Kernel > "Restart Kernel and Run All Cells" (the command behind the
+menu item, with its confirmation dialog) with BLAS on one thread, waits for the kernel, and checks:
+
+* errors only in the check cells of unwritten exercises, each an ExerciseError with its exercise's
+  hint on screen, every later cell still ran, nothing on stderr; and, on the outputs JupyterLab
+  holds, the checks of the headless student run (tests/test_student_edition.py,
+  ``student_run_problems``: the failing cells are exactly the check cells, their tracebacks show the
+  learner's cell and no checker frame), which is skipped when this test runs;
 * every widget rendered as a widget: none left as raw text or "Loading widget...";
 * every figure rendered with a non-zero size, no wider than the notebook, at most MAX_FIGURE_WIDTH
   pixels wide as drawn, and shown at no less than MIN_FIGURE_SCALE of that width (see below);
 * nothing that scrolls sideways: no output, no code cell, not the notebook;
-* a progress bar live during training: in each notebook that stores tqdm bars (03, 07, ...), a bar
-  seen moving while its cell ran;
+* a progress bar live during training: in each notebook whose worked edition stores tqdm bars (03,
+  07, ...), a bar seen moving while its cell ran;
 * a live training figure (``fit(..., live=True)``, LIVE_FIGURES): in its cell, the figure seen
   redrawn at least twice while the cell ran, and exactly one figure in the output when it ended.
+
+The two editions share every cell but the exercises' solution and check cells and the cells marked
+"WORKED EDITION ONLY", so what the worked edition does when run (progress bars, the live figure in
+07, the widgets of 04 and 08) is checked here on the student edition. Worked edition (notebooks/):
+the test opens it with its stored outputs, as a learner does, and checks what those show: not
+modified on open, no widget left as raw text, no error or stderr output, every figure at a legible
+width, nothing scrolling sideways. That covers the outputs only the worked edition has (in the
+series of 2026-12-03: the solution and check cells' output, one figure, 04's check of the blur
+filter, and printed source); nbval proves that a fresh run prints what is stored.
 
 Figure legibility. JupyterLab shrinks an image wider than the output area to fit, which also shrinks
 its labels. The inline backend draws at 100 dpi, so matplotlib's 10-point labels are 13.9 px tall as
@@ -23,11 +37,11 @@ drawn; MIN_FIGURE_SCALE = 0.6 keeps them at least 8.3 px tall on screen (the ser
 annotations, 7 points, at least 5.8 px). At 1,280 px with the file browser open the output area is
 about 850 px wide, so MAX_FIGURE_WIDTH = 1,400 px is the same limit seen from the figure's side.
 
-Then, in the notebooks with interactive widgets, the test uses them with the keyboard and the mouse
-(WIDGET_CHECKS): in 04 it types a stride into ConvExplorer's slider and drags the padding slider's
-handle, and sees the output size and the figure change; in 08 it draws a vertical stroke on
-DrawDigit's canvas and sees LeNet-5 read a 1 (the time from releasing the mouse to the reading on
-screen is printed in the summary, never asserted), then clears the canvas.
+Then, in the student notebooks with interactive widgets, the test uses them with the keyboard and
+the mouse (WIDGET_CHECKS): in 04 it types a stride into ConvExplorer's slider and drags the padding
+slider's handle, and sees the output size and the figure change; in 08 it draws a vertical stroke
+on DrawDigit's canvas and sees LeNet-5 read a 1 (the time from releasing the mouse to the reading
+on screen is printed in the summary, never asserted), then clears the canvas.
 
 On failure the test saves a screenshot of the notebook (scrolled to the first cell at fault) and
 prints its path. JupyterLab runs on a copy of notebooks/ (see conftest.py): the working tree is
@@ -42,12 +56,12 @@ import re
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKED = sorted((ROOT / "notebooks").glob("*.ipynb"))
-STUDENT = sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb"))
 HELPERS = (Path(__file__).parent / "lab.js").read_text(encoding="utf-8")
 
 MAX_FIGURE_WIDTH = 1400     # pixels, as drawn
@@ -82,12 +96,9 @@ def call(page, function, *args):
     return page.evaluate(f"(args) => window.cnnlibUI.{function}(...args)", list(args))
 
 
-def run_in_jupyterlab(page, lab, relative, record):
-    """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and
-    return ``(report, samples, problems)``: what the page shows, progress-bar samples, problems
-    found so far."""
-    from playwright.sync_api import TimeoutError as PageTimeout
-
+def open_in_jupyterlab(page, lab, relative):
+    """Open ``relative`` (a path under notebooks/), wait for its kernel and check it on open;
+    returns ``(report, problems)``: what the page shows (the stored outputs) and problems found."""
     problems = []
     workspace = re.sub(r"\W", "-", relative)
     page.goto(lab.url(relative, workspace))
@@ -107,8 +118,17 @@ def run_in_jupyterlab(page, lab, relative, record):
             problems.append(
                 (render["cell"], f"on open, a widget shows as raw text: {render['text'][:80]!r}")
             )
+    return before, problems
 
-    call(page, "startSampling")
+
+def run_in_jupyterlab(page, lab, relative, record):
+    """Open ``relative`` (a path under notebooks/), check it on open, restart and run all, and
+    return ``(report, samples, problems)``: what the page shows, progress-bar samples, problems
+    found so far. The figures of the cell holding LIVE_FIGURES' marker are sampled too."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    _, problems = open_in_jupyterlab(page, lab, relative)
+    call(page, "startSampling", LIVE_FIGURES.get(Path(relative).name))
     call(page, "restartRunAll")
     dialog = page.wait_for_selector(".jp-Dialog", timeout=30_000)
     assert "Restart" in dialog.inner_text(), dialog.inner_text()
@@ -205,13 +225,14 @@ def scroll_problems(report):
 
 
 def progress_problems(samples):
-    """No progress bar seen moving (two states of one cell's bar) among the samples."""
+    """No progress bar seen moving (two states of one cell's bar) among the samples (every bar of
+    the notebook, sampled while it ran)."""
     moving = {}
     for sample in samples:
         moving.setdefault(sample["cell"], set()).add((sample["width"], sample["text"]))
     if not any(len(states) >= 2 for states in moving.values()):
         return [(None, f"no live progress bar seen while training ({len(samples)} samples "
-                       f"of bars in running cells: {sorted(moving)})")]
+                       f"of bars, in cells {sorted(moving)})")]
     return []
 
 
@@ -264,18 +285,27 @@ def assert_no_problems(name, problems, page):
 
 
 @pytest.mark.parametrize("path", WORKED, ids=lambda p: p.name)
-def test_notebook_runs_cleanly_in_jupyterlab(page, lab, artifacts, ui_record, path):
+def test_worked_edition_opens_cleanly(page, lab, artifacts, ui_record, path):
+    """The worked edition as a learner opens it, with its stored outputs (never run here: nbval
+    runs it headless and proves that a fresh run prints what is stored): not marked modified on
+    open, no widget left as raw text, no error or stderr output, every figure at a legible width
+    and nothing scrolling sideways. What it does when run (progress bars, the live figure, the
+    widgets) is checked on the student edition, which shares every cell but the exercises'."""
     name = path.name
     with screenshot_on_failure(page, name, artifacts):
-        report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
-        problems += executed_in_order(report)
+        report, problems = open_in_jupyterlab(page, lab, name)
+        try:
+            page.wait_for_function("() => window.cnnlibUI.settled()", timeout=30_000, polling=250)
+        except Exception:  # reported below as unloaded images
+            pass
+        report = call(page, "collect")
+        for image in report["images"]:
+            drawn = image["asked"] or image["natural"][0]
+            if drawn:
+                ui_record["figures"].append((name, image["cell"], drawn, image["shown"][0] / drawn))
         for cell in report["cells"]:
             problems += stream_problems(cell)
-        problems += check_screen(report, samples, stores_progress_bars(path))
-        if name in WIDGET_CHECKS:
-            problems += WIDGET_CHECKS[name](page, ui_record)
-        if name in LIVE_FIGURES:
-            problems += live_figure_problems(report, ui_record, LIVE_FIGURES[name])
+        problems += figure_problems(report) + scroll_problems(report)
         assert_no_problems(name, problems, page)
 
 
@@ -291,7 +321,7 @@ def live_figure_problems(report, record, marker):
         return [(None, f"expected one cell with {marker!r} in its source, found {len(cells)}")]
     cell = cells[0]
     samples = [s for s in record.pop("figure_samples") if s["cell"] == cell]
-    seen = {figure for s in samples for figure in s["figures"]}
+    seen = {figure for s in samples if s.get("running", True) for figure in s["figures"]}
     problems = []
     if len(seen) < 3:
         problems.append((cell, (f"the live figure was not seen redrawn twice while training: "
@@ -464,16 +494,34 @@ def stub_hints(source):
     return hints
 
 
-@pytest.mark.parametrize("path", STUDENT, ids=lambda p: f"exercises/{p.name}")
+@pytest.mark.parametrize("path", WORKED, ids=lambda p: f"exercises/{p.name}")
 def test_student_edition_shows_hints_and_runs_on(page, lab, artifacts, ui_record, path):
     """A learner opens the student edition and runs it all before writing anything: each check cell
     shows its exercise's hint (ExerciseError "... not written yet: <hint>") and every later cell
-    runs."""
+    runs. This is the one run of the student edition (BLAS on one thread, conftest.py): the
+    headless student-edition checks (tests/test_student_edition.py, ``student_run_problems``) are
+    applied to the outputs JupyterLab holds, and what the worked edition does when run is checked
+    here, on the cells the two editions share: live progress bars where the worked notebook stores
+    them, the live training figure, the widgets used with the keyboard and the mouse."""
+    from test_student_edition import student_run_problems
+
     name = f"exercises/{path.name}"
+    student = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     with screenshot_on_failure(page, name, artifacts):
         report, samples, problems = run_in_jupyterlab(page, lab, name, ui_record)
         problems += executed_in_order(report) + student_path_problems(report)
         problems += check_screen(report, samples, stores_progress_bars(path))
+        if [c["id"] for c in report["cells"]] != [c.id for c in student.cells]:
+            problems.append((None, "JupyterLab's cells are not the notebook's (cell ids differ)"))
+        else:
+            cells = {c["id"]: (c["tags"], c["outputs"]) for c in report["cells"]
+                     if c["type"] == "code"}
+            problems += [(None, text) for text in
+                         student_run_problems(nbformat.read(path, as_version=4), cells)]
+        if path.name in WIDGET_CHECKS:
+            problems += WIDGET_CHECKS[path.name](page, ui_record)
+        if path.name in LIVE_FIGURES:
+            problems += live_figure_problems(report, ui_record, LIVE_FIGURES[path.name])
         assert_no_problems(name, problems, page)
 
 

@@ -6,6 +6,7 @@ from test_jupyterlab import (
     MAX_FIGURE_WIDTH,
     check_screen,
     executed_in_order,
+    live_figure_problems,
     stream_problems,
     stub_hints,
     student_path_problems,
@@ -143,3 +144,25 @@ def test_the_learners_path_needs_each_check_to_fail_with_its_hint_and_later_cell
     )
     assert "after the first failing check" in messages(
         student_path_problems(student(("ExerciseError", message), message, after=None)))
+
+
+def live_run(samples, images=1):
+    report = {"cells": [{"index": 0, "type": "code", "source": "fit(m, live=True)", "tags": [],
+                         "count": 1, "outputs": [{"output_type": "display_data",
+                                                  "data": {"image/png": "..."}}] * images}],
+              "images": [{"cell": 0}] * images}
+    return live_figure_problems(report, {"figure_samples": samples}, "live=True")
+
+
+def test_the_live_figure_must_be_seen_redrawn_while_its_cell_runs():
+    def sample(figure, running=True, count=1):
+        return {"cell": 0, "count": count, "running": running, "figures": [figure]}
+
+    assert live_run([sample("a"), sample("b"), sample("c")]) == []
+    # the figure left after the cell ran does not count as a redraw seen while it ran
+    assert "not seen redrawn twice" in messages(
+        live_run([sample("a"), sample("b"), sample("c", running=False)]))
+    assert "figures at once" in messages(
+        live_run([sample("a"), sample("b", count=2), sample("c")]))
+    assert "exactly one expected" in messages(live_run([sample("a"), sample("b"), sample("c")],
+                                                      images=2))
