@@ -65,6 +65,11 @@ def weights_name(model="lenet5", dataset="mnist", augment=False):
     return f"{model}_{dataset.replace('-', '_')}{'_aug' if augment else ''}.npz"
 
 
+def default_out(args):
+    """Where ``train`` saves without ``--out``: ``runs/`` + :func:`weights_name`."""
+    return Path("runs") / weights_name(args.model, args.dataset, args.augment)
+
+
 def build_model(name, seed=0):
     """A fresh model for ``--model name``, initialised from ``default_rng(seed)``."""
     rng = np.random.default_rng(seed)
@@ -496,7 +501,8 @@ def evaluate_weights(args, parser):
         load_params(model, path)
     except (OSError, ValueError) as err:
         parser.error(f"--weights: {err}")
-    print(f"weights: {path} ({MODELS[model_name]}); data: {DATASET_NAMES[dataset]}", flush=True)
+    print(f"weights: {path}", flush=True)
+    print(f"model: {MODELS[model_name]}; data: {DATASET_NAMES[dataset]}", flush=True)
     _, (x_test, y_test) = _load_mnist(dataset)
     predictions = predict(model, x_test)
     print(f"test accuracy: {np.mean(predictions == y_test):.4f} on {len(y_test):,} images")
@@ -513,7 +519,7 @@ def run(args, parser):
     if args.command == "evaluate":
         return evaluate_weights(args, parser)
     if args.out is None:
-        args.out = Path("runs") / weights_name(args.model, args.dataset, args.augment)
+        args.out = default_out(args)
     created = check_out(args, parser)
     try:
         return train(args)
