@@ -31,8 +31,8 @@ def test_a_flip_mirrors_left_to_right_after_the_shift():
     out = shift_flip(images, FixedDraws(0, 0, True), max_shift=3, flip=True)
     np.testing.assert_array_equal(out, images[..., ::-1])
     shifted = shift_flip(images, FixedDraws(2, 1, False), max_shift=2)
-    np.testing.assert_array_equal(shift_flip(images, FixedDraws(2, 1, True), max_shift=2, flip=True),
-                                  shifted[..., ::-1])
+    flipped = shift_flip(images, FixedDraws(2, 1, True), max_shift=2, flip=True)
+    np.testing.assert_array_equal(flipped, shifted[..., ::-1])
 
 
 def test_random_shifts_stay_within_max_shift_keep_dtype_and_leave_the_input_alone():
