@@ -23,6 +23,7 @@ import numpy as np
 from .layers import Affine, Conv2D, Layer, ReLU
 from .models import Sequential
 from .norm import BatchNorm2D
+from .tuned import fuse
 
 
 class GlobalAvgPool2D(Layer):
@@ -223,7 +224,7 @@ def basic_block(in_channels, out_channels, stride=1, *, shortcut=True, dtype=np.
 
 
 def small_resnet(widths=(16, 32, 64), blocks_per_stage=1, *, shortcuts=True, in_channels=1,
-                 num_classes=10, dtype=np.float32, rng=None, input_grad=False):
+                 num_classes=10, dtype=np.float32, rng=None, input_grad=False, tuned=False):
     """A small ResNet (``shortcuts=True``) or its plain twin (``shortcuts=False``), as a
     ``Sequential``.
 
@@ -237,6 +238,10 @@ def small_resnet(widths=(16, 32, 64), blocks_per_stage=1, *, shortcuts=True, in_
     Shapes for 28x28 images and the default widths: (N,1,28,28) -> stem (N,16,28,28) -> stage1
     (N,16,28,28) -> stage2 (N,32,14,14) -> stage3 (N,64,7,7) -> pool (N,64) -> fc (N,num_classes).
     The plain twin has the same layers and names, without the shortcuts and their projections.
+
+    ``tuned=True`` builds the same network on the tuned path (:func:`cnnlib.tuned.fuse`: the
+    convolutions and batch norms inside the blocks computed channel-major, the same parameter names
+    and numbers).
     """
     widths = tuple(_positive_int("widths", width) for width in widths)
     if not widths:
@@ -258,4 +263,5 @@ def small_resnet(widths=(16, 32, 64), blocks_per_stage=1, *, shortcuts=True, in_
         layers.append((f"stage{stage}", Block(*blocks)))
     layers += [("pool", GlobalAvgPool2D()),
                ("fc", Affine(channels, num_classes, dtype=dtype, rng=rng))]
-    return Sequential(*layers, input_grad=input_grad)
+    model = Sequential(*layers, input_grad=input_grad)
+    return fuse(model) if tuned else model
