@@ -104,6 +104,19 @@ class Block(Layer):
         return self._collect("buffers")
 
     @property
+    def input_grad(self):
+        """Whether backward returns dx: its first layer's setting (True when that layer has none).
+        Setting it sets the first layer's, so a first convolution skips the gradient for the
+        images when the model needs none (``Sequential(input_grad=False)``)."""
+        return getattr(next(iter(self.layers.values()), None), "input_grad", True)
+
+    @input_grad.setter
+    def input_grad(self, value):
+        first = next(iter(self.layers.values()), None)
+        if hasattr(first, "input_grad"):
+            first.input_grad = bool(value)
+
+    @property
     def training(self):
         """Training mode (True) or evaluation mode; setting it sets every layer inside."""
         return self._training
@@ -151,6 +164,15 @@ class Residual(Block):
             raise ValueError("Residual: the name 'shortcut' is taken by the shortcut; "
                              "rename that layer")
         self.shortcut = shortcut
+
+    @property
+    def input_grad(self):
+        """Always True: the sum ``shortcut(x) + block(x)`` needs both paths' dx."""
+        return True
+
+    @input_grad.setter
+    def input_grad(self, value):
+        pass
 
     def children(self):
         """The block's layers, then ``("shortcut", layer)`` when there is a projection."""

@@ -224,3 +224,53 @@ def test_bridge_converts_the_tuned_model():
     with torch.no_grad():
         scores = module(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(scores, fast.forward(x), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_thread_count_does_not_change_a_single_bit(monkeypatch, threads):
+    rng = np.random.default_rng(6)
+    x, w, b = _arrays(rng, (3, 5, 9, 9), (4, 5, 3, 3))
+    results = []
+    for count in (2, threads):
+        monkeypatch.setattr(resnet, "THREADS", count)
+        for stride in (1, 2):
+            out, cache = resnet.conv2d_forward(x, w, b, stride, 1)
+            results.append([out, *resnet.conv2d_backward(np.cos(out), cache)])
+    for first, second in zip(results[:2], results[2:]):
+        for a, b_ in zip(first, second):
+            np.testing.assert_array_equal(a, b_)
+
+
+def test_in_parts_covers_every_index_once_and_raises_errors(monkeypatch):
+    monkeypatch.setattr(resnet, "THREADS", 3)
+    seen = np.zeros(10, dtype=int)
+
+    def work(lo, hi):
+        seen[lo:hi] += 1
+    resnet.in_parts(10, work)
+    np.testing.assert_array_equal(seen, 1)
+
+    def fail(lo, hi):
+        if lo > 0:
+            raise ValueError("part")
+    with pytest.raises(ValueError, match="part"):
+        resnet.in_parts(10, fail)
+
+
+@pytest.mark.parametrize("tuned_route", [False, True])
+def test_first_block_skips_the_image_gradient_until_asked(tuned_route):
+    model = small_resnet(widths=(4, 6), dtype=np.float64, rng=np.random.default_rng(0),
+                         tuned=tuned_route)
+    stem_conv = model.layers["stem"].layers["conv"]
+    assert not stem_conv.input_grad and not model.layers["stem"].input_grad
+    rng = np.random.default_rng(3)
+    x, y = rng.random((4, 1, 8, 8)), rng.integers(0, 10, 4)
+    model.loss(x, y)
+    assert model.backward() is None
+    model.input_grad = True
+    assert stem_conv.input_grad
+    model.loss(x, y)
+    assert model.backward().shape == x.shape
+    residual = model.layers["stage1"].layers["block0"]
+    residual.input_grad = False        # a residual block always needs both paths' dx
+    assert residual.input_grad and residual.layers["conv1"].input_grad

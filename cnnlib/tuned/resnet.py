@@ -31,18 +31,47 @@ is not (the network's input, a gradient from a plain layer).
 """
 
 import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_conv, check_dout, conv_output_shape
 from ..layers import Conv2D
 from ..norm import BatchNorm2D, _check_float
-from .conv import column_matrix, input_grad_wide, split_bias, wide_grid, with_bias
+from .conv import copy_runs, split_bias, with_bias
 from .layers import TunedConv2D, fuse_layers
 
-__all__ = ["channel_major", "pad_channel_major", "col2im_channel_major", "conv2d_forward",
+__all__ = ["THREADS", "in_parts", "channel_major", "pad_channel_major", "column_matrix",
+           "input_grad_wide", "col2im_channel_major", "conv2d_forward",
            "conv2d_backward", "batch_norm_forward", "batch_norm_backward", "CNHWConv2D",
            "CNHWBatchNorm2D", "fuse_nested"]
+
+THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count() or 1)
+"""How many threads share the copies and sums of this module (BLAS has its own count). numpy
+lets go of the GIL while it copies or adds large arrays, so two threads copy about twice as fast
+on two free cores; every part is computed exactly as in one piece, so the numbers do not depend
+on it. Set ``cnnlib.tuned.resnet.THREADS = 1`` to compute in one piece."""
+
+_POOL = {}
+
+
+def in_parts(size, work):
+    """Call ``work(lo, hi)`` on consecutive parts of ``range(size)``, one per thread
+    (:data:`THREADS`), the first part in this thread; waits for all and re-raises their errors."""
+    parts = max(1, min(THREADS, size))
+    if parts == 1:
+        work(0, size)
+        return
+    if parts not in _POOL:
+        _POOL[parts] = ThreadPoolExecutor(parts - 1, thread_name_prefix="cnnlib-resnet")
+    bounds = [size * k // parts for k in range(parts + 1)]
+    futures = [_POOL[parts].submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    work(bounds[0], bounds[1])
+    for future in futures:
+        future.result()
 
 
 def channel_major(x):
@@ -58,8 +87,72 @@ def pad_channel_major(xc, pad):
         return xc
     c, n, height, width = xc.shape
     xp = np.zeros((c, n, height + 2 * pad, width + 2 * pad), dtype=xc.dtype)
-    xp[:, :, pad:pad + height, pad:pad + width] = xc
+
+    def part(lo, hi):
+        xp[lo:hi, :, pad:pad + height, pad:pad + width] = xc[lo:hi]
+    in_parts(c, part)
     return xp
+
+
+def column_matrix(xp, kh, kw, stride=1):
+    """The column matrix of a padded channel-major input ``xp (C, N, HP, WP)``, with a last row of
+    ones: ``(C*KH*KW + 1, N*OH*OW)``, rows (channel, kernel row, kernel column), columns (image,
+    output row, output column); the channels split between threads. At stride 1 every row of a
+    window is one run of ``OW`` pixels (:func:`cnnlib.tuned.conv.copy_runs`), else a strided view
+    is copied."""
+    c, n, hp, wp = xp.shape
+    oh, ow = (hp - kh) // stride + 1, (wp - kw) // stride + 1
+    cols = np.empty((c * kh * kw + 1, n * oh * ow), dtype=xp.dtype)
+    cols[-1] = 1
+    view = cols[:-1].reshape(c, kh, kw, n, oh, ow)
+    if stride == 1:
+        sc, sn, sh, sw = xp.strides
+
+        def part(lo, hi):
+            copy_runs(xp[lo:hi], view[lo:hi], (hi - lo, kh, kw, n, oh), (sc, sh, sw, sn, sh))
+    else:
+        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+
+        def part(lo, hi):
+            view[lo:hi] = windows[lo:hi].transpose(0, 4, 5, 1, 2, 3)
+    in_parts(c, part)
+    return cols
+
+
+def input_grad_wide(d, w, x_shape, pad):
+    """dx ``x_shape`` of a stride-1 convolution from ``d (F, N, OH, OW)``, on the wide grid of
+    :func:`cnnlib.tuned.conv.input_grad_wide` (each output row widened to the padded width ``WP``):
+    ``KW`` shifted copies of d, one product ``(C*KH, F*KW) @ (F*KW, N*OH*WP)``, then ``KH`` adds,
+    each shifted by one padded row more; copies and adds split between threads. dx is a view of a
+    ``(C, N, HP, WP)`` array."""
+    n, c, height, width = x_shape
+    n_filters, _, kh, kw = w.shape
+    hp, wp = height + 2 * pad, width + 2 * pad
+    oh, ow = d.shape[2:]
+    run = oh * wp
+    size = n * run
+    d_wide = np.zeros((n_filters, kw - 1 + size), dtype=d.dtype)
+    grid = d_wide[:, kw - 1:].reshape(n_filters, n, oh, wp)
+    shifted = np.empty((n_filters, kw, size), dtype=d.dtype)
+
+    def spread(lo, hi):
+        grid[lo:hi, :, :, :ow] = d[lo:hi]
+        for j in range(kw):
+            shifted[lo:hi, j] = d_wide[lo:hi, kw - 1 - j:kw - 1 - j + size]
+    in_parts(n_filters, spread)
+    w_rows = np.zeros((-(-c * kh // 8) * 8, n_filters * kw), dtype=w.dtype)
+    w_rows[:c * kh] = w.transpose(1, 2, 0, 3).reshape(c * kh, n_filters * kw)
+    rows = (w_rows @ shifted.reshape(n_filters * kw, size))[:c * kh].reshape(c, kh, n, run)
+    dxp = np.empty((c, n, hp * wp), dtype=rows.dtype)
+
+    def gather(lo, hi):
+        dxp[lo:hi, :, run:] = 0
+        dxp[lo:hi, :, :run] = rows[lo:hi, 0]
+        for i in range(1, kh):
+            dxp[lo:hi, :, i * wp:i * wp + run] += rows[lo:hi, i]
+    in_parts(c, gather)
+    dxp = dxp.reshape(c, n, hp, wp).transpose(1, 0, 2, 3)
+    return dxp[:, :, pad:pad + height, pad:pad + width]
 
 
 def col2im_channel_major(d_cols, x_shape, kh, kw, stride, pad):
@@ -72,9 +165,13 @@ def col2im_channel_major(d_cols, x_shape, kh, kw, stride, pad):
     oh, ow = (hp - kh) // stride + 1, (wp - kw) // stride + 1
     d_cols = d_cols.reshape(c, kh, kw, n, oh, ow)
     dxp = np.zeros((c, n, hp, wp), dtype=d_cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += d_cols[:, i, j]
+
+    def part(lo, hi):
+        for i in range(kh):
+            for j in range(kw):
+                dxp[lo:hi, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += \
+                    d_cols[lo:hi, i, j]
+    in_parts(c, part)
     return dxp.transpose(1, 0, 2, 3)[:, :, pad:pad + height, pad:pad + width]
 
 
@@ -87,8 +184,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     """
     check_conv(x, w, b, stride, pad)
     n, n_filters, oh, ow = conv_output_shape(x.shape, w.shape, stride, pad)
-    xp = pad_channel_major(channel_major(x), pad)
-    cols = column_matrix(xp.transpose(1, 0, 2, 3), *w.shape[2:], stride, 0, ones_row=True)
+    cols = column_matrix(pad_channel_major(channel_major(x), pad), *w.shape[2:], stride)
     out = (with_bias(w, b) @ cols).reshape(n_filters, n, oh, ow)
     return out.transpose(1, 0, 2, 3), (x.shape, w, cols, stride, pad)
 
@@ -111,9 +207,7 @@ def conv2d_backward(dout, cache, input_grad=True):
     if not input_grad:
         return None, dw, db
     if stride == 1:
-        d_wide, grid = wide_grid(n_filters, n, oh, x_shape[3] + 2 * pad, kw, d.dtype)
-        grid[..., :ow] = d.reshape(n_filters, n, oh, ow)
-        return input_grad_wide(d_wide, w, x_shape, pad), dw, db
+        return input_grad_wide(d.reshape(n_filters, n, oh, ow), w, x_shape, pad), dw, db
     d_cols = w.reshape(n_filters, -1).T @ d
     return col2im_channel_major(d_cols, x_shape, kh, kw, stride, pad), dw, db
 
