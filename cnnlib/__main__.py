@@ -75,7 +75,7 @@ def build_model(name, seed=0):
     rng = np.random.default_rng(seed)
     if name == "resnet":
         from .blocks import small_resnet
-        return small_resnet((16, 32, 64), 1, rng=rng)
+        return small_resnet((16, 32, 64), 1, rng=rng, tuned=True)
     return LeNet5(rng=rng, tuned=True)
 
 
