@@ -639,5 +639,22 @@ def test_the_default_evaluate_weights_follow_model_and_dataset(monkeypatch, tmp_
     (tmp_path / "resnet_fashion_mnist.npz").write_bytes(b"")
     assert cli.default_weights(cli.weights_name("resnet", "fashion-mnist")) == \
         tmp_path / "resnet_fashion_mnist.npz"
-    with pytest.raises(cli.CommandError, match="lenet5_fashion_mnist_aug.npz is in none of"):
-        cli.default_weights(cli.weights_name("lenet5", "fashion-mnist", True))
+    with pytest.raises(cli.CommandError, match="resnet_mnist_aug.npz is in none of"):
+        cli.default_weights(cli.weights_name("resnet", "mnist", True))
+
+
+def test_the_shipped_fashion_mnist_weights_load_and_are_recorded():
+    import json
+
+    runs = json.loads((DATA_ROOT / "fashion_mnist_runs.json").read_text())
+    shipped = [run for run in runs if run["weights"]]
+    assert {run["weights"] for run in shipped} == {
+        "resnet_fashion_mnist.npz", "lenet5_fashion_mnist.npz", "lenet5_fashion_mnist_aug.npz"}
+    for run in shipped:
+        model = cli.build_model("resnet" if run["model"].startswith("small ResNet") else "lenet5")
+        cli.load_params(model, DATA_ROOT / run["weights"])
+        assert all(p.dtype == np.float32 for p in model.params.values())
+        assert sum(p.size for p in model.params.values()) == run["parameters"]
+        assert run["command"].startswith("python -m cnnlib train --model ")
+        assert "--dataset fashion-mnist" in run["command"]
+        assert ("--augment" in run["command"]) == run["augmented"]
