@@ -33,12 +33,13 @@ framework, (batch, images, threads) = sys.argv[1], map(int, sys.argv[2:5])
 x, y = x[:images], y[:images]
 result = {}
 
-if framework == "plain":
+if framework in ("plain", "tuned"):
     from cnnlib.blocks import small_resnet
     from cnnlib.optim import Adam
     from cnnlib.training import fit
 
-    model, optimizer = small_resnet(rng=np.random.default_rng(0)), Adam(1e-3)
+    model = small_resnet(rng=np.random.default_rng(0), tuned=framework == "tuned")
+    optimizer = Adam(1e-3)
 
     def one_pass(seed):
         fit(model, optimizer, x, y, epochs=1, batch_size=batch, seed=seed, progress=False,
@@ -86,7 +87,7 @@ for seed in (1, 2, 3):
     best = min(best, time.perf_counter() - started)
 result["images_per_second"] = images / best
 
-if framework == "plain":
+if framework in ("plain", "tuned"):
     from cnnlib.blocks import Block
 
     result["parameters"] = sum(p.size for p in model.params.values())
@@ -134,7 +135,7 @@ def run(framework, args):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def print_breakdown(result):
+def print_breakdown(route, result):
     """Per layer (forward + backward, ms per step and share of the step), then per kind of layer."""
     rows, kinds = {}, {}
     for name, direction, kind, ms in result["layers"]:
@@ -142,7 +143,7 @@ def print_breakdown(result):
         row[direction] += ms
         kinds[kind] = kinds.get(kind, 0.0) + ms
     step = result["step_ms"]
-    print(f"\ncnnlib plain route, one training step of {result['batch']} images: {step:.1f} ms "
+    print(f"\ncnnlib {route} route, one training step of {result['batch']} images: {step:.1f} ms "
           f"(forward, backward, loss and Adam)")
     print(f"{'layer':32s} {'forward ms':>10s} {'backward ms':>11s} {'share':>6s}  kind")
     for name, row in rows.items():
@@ -157,35 +158,62 @@ def print_breakdown(result):
         print(f"  {kind:32s} {ms:8.2f} ms  {ms / step:6.1%}")
 
 
+def label(framework, result):
+    return f"PyTorch {result['version']} CPU" if framework == "torch" else f"cnnlib {framework}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--images", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="tuned and PyTorch measured back to back this many times")
+    parser.add_argument("--no-plain", action="store_true", help="skip the (slow) plain route")
     parser.add_argument("--no-torch", action="store_true", help="measure cnnlib only")
     args = parser.parse_args()
-    frameworks = ["plain"]
-    if not args.no_torch:
+    torch_ok = not args.no_torch
+    if torch_ok:
         try:
             import torch  # noqa: F401
-            frameworks.append("torch")
         except ImportError:
+            torch_ok = False
             print("torch is not installed: measuring cnnlib only "
                   "(pip install torch for the comparison)")
     print(f"Small ResNet (16/32/64 channels, one block per stage, batch norm) training with Adam, "
           f"batch {args.batch}, {args.images:,} MNIST images per pass, {args.threads} threads, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     print(f"machine: {describe()}")
-    results = {f: run(f, args) for f in frameworks}
-    for framework, result in results.items():
-        label = "cnnlib plain" if framework == "plain" else f"PyTorch {result['version']} CPU"
-        print(f"{label:24s} {result['images_per_second']:8,.0f} images/s   "
-              f"({result['parameters']:,} parameters)")
-    if "torch" in results:
-        ratio = results["plain"]["images_per_second"] / results["torch"]["images_per_second"]
-        print(f"plain / PyTorch: {ratio:.2f}x")
-    print_breakdown({**results["plain"], "batch": args.batch})
+    results = {}
+    if not args.no_plain:
+        results["plain"] = run("plain", args)
+        print(f"{label('plain', results['plain']):24s} "
+              f"{results['plain']['images_per_second']:8,.0f} images/s   "
+              f"({results['plain']['parameters']:,} parameters)")
+    ratios = []
+    for round_ in range(1, args.rounds + 1):
+        pair = ["tuned"] + (["torch"] if torch_ok else [])
+        for framework in pair:
+            results[framework] = run(framework, args)
+            print(f"round {round_}: {label(framework, results[framework]):24s} "
+                  f"{results[framework]['images_per_second']:8,.0f} images/s   "
+                  f"({results[framework]['parameters']:,} parameters)   "
+                  f"load {os.getloadavg()[0]:.1f}")
+        if torch_ok:
+            ratios.append(results["tuned"]["images_per_second"]
+                          / results["torch"]["images_per_second"])
+            print(f"round {round_}: tuned / PyTorch {ratios[-1]:.2f}x")
+    if ratios:
+        print(f"tuned / PyTorch over {len(ratios)} back-to-back rounds: median "
+              f"{sorted(ratios)[len(ratios) // 2]:.2f}x (min {min(ratios):.2f}x, "
+              f"max {max(ratios):.2f}x)")
+    if "plain" in results and torch_ok:
+        plain = results["plain"]["images_per_second"] / results["torch"]["images_per_second"]
+        print(f"plain / PyTorch: {plain:.2f}x (PyTorch's last round)")
+    for route in ("plain", "tuned"):
+        if route in results:
+            print_breakdown(route, {**results[route], "batch": args.batch})
 
 
 if __name__ == "__main__":

@@ -1,13 +1,20 @@
-"""Command line: ``python -m cnnlib train`` trains LeNet-5 on MNIST; ``python -m cnnlib evaluate``
-tests weights.
+"""Command line: ``python -m cnnlib train`` trains LeNet-5 (or a small ResNet) on MNIST (or
+Fashion-MNIST); ``python -m cnnlib evaluate`` tests weights.
 
 ``python -m cnnlib exercises`` writes the student edition of the notebooks (notebooks/exercises/);
 ``python -m cnnlib course DIR`` writes an nbgrader course made from the worked notebooks into DIR.
 
-    python -m cnnlib train [--epochs 10] [--batch-size 128] [--lr 2e-3] [--schedule cosine]
-                           [--clip NORM] [--optimizer adam] [--seed 0]
-                           [--out runs/lenet5_mnist.npz] [--force] [--no-progress]
-    python -m cnnlib evaluate [--weights data/lenet5_mnist.npz]
+    python -m cnnlib train [--model lenet5] [--dataset mnist] [--augment]
+                           [--epochs 10] [--batch-size 128] [--lr 2e-3] [--schedule cosine]
+                           [--clip NORM] [--optimizer adam] [--seed 0] [--train-images N]
+                           [--out runs/MODEL_DATASET.npz] [--force] [--no-progress]
+    python -m cnnlib evaluate [--weights data/lenet5_mnist.npz] [--model M] [--dataset D]
+
+``--model resnet`` is :func:`cnnlib.blocks.small_resnet` (16/32/64 channels, one residual block per
+stage); ``--augment`` shifts every training image by up to 2 pixels each way, and on Fashion-MNIST
+also mirrors half of them left to right (:mod:`cnnlib.augment`), seeded by ``--seed``.
+``evaluate`` tells the model from the weights' names and the data set from the file's name
+("fashion" in it: Fashion-MNIST) unless ``--model`` or ``--dataset`` says otherwise.
 
 ``train`` checks before training that it can write beside ``--out`` and never replaces an existing
 file (nor one that appeared while it trained) unless ``--force`` is given, so the shipped weights in
@@ -34,14 +41,42 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import ScaledImages, checkout_data_dir, data_root, load_mnist
+from .datasets import (
+    ScaledImages,
+    checkout_data_dir,
+    data_root,
+    load_fashion_mnist,
+    load_mnist,
+)
 from .models import LeNet5
 from .optim import OPTIMIZERS, cosine_schedule
 from .training import History, confusion_matrix, evaluate, fit, load_params, predict, save_params
 
 WEIGHTS_NAME = "lenet5_mnist.npz"
 DEFAULT_OUT = Path("runs") / WEIGHTS_NAME
-WRITE_TEST_BYTES = 1 << 20      # more than a LeNet-5 checkpoint (about 250 kB)
+WRITE_TEST_BYTES = 1 << 20      # more than a LeNet-5 or small ResNet checkpoint (250-330 kB)
+MODELS = {"lenet5": "LeNet-5", "resnet": "small ResNet (16/32/64)"}
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+MAX_SHIFT = 2                   # pixels, each way, of --augment's random shifts
+
+
+def weights_name(model="lenet5", dataset="mnist", augment=False):
+    """The file name ``train`` saves to by default, e.g. ``resnet_fashion_mnist_aug.npz``."""
+    return f"{model}_{dataset.replace('-', '_')}{'_aug' if augment else ''}.npz"
+
+
+def default_out(args):
+    """Where ``train`` saves without ``--out``: ``runs/`` + :func:`weights_name`."""
+    return Path("runs") / weights_name(args.model, args.dataset, args.augment)
+
+
+def build_model(name, seed=0):
+    """A fresh model for ``--model name``, initialised from ``default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    if name == "resnet":
+        from .blocks import small_resnet
+        return small_resnet((16, 32, 64), 1, rng=rng, tuned=True)
+    return LeNet5(rng=rng, tuned=True)
 
 
 class CommandError(Exception):
@@ -90,12 +125,20 @@ def build_parser():
     """The argument parser for ``train``, ``evaluate``, ``exercises`` and ``course``."""
     parser = argparse.ArgumentParser(
         prog="python -m cnnlib",
-        description="Train or evaluate LeNet-5 on MNIST, write the student edition of the "
-                    "notebooks, or write an nbgrader course from them.")
+        description="Train or evaluate LeNet-5 or a small ResNet on MNIST or Fashion-MNIST, write "
+                    "the student edition of the notebooks, or write an nbgrader course from them.")
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = argparse.ArgumentDefaultsHelpFormatter
-    train = commands.add_parser("train", help="train LeNet-5 on the 60,000 MNIST training images",
+    train = commands.add_parser("train", help="train a model on the 60,000 training images",
                                 formatter_class=defaults)
+    train.add_argument("--model", choices=sorted(MODELS), default="lenet5",
+                       help="lenet5: LeNet-5; resnet: a small ResNet, 16/32/64 channels, one "
+                            "residual block per stage")
+    train.add_argument("--dataset", choices=sorted(DATASET_NAMES), default="mnist",
+                       help="the images to train and test on")
+    train.add_argument("--augment", action="store_true",
+                       help=f"shift each training image by up to {MAX_SHIFT} pixels each way, and "
+                            "on fashion-mnist mirror half of them left to right (seeded)")
     train.add_argument("--epochs", type=_positive(int), default=10,
                        help="passes over the training images")
     train.add_argument("--batch-size", type=_positive(int), default=128, help="images per update")
@@ -109,9 +152,10 @@ def build_parser():
                        help="update rule")
     train.add_argument("--seed", type=_seed, default=0,
                        help="seed for initialisation and shuffling")
-    train.add_argument("--out", type=Path, default=DEFAULT_OUT,
+    train.add_argument("--out", type=Path, default=None,
                        help="where to save the weights (.npz); an existing file is kept unless "
-                            "--force")
+                            "--force; None: runs/MODEL_DATASET[_aug].npz, e.g. "
+                            f"{DEFAULT_OUT}")
     train.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     train.add_argument("--train-images", type=_positive(int), default=None, metavar="N",
                        help="train on only the first N training images, for a quick try; "
@@ -121,8 +165,13 @@ def build_parser():
                        help="split each batch across N threads, one BLAS thread each (faster on "
                             "N cores; the same numbers up to rounding)")
     evaluate_cmd = commands.add_parser("evaluate",
-                                       help="test saved weights on the 10,000 MNIST test images",
+                                       help="test saved weights on the 10,000 test images",
                                        formatter_class=defaults)
+    evaluate_cmd.add_argument("--model", choices=sorted(MODELS), default=None,
+                              help="None: told from the weights' names")
+    evaluate_cmd.add_argument("--dataset", choices=sorted(DATASET_NAMES), default=None,
+                              help="None: fashion-mnist when the weights' file name has "
+                                   "'fashion' in it, else mnist")
     evaluate_cmd.add_argument("--weights", type=Path, default=None,
                               help="weights to test (.npz written by train); None: the shipped "
                                    f"{WEIGHTS_NAME} in $CNNLIB_DATA_DIR or the checkout's data/")
@@ -331,32 +380,42 @@ def at_chance(accuracy, labels):
     return accuracy <= guess + 3 * math.sqrt(guess * (1 - guess) / len(labels))
 
 
-def _load_mnist():
-    """MNIST with its images held as uint8 and scaled batch by batch (:class:`ScaledImages`): the
-    numbers of ``load_mnist()`` in a quarter of the memory."""
+def _load_mnist(dataset="mnist"):
+    """MNIST (or Fashion-MNIST) with its images held as uint8 and scaled batch by batch
+    (:class:`ScaledImages`): the numbers of ``load_mnist()`` in a quarter of the memory."""
+    load = load_fashion_mnist if dataset == "fashion-mnist" else load_mnist
     try:
-        (x_train, y_train), (x_test, y_test) = load_mnist(normalize=False, dtype=np.uint8)
+        (x_train, y_train), (x_test, y_test) = load(normalize=False, dtype=np.uint8)
     except (OSError, ValueError) as err:
-        raise CommandError(f"cannot load MNIST: {err}") from None
+        raise CommandError(f"cannot load {DATASET_NAMES[dataset]}: {err}") from None
     return (ScaledImages(x_train), y_train), (ScaledImages(x_test), y_test)
 
 
 def train(args):
-    """``train``: fit LeNet-5 on MNIST, print test accuracy, speed and memory, save the weights.
+    """``train``: fit the model on the data set, print test accuracy, speed and memory, save the
+    weights.
 
     Returns the exit status (see the module's docstring).
     """
-    (x_train, y_train), (x_test, y_test) = _load_mnist()
+    (x_train, y_train), (x_test, y_test) = _load_mnist(args.dataset)
     if args.train_images is not None:
         x_train = ScaledImages(x_train.pixels[:args.train_images])
         y_train = y_train[:args.train_images]
-    model = LeNet5(rng=np.random.default_rng(args.seed), tuned=True)
+    model = build_model(args.model, args.seed)
+    augmentation = ""
+    if args.augment:
+        from .augment import Augmented
+        flip = args.dataset == "fashion-mnist"
+        x_train = Augmented(x_train, seed=args.seed, max_shift=MAX_SHIFT, flip=flip)
+        augmentation = (f"; augmented: shifts up to {MAX_SHIFT} px"
+                        + (", left-right flips" if flip else ""))
     optimizer = OPTIMIZERS[args.optimizer](lr=args.lr)
     schedule = cosine_schedule(args.lr, args.epochs) if args.schedule == "cosine" else None
     clip = "" if args.clip is None else f", clip {args.clip}"
-    print(f"LeNet-5, {sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} "
+    print(f"{MODELS[args.model]} on {DATASET_NAMES[args.dataset]}, "
+          f"{sum(p.size for p in model.params.values()):,} parameters; {args.optimizer} "
           f"lr={args.lr} ({args.schedule}{clip}), batch {args.batch_size}, {args.epochs} epochs on "
-          f"{len(x_train):,} images", flush=True)
+          f"{len(x_train):,} images{augmentation}", flush=True)
     started, history = time.perf_counter(), History()
     try:
         with stop_signals():
@@ -381,7 +440,7 @@ def train(args):
         print(f"peak memory: {peak:.0f} MB")
     if at_chance(accuracy, y_test):
         print(f"training ended at chance accuracy ({accuracy:.1%}, no better than always guessing "
-              f"the most common digit); nothing saved: try a lower --lr (now {args.lr}) or "
+              f"the most common class); nothing saved: try a lower --lr (now {args.lr}) or "
               "--clip 1.0", file=sys.stderr)
         return 1
     saved, problems = save_with_fallback(model, args.out, args.force)
@@ -397,8 +456,9 @@ def train(args):
     return 0
 
 
-def default_weights():
-    """The weights ``evaluate`` tests when no ``--weights`` is given: ``lenet5_mnist.npz`` in
+def default_weights(name=WEIGHTS_NAME):
+    """The weights ``evaluate`` tests when no ``--weights`` is given: ``name`` (the shipped
+    ``lenet5_mnist.npz`` unless ``--model``/``--dataset`` say otherwise) in
     :func:`cnnlib.datasets.data_root`, else in the checkout's ``data/``. CommandError naming the
     places tried when none has it."""
     try:
@@ -408,28 +468,45 @@ def default_weights():
     if checkout_data_dir() not in (None, folders[0]):
         folders.append(checkout_data_dir())
     for folder in folders:
-        if (folder / WEIGHTS_NAME).exists():
-            return folder / WEIGHTS_NAME
-    raise CommandError(f"no --weights given and {WEIGHTS_NAME} is in none of: "
+        if (folder / name).exists():
+            return folder / name
+    raise CommandError(f"no --weights given and {name} is in none of: "
                        f"{', '.join(str(f) for f in folders)}; pass --weights, or train first: "
                        "python -m cnnlib train")
+
+
+def _model_of(path):
+    """``"resnet"`` when the checkpoint at ``path`` has the small ResNet's names (``stem.conv.W``),
+    else ``"lenet5"`` (an unreadable file is left for ``load_params`` to report)."""
+    try:
+        from .checkpoints import read_checkpoint
+        names = read_checkpoint(path)
+    except (OSError, ValueError):
+        return "lenet5"
+    return "resnet" if any(name.startswith("stem.") for name in names) else "lenet5"
 
 
 def evaluate_weights(args, parser):
     """``evaluate``: load the weights, print their path, the test accuracy and the confusion
     matrix."""
-    path = args.weights if args.weights is not None else default_weights()
+    if args.weights is not None:
+        path = args.weights
+    else:
+        path = default_weights(weights_name(args.model or "lenet5", args.dataset or "mnist"))
     if not path.exists():
         parser.error(f"--weights: no such file: {path} (train first: python -m cnnlib train)")
     if not path.is_file() and not path.is_dir():     # a FIFO would block, a device never end
         parser.error(f"--weights: {path} is not a regular file")
-    model = LeNet5(tuned=True)
+    model_name = args.model or _model_of(path)
+    dataset = args.dataset or ("fashion-mnist" if "fashion" in path.name.lower() else "mnist")
+    model = build_model(model_name)
     try:
         load_params(model, path)
     except (OSError, ValueError) as err:
         parser.error(f"--weights: {err}")
     print(f"weights: {path}", flush=True)
-    _, (x_test, y_test) = _load_mnist()
+    print(f"model: {MODELS[model_name]}; data: {DATASET_NAMES[dataset]}", flush=True)
+    _, (x_test, y_test) = _load_mnist(dataset)
     predictions = predict(model, x_test)
     print(f"test accuracy: {np.mean(predictions == y_test):.4f} on {len(y_test):,} images")
     print(format_confusion(confusion_matrix(y_test, predictions, 10)))
@@ -444,6 +521,11 @@ def run(args, parser):
         return write_course_command(args)
     if args.command == "evaluate":
         return evaluate_weights(args, parser)
+    if args.workers > 1 and args.model == "resnet":
+        parser.error(f"--workers: the resnet model's batch norm needs each batch whole; use 1, "
+                     f"got {args.workers}")
+    if args.out is None:
+        args.out = default_out(args)
     created = check_out(args, parser)
     try:
         return train(args)

@@ -23,6 +23,7 @@ import numpy as np
 from .layers import Affine, Conv2D, Layer, ReLU
 from .models import Sequential
 from .norm import BatchNorm2D
+from .tuned import fuse
 
 
 class GlobalAvgPool2D(Layer):
@@ -103,6 +104,19 @@ class Block(Layer):
         return self._collect("buffers")
 
     @property
+    def input_grad(self):
+        """Whether backward returns dx: its first layer's setting (True when that layer has none).
+        Setting it sets the first layer's, so a first convolution skips the gradient for the
+        images when the model needs none (``Sequential(input_grad=False)``)."""
+        return getattr(next(iter(self.layers.values()), None), "input_grad", True)
+
+    @input_grad.setter
+    def input_grad(self, value):
+        first = next(iter(self.layers.values()), None)
+        if hasattr(first, "input_grad"):
+            first.input_grad = bool(value)
+
+    @property
     def training(self):
         """Training mode (True) or evaluation mode; setting it sets every layer inside."""
         return self._training
@@ -150,6 +164,15 @@ class Residual(Block):
             raise ValueError("Residual: the name 'shortcut' is taken by the shortcut; "
                              "rename that layer")
         self.shortcut = shortcut
+
+    @property
+    def input_grad(self):
+        """Always True: the sum ``shortcut(x) + block(x)`` needs both paths' dx."""
+        return True
+
+    @input_grad.setter
+    def input_grad(self, value):
+        pass
 
     def children(self):
         """The block's layers, then ``("shortcut", layer)`` when there is a projection."""
@@ -223,7 +246,7 @@ def basic_block(in_channels, out_channels, stride=1, *, shortcut=True, dtype=np.
 
 
 def small_resnet(widths=(16, 32, 64), blocks_per_stage=1, *, shortcuts=True, in_channels=1,
-                 num_classes=10, dtype=np.float32, rng=None, input_grad=False):
+                 num_classes=10, dtype=np.float32, rng=None, input_grad=False, tuned=False):
     """A small ResNet (``shortcuts=True``) or its plain twin (``shortcuts=False``), as a
     ``Sequential``.
 
@@ -237,6 +260,10 @@ def small_resnet(widths=(16, 32, 64), blocks_per_stage=1, *, shortcuts=True, in_
     Shapes for 28x28 images and the default widths: (N,1,28,28) -> stem (N,16,28,28) -> stage1
     (N,16,28,28) -> stage2 (N,32,14,14) -> stage3 (N,64,7,7) -> pool (N,64) -> fc (N,num_classes).
     The plain twin has the same layers and names, without the shortcuts and their projections.
+
+    ``tuned=True`` builds the same network on the tuned path (:func:`cnnlib.tuned.fuse`: the
+    convolutions and batch norms inside the blocks computed channel-major, the same parameter names
+    and numbers).
     """
     widths = tuple(_positive_int("widths", width) for width in widths)
     if not widths:
@@ -258,4 +285,5 @@ def small_resnet(widths=(16, 32, 64), blocks_per_stage=1, *, shortcuts=True, in_
         layers.append((f"stage{stage}", Block(*blocks)))
     layers += [("pool", GlobalAvgPool2D()),
                ("fc", Affine(channels, num_classes, dtype=dtype, rng=rng))]
-    return Sequential(*layers, input_grad=input_grad)
+    model = Sequential(*layers, input_grad=input_grad)
+    return fuse(model) if tuned else model

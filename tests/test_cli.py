@@ -28,6 +28,7 @@ SHIPPED = DATA_ROOT / "lenet5_mnist.npz"
     (["train", "--seed", "-1"], "--seed: must be a non-negative int, got -1"),
     (["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
     (["train", "--workers", "0"], "--workers: must be positive, got 0"),
+    (["train", "--model", "resnet", "--workers", "2"], "--workers: the resnet model's batch norm"),
     (["evaluate", "--weights", "/no/such/file.npz"], "no such file"),
 ])
 def test_bad_arguments_give_usage_errors(capsys, argv, message):
@@ -99,7 +100,7 @@ def quick(monkeypatch, tmp_path, small_mnist):
     shipped = tmp_path / "shipped" / "lenet5_mnist.npz"
     shipped.parent.mkdir()
     shipped.write_bytes(SHIPPED.read_bytes())
-    monkeypatch.setattr(cli, "default_weights", lambda: shipped)
+    monkeypatch.setattr(cli, "default_weights", lambda *args: shipped)
     monkeypatch.chdir(tmp_path)
     return shipped
 
@@ -110,7 +111,10 @@ def _no_fit(*args, **kwargs):
 
 def test_defaults_train_to_runs_and_evaluate_the_shipped_weights(monkeypatch):
     monkeypatch.delenv("CNNLIB_DATA_DIR", raising=False)
-    assert build_parser().parse_args(["train"]).out == Path("runs/lenet5_mnist.npz")
+    assert cli.default_out(build_parser().parse_args(["train"])) == Path("runs/lenet5_mnist.npz")
+    args = build_parser().parse_args(["train", "--model", "resnet", "--dataset", "fashion-mnist",
+                                      "--augment"])
+    assert cli.default_out(args) == Path("runs/resnet_fashion_mnist_aug.npz")
     assert build_parser().parse_args(["evaluate"]).weights is None
     assert cli.default_weights() == SHIPPED
 
@@ -202,7 +206,8 @@ def test_diverging_training_saves_nothing(quick, tmp_path, capsys):
 def test_evaluate_names_the_weights_on_its_first_line(quick, capsys):
     assert main(["evaluate"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"weights: {quick}" and lines[1].endswith("on 200 images")
+    assert lines[0] == f"weights: {quick}" and lines[1] == "model: LeNet-5; data: MNIST"
+    assert lines[2].endswith("on 200 images")
 
 
 @pytest.mark.parametrize("kind", ["empty", "truncated", "text", "npy", "directory"])
@@ -231,7 +236,8 @@ def test_help_shows_every_option_with_its_default(capsys, monkeypatch, command):
         assert "None: the shipped lenet5_mnist.npz in $CNNLIB_DATA_DIR or the checkout's data/" \
             in text
     else:
-        assert "(default: 10)" in text and "(default: runs/lenet5_mnist.npz)" in text
+        assert "(default: 10)" in text and "None: runs/MODEL_DATASET[_aug].npz" in text
+        assert "{fashion-mnist,mnist}" in text and "{lenet5,resnet}" in text
 
 
 def test_cli_works_without_the_unix_resource_module(monkeypatch):
@@ -564,3 +570,110 @@ def test_a_plain_pip_install_finds_data_through_cnnlib_data_dir_or_says_where_it
                            capture_output=True, text=True)
     assert found.returncode == 0 and found.stdout.startswith(f"weights: {SHIPPED}\n")
     assert "test accuracy: 0.99" in found.stdout
+
+
+# --- issue 27: --model, --dataset, --augment --------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--model", "vgg16"], "argument --model: invalid choice: 'vgg16'"),
+    (["train", "--dataset", "cifar10"], "argument --dataset: invalid choice: 'cifar10'"),
+    (["train", "--augment", "yes"], "unrecognized arguments: yes"),
+    (["evaluate", "--model", "resnet50"], "argument --model: invalid choice: 'resnet50'"),
+    (["evaluate", "--dataset", "fashion"], "argument --dataset: invalid choice: 'fashion'"),
+])
+def test_bad_model_or_dataset_is_a_usage_error(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and message in err and "Traceback" not in err
+
+
+@pytest.fixture
+def quick_fashion(monkeypatch, tmp_path, small_mnist):
+    """The CLI in tmp_path with MNIST's first images standing in for Fashion-MNIST (the loader is
+    what is tested, not the images), and a model that never counts as at chance."""
+    monkeypatch.setattr(cli, "load_fashion_mnist", lambda *args, **kwargs: small_mnist)
+    monkeypatch.setattr(cli, "load_mnist", _no_fit)
+    monkeypatch.setattr(cli, "at_chance", lambda *args: False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_train_a_resnet_on_fashion_mnist_with_augmentation_then_evaluate(quick_fashion, tmp_path,
+                                                                          capsys):
+    assert main(["train", "--model", "resnet", "--dataset", "fashion-mnist", "--augment",
+                 "--epochs", "1", "--train-images", "64", "--batch-size", "32",
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "small ResNet (16/32/64) on Fashion-MNIST, 78,090 parameters" in text
+    assert "on 64 images; augmented: shifts up to 2 px, left-right flips" in text
+    out = tmp_path / "runs" / "resnet_fashion_mnist_aug.npz"
+    assert f"saved weights to {Path('runs/resnet_fashion_mnist_aug.npz')}" in text
+    saved = np.load(out)
+    assert saved["stem.conv.W"].dtype == np.float32 and "stage3.block0.conv2.W" in saved
+    # evaluate tells the model from the names and the data set from the file name
+    assert main(["evaluate", "--weights", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "model: small ResNet (16/32/64); data: Fashion-MNIST"
+    assert lines[2].endswith("on 200 images")
+    # ... unless told otherwise: LeNet-5's names do not fit these weights
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", "--weights", str(out), "--model", "lenet5"])
+    assert info.value.code == 2 and "checkpoint does not fit the model" in capsys.readouterr().err
+
+
+def test_evaluate_dataset_option_overrides_the_file_name(quick_fashion, tmp_path, capsys):
+    weights = tmp_path / "plain.npz"
+    weights.write_bytes(SHIPPED.read_bytes())
+    with pytest.raises(AssertionError, match="fit must not run"):   # MNIST is not loaded...
+        main(["evaluate", "--weights", str(weights)])
+    capsys.readouterr()
+    assert main(["evaluate", "--weights", str(weights), "--dataset", "fashion-mnist"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "model: LeNet-5; data: Fashion-MNIST"
+
+
+@pytest.mark.parametrize("dataset, flips", [("mnist", False), ("fashion-mnist", True)])
+def test_augment_reaches_fit_seeded_with_flips_only_for_clothing(quick_fashion, monkeypatch,
+                                                                  small_mnist, dataset, flips):
+    from cnnlib.augment import Augmented
+    seen = {}
+
+    def fake_fit(model, optimizer, x, y, **kwargs):
+        seen["x"] = x
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "fit", fake_fit)
+    monkeypatch.setattr(cli, "load_mnist", lambda *args, **kwargs: small_mnist)
+    main(["train", "--dataset", dataset, "--augment", "--seed", "7", "--no-progress"])
+    x = seen["x"]
+    assert isinstance(x, Augmented) and x.flip is flips and x.seed == 7 and x.max_shift == 2
+    first = x[np.arange(8)]
+    x.reads = 0
+    assert np.array_equal(x[np.arange(8)], first)          # same seed, same reads: same batch
+    assert not np.array_equal(x[np.arange(8)], first)      # the next read draws anew
+    assert first.dtype == np.float32 and first.shape == (8, 1, 28, 28)
+
+
+def test_the_default_evaluate_weights_follow_model_and_dataset(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLIB_DATA_DIR", str(tmp_path))
+    (tmp_path / "resnet_fashion_mnist.npz").write_bytes(b"")
+    assert cli.default_weights(cli.weights_name("resnet", "fashion-mnist")) == \
+        tmp_path / "resnet_fashion_mnist.npz"
+    with pytest.raises(cli.CommandError, match="resnet_mnist_aug.npz is in none of"):
+        cli.default_weights(cli.weights_name("resnet", "mnist", True))
+
+
+def test_the_shipped_fashion_mnist_weights_load_and_are_recorded():
+    import json
+
+    runs = json.loads((DATA_ROOT / "fashion_mnist_runs.json").read_text())
+    shipped = [run for run in runs if run["weights"]]
+    assert {run["weights"] for run in shipped} == {
+        "resnet_fashion_mnist.npz", "lenet5_fashion_mnist.npz", "lenet5_fashion_mnist_aug.npz"}
+    for run in shipped:
+        model = cli.build_model("resnet" if run["model"].startswith("small ResNet") else "lenet5")
+        cli.load_params(model, DATA_ROOT / run["weights"])
+        assert all(p.dtype == np.float32 for p in model.params.values())
+        assert sum(p.size for p in model.params.values()) == run["parameters"]
+        assert run["command"].startswith("python -m cnnlib train --model ")
+        assert "--dataset fashion-mnist" in run["command"]
+        assert ("--augment" in run["command"]) == run["augmented"]

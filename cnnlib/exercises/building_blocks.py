@@ -20,6 +20,16 @@ def _unchanged(name, given, original):
                             f"instead; the caller may still need it")
 
 
+def _keeps_float32(name, fn, *args):
+    """Call ``fn`` on float32 copies of ``args``; raise unless the result is float32."""
+    got = call(name, fn, *[a.astype(np.float32) if isinstance(a, np.ndarray) else a
+                           for a in args])
+    dtype = getattr(got, "dtype", None)
+    if dtype != np.float32:
+        raise ExerciseError(f"{name} turned float32 input into {dtype}: keep the input's dtype "
+                            "(look for a float64 array or constant that you create)")
+
+
 def check_conv1x1(fn):
     """Check ``fn(x, w, b) -> out``: a 1x1 convolution, ``x`` ``(N, C, H, W)``, ``w``
     ``(F, C, 1, 1)``, ``b`` ``(F,)``, computed as one matrix product; ``out`` ``(N, F, H, W)``."""
@@ -45,7 +55,12 @@ def check_conv1x1(fn):
             ((x.reshape(-1, c) @ matrix.T + b).reshape(n, h, width, filters).transpose(0, 3, 1, 2),
              ("x.reshape(-1, C) does not give one row per pixel: the channels are axis 1, so move "
              "them last first (x.transpose(0, 2, 3, 1)), then reshape to (N*H*W, C)")),
+            ((rows @ w.reshape(c, filters) + b).reshape(n, h, width, filters)
+             .transpose(0, 3, 1, 2),
+             ("w is (F, C, 1, 1): reshaping it to (C, F) does not transpose it, it regroups the "
+              "numbers; look at which axis of w holds the input channels")),
         ], where)
+    _keeps_float32("your conv1x1", fn, x, w, b)
     print("correct: a 1x1 convolution is one (N*H*W, C) @ (C, F) product plus the bias")
 
 
@@ -80,7 +95,13 @@ def check_global_avg_pool(forward, backward):
             (spread / w, "divide by H*W, the number of pixels averaged, not by W"),
             (dout[:, :, None, None] / (h * w), ("dx must have the input's shape (N, C, H, W): "
              "broadcast the (N, C, 1, 1) values over the image (np.broadcast_to, then copy)")),
+            (np.full(shape, 1 / (h * w)), ("dx does not depend on dout: the chain rule multiplies "
+             "the local gradient 1/(H*W) by the upstream gradient of the channel")),
+            (spread / (n * c * h * w), ("the mean is over the H*W pixels of one channel of one "
+             "image, so divide by H*W, not by the size of the whole batch")),
         ], where)
+    _keeps_float32("your global_avg_pool_forward", forward, x)
+    _keeps_float32("your global_avg_pool_backward", backward, dout, shape)
     print("correct: global average pooling averages each channel; backward spreads dout / (H*W)")
 
 
@@ -99,8 +120,12 @@ def check_residual(forward, backward):
         block, x, dout = _residual_case(seed)
         reference, _, _ = _residual_case(seed)
         expected_out = x + reference.forward(x)
-        got = call("your residual_forward", forward, x.copy(), block)
+        given = x.copy()
+        got = call("your residual_forward", forward, given, block)
+        _unchanged("your residual_forward", given, x)
         compare("residual_forward", got, expected_out, [
+            (np.maximum(expected_out, 0), ("that is relu(x + block(x)): residual_forward returns "
+             "the sum itself; the ReLU after a block is a layer of its own")),
             (reference.forward(x), ("that is block(x) alone: a residual block adds its input, "
              "x + block(x)")),
             (x, "that is x alone: add the block's output, x + block.forward(x)"),
@@ -115,6 +140,8 @@ def check_residual(forward, backward):
             (dout, ("that is only the identity path: add the gradient through the block, "
              "block.backward(dout)")),
             (2 * dout, "the block's part is block.backward(dout), not another dout"),
+            (2 * through_block, ("the add node copies dout to each input once: the block path "
+             "receives dout, not 2 * dout")),
         ], f"(seed {seed})")
         for name, grad in reference.grads.items():
             compare(f"the block's grads[{name!r}]", block.grads[name], grad, [],

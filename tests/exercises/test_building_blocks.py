@@ -115,15 +115,51 @@ def stub(*args):
     raise NotImplementedError("the hint for this exercise")
 
 
+def conv1x1_filters_first(x, w, b):
+    n, c, h, width = x.shape
+    f = len(w)
+    return (w.reshape(f, c) @ x.reshape(n, c, h * width) + b[:, None]).reshape(n, f, h, width)
+
+
+def gap_backward_loops(dout, x_shape):
+    dx = np.empty(x_shape, dout.dtype)
+    for i in range(x_shape[2]):
+        for j in range(x_shape[3]):
+            dx[:, :, i, j] = dout / (x_shape[2] * x_shape[3])
+    return dx
+
+
+def residual_forward_in_place(x, block):
+    x += block.forward(x)
+    return x
+
+
+def residual_sum_then_add(x, block):
+    out = block.forward(x.copy())
+    out += x
+    return out
+
+
+def conv1x1_weights_regrouped(x, w, b):
+    n, c, h, width = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    return (rows @ w.reshape(c, len(w)) + b).reshape(n, h, width, -1).transpose(0, 3, 1, 2)
+
+
 REFERENCES = [
     (check_conv1x1, conv1x1),
     (check_conv1x1, conv1x1_einsum),
+    (check_conv1x1, conv1x1_filters_first),
     (check_global_avg_pool, (gap_forward, gap_backward)),
     (check_global_avg_pool, (lambda x: np.einsum("nchw->nc", x) / (x.shape[2] * x.shape[3]),
-                             lambda d, s: np.ones(s) * d[:, :, None, None] / (s[2] * s[3]))),
+                             lambda d, s: np.ones(s, d.dtype) * d[:, :, None, None]
+                             / (s[2] * s[3]))),
+    (check_global_avg_pool, (lambda x: np.mean(np.mean(x, axis=3), axis=2), gap_backward_loops)),
     (check_residual, (residual_forward, lambda dout, block: block.backward(dout) + dout)),
     (check_residual, (lambda x, block: block.forward(x) + x,
                       lambda dout, block: dout + block.backward(dout.copy()))),
+    (check_residual, (residual_sum_then_add,
+                      lambda dout, block: np.add(block.backward(dout), dout))),
 ]
 
 WRONG = [
@@ -141,6 +177,21 @@ WRONG = [
     (check_residual, (residual_forward, lambda d, block: block.backward(d)),
      "you forgot the identity path"),
     (check_residual, (residual_forward, lambda d, block: d), "that is only the identity path"),
+    (check_conv1x1, conv1x1_weights_regrouped, "reshaping it to (C, F) does not transpose it"),
+    (check_conv1x1, lambda x, w, b: conv1x1(x.astype(np.float64), w, b),
+     "turned float32 input into float64"),
+    (check_global_avg_pool, (gap_forward, lambda d, s: np.full(s, 1 / (s[2] * s[3]))),
+     "dx does not depend on dout"),
+    (check_global_avg_pool, (gap_forward, lambda d, s: gap_backward(d, s) / (s[0] * s[1])),
+     "not by the size of the whole batch"),
+    (check_global_avg_pool, (gap_forward, lambda d, s: np.ones(s) * d[:, :, None, None]
+                             / (s[2] * s[3])), "turned float32 input into float64"),
+    (check_residual, (residual_forward_in_place, lambda d, block: block.backward(d) + d),
+     "changed its input array in place"),
+    (check_residual, (lambda x, block: np.maximum(x + block.forward(x), 0),
+                      lambda d, block: block.backward(d) + d), "that is relu(x + block(x))"),
+    (check_residual, (residual_forward, lambda d, block: block.backward(2 * d)),
+     "the block path receives dout, not 2 * dout"),
 ]
 
 
