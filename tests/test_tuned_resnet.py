@@ -236,7 +236,12 @@ def test_thread_count_does_not_change_a_single_bit(monkeypatch, threads):
         for stride in (1, 2):
             out, cache = resnet.conv2d_forward(x, w, b, stride, 1)
             results.append([out, *resnet.conv2d_backward(np.cos(out), cache)])
-    for first, second in zip(results[:2], results[2:]):
+        gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
+        out, cache = resnet.batch_norm_forward(x, gamma, beta, 1e-5)
+        results.append([out, *resnet.batch_norm_backward(np.cos(out), cache, gamma)])
+        rng = np.random.default_rng(6)
+        x, w, b = _arrays(rng, (3, 5, 9, 9), (4, 5, 3, 3))
+    for first, second in zip(results[:3], results[3:]):
         for a, b_ in zip(first, second):
             np.testing.assert_array_equal(a, b_)
 
