@@ -27,7 +27,8 @@ is not (the network's input, a gradient from a plain layer).
 * :func:`batch_norm_forward` / :func:`batch_norm_backward`: batch norm on ``(C, M)`` rows.
 * :class:`CNHWConv2D`, :class:`CNHWBatchNorm2D`: layers that share their parameters, gradients and
   buffers with the plain ``Conv2D`` / ``BatchNorm2D`` they are made from (:meth:`sharing`), so the
-  names (``stage1.block0.conv1.W``), checkpoints, optimizers and modes do not change.
+  names (``stage1.block0.conv1.W``), checkpoints, optimizers, modes and :mod:`cnnlib.bridge`
+  (which converts them as the plain layers) do not change.
 * :func:`fuse_nested`: :func:`cnnlib.tuned.fuse_layers`, then every ``Block``/``Residual`` copied
   with its convolutions and batch norms replaced by these (nested blocks too); what
   :func:`cnnlib.tuned.fuse` and ``small_resnet(tuned=True)`` use.
@@ -42,7 +43,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_conv, check_dout, conv_output_shape
 from ..layers import Conv2D
-from ..norm import BatchNorm2D, _check_float
+from ..norm import BatchNorm2D
 from .conv import copy_runs, split_bias, with_bias
 from .layers import TunedConv2D, fuse_layers
 
@@ -302,7 +303,9 @@ class CNHWBatchNorm2D(BatchNorm2D):
         return tuned
 
     def forward(self, x):
-        x = _check_float(x)
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            raise TypeError(f"x: expected a float array, got dtype {x.dtype}")
         if x.ndim != self.ndim or x.shape[1] != self.num_channels:
             raise ValueError(f"x: expected shape {self.layout.format(self.num_channels)}, "
                              f"got {x.shape}")
@@ -337,22 +340,18 @@ class CNHWBatchNorm2D(BatchNorm2D):
         return dx
 
 
-def _register_with_bridge():
-    """Tell :mod:`cnnlib.bridge` (which looks layers up by exact type) that these layers convert
-    as the plain ones do. Imported here, not at the top: the bridge imports this package."""
-    from .. import bridge
-
-    bridge.CONVERTERS.setdefault(CNHWConv2D, bridge.CONVERTERS[Conv2D])
-    bridge.CONVERTERS.setdefault(CNHWBatchNorm2D, bridge.CONVERTERS[BatchNorm2D])
+def _is_block(layer):
+    """Whether ``layer`` holds named layers (a :class:`cnnlib.blocks.Block` or ``Residual``; that
+    module is not imported here: it imports :mod:`cnnlib.models`, which imports this package)."""
+    return isinstance(getattr(layer, "layers", None), dict) and hasattr(layer, "children")
 
 
-def _tuned_layer(layer, block_type):
-    if isinstance(layer, block_type):
+def _tuned_layer(layer):
+    if _is_block(layer):
         tuned = copy.copy(layer)
-        tuned.layers = {name: _tuned_layer(child, block_type)
-                        for name, child in layer.layers.items()}
+        tuned.layers = {name: _tuned_layer(child) for name, child in layer.layers.items()}
         if getattr(layer, "shortcut", None) is not None:
-            tuned.shortcut = _tuned_layer(layer.shortcut, block_type)
+            tuned.shortcut = _tuned_layer(layer.shortcut)
         return tuned
     if type(layer) in (Conv2D, TunedConv2D):
         return CNHWConv2D.sharing(layer)
@@ -367,8 +366,5 @@ def fuse_nested(named_layers):
     ``Conv2D`` layers as :class:`CNHWConv2D` and its ``BatchNorm2D`` layers as
     :class:`CNHWBatchNorm2D`, and every top-level ``BatchNorm2D`` as a ``CNHWBatchNorm2D``.
     Parameters, gradients and buffers are shared, not copied: names and values stay."""
-    from ..blocks import Block  # here: cnnlib.blocks imports cnnlib.models, which imports this
-
-    _register_with_bridge()
-    return [(name, _tuned_layer(layer, Block) if isinstance(layer, (Block, BatchNorm2D))
+    return [(name, _tuned_layer(layer) if _is_block(layer) or isinstance(layer, BatchNorm2D)
              else layer) for name, layer in fuse_layers(named_layers)]
