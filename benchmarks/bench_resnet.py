@@ -194,7 +194,7 @@ def main():
             print("torch is not installed: measuring cnnlib only "
                   "(pip install torch for the comparison)")
     print(f"Small ResNet (16/32/64 channels, one block per stage, batch norm) training with Adam, "
-          f"batch {args.batch}, {args.images:,} MNIST images per pass, {args.threads} threads, "
+          f"batch {args.batch}, {args.images:,} MNIST images per pass, threads: {args.threads}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     print(f"machine: {describe()}")
     results = {}

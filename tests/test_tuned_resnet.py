@@ -279,3 +279,23 @@ def test_first_block_skips_the_image_gradient_until_asked(tuned_route):
     residual = model.layers["stage1"].layers["block0"]
     residual.input_grad = False        # a residual block always needs both paths' dx
     assert residual.input_grad and residual.layers["conv1"].input_grad
+
+
+def _sum_in_parts(_):
+    total = np.zeros(8)
+
+    def work(lo, hi):
+        total[lo:hi] = np.arange(lo, hi)
+    resnet.in_parts(8, work)
+    return total.sum()
+
+
+def test_in_parts_works_in_a_forked_child(monkeypatch):
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(resnet, "THREADS", 2)
+    assert _sum_in_parts(None) == 28          # the parent has its pool now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map_async(_sum_in_parts, [0]).get(timeout=60) == [28]

@@ -69,10 +69,11 @@ def in_parts(size, work):
     if parts == 1:
         work(0, size)
         return
-    if parts not in _POOL:
-        _POOL[parts] = ThreadPoolExecutor(parts - 1, thread_name_prefix="cnnlib-resnet")
+    key = (os.getpid(), parts)     # a forked child gets pools of its own (threads do not fork)
+    if key not in _POOL:
+        _POOL[key] = ThreadPoolExecutor(parts - 1, thread_name_prefix="cnnlib-resnet")
     bounds = [size * k // parts for k in range(parts + 1)]
-    futures = [_POOL[parts].submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    futures = [_POOL[key].submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
     work(bounds[0], bounds[1])
     for future in futures:
         future.result()
