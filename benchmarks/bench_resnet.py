@@ -1,10 +1,18 @@
 """Small ResNet training throughput (images/s): cnnlib's plain route (``small_resnet()``: 16/32/64
-channels, one basic block per stage, batch norm, the layers of notebooks 04-11) against the same
-network in PyTorch on the CPU (when torch is installed; it is not a requirement), with the same
-number of threads, batch size, optimizer (Adam, lr 1e-3) and MNIST images; then where cnnlib's time
-goes: the forward and backward time of every layer of one training step.
+channels, one basic block per stage, batch norm, the layers of notebooks 04-11) and its tuned route
+(``small_resnet(tuned=True)``, :mod:`cnnlib.tuned.resnet`) against the same network in PyTorch on
+the CPU (when torch is installed; it is not a requirement), with the same number of threads, batch
+size, optimizer (Adam, lr 1e-3) and MNIST images; then where cnnlib's time goes: the forward and
+backward time of every layer of one training step, for each route.
 
-    python benchmarks/bench_resnet.py [--threads 2] [--batch 128] [--images 1024] [--no-torch]
+    python benchmarks/bench_resnet.py [--threads 2] [--batch 128] [--images 1024] [--rounds 3]
+                                      [--no-plain] [--no-torch]
+
+The tuned route and PyTorch are measured back to back ``--rounds`` times (on a shared machine the
+load changes from minute to minute: compare each round's pair); the plain route once. Besides
+images/s each run reports its CPU time per step (all its threads), which a loaded machine distorts
+less than the wall clock. The tuned route's copy threads (``cnnlib.tuned.resnet.THREADS``) are set
+to ``--threads`` too.
 
 Each framework runs in a fresh subprocess with the same fixed thread count (``fit`` does not adapt
 it to the machine's load here, as PyTorch does not). Throughput is the best of three passes over the
@@ -38,6 +46,9 @@ if framework in ("plain", "tuned"):
     from cnnlib.optim import Adam
     from cnnlib.training import fit
 
+    from cnnlib.tuned import resnet
+
+    resnet.THREADS = threads    # the tuned route's copy threads: as many as BLAS threads
     model = small_resnet(rng=np.random.default_rng(0), tuned=framework == "tuned")
     optimizer = Adam(1e-3)
 
@@ -80,12 +91,13 @@ else:
             optimizer.step()
 
 one_pass(0)
-best = float("inf")
+best, cpu = float("inf"), time.process_time()
 for seed in (1, 2, 3):
     started = time.perf_counter()
     one_pass(seed)
     best = min(best, time.perf_counter() - started)
 result["images_per_second"] = images / best
+result["cpu_ms_per_step"] = 1e3 * (time.process_time() - cpu) / (3 * -(-images // batch))
 
 if framework in ("plain", "tuned"):
     from cnnlib.blocks import Block
@@ -182,7 +194,7 @@ def main():
             print("torch is not installed: measuring cnnlib only "
                   "(pip install torch for the comparison)")
     print(f"Small ResNet (16/32/64 channels, one block per stage, batch norm) training with Adam, "
-          f"batch {args.batch}, {args.images:,} MNIST images per pass, {args.threads} threads, "
+          f"batch {args.batch}, {args.images:,} MNIST images per pass, threads: {args.threads}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     print(f"machine: {describe()}")
     results = {}
@@ -198,12 +210,17 @@ def main():
             results[framework] = run(framework, args)
             print(f"round {round_}: {label(framework, results[framework]):24s} "
                   f"{results[framework]['images_per_second']:8,.0f} images/s   "
+                  f"{results[framework]['cpu_ms_per_step']:6,.0f} CPU ms/step   "
                   f"({results[framework]['parameters']:,} parameters)   "
                   f"load {os.getloadavg()[0]:.1f}")
         if torch_ok:
             ratios.append(results["tuned"]["images_per_second"]
                           / results["torch"]["images_per_second"])
             print(f"round {round_}: tuned / PyTorch {ratios[-1]:.2f}x")
+    if torch_ok:
+        cpu = results["torch"]["cpu_ms_per_step"] / results["tuned"]["cpu_ms_per_step"]
+        print(f"speed from the CPU time per step (all threads; less sensitive to load than the "
+              f"wall clock), last round: tuned / PyTorch {cpu:.2f}x")
     if ratios:
         print(f"tuned / PyTorch over {len(ratios)} back-to-back rounds: median "
               f"{sorted(ratios)[len(ratios) // 2]:.2f}x (min {min(ratios):.2f}x, "

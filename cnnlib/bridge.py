@@ -51,7 +51,7 @@ import numpy as np
 from . import norm
 from .blocks import Block, GlobalAvgPool2D, Residual
 from .layers import Affine, AvgPool2D, Conv2D, Flatten, MaxPool2D, ReLU, Sigmoid
-from .tuned import ConvReLUPool, TunedConv2D
+from .tuned import CNHWBatchNorm2D, CNHWConv2D, ConvReLUPool, TunedConv2D
 
 __all__ = ["CONVERTERS", "Converter", "from_torch", "to_torch", "torch_grads", "torch_parameters"]
 # TorchResidual (the torch module of a Residual) is built on first use: see __getattr__ below
@@ -158,11 +158,13 @@ CONVERTERS = {
                       WEIGHT_BIAS, layouts={"W": (_transpose, _transpose)}),
     Conv2D: Converter(_conv, WEIGHT_BIAS),
     TunedConv2D: Converter(_conv, WEIGHT_BIAS),
+    CNHWConv2D: Converter(_conv, WEIGHT_BIAS),
     ConvReLUPool: Converter(lambda layer, nn: nn.Sequential(_conv(layer.conv, nn), nn.ReLU(),
                                                             nn.MaxPool2d(2)),
                             {"W": "0.weight", "b": "0.bias"}),
     norm.BatchNorm1D: Converter(_batch_norm("BatchNorm1d"), AFFINE_PARAMS, RUNNING),
     norm.BatchNorm2D: Converter(_batch_norm("BatchNorm2d"), AFFINE_PARAMS, RUNNING),
+    CNHWBatchNorm2D: Converter(_batch_norm("BatchNorm2d"), AFFINE_PARAMS, RUNNING),
     norm.GroupNorm: Converter(lambda layer, nn: nn.GroupNorm(layer.num_groups, layer.num_channels,
                                                              eps=layer.eps), AFFINE_PARAMS),
     norm.Dropout: Converter(lambda layer, nn: nn.Dropout(layer.p)),

@@ -236,7 +236,12 @@ def test_thread_count_does_not_change_a_single_bit(monkeypatch, threads):
         for stride in (1, 2):
             out, cache = resnet.conv2d_forward(x, w, b, stride, 1)
             results.append([out, *resnet.conv2d_backward(np.cos(out), cache)])
-    for first, second in zip(results[:2], results[2:]):
+        gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
+        out, cache = resnet.batch_norm_forward(x, gamma, beta, 1e-5)
+        results.append([out, *resnet.batch_norm_backward(np.cos(out), cache, gamma)])
+        rng = np.random.default_rng(6)
+        x, w, b = _arrays(rng, (3, 5, 9, 9), (4, 5, 3, 3))
+    for first, second in zip(results[:3], results[3:]):
         for a, b_ in zip(first, second):
             np.testing.assert_array_equal(a, b_)
 
@@ -274,3 +279,23 @@ def test_first_block_skips_the_image_gradient_until_asked(tuned_route):
     residual = model.layers["stage1"].layers["block0"]
     residual.input_grad = False        # a residual block always needs both paths' dx
     assert residual.input_grad and residual.layers["conv1"].input_grad
+
+
+def _sum_in_parts(_):
+    total = np.zeros(8)
+
+    def work(lo, hi):
+        total[lo:hi] = np.arange(lo, hi)
+    resnet.in_parts(8, work)
+    return total.sum()
+
+
+def test_in_parts_works_in_a_forked_child(monkeypatch):
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(resnet, "THREADS", 2)
+    assert _sum_in_parts(None) == 28          # the parent has its pool now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map_async(_sum_in_parts, [0]).get(timeout=60) == [28]

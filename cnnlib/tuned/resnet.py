@@ -18,13 +18,17 @@ average pooling, ``cnnlib.bridge``) they are ordinary NCHW arrays. :func:`channe
 is not (the network's input, a gradient from a plain layer).
 
 * :func:`conv2d_forward` / :func:`conv2d_backward`: the signatures of
-  :func:`cnnlib.conv.conv2d_forward` / ``conv2d_backward``; at stride 1 the input gradient is the
-  wide-grid product of :func:`cnnlib.tuned.conv.input_grad_wide`, at stride 2 a channel-major
-  col2im (:func:`col2im_channel_major`).
+  :func:`cnnlib.conv.conv2d_forward` / ``conv2d_backward``; one product per layer for the whole
+  batch; at stride 1 the input gradient is the wide-grid product (:func:`input_grad_wide`, as in
+  :func:`cnnlib.tuned.conv.input_grad_wide`), at stride 2 a channel-major col2im
+  (:func:`col2im_channel_major`).
+* numpy copies and adds in one thread; those of this module are split between :data:`THREADS`
+  threads by channel (:func:`in_parts`), which gives the same numbers to the last bit.
 * :func:`batch_norm_forward` / :func:`batch_norm_backward`: batch norm on ``(C, M)`` rows.
 * :class:`CNHWConv2D`, :class:`CNHWBatchNorm2D`: layers that share their parameters, gradients and
   buffers with the plain ``Conv2D`` / ``BatchNorm2D`` they are made from (:meth:`sharing`), so the
-  names (``stage1.block0.conv1.W``), checkpoints, optimizers and modes do not change.
+  names (``stage1.block0.conv1.W``), checkpoints, optimizers, modes and :mod:`cnnlib.bridge`
+  (which converts them as the plain layers) do not change.
 * :func:`fuse_nested`: :func:`cnnlib.tuned.fuse_layers`, then every ``Block``/``Residual`` copied
   with its convolutions and batch norms replaced by these (nested blocks too); what
   :func:`cnnlib.tuned.fuse` and ``small_resnet(tuned=True)`` use.
@@ -39,7 +43,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_conv, check_dout, conv_output_shape
 from ..layers import Conv2D
-from ..norm import BatchNorm2D, _check_float
+from ..norm import BatchNorm2D
 from .conv import copy_runs, split_bias, with_bias
 from .layers import TunedConv2D, fuse_layers
 
@@ -65,10 +69,11 @@ def in_parts(size, work):
     if parts == 1:
         work(0, size)
         return
-    if parts not in _POOL:
-        _POOL[parts] = ThreadPoolExecutor(parts - 1, thread_name_prefix="cnnlib-resnet")
+    key = (os.getpid(), parts)     # a forked child gets pools of its own (threads do not fork)
+    if key not in _POOL:
+        _POOL[key] = ThreadPoolExecutor(parts - 1, thread_name_prefix="cnnlib-resnet")
     bounds = [size * k // parts for k in range(parts + 1)]
-    futures = [_POOL[parts].submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    futures = [_POOL[key].submit(work, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
     work(bounds[0], bounds[1])
     for future in futures:
         future.result()
@@ -193,9 +198,10 @@ def conv2d_backward(dout, cache, input_grad=True):
     """:func:`cnnlib.conv.conv2d_backward`, channel-major; returns ``(dx, dw, db)`` shaped like
     x, w, b (dx a view of a ``(C, N, H, W)`` array; None when not ``input_grad``).
 
-    With ``D = dout`` as ``(F, N*OH*OW)``: ``[dw | db] = (cols @ D.T).T``; ``dx``: at stride 1 the
-    wide-grid product (:func:`cnnlib.tuned.conv.input_grad_wide`), else ``W.T @ D`` put back by
-    :func:`col2im_channel_major`.
+    With ``D = dout`` as ``(F, N*OH*OW)``: ``[dw | db] = D @ cols.T`` (in this orientation OpenBLAS
+    runs the stem's very long, thin product about 5x faster than ``(cols @ D.T).T``, and the others
+    as fast); ``dx``: at stride 1 the wide-grid product (:func:`input_grad_wide`), else ``W.T @ D``
+    put back by :func:`col2im_channel_major`.
     """
     x_shape, w, cols, stride, pad = cache
     n_filters, c, kh, kw = w.shape
@@ -203,7 +209,7 @@ def conv2d_backward(dout, cache, input_grad=True):
     check_dout(dout, out_shape)
     n, _, oh, ow = out_shape
     d = channel_major(dout).reshape(n_filters, -1)
-    dw, db = split_bias((cols @ d.T).T, w.shape)
+    dw, db = split_bias(d @ cols.T, w.shape)
     if not input_grad:
         return None, dw, db
     if stride == 1:
@@ -214,7 +220,8 @@ def conv2d_backward(dout, cache, input_grad=True):
 
 def batch_norm_forward(x, gamma, beta, eps, mean=None, var=None):
     """Batch norm of ``x (N, C, H, W)`` per channel, channel-major. With ``mean``/``var`` None,
-    the batch's statistics (training), else the given ones ``(C,)`` (evaluation).
+    the batch's statistics (training), else the given ones ``(C,)`` (evaluation). Each channel is
+    one row of ``M = N*H*W`` values; the channels are split between threads.
 
     Returns ``(out, cache)``: ``out`` a view of a ``(C, N, H, W)`` array; ``cache = (xhat (C, M),
     inv_std (C,), batch mean (C,), batch variance (C,))``, the statistics None in evaluation.
@@ -224,16 +231,23 @@ def batch_norm_forward(x, gamma, beta, eps, mean=None, var=None):
     rows = xc.reshape(c, -1)
     dtype = rows.dtype.type
     batch = mean is None
+    xhat, out = np.empty_like(rows), np.empty_like(rows)
     if batch:
-        mean = rows.mean(axis=1)
-        xhat = rows - mean[:, None]
-        var = np.einsum("ij,ij->i", xhat, xhat) / dtype(rows.shape[1])
-    else:
-        xhat = rows - mean[:, None]
-    inv_std = (1 / np.sqrt(var + dtype(eps))).astype(rows.dtype)
-    xhat *= inv_std[:, None]
-    out = xhat * gamma[:, None]
-    out += beta[:, None]
+        mean, var = np.empty(c, dtype=rows.dtype), np.empty(c, dtype=rows.dtype)
+    inv_std = np.empty(c, dtype=rows.dtype)
+
+    def part(lo, hi):
+        if batch:
+            mean[lo:hi] = rows[lo:hi].mean(axis=1)
+        np.subtract(rows[lo:hi], mean[lo:hi, None], out=xhat[lo:hi])
+        if batch:
+            var[lo:hi] = (np.einsum("ij,ij->i", xhat[lo:hi], xhat[lo:hi])
+                          / dtype(rows.shape[1]))
+        inv_std[lo:hi] = 1 / np.sqrt(var[lo:hi] + dtype(eps))
+        xhat[lo:hi] *= inv_std[lo:hi, None]
+        np.multiply(xhat[lo:hi], gamma[lo:hi, None], out=out[lo:hi])
+        out[lo:hi] += beta[lo:hi, None]
+    in_parts(c, part)
     stats = (mean, var) if batch else (None, None)
     return out.reshape(xc.shape).transpose(1, 0, 2, 3), (xhat, inv_std, *stats)
 
@@ -246,17 +260,24 @@ def batch_norm_backward(dout, cache, gamma, batch_stats=True):
     xhat, inv_std = cache[:2]
     dc = channel_major(dout)
     d = dc.reshape(xhat.shape)
-    dgamma = np.einsum("ij,ij->i", d, xhat)
-    dbeta = d.sum(axis=1)
-    scale = gamma * inv_std
-    if not batch_stats:
-        dx = d * scale[:, None]
-    else:
-        m = xhat.dtype.type(xhat.shape[1])
-        dx = xhat * (dgamma / m)[:, None]
-        np.subtract(d, dx, out=dx)
-        dx -= (dbeta / m)[:, None]
-        dx *= scale[:, None]
+    c = len(xhat)
+    m = xhat.dtype.type(xhat.shape[1])
+    dx = np.empty_like(xhat)
+    dgamma, dbeta = np.empty(c, dtype=xhat.dtype), np.empty(c, dtype=xhat.dtype)
+
+    def part(lo, hi):
+        rows, part_dx = d[lo:hi], dx[lo:hi]
+        dgamma[lo:hi] = np.einsum("ij,ij->i", rows, xhat[lo:hi])
+        dbeta[lo:hi] = rows.sum(axis=1)
+        scale = (gamma[lo:hi] * inv_std[lo:hi])[:, None]
+        if not batch_stats:
+            np.multiply(rows, scale, out=part_dx)
+            return
+        np.multiply(xhat[lo:hi], (dgamma[lo:hi] / m)[:, None], out=part_dx)
+        np.subtract(rows, part_dx, out=part_dx)
+        part_dx -= (dbeta[lo:hi] / m)[:, None]
+        part_dx *= scale
+    in_parts(c, part)
     return dx.reshape(dc.shape).transpose(1, 0, 2, 3), dgamma, dbeta
 
 
@@ -283,7 +304,9 @@ class CNHWBatchNorm2D(BatchNorm2D):
         return tuned
 
     def forward(self, x):
-        x = _check_float(x)
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            raise TypeError(f"x: expected a float array, got dtype {x.dtype}")
         if x.ndim != self.ndim or x.shape[1] != self.num_channels:
             raise ValueError(f"x: expected shape {self.layout.format(self.num_channels)}, "
                              f"got {x.shape}")
@@ -318,22 +341,18 @@ class CNHWBatchNorm2D(BatchNorm2D):
         return dx
 
 
-def _register_with_bridge():
-    """Tell :mod:`cnnlib.bridge` (which looks layers up by exact type) that these layers convert
-    as the plain ones do. Imported here, not at the top: the bridge imports this package."""
-    from .. import bridge
-
-    bridge.CONVERTERS.setdefault(CNHWConv2D, bridge.CONVERTERS[Conv2D])
-    bridge.CONVERTERS.setdefault(CNHWBatchNorm2D, bridge.CONVERTERS[BatchNorm2D])
+def _is_block(layer):
+    """Whether ``layer`` holds named layers (a :class:`cnnlib.blocks.Block` or ``Residual``; that
+    module is not imported here: it imports :mod:`cnnlib.models`, which imports this package)."""
+    return isinstance(getattr(layer, "layers", None), dict) and hasattr(layer, "children")
 
 
-def _tuned_layer(layer, block_type):
-    if isinstance(layer, block_type):
+def _tuned_layer(layer):
+    if _is_block(layer):
         tuned = copy.copy(layer)
-        tuned.layers = {name: _tuned_layer(child, block_type)
-                        for name, child in layer.layers.items()}
+        tuned.layers = {name: _tuned_layer(child) for name, child in layer.layers.items()}
         if getattr(layer, "shortcut", None) is not None:
-            tuned.shortcut = _tuned_layer(layer.shortcut, block_type)
+            tuned.shortcut = _tuned_layer(layer.shortcut)
         return tuned
     if type(layer) in (Conv2D, TunedConv2D):
         return CNHWConv2D.sharing(layer)
@@ -348,8 +367,5 @@ def fuse_nested(named_layers):
     ``Conv2D`` layers as :class:`CNHWConv2D` and its ``BatchNorm2D`` layers as
     :class:`CNHWBatchNorm2D`, and every top-level ``BatchNorm2D`` as a ``CNHWBatchNorm2D``.
     Parameters, gradients and buffers are shared, not copied: names and values stay."""
-    from ..blocks import Block  # here: cnnlib.blocks imports cnnlib.models, which imports this
-
-    _register_with_bridge()
-    return [(name, _tuned_layer(layer, Block) if isinstance(layer, (Block, BatchNorm2D))
+    return [(name, _tuned_layer(layer) if _is_block(layer) or isinstance(layer, BatchNorm2D)
              else layer) for name, layer in fuse_layers(named_layers)]
