@@ -11,7 +11,7 @@ from cnnlib.models import LeNet5, Sequential
 from cnnlib.norm import BatchNorm1D, BatchNorm2D, Dropout, GroupNorm, normalisation_backward
 from cnnlib.optim import SGD, Adam
 from cnnlib.training import evaluate, fit, load_params, predict, save_params, scores
-from cnnlib.tuned import ConvReLUPool, TunedConv2D, fuse
+from cnnlib.tuned import CNHWBatchNorm2D, ConvReLUPool, TunedConv2D, fuse
 
 
 def _random_affine(layer, seed=0):
@@ -362,13 +362,14 @@ def test_models_without_norm_layers_have_no_buffers_and_the_same_checkpoint(tmp_
         assert sorted(data.files) == sorted(model.params)
 
 
-def test_fuse_leaves_norm_layers_alone():
+def test_fuse_gives_batch_norm_its_channel_major_twin_sharing_its_state():
     model = _bn_net()
     x, y = _images(8)
     fused = fuse(model)
     kinds = [type(layer) for layer in fused.layers.values()]
-    assert kinds[:2] == [TunedConv2D, BatchNorm2D] and ConvReLUPool not in kinds
-    assert fused.layers["bn1"] is model.layers["bn1"]
+    assert kinds[:2] == [TunedConv2D, CNHWBatchNorm2D] and ConvReLUPool not in kinds
+    twin, bn = fused.layers["bn1"], model.layers["bn1"]
+    assert twin.params is bn.params and twin.buffers is bn.buffers
     model.eval()
     fused.eval()
     np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-5, atol=1e-6)
