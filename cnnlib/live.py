@@ -26,8 +26,10 @@ import time
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .models import in_mode
+from .viz.curves import plain_log_axis
 
 DEFAULT_INTERVAL = 5.0
 """The least time in seconds between two redraws during a run."""
@@ -111,7 +113,7 @@ class LivePlot:
         self.redraws = 0
         self._handle, self._last, self._cost = None, -np.inf, 0.0   # last redraw: end, seconds
         self._figure, self._lines = None, []        # built at the first draw, then updated
-        self._in_legend = 0                         # runs named in the legends
+        self._in_legend = (0, False)                # (runs named in the legends, validated)
 
     @property
     def shown(self):
@@ -178,29 +180,51 @@ class LivePlot:
                              100 * np.asarray(run["val_acc"], dtype=float))
         if loss_ax.get_yscale() == "linear" and any(r["loss"] for r in self.runs):
             loss_ax.set_yscale("log")
+        validated = any(run["val_acc"] for run in self.runs)
         named = len(self.runs) > 1 or self.runs and self.runs[0]["label"] != "run 1"
-        new_legend = named and len(self.runs) != self._in_legend
+        new_legend = named and (len(self.runs), validated) != self._in_legend
         for ax in (loss_ax, acc_ax):
             ax.relim()
             ax.autoscale_view()
-            if new_legend:
-                ax.legend(fontsize=8)
+        if loss_ax.get_yscale() == "log":
+            low, high = loss_ax.get_ylim()
+            plain_log_axis(loss_ax, (1.0,) if high > 300 * low else (1.0, 2.0, 3.0, 5.0))
+        epochs = max([1] + [len(run["train_acc"]) for run in self.runs])
+        acc_ax.set_xlim(0.5, epochs + 0.5)
+        if epochs <= 10:
+            acc_ax.set_xticks(range(1, epochs + 1))
+        else:
+            acc_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if new_legend:
-            self._in_legend = len(self.runs)
+            self._titles(loss_ax, acc_ax, validated)
+            loss_ax.legend(fontsize=8)
+            shown = [lines[4 if validated else 3] for lines in self._lines]
+            acc_ax.legend(shown, [run["label"] for run in self.runs], fontsize=8)
+            self._in_legend = (len(self.runs), validated)
+        elif not named:
+            self._titles(loss_ax, acc_ax, validated)
         return self._figure
+
+    def _titles(self, loss_ax, acc_ax, validated):
+        """The panels' titles, naming the validation curves only when there are some."""
+        if validated:
+            loss_ax.set_title(f"loss: training (faint: each step; line: mean of {self.smooth})\n"
+                              "and validation (squares, at each epoch's end)", fontsize=10)
+            acc_ax.set_title("accuracy per epoch: validation (squares)\n"
+                             "and training (circles, during the epoch)", fontsize=10)
+        else:
+            loss_ax.set_title(f"training loss (faint: each step; line: mean of {self.smooth})\n"
+                              "no validation data", fontsize=10)
+            acc_ax.set_title("training accuracy per epoch\n(circles, during the epoch)",
+                             fontsize=10)
 
     def _empty_figure(self):
         fig = Figure(figsize=(10, 3.5))
         # fixed margins: a layout engine would measure every label again at each redraw
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.22)
+        fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.86, wspace=0.22)
         loss_ax, acc_ax = fig.subplots(1, 2)
         loss_ax.set(xlabel="step", ylabel="loss")
-        loss_ax.set_title(f"loss: training (faint: each step; line: mean of {self.smooth})\n"
-                          "and validation (squares, at each epoch's end)", fontsize=10)
         acc_ax.set(xlabel="epoch", ylabel="accuracy (%)")
-        acc_ax.set_title("accuracy per epoch: validation (squares)\n"
-                         "and training (circles, during the epoch)", fontsize=10)
-        acc_ax.xaxis.get_major_locator().set_params(integer=True)
         return fig
 
 

@@ -196,3 +196,37 @@ def test_bad_arguments_are_named():
     assert live_run(None) is None and live_run(False) is None
     run = LivePlot(display=None).run("a")
     assert isinstance(run, LiveRun) and live_run(run) is run
+
+
+def test_without_validation_data_the_figure_names_training_curves_only():
+    plot = LivePlot(display=FakeDisplay(), clock=Clock())
+    x, y = _blobs()
+    for label in ("plain", "residual"):
+        fit(TwoLayerNet(2, 8, 3), SGD(0.1), x, y, epochs=1, batch_size=40, progress=False,
+            live=plot.run(label))
+    loss_ax, acc_ax = plot.draw().axes
+    assert "no validation" in loss_ax.get_title() and "validation" not in acc_ax.get_title()
+    assert acc_ax.get_xlim() == (0.5, 1.5)                      # one epoch: one point, centred
+    legend = acc_ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["plain", "residual"]
+    assert {handle.get_marker() for handle in legend.legend_handles} == {"o"}   # as drawn
+
+
+def test_with_validation_data_the_legend_shows_the_validation_squares():
+    plot = LivePlot(display=FakeDisplay(), clock=Clock())
+    _train(plot.run("a"), epochs=2)
+    _, acc_ax = plot.draw().axes
+    assert "validation (squares)" in acc_ax.get_title()
+    assert {h.get_marker() for h in acc_ax.get_legend().legend_handles} == {"s"}
+    assert acc_ax.get_xlim() == (0.5, 2.5)
+
+
+def test_epoch_ticks_are_whole_epochs_for_short_and_long_runs():
+    plot = LivePlot(display=FakeDisplay(), clock=Clock())
+    run = plot.run("a")
+    run.epoch(0.5)
+    assert list(plot.draw().axes[1].get_xticks()) == [1]
+    for _ in range(29):
+        run.epoch(0.6)
+    ticks = [t for t in plot.draw().axes[1].get_xticks() if 0.5 <= t <= 30.5]   # those shown
+    assert 2 <= len(ticks) <= 11 and all(t == int(t) for t in ticks)

@@ -14,10 +14,10 @@ def _moving_average(values, window):
     return (cumulative[window:] - cumulative[:-window]) / window
 
 
-def _plain_log_axis(ax):
+def plain_log_axis(ax, subs=(1.0, 2.0, 3.0, 5.0)):
     """Label a log-scaled y axis with plain numbers (0.1, 0.2, 0.5, 1, 2), not 2x10^0: ticks at
-    1, 2, 3 and 5 times the powers of ten, the others unlabelled."""
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    ``subs`` (1, 2, 3 and 5) times the powers of ten, the others unlabelled."""
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
@@ -35,7 +35,7 @@ def plot_history(history, *, smooth=50):
     loss_ax.plot(steps[len(steps) - len(smoothed):], smoothed, color="tab:blue",
                  label=f"mean of {min(smooth, len(steps))}")
     loss_ax.set(xlabel="iteration", ylabel="loss", title="training loss", yscale="log")
-    _plain_log_axis(loss_ax)
+    plain_log_axis(loss_ax)
     loss_ax.legend()
     epochs = np.arange(1, len(history.train_acc) + 1)
     acc_ax.plot(epochs, 100 * np.asarray(history.train_acc, dtype=float), "o-",
@@ -257,7 +257,7 @@ def plot_histories(histories, *, smooth=20, title=None):
                     color=line.get_color(), label=label)
     loss_ax.set(xlabel="iteration", ylabel="loss", yscale="log",
                 title=f"training loss (mean of {smooth})")
-    _plain_log_axis(loss_ax)
+    plain_log_axis(loss_ax)
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)",
                title=" / ".join(sorted(kinds)) + " accuracy per epoch")
     acc_ax.xaxis.get_major_locator().set_params(integer=True)
