@@ -1,9 +1,10 @@
 """LeNet-5 training throughput (images/s) and peak memory at several batch sizes: cnnlib's tuned
-route (``LeNet5(tuned=True)``, what notebook 07 uses; BLAS threads share each product), the tuned
-route with each batch split across worker threads (``fit(..., workers=threads)``, one BLAS thread
-each; what ``python -m cnnlib train`` uses), its plain route (the layers of notebooks 04-06,
-``LeNet5()``), and, when torch is installed (it is not a requirement), the same network in PyTorch
-on the CPU with the same number of threads, batch size, optimizer (Adam) and data.
+route (``LeNet5(tuned=True)``, what notebook 07 and ``python -m cnnlib train`` use by default;
+BLAS threads share each product), the tuned route with each batch split across worker threads
+(``fit(..., workers=threads)``, one BLAS thread each; ``train --workers N``), its plain route (the
+layers of notebooks 04-06, ``LeNet5()``), and, when torch is installed (it is not a requirement),
+the same network in PyTorch on the CPU with the same number of threads, batch size, optimizer (Adam)
+and data.
 
     python benchmarks/bench_lenet.py [--threads 2] [--batches 64 128 256] [--images 12800]
     [--no-plain]
