@@ -88,3 +88,54 @@ def test_bad_worker_counts_are_named(workers):
 def test_a_model_without_layers_is_a_type_error():
     with pytest.raises(TypeError, match="model: expected a Sequential"):
         SplitBatch(object(), 2)
+
+
+def test_backward_combines_once():
+    """A second backward call leaves the batch's gradients as they are (nothing added twice)."""
+    x, y = batch(10, seed=11)
+    whole = LeNet5(dtype=np.float64, tuned=True, rng=np.random.default_rng(2))
+    split = LeNet5(dtype=np.float64, tuned=True, rng=np.random.default_rng(2))
+    whole.loss(x, y)
+    whole.backward()
+    with SplitBatch(split, 2) as step:
+        step.loss(x, y)
+        step.backward()
+        step.backward()
+    for name, grad in whole.grads.items():
+        np.testing.assert_allclose(split.grads[name], grad, rtol=1e-9, atol=1e-13, err_msg=name)
+
+
+def test_each_slice_backward_is_seeded_with_its_share():
+    """The replica's gradients are its slice's mean gradients times slice size / batch size."""
+    x, y = batch(10, seed=12)
+    alone = LeNet5(dtype=np.float64, rng=np.random.default_rng(4))
+    alone.loss(x[5:], y[5:])
+    alone.backward()
+    split = LeNet5(dtype=np.float64, rng=np.random.default_rng(4))
+    with SplitBatch(split, 2) as step:
+        step.loss(x, y)
+        twin = step.replicas[1]
+        for name, grad in alone.grads.items():
+            np.testing.assert_allclose(twin.grads[name], 0.5 * grad, rtol=1e-10, atol=1e-14,
+                                       err_msg=name)
+
+
+@pytest.mark.parametrize("bad", [1, 6])    # in the calling thread's slice, in the worker's
+def test_a_non_finite_slice_gives_a_non_finite_loss(bad):
+    x, y = batch(8, seed=13)
+    x[bad, 0, 3, 3] = np.inf
+    with SplitBatch(LeNet5(dtype=np.float64, tuned=True), 2) as step:
+        with np.errstate(all="raise"):    # holds in the worker thread too
+            with pytest.raises(FloatingPointError):
+                step.loss(x, y)
+        with np.errstate(all="ignore"):
+            assert not np.isfinite(step.loss(x, y))
+
+
+def test_a_non_finite_example_fails_fit_with_workers():
+    x, y = batch(32, seed=13)
+    x[9, 0, 3, 3] = np.inf
+    with pytest.raises(FloatingPointError, match=r"NaN or inf values in examples \[9\]"):
+        with np.errstate(all="ignore"):
+            fit(LeNet5(dtype=np.float64, tuned=True), Adam(1e-3), x, y, epochs=1,
+                batch_size=16, progress=False, workers=2, seed=0)

@@ -7,9 +7,15 @@ busy for the whole step: numpy releases Python's global lock inside its array lo
 two threads with one BLAS thread each work at the same time.
 
 The numbers: the loss is the mean over the batch, so the batch's gradient is the mean of the
-slices' gradients weighted by their sizes; it equals the one-thread gradient up to rounding.
+slices' gradients weighted by their sizes (each slice's backward pass is seeded with its weight, and
+the results are added); it equals the one-thread gradient up to rounding.
+
+The cost of splitting: the threads meet once per step (each runs its slice's forward and backward
+pass in one go), and the calling thread works on the first slice instead of waiting; what stays on
+one core is the sum of the gradients and the optimizer's update.
 """
 
+import contextvars
 import copy
 from concurrent.futures import ThreadPoolExecutor
 
@@ -53,12 +59,13 @@ def _replica(model):
     return twin
 
 
-def _loss(replica, x, y):
-    return replica.loss(x, y)
-
-
-def _backward(replica):
-    replica.backward()
+def _loss_and_backward(replica, x, y, share):
+    """The slice's loss; when it is finite, also its backward pass, seeded with its ``share`` of
+    the batch."""
+    loss = replica.loss(x, y)
+    if np.isfinite(loss):
+        replica.backward(share)
+    return loss
 
 
 class SplitBatch:
@@ -66,8 +73,11 @@ class SplitBatch:
 
     After :meth:`loss` the model's ``last_scores`` hold the whole batch's scores ``(N, classes)``;
     after :meth:`backward` its ``grads`` hold the whole batch's gradients, as if ``model`` itself
-    had run the batch. Use it as a context manager (it stops its threads on exit), with BLAS held to
-    one thread (``fit(..., workers=2)`` does both). ``model``: see :func:`check_splittable`.
+    had run the batch. The calling thread computes the first slice (on ``model`` itself) while
+    ``workers - 1`` threads compute the others on replicas; each slice's forward and backward pass
+    run in one go, in :meth:`loss`, so the threads meet once per step. Use it as a context manager
+    (it stops its threads on exit), with BLAS held to one thread (``fit(..., workers=2)`` does
+    both). ``model``: see :func:`check_splittable`.
     """
 
     def __init__(self, model, workers=2):
@@ -75,8 +85,8 @@ class SplitBatch:
         check_splittable(model)
         self.model = model
         self.replicas = [model] + [_replica(model) for _ in range(workers - 1)]
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="cnnlib-split")
-        self.active, self.sizes = [], []
+        self.pool = ThreadPoolExecutor(max(workers - 1, 1), thread_name_prefix="cnnlib-split")
+        self.active = []
 
     def __enter__(self):
         return self
@@ -85,25 +95,36 @@ class SplitBatch:
         self.pool.shutdown()
 
     def loss(self, x, y):
-        """The mean loss of the batch ``x`` ``(N, ...)`` against labels ``y``, as ``model.loss``."""
+        """The mean loss of the batch ``x`` ``(N, ...)`` against labels ``y``, as ``model.loss``.
+
+        Each slice's gradients are computed here too (unless its loss is NaN or infinite), ready
+        for :meth:`backward`. A slice's loss is the mean over its own examples; seeding its
+        backward pass with its share of the batch (``dout`` = slice size / batch size) makes its
+        gradients those of its examples in the batch's mean, so the batch's gradients are their
+        sum.
+        """
         bounds = np.linspace(0, len(x), len(self.replicas) + 1).round().astype(int)
-        slices = [(replica, start, stop) for replica, start, stop
-                  in zip(self.replicas, bounds[:-1], bounds[1:]) if stop > start]
-        self.active = [replica for replica, _, _ in slices]
-        self.sizes = [stop - start for _, start, stop in slices]
-        losses = list(self.pool.map(_loss, self.active,
-                                    [x[start:stop] for _, start, stop in slices],
-                                    [y[start:stop] for _, start, stop in slices]))
+        slices = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])
+                  if stop > start]
+        self.active = self.replicas[:len(slices)]    # the model itself first
+        shares = [(part.stop - part.start) / len(x) for part in slices]
+        # each worker runs in a copy of this thread's context, so np.errstate settings hold there
+        pending = [self.pool.submit(contextvars.copy_context().run, _loss_and_backward, replica,
+                                    x[part], y[part], share)
+                   for replica, part, share in zip(self.active[1:], slices[1:], shares[1:])]
+        losses = [_loss_and_backward(self.model, x[slices[0]], y[slices[0]], shares[0])]
+        losses += [future.result() for future in pending]
         self.model.last_scores = np.concatenate([replica.last_scores for replica in self.active])
-        return sum(size * float(loss) for size, loss in zip(self.sizes, losses)) / len(x)
+        return sum(share * float(loss) for share, loss in zip(shares, losses))
 
     def backward(self):
-        """Backpropagate the last :meth:`loss` in every slice; the model's ``grads`` then hold the
-        batch's gradients (the slices' gradients averaged, weighted by slice size)."""
-        list(self.pool.map(_backward, self.active))
-        total = sum(self.sizes)
+        """Make the model's ``grads`` the batch's gradients: the sum of the slices' gradients
+        computed by the last :meth:`loss`."""
         for name, layer in self.model.layers.items():
-            for key in layer.grads:
-                parts = [replica.layers[name].grads[key] for replica in self.active]
-                layer.grads[key] = sum(size / total * grad
-                                       for size, grad in zip(self.sizes, parts))
+            others = [replica.layers[name].grads for replica in self.active[1:]]
+            for key in layer.grads if others else ():
+                total = layer.grads[key] + others[0][key]
+                for grads in others[1:]:
+                    total += grads[key]
+                layer.grads[key] = total
+        self.active = self.active[:1]    # combined: a second call changes nothing
