@@ -55,9 +55,9 @@ def best_time(function, repeats):
 
 def conv_cases(rng, n):
     return [
-        ("conv1 128x1x28x28, 6@5x5 pad 2", rng.random((n, 1, 28, 28), dtype=np.float32),
+        (f"conv1 {n}x1x28x28, 6@5x5 pad 2", rng.random((n, 1, 28, 28), dtype=np.float32),
          rng.standard_normal((6, 1, 5, 5), dtype=np.float32), np.zeros(6, np.float32), 2, False),
-        ("conv2 128x6x14x14, 16@5x5", rng.random((n, 6, 14, 14), dtype=np.float32),
+        (f"conv2 {n}x6x14x14, 16@5x5", rng.random((n, 6, 14, 14), dtype=np.float32),
          rng.standard_normal((16, 6, 5, 5), dtype=np.float32), np.zeros(16, np.float32), 0, True),
     ]
 
@@ -120,8 +120,8 @@ def main():
     rows = [_conv_row(name, x, xs, w, b, pad, input_grad, scale)
             for (name, x, w, b, pad, input_grad), (_, xs, *_) in zip(conv_cases(rng, n),
                                                                      conv_cases(rng, small))]
-    for name, shape in (("maxpool 128x6x28x28, 2x2", (n, 6, 28, 28)),
-                        ("maxpool 128x16x10x10, 2x2", (n, 16, 10, 10))):
+    for name, shape in ((f"maxpool {n}x6x28x28, 2x2", (n, 6, 28, 28)),
+                        (f"maxpool {n}x16x10x10, 2x2", (n, 16, 10, 10))):
         x = rng.standard_normal(shape, dtype=np.float32)
         rows.append(_pool_row(name, x, x[:small], scale))
     print("plain: cnnlib.conv / cnnlib.pool (im2col, col2im, offset slices); tuned: cnnlib.tuned; "

@@ -42,7 +42,6 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import (
-    ScaledImages,
     checkout_data_dir,
     data_root,
     load_fashion_mnist,
@@ -385,10 +384,9 @@ def _load_mnist(dataset="mnist"):
     (:class:`ScaledImages`): the numbers of ``load_mnist()`` in a quarter of the memory."""
     load = load_fashion_mnist if dataset == "fashion-mnist" else load_mnist
     try:
-        (x_train, y_train), (x_test, y_test) = load(normalize=False, dtype=np.uint8)
+        return load(lazy=True)
     except (OSError, ValueError) as err:
         raise CommandError(f"cannot load {DATASET_NAMES[dataset]}: {err}") from None
-    return (ScaledImages(x_train), y_train), (ScaledImages(x_test), y_test)
 
 
 def train(args):
@@ -399,7 +397,7 @@ def train(args):
     """
     (x_train, y_train), (x_test, y_test) = _load_mnist(args.dataset)
     if args.train_images is not None:
-        x_train = ScaledImages(x_train.pixels[:args.train_images])
+        x_train = x_train.subset(0, args.train_images)
         y_train = y_train[:args.train_images]
     model = build_model(args.model, args.seed)
     augmentation = ""

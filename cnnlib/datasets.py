@@ -367,8 +367,13 @@ def _check_dtype(dtype, normalize):
         raise ValueError(f"dtype: expected {expected}, got {dtype}")
 
 
-def _load(name, normalize, flatten, one_hot, dtype, data_dir):
+def _load(name, normalize, flatten, one_hot, dtype, data_dir, lazy):
     _check_dtype(dtype, normalize)
+    if lazy not in (True, False):
+        raise TypeError(f"lazy: expected True or False, got {lazy!r}")
+    if lazy and not normalize:
+        raise ValueError("lazy: scales pixels batch by batch, so it needs normalize=True; "
+                         "got normalize=False (the raw uint8 pixels are already compact)")
     dataset = _dataset(name)
     directory = _find_dir(name, data_dir)
     missing = [f.filename for f in dataset.files.values() if not (directory / f.filename).exists()]
@@ -390,6 +395,8 @@ def _load(name, normalize, flatten, one_hot, dtype, data_dir):
 
     def images(x):
         x = x.reshape(len(x), -1) if flatten else x[:, None, :, :]
+        if lazy:
+            return ScaledImages(x, dtype)
         return (x.astype(dtype) / dtype.type(255)) if normalize else x
 
     def labels(y):
@@ -401,21 +408,24 @@ def _load(name, normalize, flatten, one_hot, dtype, data_dir):
             (images(arrays["test_images"]), labels(arrays["test_labels"])))
 
 
-def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, data_dir=None):
+def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, data_dir=None,
+               lazy=False):
     """Load MNIST as ``(x_train, y_train), (x_test, y_test)``.
 
     x: ``(N, 1, 28, 28)``, or ``(N, 784)`` when ``flatten``; values in [0, 1] of ``dtype`` when
-    ``normalize``, else the raw uint8 pixels. y: int64 labels ``(N,)``, or ``(N, 10)`` one-hot of
-    ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default: ``mnist/`` in
-    :func:`data_root`, the repository's ``data/`` unless ``CNNLIB_DATA_DIR`` is set), verifies every
-    file's checksum, and downloads missing files. ``dtype`` must be a float dtype (uint8 is also
-    accepted when not ``normalize``): ValueError otherwise.
+    ``normalize``, else the raw uint8 pixels. With ``lazy=True`` (and ``normalize``) x is a
+    :class:`ScaledImages`: the uint8 pixels stay in memory (a quarter of float32's size) and
+    indexing returns the same floats, batch by batch. y: int64 labels ``(N,)``, or ``(N, 10)``
+    one-hot of ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default:
+    ``mnist/`` in :func:`data_root`, the repository's ``data/`` unless ``CNNLIB_DATA_DIR`` is set),
+    verifies every file's checksum, and downloads missing files. ``dtype`` must be a float dtype
+    (uint8 is also accepted when not ``normalize``): ValueError otherwise.
     """
-    return _load("mnist", normalize, flatten, one_hot, dtype, data_dir)
+    return _load("mnist", normalize, flatten, one_hot, dtype, data_dir, lazy)
 
 
 def load_fashion_mnist(normalize=True, flatten=False, one_hot=False,
-                       dtype=np.float32, data_dir=None):
+                       dtype=np.float32, data_dir=None, lazy=False):
     """Load Fashion-MNIST with the same API and shapes as :func:`load_mnist`.
 
     Looks in ``data_dir``, else ``fashion-mnist/`` in :func:`data_root`, then Debian's
@@ -423,7 +433,7 @@ def load_fashion_mnist(normalize=True, flatten=False, one_hot=False,
     first of these when neither has it.
     Class names are in ``DATASETS["fashion-mnist"].class_names``.
     """
-    return _load("fashion-mnist", normalize, flatten, one_hot, dtype, data_dir)
+    return _load("fashion-mnist", normalize, flatten, one_hot, dtype, data_dir, lazy)
 
 
 class ScaledImages:
@@ -462,6 +472,24 @@ class ScaledImages:
 
     def __len__(self):
         return len(self.pixels)
+
+    def subset(self, start, stop=None):
+        """Images ``start`` to ``stop - 1`` (to the end when ``stop`` is None), still stored as
+        uint8: a :class:`ScaledImages` over a view of the same pixels, e.g. a training split."""
+        for name, value in (("start", start), ("stop", stop)):
+            if value is not None and not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+        return ScaledImages(self.pixels[start:stop], self.dtype)
+
+    def reshape(self, *shape):
+        """The same images in another shape, e.g. ``reshape(-1, 784)`` for a fully connected
+        network: a :class:`ScaledImages` over a view of the same pixels."""
+        try:
+            pixels = self.pixels.reshape(*shape)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"reshape: cannot reshape images of shape {self.shape} to {shape}: "
+                             f"{err}") from None
+        return ScaledImages(pixels, self.dtype)
 
     def __getitem__(self, index):
         return self.pixels[index].astype(self.dtype) / self.dtype.type(255)

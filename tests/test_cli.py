@@ -13,7 +13,7 @@ from test_checkpoints import write_bad_file
 
 from cnnlib import __main__ as cli
 from cnnlib.__main__ import build_parser, format_confusion, main
-from cnnlib.datasets import DATA_ROOT
+from cnnlib.datasets import DATA_ROOT, ScaledImages
 from cnnlib.models import LeNet5
 
 SHIPPED = DATA_ROOT / "lenet5_mnist.npz"
@@ -87,16 +87,25 @@ def test_format_confusion():
 
 @pytest.fixture(scope="module")
 def small_mnist(mnist):
-    """The first MNIST images as the raw uint8 pixels that load_mnist(normalize=False) gives."""
+    """The first MNIST images held as uint8 and scaled per batch, as load_mnist(lazy=True) gives."""
     (x, y), (xt, yt) = mnist
     pixels = [np.rint(images * 255).astype(np.uint8) for images in (x[:1024], xt[:200])]
-    return (pixels[0], y[:1024]), (pixels[1], yt[:200])
+    return (ScaledImages(pixels[0]), y[:1024]), (ScaledImages(pixels[1]), yt[:200])
+
+
+def lazy_loader(data):
+    """A stand-in for load_mnist that returns ``data`` and fails unless asked for ``lazy=True``
+    (train must never hold a whole set as floats)."""
+    def load(*args, lazy=False, **kwargs):
+        assert lazy is True, "train loaded the images without lazy=True"
+        return data
+    return load
 
 
 @pytest.fixture
 def quick(monkeypatch, tmp_path, small_mnist):
     """The CLI on 1,024 training and 200 test images, in tmp_path, the shipped weights a copy."""
-    monkeypatch.setattr(cli, "load_mnist", lambda *args, **kwargs: small_mnist)
+    monkeypatch.setattr(cli, "load_mnist", lazy_loader(small_mnist))
     shipped = tmp_path / "shipped" / "lenet5_mnist.npz"
     shipped.parent.mkdir()
     shipped.write_bytes(SHIPPED.read_bytes())
@@ -593,7 +602,7 @@ def test_bad_model_or_dataset_is_a_usage_error(capsys, argv, message):
 def quick_fashion(monkeypatch, tmp_path, small_mnist):
     """The CLI in tmp_path with MNIST's first images standing in for Fashion-MNIST (the loader is
     what is tested, not the images), and a model that never counts as at chance."""
-    monkeypatch.setattr(cli, "load_fashion_mnist", lambda *args, **kwargs: small_mnist)
+    monkeypatch.setattr(cli, "load_fashion_mnist", lazy_loader(small_mnist))
     monkeypatch.setattr(cli, "load_mnist", _no_fit)
     monkeypatch.setattr(cli, "at_chance", lambda *args: False)
     monkeypatch.chdir(tmp_path)
@@ -642,7 +651,7 @@ def test_augment_reaches_fit_seeded_with_flips_only_for_clothing(quick_fashion, 
         seen["x"] = x
         raise KeyboardInterrupt
     monkeypatch.setattr(cli, "fit", fake_fit)
-    monkeypatch.setattr(cli, "load_mnist", lambda *args, **kwargs: small_mnist)
+    monkeypatch.setattr(cli, "load_mnist", lazy_loader(small_mnist))
     main(["train", "--dataset", dataset, "--augment", "--seed", "7", "--no-progress"])
     x = seen["x"]
     assert isinstance(x, Augmented) and x.flip is flips and x.seed == 7 and x.max_shift == 2

@@ -15,6 +15,7 @@ from cnnlib.datasets import (
     DownloadError,
     IdxFile,
     download,
+    load_fashion_mnist,
     load_mnist,
     read_idx,
     write_idx,
@@ -117,6 +118,29 @@ def test_load_mnist_refuses_non_float_dtypes(normalize, dtype):
 def test_load_mnist_raw_pixels_accept_uint8():
     (x, y), _ = load_mnist(normalize=False, one_hot=True, dtype=np.uint8)
     assert x.dtype == np.uint8 and y.dtype == np.uint8 and y.shape == (60000, 10)
+
+
+@pytest.mark.parametrize("flatten, dtype", [(False, np.float32), (True, np.float64)])
+def test_load_mnist_lazy_reads_as_the_float_set(mnist, flatten, dtype):
+    (x, y), (xt, yt) = load_mnist(lazy=True, flatten=flatten, dtype=dtype)
+    assert isinstance(x, datasets.ScaledImages) and x.pixels.dtype == np.uint8
+    assert x.shape == ((60000, 784) if flatten else (60000, 1, 28, 28)) and x.dtype == dtype
+    assert xt.shape[0] == 10000 and y.dtype == np.int64
+    (eager, eager_labels), (eager_test, _) = mnist
+    index = np.random.default_rng(0).permutation(60000)[:500]
+    # pixel counts over 255 in float64, rounded once to dtype (another route than load_mnist)
+    expected = (eager * 255).round().astype(np.float64)[index] / 255
+    np.testing.assert_array_equal(x[index], expected.reshape(x[index].shape).astype(dtype))
+    np.testing.assert_array_equal(y, eager_labels)
+    np.testing.assert_array_equal((xt[-3:] * 255).round().reshape(3, -1),
+                                  (eager_test[-3:] * 255).round().reshape(3, -1))
+
+
+def test_load_mnist_lazy_refuses_raw_pixels_and_non_bools():
+    with pytest.raises(ValueError, match="lazy: .* needs normalize=True; got normalize=False"):
+        load_mnist(lazy=True, normalize=False)
+    with pytest.raises(TypeError, match="lazy: expected True or False, got 'yes'"):
+        load_fashion_mnist(lazy="yes")
 
 
 def test_load_mnist_detects_corruption(tmp_path):

@@ -54,3 +54,24 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError,
                        match=r"pixels: expected an array of images \(N, ...\), got shape \(\)"):
         ScaledImages(np.uint8(3))
+
+
+def test_subset_and_reshape_stay_uint8_views(pixels):
+    images = ScaledImages(pixels, np.float64)
+    head, tail = images.subset(0, 250), images.subset(250)
+    assert isinstance(head, ScaledImages) and head.dtype == np.float64
+    assert np.shares_memory(head.pixels, pixels) and len(head) == 250 and len(tail) == 50
+    np.testing.assert_array_equal(head[:], as_floats(pixels[:250], np.float64))
+    np.testing.assert_array_equal(tail[[0, -1]], as_floats(pixels[[250, 299]], np.float64))
+    flat = images.reshape(-1, 784)
+    assert flat.shape == (300, 784) and np.shares_memory(flat.pixels, pixels)
+    np.testing.assert_array_equal(flat[5], as_floats(pixels[5], np.float64).ravel())
+
+
+def test_subset_and_reshape_name_bad_arguments(pixels):
+    images = ScaledImages(pixels)
+    with pytest.raises(TypeError, match="stop: expected an int, got float"):
+        images.subset(0, 2.5)
+    with pytest.raises(ValueError, match=r"reshape: cannot reshape images of shape "
+                                         r"\(300, 1, 28, 28\) to \(-1, 97\)"):
+        images.reshape(-1, 97)
