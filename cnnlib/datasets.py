@@ -415,7 +415,8 @@ def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, d
     x: ``(N, 1, 28, 28)``, or ``(N, 784)`` when ``flatten``; values in [0, 1] of ``dtype`` when
     ``normalize``, else the raw uint8 pixels. With ``lazy=True`` (and ``normalize``) x is a
     :class:`ScaledImages`: the uint8 pixels stay in memory (a quarter of float32's size) and
-    indexing returns the same floats, batch by batch. y: int64 labels ``(N,)``, or ``(N, 10)``
+    indexing returns the same floats, batch by batch (``lazy=True`` with ``normalize=False`` is a
+    ValueError). y: int64 labels ``(N,)``, or ``(N, 10)``
     one-hot of ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default:
     ``mnist/`` in :func:`data_root`, the repository's ``data/`` unless ``CNNLIB_DATA_DIR`` is set),
     verifies every file's checksum, and downloads missing files. ``dtype`` must be a float dtype
@@ -443,7 +444,7 @@ class ScaledImages:
     the array that ``load_mnist()`` returns, while the whole set stays in memory as uint8, a quarter
     of the float32 size (MNIST's 60,000 training images: 47 MB instead of 188 MB). ``fit``,
     ``evaluate``, ``predict`` and ``scores`` read their data by indexing, so they take it wherever
-    they take an array.
+    they take an array. Arithmetic and numpy functions need an array: index first (``images[:]``).
 
     pixels: uint8 ``(N, ...)``, e.g. ``(N, 1, 28, 28)``; dtype: the float dtype batches come out as.
     """
