@@ -416,11 +416,11 @@ def load_mnist(normalize=True, flatten=False, one_hot=False, dtype=np.float32, d
     ``normalize``, else the raw uint8 pixels. With ``lazy=True`` (and ``normalize``) x is a
     :class:`ScaledImages`: the uint8 pixels stay in memory (a quarter of float32's size) and
     indexing returns the same floats, batch by batch (``lazy=True`` with ``normalize=False`` is a
-    ValueError). y: int64 labels ``(N,)``, or ``(N, 10)``
-    one-hot of ``dtype``. N is 60000 for train and 10000 for test. Reads ``data_dir`` (default:
-    ``mnist/`` in :func:`data_root`, the repository's ``data/`` unless ``CNNLIB_DATA_DIR`` is set),
-    verifies every file's checksum, and downloads missing files. ``dtype`` must be a float dtype
-    (uint8 is also accepted when not ``normalize``): ValueError otherwise.
+    ValueError). y: int64 labels ``(N,)``, or ``(N, 10)`` one-hot of ``dtype``. N is 60000 for
+    train and 10000 for test. Reads ``data_dir`` (default: ``mnist/`` in :func:`data_root`, the
+    repository's ``data/`` unless ``CNNLIB_DATA_DIR`` is set), verifies every file's checksum, and
+    downloads missing files. ``dtype`` must be a float dtype (uint8 is also accepted when not
+    ``normalize``): ValueError otherwise.
     """
     return _load("mnist", normalize, flatten, one_hot, dtype, data_dir, lazy)
 
