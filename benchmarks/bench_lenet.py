@@ -1,17 +1,20 @@
 """LeNet-5 training throughput (images/s) and peak memory at several batch sizes: cnnlib's tuned
 route (``LeNet5(tuned=True)``, what notebook 07 and ``python -m cnnlib train`` use by default;
-BLAS threads share each product), the tuned route with each batch split across worker threads
-(``fit(..., workers=threads)``, one BLAS thread each; ``train --workers N``), its plain route (the
-layers of notebooks 04-06, ``LeNet5()``), and, when torch is installed (it is not a requirement),
-the same network in PyTorch on the CPU with the same number of threads, batch size, optimizer (Adam)
-and data.
+BLAS threads share each product), the tuned route with each batch split across processes
+("split": ``fit(..., workers=threads)``, one BLAS thread each, ``train --workers N``) and across
+threads ("threads": ``cnnlib.tuned.SplitBatch``, which the appendix notebook takes apart), its plain
+route (the layers of notebooks 04-06, ``LeNet5()``), and, when torch is installed (it is not a
+requirement), the same network in PyTorch on the CPU with the same number of threads, batch size,
+optimizer (Adam) and data.
 
     python benchmarks/bench_lenet.py [--threads 2] [--batches 64 128 256] [--images 12800]
     [--no-plain]
 
 Each configuration runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is its own;
-it includes the Python interpreter, the libraries and the 12,800 training images. Throughput is the
-best of three passes over the images, after one warm-up pass.
+it includes the Python interpreter, the libraries and the 12,800 training images, and for "split"
+the peaks of its worker processes as well (on Linux, where /proc shows them). Throughput is the best
+of three passes over the images, after one warm-up pass; the cnnlib routes that use ``fit`` run
+the four passes as the epochs of one call, so the split's workers start once, as in a real run.
 """
 
 import argparse
@@ -24,9 +27,29 @@ import time
 from machine import describe  # benchmarks/machine.py, beside this script
 
 WORKER = r"""
-import json, resource, sys, time
+import json, os, resource, sys, threading, time
 import numpy as np
 from cnnlib.datasets import load_mnist
+
+worker_peaks = {}    # pid -> peak resident kB (VmHWM) of the split's worker processes
+
+
+def watch_workers():
+    # the peak memory of this process's children, every 0.1 s (Linux /proc; ru_maxrss of a child
+    # started from this big process would count this process's memory at the fork)
+    while True:
+        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) != os.getpid():
+                        continue
+                with open(f"/proc/{entry}/status") as status:
+                    kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+                worker_peaks[entry] = max(kb, worker_peaks.get(entry, 0))
+            except (OSError, ValueError, IndexError, StopIteration):
+                continue
+        time.sleep(0.1)
+
 
 framework, batch, images = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 (x, y), _ = load_mnist()
@@ -39,10 +62,30 @@ if framework in ("tuned", "split", "plain"):
 
     model, optimizer = LeNet5(tuned=framework != "plain"), Adam(1e-3)
     workers = int(sys.argv[4]) if framework == "split" else 1
+    if workers > 1:
+        threading.Thread(target=watch_workers, daemon=True).start()
+    # one fit call: the split's worker processes start once, as in a real run
+    seconds = fit(model, optimizer, x, y, epochs=4, batch_size=batch, seed=0, progress=False,
+                  workers=workers).epoch_seconds
+elif framework == "threads":
+    from threadpoolctl import threadpool_limits
 
-    def one_pass(seed):
-        fit(model, optimizer, x, y, epochs=1, batch_size=batch, seed=seed, progress=False,
-            workers=workers)
+    from cnnlib.models import LeNet5
+    from cnnlib.optim import Adam
+    from cnnlib.tuned import SplitBatch
+
+    model, optimizer = LeNet5(tuned=True), Adam(1e-3)
+    seconds = []
+    with threadpool_limits(1), SplitBatch(model, int(sys.argv[4])) as step:
+        for seed in range(4):
+            order = np.random.default_rng(seed).permutation(len(x))
+            started = time.perf_counter()
+            for i in range(0, len(x), batch):
+                idx = order[i:i + batch]
+                step.loss(x[idx], y[idx])
+                step.backward()
+                optimizer.update(model.params, model.grads)
+            seconds.append(time.perf_counter() - started)
 else:
     import torch
     import torch.nn as nn
@@ -55,23 +98,20 @@ else:
                         nn.Linear(84, 10))
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def one_pass(seed):
+    seconds = []
+    for seed in range(4):
         order = torch.from_numpy(np.random.default_rng(seed).permutation(len(x)))
+        started = time.perf_counter()
         for i in range(0, len(x), batch):
             idx = order[i:i + batch]
             optimizer.zero_grad()
             F.cross_entropy(net(xt[idx]), yt[idx]).backward()
             optimizer.step()
+        seconds.append(time.perf_counter() - started)
 
-one_pass(0)
-best = float("inf")
-for seed in (1, 2, 3):
-    started = time.perf_counter()
-    one_pass(seed)
-    best = min(best, time.perf_counter() - started)
+best = min(seconds[1:])    # the first pass warms up
 peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        / (2**20 if sys.platform == "darwin" else 2**10))
+        / (2**20 if sys.platform == "darwin" else 2**10)) + sum(worker_peaks.values()) / 2**10
 print(json.dumps({"images_per_second": images / best, "peak_mb": peak}))
 """
 
@@ -94,7 +134,7 @@ def main():
     parser.add_argument("--images", type=int, default=12800)
     parser.add_argument("--no-plain", action="store_true", help="skip cnnlib's plain route")
     args = parser.parse_args()
-    frameworks = ["tuned", "split"] if args.no_plain else ["tuned", "split", "plain"]
+    frameworks = ["tuned", "split", "threads"] + ([] if args.no_plain else ["plain"])
     try:
         import torch  # noqa: F401
         frameworks.append("torch")

@@ -38,9 +38,9 @@ def train_figures(epochs, workers):
                                 cwd=ROOT, capture_output=True, text=True, check=True).stdout
         wall = time.perf_counter() - started
     accuracy = float(re.search(r"test accuracy: ([\d.]+)", output).group(1))
-    peak = float(re.search(r"peak memory: ([\d.]+) MB", output).group(1))
+    peak = re.search(r"peak memory: ([\d.]+) MB(.*)", output)
     return {"command": " ".join(["python", *shown]), "accuracy": 100 * accuracy,
-            "wall": wall, "peak": peak}
+            "wall": wall, "peak": float(peak.group(1)), "peak_note": peak.group(2).strip()}
 
 
 def main():
@@ -58,7 +58,8 @@ def main():
     for workers in (1, args.threads):
         figures = train_figures(args.epochs, workers)
         print(f"| `{figures['command']}` | {figures['accuracy']:.2f}% test accuracy, "
-              f"{figures['wall']:.0f} s wall, peak {figures['peak']:.0f} MB resident |")
+              f"{figures['wall']:.0f} s wall, peak {figures['peak']:.0f} MB resident "
+              f"{figures['peak_note']}|")
     print("\n| batch | tuned img/s | split img/s | PyTorch img/s | tuned / PyTorch "
           "| split / PyTorch | peak MB split / PyTorch |\n|---|---|---|---|---|---|---|")
     for batch in args.batches:
@@ -72,8 +73,9 @@ def main():
         print(f"| {batch} | {median(ips['tuned']):,.0f} | {median(ips['split']):,.0f} | "
               f"{median(ips['torch']):,.0f} | {_ratio(ratios['tuned'])} | "
               f"{_ratio(ratios['split'])} | {peak['split']:.0f} / {peak['torch']:.0f} |")
-    print(f"\n({args.threads} threads for every route: BLAS threads for 'tuned', worker threads "
-          f"with one BLAS thread each for 'split', torch.set_num_threads for PyTorch; "
+    print(f"\n({args.threads} threads for every route: BLAS threads for 'tuned', {args.threads} "
+          f"processes (this one and its workers) with one BLAS thread each for 'split', "
+          f"torch.set_num_threads for PyTorch; 'split' peak MB: its processes' peaks added; "
           f"{args.images:,} MNIST images per pass, best of three passes, Adam; each figure the "
           f"median of {args.rounds} rounds of the three routes back to back, ratios with the range "
           f"of the rounds' ratios.)")

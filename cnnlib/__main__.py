@@ -161,8 +161,9 @@ def build_parser():
                             "None: all of them")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.add_argument("--workers", type=_positive(int), default=1, metavar="N",
-                       help="split each batch across N threads, one BLAS thread each (faster on "
-                            "N cores; the same numbers up to rounding)")
+                       help="split each batch across N processes (this one and N-1 workers), one "
+                            "BLAS thread each (faster on N cores; the same numbers up to "
+                            "rounding)")
     evaluate_cmd = commands.add_parser("evaluate",
                                        help="test saved weights on the 10,000 test images",
                                        formatter_class=defaults)
@@ -435,7 +436,9 @@ def train(args):
     print(f"training: {history.images_per_second:,.0f} images/s, {total:.0f} s in all")
     peak = peak_memory_mb()
     if peak is not None:
-        print(f"peak memory: {peak:.0f} MB")
+        workers = (f" (this process; the {args.workers - 1} worker process"
+                   f"{'es' if args.workers > 2 else ''} not counted)" if args.workers > 1 else "")
+        print(f"peak memory: {peak:.0f} MB{workers}")
     if at_chance(accuracy, y_test):
         print(f"training ended at chance accuracy ({accuracy:.1%}, no better than always guessing "
               f"the most common class); nothing saved: try a lower --lr (now {args.lr}) or "

@@ -19,7 +19,7 @@ from ._checks import positive_int
 from .checkpoints import load_params, model_state, non_finite, save_params
 from .models import in_mode, predict, scores
 from .threads import AdaptiveThreads
-from .tuned import SplitBatch
+from .tuned import ProcessSplit
 
 __all__ = ["History", "fit", "evaluate", "predict", "scores", "confusion_matrix", "clip_grad_norm",
            "save_params", "load_params"]
@@ -121,9 +121,10 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     free, looking again every quarter of a second (:class:`cnnlib.threads.AdaptiveThreads`); an int
     fixes it, None leaves it alone. The thread count can change the last digits of the results: fix
     it where runs must repeat bit for bit. ``workers``: split every batch into that many slices run
-    at once in threads (:class:`cnnlib.tuned.SplitBatch`), each with one BLAS thread (``threads`` is
-    then ignored); faster on several cores for models without batch norm or dropout, and the same
-    numbers up to rounding.
+    at once, in this process and ``workers - 1`` worker processes
+    (:class:`cnnlib.tuned.ProcessSplit`, started in about a second), each with one BLAS thread
+    (``threads`` is then ignored) and 32 examples at a time; faster on several cores for models
+    without batch norm or dropout, and the same numbers up to rounding.
     Training steps run in training mode (``model.train()``), validation in evaluation mode; the
     model is left in the mode it had before.
     The progress bar shows the running loss and accuracy during an epoch, and at its end the epoch's
@@ -216,14 +217,14 @@ def _minibatches(n, batch_size, seed, epoch):
 
 def _stepper(model, workers):
     """What computes a training step's loss and gradients: ``model`` itself, or a
-    :class:`~cnnlib.tuned.SplitBatch` of it for several ``workers``."""
-    return SplitBatch(model, workers) if workers > 1 else contextlib.nullcontext(model)
+    :class:`~cnnlib.tuned.ProcessSplit` of it for several ``workers``."""
+    return ProcessSplit(model, workers) if workers > 1 else contextlib.nullcontext(model)
 
 
 def _train_epoch(model, step, optimizer, x, y, y_int, batches, clip, blas, bar, history, epoch,
                  live):
     """One pass over ``batches``: forward and loss (by ``step``: the model or its
-    :class:`~cnnlib.tuned.SplitBatch`), backward, (clipping,) update; appends each loss to
+    :class:`~cnnlib.tuned.ProcessSplit`), backward, (clipping,) update; appends each loss to
     ``history.loss`` (and hands it to the ``live`` plot) and returns how many training examples
     were classified correctly."""
     correct = seen = 0

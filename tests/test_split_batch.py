@@ -1,5 +1,12 @@
-"""cnnlib.tuned.SplitBatch and fit(workers=...): a batch split across threads gives the batch's
-loss, scores and gradients (float64, to rounding); models it cannot split are refused by name."""
+"""cnnlib.tuned.SplitBatch (threads), cnnlib.tuned.ProcessSplit (processes) and fit(workers=...):
+a batch split across workers gives the batch's loss, scores and gradients (float64, to rounding);
+models they cannot split are refused by name; a worker's failure is reported, not hung on."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +17,7 @@ from cnnlib.models import LeNet5, Sequential, TwoLayerNet
 from cnnlib.norm import BatchNorm1D, Dropout
 from cnnlib.optim import Adam
 from cnnlib.training import fit
-from cnnlib.tuned import SplitBatch
+from cnnlib.tuned import ProcessSplit, SplitBatch
 
 
 def batch(n, seed=0, shape=(1, 28, 28)):
@@ -18,15 +25,19 @@ def batch(n, seed=0, shape=(1, 28, 28)):
     return rng.standard_normal((n, *shape)), rng.integers(0, 10, n)
 
 
+SPLITTERS = [SplitBatch, ProcessSplit]
+
+
 @pytest.mark.parametrize("workers, n", [(2, 16), (2, 7), (3, 10), (4, 3), (3, 1)])
 @pytest.mark.parametrize("tuned", [True, False])
-def test_split_step_equals_the_whole_batch(workers, n, tuned):
+@pytest.mark.parametrize("splitter", SPLITTERS)
+def test_split_step_equals_the_whole_batch(workers, n, tuned, splitter):
     x, y = batch(n, seed=workers * 100 + n)
     whole = LeNet5(dtype=np.float64, tuned=tuned, rng=np.random.default_rng(1))
     split = LeNet5(dtype=np.float64, tuned=tuned, rng=np.random.default_rng(1))
     loss = whole.loss(x, y)
     whole.backward()
-    with SplitBatch(split, workers) as step:
+    with splitter(split, workers) as step:
         split_loss = step.loss(x, y)
         step.backward()
     np.testing.assert_allclose(split_loss, loss, rtol=1e-12)
@@ -71,11 +82,12 @@ def test_fit_with_workers_matches_one_worker():
     (Dropout(0.5, rng=np.random.default_rng(0)), "random numbers"),
     (Block(Affine(8, 8)), "nests layers"),
 ])
-def test_models_that_cannot_be_split_are_refused_by_layer(layer, reason):
+@pytest.mark.parametrize("splitter", SPLITTERS)
+def test_models_that_cannot_be_split_are_refused_by_layer(layer, reason, splitter):
     model = Sequential(("fc1", Affine(4, 8)), ("odd", layer), ("relu", ReLU()),
                        ("fc2", Affine(8, 3)))
     with pytest.raises(ValueError, match=f"layer 'odd'.*{reason}"):
-        SplitBatch(model, 2)
+        splitter(model, 2)
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, "2"])
@@ -85,19 +97,21 @@ def test_bad_worker_counts_are_named(workers):
         fit(LeNet5(tuned=True), Adam(), x, y, epochs=1, progress=False, workers=workers)
 
 
-def test_a_model_without_layers_is_a_type_error():
+@pytest.mark.parametrize("splitter", SPLITTERS)
+def test_a_model_without_layers_is_a_type_error(splitter):
     with pytest.raises(TypeError, match="model: expected a Sequential"):
-        SplitBatch(object(), 2)
+        splitter(object(), 2)
 
 
-def test_backward_combines_once():
+@pytest.mark.parametrize("splitter", SPLITTERS)
+def test_backward_combines_once(splitter):
     """A second backward call leaves the batch's gradients as they are (nothing added twice)."""
     x, y = batch(10, seed=11)
     whole = LeNet5(dtype=np.float64, tuned=True, rng=np.random.default_rng(2))
     split = LeNet5(dtype=np.float64, tuned=True, rng=np.random.default_rng(2))
     whole.loss(x, y)
     whole.backward()
-    with SplitBatch(split, 2) as step:
+    with splitter(split, 2) as step:
         step.loss(x, y)
         step.backward()
         step.backward()
@@ -121,11 +135,12 @@ def test_each_slice_backward_is_seeded_with_its_share():
 
 
 @pytest.mark.parametrize("bad", [1, 6])    # in the calling thread's slice, in the worker's
-def test_a_non_finite_slice_gives_a_non_finite_loss(bad):
+@pytest.mark.parametrize("splitter", SPLITTERS)
+def test_a_non_finite_slice_gives_a_non_finite_loss(bad, splitter):
     x, y = batch(8, seed=13)
     x[bad, 0, 3, 3] = np.inf
-    with SplitBatch(LeNet5(dtype=np.float64, tuned=True), 2) as step:
-        with np.errstate(all="raise"):    # holds in the worker thread too
+    with splitter(LeNet5(dtype=np.float64, tuned=True), 2) as step:
+        with np.errstate(all="raise"):    # holds in the worker thread or process too
             with pytest.raises(FloatingPointError):
                 step.loss(x, y)
         with np.errstate(all="ignore"):
@@ -139,3 +154,96 @@ def test_a_non_finite_example_fails_fit_with_workers():
         with np.errstate(all="ignore"):
             fit(LeNet5(dtype=np.float64, tuned=True), Adam(1e-3), x, y, epochs=1,
                 batch_size=16, progress=False, workers=2, seed=0)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 32])
+def test_chunks_give_the_whole_batch(chunk):
+    """Each process runs its slice ``chunk`` examples at a time; the sums equal the whole batch's,
+    computed here without cnnlib's split (one loss over all 13 examples)."""
+    x, y = batch(13, seed=14)
+    whole = LeNet5(dtype=np.float64, tuned=True, rng=np.random.default_rng(5))
+    split = LeNet5(dtype=np.float64, tuned=True, rng=np.random.default_rng(5))
+    loss = whole.loss(x, y)
+    whole.backward()
+    with ProcessSplit(split, 2, chunk=chunk) as step:
+        np.testing.assert_allclose(step.loss(x, y), loss, rtol=1e-12)
+        step.backward()
+    for name, grad in whole.grads.items():
+        np.testing.assert_allclose(split.grads[name], grad, rtol=1e-9, atol=1e-13, err_msg=name)
+
+
+def test_the_parameters_reach_the_worker_every_step():
+    """After an update in the calling process, the worker's slice uses the new weights."""
+    x, y = batch(8, seed=15)
+    whole = LeNet5(dtype=np.float64, tuned=True, rng=np.random.default_rng(6))
+    split = LeNet5(dtype=np.float64, tuned=True, rng=np.random.default_rng(6))
+    with ProcessSplit(split, 2) as step:
+        step.loss(x, y)
+        for model in (whole, split):
+            model.params["fc3.W"][...] *= -2.0
+        np.testing.assert_allclose(step.loss(x, y), whole.loss(x, y), rtol=1e-12)
+
+
+def test_an_error_in_a_worker_is_raised_with_its_traceback():
+    x, y = batch(8, seed=16)
+    y[6] = 99    # a label out of range, in the worker's half
+    with ProcessSplit(LeNet5(dtype=np.float64, tuned=True), 2) as step:
+        with pytest.raises(ValueError, match=r"in a worker process(.|\n)*labels: values must "
+                                             r"be in \[0, 10\), got 99"):
+            step.loss(x, y)
+        y[6] = 3
+        assert np.isfinite(step.loss(x, y))    # the worker carries on
+
+
+def test_the_shared_files_are_deleted_once_the_worker_has_mapped_them():
+    """After the first step no file is left to outlive a crash; the step after still works."""
+    x, y = batch(8, seed=17)
+    with ProcessSplit(LeNet5(dtype=np.float64, tuned=True), 2) as step:
+        model_file = step.workers[0].model_file.path
+        assert os.path.exists(model_file)
+        step.loss(x, y)
+        data_file = step.workers[0].data_file
+        assert not os.path.exists(model_file) and data_file.path is None
+        assert np.isfinite(step.loss(x, y))
+
+
+def test_a_worker_that_dies_is_reported():
+    x, y = batch(8, seed=17)
+    with ProcessSplit(LeNet5(dtype=np.float64, tuned=True), 2) as step:
+        step.loss(x, y)
+        step.workers[0].process.kill()
+        step.workers[0].process.wait()
+        with pytest.raises(RuntimeError, match=r"worker process .* stopped \(exit code"):
+            step.loss(x, y)
+
+
+def test_workers_end_with_the_split():
+    with ProcessSplit(TwoLayerNet(20, 8, 3), 3) as step:
+        processes = [worker.process for worker in step.workers]
+        x, y = batch(6, shape=(20,))
+        step.loss(x.astype(np.float32), y % 3)
+    assert all(process.poll() is not None for process in processes)
+
+
+def test_a_script_without_a_main_guard_trains_with_workers(tmp_path):
+    """The workers start with ``python -c``, so a script needs no ``if __name__ == "__main__"``."""
+    script = tmp_path / "train_script.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        from cnnlib.models import LeNet5
+        from cnnlib.optim import Adam
+        from cnnlib.training import fit
+
+        rng = np.random.default_rng(0)
+        x, y = rng.random((40, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 40)
+        history = fit(LeNet5(tuned=True), Adam(1e-3), x, y, epochs=1, batch_size=20,
+                      progress=False, workers=2)
+        print("steps:", len(history.loss))
+    """))
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root),
+                                                                  os.environ.get("PYTHONPATH")])))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "steps: 2"

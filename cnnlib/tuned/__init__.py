@@ -11,8 +11,9 @@ is tested against its plain twin:
 * :mod:`cnnlib.tuned.layers`: :class:`TunedConv2D`, :class:`ConvReLUPool` and :func:`fuse_layers`,
   and
   :func:`fuse` below, which turn a plain model into a tuned one (``LeNet5(tuned=True)`` uses them);
-* :mod:`cnnlib.tuned.parallel`: :class:`SplitBatch`, a training step split across threads
-  (``fit(..., workers=2)``);
+* :mod:`cnnlib.tuned.parallel`: :class:`SplitBatch`, a training step split across threads, and
+  :mod:`cnnlib.tuned.processes`: :class:`ProcessSplit`, the same across processes (what
+  ``fit(..., workers=2)`` runs);
 * :mod:`cnnlib.tuned.resnet`: channel-major convolutions and batch norm for the small ResNet
   (``small_resnet(tuned=True)``, or ``fuse`` of a plain one).
 """
@@ -28,12 +29,13 @@ from .blocks import (
 from .conv import conv2d_backward, conv2d_forward
 from .layers import ConvReLUPool, TunedConv2D, fuse_layers
 from .parallel import SplitBatch, check_splittable
+from .processes import ProcessSplit
 from .resnet import CNHWBatchNorm2D, CNHWConv2D, fuse_nested
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv_relu_pool_forward", "conv_relu_pool_backward",
            "first_conv_relu_pool_forward", "first_conv_relu_pool_backward",
            "TunedConv2D", "ConvReLUPool",
-           "fuse_layers", "fuse", "SplitBatch", "check_splittable", "CNHWConv2D",
+           "fuse_layers", "fuse", "SplitBatch", "ProcessSplit", "check_splittable", "CNHWConv2D",
            "CNHWBatchNorm2D", "fuse_nested"]
 
 

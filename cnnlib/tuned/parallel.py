@@ -43,11 +43,11 @@ def check_splittable(model):
             reason = "it draws random numbers in training"
         else:
             continue
-        raise ValueError(f"model: cannot split batches across threads: layer {name!r} "
+        raise ValueError(f"model: cannot split batches across workers: layer {name!r} "
                          f"({type(layer).__name__}): {reason}; train with workers=1")
 
 
-def _replica(model):
+def make_replica(model):
     """A shallow copy of ``model`` whose layers and loss layer are copies: the same parameter
     arrays, but gradients and caches of their own."""
     twin = copy.copy(model)
@@ -57,6 +57,14 @@ def _replica(model):
         twin.layers[name].grads = dict(layer.grads)
     twin.loss_layer = copy.copy(model.loss_layer)
     return twin
+
+
+def slices_and_shares(n, parts):
+    """``(slices, shares)``: ``n`` examples cut into at most ``parts`` near-equal non-empty
+    slices, and each slice's fraction of ``n``."""
+    bounds = np.linspace(0, n, parts + 1).round().astype(int)
+    slices = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:]) if stop > start]
+    return slices, [(part.stop - part.start) / n for part in slices]
 
 
 def _loss_and_backward(replica, x, y, share):
@@ -84,7 +92,7 @@ class SplitBatch:
         positive_int("workers", workers)
         check_splittable(model)
         self.model = model
-        self.replicas = [model] + [_replica(model) for _ in range(workers - 1)]
+        self.replicas = [model] + [make_replica(model) for _ in range(workers - 1)]
         self.pool = ThreadPoolExecutor(max(workers - 1, 1), thread_name_prefix="cnnlib-split")
         self.active = []
 
@@ -103,11 +111,8 @@ class SplitBatch:
         gradients those of its examples in the batch's mean, so the batch's gradients are their
         sum.
         """
-        bounds = np.linspace(0, len(x), len(self.replicas) + 1).round().astype(int)
-        slices = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])
-                  if stop > start]
+        slices, shares = slices_and_shares(len(x), len(self.replicas))
         self.active = self.replicas[:len(slices)]    # the model itself first
-        shares = [(part.stop - part.start) / len(x) for part in slices]
         # each worker runs in a copy of this thread's context, so np.errstate settings hold there
         pending = [self.pool.submit(contextvars.copy_context().run, _loss_and_backward, replica,
                                     x[part], y[part], share)
