@@ -3,6 +3,7 @@ a batch split across workers gives the batch's loss, scores and gradients (float
 models they cannot split are refused by name; a worker's failure is reported, not hung on."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -226,9 +227,19 @@ def test_workers_end_with_the_split():
 
 
 def test_a_script_without_a_main_guard_trains_with_workers(tmp_path):
-    """The workers start with ``python -c``, so a script needs no ``if __name__ == "__main__"``."""
+    """The workers start with ``python -c``, so a script needs no ``if __name__ == "__main__"``;
+    and they import the very cnnlib the script imported: here a copy, found through the script's
+    own ``sys.path``, which says where it was imported from."""
+    copy = tmp_path / "copy"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "cnnlib", copy / "cnnlib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    init = copy / "cnnlib" / "__init__.py"
+    init.write_text(init.read_text()
+                    + "\nimport sys\nprint('cnnlib from', __file__, file=sys.stderr)\n")
     script = tmp_path / "train_script.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(copy)!r})
         import numpy as np
         from cnnlib.models import LeNet5
         from cnnlib.optim import Adam
@@ -240,10 +251,10 @@ def test_a_script_without_a_main_guard_trains_with_workers(tmp_path):
                       progress=False, workers=2)
         print("steps:", len(history.loss))
     """))
-    root = Path(__file__).resolve().parent.parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root),
-                                                                  os.environ.get("PYTHONPATH")])))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                             env=env, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "steps: 2"
+    imported = [line for line in result.stderr.splitlines() if line.startswith("cnnlib from")]
+    assert imported == [f"cnnlib from {init}"] * 2    # the script, then its worker

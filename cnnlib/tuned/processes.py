@@ -134,13 +134,14 @@ class _Worker:
         self.params = _views(self.model_file.map, layout)
         self.grads = _views(self.model_file.map, layout, size)
         self.data_file = None
+        # the folder this cnnlib was imported from, first on the worker's path unless already there
         package_parent = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ, **WORKER_ENVIRONMENT,
-                   PYTHONPATH=os.pathsep.join(filter(None, [package_parent,
-                                                            os.environ.get("PYTHONPATH")])))
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from cnnlib.tuned.processes import serve; serve()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        code = (f"import sys\nif {package_parent!r} not in sys.path: "
+                f"sys.path.insert(0, {package_parent!r})\n"
+                "from cnnlib.tuned.processes import serve\nserve()")
+        self.process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE,
+                                        env=dict(os.environ, **WORKER_ENVIRONMENT))
         self._send((make_replica(model), layout, size, self.model_file.path, chunk))
 
     def _send(self, message):
@@ -159,7 +160,8 @@ class _Worker:
     def start(self, x, y, share):
         """Copy the slice ``x``/``y`` into the shared data file and tell the worker to run it."""
         x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
-        needed = x.nbytes + y.nbytes
+        y_at = -(-x.nbytes // 64) * 64    # y's byte offset, aligned
+        needed = y_at + y.nbytes
         new_path = None
         if self.data_file is None or self.data_file.size < needed:
             if self.data_file is not None:
@@ -168,8 +170,8 @@ class _Worker:
             new_path = self.data_file.path
         buffer = self.data_file.map
         np.ndarray(x.shape, x.dtype, buffer)[...] = x
-        np.ndarray(y.shape, y.dtype, buffer, x.nbytes)[...] = y
-        self._send((new_path, x.shape, x.dtype, y.shape, y.dtype, share, np.geterr()))
+        np.ndarray(y.shape, y.dtype, buffer, y_at)[...] = y
+        self._send((new_path, x.shape, x.dtype, y_at, y.shape, y.dtype, share, np.geterr()))
 
     def receive(self):
         """The worker's reply to :meth:`start`: ``("ok", loss, scores)``, its gradients then in
@@ -218,11 +220,11 @@ def serve():
             request = pickle.load(requests)
         except EOFError:
             return
-        new_path, x_shape, x_dtype, y_shape, y_dtype, share, errors = request
+        new_path, x_shape, x_dtype, y_at, y_shape, y_dtype, share, errors = request
         if new_path is not None:
             data_map = _map(new_path)
         x = np.ndarray(x_shape, x_dtype, data_map)
-        y = np.ndarray(y_shape, y_dtype, data_map, x.nbytes)
+        y = np.ndarray(y_shape, y_dtype, data_map, y_at)
         try:
             with np.errstate(**errors):
                 loss, scores = chunked_loss_and_grads(model, x, y, share, chunk)
