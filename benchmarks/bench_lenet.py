@@ -36,7 +36,8 @@ worker_peaks = {}    # pid -> peak resident kB (VmHWM) of the split's worker pro
 
 def watch_workers():
     # the peak memory of this process's children, every 0.1 s (Linux /proc; ru_maxrss of a child
-    # started from this big process would count this process's memory at the fork)
+    # started from this big process would count this process's memory at the fork; VmHWM starts
+    # afresh at the exec and only grows after it)
     while True:
         for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
             try:
@@ -45,7 +46,7 @@ def watch_workers():
                         continue
                 with open(f"/proc/{entry}/status") as status:
                     kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
-                worker_peaks[entry] = max(kb, worker_peaks.get(entry, 0))
+                worker_peaks[entry] = kb    # the latest: before its exec a child shows our size
             except (OSError, ValueError, IndexError, StopIteration):
                 continue
         time.sleep(0.1)
