@@ -47,7 +47,7 @@ def check_splittable(model):
                          f"({type(layer).__name__}): {reason}; train with workers=1")
 
 
-def make_replica(model):
+def _replica(model):
     """A shallow copy of ``model`` whose layers and loss layer are copies: the same parameter
     arrays, but gradients and caches of their own."""
     twin = copy.copy(model)
@@ -92,7 +92,7 @@ class SplitBatch:
         positive_int("workers", workers)
         check_splittable(model)
         self.model = model
-        self.replicas = [model] + [make_replica(model) for _ in range(workers - 1)]
+        self.replicas = [model] + [_replica(model) for _ in range(workers - 1)]
         self.pool = ThreadPoolExecutor(max(workers - 1, 1), thread_name_prefix="cnnlib-split")
         self.active = []
 

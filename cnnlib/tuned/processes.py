@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import positive_int
-from .parallel import check_splittable, make_replica, slices_and_shares
+from .parallel import check_splittable, slices_and_shares
 
 __all__ = ["ProcessSplit", "param_layout", "chunked_loss_and_grads"]
 
@@ -142,7 +142,7 @@ class _Worker:
         self.process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE,
                                         env=dict(os.environ, **WORKER_ENVIRONMENT))
-        self._send((make_replica(model), layout, size, self.model_file.path, chunk))
+        self._send((model, layout, size, self.model_file.path, chunk))    # pickled: a copy
 
     def _send(self, message):
         try:
