@@ -52,6 +52,18 @@ def watch_workers():
         time.sleep(0.1)
 
 
+def timed_passes(train_step):
+    # seconds of four passes over the images, each in its own shuffled order; train_step(indices)
+    seconds = []
+    for seed in range(4):
+        order = np.random.default_rng(seed).permutation(len(x))
+        started = time.perf_counter()
+        for i in range(0, len(x), batch):
+            train_step(order[i:i + batch])
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
 framework, batch, images = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 (x, y), _ = load_mnist()
 x, y = x[:images], y[:images]
@@ -76,17 +88,13 @@ elif framework == "threads":
     from cnnlib.tuned import SplitBatch
 
     model, optimizer = LeNet5(tuned=True), Adam(1e-3)
-    seconds = []
-    with threadpool_limits(1), SplitBatch(model, int(sys.argv[4])) as step:
-        for seed in range(4):
-            order = np.random.default_rng(seed).permutation(len(x))
-            started = time.perf_counter()
-            for i in range(0, len(x), batch):
-                idx = order[i:i + batch]
-                step.loss(x[idx], y[idx])
-                step.backward()
-                optimizer.update(model.params, model.grads)
-            seconds.append(time.perf_counter() - started)
+    with threadpool_limits(1), SplitBatch(model, int(sys.argv[4])) as split:
+        def train_step(idx):
+            split.loss(x[idx], y[idx])
+            split.backward()
+            optimizer.update(model.params, model.grads)
+
+        seconds = timed_passes(train_step)
 else:
     import torch
     import torch.nn as nn
@@ -99,16 +107,14 @@ else:
                         nn.Linear(84, 10))
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    seconds = []
-    for seed in range(4):
-        order = torch.from_numpy(np.random.default_rng(seed).permutation(len(x)))
-        started = time.perf_counter()
-        for i in range(0, len(x), batch):
-            idx = order[i:i + batch]
-            optimizer.zero_grad()
-            F.cross_entropy(net(xt[idx]), yt[idx]).backward()
-            optimizer.step()
-        seconds.append(time.perf_counter() - started)
+
+    def train_step(idx):
+        idx = torch.from_numpy(idx)
+        optimizer.zero_grad()
+        F.cross_entropy(net(xt[idx]), yt[idx]).backward()
+        optimizer.step()
+
+    seconds = timed_passes(train_step)
 
 best = min(seconds[1:])    # the first pass warms up
 peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
