@@ -56,8 +56,13 @@ def param_layout(model):
     for name, layer in model.layers.items():
         for key, param in layer.params.items():
             layout.append((name, key, param.shape, param.dtype, offset))
-            offset += -(-param.nbytes // 64) * 64
+            offset += _aligned(param.nbytes)
     return layout, offset
+
+
+def _aligned(nbytes):
+    """``nbytes`` rounded up to a multiple of 64: where the next array in a shared file starts."""
+    return -(-nbytes // 64) * 64
 
 
 def _views(buffer, layout, start=0):
@@ -160,7 +165,7 @@ class _Worker:
     def start(self, x, y, share):
         """Copy the slice ``x``/``y`` into the shared data file and tell the worker to run it."""
         x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
-        y_at = -(-x.nbytes // 64) * 64    # y's byte offset, aligned
+        y_at = _aligned(x.nbytes)    # y's byte offset
         needed = y_at + y.nbytes
         new_path = None
         if self.data_file is None or self.data_file.size < needed:
