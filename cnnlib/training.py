@@ -123,7 +123,7 @@ def fit(model, optimizer, x, y, *, epochs, batch_size=128, x_val=None, y_val=Non
     it where runs must repeat bit for bit. ``workers``: split every batch into that many slices run
     at once, in this process and ``workers - 1`` worker processes
     (:class:`cnnlib.tuned.ProcessSplit`, started in about a second), each with one BLAS thread
-    (``threads`` is then ignored) and 32 examples at a time; faster on several cores for models
+    (``threads`` is then ignored) and 64 examples at a time; faster on several cores for models
     without batch norm or dropout, and the same numbers up to rounding.
     Training steps run in training mode (``model.train()``), validation in evaluation mode; the
     model is left in the mode it had before.

@@ -287,3 +287,99 @@ def test_fuse_returns_a_copy_of_the_model_with_fused_layers():
     assert fused.input_grad and fused.layers["conv1"].input_grad
     x = np.random.default_rng(1).random((2, 1, 28, 28)).astype(np.float32)
     np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-5, atol=1e-6)
+
+
+# --- workspaces: intermediate arrays reused from one call to the next ---------------------------
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_workspace_reuses_its_arrays_and_changes_no_number(route):
+    forward, backward, _ = ROUTES[route]
+    rng = np.random.default_rng(7)
+    w, b = np.round(rng.standard_normal((3, 1, 3, 3))), np.round(rng.standard_normal(3))
+    workspace = {}
+    # the same shape twice, another batch size, then the first again; small integers give ties in
+    # the pooling tiles and exact zeros
+    for batch in (3, 3, 2, 3):
+        x = np.round(rng.standard_normal((batch, 1, 8, 6)) * 2)
+        before = dict(workspace)
+        out, cache = forward(x, w, b, 1, workspace)
+        dout = rng.standard_normal(out.shape)
+        dx, dw, db = backward(dout, cache)
+        fresh_out, fresh_cache = forward(x, w, b, 1)
+        fresh_dx, fresh_dw, fresh_db = backward(dout, fresh_cache)
+        np.testing.assert_array_equal(out, fresh_out)
+        np.testing.assert_array_equal(dw, fresh_dw)
+        np.testing.assert_array_equal(db, fresh_db)
+        if dx is not None:
+            np.testing.assert_array_equal(dx, fresh_dx)
+        same_shape = before and before["cols"].shape[1] == workspace["cols"].shape[1]
+        assert all((workspace[key] is array) == bool(same_shape) for key, array in before.items())
+    assert {"cols", "pooled"} <= set(workspace)
+
+
+def test_scratch_makes_new_arrays_for_new_shapes_and_keeps_zeros():
+    workspace = {}
+    first = tuned.conv.scratch(workspace, "a", (2, 3), np.float32, zeros=True)
+    np.testing.assert_array_equal(first, 0)
+    first[0] = 5
+    assert tuned.conv.scratch(workspace, "a", (2, 3), np.float32, zeros=True) is first
+    assert first[0, 0] == 5, "a reused array keeps what it holds"
+    other = tuned.conv.scratch(workspace, "a", (3, 3), np.float32)
+    assert other.shape == (3, 3) and workspace["a"] is other
+    assert tuned.conv.scratch(workspace, "a", (3, 3), np.float64).dtype == np.float64
+    assert tuned.conv.scratch(None, "a", (3, 3), np.float64) is not workspace["a"]
+
+
+@pytest.mark.parametrize("in_channels", [1, 6])
+def test_conv_relu_pool_layer_outputs_are_not_overwritten_by_the_next_batch(in_channels):
+    rng = np.random.default_rng(in_channels)
+    layer = ConvReLUPool(Conv2D(in_channels, 4, 3, pad=1, dtype=np.float64, rng=rng,
+                                input_grad=in_channels > 1))
+    x1, x2 = rng.standard_normal((2, 2, in_channels, 8, 8))
+    out1 = layer.forward(x1)
+    dx1 = layer.backward(np.ones_like(out1))
+    saved_out, saved_dx = out1.copy(), None if dx1 is None else dx1.copy()
+    out2 = layer.forward(x2)
+    layer.backward(np.full_like(out2, 2.0))
+    np.testing.assert_array_equal(out1, saved_out)
+    if dx1 is not None:
+        np.testing.assert_array_equal(dx1, saved_dx)
+    assert layer.workspace, "training mode keeps the arrays"
+
+
+def test_conv_relu_pool_layer_workspace_only_in_training_and_never_shared():
+    import copy
+    import pickle
+
+    layer = ConvReLUPool(Conv2D(6, 4, 3, pad=1, rng=np.random.default_rng(0)))
+    x = np.random.default_rng(1).random((2, 6, 8, 8)).astype(np.float32)
+    layer.forward(x)
+    assert layer.workspace
+    twin, unpickled = copy.copy(layer), pickle.loads(pickle.dumps(layer))
+    assert twin.workspace == {} and unpickled.workspace == {} and twin.params is layer.params
+    twin.forward(x)
+    assert all(twin.workspace[key] is not layer.workspace[key] for key in twin.workspace)
+    layer.training = False
+    layer.forward(x)
+    assert layer.workspace == {}, "evaluation empties it"
+
+
+def test_lenet_trained_with_workspaces_equals_one_without():
+    from cnnlib.optim import Adam
+
+    rng = np.random.default_rng(3)
+    x, y = rng.random((24, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 24)
+    models = [LeNet5(rng=np.random.default_rng(4), tuned=True) for _ in range(2)]
+    optimizers = [Adam(1e-3), Adam(1e-3)]
+    for step in range(4):
+        part = slice(8 * (step % 3), 8 * (step % 3) + 8 - 2 * (step == 3))
+        for model, optimizer in zip(models, optimizers):
+            if model is models[1]:
+                for layer in model.layers.values():
+                    if isinstance(layer, ConvReLUPool):
+                        layer.workspace.clear()    # every step from new arrays
+            model.loss(x[part], y[part])
+            model.backward()
+            optimizer.update(model.params, model.grads)
+    for name, param in models[0].params.items():
+        np.testing.assert_array_equal(param, models[1].params[name])

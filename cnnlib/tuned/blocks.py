@@ -30,14 +30,18 @@ Two routes:
   ``GH x GW`` per image, slightly larger than the pooled output, so that every im2col row is one
   shifted slice of a plane; the extra positions hold garbage that is cropped and gets zero gradient.
 
-Both routes share one contract: ``forward(x, w, b, pad) -> (out, cache)`` and
-``backward(dout, cache, input_grad) -> (dx or None, dw, db)``.
+Both routes share one contract: ``forward(x, w, b, pad, workspace=None) -> (out, cache)`` and
+``backward(dout, cache, input_grad) -> (dx or None, dw, db)``. ``workspace``: a dict in which the
+large intermediate arrays are kept and reused by the next call (:func:`~cnnlib.tuned.conv.scratch`),
+so a forward call overwrites what the previous one's cache refers to: one forward/backward pair
+per workspace at a time (``ConvReLUPool`` keeps one per layer). The output and ``dx`` are always new
+arrays.
 """
 
 import numpy as np
 
 from .._checks import check_conv, check_dout, conv_output_size
-from .conv import column_matrix, input_grad_wide, split_bias, wide_grid, with_bias
+from .conv import column_matrix, input_grad_wide, scratch, split_bias, wide_grid, with_bias
 
 __all__ = ["conv_relu_pool_forward", "conv_relu_pool_backward", "first_conv_relu_pool_forward",
            "first_conv_relu_pool_backward"]
@@ -53,9 +57,10 @@ def _pooled_conv_size(x, w, pad):
     return oh, ow
 
 
-def _pool_and_relu(candidates):
-    """``(pooled, relu(pooled))`` for the four candidate arrays of every tile."""
-    pooled = np.maximum(candidates[0], candidates[1])
+def _pool_and_relu(candidates, pooled=None):
+    """``(pooled, relu(pooled))`` for the four candidate arrays of every tile; the maxima are
+    written into ``pooled`` when given."""
+    pooled = np.maximum(candidates[0], candidates[1], out=pooled)
     np.maximum(pooled, candidates[2], out=pooled)
     np.maximum(pooled, candidates[3], out=pooled)
     return pooled, np.maximum(pooled, 0)
@@ -80,20 +85,24 @@ def _tile_offsets(conv):
     return [conv[:, a, :, :, :, b] for a in range(2) for b in range(2)]
 
 
-def conv_relu_pool_forward(x, w, b, pad=0):
+def conv_relu_pool_forward(x, w, b, pad=0, workspace=None):
     """``relu(max_pool2d(conv2d(x, w, b, stride=1, pad=pad), 2))``; returns ``(out, cache)``.
 
     x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``, where OH x
     OW is the convolution's output size, which must be even. ``out`` is a view of a filter-major
-    array.
+    array. ``workspace``: see the module's docstring.
     """
     check_conv(x, w, b, 1, pad)
     oh, ow = _pooled_conv_size(x, w, pad)
     n_filters, _, kh, kw = w.shape
-    cols = column_matrix(x, kh, kw, 1, pad, ones_row=True, row_parity=True)
-    conv = (with_bias(w, b) @ cols).reshape(n_filters, 2, len(x), oh // 2, ow // 2, 2)
-    pooled, out = _pool_and_relu(_tile_offsets(conv))
-    return out.transpose(1, 0, 2, 3), (x.shape, w, pad, cols, conv, pooled)
+    cols = column_matrix(x, kh, kw, 1, pad, ones_row=True, row_parity=True, workspace=workspace)
+    conv = np.matmul(with_bias(w, b), cols,
+                     out=scratch(workspace, "conv", (n_filters, cols.shape[1]), cols.dtype))
+    conv = conv.reshape(n_filters, 2, len(x), oh // 2, ow // 2, 2)
+    candidates = _tile_offsets(conv)
+    pooled, out = _pool_and_relu(candidates, scratch(workspace, "pooled", candidates[0].shape,
+                                                     conv.dtype))
+    return out.transpose(1, 0, 2, 3), (x.shape, w, pad, cols, conv, pooled, workspace)
 
 
 def conv_relu_pool_backward(dout, cache, input_grad=True):
@@ -101,21 +110,22 @@ def conv_relu_pool_backward(dout, cache, input_grad=True):
 
     ``input_grad=False`` skips dx (returns None).
     """
-    x_shape, w, pad, cols, conv, pooled = cache
+    x_shape, w, pad, cols, conv, pooled, workspace = cache
     n_filters, _, _, kw = w.shape
     n, ph, pw = pooled.shape[1:]
     check_dout(dout, (n, n_filters, ph, pw))
     d_pooled = dout.transpose(1, 0, 2, 3) * (pooled > 0)
-    d_conv = np.empty_like(conv)
+    d_conv = scratch(workspace, "d_conv", conv.shape, conv.dtype)
     _route_to_first_max(d_pooled, _tile_offsets(conv), pooled, _tile_offsets(d_conv))
     dw_ext = (cols @ d_conv.reshape(n_filters, -1).T).T
     dw, db = split_bias(dw_ext, w.shape)
     if not input_grad:
         return None, dw, db
-    d_wide, grid = wide_grid(n_filters, n, 2 * ph, x_shape[3] + 2 * pad, kw, d_conv.dtype)
+    d_wide, grid = wide_grid(n_filters, n, 2 * ph, x_shape[3] + 2 * pad, kw, d_conv.dtype,
+                             workspace)
     rows_by_parity = grid.reshape(n_filters, n, ph, 2, grid.shape[-1])[..., :2 * pw]
     rows_by_parity[...] = d_conv.reshape(n_filters, 2, n, ph, 2 * pw).transpose(0, 2, 3, 1, 4)
-    return input_grad_wide(d_wide, w, x_shape, pad), dw, db
+    return input_grad_wide(d_wide, w, x_shape, pad, workspace), dw, db
 
 
 def _taps(kh, kw):
@@ -124,11 +134,12 @@ def _taps(kh, kw):
     return kh // 2 + 1, kw // 2 + 1
 
 
-def first_conv_relu_pool_forward(x, w, b, pad=0):
+def first_conv_relu_pool_forward(x, w, b, pad=0, workspace=None):
     """:func:`conv_relu_pool_forward` by space-to-depth, for a first layer (no input gradient).
 
     x ``(N, C, H, W)``, w ``(F, C, KH, KW)``, b ``(F,)`` -> out ``(N, F, OH/2, OW/2)``; returns
-    ``(out, cache)``. ``out`` is a view of a larger array.
+    ``(out, cache)``. ``out`` is a view of a larger array. ``workspace``: see the module's
+    docstring.
     """
     check_conv(x, w, b, 1, pad)
     oh, ow = _pooled_conv_size(x, w, pad)
@@ -137,15 +148,17 @@ def first_conv_relu_pool_forward(x, w, b, pad=0):
     gh, gw = (height + 2 * pad + 1) // 2, (width + 2 * pad + 1) // 2
     th, tw = _taps(kh, kw)
     size = n * gh * gw
-    padded = np.zeros((n, c, 2 * gh, 2 * gw), dtype=x.dtype)
+    # zeros where nothing is written below (see scratch)
+    padded = scratch(workspace, "padded", (n, c, 2 * gh, 2 * gw), x.dtype, zeros=True)
     padded[:, :, pad:pad + height, pad:pad + width] = x
-    planes = np.zeros((c, 2, 2, size + (th - 1) * gw + tw - 1), dtype=x.dtype)
+    planes = scratch(workspace, "planes", (c, 2, 2, size + (th - 1) * gw + tw - 1), x.dtype,
+                     zeros=True)
     planes[..., :size].reshape(c, 2, 2, n, gh, gw)[...] = padded.reshape(
         n, c, gh, 2, gw, 2
     ).transpose(1, 3, 5, 0, 2, 4)
 
     rows = c * 4 * th * tw
-    cols = np.empty((rows + 1, size), dtype=x.dtype)
+    cols = scratch(workspace, "cols", (rows + 1, size), x.dtype)
     cols[rows] = 1
     taps = cols[:rows].reshape(c, 2, 2, th, tw, size)
     for ty in range(th):
@@ -153,10 +166,13 @@ def first_conv_relu_pool_forward(x, w, b, pad=0):
             shift = ty * gw + tx
             taps[:, :, :, ty, tx] = planes[..., shift:shift + size]
 
-    blocks = (_offset_weights(w, b) @ cols).reshape(4, n_filters, size)
-    pooled, out = _pool_and_relu(blocks)
+    blocks = np.matmul(_offset_weights(w, b), cols,
+                       out=scratch(workspace, "blocks", (4 * n_filters, size), x.dtype))
+    blocks = blocks.reshape(4, n_filters, size)
+    pooled, out = _pool_and_relu(blocks, scratch(workspace, "pooled", blocks.shape[1:],
+                                                 blocks.dtype))
     out = out.reshape(n_filters, n, gh, gw)[:, :, :oh // 2, :ow // 2].transpose(1, 0, 2, 3)
-    return out, (cols, blocks, pooled, w.shape, (n, gh, gw), out.shape)
+    return out, (cols, blocks, pooled, w.shape, (n, gh, gw), out.shape, workspace)
 
 
 def _offset_weights(w, b):
@@ -184,15 +200,16 @@ def first_conv_relu_pool_backward(dout, cache, input_grad=False):
     if input_grad:
         raise ValueError("input_grad: the space-to-depth route computes no input gradient; "
                          "use conv_relu_pool_forward / conv_relu_pool_backward for dx")
-    cols, blocks, pooled, w_shape, (n, gh, gw), out_shape = cache
+    cols, blocks, pooled, w_shape, (n, gh, gw), out_shape, workspace = cache
     check_dout(dout, out_shape)
     n_filters, c, kh, kw = w_shape
     th, tw = _taps(kh, kw)
-    d_pooled = np.zeros((n_filters, n, gh, gw), dtype=dout.dtype)
+    # zeros outside the pooled output (see scratch): routing them leaves them zero
+    d_pooled = scratch(workspace, "d_pooled", (n_filters, n, gh, gw), dout.dtype, zeros=True)
     d_pooled[:, :, :out_shape[2], :out_shape[3]] = dout.transpose(1, 0, 2, 3)
     d_pooled = d_pooled.reshape(pooled.shape)
     d_pooled *= pooled > 0
-    d_blocks = np.empty_like(blocks)
+    d_blocks = scratch(workspace, "d_blocks", blocks.shape, blocks.dtype)
     _route_to_first_max(d_pooled, blocks, pooled, d_blocks)
 
     d_weights = np.matmul(d_blocks.reshape(4 * n_filters, n, gh * gw).transpose(1, 0, 2),

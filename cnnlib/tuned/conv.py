@@ -32,17 +32,40 @@ from .._checks import (
 )
 from ..conv import col2im, pad_images
 
-__all__ = ["column_matrix", "copy_runs", "with_bias", "split_bias", "per_image",
+__all__ = ["scratch", "column_matrix", "copy_runs", "with_bias", "split_bias", "per_image",
            "wide_grid", "input_grad_wide",
            "conv2d_forward", "conv2d_backward"]
 
 
-def column_matrix(x, kh, kw, stride=1, pad=0, *, ones_row=False, row_parity=False):
+def scratch(workspace, key, shape, dtype, *, zeros=False):
+    """An array ``shape``/``dtype`` for intermediate results: ``workspace[key]`` when the dict
+    ``workspace`` already holds one of that shape and dtype, else a new one (stored there);
+    ``workspace=None``: always a new one.
+
+    A new array is uninitialised, or zeros with ``zeros=True``; a reused one holds what the last
+    call left in it. So with ``zeros=True`` a caller that writes the same part of the array on
+    every call finds the rest still zero.
+
+    Reusing a layer's large intermediate arrays from one training step to the next spares the
+    memory allocator handing their pages back to the system and faulting them in again (LeNet-5,
+    64 images, one thread: about 200 page faults a step without it, and a step 10% longer).
+    """
+    array = None if workspace is None else workspace.get(key)
+    if array is None or array.shape != tuple(shape) or array.dtype != dtype:
+        array = (np.zeros if zeros else np.empty)(shape, dtype=dtype)
+        if workspace is not None:
+            workspace[key] = array
+    return array
+
+
+def column_matrix(x, kh, kw, stride=1, pad=0, *, ones_row=False, row_parity=False,
+                  workspace=None):
     """``im2col(x).T``, C-ordered ``(C*KH*KW, N*OH*OW)``, with a last row of ones if ``ones_row``.
 
     Columns run over (image, output row, output column). ``row_parity`` (stride 1, even OH) orders
     them (a, n, Y, ox) for output row ``oy = 2Y + a``: the even output rows of every image first,
     then the odd ones, which is what :func:`cnnlib.tuned.conv_relu_pool_forward` pools from.
+    ``workspace``: the matrix is ``scratch(workspace, "cols", ...)`` (see :func:`scratch`).
     """
     check_4d("x", x)
     check_stride_pad(stride, pad)
@@ -50,7 +73,7 @@ def column_matrix(x, kh, kw, stride=1, pad=0, *, ones_row=False, row_parity=Fals
     n, c, height, width = xp.shape
     oh, ow = conv_output_size(height, kh, stride), conv_output_size(width, kw, stride)
     rows = c * kh * kw
-    cols = np.empty((rows + ones_row, n * oh * ow), dtype=x.dtype)
+    cols = scratch(workspace, "cols", (rows + ones_row, n * oh * ow), x.dtype)
     if ones_row:
         cols[rows] = 1
     if stride > 1:
@@ -157,15 +180,16 @@ def conv2d_backward(dout, cache, input_grad=True):
     return col2im(d_t.T @ w.reshape(n_filters, -1), x_shape, kh, kw, stride, pad), dw, db
 
 
-def wide_grid(n_filters, n, oh, wp, kw, dtype):
+def wide_grid(n_filters, n, oh, wp, kw, dtype, workspace=None):
     """Zeros ``(F, KW-1 + N*OH*WP)`` to hold an output gradient on the "wide" grid of
     :func:`input_grad_wide`, and its ``(F, N, OH, WP)`` view past the ``KW - 1`` leading zeros:
-    write the gradient ``(F, N, OH, OW)`` into ``view[..., :OW]``."""
-    d_wide = np.zeros((n_filters, kw - 1 + n * oh * wp), dtype=dtype)
+    write the gradient ``(F, N, OH, OW)`` into ``view[..., :OW]``, the same part on every call
+    with the same ``workspace`` (see :func:`scratch`), so that the rest stays zero."""
+    d_wide = scratch(workspace, "wide", (n_filters, kw - 1 + n * oh * wp), dtype, zeros=True)
     return d_wide, d_wide[:, kw - 1:].reshape(n_filters, n, oh, wp)
 
 
-def input_grad_wide(d_wide, w, x_shape, pad):
+def input_grad_wide(d_wide, w, x_shape, pad, workspace=None):
     """``col2im(D @ W)`` for stride 1, without short strided adds; D is given on the wide grid.
 
     The wide grid holds ``OH x WP`` per image (each output row widened to the padded input's width,
@@ -175,19 +199,22 @@ def input_grad_wide(d_wide, w, x_shape, pad):
     j)``), one matrix product that sums over filters and column offsets, giving one row per
     (channel, kernel row i), and one add per i, shifted by i padded rows within each image. The
     product's row count is rounded up to a multiple of 8 with zero weights: OpenBLAS runs it faster
-    so (LeNet's conv2: 30 rows 0.78 ms, 32 rows 0.53 ms). Returns dx ``x_shape``.
+    so (LeNet's conv2: 30 rows 0.78 ms, 32 rows 0.53 ms). Returns dx ``x_shape`` (a new array);
+    the intermediate ones come from ``workspace`` (see :func:`scratch`).
     """
     n, c, height, width = x_shape
     n_filters, _, kh, kw = w.shape
     hp, wp = height + 2 * pad, width + 2 * pad
     run = (hp - kh + 1) * wp
     size = n * run
-    shifted = np.empty((n_filters, kw, size), dtype=d_wide.dtype)
+    shifted = scratch(workspace, "shifted", (n_filters, kw, size), d_wide.dtype)
     for j in range(kw):
         shifted[:, j] = d_wide[:, kw - 1 - j:kw - 1 - j + size]
     w_rows = np.zeros((-(-c * kh // 8) * 8, n_filters * kw), dtype=w.dtype)
     w_rows[:c * kh] = w.transpose(1, 2, 0, 3).reshape(c * kh, n_filters * kw)
-    rows = (w_rows @ shifted.reshape(n_filters * kw, size))[:c * kh].reshape(c, kh, n, run)
+    rows = np.matmul(w_rows, shifted.reshape(n_filters * kw, size),
+                     out=scratch(workspace, "rows", (len(w_rows), size), d_wide.dtype))
+    rows = rows[:c * kh].reshape(c, kh, n, run)
     dxp = np.zeros((c, n, hp * wp), dtype=rows.dtype)
     dxp[:, :, :run] = rows[:, 0]
     for i in range(1, kh):

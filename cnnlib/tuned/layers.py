@@ -34,6 +34,10 @@ class ConvReLUPool(Layer):
     Input ``(N, C, H, W)``, output ``(N, F, OH/2, OW/2)`` (the convolution's output OH x OW must be
     even). ``input_grad`` (from ``conv``) says whether backward returns dx or None. Without dx and
     on at most 4 input channels it takes the space-to-depth route, else the general one.
+
+    In training mode the layer keeps its large intermediate arrays in ``workspace`` and reuses them
+    from one batch to the next (see :func:`cnnlib.tuned.conv.scratch`); in evaluation mode it
+    empties it and allocates afresh. Copies and pickles of the layer start with an empty one.
     """
 
     def __init__(self, conv_layer):
@@ -43,6 +47,10 @@ class ConvReLUPool(Layer):
         self.conv = conv_layer
         self.params, self.grads = conv_layer.params, conv_layer.grads
         self.input_grad = conv_layer.input_grad
+        self.workspace = {}
+
+    def __getstate__(self):    # copy.copy and pickle: a workspace of its own, empty
+        return dict(vars(self), workspace={})
 
     def forward(self, x):
         w, b = self.params["W"], self.params["b"]
@@ -56,7 +64,10 @@ class ConvReLUPool(Layer):
                 blocks.conv_relu_pool_forward,
                 blocks.conv_relu_pool_backward,
             )
-        out, self.cache = forward(x, w, b, self.conv.pad)
+        if not self.training:
+            self.workspace.clear()
+        out, self.cache = forward(x, w, b, self.conv.pad,
+                                  self.workspace if self.training else None)
         return out
 
     def backward(self, dout):

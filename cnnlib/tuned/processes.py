@@ -4,8 +4,9 @@
 numpy's calls each thread needs Python's global lock, and a tuned LeNet-5 step makes a few hundred
 short calls, so the threads keep waiting for each other. Here every slice but the first runs in a
 worker process of its own, with its own interpreter and lock, and the threads' waits are gone.
-On a 2-core Intel Xeon (``benchmarks/bench_lenet.py``, README): 18,800 / 21,800 / 23,100 images/s
-at batch 64 / 128 / 256 against 14,400 / 18,100 / 20,700 with threads.
+On a 2-core Intel Xeon (``benchmarks/bench_lenet.py``, README, 2026-12-04, 32 examples at a
+time, before the layers kept their workspaces): 18,800 / 21,800 / 23,100 images/s at batch 64 /
+128 / 256 against 14,400 / 18,100 / 20,700 with threads.
 
 How a step travels:
 
@@ -17,8 +18,11 @@ How a step travels:
 * **Pipes.** One small message each way per step: the caller's "run your slice" (its shape, dtype
   and share of the batch) through the worker's stdin, the worker's loss and scores back through its
   stdout (the worker moves Python's own stdout to stderr, so a stray ``print`` cannot corrupt it).
-* **Chunks.** Each process runs its slice ``chunk`` examples at a time and adds the gradients up:
-  smaller arrays stay in the core's cache (one core, 64 images: 4.8 ms a step; 256: 24 ms).
+* **Chunks.** Each process runs its slice ``chunk`` examples at a time (64 by default) and adds
+  the gradients up: a larger chunk's arrays outgrow the core's cache, a smaller one pays Python's
+  fixed cost per call more often (Intel Xeon, one core, 128 images in chunks of 32 / 64 / 128:
+  9.6-10.2 / 9.0-9.6 / 9.1-9.3 ms alone; beside the other busy process 128 at once took 12.2 ms,
+  two chunks of 64 10.2 ms).
 
 The workers are started with ``python -c`` (not ``multiprocessing``), so scripts need no ``if
 __name__ == "__main__":`` guard, and they end when the caller closes them or goes away.
@@ -43,7 +47,8 @@ __all__ = ["ProcessSplit", "param_layout", "chunked_loss_and_grads"]
 
 # One BLAS thread per worker; and glibc's allocator told to keep freed memory (64 MB) instead of
 # handing it back to the system, which the next step's arrays then take again page by page (Intel
-# Xeon, batch 256: a worker step 0.7 ms shorter; other C libraries ignore these names).
+# Xeon, batch 256: a worker step 0.7 ms shorter before the tuned layers kept their large arrays in
+# workspaces; since then about 1% faster; other C libraries ignore these names).
 WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                       "MALLOC_TOP_PAD_": str(2**26), "MALLOC_TRIM_THRESHOLD_": str(2**26),
                       "MALLOC_MMAP_THRESHOLD_": str(2**25)}
@@ -264,7 +269,7 @@ class ProcessSplit:
     :func:`~cnnlib.tuned.check_splittable`; it must pickle (every cnnlib model does).
     """
 
-    def __init__(self, model, workers=2, chunk=32):
+    def __init__(self, model, workers=2, chunk=64):
         positive_int("workers", workers)
         self.chunk = positive_int("chunk", chunk)
         check_splittable(model)
