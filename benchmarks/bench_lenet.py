@@ -123,10 +123,12 @@ print(json.dumps({"images_per_second": images / best, "peak_mb": peak}))
 """
 
 
-def run(framework, batch, args):
+def run(framework, batch, args, environment=None):
+    """One configuration in a fresh process: ``{"images_per_second": ..., "peak_mb": ...}``;
+    ``environment``: variables to set there besides the thread counts."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                OPENBLAS_NUM_THREADS=str(args.threads),
-               MKL_NUM_THREADS=str(args.threads))
+               MKL_NUM_THREADS=str(args.threads), **(environment or {}))
     result = subprocess.run([sys.executable, "-c", WORKER, framework, str(batch),
                              str(args.images), str(args.threads)],
                             env=env, capture_output=True, text=True, check=True)

@@ -117,7 +117,7 @@ def conv_relu_pool_backward(dout, cache, input_grad=True):
     d_pooled = dout.transpose(1, 0, 2, 3) * (pooled > 0)
     d_conv = scratch(workspace, "d_conv", conv.shape, conv.dtype)
     _route_to_first_max(d_pooled, _tile_offsets(conv), pooled, _tile_offsets(d_conv))
-    dw_ext = (cols @ d_conv.reshape(n_filters, -1).T).T
+    dw_ext = np.matmul(cols, d_conv.reshape(n_filters, -1).T).T
     dw, db = split_bias(dw_ext, w.shape)
     if not input_grad:
         return None, dw, db
