@@ -31,6 +31,7 @@ from machine import describe  # noqa: E402  (benchmarks/, beside this script)
 HERE = Path(__file__).resolve().parent
 # the products of one LeNet-5 step, in the order the step makes them
 NAMES = ["conv1 forward", "conv2 forward", "conv2 dW", "conv2 dx", "conv1 dW (batched)"]
+RUN_LENGTH = 60    # steps in a row with one way of multiplying, before switching to the other
 # for --split: run at the start of every Python process (the split's worker included)
 SITECUSTOMIZE = f"""import sys
 sys.path.insert(0, {str(HERE)!r})
@@ -39,7 +40,7 @@ torch_products.install(torch_products.Products())
 """
 
 
-def in_step(batch, steps, run_length=60):
+def in_step(batch, steps):
     """Median seconds of each product and of the whole step, by numpy and by torch:
     ``({(name, a shape, b shape): {"numpy": s, "torch": s}}, {"numpy": s, "torch": s})``."""
     import torch_products
@@ -55,10 +56,10 @@ def in_step(batch, steps, run_length=60):
     rng = np.random.default_rng(0)
     step_seconds = {"numpy": [], "torch": []}
     product_seconds = {}
-    for run in range(steps // run_length):
+    for run in range(steps // RUN_LENGTH):
         products.use_torch = run % 2 == 1
         by = "torch" if products.use_torch else "numpy"
-        for _ in range(run_length):
+        for _ in range(RUN_LENGTH):
             idx = np.sort(rng.choice(len(x), batch, replace=False))
             xb, yb = x[idx], y[idx]
             products.calls.clear()
@@ -70,7 +71,7 @@ def in_step(batch, steps, run_length=60):
             if len(products.calls) != len(NAMES):
                 raise RuntimeError(f"expected {len(NAMES)} products a step, saw "
                                    f"{len(products.calls)}: not the LeNet-5 this script knows")
-            for name, (a_shape, b_shape, seconds, _) in zip(NAMES, products.calls):
+            for name, (a_shape, b_shape, seconds) in zip(NAMES, products.calls):
                 product_seconds.setdefault((name, a_shape, b_shape), {"numpy": [], "torch": []})
                 product_seconds[name, a_shape, b_shape][by].append(seconds)
     return ({key: {by: median(v) for by, v in values.items()}
@@ -80,8 +81,8 @@ def in_step(batch, steps, run_length=60):
 
 def print_step_table(batch, steps):
     products, step = in_step(batch, steps)
-    print(f"\nbatch {batch}, one thread, medians of {steps // 2} steps each way "
-          f"(runs of 60 steps, alternating)")
+    print(f"\nbatch {batch}, one thread, medians of {steps // RUN_LENGTH // 2 * RUN_LENGTH} "
+          f"steps each way (runs of {RUN_LENGTH} steps, alternating)")
     print(f"{'product':20s} {'shapes':32s} {'numpy us':>9s} {'GFLOP/s':>8s} {'torch us':>9s} "
           f"{'GFLOP/s':>8s} {'numpy/torch':>12s}")
     totals = {"numpy": 0.0, "torch": 0.0}

@@ -16,7 +16,7 @@ class Products:
     """Stands in for numpy in ``cnnlib.tuned.blocks`` and ``cnnlib.tuned.conv``: every attribute is
     numpy's except ``matmul``, which multiplies two-dimensional operands with torch when
     ``use_torch`` is set (batched ones stay with numpy) and, when ``calls`` is a list, appends
-    ``(a.shape, b.shape, seconds, by torch)`` for each call."""
+    ``(a.shape, b.shape, seconds)`` for each call."""
 
     def __init__(self, use_torch=True, calls=None):
         self.use_torch = use_torch
@@ -27,15 +27,14 @@ class Products:
 
     def matmul(self, a, b, out=None):
         started = time.perf_counter()
-        by_torch = self.use_torch and a.ndim == b.ndim == 2
-        if by_torch:
+        if self.use_torch and a.ndim == b.ndim == 2:
             product = torch.matmul(torch.from_numpy(a), torch.from_numpy(b),
                                    out=None if out is None else torch.from_numpy(out))
             result = product.numpy() if out is None else out
         else:
             result = np.matmul(a, b, out=out)
         if self.calls is not None:
-            self.calls.append((a.shape, b.shape, time.perf_counter() - started, by_torch))
+            self.calls.append((a.shape, b.shape, time.perf_counter() - started))
         return result
 
 
